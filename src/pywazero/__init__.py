@@ -1,0 +1,48 @@
+"""pywazero: a WebAssembly runtime in pure Python, with zero dependencies.
+
+>>> import pywazero
+>>> rt = pywazero.Runtime()
+>>> compiled = rt.compile('(module (func (export "add") (param i32 i32) (result i32)'
+...                       ' local.get 0 local.get 1 i32.add))')
+>>> [(e.name, str(e.type)) for e in compiled.exports]
+[('add', '[i32 i32] -> [i32]')]
+"""
+from .config import ModuleConfig, Mount, RuntimeConfig
+from .errors import CompileError, DecodeError, ExitError, LinkError, Trap, ValidationError, WasmError
+from .runtime import CompiledModule, ExportType, ImportType, Runtime
+from .wasm.types import (
+    EXTERNREF,
+    F32,
+    F64,
+    FUNCREF,
+    I32,
+    I64,
+    V128,
+    FuncType,
+    GlobalType,
+    Limits,
+    MemoryType,
+    TableType,
+)
+
+__version__ = "0.1.0"
+
+
+def wat2wasm(text: "str | bytes") -> bytes:
+    """Translate a module in the text format to the binary format.
+
+    >>> wat2wasm("(module)")
+    b'\\x00asm\\x01\\x00\\x00\\x00'
+    """
+    from .binary.encoder import wat2wasm as _wat2wasm
+
+    return _wat2wasm(text)
+
+
+__all__ = [
+    "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
+    "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "Trap", "ExitError",
+    "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
+    "FuncType", "GlobalType", "Limits", "MemoryType", "TableType",
+    "wat2wasm", "__version__",
+]

@@ -1,0 +1,670 @@
+"""Module -> WebAssembly binary (the 2.0 binary format).
+
+:func:`encode_module` turns a :class:`~pywazero.wasm.module.Module` back into bytes.
+It is the inverse of the decoder up to choices the model does not record:
+
+* custom sections are written after every other section, in ``Module.customs``
+  order (their original positions are not kept by the model);
+* a ``name`` section is generated from ``Module.names`` when ``Module.customs``
+  holds none and ``Module.names`` is not empty;
+* element segments use the most compact of the eight encodings that represents the
+  segment exactly, data segments the most compact of the three;
+* the data count section is written when ``Module.data_count`` is set, and also
+  (with ``len(module.datas)``) when a body uses ``memory.init`` or ``data.drop``,
+  which require it.
+
+A model that cannot be encoded (unknown opcode, immediate of the wrong shape or out
+of range, active segment without an offset, ...) raises :class:`ValueError` naming
+where the problem is.
+
+The LEB128 helpers :func:`encode_u32`, :func:`encode_s32`, :func:`encode_s33` and
+:func:`encode_s64` are public; :func:`wat2wasm` is a convenience that parses,
+validates and encodes a text module.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Iterable, List, Optional, Tuple, Union
+
+from ..wasm import opcodes as _ops
+from ..wasm.module import (
+    MODE_ACTIVE,
+    MODE_DECLARATIVE,
+    MODE_PASSIVE,
+    DataSegment,
+    ElementSegment,
+    Expr,
+    Module,
+    NameSection,
+)
+from ..wasm.types import (
+    EXTERN_FUNC,
+    EXTERN_GLOBAL,
+    EXTERN_MEMORY,
+    EXTERN_TABLE,
+    FUNCREF,
+    GlobalType,
+    Limits,
+    MemoryType,
+    TableType,
+)
+
+__all__ = [
+    "encode_module",
+    "encode_expr",
+    "encode_u32",
+    "encode_s32",
+    "encode_s33",
+    "encode_s64",
+    "wat2wasm",
+    "MAGIC",
+    "VERSION",
+]
+
+MAGIC = b"\x00asm"
+VERSION = b"\x01\x00\x00\x00"
+
+# Section ids.
+SEC_CUSTOM = 0
+SEC_TYPE = 1
+SEC_IMPORT = 2
+SEC_FUNCTION = 3
+SEC_TABLE = 4
+SEC_MEMORY = 5
+SEC_GLOBAL = 6
+SEC_EXPORT = 7
+SEC_START = 8
+SEC_ELEMENT = 9
+SEC_CODE = 10
+SEC_DATA = 11
+SEC_DATA_COUNT = 12
+
+_U32_MAX = 0xFFFFFFFF
+_pack_u32 = struct.Struct("<I").pack
+_pack_u64 = struct.Struct("<Q").pack
+
+
+# ---------------------------------------------------------------------------------
+# LEB128
+# ---------------------------------------------------------------------------------
+def _w_u32(out: bytearray, v: int) -> None:
+    """Append ``v`` as unsigned LEB128 (u32 range)."""
+    if 0 <= v < 0x80:
+        out.append(v)
+        return
+    if not 0 <= v <= _U32_MAX:
+        raise ValueError(f"u32 out of range: {v!r}")
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+def _w_sleb(out: bytearray, v: int) -> None:
+    """Append ``v`` as signed LEB128, no range check (callers check)."""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if (v == 0 and not b & 0x40) or (v == -1 and b & 0x40):
+            out.append(b)
+            return
+        out.append(b | 0x80)
+
+
+def _w_s32(out: bytearray, v: int) -> None:
+    # The model keeps i32 constants signed; an unsigned value in [2**31, 2**32) is
+    # the same bit pattern and is accepted as such.
+    if not -0x80000000 <= v <= _U32_MAX:
+        raise ValueError(f"i32 out of range: {v!r}")
+    if v > 0x7FFFFFFF:
+        v -= 1 << 32
+    _w_sleb(out, v)
+
+
+def _w_s33(out: bytearray, v: int) -> None:
+    if not -(1 << 32) <= v < (1 << 32):
+        raise ValueError(f"s33 out of range: {v!r}")
+    _w_sleb(out, v)
+
+
+def _w_s64(out: bytearray, v: int) -> None:
+    if not -(1 << 63) <= v < (1 << 64):
+        raise ValueError(f"i64 out of range: {v!r}")
+    if v >= 1 << 63:
+        v -= 1 << 64
+    _w_sleb(out, v)
+
+
+def _leb_public(writer, v: int) -> bytes:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"expected int, got {type(v).__name__}")
+    out = bytearray()
+    writer(out, v)
+    return bytes(out)
+
+
+def encode_u32(v: int) -> bytes:
+    """Unsigned LEB128 of ``v`` in ``[0, 2**32)``: ``encode_u32(128) == b'\\x80\\x01'``."""
+    return _leb_public(_w_u32, v)
+
+
+def encode_s32(v: int) -> bytes:
+    """Signed LEB128 of ``v`` in ``[-2**31, 2**31)``: ``encode_s32(-1) == b'\\x7f'``.
+
+    Unsigned values in ``[2**31, 2**32)`` are taken as the same 32-bit pattern.
+    """
+    return _leb_public(_w_s32, v)
+
+
+def encode_s33(v: int) -> bytes:
+    """Signed LEB128 of ``v`` in ``[-2**32, 2**32)`` (block types)."""
+    return _leb_public(_w_s33, v)
+
+
+def encode_s64(v: int) -> bytes:
+    """Signed LEB128 of ``v`` in ``[-2**63, 2**63)``.
+
+    Unsigned values in ``[2**63, 2**64)`` are taken as the same 64-bit pattern.
+    """
+    return _leb_public(_w_s64, v)
+
+
+# ---------------------------------------------------------------------------------
+# Instructions
+# ---------------------------------------------------------------------------------
+# Internal immediate classes, ordered roughly by how often they occur.
+_K_NONE = 0
+_K_U32 = 1       # one u32 index (local, global, label, func, table, memory, elem)
+_K_I32 = 2
+_K_MEMARG = 3
+_K_BLOCK = 4
+_K_DATA = 5      # data.drop: u32, and the module needs a data count section
+_K_OTHER = 6     # handled by _write_rare
+
+_U32_IMMS = frozenset((
+    _ops.IMM_LABEL, _ops.IMM_FUNC, _ops.IMM_LOCAL, _ops.IMM_GLOBAL, _ops.IMM_TABLE,
+    _ops.IMM_MEMORY, _ops.IMM_ELEM,
+))
+
+
+def _build_table():
+    table = {}
+    for op, info in _ops.BY_OP.items():
+        if op > 0xFF:
+            code = bytearray((op >> 16,))
+            _w_u32(code, op & 0xFFFF)
+            code = bytes(code)
+        else:
+            code = bytes((op,))
+        imm = info.imm
+        if imm == _ops.IMM_NONE:
+            k = _K_NONE
+        elif imm in _U32_IMMS:
+            k = _K_U32
+        elif imm == _ops.IMM_I32:
+            k = _K_I32
+        elif imm == _ops.IMM_MEMARG:
+            k = _K_MEMARG
+        elif imm == _ops.IMM_BLOCK:
+            k = _K_BLOCK
+        elif imm == _ops.IMM_DATA:
+            k = _K_DATA
+        else:
+            k = _K_OTHER
+        table[op] = (code, k, imm)
+    return table
+
+
+_TABLE = _build_table()
+
+
+def _w_memarg(out: bytearray, align: int, offset: int, mem: int) -> None:
+    if not 0 <= align < 0x40:
+        raise ValueError(f"alignment exponent out of range: {align!r}")
+    if mem:
+        # Multi-memory encoding: bit 6 of the alignment field announces an explicit
+        # memory index, written between the alignment and the offset.
+        out.append(align | 0x40)
+        _w_u32(out, mem)
+    else:
+        out.append(align)
+    _w_u32(out, offset)
+
+
+def _w_lane(out: bytearray, lane: int) -> None:
+    if not 0 <= lane <= 0xFF:
+        raise ValueError(f"lane index out of range: {lane!r}")
+    out.append(lane)
+
+
+def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
+    """Immediates of the less common kinds."""
+    if imm_kind == _ops.IMM_I64:
+        _w_s64(out, imm)
+    elif imm_kind == _ops.IMM_F32:
+        if not -0x80000000 <= imm <= _U32_MAX:
+            raise ValueError(f"f32 bits out of range: {imm!r}")
+        out += _pack_u32(imm & _U32_MAX)
+    elif imm_kind == _ops.IMM_F64:
+        if not -(1 << 63) <= imm < (1 << 64):
+            raise ValueError(f"f64 bits out of range: {imm!r}")
+        out += _pack_u64(imm & 0xFFFFFFFFFFFFFFFF)
+    elif imm_kind == _ops.IMM_BR_TABLE:
+        labels, default = imm
+        _w_u32(out, len(labels))
+        for label in labels:
+            _w_u32(out, label)
+        _w_u32(out, default)
+    elif imm_kind == _ops.IMM_CALL_INDIRECT:
+        type_index, table_index = imm
+        _w_u32(out, type_index)
+        _w_u32(out, table_index)
+    elif imm_kind == _ops.IMM_SELECT_T:
+        _w_u32(out, len(imm))
+        for t in imm:
+            _w_valtype(out, t)
+    elif imm_kind == _ops.IMM_REFTYPE:
+        _w_valtype(out, imm)
+    elif imm_kind in (_ops.IMM_MEMORY_INIT, _ops.IMM_TABLE_INIT,
+                      _ops.IMM_MEMORY_COPY, _ops.IMM_TABLE_COPY):
+        # (data, memory), (elem, table), (dst, src), (dst, src): binary order too.
+        a, b = imm
+        _w_u32(out, a)
+        _w_u32(out, b)
+    elif imm_kind == _ops.IMM_V128:
+        if not -(1 << 127) <= imm < (1 << 128):
+            raise ValueError(f"v128 out of range: {imm!r}")
+        out += (imm & ((1 << 128) - 1)).to_bytes(16, "little")
+    elif imm_kind == _ops.IMM_SHUFFLE:
+        if isinstance(imm, int):
+            raise ValueError("i8x16.shuffle needs 16 lane indices, got an int")
+        lanes = bytes(imm)
+        if len(lanes) != 16:
+            raise ValueError(f"i8x16.shuffle needs 16 lane indices, got {len(lanes)}")
+        out += lanes
+    elif imm_kind == _ops.IMM_LANE:
+        _w_lane(out, imm)
+    elif imm_kind == _ops.IMM_MEMARG_LANE:
+        align, offset, mem, lane = imm
+        _w_memarg(out, align, offset, mem)
+        _w_lane(out, lane)
+    else:  # pragma: no cover - every kind in opcodes.py is handled above
+        raise ValueError(f"unsupported immediate kind {imm_kind}")
+
+
+def _write_expr(out: bytearray, expr: Iterable) -> bool:
+    """Append the instructions of ``expr`` to ``out``.
+
+    Returns True when the code uses ``memory.init`` or ``data.drop`` (so the module
+    needs a data count section).  Raises ValueError naming the instruction index.
+    """
+    table = _TABLE
+    append = out.append
+    uses_data = False
+    i = -1
+    op = None
+    try:
+        for i, (op, imm) in enumerate(expr):
+            code, k, imm_kind = table[op]
+            out += code
+            if k == _K_NONE:
+                continue
+            if k == _K_U32:
+                if 0 <= imm < 0x80:
+                    append(imm)
+                else:
+                    _w_u32(out, imm)
+            elif k == _K_I32:
+                if -64 <= imm < 64:
+                    append(imm & 0x7F)
+                else:
+                    _w_s32(out, imm)
+            elif k == _K_MEMARG:
+                align, offset, mem = imm
+                if not mem and 0 <= align < 0x40 and 0 <= offset < 0x80:
+                    append(align)
+                    append(offset)
+                else:
+                    _w_memarg(out, align, offset, mem)
+            elif k == _K_BLOCK:
+                if -64 <= imm < 64:
+                    append(imm & 0x7F)
+                else:
+                    _w_s33(out, imm)
+            elif k == _K_DATA:
+                uses_data = True
+                _w_u32(out, imm)
+            else:
+                if imm_kind == _ops.IMM_MEMORY_INIT:
+                    uses_data = True
+                _write_rare(out, imm_kind, imm)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error) as exc:
+        if isinstance(exc, KeyError) and op not in table:
+            what = f"unknown opcode {op!r}"
+        else:
+            what = f"{_ops.op_name(op) if isinstance(op, int) else op!r}: {exc}"
+        raise ValueError(f"cannot encode instruction {i} ({what})") from exc
+    return uses_data
+
+
+def encode_expr(expr: Expr) -> bytes:
+    """The bytes of a list of instructions (a body or constant expression, with its
+    final ``end`` if it has one): ``encode_expr([(0x41, 42), (0x0B, None)])`` is
+    ``b'\\x41\\x2a\\x0b'``."""
+    out = bytearray()
+    _write_expr(out, expr)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------
+# Types and small pieces
+# ---------------------------------------------------------------------------------
+def _w_valtype(out: bytearray, t: int) -> None:
+    if not 0 <= t <= 0xFF:
+        raise ValueError(f"bad value type: {t!r}")
+    out.append(t)
+
+
+def _w_name(out: bytearray, s: Union[str, bytes]) -> None:
+    data = s if isinstance(s, (bytes, bytearray)) else s.encode("utf-8")
+    _w_u32(out, len(data))
+    out += data
+
+
+def _w_limits(out: bytearray, limits: Limits) -> None:
+    if limits.max is None:
+        out.append(0x00)
+        _w_u32(out, limits.min)
+    else:
+        out.append(0x01)
+        _w_u32(out, limits.min)
+        _w_u32(out, limits.max)
+
+
+def _w_tabletype(out: bytearray, tt: TableType) -> None:
+    _w_valtype(out, tt.elem_type)
+    _w_limits(out, tt.limits)
+
+
+def _w_memtype(out: bytearray, mt: MemoryType) -> None:
+    _w_limits(out, mt.limits)
+
+
+def _w_globaltype(out: bytearray, gt: GlobalType) -> None:
+    _w_valtype(out, gt.valtype)
+    out.append(1 if gt.mutable else 0)
+
+
+def _w_const_expr(out: bytearray, expr: Optional[Expr], what: str) -> None:
+    if expr is None:
+        raise ValueError(f"{what}: missing expression")
+    try:
+        _write_expr(out, expr)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
+
+
+def _w_section(out: bytearray, sec_id: int, content: Union[bytes, bytearray]) -> None:
+    out.append(sec_id)
+    _w_u32(out, len(content))
+    out += content
+
+
+# ---------------------------------------------------------------------------------
+# Segments
+# ---------------------------------------------------------------------------------
+def _plain_ref_func(expr: Expr) -> Optional[int]:
+    """The function index if ``expr`` is exactly ``ref.func x; end``."""
+    if len(expr) == 2:
+        (op0, x), (op1, _) = expr
+        if op0 == 0xD2 and op1 == 0x0B:
+            return x
+    return None
+
+
+def _elem_flags(seg: ElementSegment) -> Tuple[int, Optional[List[int]]]:
+    """The segment's encoding flag (0-7) and, for the funcidx-vector forms, the
+    function indices."""
+    funcs: Optional[List[int]] = None
+    if seg.elem_type == FUNCREF:
+        funcs = []
+        for item in seg.init:
+            x = _plain_ref_func(item)
+            if x is None:
+                funcs = None
+                break
+            funcs.append(x)
+    if seg.mode == MODE_ACTIVE:
+        flags = 0 if (seg.table == 0 and seg.elem_type == FUNCREF) else 2
+    elif seg.mode == MODE_PASSIVE:
+        flags = 1
+    elif seg.mode == MODE_DECLARATIVE:
+        flags = 3
+    else:
+        raise ValueError(f"unknown element segment mode {seg.mode!r}")
+    if funcs is None:
+        flags |= 4
+    return flags, funcs
+
+
+def _w_elem(out: bytearray, seg: ElementSegment, index: int) -> None:
+    what = f"element segment {index}"
+    flags, funcs = _elem_flags(seg)
+    out.append(flags)
+    if flags & 1 == 0:  # active
+        if flags & 2:
+            _w_u32(out, seg.table)
+        _w_const_expr(out, seg.offset, what + " offset")
+    if flags & 3:  # explicit element kind / reference type
+        if funcs is not None:
+            out.append(0x00)  # elemkind funcref
+        else:
+            _w_valtype(out, seg.elem_type)
+    if funcs is not None:
+        _w_u32(out, len(funcs))
+        for x in funcs:
+            _w_u32(out, x)
+    else:
+        _w_u32(out, len(seg.init))
+        for k, item in enumerate(seg.init):
+            _w_const_expr(out, item, f"{what} item {k}")
+
+
+def _w_data(out: bytearray, seg: DataSegment, index: int) -> None:
+    if seg.mode == MODE_ACTIVE:
+        if seg.memory == 0:
+            out.append(0)
+        else:
+            out.append(2)
+            _w_u32(out, seg.memory)
+        _w_const_expr(out, seg.offset, f"data segment {index} offset")
+    elif seg.mode == MODE_PASSIVE:
+        out.append(1)
+    else:
+        raise ValueError(f"data segment {index}: bad mode {seg.mode!r}")
+    _w_u32(out, len(seg.init))
+    out += seg.init
+
+
+# ---------------------------------------------------------------------------------
+# Name section
+# ---------------------------------------------------------------------------------
+def _names_have_content(names: Optional[NameSection]) -> bool:
+    return names is not None and (
+        names.module is not None or bool(names.functions) or bool(names.locals))
+
+
+def _w_namemap(out: bytearray, mapping) -> None:
+    _w_u32(out, len(mapping))
+    for idx in sorted(mapping):
+        _w_u32(out, idx)
+        _w_name(out, mapping[idx])
+
+
+def _encode_name_section(names: NameSection) -> bytes:
+    out = bytearray()
+    _w_name(out, "name")
+    sub = bytearray()
+    if names.module is not None:
+        _w_name(sub, names.module)
+        _w_section(out, 0, sub)
+    if names.functions:
+        sub = bytearray()
+        _w_namemap(sub, names.functions)
+        _w_section(out, 1, sub)
+    if names.locals:
+        sub = bytearray()
+        _w_u32(sub, len(names.locals))
+        for fidx in sorted(names.locals):
+            _w_u32(sub, fidx)
+            _w_namemap(sub, names.locals[fidx])
+        _w_section(out, 2, sub)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------
+# Module
+# ---------------------------------------------------------------------------------
+def _vec_section(out: bytearray, sec_id: int, items, write) -> None:
+    if not items:
+        return
+    buf = bytearray()
+    _w_u32(buf, len(items))
+    for i, item in enumerate(items):
+        write(buf, item, i)
+    _w_section(out, sec_id, buf)
+
+
+def _w_functype(out: bytearray, ft, i: int) -> None:
+    out.append(0x60)
+    _w_u32(out, len(ft.params))
+    for t in ft.params:
+        _w_valtype(out, t)
+    _w_u32(out, len(ft.results))
+    for t in ft.results:
+        _w_valtype(out, t)
+
+
+def _w_import(out: bytearray, imp, i: int) -> None:
+    _w_name(out, imp.module)
+    _w_name(out, imp.name)
+    kind = imp.kind
+    out.append(kind)
+    if kind == EXTERN_FUNC:
+        _w_u32(out, imp.desc)
+    elif kind == EXTERN_TABLE:
+        _w_tabletype(out, imp.desc)
+    elif kind == EXTERN_MEMORY:
+        _w_memtype(out, imp.desc)
+    elif kind == EXTERN_GLOBAL:
+        _w_globaltype(out, imp.desc)
+    else:
+        raise ValueError(f"import {i}: unknown kind {kind!r}")
+
+
+def _w_export(out: bytearray, exp, i: int) -> None:
+    _w_name(out, exp.name)
+    if not 0 <= exp.kind <= 3:
+        raise ValueError(f"export {i}: unknown kind {exp.kind!r}")
+    out.append(exp.kind)
+    _w_u32(out, exp.index)
+
+
+def _w_global(out: bytearray, g, i: int) -> None:
+    _w_globaltype(out, g.type)
+    _w_const_expr(out, g.init, f"global {i} initializer")
+
+
+def _encode_code(module: Module) -> Tuple[bytearray, bool]:
+    """The code section's contents, and whether any body uses memory.init/data.drop."""
+    sec = bytearray()
+    _w_u32(sec, len(module.funcs))
+    uses_data = False
+    base = module.num_imported_funcs()
+    body = bytearray()
+    for n, func in enumerate(module.funcs):
+        del body[:]
+        try:
+            _w_u32(body, len(func.locals))
+            for count, t in func.locals:
+                _w_u32(body, count)
+                _w_valtype(body, t)
+            if _write_expr(body, func.body):
+                uses_data = True
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"function {base + n}: {exc}") from exc
+        _w_u32(sec, len(body))
+        sec += body
+    return sec, uses_data
+
+
+def encode_module(module: Module) -> bytes:
+    """The WebAssembly binary of ``module``."""
+    out = bytearray(MAGIC)
+    out += VERSION
+
+    _vec_section(out, SEC_TYPE, module.types, _w_functype)
+    _vec_section(out, SEC_IMPORT, module.imports, _w_import)
+    _vec_section(out, SEC_FUNCTION, module.funcs,
+                 lambda b, f, i: _w_u32(b, f.type_index))
+    _vec_section(out, SEC_TABLE, module.tables, lambda b, t, i: _w_tabletype(b, t))
+    _vec_section(out, SEC_MEMORY, module.mems, lambda b, m, i: _w_memtype(b, m))
+    _vec_section(out, SEC_GLOBAL, module.globals, _w_global)
+    _vec_section(out, SEC_EXPORT, module.exports, _w_export)
+    if module.start is not None:
+        buf = bytearray()
+        _w_u32(buf, module.start)
+        _w_section(out, SEC_START, buf)
+    _vec_section(out, SEC_ELEMENT, module.elems, _w_elem)
+
+    code: Optional[bytearray] = None
+    uses_data = False
+    if module.funcs:
+        code, uses_data = _encode_code(module)
+    data_count = module.data_count
+    if data_count is None and uses_data:
+        data_count = len(module.datas)
+    if data_count is not None:
+        buf = bytearray()
+        _w_u32(buf, data_count)
+        _w_section(out, SEC_DATA_COUNT, buf)
+    if code is not None:
+        _w_section(out, SEC_CODE, code)
+    _vec_section(out, SEC_DATA, module.datas, _w_data)
+
+    customs = module.customs
+    if _names_have_content(module.names) and not any(c.name == "name" for c in customs):
+        _w_section(out, SEC_CUSTOM, _encode_name_section(module.names))
+    for c in customs:
+        buf = bytearray()
+        _w_name(buf, c.name)
+        buf += c.data
+        _w_section(out, SEC_CUSTOM, buf)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------
+# Text -> binary
+# ---------------------------------------------------------------------------------
+def wat2wasm(text: Union[str, bytes]) -> bytes:
+    """Parse a text-format module, validate it, and return its binary.
+
+    Malformed text raises :class:`~pywazero.errors.DecodeError`, an invalid module
+    :class:`~pywazero.errors.ValidationError`.
+    """
+    from ..errors import DecodeError
+    from ..text.parser import parse_module_text
+    from ..wasm.validation import validate_module
+
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError("malformed UTF-8 encoding", offset=exc.start) from None
+    module = parse_module_text(text)
+    validate_module(module)
+    return encode_module(module)

@@ -1,0 +1,173 @@
+"""The module model: what a decoded (binary) or parsed (text) module is.
+
+Both front ends produce a :class:`Module`; the validator checks it and records the
+control-flow facts engines need in :class:`FunctionInfo`; engines consume it.
+Nothing here is per-instance state.
+
+Instructions are tuples ``(op, imm)`` (see :mod:`pywazero.wasm.opcodes`).  A body or
+a constant expression is a list of them, ending with ``end`` (op 0x0B).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from .types import FuncType, GlobalType, MemoryType, TableType
+
+Instr = Tuple[int, Any]
+Expr = List[Instr]
+
+# Segment modes
+MODE_ACTIVE = "active"
+MODE_PASSIVE = "passive"
+MODE_DECLARATIVE = "declarative"
+
+
+@dataclass
+class Import:
+    """``kind`` is an EXTERN_* constant; ``desc`` is a type index (func),
+    :class:`TableType`, :class:`MemoryType` or :class:`GlobalType`."""
+
+    module: str
+    name: str
+    kind: int
+    desc: Any
+
+
+@dataclass
+class Export:
+    name: str
+    kind: int
+    index: int
+
+
+@dataclass
+class FunctionInfo:
+    """Facts the validator computes about a body, for the engines.
+
+    ``partner[i]`` for a ``block``/``loop``/``if`` at index ``i`` is the index of its
+    matching ``end``; for an ``if`` with an ``else``, ``else_of[i]`` is the ``else``
+    index; for ``else`` and ``end``, ``partner`` points back to the opener.
+    ``max_stack`` is the deepest the operand stack gets (excluding locals).
+    """
+
+    partner: Dict[int, int] = field(default_factory=dict)
+    else_of: Dict[int, int] = field(default_factory=dict)
+    max_stack: int = 0
+
+
+@dataclass
+class Function:
+    """A function defined in the module (imports are not listed here).
+
+    ``locals`` is the compressed declaration, a list of ``(count, valtype)``;
+    ``offsets[i]`` is the byte offset of ``body[i]`` in the binary (for text input,
+    offsets may be empty).
+    """
+
+    type_index: int
+    locals: List[Tuple[int, int]] = field(default_factory=list)
+    body: Expr = field(default_factory=list)
+    offsets: List[int] = field(default_factory=list)
+    info: Optional[FunctionInfo] = None
+
+    def local_types(self) -> List[int]:
+        out: List[int] = []
+        for count, t in self.locals:
+            out.extend([t] * count)
+        return out
+
+
+@dataclass
+class Global:
+    type: GlobalType
+    init: Expr
+
+
+@dataclass
+class ElementSegment:
+    """``init`` holds one constant expression per element (a ``funcidx`` vector in the
+    binary becomes ``[(0xD2, idx), (0x0B, None)]`` each). ``table``/``offset`` are
+    meaningful only in active mode."""
+
+    mode: str
+    elem_type: int
+    init: List[Expr]
+    table: int = 0
+    offset: Optional[Expr] = None
+
+
+@dataclass
+class DataSegment:
+    mode: str
+    init: bytes
+    memory: int = 0
+    offset: Optional[Expr] = None
+
+
+@dataclass
+class CustomSection:
+    name: str
+    data: bytes
+
+
+@dataclass
+class NameSection:
+    """The contents of the ``name`` custom section, when present and well-formed."""
+
+    module: Optional[str] = None
+    functions: Dict[int, str] = field(default_factory=dict)
+    locals: Dict[int, Dict[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Module:
+    types: List[FuncType] = field(default_factory=list)
+    imports: List[Import] = field(default_factory=list)
+    funcs: List[Function] = field(default_factory=list)
+    tables: List[TableType] = field(default_factory=list)
+    mems: List[MemoryType] = field(default_factory=list)
+    globals: List[Global] = field(default_factory=list)
+    exports: List[Export] = field(default_factory=list)
+    start: Optional[int] = None
+    elems: List[ElementSegment] = field(default_factory=list)
+    datas: List[DataSegment] = field(default_factory=list)
+    data_count: Optional[int] = None
+    customs: List[CustomSection] = field(default_factory=list)
+    names: NameSection = field(default_factory=NameSection)
+    # Set by the text parser: the $id of the module, if any.
+    id: Optional[str] = None
+
+    # -- index spaces (imports come first) ------------------------------------
+    def imported(self, kind: int) -> List[Import]:
+        return [imp for imp in self.imports if imp.kind == kind]
+
+    def func_types(self) -> List[int]:
+        """Type index of every function in the function index space."""
+        from .types import EXTERN_FUNC
+
+        return [imp.desc for imp in self.imports if imp.kind == EXTERN_FUNC] + [
+            f.type_index for f in self.funcs
+        ]
+
+    def table_types(self) -> List[TableType]:
+        from .types import EXTERN_TABLE
+
+        return [imp.desc for imp in self.imports if imp.kind == EXTERN_TABLE] + list(self.tables)
+
+    def mem_types(self) -> List[MemoryType]:
+        from .types import EXTERN_MEMORY
+
+        return [imp.desc for imp in self.imports if imp.kind == EXTERN_MEMORY] + list(self.mems)
+
+    def global_types(self) -> List[GlobalType]:
+        from .types import EXTERN_GLOBAL
+
+        return [imp.desc for imp in self.imports if imp.kind == EXTERN_GLOBAL] + [
+            g.type for g in self.globals
+        ]
+
+    def num_imported_funcs(self) -> int:
+        from .types import EXTERN_FUNC
+
+        return sum(1 for imp in self.imports if imp.kind == EXTERN_FUNC)
