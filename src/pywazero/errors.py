@@ -69,9 +69,9 @@ class DecodeError(CompileError):
 class ValidationError(CompileError):
     """The module is well-formed but breaks a validation rule.
 
-    ``func_index`` and ``offset`` (the instruction's byte offset in the binary, or
-    its index in the body for text input) say where; ``reason`` is the bare message
-    such as ``"type mismatch"``.
+    ``func_index`` and ``offset`` (the instruction's byte offset in the binary; None
+    for text input, where ``where`` names the instruction's index in the body) say
+    where; ``reason`` is the bare message such as ``"type mismatch"``.
     """
 
     def __init__(

@@ -452,13 +452,12 @@ def _elem_flags(seg: ElementSegment) -> Tuple[int, Optional[List[int]]]:
 
 
 def _w_elem(out: bytearray, seg: ElementSegment, index: int) -> None:
-    what = f"element segment {index}"
     flags, funcs = _elem_flags(seg)
     out.append(flags)
     if flags & 1 == 0:  # active
         if flags & 2:
             _w_u32(out, seg.table)
-        _w_const_expr(out, seg.offset, what + " offset")
+        _w_const_expr(out, seg.offset, "offset")
     if flags & 3:  # explicit element kind / reference type
         if funcs is not None:
             out.append(0x00)  # elemkind funcref
@@ -471,7 +470,7 @@ def _w_elem(out: bytearray, seg: ElementSegment, index: int) -> None:
     else:
         _w_u32(out, len(seg.init))
         for k, item in enumerate(seg.init):
-            _w_const_expr(out, item, f"{what} item {k}")
+            _w_const_expr(out, item, f"item {k}")
 
 
 def _w_data(out: bytearray, seg: DataSegment, index: int) -> None:
@@ -481,11 +480,11 @@ def _w_data(out: bytearray, seg: DataSegment, index: int) -> None:
         else:
             out.append(2)
             _w_u32(out, seg.memory)
-        _w_const_expr(out, seg.offset, f"data segment {index} offset")
+        _w_const_expr(out, seg.offset, "offset")
     elif seg.mode == MODE_PASSIVE:
         out.append(1)
     else:
-        raise ValueError(f"data segment {index}: bad mode {seg.mode!r}")
+        raise ValueError(f"unknown data segment mode {seg.mode!r}")
     _w_u32(out, len(seg.init))
     out += seg.init
 
@@ -529,13 +528,28 @@ def _encode_name_section(names: NameSection) -> bytes:
 # ---------------------------------------------------------------------------------
 # Module
 # ---------------------------------------------------------------------------------
+# What an entry of each vector section is called in error messages.
+_ITEM_NAMES = {
+    SEC_TYPE: "type", SEC_IMPORT: "import", SEC_FUNCTION: "function declaration",
+    SEC_TABLE: "table", SEC_MEMORY: "memory", SEC_GLOBAL: "global",
+    SEC_EXPORT: "export", SEC_ELEMENT: "element segment", SEC_DATA: "data segment",
+}
+# Exceptions a malformed model can provoke while encoding; they are re-raised as
+# ValueError saying where.
+_MODEL_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError,
+                 OverflowError, struct.error)
+
+
 def _vec_section(out: bytearray, sec_id: int, items, write) -> None:
     if not items:
         return
     buf = bytearray()
     _w_u32(buf, len(items))
     for i, item in enumerate(items):
-        write(buf, item, i)
+        try:
+            write(buf, item, i)
+        except _MODEL_ERRORS as exc:
+            raise ValueError(f"{_ITEM_NAMES[sec_id]} {i}: {exc}") from exc
     _w_section(out, sec_id, buf)
 
 
@@ -563,20 +577,20 @@ def _w_import(out: bytearray, imp, i: int) -> None:
     elif kind == EXTERN_GLOBAL:
         _w_globaltype(out, imp.desc)
     else:
-        raise ValueError(f"import {i}: unknown kind {kind!r}")
+        raise ValueError(f"unknown import kind {kind!r}")
 
 
 def _w_export(out: bytearray, exp, i: int) -> None:
     _w_name(out, exp.name)
     if not 0 <= exp.kind <= 3:
-        raise ValueError(f"export {i}: unknown kind {exp.kind!r}")
+        raise ValueError(f"unknown export kind {exp.kind!r}")
     out.append(exp.kind)
     _w_u32(out, exp.index)
 
 
 def _w_global(out: bytearray, g, i: int) -> None:
     _w_globaltype(out, g.type)
-    _w_const_expr(out, g.init, f"global {i} initializer")
+    _w_const_expr(out, g.init, "initializer")
 
 
 def _encode_code(module: Module) -> Tuple[bytearray, bool]:
@@ -595,7 +609,7 @@ def _encode_code(module: Module) -> Tuple[bytearray, bool]:
                 _w_valtype(body, t)
             if _write_expr(body, func.body):
                 uses_data = True
-        except (ValueError, TypeError) as exc:
+        except _MODEL_ERRORS as exc:
             raise ValueError(f"function {base + n}: {exc}") from exc
         _w_u32(sec, len(body))
         sec += body
@@ -617,7 +631,10 @@ def encode_module(module: Module) -> bytes:
     _vec_section(out, SEC_EXPORT, module.exports, _w_export)
     if module.start is not None:
         buf = bytearray()
-        _w_u32(buf, module.start)
+        try:
+            _w_u32(buf, module.start)
+        except _MODEL_ERRORS as exc:
+            raise ValueError(f"start function: {exc}") from exc
         _w_section(out, SEC_START, buf)
     _vec_section(out, SEC_ELEMENT, module.elems, _w_elem)
 
@@ -630,7 +647,10 @@ def encode_module(module: Module) -> bytes:
         data_count = len(module.datas)
     if data_count is not None:
         buf = bytearray()
-        _w_u32(buf, data_count)
+        try:
+            _w_u32(buf, data_count)
+        except _MODEL_ERRORS as exc:
+            raise ValueError(f"data count: {exc}") from exc
         _w_section(out, SEC_DATA_COUNT, buf)
     if code is not None:
         _w_section(out, SEC_CODE, code)
@@ -638,11 +658,18 @@ def encode_module(module: Module) -> bytes:
 
     customs = module.customs
     if _names_have_content(module.names) and not any(c.name == "name" for c in customs):
-        _w_section(out, SEC_CUSTOM, _encode_name_section(module.names))
-    for c in customs:
+        try:
+            buf = _encode_name_section(module.names)
+        except _MODEL_ERRORS as exc:
+            raise ValueError(f"names: {exc}") from exc
+        _w_section(out, SEC_CUSTOM, buf)
+    for i, c in enumerate(customs):
         buf = bytearray()
-        _w_name(buf, c.name)
-        buf += c.data
+        try:
+            _w_name(buf, c.name)
+            buf += c.data
+        except _MODEL_ERRORS as exc:
+            raise ValueError(f"custom section {i}: {exc}") from exc
         _w_section(out, SEC_CUSTOM, buf)
     return bytes(out)
 
@@ -656,15 +683,16 @@ def wat2wasm(text: Union[str, bytes]) -> bytes:
     Malformed text raises :class:`~pywazero.errors.DecodeError`, an invalid module
     :class:`~pywazero.errors.ValidationError`.
     """
-    from ..errors import DecodeError
-    from ..text.parser import parse_module_text
-    from ..wasm.validation import validate_module
-
     if isinstance(text, (bytes, bytearray, memoryview)):
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as exc:
+            from ..errors import DecodeError
+
             raise DecodeError("malformed UTF-8 encoding", offset=exc.start) from None
+    from ..text.parser import parse_module_text
+    from ..wasm.validation import validate_module
+
     module = parse_module_text(text)
     validate_module(module)
     return encode_module(module)

@@ -49,11 +49,19 @@ class FunctionInfo:
     matching ``end``; for an ``if`` with an ``else``, ``else_of[i]`` is the ``else``
     index; for ``else`` and ``end``, ``partner`` points back to the opener.
     ``max_stack`` is the deepest the operand stack gets (excluding locals).
+
+    ``block_types[i]`` for a ``block``/``loop``/``if`` at index ``i`` is its block type
+    resolved to ``(params, results)`` (tuples of value types); ``heights[i]`` is the
+    operand-stack height (excluding locals) below the block's parameters when it is
+    entered, i.e. the height a branch to its label unwinds to before pushing the
+    label's values (meaningful for reachable code only).
     """
 
     partner: Dict[int, int] = field(default_factory=dict)
     else_of: Dict[int, int] = field(default_factory=dict)
     max_stack: int = 0
+    block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
+    heights: Dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
