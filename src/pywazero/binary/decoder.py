@@ -1,0 +1,1015 @@
+"""The binary decoder: WebAssembly 2.0 binary format -> :class:`~pywazero.wasm.module.Module`.
+
+:func:`decode_module` is the entry point. It checks everything the binary format
+(spec chapter 5) requires of a well-formed module and nothing more: whether the module
+is *valid* (types, indices, constant expressions, ...) is the validator's business.
+
+Every problem with the input is reported as a :class:`~pywazero.errors.DecodeError`
+naming the reason in the words of the spec tests, the byte offset, the section and
+(in the code section) the function index in the function index space (imports
+included). No other exception escapes, whatever the bytes.
+
+Implementation notes
+--------------------
+* Each section is read from a ``bytes`` prefix of the module that ends where the
+  section ends: positions are module offsets (so instruction offsets need no
+  arithmetic) and reading past the section raises ``IndexError``, which the
+  section driver turns into ``"unexpected end of section or function"``. This
+  keeps explicit bounds checks out of the hot paths.
+* Function bodies are decoded within their section, as the reference interpreter
+  does: the declared body size is compared with what the body really consumed
+  afterwards (``"section size mismatch"``).
+* Vector lengths are checked against the bytes left in the input before anything is
+  read (``"length out of bounds"``), and nothing is ever preallocated from a count.
+* The instruction loop inlines the one-byte LEB128 fast paths of the common
+  immediate kinds; everything rarer goes through small helpers.
+* The cycle collector is paused while decoding (see :func:`decode_module`).
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import Dict, List, Optional, Tuple, Union
+
+from ..errors import DecodeError
+from ..wasm import opcodes as _opc
+from ..wasm.module import (
+    MODE_ACTIVE,
+    MODE_DECLARATIVE,
+    MODE_PASSIVE,
+    CustomSection,
+    DataSegment,
+    ElementSegment,
+    Export,
+    Function,
+    Global,
+    Import,
+    Module,
+    NameSection,
+)
+from ..wasm.types import (
+    EXTERN_FUNC,
+    EXTERN_GLOBAL,
+    EXTERN_MEMORY,
+    EXTERN_TABLE,
+    EXTERNREF,
+    FUNCREF,
+    VALUE_TYPES,
+    FuncType,
+    GlobalType,
+    Limits,
+    MemoryType,
+    TableType,
+)
+
+__all__ = ["decode_module", "read_leb128", "SECTION_NAMES"]
+
+MAGIC = b"\x00asm"
+VERSION = b"\x01\x00\x00\x00"
+
+SECTION_NAMES = {
+    0: "custom",
+    1: "type",
+    2: "import",
+    3: "function",
+    4: "table",
+    5: "memory",
+    6: "global",
+    7: "export",
+    8: "start",
+    9: "element",
+    10: "code",
+    11: "data",
+    12: "data count",
+}
+
+# Position of each non-custom section in the required order (data count, id 12,
+# sits between element and code).
+_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+
+_END_OF_SECTION = "unexpected end of section or function"
+
+_REF_TYPES = frozenset((FUNCREF, EXTERNREF))
+_VALUE_TYPES = frozenset(VALUE_TYPES)
+
+_u32_le = Struct("<I").unpack_from
+_u64_le = Struct("<Q").unpack_from
+
+
+class _Err(Exception):
+    """Internal: a malformation at ``pos`` (an offset in the buffer being read)."""
+
+    __slots__ = ("reason", "pos")
+
+    def __init__(self, reason: str, pos: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.pos = pos
+
+
+# ---------------------------------------------------------------------------------
+# LEB128
+# ---------------------------------------------------------------------------------
+# All readers take (buf, pos) and return (value, pos after the value). Reading past the
+# end of ``buf`` raises IndexError; malformed encodings raise _Err.
+
+
+def _u32(buf: bytes, pos: int) -> Tuple[int, int]:
+    """Unsigned LEB128, at most 5 bytes, value < 2**32."""
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    b = buf[pos + 1]
+    if b < 0x80:
+        return result | (b << 7), pos + 2
+    result |= (b & 0x7F) << 7
+    b = buf[pos + 2]
+    if b < 0x80:
+        return result | (b << 14), pos + 3
+    result |= (b & 0x7F) << 14
+    b = buf[pos + 3]
+    if b < 0x80:
+        return result | (b << 21), pos + 4
+    result |= (b & 0x7F) << 21
+    b = buf[pos + 4]
+    if b & 0x70:
+        raise _Err("integer too large", pos + 4)
+    if b & 0x80:
+        raise _Err("integer representation too long", pos + 4)
+    return result | (b << 28), pos + 5
+
+
+def _uleb(buf: bytes, pos: int, bits: int) -> Tuple[int, int]:
+    """Unsigned LEB128 of at most ceil(bits/7) bytes, value < 2**bits."""
+    result = 0
+    shift = 0
+    while True:
+        left = bits - shift
+        if left <= 0:
+            raise _Err("integer representation too long", pos)
+        b = buf[pos]
+        if left < 7:
+            if (b & 0x7F) >> left:
+                raise _Err("integer too large", pos)
+            if b & 0x80:
+                raise _Err("integer representation too long", pos)
+            return result | (b << shift), pos + 1
+        result |= (b & 0x7F) << shift
+        pos += 1
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _sleb(buf: bytes, pos: int, bits: int) -> Tuple[int, int]:
+    """Signed LEB128 of at most ceil(bits/7) bytes, value in [-2**(bits-1), 2**(bits-1))."""
+    result = 0
+    shift = 0
+    while True:
+        left = bits - shift
+        if left <= 0:
+            raise _Err("integer representation too long", pos)
+        b = buf[pos]
+        if left < 7:
+            # The unused bits of the last byte, and its sign bit, must all be equal.
+            mask = (0x7F << (left - 1)) & 0x7F
+            x = b & mask
+            if x != 0 and x != mask:
+                raise _Err("integer too large", pos)
+            if b & 0x80:
+                raise _Err("integer representation too long", pos)
+            result |= (b & 0x7F) << shift
+            if b & 0x40:
+                result -= 1 << (shift + 7)
+            return result, pos + 1
+        result |= (b & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if b < 0x80:
+            if b & 0x40:
+                result -= 1 << shift
+            return result, pos
+
+
+def read_leb128(data: Union[bytes, bytearray, memoryview], pos: int = 0, bits: int = 32,
+                signed: bool = False) -> Tuple[int, int]:
+    """Read one LEB128 integer of type ``uN``/``sN`` (``N = bits``) at ``data[pos]``.
+
+    Returns ``(value, position after it)``; applies the spec's length and unused-bit
+    rules and raises :class:`DecodeError` otherwise.
+
+    >>> read_leb128(b"\\xe5\\x8e\\x26")
+    (624485, 3)
+    >>> read_leb128(b"\\x7f", signed=True)
+    (-1, 1)
+    """
+    buf = bytes(data)
+    if pos < 0 or bits < 1:
+        raise ValueError("pos must be >= 0 and bits >= 1")
+    try:
+        if signed:
+            return _sleb(buf, pos, bits)
+        return _uleb(buf, pos, bits)
+    except IndexError:
+        raise DecodeError("unexpected end", offset=len(buf)) from None
+    except _Err as e:
+        raise DecodeError(e.reason, offset=e.pos) from None
+
+
+# ---------------------------------------------------------------------------------
+# Instructions
+# ---------------------------------------------------------------------------------
+# Decoder-internal kinds for the one-byte opcodes.
+_K_ILLEGAL = 0
+_K_PLAIN = 1       # no immediate
+_K_U32 = 2         # one u32 index
+_K_END = 3
+_K_I32 = 4
+_K_MEMARG = 5
+_K_BLOCK = 6       # block, loop
+_K_IF = 7
+_K_ELSE = 8
+_K_I64 = 9
+_K_F32 = 10
+_K_F64 = 11
+_K_ZERO = 12       # memory.size / memory.grow: one 0x00 byte
+_K_BR_TABLE = 13
+_K_CALL_INDIRECT = 14
+_K_SELECT_T = 15
+_K_REFTYPE = 16
+_K_PREFIX = 17     # 0xFC / 0xFD
+# (_decode_instrs compares against these numbers literally, for speed.)
+assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
+        _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
+
+_ONE_BYTE_KIND = {
+    _opc.IMM_NONE: _K_PLAIN,
+    _opc.IMM_BLOCK: _K_BLOCK,
+    _opc.IMM_LABEL: _K_U32,
+    _opc.IMM_FUNC: _K_U32,
+    _opc.IMM_LOCAL: _K_U32,
+    _opc.IMM_GLOBAL: _K_U32,
+    _opc.IMM_TABLE: _K_U32,
+    _opc.IMM_BR_TABLE: _K_BR_TABLE,
+    _opc.IMM_CALL_INDIRECT: _K_CALL_INDIRECT,
+    _opc.IMM_SELECT_T: _K_SELECT_T,
+    _opc.IMM_MEMARG: _K_MEMARG,
+    _opc.IMM_MEMORY: _K_ZERO,
+    _opc.IMM_I32: _K_I32,
+    _opc.IMM_I64: _K_I64,
+    _opc.IMM_F32: _K_F32,
+    _opc.IMM_F64: _K_F64,
+    _opc.IMM_REFTYPE: _K_REFTYPE,
+}
+
+_KIND: List[int] = [_K_ILLEGAL] * 256
+# Shared instruction tuples for the immediate-free one-byte instructions.
+_PLAIN: List[Optional[Tuple[int, None]]] = [None] * 256
+# Immediate kind (opcodes.IMM_*) of every prefixed instruction.
+_PREFIXED: Dict[int, int] = {}
+
+for _code, _info in _opc.BY_OP.items():
+    if _code > 0xFF:
+        _PREFIXED[_code] = _info.imm
+        continue
+    _KIND[_code] = _ONE_BYTE_KIND[_info.imm]
+    if _info.imm == _opc.IMM_NONE:
+        _PLAIN[_code] = (_code, None)
+_KIND[_opc.OP_END] = _K_END
+_KIND[_opc.OP_ELSE] = _K_ELSE
+_KIND[0x04] = _K_IF
+_PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
+_KIND[_opc.PREFIX_FC] = _K_PREFIX
+_KIND[_opc.PREFIX_FD] = _K_PREFIX
+del _code, _info
+
+_END = (_opc.OP_END, None)
+_ELSE = (_opc.OP_ELSE, None)
+_OP_MEMORY_INIT = _opc.fc(8)
+_OP_DATA_DROP = _opc.fc(9)
+_OP_REF_FUNC = 0xD2
+
+
+def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
+    """Decode the sub-opcode and immediates of a 0xFC/0xFD instruction.
+
+    ``pos`` is just after the prefix byte. Returns ``(op, imm, pos)``.
+    """
+    start = pos
+    b = buf[pos]
+    if b < 0x80:
+        sub = b
+        pos += 1
+    else:
+        sub, pos = _u32(buf, pos)
+    # (sub > 0xFFFF would alias another prefix in the (prefix << 16) | sub scheme.)
+    kind = _PREFIXED.get((prefix << 16) | sub) if sub <= 0xFFFF else None
+    if kind is None:
+        raise _Err("illegal opcode", start - 1)
+    op = (prefix << 16) | sub
+    if kind == _opc.IMM_NONE:
+        return op, None, pos
+    if kind == _opc.IMM_MEMARG or kind == _opc.IMM_MEMARG_LANE:
+        align, pos2 = _u32(buf, pos)
+        if align >= 32:
+            raise _Err("malformed memop flags", pos)
+        offset, pos = _u32(buf, pos2)
+        if kind == _opc.IMM_MEMARG:
+            return op, (align, offset, 0), pos
+        lane = buf[pos]
+        return op, (align, offset, 0, lane), pos + 1
+    if kind == _opc.IMM_V128:
+        if pos + 16 > len(buf):
+            raise IndexError
+        return op, int.from_bytes(buf[pos:pos + 16], "little"), pos + 16
+    if kind == _opc.IMM_SHUFFLE:
+        if pos + 16 > len(buf):
+            raise IndexError
+        return op, buf[pos:pos + 16], pos + 16
+    if kind == _opc.IMM_LANE:
+        return op, buf[pos], pos + 1
+    if kind == _opc.IMM_TABLE or kind == _opc.IMM_ELEM or kind == _opc.IMM_DATA:
+        x, pos = _u32(buf, pos)
+        return op, x, pos
+    if kind == _opc.IMM_TABLE_INIT or kind == _opc.IMM_TABLE_COPY:
+        x, pos = _u32(buf, pos)
+        y, pos = _u32(buf, pos)
+        return op, (x, y), pos
+    if kind == _opc.IMM_MEMORY_INIT:
+        x, pos = _u32(buf, pos)
+        if buf[pos] != 0:
+            raise _Err("zero byte expected", pos)
+        return op, (x, 0), pos + 1
+    if kind == _opc.IMM_MEMORY_COPY:
+        if buf[pos] != 0:
+            raise _Err("zero byte expected", pos)
+        if buf[pos + 1] != 0:
+            raise _Err("zero byte expected", pos + 1)
+        return op, (0, 0), pos + 2
+    if kind == _opc.IMM_MEMORY:
+        if buf[pos] != 0:
+            raise _Err("zero byte expected", pos)
+        return op, 0, pos + 1
+    raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
+
+
+def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
+    """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
+    if k == _K_I64:
+        return _sleb(buf, pos, 64)
+    if k == _K_F32:
+        if pos + 4 > len(buf):
+            raise IndexError
+        return _u32_le(buf, pos)[0], pos + 4
+    if k == _K_F64:
+        if pos + 8 > len(buf):
+            raise IndexError
+        return _u64_le(buf, pos)[0], pos + 8
+    if k == _K_ZERO:
+        if buf[pos] != 0:
+            raise _Err("zero byte expected", pos)
+        return 0, pos + 1
+    if k == _K_CALL_INDIRECT:
+        y, pos = _u32(buf, pos)
+        x, pos = _u32(buf, pos)
+        return (y, x), pos
+    if k == _K_BR_TABLE:
+        start = pos
+        n, pos = _u32(buf, pos)
+        if n > total - start:
+            raise _Err("length out of bounds", start)
+        labels = []
+        append = labels.append
+        u32 = _u32
+        for _ in range(n):
+            b = buf[pos]
+            if b < 0x80:
+                append(b)
+                pos += 1
+            else:
+                x, pos = u32(buf, pos)
+                append(x)
+        default, pos = _u32(buf, pos)
+        return (tuple(labels), default), pos
+    if k == _K_SELECT_T:
+        start = pos
+        n, pos = _u32(buf, pos)
+        if n > total - start:
+            raise _Err("length out of bounds", start)
+        types = buf[pos:pos + n]
+        if len(types) < n:
+            raise IndexError
+        for i, t in enumerate(types):
+            if t not in _VALUE_TYPES:
+                raise _Err("malformed value type", pos + i)
+        return tuple(types), pos + n
+    if k == _K_REFTYPE:
+        t = buf[pos]
+        if t not in _REF_TYPES:
+            raise _Err("malformed reference type", pos)
+        return t, pos + 1
+    raise AssertionError(f"unhandled kind {k}")  # pragma: no cover
+
+
+def _decode_instrs(buf: bytes, pos: int, total: int,
+                   need_data_count: bool) -> Tuple[List[tuple], List[int], int]:
+    """Decode instructions from ``buf[pos]`` up to and including the ``end`` that
+    closes the expression. Returns ``(instrs, offsets, pos after the end)``.
+
+    Positions in ``buf`` are offsets in the module (``buf`` is a prefix of it);
+    ``total`` is the length of the whole module. With ``need_data_count``,
+    ``memory.init``/``data.drop`` are malformed.
+    """
+    instrs: List[tuple] = []
+    offsets: List[int] = []
+    append = instrs.append
+    oappend = offsets.append
+    kinds = _KIND
+    plain = _PLAIN
+    u32 = _u32
+    sleb = _sleb
+    # One entry per open block/loop/if: True while an `else` is still allowed.
+    stack: List[bool] = []
+    push = stack.append
+    pop = stack.pop
+    try:
+        while True:
+            oappend(pos)
+            op = buf[pos]
+            pos += 1
+            k = kinds[op]
+            if k == 1:  # _K_PLAIN
+                append(plain[op])
+            elif k == 2:  # _K_U32
+                b = buf[pos]
+                if b < 0x80:
+                    pos += 1
+                    append((op, b))
+                else:
+                    b, pos = u32(buf, pos)
+                    append((op, b))
+            elif k == 3:  # _K_END
+                append(_END)
+                if not stack:
+                    return instrs, offsets, pos
+                pop()
+            elif k == 4:  # _K_I32
+                b = buf[pos]
+                if b < 0x40:
+                    pos += 1
+                    append((op, b))
+                elif b < 0x80:
+                    pos += 1
+                    append((op, b - 0x80))
+                else:
+                    b, pos = sleb(buf, pos, 32)
+                    append((op, b))
+            elif k == 5:  # _K_MEMARG
+                a = buf[pos]
+                if a < 0x80:
+                    pos += 1
+                    if a >= 32:
+                        raise _Err("malformed memop flags", pos - 1)
+                else:
+                    a, pos2 = u32(buf, pos)
+                    if a >= 32:
+                        raise _Err("malformed memop flags", pos)
+                    pos = pos2
+                b = buf[pos]
+                if b < 0x80:
+                    pos += 1
+                else:
+                    b, pos = u32(buf, pos)
+                append((op, (a, b, 0)))
+            elif k == 6 or k == 7:  # _K_BLOCK, _K_IF
+                b = buf[pos]
+                if b == 0x40:
+                    pos += 1
+                    append((op, -0x40))
+                elif b < 0x40:
+                    pos += 1
+                    append((op, b))
+                elif b < 0x80:
+                    if b not in _VALUE_TYPES:
+                        raise _Err("malformed value type", pos)
+                    pos += 1
+                    append((op, b - 0x80))
+                else:
+                    b, pos2 = sleb(buf, pos, 33)
+                    if b < 0:
+                        raise _Err("malformed block type", pos)
+                    pos = pos2
+                    append((op, b))
+                push(k == 7)
+            elif k == 8:  # _K_ELSE
+                if not stack or not stack[-1]:
+                    raise _Err("END opcode expected", pos - 1)
+                stack[-1] = False
+                append(_ELSE)
+            elif k == 17:  # _K_PREFIX
+                op, imm, pos = _prefixed(buf, pos, op)
+                if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP):
+                    raise _Err("data count section required", offsets[-1])
+                append((op, imm))
+            elif k == 0:  # _K_ILLEGAL
+                raise _Err("illegal opcode", pos - 1)
+            else:
+                imm, pos = _rare(buf, pos, k, total)
+                append((op, imm))
+    except IndexError:
+        raise _Err(_END_OF_SECTION, len(buf)) from None
+
+
+# ---------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------
+class _Reader:
+    """Cursor over ``buf``, which ends where the current section (or custom
+    payload) ends, so reading past the section raises IndexError. Positions are
+    offsets in ``buf``; for sections ``buf`` is a prefix of the module, so they are
+    module offsets. ``total`` is the length of the input the vector lengths are
+    checked against."""
+
+    __slots__ = ("buf", "pos", "total")
+
+    def __init__(self, buf: bytes, pos: int, total: int) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.total = total
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.buf)
+
+    def byte(self) -> int:
+        b = self.buf[self.pos]
+        self.pos += 1
+        return b
+
+    def u32(self) -> int:
+        v, self.pos = _u32(self.buf, self.pos)
+        return v
+
+    def count(self) -> int:
+        """A vector length. Like the reference interpreter, it may not exceed the
+        bytes left in the input (every element takes at least one byte), so loops
+        over it stay bounded even before the section end stops them."""
+        start = self.pos
+        n, self.pos = _u32(self.buf, start)
+        if n > self.total - start:
+            raise _Err("length out of bounds", start)
+        return n
+
+    def raw(self) -> bytes:
+        """``vec(byte)``."""
+        n = self.count()
+        start = self.pos
+        end = start + n
+        if end > len(self.buf):
+            raise _Err(_END_OF_SECTION, len(self.buf))
+        self.pos = end
+        return self.buf[start:end]
+
+    def name(self) -> str:
+        start = self.pos
+        b = self.raw()
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Err("malformed UTF-8 encoding", start) from None
+
+    def valtype(self) -> int:
+        t = self.buf[self.pos]
+        if t not in _VALUE_TYPES:
+            raise _Err("malformed value type", self.pos)
+        self.pos += 1
+        return t
+
+    def valtypes(self) -> Tuple[int, ...]:
+        n = self.count()
+        start = self.pos
+        types = self.buf[start:start + n]
+        if len(types) < n:
+            raise IndexError
+        for i, t in enumerate(types):
+            if t not in _VALUE_TYPES:
+                raise _Err("malformed value type", start + i)
+        self.pos = start + n
+        return tuple(types)
+
+    def reftype(self) -> int:
+        t = self.buf[self.pos]
+        if t not in _REF_TYPES:
+            raise _Err("malformed reference type", self.pos)
+        self.pos += 1
+        return t
+
+    def limits(self) -> Limits:
+        # The flag is read like a u1 in LEB128: a continuation bit makes the
+        # representation too long, a value other than 0 or 1 is too large.
+        pos = self.pos
+        flag = self.buf[pos]
+        if flag & 0x80:
+            raise _Err("integer representation too long", pos)
+        if flag > 1:
+            raise _Err("integer too large", pos)
+        self.pos = pos + 1
+        lo = self.u32()
+        if flag:
+            return Limits(lo, self.u32())
+        return Limits(lo)
+
+    def tabletype(self) -> TableType:
+        et = self.reftype()
+        return TableType(et, self.limits())
+
+    def globaltype(self) -> GlobalType:
+        t = self.valtype()
+        m = self.buf[self.pos]
+        if m > 1:
+            raise _Err("malformed mutability", self.pos)
+        self.pos += 1
+        return GlobalType(t, bool(m))
+
+    def expr(self) -> List[tuple]:
+        instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False)
+        return instrs
+
+
+class _Decoder:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.module = Module()
+        self.func_types: List[int] = []
+        self.codes: Optional[List[Function]] = None
+        self.func_index: Optional[int] = None
+        self.names_parsed = False
+
+    # -- driver ------------------------------------------------------------------
+    def decode(self) -> Module:
+        data = self.data
+        n = len(data)
+        if n < 4:
+            raise DecodeError("unexpected end", offset=n)
+        if data[:4] != MAGIC:
+            raise DecodeError("magic header not detected", offset=0)
+        if n < 8:
+            raise DecodeError("unexpected end", offset=n)
+        if data[4:8] != VERSION:
+            raise DecodeError("unknown binary version", offset=4)
+        handlers = self._handlers
+        pos = 8
+        last_rank = 0
+        while pos < n:
+            sid = data[pos]
+            if sid > 12:
+                raise DecodeError("malformed section id", offset=pos)
+            secname = SECTION_NAMES[sid]
+            if sid:
+                rank = _SECTION_RANK[sid]
+                if rank <= last_rank:
+                    raise DecodeError("unexpected content after last section", offset=pos, section=secname)
+                last_rank = rank
+            size_pos = pos + 1
+            try:
+                size, start = _u32(data, size_pos)
+            except IndexError:
+                raise DecodeError("unexpected end", offset=n, section=secname) from None
+            except _Err as e:
+                raise DecodeError(e.reason, offset=e.pos, section=secname) from None
+            if size > n - size_pos:
+                raise DecodeError("length out of bounds", offset=size_pos, section=secname)
+            end = start + size
+            if end > n:
+                raise DecodeError("unexpected end", offset=n, section=secname)
+            # A prefix of the module ending with the section: positions stay module
+            # offsets, and reading past the section raises IndexError.
+            r = _Reader(data if end == n else data[:end], start, n)
+            self.func_index = None
+            try:
+                handlers[sid](self, r)
+                if r.pos != end:
+                    raise _Err("section size mismatch", r.pos)
+            except IndexError:
+                raise DecodeError(_END_OF_SECTION, offset=end, section=secname,
+                                  func_index=self.func_index) from None
+            except _Err as e:
+                raise DecodeError(e.reason, offset=e.pos, section=secname,
+                                  func_index=self.func_index) from None
+            pos = end
+        self._finish()
+        return self.module
+
+    def _finish(self) -> None:
+        m = self.module
+        codes = self.codes or []
+        if len(codes) != len(self.func_types):
+            raise DecodeError("function and code section have inconsistent lengths", section="code")
+        for f, ti in zip(codes, self.func_types):
+            f.type_index = ti
+        m.funcs = codes
+        if m.data_count is not None and m.data_count != len(m.datas):
+            raise DecodeError("data count and data section have inconsistent lengths", section="data")
+
+    # -- sections ------------------------------------------------------------------
+    def _custom(self, r: _Reader) -> None:
+        name = r.name()
+        payload = r.buf[r.pos:]
+        r.pos = len(r.buf)
+        self.module.customs.append(CustomSection(name, payload))
+        if name == "name" and not self.names_parsed:
+            self.names_parsed = True
+            names = _parse_name_section(payload)
+            if names is not None:
+                self.module.names = names
+
+    def _type(self, r: _Reader) -> None:
+        types = self.module.types
+        for _ in range(r.count()):
+            pos = r.pos
+            form = r.byte()
+            if form != 0x60:
+                # The form is an s7 in LEB128: a continuation bit means too long.
+                if form & 0x80:
+                    raise _Err("integer representation too long", pos)
+                raise _Err("malformed function type", pos)
+            params = r.valtypes()
+            results = r.valtypes()
+            types.append(FuncType(params, results))
+
+    def _import(self, r: _Reader) -> None:
+        imports = self.module.imports
+        for _ in range(r.count()):
+            mod = r.name()
+            nm = r.name()
+            pos = r.pos
+            kind = r.byte()
+            if kind == EXTERN_FUNC:
+                desc: object = r.u32()
+            elif kind == EXTERN_TABLE:
+                desc = r.tabletype()
+            elif kind == EXTERN_MEMORY:
+                desc = MemoryType(r.limits())
+            elif kind == EXTERN_GLOBAL:
+                desc = r.globaltype()
+            else:
+                raise _Err("malformed import kind", pos)
+            imports.append(Import(mod, nm, kind, desc))
+
+    def _function(self, r: _Reader) -> None:
+        ft = self.func_types
+        buf = r.buf
+        for _ in range(r.count()):
+            pos = r.pos
+            b = buf[pos]
+            if b < 0x80:
+                ft.append(b)
+                r.pos = pos + 1
+            else:
+                ft.append(r.u32())
+
+    def _table(self, r: _Reader) -> None:
+        tables = self.module.tables
+        for _ in range(r.count()):
+            tables.append(r.tabletype())
+
+    def _memory(self, r: _Reader) -> None:
+        mems = self.module.mems
+        for _ in range(r.count()):
+            mems.append(MemoryType(r.limits()))
+
+    def _global(self, r: _Reader) -> None:
+        globs = self.module.globals
+        for _ in range(r.count()):
+            gt = r.globaltype()
+            globs.append(Global(gt, r.expr()))
+
+    def _export(self, r: _Reader) -> None:
+        exports = self.module.exports
+        for _ in range(r.count()):
+            nm = r.name()
+            pos = r.pos
+            kind = r.byte()
+            if kind > 3:
+                raise _Err("malformed export kind", pos)
+            exports.append(Export(nm, kind, r.u32()))
+
+    def _start(self, r: _Reader) -> None:
+        self.module.start = r.u32()
+
+    def _element(self, r: _Reader) -> None:
+        elems = self.module.elems
+        for _ in range(r.count()):
+            pos = r.pos
+            flags = r.u32()
+            if flags > 7:
+                raise _Err("malformed elements segment kind", pos)
+            # Bit 0: passive or declarative; bit 1: explicit table index (active)
+            # or declarative (otherwise); bit 2: expressions instead of indices.
+            table = 0
+            offset = None
+            if flags & 1:
+                mode = MODE_DECLARATIVE if flags & 2 else MODE_PASSIVE
+            else:
+                mode = MODE_ACTIVE
+                if flags & 2:
+                    table = r.u32()
+                offset = r.expr()
+            if flags & 4:
+                elem_type = r.reftype() if flags & 3 else FUNCREF
+                init = [r.expr() for _ in range(r.count())]
+            else:
+                if flags & 3:
+                    kpos = r.pos
+                    if r.byte() != 0x00:
+                        raise _Err("malformed element kind", kpos)
+                elem_type = FUNCREF
+                init = [[(_OP_REF_FUNC, r.u32()), _END] for _ in range(r.count())]
+            elems.append(ElementSegment(mode, elem_type, init, table, offset))
+
+    def _code(self, r: _Reader) -> None:
+        m = self.module
+        need_dc = m.data_count is None
+        first = m.num_imported_funcs()
+        buf = r.buf
+        total = r.total
+        decode = _decode_instrs
+        valtypes = _VALUE_TYPES
+        codes: List[Function] = []
+        self.codes = codes
+        append = codes.append
+        n = r.count()
+        pos = r.pos
+        for i in range(n):
+            self.func_index = first + i
+            # Body size.
+            size_pos = pos
+            b = buf[pos]
+            if b < 0x80:
+                size = b
+                pos += 1
+            else:
+                size, pos = _u32(buf, pos)
+            if size > total - size_pos:
+                raise _Err("length out of bounds", size_pos)
+            body_end = pos + size
+            # Local declarations.
+            body_start = pos
+            b = buf[pos]
+            if b < 0x80:
+                ndecl = b
+                pos += 1
+            else:
+                ndecl, pos = _u32(buf, pos)
+                if ndecl > total - body_start:
+                    raise _Err("length out of bounds", body_start)
+            locals_: List[Tuple[int, int]] = []
+            if ndecl:
+                nlocals = 0
+                for _ in range(ndecl):
+                    b = buf[pos]
+                    if b < 0x80:
+                        c = b
+                        pos += 1
+                    else:
+                        c, pos = _u32(buf, pos)
+                    t = buf[pos]
+                    if t not in valtypes:
+                        raise _Err("malformed value type", pos)
+                    pos += 1
+                    locals_.append((c, t))
+                    nlocals += c
+                if nlocals >= 0x1_0000_0000:
+                    raise _Err("too many locals", body_start)
+            body, offsets, pos = decode(buf, pos, total, need_dc)
+            if pos != body_end:
+                raise _Err("section size mismatch", min(pos, body_end))
+            append(Function(-1, locals_, body, offsets))
+        r.pos = pos
+        self.func_index = None
+
+    def _data(self, r: _Reader) -> None:
+        datas = self.module.datas
+        for _ in range(r.count()):
+            pos = r.pos
+            flags = r.u32()
+            if flags == 0:
+                offset = r.expr()
+                datas.append(DataSegment(MODE_ACTIVE, r.raw(), 0, offset))
+            elif flags == 1:
+                datas.append(DataSegment(MODE_PASSIVE, r.raw()))
+            elif flags == 2:
+                mem = r.u32()
+                offset = r.expr()
+                datas.append(DataSegment(MODE_ACTIVE, r.raw(), mem, offset))
+            else:
+                raise _Err("malformed data segment kind", pos)
+
+    def _data_count(self, r: _Reader) -> None:
+        self.module.data_count = r.u32()
+
+    _handlers = {
+        0: _custom,
+        1: _type,
+        2: _import,
+        3: _function,
+        4: _table,
+        5: _memory,
+        6: _global,
+        7: _export,
+        8: _start,
+        9: _element,
+        10: _code,
+        11: _data,
+        12: _data_count,
+    }
+
+
+# ---------------------------------------------------------------------------------
+# The "name" custom section
+# ---------------------------------------------------------------------------------
+def _name_map(r: _Reader) -> Dict[int, str]:
+    out: Dict[int, str] = {}
+    last = -1
+    for _ in range(r.count()):
+        pos = r.pos
+        idx = r.u32()
+        if idx <= last:
+            raise _Err("name map indices out of order", pos)
+        last = idx
+        out[idx] = r.name()
+    return out
+
+
+def _parse_name_section(payload: bytes) -> Optional[NameSection]:
+    """Parse the contents of a ``name`` section (after its name); ``None`` if it is
+    malformed (the module stays well-formed: custom sections are never an error)."""
+    r = _Reader(payload, 0, len(payload))
+    ns = NameSection()
+    last_id = -1
+    try:
+        while not r.at_end():
+            sid = r.byte()
+            size = r.u32()
+            start = r.pos
+            end = start + size
+            if sid <= last_id or end > len(payload):
+                return None
+            last_id = sid
+            sub = _Reader(payload[:end], start, len(payload))
+            if sid == 0:
+                ns.module = sub.name()
+            elif sid == 1:
+                ns.functions = _name_map(sub)
+            elif sid == 2:
+                local_names: Dict[int, Dict[int, str]] = {}
+                last = -1
+                for _ in range(sub.count()):
+                    idx = sub.u32()
+                    if idx <= last:
+                        return None
+                    last = idx
+                    local_names[idx] = _name_map(sub)
+                ns.locals = local_names
+            else:
+                # Subsections of later extensions (labels, types, ...): skipped.
+                sub.pos = end
+            if sub.pos != end:
+                return None
+            r.pos = end
+    except (_Err, IndexError):
+        return None
+    return ns
+
+
+# ---------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------
+def decode_module(data: Union[bytes, bytearray, memoryview]) -> Module:
+    """Decode a module in the WebAssembly 2.0 binary format.
+
+    Raises :class:`DecodeError` (and nothing else) for malformed input.
+
+    >>> m = decode_module(b"\\x00asm\\x01\\x00\\x00\\x00\\x01\\x05\\x01\\x60\\x01\\x7f\\x00")
+    >>> [str(t) for t in m.types]
+    ['[i32] -> []']
+    >>> decode_module(b"\\x00asm\\x02\\x00\\x00\\x00")
+    Traceback (most recent call last):
+    ...
+    pywazero.errors.DecodeError: unknown binary version (offset 0x4)
+    """
+    if type(data) is not bytes:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise TypeError(f"decode_module() expects bytes, not {type(data).__name__}")
+    # The cycle collector is deliberately left alone: pausing it would speed up
+    # decoding but is process-wide state that races with other threads.
+    try:
+        return _Decoder(data).decode()
+    except DecodeError:
+        raise
+    except (IndexError, KeyError, ValueError, OverflowError, TypeError, AttributeError,
+            RecursionError) as e:  # pragma: no cover - defensive net
+        # A bug in the decoder, not a property of the input: still honour the
+        # contract that malformed (or unexpected) input only raises DecodeError.
+        raise DecodeError(f"malformed module ({type(e).__name__}: {e})") from e
