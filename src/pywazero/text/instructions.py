@@ -1,0 +1,618 @@
+"""Instructions of the WebAssembly text format: plain, structured and folded.
+
+:func:`parse_instrs` turns a run of S-expression items (flat instructions, folded
+instructions, or both) into the module model's instruction tuples, ending with
+``end``.  It never recurses on the input's nesting: folded instructions and blocks
+are handled with an explicit stack, so arbitrarily deep input cannot hit Python's
+recursion limit.
+
+Identifier resolution (functions, tables, types, ...) and block types are delegated
+to the module parser passed in as ``mp`` (see :mod:`pywazero.text.parser`), which
+provides ``error``, ``index``, ``u32``, ``blocktype`` and ``call_indirect_type``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..wasm import opcodes as _ops
+from ..wasm.types import EXTERNREF, FUNCREF
+from .lexer import ID, KEYWORD, NUM, RESERVED, SList, Token
+from .numbers import parse_f32_bits, parse_f64_bits, parse_int, parse_uint
+
+__all__ = ["parse_instrs", "InstrContext", "STRUCTURAL_KEYWORDS"]
+
+END = (_ops.OP_END, None)
+ELSE = (_ops.OP_ELSE, None)
+
+OP_BLOCK = 0x02
+OP_LOOP = 0x03
+OP_IF = 0x04
+OP_SELECT = 0x1B
+OP_SELECT_T = 0x1C
+
+# Keywords that head a non-instruction S-expression; seeing one where an instruction
+# is expected is an "unexpected token" rather than an "unknown operator".
+STRUCTURAL_KEYWORDS = frozenset((
+    "param", "result", "local", "type", "then", "else", "item", "offset", "export",
+    "import", "table", "memory", "func", "global", "elem", "data", "start", "module",
+    "mut", "declare",
+))
+
+# Frame kinds of the explicit parse stack.
+_F_SEQ = 0       # an instruction sequence (body, expression, then/else arm, ...)
+_F_PLAIN = 1     # operands of a folded plain instruction; emit it when done
+_F_BLOCK = 2     # body of a folded block/loop; emit end when done
+_F_IF_COND = 3   # condition operands of a folded if
+_F_THEN = 4      # then arm of a folded if
+_F_ELSE = 5      # else arm of a folded if
+
+_V128_SHAPES = {
+    # shape: (lane count, lane bits, lane parser)
+    "i8x16": (16, 8, "i"),
+    "i16x8": (8, 16, "i"),
+    "i32x4": (4, 32, "i"),
+    "i64x2": (2, 64, "i"),
+    "f32x4": (4, 32, "f32"),
+    "f64x2": (2, 64, "f64"),
+}
+
+
+def _is_literal(tok: Token) -> bool:
+    """Whether a token can only be meant as a numeric literal (or a malformed one)."""
+    k = tok.kind
+    return k == NUM or k == RESERVED or (k == KEYWORD and (tok.text == "inf" or tok.text.startswith("nan")))
+
+
+# --- immediate parsers -----------------------------------------------------------
+# Each takes (mp, ctx, op, items, i, n, optok) where items[i:n] follow the opcode
+# keyword, and returns (instruction, new i).
+
+def _need_token(mp, items, i, n, anchor) -> Token:
+    if i >= n:
+        raise mp.error("unexpected token", anchor.pos if anchor is not None else 0, "(missing immediate)")
+    node = items[i]
+    if type(node) is not Token:
+        raise mp.error("unexpected token", node.pos)
+    return node
+
+
+def _imm_label(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, ctx.label(tok)), i + 1
+
+
+def _imm_br_table(mp, ctx, op, items, i, n, optok):
+    labels = []
+    while i < n:
+        node = items[i]
+        if type(node) is not Token or (node.kind != NUM and node.kind != ID):
+            break
+        labels.append(ctx.label(node))
+        i += 1
+    if not labels:
+        _need_token(mp, items, i, n, optok)
+        raise mp.error("unexpected token", items[i].pos)
+    return (op, (tuple(labels[:-1]), labels[-1])), i
+
+
+def _imm_func(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, mp.index(tok, "func")), i + 1
+
+
+def _imm_local(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, ctx.local(tok)), i + 1
+
+
+def _imm_global(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, mp.index(tok, "global")), i + 1
+
+
+def _opt_index(mp, items, i, n, space):
+    if i < n:
+        node = items[i]
+        if type(node) is Token and (node.kind == NUM or node.kind == ID):
+            return mp.index(node, space), i + 1
+    return None, i
+
+
+def _imm_table(mp, ctx, op, items, i, n, optok):
+    x, i = _opt_index(mp, items, i, n, "table")
+    return (op, 0 if x is None else x), i
+
+
+def _imm_call_indirect(mp, ctx, op, items, i, n, optok):
+    x, i = _opt_index(mp, items, i, n, "table")
+    ty, i = mp.call_indirect_type(items, i, n, optok)
+    return (op, (ty, 0 if x is None else x)), i
+
+
+def _imm_select(mp, ctx, op, items, i, n, optok):
+    types: List[int] = []
+    seen = False
+    while i < n:
+        node = items[i]
+        if type(node) is SList and node.head == "result":
+            seen = True
+            for t in node.items[1:]:
+                types.append(mp.valtype(t))
+            i += 1
+        else:
+            break
+    if not seen:
+        return (OP_SELECT, None), i
+    return (OP_SELECT_T, tuple(types)), i
+
+
+def _memarg(mp, op, items, i, n):
+    info = _ops.BY_OP[op]
+    offset = 0
+    align = info.natural_align
+    if i < n:
+        node = items[i]
+        if type(node) is Token and node.kind == KEYWORD and node.text.startswith("offset="):
+            offset = mp.u32(node, node.text[7:])
+            i += 1
+    if i < n:
+        node = items[i]
+        if type(node) is Token and node.kind == KEYWORD and node.text.startswith("align="):
+            a = mp.u32(node, node.text[6:])
+            if a == 0 or a & (a - 1):
+                raise mp.error("alignment", node.pos, "must be a power of two")
+            align = a.bit_length() - 1
+            i += 1
+    return (align, offset, 0), i
+
+
+def _imm_memarg(mp, ctx, op, items, i, n, optok):
+    m, i = _memarg(mp, op, items, i, n)
+    return (op, m), i
+
+
+def _lane_index(mp, items, i, n, optok) -> Tuple[int, int]:
+    tok = _need_token(mp, items, i, n, optok)
+    text = tok.text
+    if tok.kind != NUM or text[0] == "+" or text[0] == "-":
+        raise mp.error("unexpected token", tok.pos, text)
+    try:
+        return parse_uint(text, 8), i + 1
+    except ValueError as e:
+        if str(e) == "constant out of range":
+            raise mp.error("malformed lane index", tok.pos, text) from None
+        raise mp.error("unexpected token", tok.pos, text) from None
+
+
+def _imm_memarg_lane(mp, ctx, op, items, i, n, optok):
+    m, i = _memarg(mp, op, items, i, n)
+    lane, i = _lane_index(mp, items, i, n, optok)
+    return (op, m + (lane,)), i
+
+
+def _imm_lane(mp, ctx, op, items, i, n, optok):
+    lane, i = _lane_index(mp, items, i, n, optok)
+    return (op, lane), i
+
+
+def _imm_shuffle(mp, ctx, op, items, i, n, optok):
+    lanes = []
+    while i < n:
+        node = items[i]
+        if type(node) is not Token or not _is_literal(node):
+            break
+        lanes.append(node)
+        i += 1
+    if len(lanes) != 16:
+        raise mp.error("invalid lane length", optok.pos)
+    out = bytearray()
+    for tok in lanes:
+        try:
+            out.append(parse_uint(tok.text, 8))
+        except ValueError:
+            raise mp.error("malformed lane index", tok.pos) from None
+    return (op, bytes(out)), i
+
+
+def _imm_memory(mp, ctx, op, items, i, n, optok):
+    return (op, 0), i
+
+
+def _imm_memory_init(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    mp.uses_data_count = True
+    return (op, (mp.index(tok, "data"), 0)), i + 1
+
+
+def _imm_data(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    mp.uses_data_count = True
+    return (op, mp.index(tok, "data")), i + 1
+
+
+def _imm_memory_copy(mp, ctx, op, items, i, n, optok):
+    return (op, (0, 0)), i
+
+
+def _imm_elem(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, mp.index(tok, "elem")), i + 1
+
+
+def _idx_tokens(items, i, n, limit):
+    toks = []
+    while i < n and len(toks) < limit:
+        node = items[i]
+        if type(node) is Token and (node.kind == NUM or node.kind == ID):
+            toks.append(node)
+            i += 1
+        else:
+            break
+    return toks, i
+
+
+def _imm_table_init(mp, ctx, op, items, i, n, optok):
+    toks, i = _idx_tokens(items, i, n, 2)
+    if not toks:
+        _need_token(mp, items, i, n, optok)
+        raise mp.error("unexpected token", items[i].pos)
+    if len(toks) == 2:
+        return (op, (mp.index(toks[1], "elem"), mp.index(toks[0], "table"))), i
+    return (op, (mp.index(toks[0], "elem"), 0)), i
+
+
+def _imm_table_copy(mp, ctx, op, items, i, n, optok):
+    toks, i = _idx_tokens(items, i, n, 2)
+    if not toks:
+        return (op, (0, 0)), i
+    if len(toks) == 1:
+        node = items[i] if i < n else None
+        raise mp.error("unexpected token", node.pos if node is not None else toks[0].pos)
+    return (op, (mp.index(toks[0], "table"), mp.index(toks[1], "table"))), i
+
+
+def _imm_reftype(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    if tok.kind == KEYWORD:
+        if tok.text == "func":
+            return (op, FUNCREF), i + 1
+        if tok.text == "extern":
+            return (op, EXTERNREF), i + 1
+    raise mp.error("unexpected token", tok.pos)
+
+
+def _const_token(mp, items, i, n, optok) -> Token:
+    tok = _need_token(mp, items, i, n, optok)
+    k = tok.kind
+    if k == KEYWORD:
+        t = tok.text
+        # nan:canonical / nan:arithmetic are script-only keywords; any other nan:...
+        # is a (possibly malformed) literal.
+        if t == "inf" or t == "nan" or (t.startswith("nan:") and t != "nan:canonical"
+                                        and t != "nan:arithmetic"):
+            return tok
+    elif k == NUM or k == RESERVED:
+        return tok
+    raise mp.error("unexpected token", tok.pos, tok.text)
+
+
+def _int_token(mp, items, i, n, optok) -> Token:
+    tok = _need_token(mp, items, i, n, optok)
+    if tok.kind != NUM and tok.kind != RESERVED:
+        raise mp.error("unexpected token", tok.pos, tok.text)
+    return tok
+
+
+def _imm_i32(mp, ctx, op, items, i, n, optok):
+    tok = _int_token(mp, items, i, n, optok)
+    try:
+        v = parse_int(tok.text, 32)
+    except ValueError as e:
+        raise mp.error(str(e), tok.pos) from None
+    if v & 0x80000000:
+        v -= 1 << 32
+    return (op, v), i + 1
+
+
+def _imm_i64(mp, ctx, op, items, i, n, optok):
+    tok = _int_token(mp, items, i, n, optok)
+    try:
+        v = parse_int(tok.text, 64)
+    except ValueError as e:
+        raise mp.error(str(e), tok.pos) from None
+    if v & 0x8000000000000000:
+        v -= 1 << 64
+    return (op, v), i + 1
+
+
+def _imm_f32(mp, ctx, op, items, i, n, optok):
+    tok = _const_token(mp, items, i, n, optok)
+    try:
+        return (op, parse_f32_bits(tok.text)), i + 1
+    except ValueError as e:
+        raise mp.error(str(e), tok.pos) from None
+
+
+def _imm_f64(mp, ctx, op, items, i, n, optok):
+    tok = _const_token(mp, items, i, n, optok)
+    try:
+        return (op, parse_f64_bits(tok.text)), i + 1
+    except ValueError as e:
+        raise mp.error(str(e), tok.pos) from None
+
+
+def _imm_v128(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    shape = _V128_SHAPES.get(tok.text) if tok.kind == KEYWORD else None
+    if shape is None:
+        raise mp.error("unexpected token", tok.pos)
+    count, width, kind = shape
+    i += 1
+    lanes = []
+    while i < n:
+        node = items[i]
+        if type(node) is not Token:
+            break
+        if _is_literal(node):
+            lanes.append(node)
+            i += 1
+        else:
+            break
+    if len(lanes) != count:
+        raise mp.error("wrong number of lane literals", tok.pos)
+    value = 0
+    shift = 0
+    try:
+        for lt in lanes:
+            if kind == "i":
+                v = parse_int(lt.text, width)
+            elif kind == "f32":
+                v = parse_f32_bits(lt.text)
+            else:
+                v = parse_f64_bits(lt.text)
+            value |= v << shift
+            shift += width
+    except ValueError as e:
+        raise mp.error(str(e), lt.pos) from None
+    return (op, value), i
+
+
+_IMM_HANDLERS: Dict[int, Optional[Callable]] = {
+    _ops.IMM_NONE: None,
+    _ops.IMM_LABEL: _imm_label,
+    _ops.IMM_BR_TABLE: _imm_br_table,
+    _ops.IMM_FUNC: _imm_func,
+    _ops.IMM_CALL_INDIRECT: _imm_call_indirect,
+    _ops.IMM_LOCAL: _imm_local,
+    _ops.IMM_GLOBAL: _imm_global,
+    _ops.IMM_TABLE: _imm_table,
+    _ops.IMM_SELECT_T: _imm_select,
+    _ops.IMM_MEMARG: _imm_memarg,
+    _ops.IMM_MEMORY: _imm_memory,
+    _ops.IMM_I32: _imm_i32,
+    _ops.IMM_I64: _imm_i64,
+    _ops.IMM_F32: _imm_f32,
+    _ops.IMM_F64: _imm_f64,
+    _ops.IMM_REFTYPE: _imm_reftype,
+    _ops.IMM_MEMORY_INIT: _imm_memory_init,
+    _ops.IMM_DATA: _imm_data,
+    _ops.IMM_MEMORY_COPY: _imm_memory_copy,
+    _ops.IMM_TABLE_INIT: _imm_table_init,
+    _ops.IMM_ELEM: _imm_elem,
+    _ops.IMM_TABLE_COPY: _imm_table_copy,
+    _ops.IMM_V128: _imm_v128,
+    _ops.IMM_SHUFFLE: _imm_shuffle,
+    _ops.IMM_LANE: _imm_lane,
+    _ops.IMM_MEMARG_LANE: _imm_memarg_lane,
+}
+
+# Text name -> (opcode, immediate parser or None).  Structured instructions
+# (block, loop, if, else, end) are handled by the sequence parser itself.
+_PLAIN: Dict[str, Tuple[int, Optional[Callable]]] = {}
+for _info in _ops.BY_OP.values():
+    if _info.name in ("block", "loop", "if", "else", "end", "select_t"):
+        continue
+    if _info.name == "select":
+        _PLAIN["select"] = (OP_SELECT, _imm_select)
+        continue
+    _PLAIN[_info.name] = (_info.op, _IMM_HANDLERS[_info.imm])
+del _info
+
+_BLOCK_OPS = {"block": OP_BLOCK, "loop": OP_LOOP, "if": OP_IF}
+
+
+class InstrContext:
+    """Per-body state: local names and the stack of enclosing label names."""
+
+    __slots__ = ("mp", "locals", "labels")
+
+    def __init__(self, mp, locals_map: Optional[Dict[str, int]] = None) -> None:
+        self.mp = mp
+        self.locals = locals_map if locals_map is not None else {}
+        self.labels: List[Optional[str]] = []
+
+    def local(self, tok: Token) -> int:
+        if tok.kind == ID:
+            x = self.locals.get(tok.text)
+            if x is None:
+                raise self.mp.error("unknown local", tok.pos, tok.text)
+            return x
+        return self.mp.u32_index(tok)
+
+    def label(self, tok: Token) -> int:
+        if tok.kind == ID:
+            labels = self.labels
+            name = tok.text
+            k = len(labels) - 1
+            while k >= 0:
+                if labels[k] == name:
+                    return len(labels) - 1 - k
+                k -= 1
+            raise self.mp.error("unknown label", tok.pos, name)
+        return self.mp.u32_index(tok)
+
+
+def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[int] = None,
+                 anchor: Any = None) -> list:
+    """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``."""
+    out: List[tuple] = []
+    labels = ctx.labels
+    plain = _PLAIN
+    # Open flat (unfolded) blocks: [keyword, label, token, saw_else].
+    flat: List[list] = []
+    # Frames: [items, i, n, kind, data, flat depth at entry]
+    frames: List[list] = [[items, start, len(items) if end is None else end, _F_SEQ, None, 0]]
+    while frames:
+        fr = frames[-1]
+        its = fr[0]
+        i = fr[1]
+        n = fr[2]
+        if i >= n:
+            frames.pop()
+            if len(flat) > fr[5]:
+                tok = flat[-1][2]
+                raise mp.error("unexpected token", tok.pos, f"(missing end of {tok.text})")
+            kind = fr[3]
+            if kind == _F_PLAIN:
+                out.append(fr[4])
+            elif kind == _F_BLOCK:
+                out.append(END)
+                labels.pop()
+            elif kind == _F_IF_COND:
+                if_instr, label, then_node, else_node = fr[4]
+                out.append(if_instr)
+                labels.append(label)
+                tits = then_node.items
+                frames.append([tits, 1, len(tits), _F_THEN, else_node, len(flat)])
+            elif kind == _F_THEN:
+                else_node = fr[4]
+                if else_node is not None and len(else_node.items) > 1:
+                    out.append(ELSE)
+                    eits = else_node.items
+                    frames.append([eits, 1, len(eits), _F_ELSE, None, len(flat)])
+                else:
+                    out.append(END)
+                    labels.pop()
+            elif kind == _F_ELSE:
+                if out[-1] is ELSE:
+                    out.pop()
+                out.append(END)
+                labels.pop()
+            continue
+        node = its[i]
+        kind = fr[3]
+        if type(node) is Token:
+            if kind == _F_PLAIN or kind == _F_IF_COND or node.kind != KEYWORD:
+                if node.kind == RESERVED:
+                    raise mp.error("unknown operator", node.pos, node.text)
+                raise mp.error("unexpected token", node.pos, node.text)
+            name = node.text
+            entry = plain.get(name)
+            if entry is not None:
+                op, handler = entry
+                if handler is None:
+                    out.append((op, None))
+                    fr[1] = i + 1
+                else:
+                    instr, fr[1] = handler(mp, ctx, op, its, i + 1, n, node)
+                    out.append(instr)
+                continue
+            if name in _BLOCK_OPS:
+                label, bt, j = _label_blocktype(mp, its, i + 1, n, node)
+                out.append((_BLOCK_OPS[name], bt))
+                labels.append(label)
+                flat.append([name, label, node, False])
+                fr[1] = j
+                continue
+            if name == "else" or name == "end":
+                if len(flat) <= fr[5]:
+                    raise mp.error("unexpected token", node.pos, name)
+                top = flat[-1]
+                j = i + 1
+                if j < n:
+                    nxt = its[j]
+                    if type(nxt) is Token and nxt.kind == ID:
+                        if nxt.text != top[1]:
+                            raise mp.error("mismatching label", nxt.pos, nxt.text)
+                        j += 1
+                if name == "else":
+                    if top[0] != "if" or top[3]:
+                        raise mp.error("unexpected token", node.pos, name)
+                    top[3] = True
+                    out.append(ELSE)
+                else:
+                    flat.pop()
+                    if top[3] and out[-1] is ELSE:
+                        out.pop()
+                    out.append(END)
+                    labels.pop()
+                fr[1] = j
+                continue
+            raise mp.error("unknown operator", node.pos, name)
+        # A folded instruction.
+        fr[1] = i + 1
+        sub = node.items
+        if not sub or type(sub[0]) is not Token or sub[0].kind != KEYWORD:
+            raise mp.error("unexpected token", node.pos)
+        head = sub[0]
+        name = head.text
+        m = len(sub)
+        entry = plain.get(name)
+        if entry is not None:
+            op, handler = entry
+            if handler is None:
+                instr, j = (op, None), 1
+            else:
+                instr, j = handler(mp, ctx, op, sub, 1, m, head)
+            if j >= m:
+                out.append(instr)
+            else:
+                frames.append([sub, j, m, _F_PLAIN, instr, len(flat)])
+            continue
+        if name == "block" or name == "loop":
+            label, bt, j = _label_blocktype(mp, sub, 1, m, head)
+            out.append((_BLOCK_OPS[name], bt))
+            labels.append(label)
+            frames.append([sub, j, m, _F_BLOCK, None, len(flat)])
+            continue
+        if name == "if":
+            label, bt, j = _label_blocktype(mp, sub, 1, m, head)
+            t = j
+            while t < m:
+                c = sub[t]
+                if type(c) is SList and c.head == "then":
+                    break
+                if type(c) is not SList:
+                    raise mp.error("unexpected token", c.pos)
+                t += 1
+            if t >= m:
+                raise mp.error("unexpected token", node.end, "(missing then)")
+            then_node = sub[t]
+            else_node = None
+            if t + 1 < m:
+                c = sub[t + 1]
+                if type(c) is SList and c.head == "else":
+                    else_node = c
+                    if t + 2 < m:
+                        raise mp.error("unexpected token", sub[t + 2].pos)
+                else:
+                    raise mp.error("unexpected token", c.pos)
+            data = ((OP_IF, bt), label, then_node, else_node)
+            frames.append([sub, j, t, _F_IF_COND, data, len(flat)])
+            continue
+        if name in STRUCTURAL_KEYWORDS:
+            raise mp.error("unexpected token", head.pos, name)
+        raise mp.error("unknown operator", head.pos, name)
+    out.append(END)
+    return out
+
+
+def _label_blocktype(mp, items, i, n, optok):
+    label = None
+    if i < n:
+        node = items[i]
+        if type(node) is Token and node.kind == ID:
+            label = node.text
+            i += 1
+    bt, i = mp.blocktype(items, i, n, optok)
+    return label, bt, i
