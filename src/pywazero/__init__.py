@@ -10,6 +10,9 @@
 from .config import ModuleConfig, Mount, RuntimeConfig
 from .errors import CompileError, DecodeError, ExitError, LinkError, Trap, ValidationError, WasmError
 from .runtime import CompiledModule, ExportType, ImportType, Runtime
+from .api import Caller, Function, Global, Memory, Module, Table
+from .host import HostModuleBuilder
+from .wasm.features import CoreFeatures
 from .wasm.types import (
     EXTERNREF,
     F32,
@@ -41,6 +44,8 @@ def wat2wasm(text: "str | bytes") -> bytes:
 
 __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
+    "CoreFeatures",
+    "Module", "Function", "Memory", "Table", "Global", "Caller", "HostModuleBuilder",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "Trap", "ExitError",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
     "FuncType", "GlobalType", "Limits", "MemoryType", "TableType",

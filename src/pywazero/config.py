@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
+from .wasm.features import CoreFeatures, check_features
+
 ENGINES = ("compiler", "interpreter")
 
 
@@ -12,15 +14,24 @@ ENGINES = ("compiler", "interpreter")
 class RuntimeConfig:
     """How a :class:`~pywazero.Runtime` compiles and runs modules.
 
+    ``core_features`` (a :class:`~pywazero.CoreFeatures`, WebAssembly 2.0 by
+    default) says which proposals modules may use: ``Runtime.compile`` decodes and
+    validates under its rules (``CoreFeatures.V1`` gives WebAssembly 1.0).
+
     >>> RuntimeConfig(engine="interpreter", memory_limit_pages=16).engine
     'interpreter'
+    >>> RuntimeConfig(core_features=CoreFeatures.V1).core_features == CoreFeatures.MUTABLE_GLOBAL
+    True
     """
 
     engine: str = "compiler"
     memory_limit_pages: int = 65536
     max_call_depth: int = 10000
+    core_features: CoreFeatures = CoreFeatures.V2
 
     def __post_init__(self) -> None:
+        # (normalises a negative set such as ``~CoreFeatures.SIMD`` on Python < 3.11)
+        object.__setattr__(self, "core_features", check_features(self.core_features))
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, not {self.engine!r}")
         if not isinstance(self.memory_limit_pages, int) or not 0 <= self.memory_limit_pages <= 65536:

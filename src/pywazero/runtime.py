@@ -1,11 +1,12 @@
 """The entry point: :class:`Runtime` compiles modules into :class:`CompiledModule`."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
-from .config import RuntimeConfig
-from .errors import CompileError
+from .config import ModuleConfig, RuntimeConfig
+from .errors import CompileError, ExitError, LinkError
 from .wasm import types as T
 from .wasm.module import Module
 
@@ -35,7 +36,7 @@ class ExportType:
     type: object
 
 
-def _decode(source: Source) -> Module:
+def _decode(source: Source, features: Any = None) -> Module:
     if isinstance(source, str):
         from .text.parser import parse_module_text
 
@@ -48,7 +49,7 @@ def _decode(source: Source) -> Module:
             return parse_module_text(data)
         from .binary.decoder import decode_module
 
-        return decode_module(data)
+        return decode_module(data) if features is None else decode_module(data, features)
     raise TypeError(f"source must be bytes (binary) or str (text), not {type(source).__name__}")
 
 
@@ -65,6 +66,16 @@ class CompiledModule:
     def __init__(self, module: Module, runtime: "Runtime") -> None:
         self._module: Optional[Module] = module
         self._runtime = runtime
+        self._code: Any = None
+
+    def _engine_code(self) -> Any:
+        """The engine's per-module code, compiled on first use and then reused by
+        every instantiation."""
+        code = self._code
+        if code is None:
+            code = self._runtime._engine.compile_module(self.module)
+            self._code = code
+        return code
 
     @property
     def module(self) -> Module:
@@ -102,7 +113,11 @@ class CompiledModule:
         return self._module is None
 
     def close(self) -> None:
-        """Release the module and whatever the engine compiled for it."""
+        """Release the module and whatever the engine compiled for it.  Instances
+        already created keep working."""
+        if self._code is not None:
+            self._code.close()
+            self._code = None
         self._module = None
 
     def __enter__(self) -> "CompiledModule":
@@ -119,7 +134,12 @@ class Runtime:
     >>> with pywazero.Runtime(pywazero.RuntimeConfig(engine="interpreter")) as rt:
     ...     cm = rt.compile('(module (func (export "f") (result i32) (i32.const 1)))')
     ...     [e.name for e in cm.exports]
+    ...     rt.instantiate(cm).function("f")()
     ['f']
+    1
+
+    Instances named by ``ModuleConfig(name=...)`` (and host modules) are registered:
+    other modules import from them by that name.
     """
 
     def __init__(self, config: Optional[RuntimeConfig] = None) -> None:
@@ -127,9 +147,33 @@ class Runtime:
             config = RuntimeConfig()
         if not isinstance(config, RuntimeConfig):
             raise TypeError("config must be a RuntimeConfig")
+        from .engine import create_engine
+
         self.config = config
         self._closed = False
-        self._modules: Dict[str, object] = {}
+        self._engine = create_engine(config)
+        # name -> ModuleInstance (instances and aliases importable by name)
+        self._modules: Dict[str, Any] = {}
+        # every live instance (weakly: an anonymous instance lives as long as the user
+        # holds it), so close() can close them all
+        self._instances: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+    @property
+    def _bulk_memory(self) -> bool:
+        # Without bulk memory, segments follow 1.0's all-or-nothing rule: every
+        # active segment is checked before any is written, a misfit is a LinkError.
+        from .wasm.features import CoreFeatures
+
+        return CoreFeatures.BULK_MEMORY in self.config.core_features
+
+    @property
+    def engine(self) -> str:
+        """The name of the engine in use."""
+        return self._engine.name
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("runtime is closed")
 
     def compile(self, source: Source) -> CompiledModule:
         """Decode (binary, or text when given a str) and validate ``source``.
@@ -137,23 +181,132 @@ class Runtime:
         Raises :class:`~pywazero.DecodeError` or :class:`~pywazero.ValidationError`
         (both :class:`~pywazero.CompileError`).
         """
-        if self._closed:
-            raise ValueError("runtime is closed")
+        self._check_open()
         from .wasm.validation import validate_module
 
-        module = _decode(source)
-        validate_module(module)
+        module = _decode(source, self.config.core_features)
+        validate_module(module, self.config.core_features)
         limit = self.config.memory_limit_pages
         for mt in module.mem_types():
             if mt.limits.min > limit:
                 raise CompileError(
                     f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of {limit} pages"
                 )
-        return CompiledModule(module, self)
+        compiled = CompiledModule(module, self)
+        compiled._engine_code()  # the engine's per-module work happens here, once
+        return compiled
+
+    def _resolve(self, module: str, name: str) -> Any:
+        inst = self._modules.get(module)
+        if inst is None:
+            return None
+        return inst.exports.get(name)
+
+    def instantiate(self, compiled: Union[CompiledModule, Source],
+                    config: Optional[ModuleConfig] = None) -> Any:
+        """Instantiate a compiled module (or compile ``source``, instantiate it and
+        release the compiled form) and return its :class:`~pywazero.api.Module`.
+
+        Imports resolve against modules registered in this runtime.  Raises
+        :class:`~pywazero.LinkError` for unsatisfiable imports and
+        :class:`~pywazero.Trap` when segment initialisation or a start function
+        traps.  After the spec's start function, the exported functions named in
+        ``config.start_functions`` that exist are called (``ExitError`` with code 0
+        from them counts as success).
+        """
+        self._check_open()
+        if config is None:
+            config = ModuleConfig()
+        if not isinstance(config, ModuleConfig):
+            raise TypeError("config must be a ModuleConfig")
+        owned = False
+        if not isinstance(compiled, CompiledModule):
+            compiled = self.compile(compiled)
+            owned = True
+        elif compiled._runtime is not self:
+            raise ValueError("compiled module belongs to another runtime")
+        try:
+            name = config.name
+            if name is not None and name in self._modules:
+                raise ValueError(f"a module named {name!r} is already instantiated in this runtime")
+            from .api import Module as ModuleFacade
+            from .wasm.instance import WasmFunctionInstance
+            from .wasm.instantiate import instantiate, resolve_imports
+
+            module = compiled.module
+            imports = resolve_imports(module, self._resolve)
+            inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
+                               self.config.memory_limit_pages,
+                               wasm1_segments=not self._bulk_memory)
+            inst.config = config  # type: ignore[attr-defined]
+            for fname in config.start_functions:
+                f = inst.exports.get(fname)
+                if isinstance(f, WasmFunctionInstance) or (f is not None and hasattr(f, "raw")):
+                    if f.type.params:
+                        raise LinkError(f"start function {fname!r} must take no parameters, "
+                                        f"but its type is {f.type}")
+                    try:
+                        f.call([])
+                    except ExitError as e:
+                        if e.exit_code != 0:
+                            raise
+            if name is not None:
+                self._modules[name] = inst
+            self._instances.add(inst)
+            return ModuleFacade(inst, self)
+        finally:
+            if owned:
+                compiled.close()
+
+    def _add_instance(self, inst: Any) -> Any:
+        """Register a ready instance (host modules) and return its facade."""
+        from .api import Module as ModuleFacade
+
+        self._check_open()
+        if inst.name is not None:
+            if inst.name in self._modules:
+                raise ValueError(f"a module named {inst.name!r} is already instantiated in this runtime")
+            self._modules[inst.name] = inst
+        self._instances.add(inst)
+        return ModuleFacade(inst, self)
+
+    def _forget(self, inst: Any) -> None:
+        for k in [k for k, v in self._modules.items() if v is inst]:
+            del self._modules[k]
+        self._instances.discard(inst)
+
+    def module(self, name: str) -> Any:
+        """The module registered under ``name``, or None."""
+        from .api import Module as ModuleFacade
+
+        inst = self._modules.get(name)
+        return None if inst is None else ModuleFacade(inst, self)
+
+    def register(self, alias: str, module: Any) -> None:
+        """Make ``module`` importable under the module name ``alias`` too (the spec
+        script's ``register``)."""
+        self._check_open()
+        from .api import Module as ModuleFacade
+
+        inst = module.instance if isinstance(module, ModuleFacade) else module
+        if getattr(inst, "closed", False):
+            raise ValueError("cannot register a closed module")
+        self._modules[alias] = inst
+
+    def host_module(self, name: str) -> Any:
+        """Start building a host module importable as ``name``; see
+        :class:`~pywazero.host.HostModuleBuilder`."""
+        self._check_open()
+        from .host import HostModuleBuilder
+
+        return HostModuleBuilder(self, name)
 
     def close(self) -> None:
         """Close the runtime and every module instantiated in it."""
         self._closed = True
+        for inst in list(self._instances):
+            inst.closed = True
+        self._instances = weakref.WeakSet()
         self._modules.clear()
 
     def __enter__(self) -> "Runtime":

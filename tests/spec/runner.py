@@ -44,6 +44,7 @@ except ImportError:  # not installed: use the source tree
 
 from pywazero.errors import DecodeError, LinkError, Trap, ValidationError, WasmError  # noqa: E402
 from pywazero.text import wast  # noqa: E402
+from pywazero.wasm.features import CoreFeatures  # noqa: E402
 
 PASSED = "passed"
 FAILED = "failed"
@@ -59,6 +60,17 @@ EXPECTED_PATH = Path(__file__).resolve().with_name("expected.json")
 # Default time limit for one command, in seconds (PYWAZERO_SPEC_TIMEOUT overrides).
 DEFAULT_TIMEOUT = 60.0
 
+# The core features each spec directory's modules are compiled (and run) with: the
+# 1.0 scripts assert 1.0's rules (no multi-value, one table, 1.0 br_table typing,
+# call_indirect's zero flag, ...), and use no feature beyond mutable globals.
+# Anything not listed gets CoreFeatures.V2.
+SPEC_FEATURES: Dict[str, CoreFeatures] = {"wast-1.0": CoreFeatures.V1}
+
+
+def features_for(key: str) -> CoreFeatures:
+    """The core features of the spec script ``key`` ("wast-1.0/address.wast", ...)."""
+    return SPEC_FEATURES.get(key.rpartition("/")[0], CoreFeatures.V2)
+
 
 # --- engines ----------------------------------------------------------------------------
 
@@ -70,9 +82,21 @@ class Engine:
     Values cross the boundary as :class:`pywazero.text.wast.Value` (type + raw bits).
     Failures are reported by raising :class:`~pywazero.errors.LinkError` (imports not
     satisfied) or :class:`~pywazero.errors.Trap` (including call-stack exhaustion).
+
+    Before :meth:`start_script`, :func:`run_file` calls :meth:`configure` with the
+    script's key and the :class:`~pywazero.wasm.features.CoreFeatures` its modules
+    are compiled with, so the engine can run them under the same rules.
     """
 
     name = "engine"
+    # the current script's key ("wast-1.0/data.wast", ...) and core features
+    script_key: str = ""
+    features: CoreFeatures = CoreFeatures.V2
+
+    def configure(self, key: str, features: CoreFeatures) -> None:
+        """Called before :meth:`start_script` for each script run by :func:`run_file`."""
+        self.script_key = key
+        self.features = features
 
     def start_script(self) -> None:
         pass
@@ -96,6 +120,24 @@ class Engine:
 # Mode name -> factory of the engine (None: compile-only).  The execution issues add
 # their engines here; test_spec.py checks every mode listed.
 ENGINES: Dict[str, Optional[Callable[[], Engine]]] = {COMPILE_ONLY: None}
+
+
+def _interpreter_engine() -> Engine:
+    from .engines import PywazeroEngine
+
+    return PywazeroEngine("interpreter")
+
+
+ENGINES["interpreter"] = _interpreter_engine
+
+
+def _compiler_engine() -> Engine:
+    from .engines import PywazeroEngine
+
+    return PywazeroEngine("compiler")
+
+
+ENGINES["compiler"] = _compiler_engine
 
 
 def make_engine(mode: str) -> Optional[Engine]:
@@ -223,12 +265,13 @@ def _message_note(exc: BaseException, expected: str) -> str:
     return ""
 
 
-def compile_module(cmd: "wast.ModuleCommand") -> Any:
-    """Decode or parse ``cmd``'s module and validate it; return the Module."""
+def compile_module(cmd: "wast.ModuleCommand", features: CoreFeatures = CoreFeatures.V2) -> Any:
+    """Decode or parse ``cmd``'s module and validate it under ``features``; return the
+    Module."""
     from pywazero.wasm.validation import validate_module
 
-    module = cmd.parse()
-    validate_module(module)
+    module = cmd.parse(features)
+    validate_module(module, features)
     return module
 
 
@@ -241,9 +284,11 @@ def _values_str(values: Iterable[Any]) -> str:
 class ScriptRun:
     """Runs the commands of one script with an optional engine."""
 
-    def __init__(self, engine: Optional[Engine] = None, timeout: Optional[float] = None) -> None:
+    def __init__(self, engine: Optional[Engine] = None, timeout: Optional[float] = None,
+                 features: CoreFeatures = CoreFeatures.V2) -> None:
         self.engine = engine
         self.timeout = timeout
+        self.features = features
         self.current: Any = None
         self.named: Dict[str, Any] = {}
         self.outcomes: List[Outcome] = []
@@ -289,7 +334,7 @@ class ScriptRun:
         if self.engine is not None:
             # A failing module leaves no current module: later actions fail.
             self.current = None
-        module = compile_module(cmd)
+        module = compile_module(cmd, self.features)
         if self.engine is None:
             return
         instance = self.engine.instantiate(module, cmd)
@@ -299,7 +344,7 @@ class ScriptRun:
 
     def do_AssertMalformed(self, cmd: "wast.AssertMalformed", out: Outcome) -> None:
         try:
-            module = cmd.module.parse()
+            module = cmd.module.parse(self.features)
         except DecodeError as e:
             out.note = _message_note(e, cmd.message)
             return
@@ -310,7 +355,7 @@ class ScriptRun:
         try:
             from pywazero.wasm.validation import validate_module
 
-            validate_module(module)
+            validate_module(module, self.features)
             after = "and it validates"
         except ValidationError as e:
             after = f"validation then says: {e.reason}"
@@ -323,7 +368,7 @@ class ScriptRun:
         from pywazero.wasm.validation import validate_module
 
         try:
-            module = cmd.module.parse()
+            module = cmd.module.parse(self.features)
         except DecodeError as e:
             self.fail(out, f"raised DecodeError ({e}), expected ValidationError ({cmd.message!r})",
                       f"DecodeError instead of ValidationError: {e.reason}")
@@ -332,7 +377,7 @@ class ScriptRun:
             out.note = _message_note(e, cmd.message)
             return
         try:
-            validate_module(module)
+            validate_module(module, self.features)
         except ValidationError as e:
             out.note = _message_note(e, cmd.message)
             return
@@ -345,7 +390,7 @@ class ScriptRun:
 
     # -- everything below needs an engine
     def _instantiate_expecting(self, cmd: Any, out: Outcome, exc_type: type) -> None:
-        module = compile_module(cmd.module)
+        module = compile_module(cmd.module, self.features)
         try:
             instance = self.engine.instantiate(module, cmd.module)
         except exc_type as e:
@@ -441,9 +486,11 @@ _EXECUTION_HANDLERS = frozenset(
 
 
 def run_commands(commands: Sequence["wast.Command"], engine: Optional[Engine] = None,
-                 timeout: Optional[float] = None) -> List[Outcome]:
-    """Run already-read commands; ``engine=None`` is compile-only mode."""
-    return ScriptRun(engine, timeout).run(commands)
+                 timeout: Optional[float] = None,
+                 features: CoreFeatures = CoreFeatures.V2) -> List[Outcome]:
+    """Run already-read commands, compiling modules under ``features``;
+    ``engine=None`` is compile-only mode."""
+    return ScriptRun(engine, timeout, features).run(commands)
 
 
 def default_timeout() -> float:
@@ -455,8 +502,12 @@ def default_timeout() -> float:
 
 def run_file(path: "os.PathLike[str] | str", engine: Optional[Engine] = None,
              key: Optional[str] = None, mode: Optional[str] = None,
-             timeout: Optional[float] = None) -> FileReport:
-    """Run one .wast file command by command; ``engine=None`` means compile-only."""
+             timeout: Optional[float] = None,
+             features: Optional[CoreFeatures] = None) -> FileReport:
+    """Run one .wast file command by command; ``engine=None`` means compile-only.
+
+    Modules are compiled (and the engine configured) with ``features``, by default
+    :func:`features_for` the key."""
     path = Path(path)
     if mode is None:
         mode = COMPILE_ONLY if engine is None else getattr(engine, "name", "engine")
@@ -468,9 +519,16 @@ def run_file(path: "os.PathLike[str] | str", engine: Optional[Engine] = None,
         report.error = describe(e)[0]
         report.seconds = time.perf_counter() - start
         return report
-    if engine is not None and hasattr(engine, "script_key"):
-        engine.script_key = report.key  # lets an engine follow 1.0 rules in wast-1.0
-    report.outcomes = run_commands(commands, engine, default_timeout() if timeout is None else timeout)
+    if features is None:
+        features = features_for(report.key)
+    if engine is not None:
+        configure = getattr(engine, "configure", None)
+        if configure is not None:
+            configure(report.key, features)
+        elif hasattr(engine, "script_key"):
+            engine.script_key = report.key  # lets an engine follow 1.0 rules in wast-1.0
+    report.outcomes = run_commands(commands, engine, default_timeout() if timeout is None else timeout,
+                                   features)
     report.seconds = time.perf_counter() - start
     return report
 

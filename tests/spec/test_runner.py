@@ -67,7 +67,7 @@ def test_missing_component_is_a_failure_not_a_crash(monkeypatch):
 
 
 def test_crash_is_reported_with_location(monkeypatch):
-    def boom(self):
+    def boom(self, *args, **kwargs):
         raise IndexError("oops")
     monkeypatch.setattr(wast.ModuleCommand, "parse", boom)
     (o,) = run("(module)")
@@ -79,7 +79,7 @@ def test_crash_is_reported_with_location(monkeypatch):
 def test_timeout(monkeypatch):
     import time
 
-    def slow(self):
+    def slow(self, *args, **kwargs):
         time.sleep(5)
     monkeypatch.setattr(wast.ModuleCommand, "parse", slow)
     (o,) = runner.run_commands(wast.read_script("(module)"), None, timeout=0.2)
@@ -228,3 +228,54 @@ def test_modes_registry():
     assert runner.make_engine(runner.COMPILE_ONLY) is None
     with pytest.raises(ValueError):
         runner.make_engine("no-such-engine")
+
+
+# --- core features per spec directory ----------------------------------------------------------
+
+def test_features_for_spec_dirs():
+    from pywazero.wasm.features import CoreFeatures
+
+    assert runner.features_for("wast-1.0/func.wast") == CoreFeatures.V1
+    assert runner.features_for("wast-2.0/func.wast") == CoreFeatures.V2
+    assert runner.features_for("wast-2.0/simd/simd_lane.wast") == CoreFeatures.V2
+
+
+def test_compile_only_uses_the_features():
+    from pywazero.wasm.features import CoreFeatures
+
+    script = ('(assert_invalid (module (func (result i32 i32) unreachable)) "invalid result arity")\n'
+              '(module binary "\\00asm\\01\\00\\00\\00" "\\0c\\01\\00")\n')   # data count section
+    assert statuses(run(script)) == [("assert_invalid", FAILED), ("module", PASSED)]
+    out = runner.run_commands(wast.read_script(script), features=CoreFeatures.V1)
+    assert statuses(out) == [("assert_invalid", PASSED), ("module", FAILED)]
+    assert "malformed section id" in out[1].reason
+
+
+def test_run_file_configures_the_engine(tmp_path):
+    from pywazero.wasm.features import CoreFeatures
+
+    (tmp_path / "wast-1.0").mkdir()
+    p = tmp_path / "wast-1.0" / "t.wast"
+    p.write_text("(module (func (result i32 i32) unreachable))\n(module)\n")
+    engine = FakeEngine({2: {}})
+    report = runner.run_file(p, engine, key="wast-1.0/t.wast")
+    assert (engine.script_key, engine.features, engine.started) == ("wast-1.0/t.wast", CoreFeatures.V1, 1)
+    assert [o.status for o in report.outcomes] == [FAILED, PASSED]
+    report = runner.run_file(p, engine, key="wast-2.0/t.wast")
+    assert engine.features == CoreFeatures.V2
+    assert [o.status for o in report.outcomes] == [PASSED, PASSED]
+
+    class DuckEngine:  # not an Engine subclass, no configure(): still runs
+        name = "duck"
+        script_key = ""
+
+        def start_script(self):
+            pass
+
+        def instantiate(self, module, command):
+            return {}
+
+    duck = DuckEngine()
+    report = runner.run_file(p, duck, key="wast-1.0/t.wast")
+    assert duck.script_key == "wast-1.0/t.wast"
+    assert [o.status for o in report.outcomes] == [FAILED, PASSED]

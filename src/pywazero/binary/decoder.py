@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
+from ..wasm.features import CoreFeatures, check_features
 from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
@@ -238,6 +239,10 @@ _K_CALL_INDIRECT = 14
 _K_SELECT_T = 15
 _K_REFTYPE = 16
 _K_PREFIX = 17     # 0xFC / 0xFD
+# Without reference types (the 1.0 binary format): call_indirect's table immediate
+# and the memory instructions' reserved byte are a single zero "flag" byte.
+_K_CALL_INDIRECT_FLAG = 18
+_K_ZERO_FLAG = 19
 # (_decode_instrs compares against these numbers literally, for speed.)
 assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
         _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
@@ -282,6 +287,12 @@ _PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
 _KIND[_opc.PREFIX_FC] = _K_PREFIX
 _KIND[_opc.PREFIX_FD] = _K_PREFIX
 del _code, _info
+
+# The kind table used without the reference-types feature.
+_KIND_NO_REFS: List[int] = [
+    _K_CALL_INDIRECT_FLAG if k == _K_CALL_INDIRECT else _K_ZERO_FLAG if k == _K_ZERO else k
+    for k in _KIND
+]
 
 _END = (_opc.OP_END, None)
 _ELSE = (_opc.OP_ELSE, None)
@@ -408,23 +419,32 @@ def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
         if t not in _REF_TYPES:
             raise _Err("malformed reference type", pos)
         return t, pos + 1
+    if k == _K_CALL_INDIRECT_FLAG:
+        y, pos = _u32(buf, pos)
+        if buf[pos] != 0:
+            raise _Err("zero flag expected", pos)
+        return (y, 0), pos + 1
+    if k == _K_ZERO_FLAG:
+        if buf[pos] != 0:
+            raise _Err("zero flag expected", pos)
+        return 0, pos + 1
     raise AssertionError(f"unhandled kind {k}")  # pragma: no cover
 
 
-def _decode_instrs(buf: bytes, pos: int, total: int,
-                   need_data_count: bool) -> Tuple[List[tuple], List[int], int]:
+def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
+                   kinds: List[int] = _KIND) -> Tuple[List[tuple], List[int], int]:
     """Decode instructions from ``buf[pos]`` up to and including the ``end`` that
     closes the expression. Returns ``(instrs, offsets, pos after the end)``.
 
     Positions in ``buf`` are offsets in the module (``buf`` is a prefix of it);
     ``total`` is the length of the whole module. With ``need_data_count``,
-    ``memory.init``/``data.drop`` are malformed.
+    ``memory.init``/``data.drop`` are malformed. ``kinds`` is ``_KIND``, or
+    ``_KIND_NO_REFS`` without the reference-types feature.
     """
     instrs: List[tuple] = []
     offsets: List[int] = []
     append = instrs.append
     oappend = offsets.append
-    kinds = _KIND
     plain = _PLAIN
     u32 = _u32
     sleb = _sleb
@@ -530,12 +550,13 @@ class _Reader:
     module offsets. ``total`` is the length of the input the vector lengths are
     checked against."""
 
-    __slots__ = ("buf", "pos", "total")
+    __slots__ = ("buf", "pos", "total", "kinds")
 
-    def __init__(self, buf: bytes, pos: int, total: int) -> None:
+    def __init__(self, buf: bytes, pos: int, total: int, kinds: List[int] = _KIND) -> None:
         self.buf = buf
         self.pos = pos
         self.total = total
+        self.kinds = kinds
 
     def at_end(self) -> bool:
         return self.pos >= len(self.buf)
@@ -631,13 +652,18 @@ class _Reader:
         return GlobalType(t, bool(m))
 
     def expr(self) -> List[tuple]:
-        instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False)
+        instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False, self.kinds)
         return instrs
 
 
 class _Decoder:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, features: CoreFeatures = CoreFeatures.V2) -> None:
         self.data = data
+        self.features = features
+        self.kinds = _KIND if features & CoreFeatures.REFERENCE_TYPES else _KIND_NO_REFS
+        # Non-zero segment flags (passive, declarative, explicit index, expressions).
+        self.elem_flags = bool(features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES))
+        self.bulk_memory = bool(features & CoreFeatures.BULK_MEMORY)
         self.module = Module()
         self.func_types: List[int] = []
         self.codes: Optional[List[Function]] = None
@@ -657,11 +683,15 @@ class _Decoder:
         if data[4:8] != VERSION:
             raise DecodeError("unknown binary version", offset=4)
         handlers = self._handlers
+        kinds = self.kinds
         pos = 8
         last_rank = 0
         while pos < n:
             sid = data[pos]
-            if sid > 12:
+            if sid > 12 or (sid == 12 and not self.bulk_memory):
+                if sid == 12:
+                    raise DecodeError("malformed section id (the data count section requires "
+                                      "the bulk-memory feature)", offset=pos)
                 raise DecodeError("malformed section id", offset=pos)
             secname = SECTION_NAMES[sid]
             if sid:
@@ -683,7 +713,7 @@ class _Decoder:
                 raise DecodeError("unexpected end", offset=n, section=secname)
             # A prefix of the module ending with the section: positions stay module
             # offsets, and reading past the section raises IndexError.
-            r = _Reader(data if end == n else data[:end], start, n)
+            r = _Reader(data if end == n else data[:end], start, n, kinds)
             self.func_index = None
             try:
                 handlers[sid](self, r)
@@ -803,6 +833,9 @@ class _Decoder:
             flags = r.u32()
             if flags > 7:
                 raise _Err("malformed elements segment kind", pos)
+            if flags and not self.elem_flags:
+                raise _Err(f"malformed elements segment kind (flags {flags} require the "
+                           "bulk-memory or reference-types feature)", pos)
             # Bit 0: passive or declarative; bit 1: explicit table index (active)
             # or declarative (otherwise); bit 2: expressions instead of indices.
             table = 0
@@ -833,6 +866,7 @@ class _Decoder:
         buf = r.buf
         total = r.total
         decode = _decode_instrs
+        kinds = self.kinds
         valtypes = _VALUE_TYPES
         codes: List[Function] = []
         self.codes = codes
@@ -880,7 +914,7 @@ class _Decoder:
                     nlocals += c
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
-            body, offsets, pos = decode(buf, pos, total, need_dc)
+            body, offsets, pos = decode(buf, pos, total, need_dc, kinds)
             if pos != body_end:
                 raise _Err("section size mismatch", min(pos, body_end))
             append(Function(-1, locals_, body, offsets))
@@ -892,6 +926,9 @@ class _Decoder:
         for _ in range(r.count()):
             pos = r.pos
             flags = r.u32()
+            if (flags == 1 or flags == 2) and not self.bulk_memory:
+                raise _Err(f"malformed data segment kind (flags {flags} require the "
+                           "bulk-memory feature)", pos)
             if flags == 0:
                 offset = r.expr()
                 datas.append(DataSegment(MODE_ACTIVE, r.raw(), 0, offset))
@@ -984,10 +1021,19 @@ def _parse_name_section(payload: bytes) -> Optional[NameSection]:
 # ---------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------
-def decode_module(data: Union[bytes, bytearray, memoryview]) -> Module:
+def decode_module(data: Union[bytes, bytearray, memoryview],
+                  features: CoreFeatures = CoreFeatures.V2) -> Module:
     """Decode a module in the WebAssembly 2.0 binary format.
 
     Raises :class:`DecodeError` (and nothing else) for malformed input.
+
+    ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`) selects the
+    binary format: without ``REFERENCE_TYPES``, ``call_indirect``'s table index and
+    the reserved byte of ``memory.size``/``memory.grow`` must be one 0x00 byte
+    (``"zero flag expected"``, as in 1.0); element segment flags other than 0 need
+    ``BULK_MEMORY`` or ``REFERENCE_TYPES``; data segment flags other than 0 and the
+    data count section need ``BULK_MEMORY``.  Instructions and types of disabled
+    features still decode: the validator rejects them.
 
     >>> m = decode_module(b"\\x00asm\\x01\\x00\\x00\\x00\\x01\\x05\\x01\\x60\\x01\\x7f\\x00")
     >>> [str(t) for t in m.types]
@@ -1002,10 +1048,12 @@ def decode_module(data: Union[bytes, bytearray, memoryview]) -> Module:
             data = bytes(data)
         else:
             raise TypeError(f"decode_module() expects bytes, not {type(data).__name__}")
+    if features is not CoreFeatures.V2:
+        features = check_features(features)
     # The cycle collector is deliberately left alone: pausing it would speed up
     # decoding but is process-wide state that races with other threads.
     try:
-        return _Decoder(data).decode()
+        return _Decoder(data, features).decode()
     except DecodeError:
         raise
     except (IndexError, KeyError, ValueError, OverflowError, TypeError, AttributeError,

@@ -1,0 +1,95 @@
+"""Execution engines.
+
+An engine turns a validated :class:`~pywazero.wasm.module.Module` into per-module
+compiled code **once** (cached on the :class:`~pywazero.CompiledModule`, holding no
+per-instance state) and then binds that code to each module instance cheaply.
+
+The contract every engine implements:
+
+* ``Engine(config)`` -- ``config`` is the :class:`~pywazero.RuntimeConfig`.
+* ``engine.compile_module(module) -> CompiledCode``; ``CompiledCode`` has
+
+  - ``function_code(i)``: the engine's object for defined function ``i`` (stored as
+    ``WasmFunctionInstance.code``, shared by every instance);
+  - ``bind(instance)``: called once per instantiation after the instance's index
+    spaces (functions, tables, memories, globals, segments, exports) are filled and
+    before segments are applied and the start function runs; an engine may keep
+    per-instance state in ``instance.engine_data``;
+  - ``close()``: release what was compiled;
+  - optionally ``function_engine(i)``: the engine that runs defined function ``i``
+    (None: this engine).  A compiler can hand a function it cannot translate to an
+    :class:`~pywazero.engine.interpreter.InterpreterEngine` this way, returning that
+    engine here and ``InterpretedModule(module).function_code(i)`` as its code; the
+    engines then call each other through ``FunctionInstance.call``.
+
+* ``engine.invoke(function_instance, args) -> results``: call a wasm function of
+  this engine with raw values (lists in, list out).  Functions of other kinds are
+  called through ``FunctionInstance.call(args)``; a host function is called as
+  ``host.raw(caller_module_instance, args)``.
+
+Traps are :class:`~pywazero.Trap` with the spec's message and ``wasm_stack`` (function
+names, innermost first); call depth beyond ``config.max_call_depth`` traps with
+"call stack exhausted" and never surfaces as ``RecursionError``.  Exceptions raised by
+host functions propagate unchanged.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, List
+
+__all__ = ["Engine", "CompiledCode", "create_engine", "call_depth"]
+
+
+class CompiledCode:
+    """Per-module compiled code (no per-instance state)."""
+
+    def function_code(self, index: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def bind(self, instance: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Engine:
+    name = ""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def compile_module(self, module: Any) -> CompiledCode:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def invoke(self, fn: Any, args: List[Any]) -> List[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# Call depth of wasm frames below the current Python-level entry, per thread, so that
+# wasm -> host -> wasm re-entry still counts towards max_call_depth.
+class _CallDepth(threading.local):
+    depth = 0   # class default: reading it never raises on a fresh thread
+
+
+call_depth = _CallDepth()
+
+
+def create_engine(config: Any) -> Engine:
+    """The engine ``config.engine`` names."""
+    name = config.engine
+    if name == "interpreter":
+        from .interpreter import InterpreterEngine
+
+        return InterpreterEngine(config)
+    if name == "compiler":
+        try:
+            from .compiler import CompilerEngine  # type: ignore[import-not-found]
+        except ImportError:
+            # The compiler engine is not available yet: fall back to the interpreter,
+            # which has identical semantics.
+            from .interpreter import InterpreterEngine
+
+            return InterpreterEngine(config)
+        return CompilerEngine(config)
+    raise ValueError(f"unknown engine {name!r}")

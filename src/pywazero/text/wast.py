@@ -214,14 +214,18 @@ class ModuleCommand(Command):
     data: Optional[bytes] = None
     kind: ClassVar[str] = "module"
 
-    def parse(self):
+    def parse(self, features=None):
         """Decode or parse this module (without validating it) into a Module.
 
+        ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`, default all of
+        WebAssembly 2.0) selects the binary format of a binary module.
         Raises DecodeError for malformed input (and whatever the front end raises)."""
         if self.form == "binary":
             from ..binary.decoder import decode_module
 
-            return decode_module(self.data)
+            if features is None:
+                return decode_module(self.data)
+            return decode_module(self.data, features)
         from . import parser
 
         if self.form == "quote":

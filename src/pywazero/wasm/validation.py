@@ -21,6 +21,7 @@ from typing import Dict, List, Tuple
 
 from ..errors import ValidationError
 from . import opcodes as _ops
+from .features import CoreFeatures, check_features, feature_name
 from .module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
@@ -48,6 +49,7 @@ from .types import (
     Limits,
     MemoryType,
     TableType,
+    valtype_name,
 )
 
 __all__ = ["validate_module", "validate_function"]
@@ -87,8 +89,8 @@ class _Fail(Exception):
     K_UNREACHABLE, K_CALL_INDIRECT, K_MEMIDX, K_LANE, K_SHUFFLE, K_MEMLANE,
     K_MEMORY_INIT, K_DATA_DROP, K_MEMORY_COPY, K_TABLE_GET, K_TABLE_SET,
     K_TABLE_SIZE, K_TABLE_GROW, K_TABLE_FILL, K_TABLE_COPY, K_TABLE_INIT,
-    K_ELEM_DROP, K_REF_NULL, K_REF_IS_NULL, K_REF_FUNC,
-) = range(43)
+    K_ELEM_DROP, K_REF_NULL, K_REF_IS_NULL, K_REF_FUNC, K_DISABLED,
+) = range(44)
 
 _SPECIAL = {
     0x00: K_UNREACHABLE, 0x02: K_BLOCK, 0x03: K_BLOCK, 0x04: K_IF, 0x05: K_ELSE,
@@ -144,6 +146,44 @@ def _build_table() -> Dict[int, tuple]:
 
 
 _TABLE = _build_table()
+
+# The feature each post-1.0 instruction needs.
+_V2 = CoreFeatures.V2
+_OP_FEATURE: Dict[int, CoreFeatures] = {}
+for _op in _ops.BY_OP:
+    if _op >> 16 == _ops.PREFIX_FD:
+        _OP_FEATURE[_op] = CoreFeatures.SIMD
+    elif _op >> 16 == _ops.PREFIX_FC:
+        _sub = _op & 0xFFFF
+        _OP_FEATURE[_op] = (CoreFeatures.NONTRAPPING_FLOAT_TO_INT if _sub <= 7
+                            else CoreFeatures.BULK_MEMORY if _sub <= 14
+                            else CoreFeatures.REFERENCE_TYPES)
+    elif 0xC0 <= _op <= 0xC4:
+        _OP_FEATURE[_op] = CoreFeatures.SIGN_EXTENSION_OPS
+    elif _op in (0x1C, 0x25, 0x26, 0xD0, 0xD1, 0xD2):
+        _OP_FEATURE[_op] = CoreFeatures.REFERENCE_TYPES
+del _op, _sub
+
+# Instruction tables of reduced feature sets, built on first use.
+_TABLES: Dict[int, Dict[int, tuple]] = {int(_V2): _TABLE}
+
+
+def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
+    """_TABLE with the instructions of disabled features mapped to K_DISABLED entries
+    (whose ``extra`` is the error message), so the body loop pays nothing for them."""
+    table = _TABLES.get(int(features))
+    if table is None:
+        table = dict(_TABLE)
+        for op, feature in _OP_FEATURE.items():
+            if not features & feature:
+                name = "typed select" if op == 0x1C else _ops.op_name(op)
+                table[op] = (K_DISABLED, None, None, _needs(name, feature))
+        _TABLES[int(features)] = table
+    return table
+
+
+def _needs(what: str, feature: CoreFeatures) -> str:
+    return f"{what} requires the {feature_name(feature)} feature"
 
 _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 
@@ -236,13 +276,13 @@ class _LocalTypes:
         return self._types[self._bisect(self._ends, i)]
 
 
-def _local_types(params: list, decls):
+def _local_types(params: list, decls, allowed=VALUE_TYPES):
     total = len(params)
     for count, t in decls:
         if not isinstance(count, int) or count < 0:
             raise _Fail("invalid local declaration")
-        if t not in VALUE_TYPES:
-            raise _Fail("invalid local type")
+        if t not in allowed:
+            raise _Fail("invalid local type" if t not in VALUE_TYPES else _valtype_reason(t))
         total += count
     if total <= _EXPAND_LOCALS_LIMIT:
         out = list(params)
@@ -258,7 +298,19 @@ def _local_types(params: list, decls):
 class _Context:
     """The validation context C of the specification, in flat lists."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, features: CoreFeatures = _V2) -> None:
+        self.features = features
+        self.op_table = _TABLE if features is _V2 else _table_for(features)
+        # Value types this feature set allows.
+        vts = set(VALUE_TYPES)
+        if not features & CoreFeatures.SIMD:
+            vts.discard(V128)
+        if not features & CoreFeatures.REFERENCE_TYPES:
+            vts.difference_update(_REF_TYPES)
+        self.valtypes = frozenset(vts)
+        # (IntFlag operations are slow: the per-body flags are plain bools)
+        self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
+        self.ref_types = bool(features & CoreFeatures.REFERENCE_TYPES)
         # types: (params list, results list)
         self.types: List[Tuple[list, list]] = []
         for ft in module.types:
@@ -303,9 +355,18 @@ def _err(reason: str, where: str) -> ValidationError:
     return ValidationError(reason, where=where)
 
 
-def _check_valtype(t, where: str) -> None:
-    if t not in VALUE_TYPES:
-        raise _err("invalid value type", where)
+def _check_valtype(t, where: str, allowed=VALUE_TYPES) -> None:
+    if t not in allowed:
+        raise _err(_valtype_reason(t), where)
+
+
+def _valtype_reason(t) -> str:
+    """Why value type ``t`` is not allowed: unknown, or its feature is disabled."""
+    if t == V128:
+        return _needs("v128", CoreFeatures.SIMD)
+    if t in _REF_TYPES:
+        return _needs(valtype_name(t), CoreFeatures.REFERENCE_TYPES)
+    return "invalid value type"
 
 
 def _check_limits(limits: Limits, bound: int, size_msg: str, where: str) -> None:
@@ -318,11 +379,13 @@ def _check_limits(limits: Limits, bound: int, size_msg: str, where: str) -> None
         raise _err("size minimum must not be greater than maximum", where)
 
 
-def _check_table_type(tt, where: str) -> None:
+def _check_table_type(tt, where: str, features: CoreFeatures = _V2) -> None:
     if not isinstance(tt, TableType):
         raise _err("invalid table type", where)
     if tt.elem_type not in _REF_TYPES:
         raise _err("malformed reference type", where)
+    if tt.elem_type != FUNCREF and not features & CoreFeatures.REFERENCE_TYPES:
+        raise _err(_needs(f"a table of {valtype_name(tt.elem_type)}", CoreFeatures.REFERENCE_TYPES), where)
     _check_limits(tt.limits, _TABLE_MAX, "table size must be at most 2^32-1", where)
 
 
@@ -332,15 +395,16 @@ def _check_memory_type(mt, where: str) -> None:
     _check_limits(mt.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", where)
 
 
-def _check_global_type(gt, where: str) -> None:
+def _check_global_type(gt, where: str, allowed=VALUE_TYPES) -> None:
     if not isinstance(gt, GlobalType):
         raise _err("invalid global type", where)
-    _check_valtype(gt.valtype, where)
+    _check_valtype(gt.valtype, where, allowed)
 
 
-def _const_expr_type(ctx: _Context, expr, where: str) -> List[int]:
+def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False) -> List[int]:
     """Check that ``expr`` is constant (under C', i.e. only imported globals are
-    visible) and return the types it leaves on the stack."""
+    visible) and return the types it leaves on the stack.  ``elem_item``: an
+    element segment item, where ``ref.func`` also stands for 1.0's function index."""
     if not isinstance(expr, (list, tuple)):
         raise _err("constant expression required", where)
     n = len(expr)
@@ -349,8 +413,13 @@ def _const_expr_type(ctx: _Context, expr, where: str) -> List[int]:
     stack: List[int] = []
     nglobals = ctx.nimported_globals
     nfuncs = len(ctx.func_type_idx)
+    op_table = ctx.op_table
     for i in range(n):
         op, imm = expr[i]
+        if op_table is not _TABLE:
+            ent = op_table.get(op)
+            if ent is not None and ent[0] == K_DISABLED and not (elem_item and op == 0xD2):
+                raise _err(ent[3], where)
         t = _CONST_PUSH.get(op)
         if t is not None:
             stack.append(t)
@@ -399,8 +468,17 @@ def _collect_refs(module: Module) -> set:
 _STRUCTURAL_ERRORS = (IndexError, KeyError, TypeError, ValueError, AttributeError, RecursionError)
 
 
-def validate_module(module: Module) -> None:
+def validate_module(module: Module, features: CoreFeatures = CoreFeatures.V2) -> None:
     """Validate ``module`` (WebAssembly 2.0 rules) and fill ``Function.info``.
+
+    ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`) selects the
+    rules: without ``MULTI_VALUE``, more than one result or a block parameter is
+    ``"invalid result arity"``; without ``REFERENCE_TYPES`` a module has at most
+    one table (``"multiple tables"``), no reference-typed values besides funcref
+    tables, and ``br_table`` labels must all have the default label's type (1.0);
+    without ``MUTABLE_GLOBAL`` mutable globals are neither imported nor exported.
+    Instructions, types and segment kinds of a disabled feature are rejected with a
+    reason naming it (``"i32.extend8_s requires the sign-extension-ops feature"``).
 
     Raises :class:`~pywazero.errors.ValidationError` on the first rule broken.
     Errors in a body carry ``func_index`` (in the function index space, imports
@@ -409,24 +487,32 @@ def validate_module(module: Module) -> None:
     instruction's index in the body instead).  Other errors name the offending
     definition in ``where`` (``"global 3"``, ``'export "f"'``, ...).
     """
+    if features is not _V2:
+        features = check_features(features)
     try:
-        _validate_module(module)
+        _validate_module(module, features)
     except _STRUCTURAL_ERRORS as e:
         # A structurally broken model (not something the front ends produce).
         raise ValidationError(f"malformed module: {type(e).__name__}: {e}") from None
 
 
-def _validate_module(module: Module) -> None:
-    ctx = _Context(module)
+def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
+    ctx = _Context(module, features)
     ntypes = len(ctx.types)
+    allowed = ctx.valtypes
+    multi_value = ctx.multi_value
+    ref_types = ctx.ref_types
+    mutable_global = bool(features & CoreFeatures.MUTABLE_GLOBAL)
 
     for i, ft in enumerate(module.types):
         if not isinstance(ft, FuncType):
             raise _err("invalid function type", f"type {i}")
         for t in ft.params:
-            _check_valtype(t, f"type {i}")
+            _check_valtype(t, f"type {i}", allowed)
         for t in ft.results:
-            _check_valtype(t, f"type {i}")
+            _check_valtype(t, f"type {i}", allowed)
+        if len(ft.results) > 1 and not multi_value:
+            raise _err("invalid result arity", f"type {i}")
 
     # Imports.
     for i, imp in enumerate(module.imports):
@@ -436,11 +522,13 @@ def _validate_module(module: Module) -> None:
             if not (isinstance(imp.desc, int) and 0 <= imp.desc < ntypes):
                 raise _err(f"unknown type {imp.desc}", where)
         elif kind == EXTERN_TABLE:
-            _check_table_type(imp.desc, where)
+            _check_table_type(imp.desc, where, features)
         elif kind == EXTERN_MEMORY:
             _check_memory_type(imp.desc, where)
         elif kind == EXTERN_GLOBAL:
-            _check_global_type(imp.desc, where)
+            _check_global_type(imp.desc, where, allowed)
+            if imp.desc.mutable and not mutable_global:
+                raise _err(_needs("importing a mutable global", CoreFeatures.MUTABLE_GLOBAL), where)
         else:
             raise _err("invalid import kind", where)
 
@@ -453,7 +541,9 @@ def _validate_module(module: Module) -> None:
     # Tables and memories.
     ntimp = len(ctx.table_types) - len(module.tables)
     for i, tt in enumerate(module.tables):
-        _check_table_type(tt, f"table {ntimp + i}")
+        _check_table_type(tt, f"table {ntimp + i}", features)
+    if len(ctx.table_types) > 1 and not ref_types:
+        raise _err("multiple tables", "table 1")
     nmimp = ctx.nmems - len(module.mems)
     for i, mt in enumerate(module.mems):
         _check_memory_type(mt, f"memory {nmimp + i}")
@@ -466,7 +556,7 @@ def _validate_module(module: Module) -> None:
     ngimp = ctx.nimported_globals
     for i, g in enumerate(module.globals):
         where = f"global {ngimp + i}"
-        _check_global_type(g.type, where)
+        _check_global_type(g.type, where, allowed)
         if _const_expr_type(ctx, g.init, where) != [g.type.valtype]:
             raise _err("type mismatch", where)
 
@@ -477,10 +567,16 @@ def _validate_module(module: Module) -> None:
         et = seg.elem_type
         if et not in _REF_TYPES:
             raise _err("malformed reference type", where)
-        for expr in seg.init:
-            if _const_expr_type(ctx, expr, where) != [et]:
-                raise _err("type mismatch", where)
+        if et not in allowed and et != FUNCREF:
+            raise _err(_valtype_reason(et), where)
         mode = seg.mode
+        if mode != MODE_ACTIVE and not features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES):
+            kind = "passive" if mode == MODE_PASSIVE else "declarative"
+            raise _err(f"a {kind} element segment requires the bulk-memory or reference-types feature",
+                       where)
+        for expr in seg.init:
+            if _const_expr_type(ctx, expr, where, True) != [et]:
+                raise _err("type mismatch", where)
         if mode == MODE_ACTIVE:
             x = seg.table
             if not (isinstance(x, int) and 0 <= x < ntables):
@@ -504,6 +600,8 @@ def _validate_module(module: Module) -> None:
                 raise _err("type mismatch", where)
         elif mode != MODE_PASSIVE:
             raise _err("invalid data segment mode", where)
+        elif not features & CoreFeatures.BULK_MEMORY:
+            raise _err(_needs("a passive data segment", CoreFeatures.BULK_MEMORY), where)
 
     # Start function.
     nfuncs = len(ctx.func_type_idx)
@@ -537,17 +635,22 @@ def _validate_module(module: Module) -> None:
         if exp.name in names:
             raise _err("duplicate export name", where)
         names.add(exp.name)
+        if exp.kind == EXTERN_GLOBAL and not mutable_global and ctx.globals[exp.index][1]:
+            raise _err(_needs("exporting a mutable global", CoreFeatures.MUTABLE_GLOBAL), where)
 
     # Function bodies.
     for i, f in enumerate(module.funcs):
         f.info = _validate_body(ctx, f, nimp + i)
 
 
-def validate_function(module: Module, index: int) -> FunctionInfo:
+def validate_function(module: Module, index: int,
+                      features: CoreFeatures = CoreFeatures.V2) -> FunctionInfo:
     """Validate only the body of ``module.funcs[index]`` (the rest of the module is
     assumed valid) and return its :class:`FunctionInfo` (also stored in ``info``)."""
+    if features is not _V2:
+        features = check_features(features)
     try:
-        ctx = _Context(module)
+        ctx = _Context(module, features)
         ctx.refs = _collect_refs(module)
         f = module.funcs[index]
         fidx = ctx.nimported_funcs + index
@@ -608,9 +711,13 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
         t = bt + 0x80
         if t not in VALUE_TYPES:
             raise _Fail("invalid block type")
+        if t not in ctx.valtypes:
+            raise _Fail(_valtype_reason(t))
         p, r = [], [t]
     elif bt < len(ctx.types):
         p, r = ctx.types[bt]
+        if (p or len(r) > 1) and not ctx.multi_value:
+            raise _Fail("invalid result arity")
     else:
         raise _Fail(f"unknown type {bt}")
     sig = (p, r, (tuple(p), tuple(r)))
@@ -622,7 +729,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     params, results = ctx.types[func.type_index]
     pc = -1
     try:
-        ltypes = _local_types(params, func.locals)
+        ltypes = _local_types(params, func.locals, ctx.valtypes)
     except _Fail as e:
         raise _Fail(e.reason, -1)
     nloc = len(ltypes)
@@ -639,7 +746,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     elem_types = ctx.elem_types
     nelems = len(elem_types)
     refs = ctx.refs
-    table_get = _TABLE.get
+    table_get = ctx.op_table.get
+    # 1.0's br_table rule (before reference types): every label has the default's type.
+    br_table_v1 = not ctx.ref_types
     bt_cache: dict = {}
 
     partner: Dict[int, int] = {}
@@ -895,6 +1004,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                         continue
                     if len(lt) != arity:
                         raise _Fail("type mismatch")
+                    if br_table_v1 and lt != dt:
+                        raise _Fail("type mismatch")
                     if lt == dt and not unreach:
                         continue
                     vals.extend(_pop_vals(vals, height, unreach, lt))
@@ -1048,6 +1159,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 vals.append(FUNCREF)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
+            elif k == K_DISABLED:
+                raise _Fail(ent[3])
             else:  # pragma: no cover - every kind is handled above
                 raise _Fail("unknown instruction")
     except _Fail as e:

@@ -1,0 +1,629 @@
+"""The objects a user holds: :class:`Module`, :class:`Function`, :class:`Memory`,
+:class:`Table` and :class:`Global`, thin facades over the store's instances.
+
+Values cross the boundary converted (``Function.__call__``):
+
+* i32 / i64: any int in the signed or unsigned range in; signed ints out;
+* f32 / f64: floats (ints accepted in); f32 arguments are rounded to single precision;
+* v128: an unsigned 128-bit int (negative ints in the signed range accepted in);
+* funcref: a :class:`Function` or None; externref: any Python object or None.
+
+``Function.call_raw`` exchanges raw bit patterns instead (i32/f32 as u32, i64/f64 as
+u64, v128 as u128), so NaN payloads survive exactly.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .errors import WasmError
+from .wasm.instance import (
+    FunctionInstance,
+    GlobalInstance,
+    HostFunctionInstance,
+    MemoryInstance,
+    ModuleInstance,
+    TableInstance,
+    WasmFunctionInstance,
+)
+from .wasm.types import (
+    EXTERNREF,
+    F32,
+    F64,
+    FUNCREF,
+    I32,
+    I64,
+    PAGE_SIZE,
+    V128,
+    FuncType,
+    GlobalType,
+    MemoryType,
+    TableType,
+    valtype_name,
+)
+
+__all__ = ["Module", "Function", "Memory", "Table", "Global", "Caller", "to_raw", "from_raw"]
+
+_M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
+_M128 = (1 << 128) - 1
+
+
+def _numerics() -> Any:
+    from .engine import numerics
+
+    return numerics
+
+
+# -- value conversion -------------------------------------------------------------
+
+def _check_int(v: Any, bits: int, what: str) -> int:
+    if not isinstance(v, int):
+        raise TypeError(f"{what} must be an int, not {type(v).__name__}")
+    if not -(1 << (bits - 1)) <= v < (1 << bits):
+        raise ValueError(f"{what} {v} is out of range for a {bits}-bit integer")
+    return v & ((1 << bits) - 1)
+
+
+def to_raw(t: int, v: Any, what: str = "value") -> Any:
+    """Convert a Python value to the internal representation of type ``t``."""
+    if t == I32:
+        return _check_int(v, 32, what)
+    if t == I64:
+        return _check_int(v, 64, what)
+    if t == F64:
+        if isinstance(v, float):
+            return v
+        if isinstance(v, int):
+            return float(v)
+        raise TypeError(f"{what} must be a float, not {type(v).__name__}")
+    if t == F32:
+        if isinstance(v, (float, int)):
+            return _numerics().round_f32(float(v))
+        raise TypeError(f"{what} must be a float, not {type(v).__name__}")
+    if t == V128:
+        return _check_int(v, 128, what)
+    if t == FUNCREF:
+        if v is None:
+            return None
+        if isinstance(v, Function):
+            return v._fn
+        if isinstance(v, FunctionInstance):
+            return v
+        raise TypeError(f"{what} must be a pywazero Function or None, not {type(v).__name__}")
+    if t == EXTERNREF:
+        return v
+    raise TypeError(f"unsupported value type {valtype_name(t)}")
+
+
+def from_raw(t: int, v: Any) -> Any:
+    """Convert an internal value of type ``t`` to the Python value users see."""
+    if t == I32:
+        return v - 0x100000000 if v & 0x80000000 else v
+    if t == I64:
+        return v - 0x10000000000000000 if v & 0x8000000000000000 else v
+    if t == FUNCREF:
+        return None if v is None else Function(v)
+    return v
+
+
+def raw_bits_in(t: int, v: Any, what: str = "value") -> Any:
+    """``call_raw`` input: bit patterns for numbers."""
+    if t == I32 or t == F32:
+        b = _check_int(v, 32, what)
+        return b if t == I32 else _numerics().f32_from_bits(b)
+    if t == I64 or t == F64:
+        b = _check_int(v, 64, what)
+        return b if t == I64 else _numerics().f64_from_bits(b)
+    return to_raw(t, v, what)
+
+
+def raw_bits_out(t: int, v: Any) -> Any:
+    if t == F32:
+        return _numerics().f32_to_bits(v)
+    if t == F64:
+        return _numerics().f64_to_bits(v)
+    if t == FUNCREF:
+        return None if v is None else Function(v)
+    return v
+
+
+# -- functions ---------------------------------------------------------------------
+
+def _int_in(bits: int) -> Callable[[Any, str], int]:
+    lo = -(1 << (bits - 1))
+    hi = 1 << bits
+    mask = hi - 1
+
+    def conv(v: Any, what: str) -> int:
+        if v.__class__ is int and lo <= v < hi:
+            return v & mask
+        return _check_int(v, bits, what)
+
+    return conv
+
+
+def _f64_in(v: Any, what: str) -> float:
+    if v.__class__ is float:
+        return v
+    return to_raw(F64, v, what)
+
+
+_FAST_IN: Dict[int, Callable[[Any, str], Any]] = {I32: _int_in(32), I64: _int_in(64), F64: _f64_in}
+
+
+def _converter_in(t: int) -> Callable[[Any, str], Any]:
+    f = _FAST_IN.get(t)
+    if f is not None:
+        return f
+    return lambda v, what: to_raw(t, v, what)
+
+
+class Function:
+    """A WebAssembly function (exported by a module, or a host function).
+
+    ``fn(*args)`` converts arguments and results (see the module docstring):
+    no result gives None, one the value, several a tuple.
+    """
+
+    __slots__ = ("_fn", "_module", "_conv")
+
+    def __init__(self, fn: FunctionInstance, module: Optional["Module"] = None) -> None:
+        self._fn = fn
+        self._module = module
+        self._conv: Optional[List[Callable[[Any, str], Any]]] = None
+
+    @property
+    def type(self) -> FuncType:
+        return self._fn.type
+
+    @property
+    def name(self) -> str:
+        return self._fn.name
+
+    def _invoke(self, raw: List[Any]) -> List[Any]:
+        fn = self._fn
+        mod = fn.module  # type: ignore[attr-defined]
+        if mod is not None and mod.closed:
+            raise WasmError(f"module {mod.name or '<anonymous>'} is closed")
+        if fn.__class__ is WasmFunctionInstance:
+            return fn.engine.invoke(fn, raw)  # type: ignore[attr-defined]
+        if fn.__class__ is HostFunctionInstance:
+            return fn.raw(None, raw)  # type: ignore[attr-defined]
+        return fn.call(raw)
+
+    def __call__(self, *args: Any) -> Any:
+        ft = self._fn.type
+        conv = self._conv
+        if conv is None:
+            conv = self._conv = [_converter_in(t) for t in ft.params]
+        if len(args) != len(conv):
+            raise TypeError(
+                f"{self._fn.name} expects {len(conv)} argument(s) {ft}, got {len(args)}"
+            )
+        n = len(args)
+        if n == 2:
+            raw = [conv[0](args[0], "argument 0"), conv[1](args[1], "argument 1")]
+        elif n == 1:
+            raw = [conv[0](args[0], "argument 0")]
+        else:
+            raw = [c(v, f"argument {i}") for i, (c, v) in enumerate(zip(conv, args))]
+        res = self._invoke(raw)
+        results = ft.results
+        if not results:
+            return None
+        if len(results) == 1:
+            t = results[0]
+            v = res[0]
+            if t == I32:
+                return v - 0x100000000 if v & 0x80000000 else v
+            return from_raw(t, v)
+        return tuple(from_raw(t, v) for t, v in zip(results, res))
+
+    def call_raw(self, *args: Any) -> Any:
+        """Call with raw bit patterns; returns raw bit patterns (same shapes as
+        ``__call__``)."""
+        ft = self._fn.type
+        params = ft.params
+        if len(args) != len(params):
+            raise TypeError(
+                f"{self._fn.name} expects {len(params)} argument(s) {ft}, got {len(args)}"
+            )
+        raw = [raw_bits_in(t, v, f"argument {i}") for i, (t, v) in enumerate(zip(params, args))]
+        res = self._invoke(raw)
+        results = ft.results
+        if not results:
+            return None
+        if len(results) == 1:
+            return raw_bits_out(results[0], res[0])
+        return tuple(raw_bits_out(t, v) for t, v in zip(results, res))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Function) and other._fn is self._fn
+
+    def __hash__(self) -> int:
+        return hash(id(self._fn))
+
+    def __repr__(self) -> str:
+        return f"<Function {self._fn.name} {self._fn.type}>"
+
+
+# -- memory ------------------------------------------------------------------------
+
+_STRUCTS = {
+    "u8": struct.Struct("<B"), "i8": struct.Struct("<b"),
+    "u16": struct.Struct("<H"), "i16": struct.Struct("<h"),
+    "u32": struct.Struct("<I"), "i32": struct.Struct("<i"),
+    "u64": struct.Struct("<Q"), "i64": struct.Struct("<q"),
+    "f64": struct.Struct("<d"),
+}
+
+
+class Memory:
+    """A linear memory.  Offsets are byte offsets; every access is bounds-checked and
+    raises ``IndexError`` (never a partial read or write) when out of range."""
+
+    __slots__ = ("_mem",)
+
+    def __init__(self, mem: MemoryInstance) -> None:
+        self._mem = mem
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self._mem.data)
+
+    @property
+    def pages(self) -> int:
+        return len(self._mem.data) // PAGE_SIZE
+
+    @property
+    def type(self) -> MemoryType:
+        return self._mem.type
+
+    @property
+    def max_pages(self) -> Optional[int]:
+        return self._mem.declared_max
+
+    def grow(self, pages: int) -> int:
+        """Grow by ``pages``; return the previous page count, or -1 if it cannot."""
+        if not isinstance(pages, int):
+            raise TypeError("pages must be an int")
+        if pages < 0:
+            raise ValueError("pages must not be negative")
+        return self._mem.grow(pages)
+
+    def _check(self, offset: int, n: int) -> None:
+        if not isinstance(offset, int) or not isinstance(n, int):
+            raise TypeError("offset and length must be ints")
+        if offset < 0 or n < 0 or offset + n > len(self._mem.data):
+            raise IndexError(
+                f"memory access out of range: offset {offset}, length {n}, "
+                f"memory size {len(self._mem.data)}"
+            )
+
+    def read(self, offset: int, n: int) -> bytes:
+        self._check(offset, n)
+        return bytes(self._mem.data[offset:offset + n])
+
+    def write(self, offset: int, data: Any) -> None:
+        data = bytes(data)
+        self._check(offset, len(data))
+        self._mem.data[offset:offset + len(data)] = data
+
+    def _read(self, fmt: str, offset: int) -> Any:
+        st = _STRUCTS[fmt]
+        self._check(offset, st.size)
+        return st.unpack_from(self._mem.data, offset)[0]
+
+    def _write(self, fmt: str, offset: int, value: Any) -> None:
+        st = _STRUCTS[fmt]
+        self._check(offset, st.size)
+        try:
+            st.pack_into(self._mem.data, offset, value)
+        except struct.error as e:
+            raise ValueError(f"cannot store {value!r} as {fmt}: {e}") from None
+
+    def read_u8(self, offset: int) -> int: return self._read("u8", offset)
+    def read_i8(self, offset: int) -> int: return self._read("i8", offset)
+    def read_u16(self, offset: int) -> int: return self._read("u16", offset)
+    def read_i16(self, offset: int) -> int: return self._read("i16", offset)
+    def read_u32(self, offset: int) -> int: return self._read("u32", offset)
+    def read_i32(self, offset: int) -> int: return self._read("i32", offset)
+    def read_u64(self, offset: int) -> int: return self._read("u64", offset)
+    def read_i64(self, offset: int) -> int: return self._read("i64", offset)
+    def read_f64(self, offset: int) -> float: return self._read("f64", offset)
+
+    def read_f32(self, offset: int) -> float:
+        return _numerics().f32_from_bits(self._read("u32", offset))
+
+    def write_u8(self, offset: int, v: int) -> None: self._write("u8", offset, v)
+    def write_i8(self, offset: int, v: int) -> None: self._write("i8", offset, v)
+    def write_u16(self, offset: int, v: int) -> None: self._write("u16", offset, v)
+    def write_i16(self, offset: int, v: int) -> None: self._write("i16", offset, v)
+    def write_u32(self, offset: int, v: int) -> None: self._write("u32", offset, v)
+    def write_i32(self, offset: int, v: int) -> None: self._write("i32", offset, v)
+    def write_u64(self, offset: int, v: int) -> None: self._write("u64", offset, v)
+    def write_i64(self, offset: int, v: int) -> None: self._write("i64", offset, v)
+    def write_f64(self, offset: int, v: float) -> None: self._write("f64", offset, float(v))
+
+    def write_f32(self, offset: int, v: float) -> None:
+        n = _numerics()
+        self._write("u32", offset, n.f32_to_bits(n.round_f32(float(v))))
+
+    def read_string(self, offset: int, n: int, encoding: str = "utf-8") -> str:
+        return self.read(offset, n).decode(encoding)
+
+    def read_cstring(self, offset: int, encoding: str = "utf-8") -> str:
+        """A NUL-terminated string starting at ``offset``."""
+        self._check(offset, 0)
+        data = self._mem.data
+        end = data.find(b"\0", offset)
+        if end < 0:
+            raise IndexError(f"no NUL terminator after offset {offset}")
+        return bytes(data[offset:end]).decode(encoding)
+
+    def __len__(self) -> int:
+        return len(self._mem.data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Memory) and other._mem is self._mem
+
+    def __hash__(self) -> int:
+        return hash(id(self._mem))
+
+    def __repr__(self) -> str:
+        return f"<Memory {self.pages} pages>"
+
+
+# -- tables ------------------------------------------------------------------------
+
+class Table:
+    """A table of references: :class:`Function`/None (funcref) or any object/None
+    (externref)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: TableInstance) -> None:
+        self._table = table
+
+    @property
+    def size(self) -> int:
+        return len(self._table.elements)
+
+    @property
+    def type(self) -> TableType:
+        return self._table.type
+
+    @property
+    def elem_type(self) -> int:
+        return self._table.elem_type
+
+    def _index(self, i: int) -> int:
+        if not isinstance(i, int):
+            raise TypeError("table index must be an int")
+        if not 0 <= i < len(self._table.elements):
+            raise IndexError(f"table index {i} out of range (size {len(self._table.elements)})")
+        return i
+
+    def get(self, i: int) -> Any:
+        return from_raw(self._table.elem_type, self._table.elements[self._index(i)])
+
+    def set(self, i: int, value: Any) -> None:
+        self._table.elements[self._index(i)] = to_raw(self._table.elem_type, value)
+
+    def grow(self, n: int, init: Any = None) -> int:
+        """Grow by ``n`` entries set to ``init``; the old size, or -1."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be a non-negative int")
+        return self._table.grow(n, to_raw(self._table.elem_type, init))
+
+    def __len__(self) -> int:
+        return len(self._table.elements)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Table) and other._table is self._table
+
+    def __hash__(self) -> int:
+        return hash(id(self._table))
+
+    def __repr__(self) -> str:
+        return f"<Table {self._table.type}>"
+
+
+# -- globals -----------------------------------------------------------------------
+
+class Global:
+    """A global variable: ``value`` (assignable only when ``mutable``)."""
+
+    __slots__ = ("_global",)
+
+    def __init__(self, g: GlobalInstance) -> None:
+        self._global = g
+
+    @property
+    def type(self) -> int:
+        """The value type (``pywazero.I32`` ...)."""
+        return self._global.type.valtype
+
+    @property
+    def global_type(self) -> GlobalType:
+        return self._global.type
+
+    @property
+    def mutable(self) -> bool:
+        return self._global.type.mutable
+
+    @property
+    def value(self) -> Any:
+        return from_raw(self._global.type.valtype, self._global.value)
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        if not self._global.type.mutable:
+            raise AttributeError("global is immutable")
+        self._global.value = to_raw(self._global.type.valtype, v)
+
+    @property
+    def raw(self) -> Any:
+        """The value's raw bit pattern (floats as their IEEE bits)."""
+        return raw_bits_out(self._global.type.valtype, self._global.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Global) and other._global is self._global
+
+    def __hash__(self) -> int:
+        return hash(id(self._global))
+
+    def __repr__(self) -> str:
+        return f"<Global {self._global.type} = {self.value!r}>"
+
+
+def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
+    if isinstance(value, FunctionInstance):
+        return Function(value, module)
+    if isinstance(value, MemoryInstance):
+        return Memory(value)
+    if isinstance(value, TableInstance):
+        return Table(value)
+    if isinstance(value, GlobalInstance):
+        return Global(value)
+    raise TypeError(f"not an extern: {value!r}")
+
+
+def unwrap_extern(value: Any) -> Any:
+    """The store object behind a facade (or the store object itself)."""
+    if isinstance(value, Function):
+        return value._fn
+    if isinstance(value, Memory):
+        return value._mem
+    if isinstance(value, Table):
+        return value._table
+    if isinstance(value, Global):
+        return value._global
+    return value
+
+
+# -- modules -----------------------------------------------------------------------
+
+class Module:
+    """An instantiated module.
+
+    ``exports`` maps export names to :class:`Function`, :class:`Memory`,
+    :class:`Table` or :class:`Global`.  Closing the module unregisters its name from
+    the runtime; calling its functions afterwards raises.
+    """
+
+    def __init__(self, instance: ModuleInstance, runtime: Any = None) -> None:
+        self._inst = instance
+        self._runtime = runtime
+        self._exports: Optional[Dict[str, Any]] = None
+
+    @property
+    def name(self) -> Optional[str]:
+        return self._inst.name
+
+    @property
+    def instance(self) -> ModuleInstance:
+        """The underlying store object (for engines and advanced use)."""
+        return self._inst
+
+    @property
+    def exports(self) -> Dict[str, Any]:
+        if self._exports is None:
+            self._exports = {name: wrap_extern(v, self) for name, v in self._inst.exports.items()}
+        return self._exports
+
+    def _get(self, name: str, cls: type, what: str) -> Any:
+        v = self.exports.get(name)
+        if v is None:
+            raise KeyError(f"module {self.name or '<anonymous>'} has no export {name!r}")
+        if not isinstance(v, cls):
+            raise TypeError(f"export {name!r} is not a {what}")
+        return v
+
+    def function(self, name: str) -> Function:
+        return self._get(name, Function, "function")
+
+    def memory(self, name: Optional[str] = None) -> Memory:
+        """The memory exported as ``name``; without a name, the first exported memory
+        (or the module's memory 0)."""
+        if name is not None:
+            return self._get(name, Memory, "memory")
+        for v in self.exports.values():
+            if isinstance(v, Memory):
+                return v
+        if self._inst.mems:
+            return Memory(self._inst.mems[0])
+        raise KeyError(f"module {self.name or '<anonymous>'} has no memory")
+
+    def table(self, name: str) -> Table:
+        return self._get(name, Table, "table")
+
+    def global_(self, name: str) -> Global:
+        return self._get(name, Global, "global")
+
+    @property
+    def closed(self) -> bool:
+        return self._inst.closed
+
+    def close(self) -> None:
+        if self._inst.closed:
+            return
+        self._inst.closed = True
+        if self._runtime is not None:
+            self._runtime._forget(self._inst)
+
+    def __enter__(self) -> "Module":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.exports)
+
+    def __repr__(self) -> str:
+        return f"<Module {self.name or '<anonymous>'} exports={list(self._inst.exports)}>"
+
+
+class Caller:
+    """What a host function declared ``with_caller`` receives first: the module whose
+    wasm code made the call (None fields when called directly from Python)."""
+
+    __slots__ = ("_inst",)
+
+    def __init__(self, inst: Optional[ModuleInstance]) -> None:
+        self._inst = inst
+
+    @property
+    def module(self) -> Optional[Module]:
+        return None if self._inst is None else Module(self._inst)
+
+    def memory(self, name: Optional[str] = None) -> Memory:
+        """The calling module's memory: exported ``name``, else its memory 0."""
+        inst = self._inst
+        if inst is None:
+            raise LookupError("host function was not called from wasm: no caller memory")
+        if name is not None:
+            v = inst.exports.get(name)
+            if not isinstance(v, MemoryInstance):
+                raise KeyError(f"calling module has no memory export {name!r}")
+            return Memory(v)
+        if not inst.mems:
+            raise LookupError("calling module has no memory")
+        return Memory(inst.mems[0])
+
+    def function(self, name: str) -> Function:
+        inst = self._inst
+        v = None if inst is None else inst.exports.get(name)
+        if not isinstance(v, FunctionInstance):
+            raise KeyError(f"calling module has no function export {name!r}")
+        return Function(v)
+
+    def global_(self, name: str) -> Global:
+        inst = self._inst
+        v = None if inst is None else inst.exports.get(name)
+        if not isinstance(v, GlobalInstance):
+            raise KeyError(f"calling module has no global export {name!r}")
+        return Global(v)

@@ -1,0 +1,462 @@
+"""The compiler engine: each WebAssembly function becomes a Python function.
+
+Per module (:class:`CompiledWasm`, cached on the ``CompiledModule``): a function's
+Python source is generated (:mod:`.codegen`) and compiled with ``compile()`` the
+first time any instance calls it, and the code object is kept for every later
+instance.  Per instance (:meth:`CompiledWasm.bind`): one namespace dict holds what the
+generated code refers to (memories' bytearrays, tables' element lists, globals,
+callables of the other functions, helpers); a function object is
+``types.FunctionType(code, namespace)``, so binding is cheap and calls between wasm
+functions are plain Python calls.
+
+Calling convention: ``f(arg0, ..., argN, depth) -> None | value | tuple``; ``depth``
+is the wasm call depth of the callee (1 for the outermost frame) and the callee traps
+with "call stack exhausted" past ``max_call_depth``.  ``WasmFunctionInstance.code``
+of a function of this engine is its per-instance callable (a lazy stub until first
+called).
+
+Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
+``struct.error``/``IndexError``/``OverflowError`` escape from a memory access;
+:meth:`CompilerEngine.invoke` turns those into "out of bounds memory access" and
+fills ``wasm_stack`` from the Python traceback (generated code objects are named
+``<wasm:INDEX>``), so the hot path pays nothing for either.
+
+Use :func:`dump` to see the Python generated for a function.
+"""
+from __future__ import annotations
+
+import struct
+import sys
+import types as _types
+from typing import Any, Dict, List, Optional
+
+from ...errors import Trap
+from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
+from .. import CompiledCode, Engine, call_depth
+from . import codegen
+from .rt import BASE_NAMESPACE
+
+__all__ = ["CompilerEngine", "CompiledWasm", "dump"]
+
+_FALLBACK = "fallback"
+# Set (never reset) once generated code has called out to a host function or the
+# interpreter: until then no wasm frame can be below an invoke, so invoke can skip
+# reading the (slow) thread-local call depth.  A flag rather than a counter, so that
+# threads cannot corrupt it.
+_REENTRY = [0]
+_getrecursionlimit = sys.getrecursionlimit
+_MEM_ERRORS = (struct.error, IndexError, OverflowError)
+
+
+class _Passthrough(Exception):
+    """Carries an exception raised by a host function past the handlers of
+    :meth:`CompilerEngine.invoke`, which would otherwise translate it."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class CompiledWasm(CompiledCode):
+    """Per-module code of the compiler engine (no per-instance state)."""
+
+    def __init__(self, engine: "CompilerEngine", module: Any) -> None:
+        self.engine = engine
+        self.module = module
+        self.func_types = module.func_types()
+        self.nimp = len(self.func_types) - len(module.funcs)
+        n = len(module.funcs)
+        # per defined function: None (not compiled yet), (code, consts) or _FALLBACK
+        self.codes: List[Any] = [None] * n
+        self.names = ["f%d" % k for k in range(self.nimp + n)]
+        self.lazy = _Lazy(self)
+        self.interp_codes: Dict[int, Any] = {}
+        self.fallback_reasons: Dict[int, str] = {}
+
+    # -- the CompiledCode contract --------------------------------------------------
+    def function_code(self, index: int) -> Any:
+        # WasmFunctionInstance.code: this placeholder until the instance's function
+        # object is created on first call (see _resolve).
+        return self.lazy
+
+    def close(self) -> None:
+        # Instances keep working (their stubs may still compile functions): only the
+        # cached code objects are released.
+        self.codes = [None] * len(self.codes)
+        self.interp_codes = {}
+
+    def bind(self, inst: Any) -> None:
+        g = dict(BASE_NAMESPACE)
+        g["_INST"] = inst
+        g["_F"] = inst.funcs
+        g["_E"] = inst.elems
+        g["_D"] = inst.datas
+        for k, t in enumerate(inst.types):
+            g["FT%d" % k] = t
+        for k, m in enumerate(inst.mems):
+            g["M%d" % k] = m.data
+            g["MI%d" % k] = m
+        for k, t in enumerate(inst.tables):
+            g["T%d" % k] = t.elements
+            g["TI%d" % k] = t
+        for k, gl in enumerate(inst.globals):
+            if gl.type.mutable:
+                g["G%d" % k] = gl
+            else:
+                g["g%d" % k] = gl.value
+        g["_ci"] = _make_call_indirect(inst)
+        g["_CW"] = self
+        funcs = inst.funcs
+        names = self.names
+        for k in range(self.nimp):
+            g[names[k]] = _callable_for(funcs[k], inst)
+        # Defined functions get their callables lazily: a function's callees are
+        # bound (as stubs, if not created yet) when the function itself is created.
+        inst.engine_data = g
+        if _getrecursionlimit() < self.engine._py_limit:
+            # Wasm frames are Python frames: allow as many as max_call_depth needs.
+            # Raised once and never lowered (lowering it below the depth a running
+            # thread has reached would break that thread).
+            sys.setrecursionlimit(self.engine._py_limit)
+
+    # -- compilation ------------------------------------------------------------------
+    def source(self, index: int) -> str:
+        """The generated Python source of defined function ``index``."""
+        src, _, _ = codegen.generate(self.module, index, self.func_types, self.engine.max_depth,
+                                  self.engine.back_edge_hook)
+        return src
+
+    def get_code(self, index: int) -> Any:
+        entry = self.codes[index]
+        if entry is None:
+            entry = self._compile(index)
+            self.codes[index] = entry
+        return entry
+
+    def _compile(self, index: int) -> Any:
+        fidx = self.nimp + index
+        try:
+            src, consts, callees = codegen.generate(self.module, index, self.func_types,
+                                                    self.engine.max_depth, self.engine.back_edge_hook)
+            code = compile(src, "<wasm:%d>" % fidx, "exec")
+        except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError, ValueError) as e:
+            self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
+            return _FALLBACK
+        for c in code.co_consts:
+            if isinstance(c, _types.CodeType):
+                return (c, consts, callees)
+        raise AssertionError("no function in generated code")  # pragma: no cover
+
+    def compile_all(self) -> None:
+        """Compile every function now (instead of on first call)."""
+        for i in range(len(self.codes)):
+            self.get_code(i)
+
+    def materialize(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
+        """Create instance ``g``'s function object for defined function ``index``."""
+        entry = self.get_code(index)
+        if entry is _FALLBACK:
+            f = self._fallback(index, fi)
+        else:
+            code, consts, callees = entry
+            if consts:
+                g.update(consts)
+            names = self.names
+            funcs = g["_F"]
+            for k in callees:
+                name = names[k]
+                if name not in g:
+                    callee = funcs[k]
+                    c = callee.code
+                    g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
+            f = _types.FunctionType(code, g)
+        g[self.names[self.nimp + index]] = f
+        fi.code = f
+        return f
+
+    def _fallback(self, index: int, fi: Any) -> Any:
+        """Run a function Python cannot express (too deeply nested) on the
+        interpreter."""
+        from ..interpreter import execute
+        from ..interpreter.compile import compile_function
+
+        fc = self.interp_codes.get(index)
+        if fc is None:
+            fc = compile_function(self.module, index, self.func_types)
+            self.interp_codes[index] = fc
+        ie = self.engine.interpreter()
+        proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
+        nres = len(fi.type.results)
+        tls = call_depth
+
+        def run(*args: Any) -> Any:
+            saved = getattr(tls, "depth", 0)
+            tls.depth = args[-1] - 1
+            _REENTRY[0] = 1
+            try:
+                res = execute(ie, proxy, list(args[:-1]))
+            finally:
+                tls.depth = saved
+            if nres == 1:
+                return res[0]
+            if nres == 0:
+                return None
+            return tuple(res)
+
+        run.__name__ = "interpreted_f%d" % fi.index
+        return run
+
+
+class _Lazy:
+    """``WasmFunctionInstance.code`` of a function whose instance-bound callable does
+    not exist yet."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: CompiledWasm) -> None:
+        self.owner = owner
+
+
+def _resolve(fi: Any) -> Any:
+    """The callable of compiled-engine function ``fi``, created if needed."""
+    g = fi.module.engine_data
+    cw = g["_CW"]
+    return cw.materialize(fi.index - cw.nimp, g, fi)
+
+
+def _make_stub(cm: CompiledWasm, index: int, g: Dict[str, Any], fi: Any, name: str) -> Any:
+    def stub(*args: Any) -> Any:
+        f = fi.code
+        if f.__class__ is _Lazy:
+            f = cm.materialize(index, g, fi)
+        return f(*args)
+
+    return stub
+
+
+def _host_shim(f: Any, inst: Any) -> Any:
+    """A callable with the generated code's calling convention for a host function or
+    a wasm function of another engine."""
+    nres = len(f.type.results)
+    tls = call_depth
+    if f.__class__ is HostFunctionInstance:
+        raw = f.raw
+
+        def call(args: List[Any]) -> List[Any]:
+            return raw(inst, args)
+    else:
+        call = f.call
+
+    def shim(*args: Any) -> Any:
+        saved = getattr(tls, "depth", 0)
+        tls.depth = args[-1] - 1
+        _REENTRY[0] = 1
+        try:
+            res = call(list(args[:-1]))
+        except _MEM_ERRORS as e:
+            raise _Passthrough(e)
+        finally:
+            tls.depth = saved
+        if nres == 1:
+            return res[0]
+        if nres == 0:
+            return None
+        return tuple(res)
+
+    return shim
+
+
+def _is_compiled(f: Any) -> bool:
+    return f.__class__ is WasmFunctionInstance and isinstance(f.engine, CompilerEngine)
+
+
+def _callable_for(f: Any, inst: Any) -> Any:
+    if _is_compiled(f):
+        # Created now rather than through a stub: a stub's f(*args) would cost C stack
+        # on every call through it.
+        c = f.code
+        return c if c.__class__ is not _Lazy else _resolve(f)
+    return _host_shim(f, inst)
+
+
+def _make_call_indirect(inst: Any) -> Any:
+    shims: Dict[int, Any] = {}
+
+    def call_indirect(elems: List[Any], ft: Any, i: int) -> Any:
+        if i >= len(elems):
+            raise Trap("undefined element")
+        f = elems[i]
+        if f is None:
+            raise Trap("uninitialized element")
+        t = f.type
+        if t is not ft and t != ft:
+            raise Trap("indirect call type mismatch")
+        if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
+            c = f.code
+            return c if c.__class__ is not _Lazy else _resolve(f)
+        s = shims.get(id(f))
+        if s is None or s[0] is not f:
+            s = (f, _host_shim(f, inst))
+            shims[id(f)] = s
+        return s[1]
+
+    return call_indirect
+
+
+def _wasm_stack(tb: Any) -> List[str]:
+    """Names of the generated frames in traceback ``tb`` (which starts at an
+    ``invoke``), innermost first, up to a nested ``invoke``."""
+    names: List[str] = []
+    first = True
+    while tb is not None:
+        fr = tb.tb_frame
+        co = fr.f_code
+        if co is _INVOKE_CODE and not first:
+            break
+        first = False
+        fn = co.co_filename
+        if fn.startswith("<wasm:"):
+            inst = fr.f_globals.get("_INST")
+            try:
+                names.append(inst.funcs[int(fn[6:-1])].name)
+            except Exception:  # pragma: no cover - defensive
+                names.append(co.co_name)
+        tb = tb.tb_next
+    names.reverse()
+    return names
+
+
+class CompilerEngine(Engine):
+    """Compiles WebAssembly functions to Python functions (see the module docstring)."""
+
+    name = "compiler"
+
+    #: a Python statement inserted at every loop header (run once per iteration); the
+    #: place for fuel or deadline checks on back-edges.  None: nothing.
+    back_edge_hook: Optional[str] = None
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.max_depth = config.max_call_depth
+        # Python frames per wasm frame: 1, or 2 through a lazy stub; plus margin.
+        self._py_limit = 2 * self.max_depth + 1000
+        # CPython before 3.11 and PyPy spend C stack on every Python call: deep recursion
+        # could overflow the thread's stack (a crash, not an exception).  There the
+        # outermost calls run on a helper thread with a stack big enough for
+        # max_call_depth frames (nested calls from host functions are already on it).
+        self._big_stack = _SMALL_C_STACK and self.max_depth > _INLINE_DEPTH
+        self._stack_bytes = min(max(64 << 20, self.max_depth * (24 << 10)), 2 << 30)
+        self._interp: Any = None
+
+    def interpreter(self) -> Any:
+        if self._interp is None:
+            from ..interpreter import InterpreterEngine
+
+            self._interp = InterpreterEngine(self.config)
+        return self._interp
+
+    def compile_module(self, module: Any) -> CompiledWasm:
+        return CompiledWasm(self, module)
+
+    def invoke(self, fn: Any, args: List[Any]) -> List[Any]:
+        base = getattr(call_depth, "depth", 0) if _REENTRY[0] else 0
+        if self._big_stack and base == 0 and not getattr(call_depth, "big_stack", False):
+            return _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+        code = fn.code
+        if code.__class__ is _Lazy:
+            code = _resolve(fn)
+        try:
+            r = code(*args, base + 1)
+        except Trap as trap:
+            trap.wasm_stack.extend(_wasm_stack(trap.__traceback__))
+            raise
+        except _MEM_ERRORS as e:
+            trap = Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
+            raise trap from None
+        except RecursionError as e:
+            if _getrecursionlimit() < self._py_limit:
+                sys.setrecursionlimit(self._py_limit)
+            trap = Trap("call stack exhausted", _wasm_stack(e.__traceback__))
+            raise trap from None
+        except _Passthrough as p:
+            host_exc = p.exc
+            raise host_exc from None
+        n = len(fn.type.results)
+        if n == 1:
+            return [r]
+        if n == 0:
+            return []
+        return list(r)
+
+
+_INVOKE_CODE = CompilerEngine.invoke.__code__
+
+# CPython before 3.11 (and PyPy) use the C stack for Python-to-Python calls
+_SMALL_C_STACK = sys.implementation.name != "cpython" or sys.version_info < (3, 11)
+# wasm call depth that is safe on any thread's default stack
+_INLINE_DEPTH = 2000
+
+
+class _BigStackWorker:
+    """A daemon thread with a big stack that runs calls handed to it."""
+
+    def __init__(self, stack_bytes: int) -> None:
+        import queue
+        import threading
+
+        self.requests: Any = queue.SimpleQueue()
+        self.replies: Any = queue.SimpleQueue()
+        old = threading.stack_size()
+        threading.stack_size(stack_bytes)
+        try:
+            t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
+            t.start()
+        finally:
+            threading.stack_size(old)
+
+    def _loop(self) -> None:
+        call_depth.big_stack = True
+        while True:
+            fn, args = self.requests.get()
+            try:
+                self.replies.put((True, fn(*args)))
+            except BaseException as e:  # noqa: BLE001 - handed back to the caller
+                self.replies.put((False, e))
+            del fn, args
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        self.requests.put((fn, args))
+        ok, value = self.replies.get()
+        if ok:
+            return value
+        raise value
+
+
+def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` on this thread's big-stack worker (created on first use)."""
+    w = getattr(call_depth, "worker", None)
+    if w is None:
+        w = _BigStackWorker(stack_bytes)
+        call_depth.worker = w
+    return w.call(fn, *args)
+
+
+def dump(compiled: Any, func_index: int) -> str:
+    """The Python source generated for function ``func_index`` (in the function index
+    space, imports included) of ``compiled``: a :class:`pywazero.CompiledModule`
+    compiled with the compiler engine, or a :class:`CompiledWasm`."""
+    cw = compiled
+    if not isinstance(cw, CompiledWasm):
+        get = getattr(compiled, "_engine_code", None)
+        cw = get() if get is not None else None
+        if not isinstance(cw, CompiledWasm):
+            raise TypeError("dump() needs a module compiled with the compiler engine")
+    index = func_index - cw.nimp
+    if not 0 <= index < len(cw.codes):
+        raise ValueError(f"function {func_index} is not defined by the module (imported or out of range)")
+    src = cw.source(index)
+    names = cw.module.names.functions
+    title = names.get(func_index)
+    head = "# wasm function %d%s: %s\n" % (
+        func_index, " ($%s)" % title if title else "",
+        cw.module.types[cw.func_types[func_index]])
+    return head + src

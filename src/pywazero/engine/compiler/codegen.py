@@ -1,0 +1,1003 @@
+"""Code generation: one WebAssembly function body -> the source of one Python function.
+
+The generated function is ``def f<index>(l0, l1, ..., _d):``: wasm locals are the
+Python locals ``l<i>`` and ``_d`` is the wasm call depth of this frame.  Everything
+else it uses is a global of the per-instance namespace (see ``__init__.py``):
+
+* ``f<k>``: the callable of function ``k`` (same calling convention, plus ``_d + 1``);
+* ``M<k>`` / ``MI<k>``: memory ``k``'s bytearray / MemoryInstance;
+* ``T<k>`` / ``TI<k>``: table ``k``'s element list / TableInstance;
+* ``G<k>``: a mutable GlobalInstance; ``g<k>``: an immutable global's value;
+* ``FT<k>``: type ``k``; ``_F``/``_E``/``_D``: the instance's functions, element
+  segments and data segments; numerics' names (``NAMESPACE``) and the helpers of
+  ``rt.py``.
+
+The operand stack exists only at compile time.  Each stack entry is a Python
+expression; an expression stays pending (unevaluated) only while it is *pure*: it
+reads nothing but locals and temporaries and cannot trap.  Anything that reads
+memory, globals or may trap is assigned to a fresh temporary ``t<n>`` at once, so
+wasm's evaluation order is kept.  Before ``local.set x`` the pending entries reading
+``x`` are evaluated into temporaries.  At control-flow joins values live in
+per-height "slot" variables ``s<h>``.
+
+Control flow: a ``loop`` that is branched to becomes ``while True:`` (a branch to it
+is ``continue``, falling off its end is ``break``); a ``block``/``if`` that is
+branched to is wrapped in a one-shot ``while True: ... break`` (a branch to it is
+``break``); constructs that are never branched to emit no loop at all.  A branch out
+of several nested Python loops sets ``_br`` to the target's id and breaks; after each
+such inner loop a check (``if _br: ...``) continues or breaks on outward.  Only loops
+crossed by such a branch pay for the check.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...wasm import opcodes as ops
+from ...wasm.module import Module
+from ...wasm.types import F32, F64, I32, I64, V128
+from .. import numerics as num
+
+__all__ = ["generate", "TooComplex"]
+
+_M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+# Python's compiler refuses more than 20 statically nested loops/try blocks and more
+# than 100 indentation levels; functions beyond these limits are not generated.
+MAX_PY_LOOPS = 18
+MAX_INDENT = 90
+# Pending expressions longer than this are evaluated into a temporary (keeps the
+# generated code readable and Python's compiler away from deep recursion).
+MAX_EXPR = 160
+# Runs of at least this many directly nested blocks are flattened (see _Chain).
+CHAIN_MIN = 4
+
+
+class TooComplex(Exception):
+    """The function cannot be expressed within Python's compiler limits."""
+
+
+# entry kinds
+K_CONST = 0   # a literal or a bound constant name
+K_LOCAL = 1   # a wasm local l<i>
+K_VAR = 2     # a temporary or slot variable (never reassigned while pending)
+K_EXPR = 3    # a pure compound expression
+
+_EMPTY: frozenset = frozenset()
+
+
+class _E:
+    """A compile-time stack entry.  ``expr`` is always the value in its canonical
+    form (unsigned bit pattern); integer arithmetic may also offer ``raw``, a cheaper
+    expression congruent to it modulo 2**N (not yet masked) of at most ``bits`` bits,
+    which only the wrap-around-compatible operators consume."""
+
+    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits")
+
+    def __init__(self, expr: str, kind: int, locs: frozenset = _EMPTY, cond: Optional[str] = None) -> None:
+        self.expr = expr
+        self.kind = kind
+        self.locs = locs
+        self.cond = cond
+        self.raw: Optional[str] = None
+        self.bits = 0
+
+
+class _Ctl:
+    __slots__ = ("kind", "height", "nparams", "nresults", "pyloop", "cid", "escapes", "dead",
+                 "mark", "reach_before", "alias", "chain", "level")
+
+    def __init__(self, kind: int, height: int, nparams: int, nresults: int) -> None:
+        self.kind = kind            # 0 block, 1 loop, 2 if, 3 function
+        self.height = height        # stack height below the params
+        self.nparams = nparams
+        self.nresults = nresults
+        self.pyloop = False         # emitted as a Python ``while True``
+        self.cid = 0
+        # (pyloop construct, "break"/"continue") jumps out of this loop to outer ones
+        self.escapes: set = set()
+        self.dead = False
+        # A block whose body is exactly one construct C emitted as a Python loop is
+        # not a loop itself: a branch to it is a break out of C.
+        self.alias: Optional[_Ctl] = None
+        self.chain: Optional[_Chain] = None   # member of a flattened block chain
+        self.level = 0
+        self.mark = 0               # len(lines) after the construct's header
+        self.reach_before = True
+
+
+class _Chain:
+    """Consecutive nested blocks B1 (outermost) .. Bk, each starting its parent's body,
+    flattened instead of nested: the innermost body and the code after each Bm's end
+    (m = k .. 2) become a sequence of segments, each a one-shot Python loop guarded by
+    ``if _p<id> >= m``.  A branch to Bi sets ``_p<id> = i`` and leaves its segment;
+    segments m > i are skipped.  Keeps big ``br_table`` switches within Python's
+    nesting limits."""
+
+    __slots__ = ("var", "size", "segment", "opened")
+
+    def __init__(self, var: str, size: int) -> None:
+        self.var = var
+        self.size = size
+        self.segment: Optional[_Ctl] = None
+        self.opened = 0
+
+
+# Comparison instructions as Python conditions (operands parenthesized).
+_CMP: Dict[str, str] = {}
+for _t, _sign in (("i32", 0x80000000), ("i64", 0x8000000000000000)):
+    for _n, _o in (("eq", "=="), ("ne", "!="), ("lt_u", "<"), ("gt_u", ">"), ("le_u", "<="), ("ge_u", ">=")):
+        _CMP[f"{_t}.{_n}"] = "{0} %s {1}" % _o
+    for _n, _o in (("lt_s", "<"), ("gt_s", ">"), ("le_s", "<="), ("ge_s", ">=")):
+        _CMP[f"{_t}.{_n}"] = "S%d:%s" % (_sign, _o)   # special: signed compare
+for _t in ("f32", "f64"):
+    for _n, _o in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("gt", ">"), ("le", "<="), ("ge", ">=")):
+        _CMP[f"{_t}.{_n}"] = "{0} %s {1}" % _o
+
+# Numeric instructions that may trap: their result is evaluated at once.
+_TRAPPING = frozenset(
+    n for n in num.INLINE
+    if any(n.endswith(s) for s in (".div_s", ".div_u", ".rem_s", ".rem_u")) and n[0] == "i"
+    or (".trunc_f" in n)
+)
+
+# integer operators whose result modulo 2**N depends only on the operands modulo 2**N
+_RAW_OPS: Dict[str, str] = {}
+for _t in ("i32", "i64"):
+    for _n, _o in (("add", "+"), ("sub", "-"), ("mul", "*"), ("and", "&"), ("or", "|"), ("xor", "^"),
+                   ("shl", "<<")):
+        _RAW_OPS["%s.%s" % (_t, _n)] = _o
+# integer-only instructions folded when every operand is a literal
+_FOLDABLE = frozenset(
+    n for n, f in num.FUNCTIONS.items()
+    if n[0] == "i" and ".trunc" not in n and ".reinterpret" not in n and ".convert" not in n
+    and n not in _TRAPPING and not n.startswith(("f",)) and n.split(".")[1][0] != "f"
+)
+
+# memory access: op -> (struct helper name, post-processing template, natural size)
+_LOADS: Dict[int, Tuple[str, str]] = {
+    0x28: ("_lI", "{0}"), 0x29: ("_lQ", "{0}"),
+    0x2A: ("_lI", "F32"), 0x2B: ("_ld", "{0}"),
+    0x2C: ("_lb", "({0} & 0xFFFFFFFF)"), 0x2D: ("IDX", "{0}"),
+    0x2E: ("_lh", "({0} & 0xFFFFFFFF)"), 0x2F: ("_lH", "{0}"),
+    0x30: ("_lb", "({0} & 0xFFFFFFFFFFFFFFFF)"), 0x31: ("IDX", "{0}"),
+    0x32: ("_lh", "({0} & 0xFFFFFFFFFFFFFFFF)"), 0x33: ("_lH", "{0}"),
+    0x34: ("_li", "({0} & 0xFFFFFFFFFFFFFFFF)"), 0x35: ("_lI", "{0}"),
+}
+_STORES: Dict[int, Tuple[str, str]] = {
+    0x36: ("_sI", "{0}"), 0x37: ("_sQ", "{0}"),
+    0x38: ("_sI", "F32"), 0x39: ("_sd", "{0}"),
+    0x3A: ("IDX", "({0} & 0xFF)"), 0x3B: ("_sH", "({0} & 0xFFFF)"),
+    0x3C: ("IDX", "({0} & 0xFF)"), 0x3D: ("_sH", "({0} & 0xFFFF)"),
+    0x3E: ("_sI", "({0} & 0xFFFFFFFF)"),
+}
+
+
+def _targets(body: List[Tuple[int, Any]], ends: Dict[int, int]) -> set:
+    """Indices of the block/loop/if instructions some branch targets; fills ``ends``
+    (opener index -> index of its end)."""
+    out = set()
+    stack: List[int] = [-1]
+    for i, (op, imm) in enumerate(body):
+        if op in (0x02, 0x03, 0x04):
+            stack.append(i)
+        elif op == 0x0B:
+            if len(stack) > 1:
+                ends[stack.pop()] = i
+        elif op == 0x0C or op == 0x0D:
+            if imm < len(stack):
+                out.add(stack[-1 - imm])
+        elif op == 0x0E:
+            labels, default = imm
+            for d in set(labels) | {default}:
+                if d < len(stack):
+                    out.add(stack[-1 - d])
+    return out
+
+
+class FunctionGenerator:
+    """Generates the Python source of one defined function."""
+
+    def __init__(self, module: Module, index: int, func_types: List[int], max_depth: int,
+                 back_edge_hook: Optional[str] = None) -> None:
+        self.module = module
+        self.index = index                      # in module.funcs
+        self.func_types = func_types
+        self.nimp = len(func_types) - len(module.funcs)
+        self.fidx = self.nimp + index           # in the function index space
+        self.max_depth = max_depth
+        self.back_edge_hook = back_edge_hook
+        self.lines: List[str] = []
+        self.ind = 1
+        self.stack: List[_E] = []
+        self.ctl: List[_Ctl] = []
+        self.pyloops: List[_Ctl] = []
+        self.ntemp = 0
+        self.ncid = 0
+        self.uses_br = False
+        self.callees: set = set()
+        self.consts: Dict[str, Any] = {}
+        self.reachable = True
+        gtypes = module.global_types()
+        self.global_mut = [g.mutable for g in gtypes]
+
+    # -- emission helpers -------------------------------------------------------------
+    def emit(self, s: str) -> None:
+        self.lines.append(" " * self.ind + s)
+
+    def temp(self) -> str:
+        self.ntemp += 1
+        return "t%d" % self.ntemp
+
+    def const_name(self, value: Any) -> str:
+        name = "_k%d_%d" % (self.fidx, len(self.consts))
+        self.consts[name] = value
+        return name
+
+    def fconst(self, x: float) -> _E:
+        if math.isfinite(x):
+            r = repr(x)
+            return _E(r if not r.startswith("-") else "(%s)" % r, K_CONST)
+        return _E(self.const_name(x), K_CONST)
+
+    def push(self, e: _E) -> None:
+        self.stack.append(e)
+
+    def pop(self) -> _E:
+        return self.stack.pop()
+
+    @staticmethod
+    def cond_of(e: _E) -> str:
+        return e.cond if e.cond is not None else e.expr
+
+    def materialize(self, e: _E) -> None:
+        if e.kind == K_CONST or e.kind == K_VAR:
+            return
+        t = self.temp()
+        self.emit("%s = %s" % (t, e.expr))
+        e.expr = t
+        e.kind = K_VAR
+        e.locs = _EMPTY
+        e.cond = None
+        e.raw = None
+
+    def simple(self, e: _E) -> None:
+        """Make ``e`` safe to mention several times in one expression."""
+        if e.kind == K_EXPR:
+            self.materialize(e)
+
+    def push_expr(self, expr: str, locs: frozenset, cond: Optional[str] = None, pure: bool = True) -> _E:
+        e = _E(expr, K_EXPR, locs, cond)
+        if not pure or len(expr) > MAX_EXPR:
+            self.materialize(e)
+        self.stack.append(e)
+        return e
+
+    def push_effect(self, expr: str) -> _E:
+        """Evaluate ``expr`` now into a temporary and push it."""
+        t = self.temp()
+        self.emit("%s = %s" % (t, expr))
+        e = _E(t, K_VAR)
+        self.stack.append(e)
+        return e
+
+    # -- control ------------------------------------------------------------------------
+    def open_pyloop(self, c: _Ctl) -> None:
+        self.ncid += 1
+        c.cid = self.ncid
+        c.pyloop = True
+        self.pyloops.append(c)
+        if len(self.pyloops) > MAX_PY_LOOPS:
+            raise TooComplex("too many nested loops")
+        self.emit("while True:")
+        self.ind += 1
+        if self.ind > MAX_INDENT:
+            raise TooComplex("too deeply nested")
+
+    def close_pyloop(self, c: _Ctl) -> None:
+        """End the ``while True`` of ``c`` (the current indentation is its body's)."""
+        self.emit("break")
+        self.ind -= 1
+        self.pyloops.pop()
+        if c.escapes:
+            outer = self.pyloops[-1] if self.pyloops else None
+            assert outer is not None
+            esc = c.escapes
+            mine = sorted((e for e in esc if e[0] is outer), key=lambda e: e[1])
+            others = {e for e in esc if e[0] is not outer}
+            if len(mine) == 1 and not others:
+                self.emit("if _br:")
+                self.emit(" _br = 0")
+                self.emit(" " + mine[0][1])
+            else:
+                for t, jump in mine:
+                    self.emit("if _br == %d:" % (t.cid * 2 + (jump == "continue")))
+                    self.emit(" _br = 0")
+                    self.emit(" " + jump)
+                if others:
+                    self.emit("if _br:")
+                    self.emit(" break")
+                    outer.escapes |= others
+
+    def enter(self, nparams: int) -> None:
+        """Prepare the stack for entering a construct with ``nparams`` params: pending
+        entries below are evaluated, params move to their slot variables."""
+        st = self.stack
+        base = len(st) - nparams
+        for e in st[:base]:
+            if e.kind != K_CONST and e.kind != K_VAR:
+                self.materialize(e)
+        for i in range(nparams):
+            e = st[base + i]
+            name = "s%d" % (base + i)
+            if e.expr != name:
+                self.emit("%s = %s" % (name, e.expr))
+                st[base + i] = _E(name, K_VAR)
+
+    def move_results(self, height: int, n: int) -> None:
+        """Assign the top ``n`` entries to the slots ``s<height>``..."""
+        st = self.stack
+        src = len(st) - n
+        for i in range(n):
+            e = st[src + i]
+            name = "s%d" % (height + i)
+            if e.expr != name:
+                self.emit("%s = %s" % (name, e.expr))
+
+    def branch(self, depth: int) -> None:
+        """Emit the code of an unconditional branch to label ``depth`` (the values it
+        carries are on top of the compile-time stack, which is left unchanged)."""
+        c = self.ctl[-1 - depth]
+        if c.kind == 3:
+            self.emit_return()
+            return
+        n = c.nparams if c.kind == 1 else c.nresults
+        self.move_results(c.height, n)
+        if c.chain is not None:
+            self.emit("%s = %d" % (c.chain.var, c.level))
+            c = c.chain.segment
+            jump = "break"
+        elif c.alias is not None:
+            c = c.alias
+            jump = "break"
+        else:
+            jump = "continue" if c.kind == 1 else "break"
+        inner = self.pyloops[-1]
+        if inner is c:
+            self.emit(jump)
+        else:
+            self.uses_br = True
+            inner.escapes.add((c, jump))
+            self.emit("_br = %d" % (c.cid * 2 + (jump == "continue")))
+            self.emit("break")
+
+    def emit_return(self) -> None:
+        n = self.nresults
+        st = self.stack
+        if n == 0:
+            self.emit("return")
+        elif n == 1:
+            self.emit("return " + st[-1].expr)
+        else:
+            self.emit("return (%s)" % ", ".join(e.expr for e in st[len(st) - n:]))
+
+    def block_arity(self, bt: int) -> Tuple[int, int]:
+        if bt == -0x40:
+            return 0, 0
+        if bt < 0:
+            return 0, 1
+        ft = self.module.types[bt]
+        return len(ft.params), len(ft.results)
+
+    # -- main ---------------------------------------------------------------------------
+    def generate(self) -> str:
+        module = self.module
+        func = module.funcs[self.index]
+        ftype = module.types[func.type_index]
+        self.nresults = len(ftype.results)
+        nparams = len(ftype.params)
+        ltypes = list(ftype.params) + func.local_types()
+        body = func.body
+        ends: Dict[int, int] = {}
+        targeted = _targets(body, ends)
+        pending: List[_Ctl] = []   # blocks waiting for the construct they alias
+        chain: Optional[_Chain] = None   # the block chain being opened
+        nchains = 0
+        fctl = _Ctl(3, 0, 0, self.nresults)
+        self.ctl.append(fctl)
+        self.emit("if _d > %d: _exhausted()" % self.max_depth)
+        # locals
+        groups: Dict[str, List[str]] = {}
+        for i in range(nparams, len(ltypes)):
+            t = ltypes[i]
+            init = "0.0" if t in (F32, F64) else ("None" if t in (0x70, 0x6F) else "0")
+            groups.setdefault(init, []).append("l%d" % i)
+        for init, names in groups.items():
+            for k in range(0, len(names), 32):
+                self.emit(" = ".join(names[k:k + 32]) + " = " + init)
+        br_line = len(self.lines)
+
+        st = self.stack
+        n = len(body)
+        i = 0
+        INLINE = num.INLINE
+        BY_OP = ops.BY_OP
+        while i < n:
+            op, imm = body[i]
+            i += 1
+            if not self.reachable:
+                if op in (0x02, 0x03, 0x04):
+                    c = _Ctl(0, len(st), 0, 0)
+                    c.dead = True
+                    self.ctl.append(c)
+                    continue
+                if op == 0x05:
+                    if self.ctl[-1].dead:
+                        continue
+                elif op == 0x0B:
+                    if self.ctl[-1].dead:
+                        self.ctl.pop()
+                        continue
+                else:
+                    continue
+
+            if op == 0x20:  # local.get
+                st.append(_E("l%d" % imm, K_LOCAL, frozenset((imm,))))
+            elif op == 0x21 or op == 0x22:  # local.set / local.tee
+                e = st.pop()
+                for o in st:
+                    if imm in o.locs:
+                        self.materialize(o)
+                name = "l%d" % imm
+                if e.expr != name:
+                    self.emit("%s = %s" % (name, e.expr))
+                if op == 0x22:
+                    st.append(_E(name, K_LOCAL, frozenset((imm,))))
+            elif op == 0x41:
+                st.append(_E(str(imm & _M32), K_CONST))
+            elif op == 0x42:
+                st.append(_E(str(imm & _M64), K_CONST))
+            elif op == 0x43:
+                st.append(self.fconst(num.f32_from_bits(imm)))
+            elif op == 0x44:
+                st.append(self.fconst(num.f64_from_bits(imm)))
+            elif op in _LOADS:
+                self.gen_load(op, imm)
+            elif op in _STORES:
+                self.gen_store(op, imm)
+            elif op == 0x0D:  # br_if
+                c = st.pop()
+                self.emit("if %s:" % self.cond_of(c))
+                self.ind += 1
+                self.branch(imm)
+                self.ind -= 1
+            elif op == 0x0C:  # br
+                self.branch(imm)
+                self.reachable = False
+            elif op == 0x02 or op == 0x03:  # block / loop
+                p, r = self.block_arity(imm)
+                self.enter(p)
+                c = _Ctl(0 if op == 0x02 else 1, len(st) - p, p, r)
+                self.ctl.append(c)
+                j = i - 1
+                if chain is None and op == 0x02 and not pending:
+                    run = 1
+                    while i - 1 + run < n and body[i - 1 + run][0] == 0x02:
+                        run += 1
+                    if run >= CHAIN_MIN:
+                        nchains += 1
+                        chain = _Chain("_p%d" % nchains, run)
+                if chain is not None:
+                    chain.opened += 1
+                    c.chain = chain
+                    c.level = chain.opened
+                    if chain.opened == chain.size:
+                        # the innermost body: first segment
+                        self.emit("%s = %d" % (chain.var, chain.size))
+                        seg = _Ctl(0, len(st), 0, 0)
+                        self.open_pyloop(seg)
+                        chain.segment = seg
+                        chain = None
+                elif pending or j in targeted:
+                    nxt = body[i][0] if i < n else None
+                    if (op == 0x02 and (nxt == 0x02 or nxt == 0x03) and ends.get(i, -1) + 1 == ends.get(j)
+                            and self.block_arity(body[i][1]) == (p, r)):
+                        pending.append(c)
+                    else:
+                        self.open_pyloop(c)
+                        for b in pending:
+                            b.alias = c
+                        del pending[:]
+                        if op == 0x03:
+                            self.back_edge(c)
+                c.mark = len(self.lines)
+            elif op == 0x04:  # if
+                cnd = st.pop()
+                p, r = self.block_arity(imm)
+                if cnd.kind == K_EXPR:
+                    # the condition must not see the param moves
+                    needs = any(o.locs & cnd.locs for o in st) or p
+                    if needs:
+                        self.materialize(cnd)
+                self.enter(p)
+                c = _Ctl(2, len(st) - p, p, r)
+                self.ctl.append(c)
+                if (i - 1) in targeted:
+                    self.open_pyloop(c)
+                self.emit("if %s:" % self.cond_of(cnd))
+                self.ind += 1
+                if self.ind > MAX_INDENT:
+                    raise TooComplex("too deeply nested")
+                c.mark = len(self.lines)
+                c.reach_before = True
+            elif op == 0x05:  # else
+                c = self.ctl[-1]
+                if self.reachable:
+                    self.move_results(c.height, c.nresults)
+                if len(self.lines) == c.mark:
+                    self.emit("pass")
+                self.ind -= 1
+                self.emit("else:")
+                self.ind += 1
+                c.mark = len(self.lines)
+                del st[c.height:]
+                for k in range(c.nparams):
+                    st.append(_E("s%d" % (c.height + k), K_VAR))
+                self.reachable = True
+                c.kind = 4  # an if whose else has been seen
+            elif op == 0x0B:  # end
+                c = self.ctl.pop()
+                if c.kind == 3:
+                    if self.reachable:
+                        self.emit_return()
+                    break
+                if self.reachable:
+                    self.move_results(c.height, c.nresults)
+                if c.kind == 2 or c.kind == 4:
+                    if len(self.lines) == c.mark:
+                        self.emit("pass")
+                    self.ind -= 1
+                if c.pyloop:
+                    self.close_pyloop(c)
+                if c.chain is not None:
+                    ch = c.chain
+                    self.close_pyloop(ch.segment)
+                    if c.level < ch.size:
+                        self.ind -= 1   # the segment's guard
+                    if c.level > 1:
+                        self.emit("if %s >= %d:" % (ch.var, c.level))
+                        self.ind += 1
+                        seg = _Ctl(0, c.height, 0, 0)
+                        self.open_pyloop(seg)
+                        ch.segment = seg
+                del st[c.height:]
+                for k in range(c.nresults):
+                    st.append(_E("s%d" % (c.height + k), K_VAR))
+                # Reachable after the construct: when its end was reachable, or a
+                # branch targets it, or it is an if without else (the implicit else).
+                self.reachable = True
+            elif op == 0x0E:  # br_table
+                self.gen_br_table(imm)
+                self.reachable = False
+            elif op == 0x0F:  # return
+                self.emit_return()
+                self.reachable = False
+            elif op == 0x00:
+                self.emit('raise Trap("unreachable")')
+                self.reachable = False
+            elif op == 0x01:
+                pass
+            elif op == 0x10:  # call
+                ft = module.types[self.func_types[imm]]
+                if imm >= self.nimp:
+                    self.callees.add(imm)
+                self.gen_call("f%d" % imm, ft)
+            elif op == 0x11:  # call_indirect
+                tidx, tab = imm
+                ft = module.types[tidx]
+                e = st.pop()
+                callee = "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
+                self.gen_call(callee, ft)
+            elif op == 0x1A:  # drop
+                st.pop()
+            elif op == 0x1B or op == 0x1C:  # select
+                c = st.pop()
+                b = st.pop()
+                a = st.pop()
+                self.push_expr("(%s if %s else %s)" % (a.expr, self.cond_of(c), b.expr), a.locs | b.locs | c.locs)
+            elif op == 0x23:  # global.get
+                if self.global_mut[imm]:
+                    self.push_effect("G%d.value" % imm)
+                else:
+                    st.append(_E("g%d" % imm, K_CONST))
+            elif op == 0x24:  # global.set
+                e = st.pop()
+                self.emit("G%d.value = %s" % (imm, e.expr))
+            else:
+                info = BY_OP[op]
+                name = info.name
+                if name in _CMP:
+                    self.gen_compare(name)
+                elif name == "i32.eqz" or name == "i64.eqz":
+                    e = st.pop()
+                    cond = "not %s" % e.expr if e.cond is None else "not (%s)" % e.cond
+                    self.push_expr("(0 if %s else 1)" % self.cond_of(e), e.locs, cond)
+                elif name in INLINE and op >> 16 != 0xFD:
+                    self.gen_numeric(name, len(info.params))
+                else:
+                    self.gen_other(op, imm, info)
+        if self.uses_br:
+            self.lines.insert(br_line, " _br = 0")
+        return self.lines
+
+    def back_edge(self, c: _Ctl) -> None:
+        """The loop header: runs once per iteration.  The single place where a fuel or
+        deadline check on loop back-edges goes (``back_edge_hook``)."""
+        if self.back_edge_hook:
+            self.emit(self.back_edge_hook)
+
+    # -- instruction groups ---------------------------------------------------------------
+    def gen_compare(self, name: str) -> None:
+        st = self.stack
+        b = st.pop()
+        a = st.pop()
+        tpl = _CMP[name]
+        if tpl.startswith("S"):
+            sign_s, o = tpl[1:].split(":")
+            sign = int(sign_s)
+            if b.kind == K_CONST and b.expr.isdigit():
+                rb = str(int(b.expr) ^ sign)
+            else:
+                rb = "(%s ^ %d)" % (b.expr, sign)
+            if a.kind == K_CONST and a.expr.isdigit():
+                ra = str(int(a.expr) ^ sign)
+            else:
+                ra = "(%s ^ %d)" % (a.expr, sign)
+            cond = "%s %s %s" % (ra, o, rb)
+        else:
+            cond = tpl.format(a.expr, b.expr)
+        self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond)
+
+    def gen_numeric(self, name: str, nargs: int) -> None:
+        st = self.stack
+        args = st[len(st) - nargs:]
+        if name in _FOLDABLE and all(a.kind == K_CONST and a.expr.isdigit() for a in args):
+            del st[len(st) - nargs:]
+            st.append(_E(str(num.FUNCTIONS[name](*[int(a.expr) for a in args])), K_CONST))
+            return
+        if name in _RAW_OPS:
+            del st[len(st) - nargs:]
+            self.gen_raw_op(name, args[0], args[1])
+            return
+        del st[len(st) - nargs:]
+        if name in num.NEEDS_TEMP:
+            for a in args:
+                self.simple(a)
+        expr = num.INLINE[name].format(*[a.expr for a in args])
+        locs = _EMPTY
+        for a in args:
+            locs = locs | a.locs
+        if name in _TRAPPING:
+            self.push_effect(expr)
+        else:
+            self.push_expr(expr, locs)
+
+    def gen_raw_op(self, name: str, a: _E, b: _E) -> None:
+        """Wrap-around-compatible integer operators: the result's ``raw`` form skips
+        the masking of intermediate results."""
+        n = 32 if name[1] == "3" else 64
+        mask = "0xFFFFFFFF" if n == 32 else "0xFFFFFFFFFFFFFFFF"
+        op = _RAW_OPS[name]
+        for attempt in (0, 1):
+            if attempt == 0:
+                ra, ba = (a.raw, a.bits) if a.raw is not None else (a.expr, n)
+                rb, bb = (b.raw, b.bits) if b.raw is not None else (b.expr, n)
+            else:
+                ra, ba, rb, bb = a.expr, n, b.expr, n
+            if op == "<<":
+                if b.kind == K_CONST and b.expr.isdigit():
+                    k = int(b.expr) & (n - 1)
+                    raw = "(%s << %d)" % (ra, k)
+                    bits = ba + k
+                else:
+                    raw = "(%s << (%s & %d))" % (ra, rb, n - 1)
+                    bits = ba + n - 1
+            elif op == "*":
+                raw = "(%s * %s)" % (ra, rb)
+                bits = ba + bb
+            elif op == "+" or op == "-":
+                raw = "(%s %s %s)" % (ra, op, rb)
+                bits = max(ba, bb) + 1
+            else:
+                raw = "(%s %s %s)" % (ra, op, rb)
+                bits = max(ba, bb)
+            if bits <= 2 * n + 8:
+                break
+        canonical = (op == "&" and (ba == n or bb == n)) or (op in ("|", "^") and ba == n and bb == n)
+        locs = a.locs | b.locs
+        if canonical:
+            self.push_expr(raw, locs)
+            return
+        e = self.push_expr("(%s & %s)" % (raw, mask), locs)
+        if e.kind == K_EXPR:
+            e.raw = raw
+            e.bits = bits
+
+    def addr(self, e: _E, offset: int) -> str:
+        if offset == 0:
+            return e.expr
+        if e.kind == K_CONST and e.expr.isdigit():
+            return str(int(e.expr) + offset)
+        return "%s + %d" % (e.expr, offset)
+
+    def gen_load(self, op: int, imm: Any) -> None:
+        _, offset, mem = imm
+        a = self.stack.pop()
+        helper, post = _LOADS[op]
+        where = self.addr(a, offset)
+        if helper == "IDX":
+            raw = "M%d[%s]" % (mem, where)
+        else:
+            raw = "%s(M%d, %s)[0]" % (helper, mem, where)
+        if post == "F32":
+            t = self.push_effect(raw)
+            self.stack.pop()
+            e = _E(t.expr, K_VAR)
+            self.push_effect(num.INLINE["f32.reinterpret_i32"].format(e.expr))
+        else:
+            self.push_effect(post.format(raw))
+
+    def gen_store(self, op: int, imm: Any) -> None:
+        _, offset, mem = imm
+        v = self.stack.pop()
+        a = self.stack.pop()
+        helper, pre = _STORES[op]
+        if pre == "F32":
+            self.simple(v)
+            val = num.INLINE["i32.reinterpret_f32"].format(v.expr)
+        elif v.kind == K_CONST and v.expr.isdigit() and "&" in pre:
+            val = str(int(v.expr) & int(pre.split("& ")[1].rstrip(")"), 16))
+        else:
+            val = pre.format(v.expr)
+        where = self.addr(a, offset)
+        if helper == "IDX":
+            self.emit("M%d[%s] = %s" % (mem, where, val))
+        else:
+            self.emit("%s(M%d, %s, %s)" % (helper, mem, where, val))
+
+    def gen_call(self, callee: str, ft: Any) -> None:
+        st = self.stack
+        np_ = len(ft.params)
+        args = st[len(st) - np_:] if np_ else []
+        if np_:
+            del st[len(st) - np_:]
+        call = "%s(%s)" % (callee, ", ".join([a.expr for a in args] + ["_d + 1"]))
+        nr = len(ft.results)
+        if nr == 0:
+            self.emit(call)
+        elif nr == 1:
+            self.push_effect(call)
+        else:
+            names = [self.temp() for _ in range(nr)]
+            self.emit("%s = %s" % (", ".join(names), call))
+            for nm in names:
+                st.append(_E(nm, K_VAR))
+
+    def gen_br_table(self, imm: Any) -> None:
+        labels, default = imm
+        st = self.stack
+        idx = st.pop()
+        self.simple(idx)
+        # the carried values are evaluated once, before dispatching
+        arity_ctl = self.ctl[-1 - default]
+        n = arity_ctl.nparams if arity_ctl.kind == 1 else arity_ctl.nresults
+        for e in st[len(st) - n:]:
+            if e.kind == K_EXPR:
+                self.materialize(e)
+        # runs of equal targets: [(start, depth)], the last run extends to infinity
+        runs: List[Tuple[int, int]] = []
+        for k, d in enumerate(list(labels) + [default]):
+            if not runs or runs[-1][1] != d:
+                runs.append((k, d))
+        x = idx.expr
+        if len(runs) == 1:
+            self.branch(runs[0][1])
+            return
+        self.tree(x, runs, 0, len(runs))
+
+    def tree(self, x: str, runs: List[Tuple[int, int]], lo: int, hi: int) -> None:
+        """Dispatch on ``x`` among runs[lo:hi] (x is known to be >= runs[lo] start and
+        below runs[hi] start)."""
+        if hi - lo == 1:
+            self.branch(runs[lo][1])
+            return
+        if hi - lo <= 3:
+            for k in range(lo, hi - 1):
+                self.emit(("if %s < %d:" if k == lo else "elif %s < %d:") % (x, runs[k + 1][0]))
+                self.ind += 1
+                self.branch(runs[k][1])
+                self.ind -= 1
+            self.emit("else:")
+            self.ind += 1
+            self.branch(runs[hi - 1][1])
+            self.ind -= 1
+            return
+        mid = (lo + hi) // 2
+        self.emit("if %s < %d:" % (x, runs[mid][0]))
+        self.ind += 1
+        if self.ind > MAX_INDENT:
+            raise TooComplex("too deeply nested")
+        self.tree(x, runs, lo, mid)
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        self.tree(x, runs, mid, hi)
+        self.ind -= 1
+
+    def gen_other(self, op: int, imm: Any, info: Any) -> None:
+        st = self.stack
+        FC = ops.fc
+        if op == 0x3F:  # memory.size
+            self.push_effect("(len(M%d) >> 16)" % imm)
+        elif op == 0x40:  # memory.grow
+            e = st.pop()
+            self.push_effect("(MI%d.grow(%s) & 0xFFFFFFFF)" % (imm, e.expr))
+        elif op == 0xD0:  # ref.null
+            st.append(_E("None", K_CONST))
+        elif op == 0xD1:  # ref.is_null
+            e = st.pop()
+            self.simple(e)
+            cond = "%s is None" % e.expr
+            self.push_expr("(1 if %s else 0)" % cond, e.locs, cond)
+        elif op == 0xD2:  # ref.func
+            st.append(_E("_F[%d]" % imm, K_CONST))
+        elif op == 0x25:  # table.get
+            e = st.pop()
+            self.push_effect("_tget(T%d, %s)" % (imm, e.expr))
+        elif op == 0x26:  # table.set
+            v = st.pop()
+            i = st.pop()
+            self.emit("_tset(T%d, %s, %s)" % (imm, i.expr, v.expr))
+        elif op == FC(16):  # table.size
+            self.push_effect("len(T%d)" % imm)
+        elif op == FC(15):  # table.grow
+            nn = st.pop()
+            v = st.pop()
+            self.push_effect("(TI%d.grow(%s, %s) & 0xFFFFFFFF)" % (imm, nn.expr, v.expr))
+        elif op == FC(17):  # table.fill
+            nn = st.pop()
+            v = st.pop()
+            d = st.pop()
+            self.emit("_tfill(T%d, %s, %s, %s)" % (imm, d.expr, v.expr, nn.expr))
+        elif op == FC(14):  # table.copy
+            nn = st.pop()
+            s = st.pop()
+            d = st.pop()
+            self.emit("_tcopy(T%d, T%d, %s, %s, %s)" % (imm[0], imm[1], d.expr, s.expr, nn.expr))
+        elif op == FC(12):  # table.init
+            nn = st.pop()
+            s = st.pop()
+            d = st.pop()
+            self.emit("_tinit(T%d, _E, %d, %s, %s, %s)" % (imm[1], imm[0], d.expr, s.expr, nn.expr))
+        elif op == FC(13):  # elem.drop
+            self.emit("_E[%d] = []" % imm)
+        elif op == FC(8):  # memory.init
+            nn = st.pop()
+            s = st.pop()
+            d = st.pop()
+            self.emit("_minit(M%d, _D, %d, %s, %s, %s)" % (imm[1], imm[0], d.expr, s.expr, nn.expr))
+        elif op == FC(9):  # data.drop
+            self.emit("_D[%d] = b''" % imm)
+        elif op == FC(10):  # memory.copy
+            nn = st.pop()
+            s = st.pop()
+            d = st.pop()
+            self.emit("_mcopy(M%d, M%d, %s, %s, %s)" % (imm[0], imm[1], d.expr, s.expr, nn.expr))
+        elif op == FC(11):  # memory.fill
+            nn = st.pop()
+            v = st.pop()
+            d = st.pop()
+            self.emit("_mfill(M%d, %s, %s, %s)" % (imm, d.expr, v.expr, nn.expr))
+        elif op >> 16 == 0xFD:
+            self.gen_simd(op, imm, info)
+        else:
+            raise TooComplex("cannot compile %s" % info.name)
+
+    def gen_simd(self, op: int, imm: Any, info: Any) -> None:
+        """SIMD: expressions from engine/simd.py's INLINE templates; memory accesses
+        through struct helpers (see rt.py)."""
+        try:
+            from .. import simd
+        except ImportError:
+            raise TooComplex("SIMD needs engine/simd.py") from None
+        st = self.stack
+        sub = op & 0xFFFF
+        name = info.name
+        if sub == 12:  # v128.const
+            st.append(_E(str(imm), K_CONST))
+            return
+        if info.imm == ops.IMM_MEMARG:
+            _, offset, mem = imm
+            if sub == 11:  # v128.store
+                v = st.pop()
+                a = st.pop()
+                self.emit("_v128_store(M%d, %s, %s)" % (mem, self.addr(a, offset), v.expr))
+                return
+            a = st.pop()
+            where = "M%d, %s" % (mem, self.addr(a, offset))
+            if sub == 0:
+                self.push_effect("_v128_load(%s)" % where)
+            elif 1 <= sub <= 6:
+                self.push_effect("_v128_ext%d(%s)" % (sub, where))
+            elif 7 <= sub <= 10:
+                t = self.push_effect(_SIMD_SCALAR_LOAD[sub - 7] % where)
+                st.pop()
+                shape = ("i8x16", "i16x8", "i32x4", "i64x2")[sub - 7]
+                self.push_expr(simd.INLINE[shape + ".splat"].format(t.expr), _EMPTY)
+            elif sub == 92:
+                self.push_effect(_SIMD_SCALAR_LOAD[2] % where)
+            elif sub == 93:
+                self.push_effect(_SIMD_SCALAR_LOAD[3] % where)
+            else:
+                raise TooComplex("cannot compile %s" % name)
+            return
+        if info.imm == ops.IMM_MEMARG_LANE:
+            _, offset, mem, lane = imm
+            k = (sub - 84) % 4
+            shape = ("i8x16", "i16x8", "i32x4", "i64x2")[k]
+            v = st.pop()
+            a = st.pop()
+            where = "M%d, %s" % (mem, self.addr(a, offset))
+            if sub < 88:  # load lane
+                self.simple(v)
+                t = self.push_effect(_SIMD_SCALAR_LOAD[k] % where)
+                st.pop()
+                self.push_expr(simd.INLINE[shape + ".replace_lane"].format(v.expr, t.expr, lane=repr(lane)),
+                               v.locs)
+            else:  # store lane
+                self.simple(v)
+                getter = shape + (".extract_lane_u" if k < 2 else ".extract_lane")
+                x = simd.INLINE[getter].format(v.expr, lane=repr(lane))
+                if k == 0:
+                    self.emit("M%d[%s] = %s" % (mem, self.addr(a, offset), x))
+                else:
+                    self.emit("%s(%s, %s)" % (("_sH", "_sI", "_sQ")[k - 1], where, x))
+            return
+        tpl = simd.INLINE.get(name)
+        if tpl is None:
+            raise TooComplex("cannot compile %s" % name)
+        n = len(info.params)
+        args = st[len(st) - n:]
+        del st[len(st) - n:]
+        if name in simd.NEEDS_TEMP:
+            for a in args:
+                self.simple(a)
+        kw = {}
+        if info.imm == ops.IMM_LANE:
+            kw["lane"] = repr(imm)
+        elif info.imm == ops.IMM_SHUFFLE:
+            kw["lanes"] = repr(bytes(imm))
+        expr = tpl.format(*[a.expr for a in args], **kw)
+        locs = _EMPTY
+        for a in args:
+            locs = locs | a.locs
+        self.push_expr(expr, locs)
+
+
+# scalar loads of 8, 16, 32 and 64 bits; %s is "memory, address"
+_SIMD_SCALAR_LOAD = ("_lB(%s)[0]", "_lH(%s)[0]", "_lI(%s)[0]", "_lQ(%s)[0]")
+
+
+def generate(module: Module, index: int, func_types: List[int], max_depth: int,
+             back_edge_hook: Optional[str] = None) -> Tuple[str, Dict[str, Any], List[int]]:
+    """``(source, constants, callees)`` for defined function ``index``: the source
+    defines ``f<function index>``; ``constants`` are extra globals it needs and
+    ``callees`` the defined functions it calls directly."""
+    g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook)
+    lines = g.generate()
+    func = module.funcs[index]
+    ftype = module.types[func.type_index]
+    params = ["l%d" % k for k in range(len(ftype.params))] + ["_d"]
+    head = "def f%d(%s):" % (g.fidx, ", ".join(params))
+    return head + "\n" + "\n".join(lines) + "\n", g.consts, sorted(g.callees)

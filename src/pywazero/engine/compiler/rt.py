@@ -1,0 +1,138 @@
+"""Run-time helpers the generated code calls (bound into every instance's namespace).
+
+Only rare or bulky operations live here; the hot ones are inlined by the code
+generator.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Dict, List
+
+from ...errors import Trap
+from .. import numerics as num
+
+__all__ = ["BASE_NAMESPACE"]
+
+
+def _exhausted() -> None:
+    raise Trap("call stack exhausted")
+
+
+def _oob_mem() -> Trap:
+    return Trap("out of bounds memory access")
+
+
+def _oob_table() -> Trap:
+    return Trap("out of bounds table access")
+
+
+def _tget(elems: List[Any], i: int) -> Any:
+    if i >= len(elems):
+        raise _oob_table()
+    return elems[i]
+
+
+def _tset(elems: List[Any], i: int, v: Any) -> None:
+    if i >= len(elems):
+        raise _oob_table()
+    elems[i] = v
+
+
+def _tfill(elems: List[Any], i: int, v: Any, n: int) -> None:
+    if i + n > len(elems):
+        raise _oob_table()
+    if n:
+        elems[i:i + n] = [v] * n
+
+
+def _tcopy(dst: List[Any], src: List[Any], d: int, s: int, n: int) -> None:
+    if s + n > len(src) or d + n > len(dst):
+        raise _oob_table()
+    if n:
+        dst[d:d + n] = src[s:s + n]
+
+
+def _tinit(elems: List[Any], segs: List[List[Any]], k: int, d: int, s: int, n: int) -> None:
+    seg = segs[k]
+    if s + n > len(seg) or d + n > len(elems):
+        raise _oob_table()
+    if n:
+        elems[d:d + n] = seg[s:s + n]
+
+
+def _minit(data: bytearray, segs: List[bytes], k: int, d: int, s: int, n: int) -> None:
+    seg = segs[k]
+    if s + n > len(seg) or d + n > len(data):
+        raise _oob_mem()
+    if n:
+        data[d:d + n] = seg[s:s + n]
+
+
+def _mcopy(dst: bytearray, src: bytearray, d: int, s: int, n: int) -> None:
+    if s + n > len(src) or d + n > len(dst):
+        raise _oob_mem()
+    if n:
+        dst[d:d + n] = src[s:s + n]
+
+
+def _mfill(data: bytearray, d: int, v: int, n: int) -> None:
+    if d + n > len(data):
+        raise _oob_mem()
+    if n:
+        data[d:d + n] = bytes((v & 0xFF,)) * n
+
+
+_S = struct.Struct
+_QQ = _S("<QQ")
+_uQQ = _QQ.unpack_from
+_pQQ = _QQ.pack_into
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _v128_load(m: bytearray, a: int) -> int:
+    lo, hi = _uQQ(m, a)
+    return lo | (hi << 64)
+
+
+def _v128_store(m: bytearray, a: int, v: int) -> None:
+    _pQQ(m, a, v & _M64, v >> 64)
+
+
+def _make_extend_load(fmt: str, width: int) -> Any:
+    unpack = _S(fmt).unpack_from
+    mask = (1 << width) - 1
+
+    def load(m: bytearray, a: int) -> int:
+        r = 0
+        sh = 0
+        for v in unpack(m, a):
+            r |= (v & mask) << sh
+            sh += width
+        return r
+
+    return load
+
+BASE_NAMESPACE: Dict[str, Any] = dict(num.NAMESPACE)
+BASE_NAMESPACE.update({
+    "__builtins__": __builtins__,
+    "Trap": Trap,
+    "_exhausted": _exhausted,
+    "_tget": _tget, "_tset": _tset, "_tfill": _tfill, "_tcopy": _tcopy, "_tinit": _tinit,
+    "_minit": _minit, "_mcopy": _mcopy, "_mfill": _mfill,
+    "_lI": _S("<I").unpack_from, "_lQ": _S("<Q").unpack_from, "_ld": _S("<d").unpack_from,
+    "_lb": _S("<b").unpack_from, "_lh": _S("<h").unpack_from, "_lH": _S("<H").unpack_from,
+    "_li": _S("<i").unpack_from,
+    "_sI": _S("<I").pack_into, "_sQ": _S("<Q").pack_into, "_sd": _S("<d").pack_into,
+    "_sH": _S("<H").pack_into, "_lB": _S("<B").unpack_from,
+    "_v128_load": _v128_load, "_v128_store": _v128_store,
+    "_v128_ext1": _make_extend_load("<8b", 16), "_v128_ext2": _make_extend_load("<8B", 16),
+    "_v128_ext3": _make_extend_load("<4h", 32), "_v128_ext4": _make_extend_load("<4H", 32),
+    "_v128_ext5": _make_extend_load("<2i", 64), "_v128_ext6": _make_extend_load("<2I", 64),
+})
+try:
+    from .. import simd as _simd
+except ImportError:  # pragma: no cover - SIMD functions then run on the interpreter
+    pass
+else:
+    for _k, _v in _simd.NAMESPACE.items():
+        BASE_NAMESPACE.setdefault(_k, _v)

@@ -1,0 +1,383 @@
+"""The interpreter: pywazero's portable reference engine.
+
+Each function body is translated once per module into a compact internal code
+(:mod:`.compile`); :func:`execute` runs it with an explicit frame stack, so wasm to
+wasm calls never use Python recursion.  See docs/ARCHITECTURE.md.
+"""
+from __future__ import annotations
+
+import functools
+import struct
+from typing import Any, List
+
+from ...errors import Trap
+from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
+from .. import CompiledCode, Engine, call_depth
+from .compile import FuncCode, compile_function
+
+__all__ = ["InterpreterEngine", "InterpretedModule", "FuncCode", "execute"]
+
+
+class InterpretedModule(CompiledCode):
+    """The interpreter's per-module code: functions are translated lazily, on
+    first call, and kept for every later instance."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.func_types = module.func_types()
+        self.codes: List[Any] = [None] * len(module.funcs)
+        nimp = len(self.func_types) - len(module.funcs)
+        self._stubs = [_LazyCode(self, i, nimp + i) for i in range(len(module.funcs))]
+
+    def function_code(self, index: int) -> Any:
+        code = self.codes[index]
+        return code if code is not None else self._stubs[index]
+
+    def translate(self, index: int) -> FuncCode:
+        code = self.codes[index]
+        if code is None:
+            code = compile_function(self.module, index, self.func_types)
+            self.codes[index] = code
+        return code
+
+    def translate_all(self) -> None:
+        for i in range(len(self.codes)):
+            self.translate(i)
+
+    def close(self) -> None:
+        # Instances created earlier still reference this object (through their
+        # functions' lazy stubs) and must keep working; dropping the CompiledModule's
+        # reference is all closing does, the memory goes with the last instance.
+        pass
+
+
+class _LazyCode:
+    """Placeholder for a function not translated yet (``WasmFunctionInstance.code``
+    is replaced by the real :class:`FuncCode` on first call)."""
+
+    __slots__ = ("owner", "index", "func_index")
+
+    def __init__(self, owner: InterpretedModule, index: int, func_index: int) -> None:
+        self.owner = owner
+        self.index = index
+        self.func_index = func_index
+
+    def resolve(self) -> FuncCode:
+        return self.owner.translate(self.index)
+
+
+class InterpreterEngine(Engine):
+    name = "interpreter"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.max_depth = config.max_call_depth
+        # ``engine.invoke(fn, args)`` without an extra Python frame
+        self.invoke = functools.partial(execute, self)  # type: ignore[method-assign]
+
+    def compile_module(self, module: Any) -> InterpretedModule:
+        return InterpretedModule(module)
+
+    def invoke(self, fn: WasmFunctionInstance, args: List[Any]) -> List[Any]:
+        return execute(self, fn, args)
+
+
+class _Passthrough(Exception):
+    """Carries an exception raised by a host function through the dispatch loop,
+    whose handlers would otherwise translate it (e.g. ``struct.error``)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _call_other(f: Any, args: List[Any], inst: Any, depth: int) -> List[Any]:
+    """Call a host function, or a wasm function of another engine."""
+    saved = call_depth.depth
+    call_depth.depth = depth
+    try:
+        if f.__class__ is HostFunctionInstance:
+            res = f.raw(inst, args)
+        else:
+            res = f.call(args)
+    except (struct.error, OverflowError, IndexError, RecursionError) as e:
+        if isinstance(e, RecursionError):
+            raise
+        raise _Passthrough(e)
+    finally:
+        call_depth.depth = saved
+    return res
+
+
+def _resolve(f: WasmFunctionInstance) -> FuncCode:
+    code = f.code
+    if code.__class__ is _LazyCode:
+        code = code.resolve()
+        f.code = code
+    return code
+
+
+def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]) -> List[Any]:
+    """Run ``fi`` with raw ``args`` to completion and return its raw results."""
+    base = call_depth.depth
+    limit = engine.max_depth - base - 1
+    if limit < 0:
+        raise Trap("call stack exhausted", [fi.name])
+    fc = _resolve(fi)
+    L = list(args)
+    L += fc.local_init
+    S: List[Any] = []
+    code = fc.code
+    pc = 0
+    inst = fi.module
+    G = inst.globals
+    F = inst.funcs
+    data = inst.mems[0].data if inst.mems else None
+    frames: List[Any] = []
+    WFI = WasmFunctionInstance
+    LAZY = _LazyCode
+    try:
+        while True:
+            k, a, b, c = code[pc]
+            pc += 1
+            # Two-level dispatch: groups of 8 kinds, hottest first (see kinds.py).
+            if k < 8:
+                if k == 0:  # LGET
+                    S.append(L[a])
+                elif k == 1:  # LC_ADD
+                    S.append((L[a] + b) & c)
+                elif k == 2:  # LL_BIN
+                    S.append(c(L[a], L[b]))
+                elif k == 3:  # LC_BIN
+                    S.append(c(L[a], b))
+                elif k == 4:  # LSET
+                    L[a] = S.pop()
+                elif k == 5:  # CONST
+                    S.append(a)
+                elif k == 6:  # BR_IF_LLBIN
+                    if c(L[b[0]], L[b[1]]):
+                        pc = a
+                elif k == 7:  # BR_IF_LCBIN
+                    if c(L[b[0]], b[1]):
+                        pc = a
+            elif k < 16:
+                if k == 8:  # LC_ADD_LSET
+                    L[c[1]] = (L[a] + b) & c[0]
+                elif k == 9:  # BIN
+                    y = S.pop()
+                    S[-1] = a(S[-1], y)
+                elif k == 10:  # BIN_LSET
+                    y = S.pop()
+                    L[b] = a(S.pop(), y)
+                elif k == 11:  # LL_BIN_LSET
+                    L[c[1]] = c[0](L[a], L[b])
+                elif k == 12:  # LC_BIN_LSET
+                    L[c[1]] = c[0](L[a], b)
+                elif k == 13:  # ADD
+                    y = S.pop()
+                    S[-1] = (S[-1] + y) & a
+                elif k == 14:  # C_ADD
+                    S[-1] = (S[-1] + a) & b
+                elif k == 15:  # JMP
+                    pc = a
+            elif k < 24:
+                if k == 16:  # LL_ADD
+                    S.append((L[a] + L[b]) & c)
+                elif k == 17:  # BR_IF
+                    if S.pop():
+                        pc = a
+                elif k == 18:  # BR_IF_BIN
+                    y = S.pop()
+                    if b(S.pop(), y):
+                        pc = a
+                elif k == 19:  # LOAD
+                    v = a(data, S[-1] + b)[0]
+                    S[-1] = v if c is None else c(v)
+                elif k == 20:  # STORE
+                    v = S.pop()
+                    if c is not None:
+                        v = c(v)
+                    a(data, S.pop() + b, v)
+                elif k == 21:  # LTEE
+                    L[a] = S[-1]
+                elif k == 22 or k == 23:  # CALL / CALL_INDIRECT
+                    if k == 22:
+                        f = F[a]
+                    else:
+                        i = S.pop()
+                        elems = inst.tables[b].elements
+                        if i >= len(elems):
+                            raise Trap("undefined element")
+                        f = elems[i]
+                        if f is None:
+                            raise Trap("uninitialized element")
+                        ft = inst.types[a]
+                        if f.type is not ft and f.type != ft:
+                            raise Trap("indirect call type mismatch")
+                        b = c[0]
+                    n = len(S) - b
+                    if f.__class__ is WFI and f.engine is engine:
+                        if len(frames) >= limit:
+                            raise Trap("call stack exhausted")
+                        fc = f.code
+                        if fc.__class__ is LAZY:
+                            fc = _resolve(f)
+                        if b == 1:
+                            L2 = [S.pop()]
+                        else:
+                            L2 = S[n:]
+                            del S[n:]
+                        if fc.local_init:
+                            L2 += fc.local_init
+                        frames.append((code, pc, L, S, fi))
+                        fi = f
+                        code = fc.code
+                        pc = 0
+                        L = L2
+                        S = []
+                        if f.module is not inst:
+                            inst = f.module
+                            G = inst.globals
+                            F = inst.funcs
+                            data = inst.mems[0].data if inst.mems else None
+                    else:
+                        args = S[n:]
+                        del S[n:]
+                        S += _call_other(f, args, inst, base + len(frames) + 1)
+            elif k < 32:
+                if k == 24:  # RETURN
+                    if not frames:
+                        return S[len(S) - a:] if a else []
+                    if a == 1:
+                        v = S[-1]
+                        code, pc, L, S, fi = frames.pop()
+                        S.append(v)
+                    elif a == 0:
+                        code, pc, L, S, fi = frames.pop()
+                    else:
+                        res = S[len(S) - a:]
+                        code, pc, L, S, fi = frames.pop()
+                        S += res
+                    if fi.module is not inst:
+                        inst = fi.module
+                        G = inst.globals
+                        F = inst.funcs
+                        data = inst.mems[0].data if inst.mems else None
+                elif k == 25:  # GGET
+                    S.append(G[a].value)
+                elif k == 26:  # GSET
+                    G[a].value = S.pop()
+                elif k == 27:  # IF_LCBIN
+                    if not c(L[b[0]], b[1]):
+                        pc = a
+                elif k == 28:  # IF_LLBIN
+                    if not c(L[b[0]], L[b[1]]):
+                        pc = a
+                elif k == 29:  # IF_BIN
+                    y = S.pop()
+                    if not b(S.pop(), y):
+                        pc = a
+                elif k == 30:  # IF_FALSE
+                    if not S.pop():
+                        pc = a
+                elif k == 31:  # LL_ADD_LSET
+                    L[c[1]] = (L[a] + L[b]) & c[0]
+            elif k < 40:
+                if k == 32:  # LOAD8U
+                    S[-1] = data[S[-1] + a]
+                elif k == 33:  # STORE8
+                    v = S.pop()
+                    data[S.pop() + a] = v & 0xFF
+                elif k == 34:  # C_BIN
+                    S[-1] = b(S[-1], a)
+                elif k == 35:  # L_BIN
+                    S[-1] = b(S[-1], L[a])
+                elif k == 36:  # UN
+                    S[-1] = a(S[-1])
+                elif k == 37:  # L_UN
+                    S.append(b(L[a]))
+                elif k == 38:  # CONST_LSET
+                    L[b] = a
+                elif k == 39:  # LGET_LSET
+                    L[b] = L[a]
+            elif k < 48:
+                if k == 40:  # DROP
+                    S.pop()
+                elif k == 41:  # SELECT
+                    cond = S.pop()
+                    y = S.pop()
+                    if not cond:
+                        S[-1] = y
+                elif k == 42:  # BR_IF_UN
+                    if b(S.pop()):
+                        pc = a
+                elif k == 43:  # BR_IF_LUN
+                    if c(L[b]):
+                        pc = a
+                elif k == 44:  # IF_UN
+                    if not b(S.pop()):
+                        pc = a
+                elif k == 45:  # IF_LUN
+                    if not c(L[b]):
+                        pc = a
+                elif k == 46 or k == 47:  # BR_A / BR_IF_A (with stack adjustment)
+                    if k == 47 and not S.pop():
+                        continue
+                    if c == 0:
+                        del S[b:]
+                    elif c == 1:
+                        v = S[-1]
+                        del S[b:]
+                        S.append(v)
+                    else:
+                        S[b:] = S[len(S) - c:]
+                    pc = a
+            else:
+                if k == 48:  # BR_TABLE
+                    i = S.pop()
+                    if i >= b:
+                        i = b
+                    pc, h, n = a[i]
+                    if h >= 0:
+                        if n == 0:
+                            del S[h:]
+                        else:
+                            S[h:] = S[len(S) - n:]
+                elif k == 49:  # RARE
+                    a(S, inst, b, c)
+                elif k == 50:  # LOADM
+                    v = a(inst.mems[c[1]].data, S[-1] + b)[0]
+                    S[-1] = v if c[0] is None else c[0](v)
+                elif k == 51:  # STOREM
+                    v = S.pop()
+                    if c[0] is not None:
+                        v = c[0](v)
+                    a(inst.mems[c[1]].data, S.pop() + b, v)
+                elif k == 52:  # UNREACHABLE
+                    raise Trap("unreachable")
+                else:
+                    raise AssertionError(f"bad internal instruction {k}")
+    except (struct.error, OverflowError, IndexError):
+        # In validated code only memory accesses can fail this way: struct's
+        # unpack_from/pack_into and the byte accesses of LOAD8U/STORE8 (addresses are
+        # never negative).  Host functions' exceptions come wrapped in _Passthrough.
+        trap = Trap("out of bounds memory access")
+        trap.wasm_stack.extend(_stack(fi, frames))
+        raise trap from None
+    except Trap as trap:
+        trap.wasm_stack.extend(_stack(fi, frames))
+        raise
+    except RecursionError:
+        trap = Trap("call stack exhausted")
+        trap.wasm_stack.extend(_stack(fi, frames))
+        raise trap from None
+    except _Passthrough as p:
+        host_exc = p.exc
+    # re-raised outside the handler so the host's exception keeps its own context
+    raise host_exc
+
+
+def _stack(fi: Any, frames: List[Any]) -> List[str]:
+    names = [fi.name]
+    for fr in reversed(frames):
+        names.append(fr[4].name)
+    return names

@@ -1,0 +1,602 @@
+"""Translate a function body into the interpreter's internal code, once per module.
+
+The internal code is a flat list of 4-tuples ``(kind, a, b, c)``.  Structured control
+flow is resolved here: every branch carries its absolute target index and, when
+values must move, the operand-stack height to cut back to and the label arity, so
+execution never searches for an ``end``.  Unreachable code is not emitted.
+
+Operand-stack heights are static in WebAssembly, so the translator tracks them and
+emits the cheapest branch form (no stack adjustment) whenever the stack at the
+branch already has exactly the label's values above the target height.
+
+A peephole pass fuses frequent sequences into superinstructions
+(``local.get``/``const`` operands folded into a binary operator, a comparison
+folded into ``br_if``/``if``, a binary operator folded into ``local.set``).
+Fusion never crosses a branch target.  A final pass specialises integer add/sub
+superinstructions into kinds with the addition inline, and byte loads/stores get
+their own kinds.
+
+The translator does not rely on the validator's FunctionInfo: it rebuilds the block
+structure in the same single pass (with an explicit control stack, so nesting depth
+costs no Python recursion), which also gives it the exact operand heights.
+"""
+from __future__ import annotations
+
+import operator
+import struct
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ...wasm import opcodes as ops
+from ...wasm.instance import default_value
+from ...wasm.module import Function, Module
+from ...wasm.types import F32, F64, I32, I64, V128, FuncType
+from . import rare as R
+from .kinds import *  # noqa: F401,F403
+from .kinds import KIND_NAMES
+
+_M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+class FuncCode:
+    """The interpreter's code for one defined function (shared by all instances)."""
+
+    __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index")
+
+    def __init__(self, code: list, nparams: int, nresults: int, local_init: list,
+                 ftype: FuncType, index: int) -> None:
+        self.code = code
+        self.nparams = nparams
+        self.nresults = nresults
+        self.local_init = local_init
+        self.type = ftype
+        self.index = index
+
+    def dump(self) -> str:
+        """The internal code as text, for debugging."""
+        out = []
+        for pc, ins in enumerate(self.code):
+            k = ins[0]
+            args = []
+            for x in ins[1:]:
+                if callable(x):
+                    args.append(getattr(x, "__name__", repr(x)))
+                else:
+                    args.append(repr(x))
+            out.append(f"{pc:4d}  {KIND_NAMES.get(k, k)} {' '.join(args)}")
+        return "\n".join(out)
+
+
+def _numeric(name: str) -> Callable:
+    from .. import numerics
+
+    return getattr(numerics, name.replace(".", "_"))
+
+
+# Integer operators inlined here rather than taken from numerics: they are the hot
+# ones, and these definitions are the cheapest correct expressions.
+def i32_add(a, b): return (a + b) & 0xFFFFFFFF
+def i32_sub(a, b): return (a - b) & 0xFFFFFFFF
+def i32_mul(a, b): return (a * b) & 0xFFFFFFFF
+def i32_shl(a, b): return (a << (b & 31)) & 0xFFFFFFFF
+def i32_shr_u(a, b): return a >> (b & 31)
+def i32_shr_s(a, b): return (((a ^ 0x80000000) - 0x80000000) >> (b & 31)) & 0xFFFFFFFF
+def i32_eq(a, b): return 1 if a == b else 0
+def i32_ne(a, b): return 1 if a != b else 0
+def i32_lt_u(a, b): return 1 if a < b else 0
+def i32_gt_u(a, b): return 1 if a > b else 0
+def i32_le_u(a, b): return 1 if a <= b else 0
+def i32_ge_u(a, b): return 1 if a >= b else 0
+def i32_lt_s(a, b): return 1 if (a ^ 0x80000000) < (b ^ 0x80000000) else 0
+def i32_gt_s(a, b): return 1 if (a ^ 0x80000000) > (b ^ 0x80000000) else 0
+def i32_le_s(a, b): return 1 if (a ^ 0x80000000) <= (b ^ 0x80000000) else 0
+def i32_ge_s(a, b): return 1 if (a ^ 0x80000000) >= (b ^ 0x80000000) else 0
+def i32_eqz(a): return 1 if a == 0 else 0
+def i64_add(a, b): return (a + b) & 0xFFFFFFFFFFFFFFFF
+def i64_sub(a, b): return (a - b) & 0xFFFFFFFFFFFFFFFF
+def i64_mul(a, b): return (a * b) & 0xFFFFFFFFFFFFFFFF
+def i64_shl(a, b): return (a << (b & 63)) & 0xFFFFFFFFFFFFFFFF
+def i64_shr_u(a, b): return a >> (b & 63)
+def i64_shr_s(a, b):
+    return (((a ^ 0x8000000000000000) - 0x8000000000000000) >> (b & 63)) & 0xFFFFFFFFFFFFFFFF
+def i64_lt_s(a, b): return 1 if (a ^ 0x8000000000000000) < (b ^ 0x8000000000000000) else 0
+def i64_gt_s(a, b): return 1 if (a ^ 0x8000000000000000) > (b ^ 0x8000000000000000) else 0
+def i64_le_s(a, b): return 1 if (a ^ 0x8000000000000000) <= (b ^ 0x8000000000000000) else 0
+def i64_ge_s(a, b): return 1 if (a ^ 0x8000000000000000) >= (b ^ 0x8000000000000000) else 0
+def i64_extend_i32_u(a): return a
+def i64_extend_i32_s(a): return ((a ^ 0x80000000) - 0x80000000) & 0xFFFFFFFFFFFFFFFF
+def i32_wrap_i64(a): return a & 0xFFFFFFFF
+
+
+_LOCAL_IMPL: Dict[str, Callable] = {
+    # and/or/xor of unsigned ints need no masking: the C builtins are exact
+    "i32.add": i32_add, "i32.sub": i32_sub, "i32.mul": i32_mul, "i32.and": operator.and_,
+    "i32.or": operator.or_, "i32.xor": operator.xor, "i32.shl": i32_shl, "i32.shr_u": i32_shr_u,
+    "i32.shr_s": i32_shr_s, "i32.eq": i32_eq, "i32.ne": i32_ne, "i32.lt_u": i32_lt_u,
+    "i32.gt_u": i32_gt_u, "i32.le_u": i32_le_u, "i32.ge_u": i32_ge_u, "i32.lt_s": i32_lt_s,
+    "i32.gt_s": i32_gt_s, "i32.le_s": i32_le_s, "i32.ge_s": i32_ge_s, "i32.eqz": i32_eqz,
+    "i64.add": i64_add, "i64.sub": i64_sub, "i64.mul": i64_mul, "i64.and": operator.and_,
+    "i64.or": operator.or_, "i64.xor": operator.xor, "i64.shl": i64_shl, "i64.shr_u": i64_shr_u,
+    "i64.shr_s": i64_shr_s, "i64.eq": i32_eq, "i64.ne": i32_ne, "i64.lt_u": i32_lt_u,
+    "i64.gt_u": i32_gt_u, "i64.le_u": i32_le_u, "i64.ge_u": i32_ge_u, "i64.lt_s": i64_lt_s,
+    "i64.gt_s": i64_gt_s, "i64.le_s": i64_le_s, "i64.ge_s": i64_ge_s, "i64.eqz": i32_eqz,
+    # f64 add/sub/mul are exactly the host's double operations (numerics agrees)
+    "f64.add": operator.add, "f64.sub": operator.sub, "f64.mul": operator.mul,
+    "i64.extend_i32_u": i64_extend_i32_u, "i64.extend_i32_s": i64_extend_i32_s,
+    "i32.wrap_i64": i32_wrap_i64,
+}
+
+_IMPL_CACHE: Dict[int, Callable] = {}
+
+# Where only the truth of a result matters (a condition fused into br_if / if), the
+# comparisons of unsigned patterns are the C builtins (they return bools, which must
+# never reach the operand stack, hence only there).
+_AS_CONDITION: Dict[Callable, Callable] = {
+    i32_eq: operator.eq, i32_ne: operator.ne, i32_lt_u: operator.lt, i32_gt_u: operator.gt,
+    i32_le_u: operator.le, i32_ge_u: operator.ge, i32_eqz: operator.not_,
+}
+
+
+_FLOAT_CONDITIONS_ADDED = False
+
+
+def _cond(f: Callable) -> Callable:
+    global _FLOAT_CONDITIONS_ADDED
+    if not _FLOAT_CONDITIONS_ADDED:
+        # float comparisons: IEEE semantics (false on NaN, except ne) are Python's
+        for ty in ("f32", "f64"):
+            for name, builtin in (("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt),
+                                  ("gt", operator.gt), ("le", operator.le), ("ge", operator.ge)):
+                _AS_CONDITION[_numeric(f"{ty}.{name}")] = builtin
+        _FLOAT_CONDITIONS_ADDED = True
+    return _AS_CONDITION.get(f, f)
+
+
+def numeric_impl(op: int) -> Callable:
+    f = _IMPL_CACHE.get(op)
+    if f is None:
+        name = ops.BY_OP[op].name
+        f = _LOCAL_IMPL.get(name)
+        if f is None:
+            f = _numeric(name)
+        _IMPL_CACHE[op] = f
+    return f
+
+
+_ST = struct.Struct
+# memory access: op -> (struct, convert); a load pushes convert(unpack(...)[0])
+_LOADS: Dict[int, Tuple[Any, Optional[str]]] = {
+    0x28: (_ST("<I"), None), 0x29: (_ST("<Q"), None),
+    0x2A: (_ST("<I"), "f32"), 0x2B: (_ST("<d"), None),
+    0x2C: (_ST("<b"), "s32"), 0x2D: (_ST("<B"), None),
+    0x2E: (_ST("<h"), "s32"), 0x2F: (_ST("<H"), None),
+    0x30: (_ST("<b"), "s64"), 0x31: (_ST("<B"), None),
+    0x32: (_ST("<h"), "s64"), 0x33: (_ST("<H"), None),
+    0x34: (_ST("<i"), "s64"), 0x35: (_ST("<I"), None),
+}
+# store: op -> (struct, mask or "f32")
+_STORES: Dict[int, Tuple[Any, Any]] = {
+    0x36: (_ST("<I"), None), 0x37: (_ST("<Q"), None),
+    0x38: (_ST("<I"), "f32"), 0x39: (_ST("<d"), None),
+    0x3A: (_ST("<B"), 0xFF), 0x3B: (_ST("<H"), 0xFFFF),
+    0x3C: (_ST("<B"), 0xFF), 0x3D: (_ST("<H"), 0xFFFF), 0x3E: (_ST("<I"), _M32),
+}
+
+
+def _s32(v): return v & 0xFFFFFFFF
+def _s64(v): return v & 0xFFFFFFFFFFFFFFFF
+
+
+def _load_convert(kind: Optional[str]) -> Optional[Callable]:
+    if kind is None:
+        return None
+    if kind == "s32":
+        return _s32
+    if kind == "s64":
+        return _s64
+    return _numeric("f32.from_bits")
+
+
+def _store_convert(kind: Any) -> Optional[Callable]:
+    if kind is None:
+        return None
+    if kind == "f32":
+        return _numeric("f32.to_bits")
+    mask = kind
+    return lambda v: v & mask
+
+
+class _Ctl:
+    """A control-stack entry of the translator."""
+
+    __slots__ = ("kind", "height", "nparams", "nresults", "fixups", "loop_pc", "dead", "if_fixup",
+                 "outer_reachable")
+
+    def __init__(self, kind: int, height: int, nparams: int, nresults: int, loop_pc: int,
+                 dead: bool) -> None:
+        self.kind = kind          # 0 block, 1 loop, 2 if, 3 function
+        self.height = height      # operand height at entry, below the params
+        self.nparams = nparams
+        self.nresults = nresults
+        self.fixups: List[int] = []   # indices of emitted branches to patch with the end pc
+        self.loop_pc = loop_pc
+        self.dead = dead          # the whole construct is unreachable
+        self.if_fixup = -1        # the IF_FALSE to patch with the else pc
+        self.outer_reachable = True
+
+
+def _block_arity(module: Module, bt: int) -> Tuple[int, int]:
+    if bt == -0x40:
+        return 0, 0
+    if bt < 0:
+        return 0, 1
+    ft = module.types[bt]
+    return len(ft.params), len(ft.results)
+
+
+# ops whose result is a plain function of their operands (numeric)
+def _is_numeric(op: int) -> bool:
+    info = ops.BY_OP.get(op)
+    if info is None or info.params is None or info.imm != ops.IMM_NONE:
+        return False
+    if op >> 16 == 0xFD:
+        return False
+    return op >= 0x45 and op <= 0xC4 or (op >> 16 == 0xFC and (op & 0xFFFF) < 8)
+
+
+_ADD_MASK = {i32_add: _M32, i64_add: _M64}
+_SUB_MASK = {i32_sub: _M32, i64_sub: _M64}
+
+
+def _specialise_add(ins: list) -> None:
+    """Rewrite (in place, one for one) integer add/sub superinstructions into kinds
+    whose addition is inline: ``x - k`` becomes ``x + (-k mod 2**n)``."""
+    k = ins[0]
+    if k == K_LC_BIN or k == K_LC_BIN_LSET:
+        f = ins[3] if k == K_LC_BIN else ins[3][0]
+        mask = _ADD_MASK.get(f)
+        const = ins[2]
+        if mask is None:
+            mask = _SUB_MASK.get(f)
+            if mask is None:
+                return
+            const = -const & mask
+        if k == K_LC_BIN:
+            ins[:] = [K_LC_ADD, ins[1], const, mask]
+        else:
+            ins[:] = [K_LC_ADD_LSET, ins[1], const, (mask, ins[3][1])]
+    elif k == K_C_BIN:
+        f = ins[2]
+        mask = _ADD_MASK.get(f)
+        const = ins[1]
+        if mask is None:
+            mask = _SUB_MASK.get(f)
+            if mask is None:
+                return
+            const = -const & mask
+        ins[:] = [K_C_ADD, const, mask, 0]
+    elif k == K_LL_BIN or k == K_LL_BIN_LSET:
+        f = ins[3] if k == K_LL_BIN else ins[3][0]
+        mask = _ADD_MASK.get(f)
+        if mask is None:
+            return
+        if k == K_LL_BIN:
+            ins[:] = [K_LL_ADD, ins[1], ins[2], mask]
+        else:
+            ins[:] = [K_LL_ADD_LSET, ins[1], ins[2], (mask, ins[3][1])]
+    elif k == K_BIN:
+        mask = _ADD_MASK.get(ins[1])
+        if mask is not None:
+            ins[:] = [K_ADD, mask, 0, 0]
+
+
+def compile_function(module: Module, index: int, func_types: List[int]) -> FuncCode:
+    """Translate defined function ``index`` (in ``module.funcs``)."""
+    func: Function = module.funcs[index]
+    ftype = module.types[func.type_index]
+    nimp = len(func_types) - len(module.funcs)
+    local_types = list(ftype.params) + func.local_types()
+    out: List[list] = []
+    barrier = 0   # no fusion may look at out[:barrier] (a branch target follows)
+    height = 0
+    ctl: List[_Ctl] = [_Ctl(3, 0, 0, len(ftype.results), 0, False)]
+    reachable = True
+    types = module.types
+    global_types = module.global_types()
+
+    def emit(*ins: Any) -> None:
+        out.append(list(ins))
+
+    def label_target(depth: int) -> Tuple[_Ctl, int]:
+        c = ctl[-1 - depth]
+        arity = c.nparams if c.kind == 1 else c.nresults
+        return c, arity
+
+    def emit_branch(depth: int, conditional: bool) -> None:
+        """Emit br/br_if to label ``depth``; ``height`` is the height after popping
+        the condition."""
+        c, arity = label_target(depth)
+        if c.kind == 3:
+            # the function's label: its end holds a RETURN, which takes the top
+            # ``arity`` values whatever lies below them
+            if conditional:
+                emit(K_BR_IF, -1, 0, 0)
+                c.fixups.append(len(out) - 1)
+            else:
+                emit(K_RETURN, arity, 0, 0)
+            return
+        adjust = height - arity != c.height
+        if conditional:
+            kind = K_BR_IF_A if adjust else K_BR_IF
+        else:
+            kind = K_BR_A if adjust else K_JMP
+        ins = [kind, -1, c.height, arity]
+        out.append(ins)
+        if c.kind == 1:
+            ins[1] = c.loop_pc
+        else:
+            c.fixups.append(len(out) - 1)
+
+    body = func.body
+    n = len(body)
+    i = 0
+    while i < n:
+        op, imm = body[i]
+        i += 1
+        if not reachable:
+            # skip dead code, tracking only the block structure
+            if op in (0x02, 0x03, 0x04):
+                c = _Ctl(0, height, 0, 0, 0, True)
+                ctl.append(c)
+                continue
+            if op == 0x05:
+                c = ctl[-1]
+                if c.dead:
+                    continue
+                # else of a live if whose then-branch ended unreachable
+            elif op == 0x0B:
+                c = ctl[-1]
+                if c.dead:
+                    ctl.pop()
+                    continue
+            else:
+                continue
+
+        if op == 0x20:  # local.get
+            emit(K_LGET, imm, 0, 0)
+            height += 1
+        elif op == 0x21:  # local.set
+            height -= 1
+            prev = out[-1] if len(out) > barrier else None
+            if prev is not None and prev[0] == K_BIN:
+                prev[0] = K_BIN_LSET
+                prev[2] = imm
+            elif prev is not None and prev[0] == K_LL_BIN:
+                prev[0] = K_LL_BIN_LSET
+                prev[3] = (prev[3], imm)
+            elif prev is not None and prev[0] == K_LC_BIN:
+                prev[0] = K_LC_BIN_LSET
+                prev[3] = (prev[3], imm)
+            elif prev is not None and prev[0] == K_CONST:
+                prev[0] = K_CONST_LSET
+                prev[2] = imm
+            elif prev is not None and prev[0] == K_LGET:
+                prev[0] = K_LGET_LSET
+                prev[2] = imm
+            else:
+                emit(K_LSET, imm, 0, 0)
+        elif op == 0x22:  # local.tee
+            emit(K_LTEE, imm, 0, 0)
+        elif op in (0x41, 0x42, 0x43, 0x44) or op == ops.fd(12):
+            if op == 0x41:
+                v: Any = imm & _M32
+            elif op == 0x42:
+                v = imm & _M64
+            elif op == 0x43:
+                v = _numeric("f32.from_bits")(imm)
+            elif op == 0x44:
+                v = _numeric("f64.from_bits")(imm)
+            else:
+                v = imm & ((1 << 128) - 1)
+            emit(K_CONST, v, 0, 0)
+            height += 1
+        elif op >> 16 == 0xFD:  # SIMD (v128.const is handled above)
+            info = ops.BY_OP[op]
+            how, f, a, b = R.simd_translate(op, imm)
+            delta = len(info.results) - len(info.params)
+            if how == "un":
+                emit(K_UN, f, 0, 0)
+            elif how == "bin":
+                emit(K_BIN, f, 0, 0)
+            else:
+                emit(K_RARE, f, a, b)
+            height += delta
+        elif _is_numeric(op):
+            info = ops.BY_OP[op]
+            f = numeric_impl(op)
+            if len(info.params) == 2:
+                height -= 1
+                prev = out[-1] if len(out) > barrier else None
+                prev2 = out[-2] if len(out) - 1 > barrier else None
+                if prev is not None and prev[0] == K_LGET and prev2 is not None and prev2[0] == K_LGET:
+                    out.pop()
+                    prev2[0] = K_LL_BIN
+                    prev2[2] = prev[1]
+                    prev2[3] = f
+                elif prev is not None and prev[0] == K_CONST and prev2 is not None and prev2[0] == K_LGET:
+                    out.pop()
+                    prev2[0] = K_LC_BIN
+                    prev2[2] = prev[1]
+                    prev2[3] = f
+                elif prev is not None and prev[0] == K_CONST:
+                    prev[0] = K_C_BIN
+                    prev[2] = f
+                elif prev is not None and prev[0] == K_LGET:
+                    prev[0] = K_L_BIN
+                    prev[2] = f
+                else:
+                    emit(K_BIN, f, 0, 0)
+            else:
+                prev = out[-1] if len(out) > barrier else None
+                if prev is not None and prev[0] == K_LGET:
+                    prev[0] = K_L_UN
+                    prev[2] = f
+                else:
+                    emit(K_UN, f, 0, 0)
+        elif op == 0x0D:  # br_if
+            height -= 1
+            prev = out[-1] if len(out) > barrier else None
+            c, arity = label_target(imm)
+            simple = c.kind == 3 or height - arity == c.height
+            if simple and prev is not None and prev[0] in (K_BIN, K_LL_BIN, K_LC_BIN, K_UN, K_L_UN):
+                # fuse the condition into the branch
+                src = out.pop()
+                target = c.loop_pc if c.kind == 1 else -1
+                if src[0] == K_BIN:
+                    ins = [K_BR_IF_BIN, target, _cond(src[1]), 0]
+                elif src[0] == K_UN:
+                    ins = [K_BR_IF_UN, target, _cond(src[1]), 0]
+                elif src[0] == K_L_UN:
+                    ins = [K_BR_IF_LUN, target, src[1], _cond(src[2])]
+                elif src[0] == K_LL_BIN:
+                    ins = [K_BR_IF_LLBIN, target, (src[1], src[2]), _cond(src[3])]
+                else:
+                    ins = [K_BR_IF_LCBIN, target, (src[1], src[2]), _cond(src[3])]
+                out.append(ins)
+                if c.kind != 1:
+                    c.fixups.append(len(out) - 1)
+            else:
+                emit_branch(imm, True)
+        elif op == 0x0C:  # br
+            emit_branch(imm, False)
+            reachable = False
+        elif op == 0x02 or op == 0x03:  # block / loop
+            p, r = _block_arity(module, imm)
+            c = _Ctl(0 if op == 0x02 else 1, height - p, p, r, len(out), False)
+            if op == 0x03:
+                barrier = len(out)
+            ctl.append(c)
+        elif op == 0x04:  # if
+            height -= 1
+            p, r = _block_arity(module, imm)
+            c = _Ctl(2, height - p, p, r, 0, False)
+            prev = out[-1] if len(out) > barrier else None
+            if prev is not None and prev[0] in (K_BIN, K_LL_BIN, K_LC_BIN, K_UN, K_L_UN):
+                src = out.pop()
+                if src[0] == K_BIN:
+                    ins = [K_IF_BIN, -1, _cond(src[1]), 0]
+                elif src[0] == K_UN:
+                    ins = [K_IF_UN, -1, _cond(src[1]), 0]
+                elif src[0] == K_L_UN:
+                    ins = [K_IF_LUN, -1, src[1], _cond(src[2])]
+                elif src[0] == K_LL_BIN:
+                    ins = [K_IF_LLBIN, -1, (src[1], src[2]), _cond(src[3])]
+                else:
+                    ins = [K_IF_LCBIN, -1, (src[1], src[2]), _cond(src[3])]
+                out.append(ins)
+            else:
+                emit(K_IF_FALSE, -1, 0, 0)
+            c.if_fixup = len(out) - 1
+            ctl.append(c)
+        elif op == 0x05:  # else
+            c = ctl[-1]
+            if reachable:
+                emit(K_JMP, -1, 0, 0)
+                c.fixups.append(len(out) - 1)
+            out[c.if_fixup][1] = len(out)
+            c.if_fixup = -1
+            barrier = len(out)
+            height = c.height + c.nparams
+            reachable = True
+        elif op == 0x0B:  # end
+            c = ctl.pop()
+            end_pc = len(out)
+            for k in c.fixups:
+                if isinstance(k, tuple):
+                    out[k[0]][1][k[1]][0] = end_pc
+                else:
+                    out[k][1] = end_pc
+            if c.if_fixup >= 0:
+                out[c.if_fixup][1] = end_pc
+            if c.fixups or c.if_fixup >= 0:
+                barrier = end_pc
+            if c.kind == 3:
+                emit(K_RETURN, c.nresults, 0, 0)
+                break
+            height = c.height + c.nresults
+            reachable = True
+        elif op == 0x0E:  # br_table
+            height -= 1
+            labels, default = imm
+            entries = []
+            fix = []
+            for d in list(labels) + [default]:
+                c, arity = label_target(d)
+                if c.kind == 3 or height - arity == c.height:
+                    h = -1   # no adjustment needed
+                else:
+                    h = c.height
+                entries.append([c.loop_pc if c.kind == 1 else -1, h, arity])
+                if c.kind != 1:
+                    fix.append((c, len(entries) - 1))
+            emit(K_BR_TABLE, entries, len(entries) - 1, 0)
+            for c, j in fix:
+                c.fixups.append((len(out) - 1, j))  # type: ignore[arg-type]
+            reachable = False
+        elif op == 0x0F:  # return
+            emit(K_RETURN, ctl[0].nresults, 0, 0)
+            reachable = False
+        elif op == 0x00:
+            emit(K_UNREACHABLE, 0, 0, 0)
+            reachable = False
+        elif op == 0x01:  # nop
+            pass
+        elif op == 0x10:  # call
+            ft = types[func_types[imm]]
+            emit(K_CALL, imm, len(ft.params), len(ft.results))
+            height += len(ft.results) - len(ft.params)
+        elif op == 0x11:  # call_indirect
+            tidx, tab = imm
+            ft = types[tidx]
+            emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
+            height += len(ft.results) - len(ft.params) - 1
+        elif op == 0x1A:  # drop
+            emit(K_DROP, 0, 0, 0)
+            height -= 1
+        elif op == 0x1B or op == 0x1C:  # select
+            emit(K_SELECT, 0, 0, 0)
+            height -= 2
+        elif op == 0x23:
+            emit(K_GGET, imm, 0, 0)
+            height += 1
+        elif op == 0x24:
+            emit(K_GSET, imm, 0, 0)
+            height -= 1
+        elif (op == 0x2D or op == 0x31) and imm[2] == 0:  # i32/i64.load8_u
+            emit(K_LOAD8U, imm[1], 0, 0)
+        elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
+            emit(K_STORE8, imm[1], 0, 0)
+            height -= 2
+        elif op in _LOADS:
+            st, conv = _LOADS[op]
+            emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
+                 _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2]))
+        elif op in _STORES:
+            st, conv = _STORES[op]
+            emit(K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
+                 _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2]))
+            height -= 2
+        else:
+            # everything else runs as a "rare" handler: fn(S, inst, a, b)
+            fn, a, b, delta = R.lookup(op, imm, module)
+            emit(K_RARE, fn, a, b)
+            height += delta
+
+    for ins in out:
+        if ins[0] == K_BR_TABLE:
+            ins[1] = [tuple(e) for e in ins[1]]
+        else:
+            _specialise_add(ins)
+    code = [tuple(ins) for ins in out]
+    local_init = [default_value(t) for t in local_types[len(ftype.params):]]
+    return FuncCode(code, len(ftype.params), len(ftype.results), local_init, ftype, nimp + index)

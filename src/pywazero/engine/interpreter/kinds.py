@@ -1,0 +1,62 @@
+"""Instruction kinds of the interpreter's internal code (see compile.py).
+
+The numbering is the dispatch order: machine code in __init__.py tests ``k < 8``,
+``k < 16``... and then compares against these numbers as literals, so the hottest
+kinds come first.  Keep both files in sync."""
+
+K_LGET = 0
+K_LC_ADD = 1
+K_LL_BIN = 2
+K_LC_BIN = 3
+K_LSET = 4
+K_CONST = 5
+K_BR_IF_LLBIN = 6
+K_BR_IF_LCBIN = 7
+K_LC_ADD_LSET = 8
+K_BIN = 9
+K_BIN_LSET = 10
+K_LL_BIN_LSET = 11
+K_LC_BIN_LSET = 12
+K_ADD = 13
+K_C_ADD = 14
+K_JMP = 15
+K_LL_ADD = 16
+K_BR_IF = 17
+K_BR_IF_BIN = 18
+K_LOAD = 19
+K_STORE = 20
+K_LTEE = 21
+K_CALL = 22
+K_CALL_INDIRECT = 23
+K_RETURN = 24
+K_GGET = 25
+K_GSET = 26
+K_IF_LCBIN = 27
+K_IF_LLBIN = 28
+K_IF_BIN = 29
+K_IF_FALSE = 30
+K_LL_ADD_LSET = 31
+K_LOAD8U = 32
+K_STORE8 = 33
+K_C_BIN = 34
+K_L_BIN = 35
+K_UN = 36
+K_L_UN = 37
+K_CONST_LSET = 38
+K_LGET_LSET = 39
+K_DROP = 40
+K_SELECT = 41
+K_BR_IF_UN = 42
+K_BR_IF_LUN = 43
+K_IF_UN = 44
+K_IF_LUN = 45
+K_BR_A = 46
+K_BR_IF_A = 47
+K_BR_TABLE = 48
+K_RARE = 49
+K_LOADM = 50
+K_STOREM = 51
+K_UNREACHABLE = 52
+
+KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
+__all__ = [k for k in list(globals()) if k.startswith('K_')]

@@ -1,0 +1,213 @@
+"""Host modules: Python functions, globals, tables and memories that WebAssembly
+modules can import.
+
+>>> import pywazero as wz
+>>> rt = wz.Runtime(wz.RuntimeConfig(engine="interpreter"))
+>>> seen = []
+>>> env = (rt.host_module("env")
+...          .function("log", seen.append, params=[wz.I32], results=[])
+...          .global_("base", wz.I32, 666)
+...          .instantiate())
+>>> m = rt.instantiate('(module (import "env" "log" (func $log (param i32)))'
+...                    ' (import "env" "base" (global $b i32))'
+...                    ' (func (export "run") (call $log (global.get $b))))')
+>>> m.function("run")(); seen
+[666]
+
+Host functions receive and return Python values converted as for
+:class:`~pywazero.api.Function` calls (signed ints, floats, ...).  A function that
+needs the calling module (to read its memory, say) asks for a
+:class:`~pywazero.api.Caller` as its first argument: pass ``with_caller=True``, or let
+it be detected: a first parameter named ``caller`` (or annotated ``Caller``), or one
+more required positional parameter than the wasm signature has.  With ``raw=True``
+arguments and results are raw bit patterns as in ``Function.call_raw``.  Exceptions
+a host function raises propagate unchanged to whoever called into WebAssembly.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .api import Caller, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
+from .wasm.instance import (
+    GlobalInstance,
+    HostFunctionInstance,
+    MemoryInstance,
+    ModuleInstance,
+    TableInstance,
+)
+from .wasm.types import (
+    EXTERN_FUNC,
+    EXTERN_GLOBAL,
+    EXTERN_MEMORY,
+    EXTERN_TABLE,
+    EXTERNREF,
+    FUNCREF,
+    VALUE_TYPES,
+    FuncType,
+    GlobalType,
+    Limits,
+    MemoryType,
+    TableType,
+    valtype_name,
+)
+
+__all__ = ["HostModuleBuilder", "make_host_function"]
+
+
+def _wants_caller(fn: Callable, nparams: int) -> bool:
+    """Whether ``fn`` takes a :class:`Caller` first: its first parameter is named
+    ``caller`` or annotated ``Caller``, or it requires exactly one positional argument
+    more than the wasm signature has."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if positional:
+        first = positional[0]
+        ann = first.annotation
+        if first.name == "caller" or ann is Caller or ann == "Caller":
+            return True
+    if any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values()):
+        return False
+    required = sum(1 for p in positional if p.default is p.empty)
+    return required == nparams + 1
+
+
+def _check_types(types: Sequence[int], what: str) -> tuple:
+    out = tuple(types)
+    for t in out:
+        if t not in VALUE_TYPES:
+            raise ValueError(f"{what}: {t!r} is not a value type (use pywazero.I32, ...)")
+    return out
+
+
+def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[int], *,
+                       name: str = "host", with_caller: Optional[bool] = None,
+                       raw: bool = False) -> HostFunctionInstance:
+    """Wrap a Python callable as a :class:`HostFunctionInstance`."""
+    if not callable(fn):
+        raise TypeError(f"host function {name!r} must be callable")
+    ptypes = _check_types(params, f"host function {name!r} params")
+    rtypes = _check_types(results, f"host function {name!r} results")
+    ftype = FuncType(ptypes, rtypes)
+    if with_caller is None:
+        with_caller = _wants_caller(fn, len(ptypes))
+    conv_in = raw_bits_out if raw else from_raw
+    conv_out = raw_bits_in if raw else to_raw
+    nres = len(rtypes)
+    # ints and floats need converting; refs of externref type pass through
+    plain_in = all(t == EXTERNREF for t in ptypes)
+
+    def call(caller_inst: Optional[ModuleInstance], args: List[Any]) -> List[Any]:
+        if plain_in:
+            pyargs = args
+        else:
+            pyargs = [conv_in(t, v) for t, v in zip(ptypes, args)]
+        if with_caller:
+            r = fn(Caller(caller_inst), *pyargs)
+        else:
+            r = fn(*pyargs)
+        if nres == 0:
+            return []
+        if nres == 1:
+            if isinstance(r, (tuple, list)) and len(r) == 1 and rtypes[0] != EXTERNREF:
+                r = r[0]
+            return [conv_out(rtypes[0], r, f"result of host function {name}")]
+        if not isinstance(r, (tuple, list)) or len(r) != nres:
+            raise TypeError(f"host function {name} must return a sequence of {nres} values")
+        return [conv_out(t, v, f"result {i} of host function {name}")
+                for i, (t, v) in enumerate(zip(rtypes, r))]
+
+    return HostFunctionInstance(ftype, call, name)
+
+
+class HostModuleBuilder:
+    """Collects host exports, then :meth:`instantiate` makes them a module named
+    ``name`` in the runtime, importable by WebAssembly modules."""
+
+    def __init__(self, runtime: Any, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError("host module name must be a str")
+        self._runtime = runtime
+        self._name = name
+        self._exports: Dict[str, Any] = {}
+
+    def _add(self, name: str, value: Any) -> "HostModuleBuilder":
+        if not isinstance(name, str):
+            raise TypeError("export name must be a str")
+        if name in self._exports:
+            raise ValueError(f"host module {self._name!r} already exports {name!r}")
+        self._exports[name] = value
+        return self
+
+    def function(self, name: str, fn: Callable, params: Sequence[int] = (),
+                 results: Sequence[int] = (), *, with_caller: Optional[bool] = None,
+                 raw: bool = False) -> "HostModuleBuilder":
+        """Export Python callable ``fn`` as a function of type ``params -> results``."""
+        f = make_host_function(fn, params, results, name=f"{self._name}.{name}",
+                               with_caller=with_caller, raw=raw)
+        return self._add(name, f)
+
+    def global_(self, name: str, valtype: int, value: Any = None, *,
+                mutable: bool = False) -> "HostModuleBuilder":
+        """Export a global of type ``valtype`` holding ``value`` (a Python value;
+        defaults to zero / null)."""
+        _check_types([valtype], f"global {name!r}")
+        if value is None and valtype not in (FUNCREF, EXTERNREF):
+            value = 0
+        raw = to_raw(valtype, value, f"global {name!r} value")
+        return self._add(name, GlobalInstance(GlobalType(valtype, bool(mutable)), raw))
+
+    def table(self, name: str, elem_type: int = FUNCREF, min: int = 0, max: Optional[int] = None,
+              init: Any = None) -> "HostModuleBuilder":
+        """Export a table of ``min`` entries (set to ``init``), growable to ``max``."""
+        if elem_type not in (FUNCREF, EXTERNREF):
+            raise ValueError("table element type must be FUNCREF or EXTERNREF")
+        if min < 0 or (max is not None and max < min) or min > 0xFFFFFFFF:
+            raise ValueError("invalid table limits")
+        t = TableInstance(TableType(elem_type, Limits(min, max)), to_raw(elem_type, init))
+        return self._add(name, t)
+
+    def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None) -> "HostModuleBuilder":
+        """Export a linear memory of ``min_pages`` pages, growable to ``max_pages``."""
+        limit = self._runtime.config.memory_limit_pages
+        if min_pages < 0 or (max_pages is not None and (max_pages < min_pages or max_pages > 65536)):
+            raise ValueError("invalid memory limits")
+        if min_pages > limit:
+            raise ValueError(
+                f"memory minimum of {min_pages} pages exceeds the runtime's limit of {limit} pages"
+            )
+        m = MemoryInstance(MemoryType(Limits(min_pages, max_pages)), limit)
+        return self._add(name, m)
+
+    def export(self, name: str, value: Any) -> "HostModuleBuilder":
+        """Re-export an existing Function, Memory, Table or Global (from any module)."""
+        from .api import unwrap_extern
+
+        return self._add(name, unwrap_extern(value))
+
+    def instantiate(self) -> Module:
+        """Create the module and register it in the runtime under this name."""
+        inst = ModuleInstance(None, self._name)
+        for name, v in self._exports.items():
+            inst.exports[name] = v
+            if isinstance(v, HostFunctionInstance):
+                inst.export_kinds[name] = EXTERN_FUNC
+                if v.module is None:
+                    v.module = inst
+                    inst.funcs.append(v)
+            elif isinstance(v, TableInstance):
+                inst.export_kinds[name] = EXTERN_TABLE
+                inst.tables.append(v)
+            elif isinstance(v, MemoryInstance):
+                inst.export_kinds[name] = EXTERN_MEMORY
+                inst.mems.append(v)
+            elif isinstance(v, GlobalInstance):
+                inst.export_kinds[name] = EXTERN_GLOBAL
+                inst.globals.append(v)
+            else:
+                inst.export_kinds[name] = EXTERN_FUNC
+        return self._runtime._add_instance(inst)

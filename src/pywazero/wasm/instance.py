@@ -1,0 +1,280 @@
+"""Runtime objects of the store: memories, tables, globals, functions and module
+instances.
+
+These are engine-independent.  Values follow the project-wide representation:
+i32/i64 are ints holding the unsigned bit pattern, f32/f64 Python floats (f32
+values exactly representable in single precision), v128 an unsigned 128-bit int,
+``None`` the null reference, a funcref the :class:`FunctionInstance` itself and an
+externref any Python object.
+
+Nothing here holds a lock: an instance is meant to be used by one thread at a time,
+while separate instances may run in parallel.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .types import (
+    EXTERN_FUNC,
+    EXTERN_GLOBAL,
+    EXTERN_MEMORY,
+    EXTERN_TABLE,
+    MAX_PAGES,
+    PAGE_SIZE,
+    FuncType,
+    GlobalType,
+    Limits,
+    MemoryType,
+    TableType,
+)
+
+__all__ = [
+    "MemoryInstance",
+    "TableInstance",
+    "GlobalInstance",
+    "FunctionInstance",
+    "WasmFunctionInstance",
+    "HostFunctionInstance",
+    "ModuleInstance",
+    "default_value",
+]
+
+MAX_TABLE_SIZE = 0xFFFFFFFF
+# Growing a table past this many entries fails (returns -1), whatever its declared
+# maximum: a list of billions of references would exhaust the host's memory.
+TABLE_GROW_LIMIT = 1 << 24
+
+
+def default_value(t: int) -> Any:
+    """The zero value of a value type: 0, 0.0 or None (null reference)."""
+    if t == 0x7D or t == 0x7C:
+        return 0.0
+    if t == 0x70 or t == 0x6F:
+        return None
+    return 0
+
+
+class MemoryInstance:
+    """A linear memory: ``data`` is a bytearray whose length is always a multiple of
+    the page size.  It is grown in place, so holding a reference to ``data`` stays
+    valid after ``grow``.
+
+    ``limit_pages`` is the effective maximum: the declared maximum capped by the
+    runtime's ``memory_limit_pages``.
+    """
+
+    __slots__ = ("data", "declared_max", "limit_pages", "__weakref__")
+
+    def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES) -> None:
+        lim = mem_type.limits
+        if lim.min > limit_pages:
+            raise ValueError(
+                f"memory minimum of {lim.min} pages exceeds the limit of {limit_pages} pages"
+            )
+        self.declared_max: Optional[int] = lim.max
+        cap = MAX_PAGES if lim.max is None else lim.max
+        self.limit_pages = min(cap, limit_pages)
+        self.data = bytearray(lim.min * PAGE_SIZE)
+
+    @property
+    def pages(self) -> int:
+        return len(self.data) // PAGE_SIZE
+
+    @property
+    def type(self) -> MemoryType:
+        """The memory's current type (its current size as the minimum)."""
+        return MemoryType(Limits(self.pages, self.declared_max))
+
+    def grow(self, delta: int) -> int:
+        """Grow by ``delta`` pages; return the old page count, or -1 on failure."""
+        old = len(self.data) // PAGE_SIZE
+        if delta < 0:
+            return -1
+        new = old + delta
+        if new > self.limit_pages:
+            return -1
+        if delta:
+            try:
+                self.data.extend(bytes(delta * PAGE_SIZE))
+            except (MemoryError, OverflowError):
+                return -1
+        return old
+
+
+class TableInstance:
+    """A table: ``elements`` is a list of references (None for null)."""
+
+    __slots__ = ("elements", "elem_type", "max", "__weakref__")
+
+    def __init__(self, table_type: TableType, init: Any = None) -> None:
+        self.elem_type = table_type.elem_type
+        self.max: Optional[int] = table_type.limits.max
+        self.elements: List[Any] = [init] * table_type.limits.min
+
+    @property
+    def size(self) -> int:
+        return len(self.elements)
+
+    @property
+    def type(self) -> TableType:
+        return TableType(self.elem_type, Limits(len(self.elements), self.max))
+
+    def grow(self, delta: int, init: Any = None) -> int:
+        """Grow by ``delta`` entries set to ``init``; return the old size or -1."""
+        old = len(self.elements)
+        new = old + delta
+        cap = MAX_TABLE_SIZE if self.max is None else self.max
+        if delta < 0 or new > cap or new > TABLE_GROW_LIMIT:
+            return -1
+        if delta:
+            try:
+                self.elements.extend([init] * delta)
+            except (MemoryError, OverflowError):
+                return -1
+        return old
+
+
+class GlobalInstance:
+    """A global variable; ``value`` uses the internal representation."""
+
+    __slots__ = ("type", "value", "__weakref__")
+
+    def __init__(self, global_type: GlobalType, value: Any) -> None:
+        self.type = global_type
+        self.value = value
+
+
+class FunctionInstance:
+    """Base class of functions in the store.  ``type`` is the :class:`FuncType`.
+
+    ``call(args)`` takes and returns lists of raw values (internal representation);
+    it is the engine-neutral way to invoke any function.
+    """
+
+    __slots__ = ("type", "__weakref__")
+
+    type: FuncType
+    name: str
+
+    def call(self, args: Sequence[Any]) -> List[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class WasmFunctionInstance(FunctionInstance):
+    """A function defined by a module: its ``module`` (ModuleInstance), its ``index``
+    in that module's function index space, and ``code``, the per-module object the
+    engine compiled for it (shared by every instance of the module)."""
+
+    __slots__ = ("module", "index", "code", "engine", "_name")
+
+    def __init__(self, ftype: FuncType, module: "ModuleInstance", index: int, code: Any,
+                 engine: Any, name: Optional[str] = None) -> None:
+        self.type = ftype
+        self.module = module
+        self.index = index
+        self.code = code
+        self.engine = engine
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """``module.function`` from the name section or exports (computed lazily:
+        only traps and debugging need it)."""
+        if self._name is None:
+            self._name = self.module.func_name(self.index)
+        return self._name
+
+    def call(self, args: Sequence[Any]) -> List[Any]:
+        return self.engine.invoke(self, list(args))
+
+    def __repr__(self) -> str:
+        return f"<wasm function {self.name} {self.type}>"
+
+
+class HostFunctionInstance(FunctionInstance):
+    """A function implemented in Python.
+
+    ``raw(caller, args) -> list`` receives raw values and returns raw values;
+    ``caller`` is the :class:`ModuleInstance` of the calling wasm function, or None
+    when called from Python.
+    """
+
+    __slots__ = ("raw", "module", "name")
+
+    def __init__(self, ftype: FuncType, raw: Callable[[Optional["ModuleInstance"], List[Any]], List[Any]],
+                 name: str = "host") -> None:
+        self.type = ftype
+        self.raw = raw
+        self.name = name
+        self.module: Optional[ModuleInstance] = None
+
+    def call(self, args: Sequence[Any], caller: Optional["ModuleInstance"] = None) -> List[Any]:
+        return self.raw(caller, list(args))
+
+    def __repr__(self) -> str:
+        return f"<host function {self.name} {self.type}>"
+
+
+class ModuleInstance:
+    """An instantiated module: its index spaces and exports.
+
+    ``elems[i]`` is the list of references of element segment ``i`` (empty once
+    dropped); ``datas[i]`` the bytes of data segment ``i`` (empty once dropped).
+    ``engine_data`` is free for the engine to keep per-instance state in.
+    """
+
+    def __init__(self, module: Any = None, name: Optional[str] = None) -> None:
+        self.module = module
+        self.name = name
+        self.types: List[FuncType] = list(module.types) if module is not None else []
+        self.funcs: List[FunctionInstance] = []
+        self.tables: List[TableInstance] = []
+        self.mems: List[MemoryInstance] = []
+        self.globals: List[GlobalInstance] = []
+        self.elems: List[List[Any]] = []
+        self.datas: List[bytes] = []
+        self.exports: Dict[str, Any] = {}
+        self.export_kinds: Dict[str, int] = {}
+        self.engine_data: Any = None
+        self.closed = False
+        self._export_names: Optional[Dict[int, str]] = None
+
+    def export(self, name: str) -> Any:
+        return self.exports.get(name)
+
+    def func_name(self, index: int) -> str:
+        """A readable name for function ``index``: the name section's, else an export
+        name, else ``$index``; prefixed by the module name when known."""
+        name = None
+        m = self.module
+        if m is not None:
+            name = m.names.functions.get(index)
+            if name is None:
+                exported = self._export_names
+                if exported is None:
+                    exported = {}
+                    for e in m.exports:
+                        if e.kind == EXTERN_FUNC:
+                            exported.setdefault(e.index, e.name)
+                    self._export_names = exported
+                name = exported.get(index)
+        if name is None:
+            name = f"${index}"
+        mod = self.name or (m.names.module if m is not None else None)
+        return f"{mod}.{name}" if mod else name
+
+
+EXTERN_CLASSES = {
+    EXTERN_FUNC: FunctionInstance,
+    EXTERN_TABLE: TableInstance,
+    EXTERN_MEMORY: MemoryInstance,
+    EXTERN_GLOBAL: GlobalInstance,
+}
+
+
+def extern_kind(value: Any) -> Optional[int]:
+    """The EXTERN_* kind of a store object, or None."""
+    for kind, cls in EXTERN_CLASSES.items():
+        if isinstance(value, cls):
+            return kind
+    return None
