@@ -119,10 +119,11 @@ class CompiledWasm(CompiledCode):
             sys.setrecursionlimit(self.engine._py_limit)
 
     # -- compilation ------------------------------------------------------------------
-    def source(self, index: int) -> str:
-        """The generated Python source of defined function ``index``."""
+    def source(self, index: int, annotate: bool = False) -> str:
+        """The generated Python source of defined function ``index`` (with the wasm
+        instructions as comments when ``annotate``)."""
         src, _, _ = codegen.generate(self.module, index, self.func_types, self.engine.max_depth,
-                                  self.engine.back_edge_hook)
+                                     self.engine.back_edge_hook, annotate)
         return src
 
     def get_code(self, index: int) -> Any:
@@ -138,8 +139,11 @@ class CompiledWasm(CompiledCode):
             src, consts, callees = codegen.generate(self.module, index, self.func_types,
                                                     self.engine.max_depth, self.engine.back_edge_hook)
             code = compile(src, "<wasm:%d>" % fidx, "exec")
-        except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError, ValueError) as e:
+        except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
+            return _FALLBACK
+        except Exception as e:  # noqa: BLE001 - a code generator bug: stay correct
+            self.fallback_reasons[index] = "internal error: %s: %s" % (type(e).__name__, e)
             return _FALLBACK
         for c in code.co_consts:
             if isinstance(c, _types.CodeType):
@@ -344,6 +348,10 @@ class CompilerEngine(Engine):
         # outermost calls run on a helper thread with a stack big enough for
         # max_call_depth frames (nested calls from host functions are already on it).
         self._big_stack = _SMALL_C_STACK and self.max_depth > _INLINE_DEPTH
+        if _PYPY and not self._big_stack:
+            # PyPy's recursion limit is a stack-size budget: past what the thread's
+            # stack holds it would crash instead of raising RecursionError.
+            self._py_limit = min(self._py_limit, _PYPY_SAFE_LIMIT)
         self._stack_bytes = min(max(64 << 20, self.max_depth * (24 << 10)), 2 << 30)
         self._interp: Any = None
 
@@ -358,16 +366,22 @@ class CompilerEngine(Engine):
         return CompiledWasm(self, module)
 
     def invoke(self, fn: Any, args: List[Any]) -> List[Any]:
-        base = getattr(call_depth, "depth", 0) if _REENTRY[0] else 0
-        if self._big_stack and base == 0 and not getattr(call_depth, "big_stack", False):
-            return _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+        base = 0
+        if _REENTRY[0] or self._big_stack:
+            base = getattr(call_depth, "depth", 0)
+            if self._big_stack and base == 0 and not getattr(call_depth, "big_stack", False):
+                return _big_stack_call(self._stack_bytes, self.invoke, fn, args)
         code = fn.code
         if code.__class__ is _Lazy:
             code = _resolve(fn)
         try:
             r = code(*args, base + 1)
         except Trap as trap:
-            trap.wasm_stack.extend(_wasm_stack(trap.__traceback__))
+            names = _wasm_stack(trap.__traceback__)
+            if getattr(trap, "_not_entered", False):
+                del trap._not_entered
+                names = names[1:]
+            trap.wasm_stack.extend(names)
             raise
         except _MEM_ERRORS as e:
             trap = Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
@@ -392,8 +406,12 @@ _INVOKE_CODE = CompilerEngine.invoke.__code__
 
 # CPython before 3.11 (and PyPy) use the C stack for Python-to-Python calls
 _SMALL_C_STACK = sys.implementation.name != "cpython" or sys.version_info < (3, 11)
-# wasm call depth that is safe on any thread's default stack
-_INLINE_DEPTH = 2000
+_PYPY = sys.implementation.name == "pypy"
+# wasm call depth that is safe on any thread's default stack (PyPy's frames are
+# smaller: its default 10000 runs inline, with the recursion limit kept at a value
+# whose stack budget fits the usual 8 MB stack)
+_INLINE_DEPTH = 10000 if _PYPY else 2000
+_PYPY_SAFE_LIMIT = 10000
 
 
 class _BigStackWorker:
@@ -406,7 +424,14 @@ class _BigStackWorker:
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
         old = threading.stack_size()
-        threading.stack_size(stack_bytes)
+        while True:
+            try:
+                threading.stack_size(stack_bytes)
+                break
+            except (ValueError, RuntimeError):  # too big for this platform: halve it
+                if stack_bytes <= 8 << 20:
+                    raise
+                stack_bytes //= 2
         try:
             t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
             t.start()
@@ -416,16 +441,22 @@ class _BigStackWorker:
     def _loop(self) -> None:
         call_depth.big_stack = True
         while True:
-            fn, args = self.requests.get()
+            token, fn, args = self.requests.get()
             try:
-                self.replies.put((True, fn(*args)))
+                self.replies.put((token, True, fn(*args)))
             except BaseException as e:  # noqa: BLE001 - handed back to the caller
-                self.replies.put((False, e))
+                self.replies.put((token, False, e))
             del fn, args
 
     def call(self, fn: Any, *args: Any) -> Any:
-        self.requests.put((fn, args))
-        ok, value = self.replies.get()
+        token = object()
+        self.requests.put((token, fn, args))
+        while True:
+            # a reply to a call whose caller was interrupted (KeyboardInterrupt...)
+            # while waiting is dropped
+            got, ok, value = self.replies.get()
+            if got is token:
+                break
         if ok:
             return value
         raise value
@@ -440,10 +471,11 @@ def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     return w.call(fn, *args)
 
 
-def dump(compiled: Any, func_index: int) -> str:
+def dump(compiled: Any, func_index: int, annotate: bool = False) -> str:
     """The Python source generated for function ``func_index`` (in the function index
     space, imports included) of ``compiled``: a :class:`pywazero.CompiledModule`
-    compiled with the compiler engine, or a :class:`CompiledWasm`."""
+    compiled with the compiler engine, or a :class:`CompiledWasm`.  ``annotate=True``
+    interleaves the wasm instructions as comments."""
     cw = compiled
     if not isinstance(cw, CompiledWasm):
         get = getattr(compiled, "_engine_code", None)
@@ -453,7 +485,14 @@ def dump(compiled: Any, func_index: int) -> str:
     index = func_index - cw.nimp
     if not 0 <= index < len(cw.codes):
         raise ValueError(f"function {func_index} is not defined by the module (imported or out of range)")
-    src = cw.source(index)
+    try:
+        src = cw.source(index, annotate)
+    except Exception as e:  # noqa: BLE001
+        from ..interpreter.compile import compile_function
+
+        fc = compile_function(cw.module, index, cw.func_types)
+        src = "# not compiled (%s: %s); runs on the interpreter:\n%s\n" % (
+            type(e).__name__, e, "\n".join("# " + line for line in fc.dump().splitlines()))
     names = cw.module.names.functions
     title = names.get(func_index)
     head = "# wasm function %d%s: %s\n" % (

@@ -86,7 +86,7 @@ class _E:
 
 class _Ctl:
     __slots__ = ("kind", "height", "nparams", "nresults", "pyloop", "cid", "escapes", "dead",
-                 "mark", "reach_before", "alias", "chain", "level")
+                 "mark", "alias", "chain", "level")
 
     def __init__(self, kind: int, height: int, nparams: int, nresults: int) -> None:
         self.kind = kind            # 0 block, 1 loop, 2 if, 3 function
@@ -104,7 +104,6 @@ class _Ctl:
         self.chain: Optional[_Chain] = None   # member of a flattened block chain
         self.level = 0
         self.mark = 0               # len(lines) after the construct's header
-        self.reach_before = True
 
 
 class _Chain:
@@ -208,6 +207,8 @@ class FunctionGenerator:
         self.fidx = self.nimp + index           # in the function index space
         self.max_depth = max_depth
         self.back_edge_hook = back_edge_hook
+        # annotate: line index -> wasm instructions translated before that line
+        self.notes: Optional[Dict[int, List[str]]] = None
         self.lines: List[str] = []
         self.ind = 1
         self.stack: List[_E] = []
@@ -426,6 +427,8 @@ class FunctionGenerator:
         while i < n:
             op, imm = body[i]
             i += 1
+            if self.notes is not None:
+                self.note(op, imm)
             if not self.reachable:
                 if op in (0x02, 0x03, 0x04):
                     c = _Ctl(0, len(st), 0, 0)
@@ -530,7 +533,6 @@ class FunctionGenerator:
                 if self.ind > MAX_INDENT:
                     raise TooComplex("too deeply nested")
                 c.mark = len(self.lines)
-                c.reach_before = True
             elif op == 0x05:  # else
                 c = self.ctl[-1]
                 if self.reachable:
@@ -630,6 +632,12 @@ class FunctionGenerator:
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
         return self.lines
+
+    def note(self, op: int, imm: Any) -> None:
+        text = ops.op_name(op) if imm is None else "%s %r" % (ops.op_name(op), imm)
+        if not self.reachable:
+            text += "  (unreachable)"
+        self.notes.setdefault(len(self.lines), []).append(" " * self.ind + "# " + text)
 
     def back_edge(self, c: _Ctl) -> None:
         """The loop header: runs once per iteration.  The single place where a fuel or
@@ -990,12 +998,23 @@ _SIMD_SCALAR_LOAD = ("_lB(%s)[0]", "_lH(%s)[0]", "_lI(%s)[0]", "_lQ(%s)[0]")
 
 
 def generate(module: Module, index: int, func_types: List[int], max_depth: int,
-             back_edge_hook: Optional[str] = None) -> Tuple[str, Dict[str, Any], List[int]]:
+             back_edge_hook: Optional[str] = None,
+             annotate: bool = False) -> Tuple[str, Dict[str, Any], List[int]]:
     """``(source, constants, callees)`` for defined function ``index``: the source
     defines ``f<function index>``; ``constants`` are extra globals it needs and
-    ``callees`` the defined functions it calls directly."""
+    ``callees`` the defined functions it calls directly.  ``annotate`` puts each wasm
+    instruction as a comment before the code it became part of."""
     g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook)
+    if annotate:
+        g.notes = {}
     lines = g.generate()
+    if annotate and g.notes:
+        merged: List[str] = []
+        for k, line in enumerate(lines):
+            merged.extend(g.notes.get(k, ()))
+            merged.append(line)
+        merged.extend(g.notes.get(len(lines), ()))
+        lines = merged
     func = module.funcs[index]
     ftype = module.types[func.type_index]
     params = ["l%d" % k for k in range(len(ftype.params))] + ["_d"]

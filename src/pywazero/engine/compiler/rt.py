@@ -15,7 +15,10 @@ __all__ = ["BASE_NAMESPACE"]
 
 
 def _exhausted() -> None:
-    raise Trap("call stack exhausted")
+    # raised by the frame that would exceed the depth: it does not count as entered
+    t = Trap("call stack exhausted")
+    t._not_entered = True  # type: ignore[attr-defined]
+    raise t
 
 
 def _oob_mem() -> Trap:
