@@ -290,3 +290,28 @@ def test_mixed_engines_per_function():
     assert m.function("even")(7) == 0
     with pytest.raises(wz.Trap, match="call stack exhausted"):
         m.function("even")(1000)
+
+
+def test_translation_of_an_unvalidated_module_validates_the_body():
+    """The translator takes its control-flow facts from ``Function.info``; given a
+    module nobody validated, it validates the body itself (and an invalid one is
+    rejected)."""
+    from pywazero.engine.interpreter import InterpretedModule
+    from pywazero.errors import ValidationError
+    from pywazero.text.parser import parse_module_text
+    from pywazero.wasm.validation import validate_module
+
+    src = """(module (func (param i32) (result i32)
+      (block (result i32) (i32.const 3) (local.get 0) (br_if 0) (i32.const 1) i32.add)
+      (loop (br_if 0 (i32.eqz (local.get 0)))) (if (local.get 0) (then (return (i32.const 9))))))"""
+    raw = parse_module_text(src)
+    assert raw.funcs[0].info is None
+    code = InterpretedModule(raw).translate(0)
+    assert raw.funcs[0].info is not None
+    checked = parse_module_text(src)
+    validate_module(checked)
+    assert code.code == InterpretedModule(checked).translate(0).code
+
+    broken = parse_module_text("(module (func (result i32) (i64.const 1)))")
+    with pytest.raises(ValidationError):
+        InterpretedModule(broken).translate(0)

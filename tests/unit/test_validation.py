@@ -497,6 +497,25 @@ def test_function_info_heights_and_block_types_with_params():
     assert info.partner == {3: 7, 7: 3}
 
 
+
+def test_function_info_branch_heights():
+    body = [
+        i64(0),                   # 0
+        (0x02, bt(I32)),          # 1 block -> i32, entered at height 1
+        i32(5), i32(1),           # 2 3
+        (0x0D, 0),                # 4 br_if 0: height 2 once the condition is popped
+        i32(0),                   # 5
+        (0x0E, ([0], 0)),         # 6 br_table: height 2 once the index is popped
+        END,                      # 7
+        DROP,                     # 8
+        (0x0C, 0),                # 9 br to the function's label at height 1
+        I32_ADD, DROP,            # 10 11 unreachable code
+    ]
+    info = ok(body).funcs[0].info
+    assert info.heights == {1: 1}
+    assert info.branch_heights == {4: 2, 6: 2, 9: 1}
+
+
 def test_deep_nesting_uses_no_recursion():
     depth = 20000
     body = [(0x02, EMPTY)] * depth + [END] * depth

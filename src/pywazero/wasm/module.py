@@ -54,7 +54,12 @@ class FunctionInfo:
     resolved to ``(params, results)`` (tuples of value types); ``heights[i]`` is the
     operand-stack height (excluding locals) below the block's parameters when it is
     entered, i.e. the height a branch to its label unwinds to before pushing the
-    label's values (meaningful for reachable code only).
+    label's values (meaningful for reachable code only).  ``branch_heights[i]`` for a
+    ``br``/``br_if``/``br_table`` at index ``i`` is the operand-stack height at the
+    branch once its condition or index is popped, the label's values being the
+    topmost (meaningful for reachable code only): the branch moves no values when
+    that height minus the label's arity is the target's ``heights`` entry (0 for the
+    function's own label).
     """
 
     partner: Dict[int, int] = field(default_factory=dict)
@@ -62,6 +67,7 @@ class FunctionInfo:
     max_stack: int = 0
     block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
     heights: Dict[int, int] = field(default_factory=dict)
+    branch_heights: Dict[int, int] = field(default_factory=dict)
 
 
 @dataclass

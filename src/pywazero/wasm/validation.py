@@ -5,7 +5,7 @@ validation rules of the WebAssembly 2.0 core specification and raises
 :class:`~pywazero.errors.ValidationError` on the first violation.  On success every
 defined function gets ``Function.info`` (a :class:`FunctionInfo`): the block
 structure (``partner``/``else_of``), the resolved block types, the operand-stack
-height at each block entry and the maximum operand-stack depth.
+height at each block entry and at each branch, and the maximum operand-stack depth.
 
 Function bodies are checked with the single-pass operand/control stack algorithm of
 the specification's appendix.  The control stack is explicit, so deeply nested code
@@ -755,6 +755,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     else_of: Dict[int, int] = {}
     block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {}
     heights: Dict[int, int] = {}
+    branch_heights: Dict[int, int] = {}
 
     vals: List[int] = []
     top = [_OP_FUNC, [], results, 0, False, -1, results]
@@ -848,6 +849,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     vals.pop()
                 else:
                     _pop1(vals, height, unreach, I32_)
+                branch_heights[pc] = len(vals)
                 if not 0 <= imm < len(ctrls):
                     raise _Fail(f"unknown label {imm}")
                 lt = ctrls[-1 - imm][_F_LABEL]
@@ -927,6 +929,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 partner[pc] = opener
                 else_of[opener] = pc
             elif k == K_BR:
+                branch_heights[pc] = len(vals)
                 if not 0 <= imm < len(ctrls):
                     raise _Fail(f"unknown label {imm}")
                 lt = ctrls[-1 - imm][_F_LABEL]
@@ -991,6 +994,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
             elif k == K_BR_TABLE:
                 labels, default = imm
                 _pop1(vals, height, unreach, I32_)
+                branch_heights[pc] = len(vals)
                 nctrls = len(ctrls)
                 if not 0 <= default < nctrls:
                     raise _Fail(f"unknown label {default}")
@@ -1173,4 +1177,5 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
         pc = nbody - 1 if nbody else -1
         raise _Fail("unexpected end of function body (missing end)", pc)
     return FunctionInfo(partner=partner, else_of=else_of, max_stack=max_stack,
-                        block_types=block_types, heights=heights)
+                        block_types=block_types, heights=heights,
+                        branch_heights=branch_heights)

@@ -5,9 +5,9 @@ flow is resolved here: every branch carries its absolute target index and, when
 values must move, the operand-stack height to cut back to and the label arity, so
 execution never searches for an ``end``.  Unreachable code is not emitted.
 
-Operand-stack heights are static in WebAssembly, so the translator tracks them and
-emits the cheapest branch form (no stack adjustment) whenever the stack at the
-branch already has exactly the label's values above the target height.
+Operand-stack heights are static in WebAssembly, so the cheapest branch form (no
+stack adjustment) is emitted whenever the stack at the branch already has exactly the
+label's values above the target height.
 
 A peephole pass fuses frequent sequences into superinstructions
 (``local.get``/``const`` operands folded into a binary operator, a comparison
@@ -16,9 +16,18 @@ Fusion never crosses a branch target.  A final pass specialises integer add/sub
 superinstructions into kinds with the addition inline, and byte loads/stores get
 their own kinds.
 
-The translator does not rely on the validator's FunctionInfo: it rebuilds the block
-structure in the same single pass (with an explicit control stack, so nesting depth
-costs no Python recursion), which also gives it the exact operand heights.
+The control-flow facts come from the validator's ``Function.info``
+(:class:`~pywazero.wasm.module.FunctionInfo`; a function without one, e.g. of a
+module given to the engine unvalidated, is validated first with
+:func:`~pywazero.wasm.validation.validate_function`): each opener's resolved block
+type (label arity), its matching ``else``/``end`` (``else_of``/``partner``: after an
+unconditional branch the translator resumes there, skipping the dead code), the
+operand height at block entry (``heights``, what a branch unwinds to) and at each
+branch (``branch_heights``, which decides whether values must move).  The translator
+tracks no operand heights or types of its own; its control stack (explicit, so
+nesting depth costs no Python recursion) only holds what concerns the emitted code:
+each label's target or pending fixups, and the ``if`` to patch at its ``else``.
+``max_stack`` is not used: the operand stack is a growable Python list.
 """
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ from ...wasm import opcodes as ops
 from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
 from ...wasm.types import F32, F64, I32, I64, V128, FuncType
+from ...wasm.validation import validate_function
 from . import rare as R
 from .kinds import *  # noqa: F401,F403
 from .kinds import KIND_NAMES
@@ -207,31 +217,23 @@ def _store_convert(kind: Any) -> Optional[Callable]:
 
 
 class _Ctl:
-    """A control-stack entry of the translator."""
+    """An open construct of the translator (the facts about it come from
+    FunctionInfo; what is kept here is about the code being emitted)."""
 
-    __slots__ = ("kind", "height", "nparams", "nresults", "fixups", "loop_pc", "dead", "if_fixup",
-                 "outer_reachable")
+    __slots__ = ("kind", "opener", "height", "arity", "fixups", "loop_pc", "if_fixup", "stop")
 
-    def __init__(self, kind: int, height: int, nparams: int, nresults: int, loop_pc: int,
-                 dead: bool) -> None:
+    def __init__(self, kind: int, opener: int, height: int, arity: int, loop_pc: int,
+                 stop: int) -> None:
         self.kind = kind          # 0 block, 1 loop, 2 if, 3 function
-        self.height = height      # operand height at entry, below the params
-        self.nparams = nparams
-        self.nresults = nresults
+        self.opener = opener      # body index of the block/loop/if (-1: the function)
+        self.height = height      # FunctionInfo.heights[opener]
+        self.arity = arity        # label arity: the loop's params, else the results
         self.fixups: List[int] = []   # indices of emitted branches to patch with the end pc
         self.loop_pc = loop_pc
-        self.dead = dead          # the whole construct is unreachable
         self.if_fixup = -1        # the IF_FALSE to patch with the else pc
-        self.outer_reachable = True
-
-
-def _block_arity(module: Module, bt: int) -> Tuple[int, int]:
-    if bt == -0x40:
-        return 0, 0
-    if bt < 0:
-        return 0, 1
-    ft = module.types[bt]
-    return len(ft.params), len(ft.results)
+        # body index where code after an unconditional branch is live again: the
+        # else (then-branch of an if that has one), otherwise the end
+        self.stop = stop
 
 
 # ops whose result is a plain function of their operands (numeric)
@@ -291,31 +293,36 @@ def _specialise_add(ins: list) -> None:
 
 
 def compile_function(module: Module, index: int, func_types: List[int]) -> FuncCode:
-    """Translate defined function ``index`` (in ``module.funcs``)."""
+    """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
+    facts of its ``info`` (validating the body first when it has none)."""
     func: Function = module.funcs[index]
+    info = func.info
+    if info is None:
+        info = validate_function(module, index)
+    partner = info.partner
+    else_of = info.else_of
+    block_types = info.block_types
+    heights = info.heights
+    branch_heights = info.branch_heights
     ftype = module.types[func.type_index]
     nimp = len(func_types) - len(module.funcs)
     local_types = list(ftype.params) + func.local_types()
+    body = func.body
+    n = len(body)
     out: List[list] = []
     barrier = 0   # no fusion may look at out[:barrier] (a branch target follows)
-    height = 0
-    ctl: List[_Ctl] = [_Ctl(3, 0, 0, len(ftype.results), 0, False)]
+    ctl: List[_Ctl] = [_Ctl(3, -1, 0, len(ftype.results), 0, n - 1)]
     reachable = True
     types = module.types
-    global_types = module.global_types()
 
     def emit(*ins: Any) -> None:
         out.append(list(ins))
 
-    def label_target(depth: int) -> Tuple[_Ctl, int]:
+    def emit_branch(depth: int, conditional: bool, height: int) -> None:
+        """Emit br/br_if to label ``depth``; ``height`` is the height at the branch
+        (after popping the condition)."""
         c = ctl[-1 - depth]
-        arity = c.nparams if c.kind == 1 else c.nresults
-        return c, arity
-
-    def emit_branch(depth: int, conditional: bool) -> None:
-        """Emit br/br_if to label ``depth``; ``height`` is the height after popping
-        the condition."""
-        c, arity = label_target(depth)
+        arity = c.arity
         if c.kind == 3:
             # the function's label: its end holds a RETURN, which takes the top
             # ``arity`` values whatever lies below them
@@ -337,36 +344,14 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
         else:
             c.fixups.append(len(out) - 1)
 
-    body = func.body
-    n = len(body)
     i = 0
     while i < n:
         op, imm = body[i]
         i += 1
-        if not reachable:
-            # skip dead code, tracking only the block structure
-            if op in (0x02, 0x03, 0x04):
-                c = _Ctl(0, height, 0, 0, 0, True)
-                ctl.append(c)
-                continue
-            if op == 0x05:
-                c = ctl[-1]
-                if c.dead:
-                    continue
-                # else of a live if whose then-branch ended unreachable
-            elif op == 0x0B:
-                c = ctl[-1]
-                if c.dead:
-                    ctl.pop()
-                    continue
-            else:
-                continue
 
         if op == 0x20:  # local.get
             emit(K_LGET, imm, 0, 0)
-            height += 1
         elif op == 0x21:  # local.set
-            height -= 1
             prev = out[-1] if len(out) > barrier else None
             if prev is not None and prev[0] == K_BIN:
                 prev[0] = K_BIN_LSET
@@ -399,23 +384,17 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             else:
                 v = imm & ((1 << 128) - 1)
             emit(K_CONST, v, 0, 0)
-            height += 1
         elif op >> 16 == 0xFD:  # SIMD (v128.const is handled above)
-            info = ops.BY_OP[op]
             how, f, a, b = R.simd_translate(op, imm)
-            delta = len(info.results) - len(info.params)
             if how == "un":
                 emit(K_UN, f, 0, 0)
             elif how == "bin":
                 emit(K_BIN, f, 0, 0)
             else:
                 emit(K_RARE, f, a, b)
-            height += delta
         elif _is_numeric(op):
-            info = ops.BY_OP[op]
             f = numeric_impl(op)
-            if len(info.params) == 2:
-                height -= 1
+            if len(ops.BY_OP[op].params) == 2:
                 prev = out[-1] if len(out) > barrier else None
                 prev2 = out[-2] if len(out) - 1 > barrier else None
                 if prev is not None and prev[0] == K_LGET and prev2 is not None and prev2[0] == K_LGET:
@@ -444,10 +423,10 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                 else:
                     emit(K_UN, f, 0, 0)
         elif op == 0x0D:  # br_if
-            height -= 1
+            height = branch_heights[i - 1]
             prev = out[-1] if len(out) > barrier else None
-            c, arity = label_target(imm)
-            simple = c.kind == 3 or height - arity == c.height
+            c = ctl[-1 - imm]
+            simple = c.kind == 3 or height - c.arity == c.height
             if simple and prev is not None and prev[0] in (K_BIN, K_LL_BIN, K_LC_BIN, K_UN, K_L_UN):
                 # fuse the condition into the branch
                 src = out.pop()
@@ -466,20 +445,24 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                 if c.kind != 1:
                     c.fixups.append(len(out) - 1)
             else:
-                emit_branch(imm, True)
+                emit_branch(imm, True, height)
         elif op == 0x0C:  # br
-            emit_branch(imm, False)
+            emit_branch(imm, False, branch_heights[i - 1])
             reachable = False
+            i = ctl[-1].stop
         elif op == 0x02 or op == 0x03:  # block / loop
-            p, r = _block_arity(module, imm)
-            c = _Ctl(0 if op == 0x02 else 1, height - p, p, r, len(out), False)
+            opener = i - 1
+            p, r = block_types[opener]
+            c = _Ctl(0 if op == 0x02 else 1, opener, heights[opener],
+                     len(r) if op == 0x02 else len(p), len(out), partner[opener])
             if op == 0x03:
                 barrier = len(out)
             ctl.append(c)
         elif op == 0x04:  # if
-            height -= 1
-            p, r = _block_arity(module, imm)
-            c = _Ctl(2, height - p, p, r, 0, False)
+            opener = i - 1
+            stop = else_of.get(opener)
+            c = _Ctl(2, opener, heights[opener], len(block_types[opener][1]), 0,
+                     partner[opener] if stop is None else stop)
             prev = out[-1] if len(out) > barrier else None
             if prev is not None and prev[0] in (K_BIN, K_LL_BIN, K_LC_BIN, K_UN, K_L_UN):
                 src = out.pop()
@@ -505,8 +488,8 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                 c.fixups.append(len(out) - 1)
             out[c.if_fixup][1] = len(out)
             c.if_fixup = -1
+            c.stop = partner[c.opener]
             barrier = len(out)
-            height = c.height + c.nparams
             reachable = True
         elif op == 0x0B:  # end
             c = ctl.pop()
@@ -521,17 +504,17 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             if c.fixups or c.if_fixup >= 0:
                 barrier = end_pc
             if c.kind == 3:
-                emit(K_RETURN, c.nresults, 0, 0)
+                emit(K_RETURN, c.arity, 0, 0)
                 break
-            height = c.height + c.nresults
             reachable = True
         elif op == 0x0E:  # br_table
-            height -= 1
+            height = branch_heights[i - 1]
             labels, default = imm
             entries = []
             fix = []
             for d in list(labels) + [default]:
-                c, arity = label_target(d)
+                c = ctl[-1 - d]
+                arity = c.arity
                 if c.kind == 3 or height - arity == c.height:
                     h = -1   # no adjustment needed
                 else:
@@ -543,40 +526,36 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             for c, j in fix:
                 c.fixups.append((len(out) - 1, j))  # type: ignore[arg-type]
             reachable = False
+            i = ctl[-1].stop
         elif op == 0x0F:  # return
-            emit(K_RETURN, ctl[0].nresults, 0, 0)
+            emit(K_RETURN, ctl[0].arity, 0, 0)
             reachable = False
+            i = ctl[-1].stop
         elif op == 0x00:
             emit(K_UNREACHABLE, 0, 0, 0)
             reachable = False
+            i = ctl[-1].stop
         elif op == 0x01:  # nop
             pass
         elif op == 0x10:  # call
             ft = types[func_types[imm]]
             emit(K_CALL, imm, len(ft.params), len(ft.results))
-            height += len(ft.results) - len(ft.params)
         elif op == 0x11:  # call_indirect
             tidx, tab = imm
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
-            height += len(ft.results) - len(ft.params) - 1
         elif op == 0x1A:  # drop
             emit(K_DROP, 0, 0, 0)
-            height -= 1
         elif op == 0x1B or op == 0x1C:  # select
             emit(K_SELECT, 0, 0, 0)
-            height -= 2
         elif op == 0x23:
             emit(K_GGET, imm, 0, 0)
-            height += 1
         elif op == 0x24:
             emit(K_GSET, imm, 0, 0)
-            height -= 1
         elif (op == 0x2D or op == 0x31) and imm[2] == 0:  # i32/i64.load8_u
             emit(K_LOAD8U, imm[1], 0, 0)
         elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
             emit(K_STORE8, imm[1], 0, 0)
-            height -= 2
         elif op in _LOADS:
             st, conv = _LOADS[op]
             emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
@@ -585,12 +564,10 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             st, conv = _STORES[op]
             emit(K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
                  _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2]))
-            height -= 2
         else:
             # everything else runs as a "rare" handler: fn(S, inst, a, b)
-            fn, a, b, delta = R.lookup(op, imm, module)
+            fn, a, b = R.lookup(op, imm, module)
             emit(K_RARE, fn, a, b)
-            height += delta
 
     for ins in out:
         if ins[0] == K_BR_TABLE:

@@ -157,25 +157,25 @@ def _unsupported(name: str) -> Callable:
 
 _FC = ops.fc
 
-# op -> (handler, stack delta); a, b come from the immediate
+# op -> handler; a, b come from the immediate
 _TABLE = {
-    0x3F: (memory_size, 1),
-    0x40: (memory_grow, 0),
-    0xD0: (ref_null, 1),
-    0xD1: (ref_is_null, 0),
-    0xD2: (ref_func, 1),
-    0x25: (table_get, 0),
-    0x26: (table_set, -2),
-    _FC(8): (memory_init, -3),
-    _FC(9): (data_drop, 0),
-    _FC(10): (memory_copy, -3),
-    _FC(11): (memory_fill, -3),
-    _FC(12): (table_init, -3),
-    _FC(13): (elem_drop, 0),
-    _FC(14): (table_copy, -3),
-    _FC(15): (table_grow, -1),
-    _FC(16): (table_size, 1),
-    _FC(17): (table_fill, -3),
+    0x3F: memory_size,
+    0x40: memory_grow,
+    0xD0: ref_null,
+    0xD1: ref_is_null,
+    0xD2: ref_func,
+    0x25: table_get,
+    0x26: table_set,
+    _FC(8): memory_init,
+    _FC(9): data_drop,
+    _FC(10): memory_copy,
+    _FC(11): memory_fill,
+    _FC(12): table_init,
+    _FC(13): elem_drop,
+    _FC(14): table_copy,
+    _FC(15): table_grow,
+    _FC(16): table_size,
+    _FC(17): table_fill,
 }
 
 
@@ -192,22 +192,20 @@ def _simd_handler(op: int, imm: Any) -> Tuple[Callable, Any, Any]:
     return make(op, imm)
 
 
-def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any, int]:
-    """``(handler, a, b, stack_delta)`` for instruction ``(op, imm)``."""
-    entry = _TABLE.get(op)
-    if entry is not None:
-        fn, delta = entry
+def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
+    """``(handler, a, b)`` for instruction ``(op, imm)``."""
+    fn = _TABLE.get(op)
+    if fn is not None:
         if isinstance(imm, tuple):
             a, b = imm[0], imm[1]
         else:
             a, b = imm, None
-        return fn, a, b, delta
+        return fn, a, b
     info = ops.BY_OP.get(op)
     if info is None:
         raise ValueError(f"unknown opcode {op:#x}")
     if op >> 16 == 0xFD and info.params is not None:
-        fn, a, b = _simd_handler(op, imm)
-        return fn, a, b, len(info.results) - len(info.params)
+        return _simd_handler(op, imm)
     raise ValueError(f"the interpreter cannot translate {info.name}")
 
 
