@@ -27,6 +27,20 @@ branched to is wrapped in a one-shot ``while True: ... break`` (a branch to it i
 of several nested Python loops sets ``_br`` to the target's id and breaks; after each
 such inner loop a check (``if _br: ...``) continues or breaks on outward.  Only loops
 crossed by such a branch pay for the check.
+
+The control-flow facts come from the validator's ``Function.info``
+(:class:`~pywazero.wasm.module.FunctionInfo`; a function without one is validated
+first with :func:`~pywazero.wasm.validation.validate_function`): each opener's
+resolved block type (``block_types``: how many params move into slots and how many
+results come out), the height below its params (``heights``: where its slots start),
+its matching ``end`` (``partner``, also telling when a block's body is exactly one
+construct) and ``else`` (``else_of``): after ``br``/``br_table``/``return``/
+``unreachable`` translation resumes at the innermost construct's ``else`` or ``end``,
+the dead code in between is never looked at.  The compile-time stack is this
+module's own (it holds expressions, not types); ``branch_heights`` and ``max_stack``
+are not needed (slots are named variables).  The one fact found by a pre-scan is
+which constructs some branch (reachable or not) targets, the validator not
+recording branch targets.
 """
 from __future__ import annotations
 
@@ -36,6 +50,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import F32, F64, I32, I64, V128
+from ...wasm.validation import validate_function
 from .. import numerics as num
 
 __all__ = ["generate", "TooComplex"]
@@ -85,19 +100,19 @@ class _E:
 
 
 class _Ctl:
-    __slots__ = ("kind", "height", "nparams", "nresults", "pyloop", "cid", "escapes", "dead",
+    __slots__ = ("kind", "opener", "height", "nparams", "nresults", "pyloop", "cid", "escapes",
                  "mark", "alias", "chain", "level")
 
-    def __init__(self, kind: int, height: int, nparams: int, nresults: int) -> None:
-        self.kind = kind            # 0 block, 1 loop, 2 if, 3 function
-        self.height = height        # stack height below the params
+    def __init__(self, kind: int, height: int, nparams: int, nresults: int, opener: int = -1) -> None:
+        self.kind = kind            # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function
+        self.opener = opener        # body index of the block/loop/if (-1: none)
+        self.height = height        # stack height below the params (FunctionInfo.heights)
         self.nparams = nparams
         self.nresults = nresults
         self.pyloop = False         # emitted as a Python ``while True``
         self.cid = 0
         # (pyloop construct, "break"/"continue") jumps out of this loop to outer ones
         self.escapes: set = set()
-        self.dead = False
         # A block whose body is exactly one construct C emitted as a Python loop is
         # not a loop itself: a branch to it is a break out of C.
         self.alias: Optional[_Ctl] = None
@@ -173,9 +188,9 @@ _STORES: Dict[int, Tuple[str, str]] = {
 }
 
 
-def _targets(body: List[Tuple[int, Any]], ends: Dict[int, int]) -> set:
-    """Indices of the block/loop/if instructions some branch targets; fills ``ends``
-    (opener index -> index of its end)."""
+def _targets(body: List[Tuple[int, Any]]) -> set:
+    """Indices of the block/loop/if instructions some branch targets (a branch in
+    unreachable code counts too)."""
     out = set()
     stack: List[int] = [-1]
     for i, (op, imm) in enumerate(body):
@@ -183,7 +198,7 @@ def _targets(body: List[Tuple[int, Any]], ends: Dict[int, int]) -> set:
             stack.append(i)
         elif op == 0x0B:
             if len(stack) > 1:
-                ends[stack.pop()] = i
+                stack.pop()
         elif op == 0x0C or op == 0x0D:
             if imm < len(stack):
                 out.add(stack[-1 - imm])
@@ -383,14 +398,6 @@ class FunctionGenerator:
         else:
             self.emit("return (%s)" % ", ".join(e.expr for e in st[len(st) - n:]))
 
-    def block_arity(self, bt: int) -> Tuple[int, int]:
-        if bt == -0x40:
-            return 0, 0
-        if bt < 0:
-            return 0, 1
-        ft = self.module.types[bt]
-        return len(ft.params), len(ft.results)
-
     # -- main ---------------------------------------------------------------------------
     def generate(self) -> str:
         module = self.module
@@ -400,8 +407,16 @@ class FunctionGenerator:
         nparams = len(ftype.params)
         ltypes = list(ftype.params) + func.local_types()
         body = func.body
-        ends: Dict[int, int] = {}
-        targeted = _targets(body, ends)
+        info = func.info
+        if info is None:
+            info = validate_function(module, self.index)
+        partner = info.partner
+        else_of = info.else_of
+        block_types = info.block_types
+        heights = info.heights
+        # Which constructs are branched to (they become Python loops): the one fact
+        # found here by a scan, as the validator does not record branch targets.
+        targeted = _targets(body) if info.branch_heights else _EMPTY
         pending: List[_Ctl] = []   # blocks waiting for the construct they alias
         chain: Optional[_Chain] = None   # the block chain being opened
         nchains = 0
@@ -429,21 +444,6 @@ class FunctionGenerator:
             i += 1
             if self.notes is not None:
                 self.note(op, imm)
-            if not self.reachable:
-                if op in (0x02, 0x03, 0x04):
-                    c = _Ctl(0, len(st), 0, 0)
-                    c.dead = True
-                    self.ctl.append(c)
-                    continue
-                if op == 0x05:
-                    if self.ctl[-1].dead:
-                        continue
-                elif op == 0x0B:
-                    if self.ctl[-1].dead:
-                        self.ctl.pop()
-                        continue
-                else:
-                    continue
 
             if op == 0x20:  # local.get
                 st.append(_E("l%d" % imm, K_LOCAL, frozenset((imm,))))
@@ -477,13 +477,15 @@ class FunctionGenerator:
                 self.ind -= 1
             elif op == 0x0C:  # br
                 self.branch(imm)
-                self.reachable = False
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x02 or op == 0x03:  # block / loop
-                p, r = self.block_arity(imm)
-                self.enter(p)
-                c = _Ctl(0 if op == 0x02 else 1, len(st) - p, p, r)
-                self.ctl.append(c)
                 j = i - 1
+                bp, br = block_types[j]
+                p = len(bp)
+                r = len(br)
+                self.enter(p)
+                c = _Ctl(0 if op == 0x02 else 1, heights[j], p, r, j)
+                self.ctl.append(c)
                 if chain is None and op == 0x02 and not pending:
                     run = 1
                     while i - 1 + run < n and body[i - 1 + run][0] == 0x02:
@@ -504,8 +506,12 @@ class FunctionGenerator:
                         chain = None
                 elif pending or j in targeted:
                     nxt = body[i][0] if i < n else None
-                    if (op == 0x02 and (nxt == 0x02 or nxt == 0x03) and ends.get(i, -1) + 1 == ends.get(j)
-                            and self.block_arity(body[i][1]) == (p, r)):
+                    if op == 0x02 and (nxt == 0x02 or nxt == 0x03) and partner[i] + 1 == partner[j]:
+                        bp, br = block_types[i]
+                        alias = len(bp) == p and len(br) == r
+                    else:
+                        alias = False
+                    if alias:
                         pending.append(c)
                     else:
                         self.open_pyloop(c)
@@ -517,16 +523,19 @@ class FunctionGenerator:
                 c.mark = len(self.lines)
             elif op == 0x04:  # if
                 cnd = st.pop()
-                p, r = self.block_arity(imm)
+                j = i - 1
+                bp, br = block_types[j]
+                p = len(bp)
+                r = len(br)
                 if cnd.kind == K_EXPR:
                     # the condition must not see the param moves
                     needs = any(o.locs & cnd.locs for o in st) or p
                     if needs:
                         self.materialize(cnd)
                 self.enter(p)
-                c = _Ctl(2, len(st) - p, p, r)
+                c = _Ctl(2, heights[j], p, r, j)
                 self.ctl.append(c)
-                if (i - 1) in targeted:
+                if j in targeted:
                     self.open_pyloop(c)
                 self.emit("if %s:" % self.cond_of(cnd))
                 self.ind += 1
@@ -581,13 +590,13 @@ class FunctionGenerator:
                 self.reachable = True
             elif op == 0x0E:  # br_table
                 self.gen_br_table(imm)
-                self.reachable = False
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x0F:  # return
                 self.emit_return()
-                self.reachable = False
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x00:
                 self.emit('raise Trap("unreachable")')
-                self.reachable = False
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x01:
                 pass
             elif op == 0x10:  # call
@@ -632,6 +641,27 @@ class FunctionGenerator:
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
         return self.lines
+
+    def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
+        """After an unconditional transfer of control (``body[i - 1]``): the code up to
+        the innermost open construct's ``else`` (of an ``if`` whose else is not yet
+        seen) or ``end`` is dead; return that instruction's index (FunctionInfo's
+        ``else_of``/``partner``), where translation resumes, not reachable."""
+        self.reachable = False
+        c = self.ctl[-1]
+        if c.kind == 3:
+            stop = len(self.module.funcs[self.index].body) - 1
+        else:
+            stop = -1
+            if c.kind == 2:
+                stop = else_of.get(c.opener, -1)
+            if stop < 0:
+                stop = partner[c.opener]
+        if self.notes is not None:
+            body = self.module.funcs[self.index].body
+            for k in range(i, stop):
+                self.note(*body[k])
+        return stop
 
     def note(self, op: int, imm: Any) -> None:
         text = ops.op_name(op) if imm is None else "%s %r" % (ops.op_name(op), imm)
