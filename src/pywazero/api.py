@@ -159,19 +159,82 @@ def _converter_in(t: int) -> Callable[[Any, str], Any]:
     return lambda v, what: to_raw(t, v, what)
 
 
+class _NeverClosed:
+    __slots__ = ()
+    closed = False
+
+
+_NEVER_CLOSED = _NeverClosed()
+
+
+def _closed_error(mod: Any) -> WasmError:
+    return WasmError(f"module {mod.name or '<anonymous>'} is closed")
+
+
+def _store_entry(fn: FunctionInstance) -> Callable[..., Any]:
+    """The entry (see ``Engine.entry``) of a function that is not a wasm function:
+    a host function, or any other FunctionInstance."""
+    nres = len(fn.type.results)
+    if fn.__class__ is HostFunctionInstance:
+        raw = fn.raw  # type: ignore[attr-defined]
+
+        def call(args: List[Any]) -> List[Any]:
+            return raw(None, args)
+    else:
+        call = fn.call
+
+    def entry(*args: Any) -> Any:
+        mod = getattr(fn, "module", None)
+        if mod is not None and mod.closed:
+            raise _closed_error(mod)
+        res = call(list(args))
+        if nres == 1:
+            return res[0]
+        if nres == 0:
+            return None
+        return tuple(res)
+
+    return entry
+
+
+def _entry_of(fn: FunctionInstance) -> Tuple[Callable[..., Any], Any]:
+    """(entry, the module instance whose ``closed`` a call checks first)."""
+    if fn.__class__ is WasmFunctionInstance:
+        engine = fn.engine  # type: ignore[attr-defined]
+        make = getattr(engine, "entry", None)
+        if make is not None:
+            entry = make(fn)
+        else:  # an engine object predating Engine.entry
+            from .engine import _invoke_entry
+
+            entry = _invoke_entry(engine.invoke, fn)
+        mod = fn.module  # type: ignore[attr-defined]
+        return entry, (_NEVER_CLOSED if mod is None else mod)
+    return _store_entry(fn), _NEVER_CLOSED
+
+
 class Function:
     """A WebAssembly function (exported by a module, or a host function).
 
     ``fn(*args)`` converts arguments and results (see the module docstring):
     no result gives None, one the value, several a tuple.
+
+    ``Function(fn)`` makes an instance of a subclass specialised for ``fn``'s
+    signature (see :func:`_signature_class`), whose ``__call__`` converts each
+    argument and result with inline code and calls the engine's entry directly.
     """
 
-    __slots__ = ("_fn", "_module", "_conv")
+    __slots__ = ("_fn", "_module", "_entry", "_inst")
+
+    def __new__(cls, fn: Any = None, module: Optional["Module"] = None) -> "Function":
+        if cls is Function:
+            cls = _signature_class(getattr(fn, "type", None))
+        return object.__new__(cls)
 
     def __init__(self, fn: FunctionInstance, module: Optional["Module"] = None) -> None:
         self._fn = fn
         self._module = module
-        self._conv: Optional[List[Callable[[Any, str], Any]]] = None
+        self._entry, self._inst = _entry_of(fn)
 
     @property
     def type(self) -> FuncType:
@@ -183,41 +246,35 @@ class Function:
 
     def _invoke(self, raw: List[Any]) -> List[Any]:
         fn = self._fn
-        mod = fn.module  # type: ignore[attr-defined]
+        mod = getattr(fn, "module", None)
         if mod is not None and mod.closed:
-            raise WasmError(f"module {mod.name or '<anonymous>'} is closed")
+            raise _closed_error(mod)
         if fn.__class__ is WasmFunctionInstance:
             return fn.engine.invoke(fn, raw)  # type: ignore[attr-defined]
         if fn.__class__ is HostFunctionInstance:
             return fn.raw(None, raw)  # type: ignore[attr-defined]
         return fn.call(raw)
 
-    def __call__(self, *args: Any) -> Any:
+    def _arity_error(self, n: int) -> TypeError:
         ft = self._fn.type
-        conv = self._conv
-        if conv is None:
-            conv = self._conv = [_converter_in(t) for t in ft.params]
-        if len(args) != len(conv):
-            raise TypeError(
-                f"{self._fn.name} expects {len(conv)} argument(s) {ft}, got {len(args)}"
-            )
-        n = len(args)
-        if n == 2:
-            raw = [conv[0](args[0], "argument 0"), conv[1](args[1], "argument 1")]
-        elif n == 1:
-            raw = [conv[0](args[0], "argument 0")]
-        else:
-            raw = [c(v, f"argument {i}") for i, (c, v) in enumerate(zip(conv, args))]
-        res = self._invoke(raw)
+        return TypeError(f"{self._fn.name} expects {len(ft.params)} argument(s) {ft}, got {n}")
+
+    def __call__(self, *args: Any) -> Any:
+        # the generic path (signatures without a specialised subclass)
+        ft = self._fn.type
+        params = ft.params
+        if len(args) != len(params):
+            raise self._arity_error(len(args))
+        raw = [_converter_in(t)(v, f"argument {i}") for i, (t, v) in enumerate(zip(params, args))]
+        inst = self._inst
+        if inst.closed:
+            raise _closed_error(inst)
+        res = self._entry(*raw)
         results = ft.results
         if not results:
             return None
         if len(results) == 1:
-            t = results[0]
-            v = res[0]
-            if t == I32:
-                return v - 0x100000000 if v & 0x80000000 else v
-            return from_raw(t, v)
+            return from_raw(results[0], res)
         return tuple(from_raw(t, v) for t, v in zip(results, res))
 
     def call_raw(self, *args: Any) -> Any:
@@ -226,9 +283,7 @@ class Function:
         ft = self._fn.type
         params = ft.params
         if len(args) != len(params):
-            raise TypeError(
-                f"{self._fn.name} expects {len(params)} argument(s) {ft}, got {len(args)}"
-            )
+            raise self._arity_error(len(args))
         raw = [raw_bits_in(t, v, f"argument {i}") for i, (t, v) in enumerate(zip(params, args))]
         res = self._invoke(raw)
         results = ft.results
@@ -246,6 +301,105 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<Function {self._fn.name} {self._fn.type}>"
+
+
+# Function's subclasses per signature (params, results): a benign cache (building a
+# class twice in a race is harmless), bounded so that a stream of random signatures
+# cannot grow it without end.
+_SIGNATURE_CLASSES: Dict[Tuple[Tuple[int, ...], Tuple[int, ...]], type] = {}
+_MAX_SIGNATURE_CLASSES = 2048
+_MAX_SPECIALISED_PARAMS = 64
+
+_INT_RANGES = {I32: 32, I64: 64, V128: 128}
+
+
+def _signature_class(ft: Any) -> type:
+    try:
+        key = (tuple(ft.params), tuple(ft.results))
+    except (AttributeError, TypeError):
+        return Function
+    cls = _SIGNATURE_CLASSES.get(key)
+    if cls is None:
+        if len(key[0]) > _MAX_SPECIALISED_PARAMS or len(_SIGNATURE_CLASSES) >= _MAX_SIGNATURE_CLASSES:
+            return Function
+        try:
+            cls = _make_signature_class(*key)
+        except Exception:  # noqa: BLE001 - an unusual signature: the generic path
+            return Function
+        _SIGNATURE_CLASSES[key] = cls
+    return cls
+
+
+def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> type:
+    """A subclass of Function whose ``__call__`` is written out for this signature:
+    the argument count check, each argument's conversion (ints: a class and range
+    check, then one mask), the closed check, the engine entry, each result's
+    conversion.  Errors are those of ``to_raw``: the slow paths call it."""
+    n = len(params)
+    lines = ["def __call__(self, *args):",
+             "    if len(args) != %d:" % n,
+             "        raise self._arity_error(len(args))"]
+    names = ["a%d" % i for i in range(n)]
+    if n == 1:
+        lines.append("    a0 = args[0]")
+    elif n:
+        lines.append("    %s = args" % ", ".join(names))
+    passed = []
+    for i, t in enumerate(params):
+        a = names[i]
+        what = '"argument %d"' % i
+        bits = _INT_RANGES.get(t)
+        if bits is not None:
+            lo, hi = -(1 << (bits - 1)), (1 << bits) - 1
+            lines.append("    if %s.__class__ is not int or not %d <= %s <= %d:" % (a, lo, a, hi))
+            lines.append("        %s = _check_int(%s, %d, %s)" % (a, a, bits, what))
+            passed.append("%s & %d" % (a, hi))
+        elif t == F64:
+            lines.append("    if %s.__class__ is not float:" % a)
+            lines.append("        %s = _to_raw(%d, %s, %s)" % (a, t, a, what))
+            passed.append(a)
+        elif t == F32:
+            lines.append("    %s = _round_f32(%s) if %s.__class__ is float else _to_raw(%d, %s, %s)"
+                         % (a, a, a, t, a, what))
+            passed.append(a)
+        elif t == EXTERNREF:
+            passed.append(a)
+        else:
+            lines.append("    %s = _to_raw(%d, %s, %s)" % (a, int(t), a, what))
+            passed.append(a)
+    lines.append("    inst = self._inst")
+    lines.append("    if inst.closed:")
+    lines.append("        raise _closed_error(inst)")
+    call = "self._entry(%s)" % ", ".join(passed)
+
+    def out(t: int, r: str) -> str:
+        if t == I32:
+            return "(%s - 4294967296 if %s & 2147483648 else %s)" % (r, r, r)
+        if t == I64:
+            return "(%s - 18446744073709551616 if %s & 9223372036854775808 else %s)" % (r, r, r)
+        if t == FUNCREF:
+            return "(None if %s is None else _Function(%s))" % (r, r)
+        return r
+
+    if not results:
+        lines.append("    %s" % call)
+        lines.append("    return None")
+    elif len(results) == 1:
+        lines.append("    r = %s" % call)
+        lines.append("    return %s" % out(results[0], "r"))
+    else:
+        rs = ["r%d" % i for i in range(len(results))]
+        lines.append("    %s = %s" % (", ".join(rs), call))
+        lines.append("    return (%s,)" % ", ".join(out(t, r) for t, r in zip(results, rs)))
+    ns: Dict[str, Any] = {
+        "_check_int": _check_int, "_to_raw": to_raw, "_round_f32": _numerics().round_f32,
+        "_closed_error": _closed_error, "_Function": Function,
+    }
+    exec(compile("\n".join(lines) + "\n", "<pywazero Function %s -> %s>" % (
+        " ".join(valtype_name(t) for t in params), " ".join(valtype_name(t) for t in results)), "exec"), ns)
+    cls = type("Function", (Function,), {"__slots__": (), "__call__": ns["__call__"],
+                                         "__module__": __name__, "__qualname__": "Function"})
+    return cls
 
 
 # -- memory ------------------------------------------------------------------------
@@ -518,6 +672,7 @@ class Module:
         self._inst = instance
         self._runtime = runtime
         self._exports: Optional[Dict[str, Any]] = None
+        self._facades: Dict[str, Any] = {}
 
     @property
     def name(self) -> Optional[str]:
@@ -531,11 +686,21 @@ class Module:
     @property
     def exports(self) -> Dict[str, Any]:
         if self._exports is None:
-            self._exports = {name: wrap_extern(v, self) for name, v in self._inst.exports.items()}
+            made = self._facades
+            self._exports = {name: made[name] if name in made else wrap_extern(v, self)
+                             for name, v in self._inst.exports.items()}
         return self._exports
 
     def _get(self, name: str, cls: type, what: str) -> Any:
-        v = self.exports.get(name)
+        # one facade per export, made on demand (not all of them for one lookup)
+        if self._exports is not None:
+            v = self._exports.get(name)
+        else:
+            v = self._facades.get(name)
+            if v is None:
+                raw = self._inst.exports.get(name)
+                if raw is not None:
+                    v = self._facades[name] = wrap_extern(raw, self)
         if v is None:
             raise KeyError(f"module {self.name or '<anonymous>'} has no export {name!r}")
         if not isinstance(v, cls):
@@ -550,9 +715,9 @@ class Module:
         (or the module's memory 0)."""
         if name is not None:
             return self._get(name, Memory, "memory")
-        for v in self.exports.values():
-            if isinstance(v, Memory):
-                return v
+        for ename, v in self._inst.exports.items():
+            if isinstance(v, MemoryInstance):
+                return self._get(ename, Memory, "memory")
         if self._inst.mems:
             return Memory(self._inst.mems[0])
         raise KeyError(f"module {self.name or '<anonymous>'} has no memory")
@@ -573,6 +738,9 @@ class Module:
         self._inst.closed = True
         if self._runtime is not None:
             self._runtime._forget(self._inst)
+        wasi_state = getattr(self._inst, "wasi_state", None)
+        if wasi_state is not None:  # files and sockets the guest opened through WASI
+            wasi_state.close_all()
 
     def __enter__(self) -> "Module":
         return self

@@ -42,7 +42,9 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host directory visible to a WASI guest at ``guest_path``."""
+    """A host directory visible to a WASI guest at ``guest_path``; the guest can
+    reach nothing outside it (not through ``..``, absolute paths or symlinks).  A
+    ``read_only`` mount refuses every write with ``EPERM`` (as wasmtime does)."""
 
     host_dir: str
     guest_path: str = "/"
@@ -55,7 +57,21 @@ class ModuleConfig:
 
     ``name`` registers the instance under that module name (so others can import from
     it); ``start_functions`` are exported functions called after the spec's start
-    function, if present. The remaining fields configure WASI.
+    function, if present. The remaining fields configure WASI (see
+    :mod:`pywazero.wasi`):
+
+    * ``args`` (``args[0]`` is the program name by convention) and ``env``;
+    * ``stdin``: None inherits the process's stdin, bytes (or str) are the whole
+      input, or any readable file object; ``stdout``/``stderr``: None inherits, or
+      any writable file object (binary, or text: output is decoded as UTF-8);
+    * ``mounts``: :class:`Mount` s, pre-opened as descriptors 3, 4, ... in order;
+    * ``clock``: None for the host's clocks, or an object with ``time_ns(id)``,
+      ``resolution_ns(id)`` and ``sleep_ns(ns)`` such as
+      :class:`pywazero.wasi.FakeClock` (deterministic runs);
+    * ``random``: None for ``os.urandom``, a callable ``n -> bytes``, or an object
+      with ``randbytes(n)`` such as ``random.Random(seed)``;
+    * ``sockets``: listening Python ``socket.socket`` objects pre-opened after the
+      mounts (as wasmtime's ``--tcplisten``), for ``sock_accept``.
 
     >>> ModuleConfig(name="m").start_functions
     ('_start',)
@@ -69,3 +85,6 @@ class ModuleConfig:
     stdout: Any = None
     stderr: Any = None
     mounts: Sequence[Mount] = ()
+    clock: Any = None
+    random: Any = None
+    sockets: Sequence[Any] = ()

@@ -8,9 +8,23 @@ from typing import Any, Dict, List, Optional, Union
 from .config import ModuleConfig, RuntimeConfig
 from .errors import CompileError, ExitError, LinkError
 from .wasm import types as T
+from .wasm.instance import WasmFunctionInstance
+from .wasm.instantiate import InstantiationPlan, instantiate, resolve_imports
 from .wasm.module import Module
 
 Source = Union[bytes, bytearray, memoryview, str]
+
+
+def _module_facade() -> Any:
+    global _module_facade_class
+    if _module_facade_class is None:
+        from .api import Module as ModuleFacade
+
+        _module_facade_class = ModuleFacade
+    return _module_facade_class
+
+
+_module_facade_class = None
 
 _WASM_MAGIC = b"\0asm"
 
@@ -67,6 +81,7 @@ class CompiledModule:
         self._module: Optional[Module] = module
         self._runtime = runtime
         self._code: Any = None
+        self._plan: Any = None
 
     def _engine_code(self) -> Any:
         """The engine's per-module code, compiled on first use and then reused by
@@ -76,6 +91,13 @@ class CompiledModule:
             code = self._runtime._engine.compile_module(self.module)
             self._code = code
         return code
+
+    def _instantiation_plan(self) -> Any:
+        """The module's per-module instantiation facts (computed on first use)."""
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = InstantiationPlan(self.module)
+        return plan
 
     @property
     def module(self) -> Module:
@@ -118,6 +140,7 @@ class CompiledModule:
         if self._code is not None:
             self._code.close()
             self._code = None
+        self._plan = None
         self._module = None
 
     def __enter__(self) -> "CompiledModule":
@@ -162,9 +185,15 @@ class Runtime:
     def _bulk_memory(self) -> bool:
         # Without bulk memory, segments follow 1.0's all-or-nothing rule: every
         # active segment is checked before any is written, a misfit is a LinkError.
+        features = self.config.core_features
+        cached = self.__dict__.get("_bulk_memory_of")
+        if cached is not None and cached[0] is features:
+            return cached[1]
         from .wasm.features import CoreFeatures
 
-        return CoreFeatures.BULK_MEMORY in self.config.core_features
+        bulk = CoreFeatures.BULK_MEMORY in features
+        self._bulk_memory_of = (features, bulk)
+        return bulk
 
     @property
     def engine(self) -> str:
@@ -229,16 +258,16 @@ class Runtime:
             name = config.name
             if name is not None and name in self._modules:
                 raise ValueError(f"a module named {name!r} is already instantiated in this runtime")
-            from .api import Module as ModuleFacade
-            from .wasm.instance import WasmFunctionInstance
-            from .wasm.instantiate import instantiate, resolve_imports
-
             module = compiled.module
             imports = resolve_imports(module, self._resolve)
             inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
-                               self.config.memory_limit_pages,
-                               wasm1_segments=not self._bulk_memory)
+                               self.config.memory_limit_pages, run_start=False,
+                               wasm1_segments=not self._bulk_memory,
+                               plan=compiled._instantiation_plan())
+            # attached before any code runs: host functions (WASI) find it from the caller
             inst.config = config  # type: ignore[attr-defined]
+            if module.start is not None:
+                inst.funcs[module.start].call([])
             for fname in config.start_functions:
                 f = inst.exports.get(fname)
                 if isinstance(f, WasmFunctionInstance) or (f is not None and hasattr(f, "raw")):
@@ -253,7 +282,7 @@ class Runtime:
             if name is not None:
                 self._modules[name] = inst
             self._instances.add(inst)
-            return ModuleFacade(inst, self)
+            return _module_facade()(inst, self)
         finally:
             if owned:
                 compiled.close()
@@ -306,6 +335,9 @@ class Runtime:
         self._closed = True
         for inst in list(self._instances):
             inst.closed = True
+            wasi_state = getattr(inst, "wasi_state", None)
+            if wasi_state is not None:  # files and sockets the guest opened through WASI
+                wasi_state.close_all()
         self._instances = weakref.WeakSet()
         self._modules.clear()
 

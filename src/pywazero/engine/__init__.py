@@ -23,7 +23,11 @@ The contract every engine implements:
     engines then call each other through ``FunctionInstance.call``.
 
 * ``engine.invoke(function_instance, args) -> results``: call a wasm function of
-  this engine with raw values (lists in, list out).  Functions of other kinds are
+  this engine with raw values (lists in, list out).
+* ``engine.entry(function_instance) -> entry``: the same call as a callable taking
+  raw values as positional arguments and returning None, the raw result or a tuple
+  of them; ``pywazero.Function`` makes one when it is created and calls it on every
+  call (the base class builds it on ``invoke``; an engine may specialise it).  Functions of other kinds are
   called through ``FunctionInstance.call(args)``; a host function is called as
   ``host.raw(caller_module_instance, args)``.
 
@@ -35,7 +39,7 @@ host functions propagate unchanged.
 from __future__ import annotations
 
 import threading
-from typing import Any, List
+from typing import Any, Callable, List
 
 __all__ = ["Engine", "CompiledCode", "create_engine", "call_depth"]
 
@@ -64,6 +68,29 @@ class Engine:
 
     def invoke(self, fn: Any, args: List[Any]) -> List[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def entry(self, fn: Any) -> Callable[..., Any]:
+        """A callable ``entry(*raw_args)`` that calls wasm function ``fn`` of this
+        engine from Python as ``invoke`` does, returning None (no result), the raw
+        result, or a tuple of raw results.  Made once per ``pywazero.Function``, so
+        an engine can specialise it (the compiler engine does); this default goes
+        through ``invoke``."""
+        return _invoke_entry(self.invoke, fn)
+
+
+def _invoke_entry(invoke: Callable[[Any, List[Any]], List[Any]], fn: Any) -> Callable[..., Any]:
+    nres = len(fn.type.results)
+    if nres == 1:
+        def entry(*args: Any) -> Any:
+            return invoke(fn, list(args))[0]
+    elif nres == 0:
+        def entry(*args: Any) -> Any:
+            invoke(fn, list(args))
+            return None
+    else:
+        def entry(*args: Any) -> Any:
+            return tuple(invoke(fn, list(args)))
+    return entry
 
 
 # Call depth of wasm frames below the current Python-level entry, per thread, so that

@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+from operator import itemgetter
+from types import MappingProxyType
 from typing import Any, Callable, List, Optional
 
 from ..engine import numerics as num
@@ -40,7 +42,7 @@ from .types import (
     TableType,
 )
 
-__all__ = ["resolve_imports", "instantiate", "eval_const", "describe_extern"]
+__all__ = ["resolve_imports", "instantiate", "eval_const", "describe_extern", "InstantiationPlan"]
 
 Resolver = Callable[[str, str], Any]
 
@@ -169,6 +171,98 @@ def eval_const(expr: Expr, inst: ModuleInstance) -> Any:
     return stack[-1] if stack else None
 
 
+_END = (0x0B, None)
+_NO_VALUE = object()
+
+
+def _const_value(expr: Expr) -> Any:
+    """The value of a constant expression that reads neither globals nor functions
+    (so it is the same in every instance), else ``_NO_VALUE``."""
+    if len(expr) == 2 and expr[1] == _END:
+        op, imm = expr[0]
+        if op in (0x41, 0x42, 0x43, 0x44, 0xD0, _V128_CONST):
+            return eval_const(expr, None)  # type: ignore[arg-type]
+    return _NO_VALUE
+
+
+def _ref_func_index(expr: Expr) -> Optional[int]:
+    if len(expr) == 2 and expr[0][0] == 0xD2 and expr[1] == _END:
+        return expr[0][1]
+    return None
+
+
+class InstantiationPlan:
+    """What instantiating ``module`` takes that does not depend on the instance,
+    worked out once per module (``CompiledModule`` caches it): the defined
+    functions' types, constant initialisers and segment offsets evaluated, element
+    segments of plain ``ref.func`` items as function indices, export positions.
+    :func:`instantiate` then only allocates per-instance state."""
+
+    def __init__(self, module: Module) -> None:
+        types = module.types
+        self.func_types = [types[f.type_index] for f in module.funcs]
+        nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0}
+        for imp in module.imports:
+            nimp[imp.kind] += 1
+        self.nimp_funcs = nimp[EXTERN_FUNC]
+        # globals: (type, True, value) when constant, else (type, False, init expression)
+        self.globals = []
+        for g in module.globals:
+            v = _const_value(g.init)
+            self.globals.append((g.type, v is not _NO_VALUE, v if v is not _NO_VALUE else g.init))
+        # element segments' contents: (0, funcs -> list of references) for plain
+        # ref.func items, else (1, the items' constant expressions)
+        self.elems: List[Any] = []
+        for seg in module.elems:
+            idxs = [_ref_func_index(e) for e in seg.init]
+            if idxs and None not in idxs:
+                if len(idxs) == 1:
+                    k = idxs[0]
+                    self.elems.append((0, lambda funcs, k=k: [funcs[k]]))
+                else:
+                    getter = itemgetter(*idxs)
+                    self.elems.append((0, lambda funcs, g=getter: list(g(funcs))))
+            else:
+                self.elems.append((1, seg.init))
+        self.datas = [d.init for d in module.datas]
+        # active and declarative element segments, in order: (index, active, offset
+        # value or None when it must be evaluated per instance, offset expr, table)
+        self.elem_actions = []
+        for i, seg in enumerate(module.elems):
+            if seg.mode == MODE_ACTIVE:
+                off = _const_value(seg.offset)
+                self.elem_actions.append((i, True, None if off is _NO_VALUE else off, seg.offset, seg.table))
+            elif seg.mode == MODE_DECLARATIVE:
+                self.elem_actions.append((i, False, None, None, 0))
+        self.active_datas = []
+        for i, d in enumerate(module.datas):
+            if d.mode == MODE_ACTIVE:
+                off = _const_value(d.offset)
+                self.active_datas.append((i, None if off is _NO_VALUE else off, d.offset, d.memory, d.init))
+        # exports: positions in funcs + tables + mems + globals of the instance
+        nfuncs = nimp[EXTERN_FUNC] + len(module.funcs)
+        ntables = nimp[EXTERN_TABLE] + len(module.tables)
+        nmems = nimp[EXTERN_MEMORY] + len(module.mems)
+        base = {EXTERN_FUNC: 0, EXTERN_TABLE: nfuncs, EXTERN_MEMORY: nfuncs + ntables,
+                EXTERN_GLOBAL: nfuncs + ntables + nmems}
+        self.export_names = [e.name for e in module.exports]
+        positions = [base[e.kind] + e.index for e in module.exports]
+        self.export_getter: Any = None
+        if len(positions) == 1:
+            k = positions[0]
+            self.export_getter = lambda space, k=k: (space[k],)
+        elif positions:
+            self.export_getter = itemgetter(*positions)
+        self.only_func_exports = all(e.kind == EXTERN_FUNC for e in module.exports)
+        kinds = {}
+        for e in module.exports:
+            kinds[e.name] = e.kind
+        self.export_kinds = MappingProxyType(kinds)
+        self.mem_types = list(module.mems)
+        self.table_types = list(module.tables)
+        self.start = module.start
+
+
 def instantiate(
     module: Module,
     imports: List[Any],
@@ -178,10 +272,12 @@ def instantiate(
     memory_limit_pages: int = MAX_PAGES,
     run_start: bool = True,
     wasm1_segments: bool = False,
+    plan: Optional[InstantiationPlan] = None,
 ) -> ModuleInstance:
     """Build a :class:`ModuleInstance` of ``module`` from resolved ``imports`` (see
     :func:`resolve_imports`), with function bodies compiled by ``engine`` into
-    ``compiled`` (per-module, shared between instances).
+    ``compiled`` (per-module, shared between instances).  ``plan`` is the module's
+    :class:`InstantiationPlan` (made here when not given).
 
     Traps during segment initialisation or in the start function propagate as
     :class:`Trap`; effects on imported objects stay visible, as the spec says.
@@ -191,54 +287,61 @@ def instantiate(
     fit is a :class:`LinkError` ("elements segment does not fit" / "data segment
     does not fit") with no effect at all.  Only the 1.0 spec tests need it.
     """
+    if plan is None:
+        plan = InstantiationPlan(module)
     inst = ModuleInstance(module, name)
     funcs = inst.funcs
-    for value, imp in zip(imports, module.imports):
-        kind = imp.kind
-        if kind == EXTERN_FUNC:
-            funcs.append(value)
-        elif kind == EXTERN_TABLE:
-            inst.tables.append(value)
-        elif kind == EXTERN_MEMORY:
-            inst.mems.append(value)
-        else:
-            inst.globals.append(value)
+    tables = inst.tables
+    mems = inst.mems
+    globals_ = inst.globals
+    if imports:
+        for value, imp in zip(imports, module.imports):
+            kind = imp.kind
+            if kind == EXTERN_FUNC:
+                funcs.append(value)
+            elif kind == EXTERN_TABLE:
+                tables.append(value)
+            elif kind == EXTERN_MEMORY:
+                mems.append(value)
+            else:
+                globals_.append(value)
 
     # functions first: ref.func in global and element initialisers may name any of them
     nimp = len(funcs)
-    types = module.types
-    code_of = compiled.function_code
+    ftypes = plan.func_types
+    n = len(ftypes)
+    codes_of = getattr(compiled, "function_codes", None)
+    codes = list(map(compiled.function_code, range(n))) if codes_of is None else codes_of()
     engine_of = getattr(compiled, "function_engine", None)
     if engine_of is None:
-        funcs.extend([WasmFunctionInstance(types[f.type_index], inst, nimp + i, code_of(i), engine)
-                      for i, f in enumerate(module.funcs)])
+        engines: Any = engine
     else:
         # the engine runs some functions on another engine (e.g. a compiler falling
         # back to the interpreter for a function it cannot translate)
-        funcs.extend([WasmFunctionInstance(types[f.type_index], inst, nimp + i, code_of(i),
-                                           engine_of(i) or engine)
-                      for i, f in enumerate(module.funcs)])
+        engines = [engine_of(i) or engine for i in range(n)]
+    funcs.extend(WasmFunctionInstance.create_many(ftypes, inst, nimp, codes, engines))
 
-    for g in module.globals:
-        inst.globals.append(GlobalInstance(g.type, eval_const(g.init, inst)))
-    for tt in module.tables:
-        inst.tables.append(TableInstance(tt))
-    for mt in module.mems:
+    for gt, is_const, v in plan.globals:
+        globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
+    for tt in plan.table_types:
+        tables.append(TableInstance(tt))
+    for mt in plan.mem_types:
         if mt.limits.min > memory_limit_pages:
             raise LinkError(
                 f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of "
                 f"{memory_limit_pages} pages"
             )
-        inst.mems.append(MemoryInstance(mt, memory_limit_pages))
-    for seg in module.elems:
-        inst.elems.append([eval_const(e, inst) for e in seg.init])
-    for d in module.datas:
-        inst.datas.append(d.init)
+        mems.append(MemoryInstance(mt, memory_limit_pages))
+    elems = inst.elems
+    for kind, how in plan.elems:
+        elems.append(how(funcs) if kind == 0 else [eval_const(e, inst) for e in how])
+    inst.datas = list(plan.datas)
 
-    for e in module.exports:
-        space = (funcs, inst.tables, inst.mems, inst.globals)[e.kind]
-        inst.exports[e.name] = space[e.index]
-        inst.export_kinds[e.name] = e.kind
+    getter = plan.export_getter
+    if getter is not None:
+        space = funcs if plan.only_func_exports else funcs + tables + mems + globals_
+        inst.exports = dict(zip(plan.export_names, getter(space)))
+        inst.export_kinds = plan.export_kinds  # read-only, shared by the module's instances
 
     compiled.bind(inst)
 
@@ -246,31 +349,30 @@ def instantiate(
         _check_segments_fit(module, inst)
 
     # element segments, then data segments, in order
-    for i, seg in enumerate(module.elems):
-        if seg.mode == MODE_ACTIVE:
-            offset = eval_const(seg.offset, inst)
-            table = inst.tables[seg.table]
-            refs = inst.elems[i]
+    for i, active, offset, offset_expr, t in plan.elem_actions:
+        if active:
+            if offset is None:
+                offset = eval_const(offset_expr, inst)
+            table = tables[t]
+            refs = elems[i]
             n = len(refs)
             if offset + n > len(table.elements):
                 raise Trap("out of bounds table access")
             table.elements[offset:offset + n] = refs
-            inst.elems[i] = []
-        elif seg.mode == MODE_DECLARATIVE:
-            inst.elems[i] = []
-    for i, d in enumerate(module.datas):
-        if d.mode == MODE_ACTIVE:
-            offset = eval_const(d.offset, inst)
-            mem = inst.mems[d.memory]
-            data = d.init
-            n = len(data)
-            if offset + n > len(mem.data):
-                raise Trap("out of bounds memory access")
-            mem.data[offset:offset + n] = data
-            inst.datas[i] = b""
+        elems[i] = []
+    datas = inst.datas
+    for i, offset, offset_expr, m, data in plan.active_datas:
+        if offset is None:
+            offset = eval_const(offset_expr, inst)
+        mem = mems[m]
+        n = len(data)
+        if offset + n > len(mem.data):
+            raise Trap("out of bounds memory access")
+        mem.data[offset:offset + n] = data
+        datas[i] = b""
 
-    if run_start and module.start is not None:
-        funcs[module.start].call([])
+    if run_start and plan.start is not None:
+        funcs[plan.start].call([])
     return inst
 
 

@@ -71,12 +71,22 @@ class CompiledWasm(CompiledCode):
         self.lazy = _Lazy(self)
         self.interp_codes: Dict[int, Any] = {}
         self.fallback_reasons: Dict[int, str] = {}
+        # the per-module part of every instance's namespace
+        ns = dict(BASE_NAMESPACE)
+        for k, t in enumerate(module.types):
+            ns["FT%d" % k] = t
+        ns["_CW"] = self
+        self._namespace = ns
 
     # -- the CompiledCode contract --------------------------------------------------
     def function_code(self, index: int) -> Any:
         # WasmFunctionInstance.code: this placeholder until the instance's function
         # object is created on first call (see _resolve).
         return self.lazy
+
+    def function_codes(self) -> Any:
+        """``function_code(i)`` for every defined function, in order."""
+        return [self.lazy] * len(self.codes)
 
     def close(self) -> None:
         # Instances keep working (their stubs may still compile functions): only the
@@ -85,13 +95,14 @@ class CompiledWasm(CompiledCode):
         self.interp_codes = {}
 
     def bind(self, inst: Any) -> None:
-        g = dict(BASE_NAMESPACE)
+        g = dict(self._namespace)
         g["_INST"] = inst
         g["_F"] = inst.funcs
         g["_E"] = inst.elems
         g["_D"] = inst.datas
-        for k, t in enumerate(inst.types):
-            g["FT%d" % k] = t
+        if inst.types != self.module.types:  # pragma: no cover - not made from this module
+            for k, t in enumerate(inst.types):
+                g["FT%d" % k] = t
         for k, m in enumerate(inst.mems):
             g["M%d" % k] = m.data
             g["MI%d" % k] = m
@@ -104,7 +115,6 @@ class CompiledWasm(CompiledCode):
             else:
                 g["g%d" % k] = gl.value
         g["_ci"] = _make_call_indirect(inst)
-        g["_CW"] = self
         funcs = inst.funcs
         names = self.names
         for k in range(self.nimp):
@@ -314,7 +324,7 @@ def _wasm_stack(tb: Any) -> List[str]:
     while tb is not None:
         fr = tb.tb_frame
         co = fr.f_code
-        if co is _INVOKE_CODE and not first:
+        if co in _BOUNDARIES and not first:
             break
         first = False
         fn = co.co_filename
@@ -376,24 +386,11 @@ class CompilerEngine(Engine):
             code = _resolve(fn)
         try:
             r = code(*args, base + 1)
-        except Trap as trap:
-            names = _wasm_stack(trap.__traceback__)
-            if getattr(trap, "_not_entered", False):
-                del trap._not_entered
-                names = names[1:]
-            trap.wasm_stack.extend(names)
-            raise
-        except _MEM_ERRORS as e:
-            trap = Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
-            raise trap from None
-        except RecursionError as e:
-            if _getrecursionlimit() < self._py_limit:
-                sys.setrecursionlimit(self._py_limit)
-            trap = Trap("call stack exhausted", _wasm_stack(e.__traceback__))
-            raise trap from None
-        except _Passthrough as p:
-            host_exc = p.exc
-            raise host_exc from None
+        except _CAUGHT as e:
+            x = _failure(self, e)
+            if x is None:
+                raise
+            raise x from None
         n = len(fn.type.results)
         if n == 1:
             return [r]
@@ -402,7 +399,75 @@ class CompilerEngine(Engine):
         return list(r)
 
 
-_INVOKE_CODE = CompilerEngine.invoke.__code__
+    def entry(self, fn: Any) -> Any:
+        """``invoke`` specialised for ``fn``: positional raw arguments straight into
+        its generated function (see :meth:`Engine.entry`)."""
+        if self._big_stack:
+            return super().entry(fn)
+        n = len(fn.type.params)
+        make = _ENTRY_MAKERS.get(n)
+        if make is None:
+            make = _ENTRY_MAKERS[n] = _entry_maker(n)
+        return make(fn, self)
+
+
+_CAUGHT = (Trap, struct.error, IndexError, OverflowError, RecursionError, _Passthrough)
+
+
+def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException]:
+    """What an entry into generated code (``invoke``, an ``entry``) raises for
+    exception ``e`` (one of ``_CAUGHT``) caught around its call: None to re-raise
+    ``e`` (a Trap, with the wasm frames' names added)."""
+    if isinstance(e, Trap):
+        names = _wasm_stack(e.__traceback__)
+        if getattr(e, "_not_entered", False):
+            del e._not_entered
+            names = names[1:]
+        e.wasm_stack.extend(names)
+        return None
+    if isinstance(e, _MEM_ERRORS):
+        return Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
+    if isinstance(e, RecursionError):
+        if _getrecursionlimit() < engine._py_limit:
+            sys.setrecursionlimit(engine._py_limit)
+        return Trap("call stack exhausted", _wasm_stack(e.__traceback__))
+    return e.exc  # type: ignore[attr-defined]  # _Passthrough: the host's exception
+
+
+# Entries per arity: like invoke, without its list handling and generic call.
+_ENTRY_TEMPLATE = """
+def make(fi, engine):
+    def entry(%(params)s):
+        d = _tls.depth + 1 if _R[0] else 1
+        f = fi.code
+        if f.__class__ is _Lazy:
+            f = _resolve(fi)
+        try:
+            return f(%(args)s)
+        except _CAUGHT as e:
+            x = _failure(engine, e)
+            if x is None:
+                raise
+            raise x from None
+    return entry
+"""
+_ENTRY_MAKERS: Dict[int, Any] = {}
+# code objects of invoke and of the entries: where a traceback's wasm frames end
+_BOUNDARIES = {CompilerEngine.invoke.__code__}
+
+
+def _entry_maker(n: int) -> Any:
+    params = ", ".join("a%d" % i for i in range(n))
+    src = _ENTRY_TEMPLATE % {"params": params, "args": params + ", d" if n else "d"}
+    ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
+                          "_CAUGHT": _CAUGHT, "_failure": _failure}
+    exec(compile(src, "<pywazero entry>", "exec"), ns)
+    make = ns["make"]
+    for c in make.__code__.co_consts:
+        if isinstance(c, _types.CodeType):
+            _BOUNDARIES.add(c)
+    return make
+
 
 # CPython before 3.11 (and PyPy) use the C stack for Python-to-Python calls
 _SMALL_C_STACK = sys.implementation.name != "cpython" or sys.version_info < (3, 11)

@@ -1,0 +1,488 @@
+"""The ``pywazero`` command line (also ``python -m pywazero``).
+
+``pywazero run [options] MODULE [ARGS...]`` runs a WASI command (or any module
+exporting ``_start``); ``pywazero inspect MODULE`` describes a module;
+``pywazero version`` prints the version.  MODULE may be binary (``.wasm``) or text
+(``.wat``).
+
+Exit status of ``run``:
+
+* the guest's own exit code when it exits (WASI ``proc_exit``, or 0 when ``_start``
+  returns);
+* ``134`` (128 + SIGABRT, as wasmtime on Unix) when the guest traps; the trap and its
+  wasm stack trace go to stderr;
+* ``124`` (as GNU ``timeout``) when ``--timeout`` expires;
+* ``1`` when the module cannot be run at all (missing file, malformed or invalid
+  module, unknown import, nothing to run), with a one-line message on stderr;
+* ``2`` for a bad command line.
+
+:func:`main` takes the arguments and, for embedding and tests, the binary streams the
+guest's stdio and the CLI's messages use.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import threading
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+
+EXIT_TRAP = 134
+EXIT_TIMEOUT = 124
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr with exit status 1."""
+
+
+# -- argument parsing -----------------------------------------------------------------
+
+
+def parse_mount(spec: str) -> Tuple[str, str, bool]:
+    """Split ``HOST[:GUEST][:ro]`` into ``(host, guest, read_only)``.
+
+    Without GUEST, the guest sees the directory at HOST's path as written (like
+    wasmtime's ``--dir``).  A Windows drive letter (``C:\\data``) is not a separator.
+
+    >>> parse_mount("/tmp/data:/data:ro")
+    ('/tmp/data', '/data', True)
+    >>> parse_mount(".:/")
+    ('.', '/', False)
+    >>> parse_mount("out")
+    ('out', 'out', False)
+    >>> parse_mount(r"C:\\work:/w")
+    ('C:\\\\work', '/w', False)
+    """
+    read_only = False
+    rest = spec
+    if rest.endswith(":ro"):
+        read_only, rest = True, rest[:-3]
+    elif rest.endswith(":rw"):
+        rest = rest[:-3]
+    drive = ""
+    m = re.match(r"^[A-Za-z]:(?=[\\/]|$)", rest)
+    if m:
+        drive, rest = m.group(0), rest[2:]
+    host, sep, guest = rest.partition(":")
+    host = drive + host
+    if not host:
+        raise argparse.ArgumentTypeError(f"invalid mount {spec!r}: the host directory is empty")
+    if not sep:
+        guest = host
+    elif not guest:
+        raise argparse.ArgumentTypeError(f"invalid mount {spec!r}: the guest path is empty")
+    return host, guest, read_only
+
+
+def _parse_env(spec: str) -> Tuple[str, str]:
+    key, sep, value = spec.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"invalid environment variable {spec!r}: expected KEY=VALUE")
+    return key, value
+
+
+def _parse_timeout(spec: str) -> float:
+    try:
+        value = float(spec)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: expected a number of seconds")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: must be positive")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors go to our stderr stream."""
+
+    out: Optional[IO[bytes]] = None
+    err: Optional[IO[bytes]] = None
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if not message:
+            return
+        stream = self.err if file is sys.stderr else self.out
+        if stream is None:
+            super()._print_message(message, file)
+        else:
+            stream.write(message.encode("utf-8", "replace"))
+            stream.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="pywazero",
+        description="Run and inspect WebAssembly modules with pywazero, a pure-Python runtime.",
+        epilog="Run 'pywazero COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="run a WASI command (or a module exporting _start)",
+        description=(
+            "Instantiate MODULE (binary .wasm or text .wat) with WASI "
+            "(wasi_snapshot_preview1) and call its _start function, passing ARGS as "
+            "its arguments (argv[0] is MODULE as given).  The guest sees only the "
+            "directories given with --mount and only the environment given with "
+            "--env/--env-inherit."),
+        epilog=(
+            f"exit status: the guest's exit code; {EXIT_TRAP} when it traps (the trap "
+            f"and its wasm stack trace are printed to stderr); {EXIT_TIMEOUT} when "
+            f"--timeout expires; {EXIT_ERROR} when the module cannot be run (missing "
+            f"file, malformed module, unknown import, nothing to run); {EXIT_USAGE} "
+            "for a bad command line.  Put '--' before ARGS that start with '-'."),
+    )
+    run.add_argument("--mount", action="append", default=[], type=parse_mount,
+                     metavar="HOST[:GUEST][:ro]",
+                     help="make host directory HOST visible to the guest at GUEST (default: "
+                          "HOST as written); ':ro' makes it read-only.  Repeatable.")
+    run.add_argument("--env", action="append", default=[], type=_parse_env, metavar="KEY=VALUE",
+                     help="set an environment variable for the guest.  Repeatable.")
+    run.add_argument("--env-inherit", action="store_true",
+                     help="pass this process's environment to the guest (--env wins)")
+    run.add_argument("--timeout", type=_parse_timeout, metavar="SECONDS",
+                     help="stop with status 124 if the guest runs longer than SECONDS.  "
+                          "Enforced from outside the engine: the guest runs in a "
+                          "background thread and the whole process exits when time is up.")
+    run.add_argument("--interpreter", action="store_true",
+                     help="use the interpreter engine instead of the compiler")
+    run.add_argument("module", metavar="MODULE", help="the module to run (.wasm or .wat)")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                     help="arguments passed to the guest")
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="describe a module's imports, exports, memories, tables, globals and custom sections",
+        description="Decode and validate MODULE (.wasm or .wat) and describe it.",
+    )
+    inspect.add_argument("module", metavar="MODULE", help="the module to describe (.wasm or .wat)")
+
+    sub.add_parser("version", help="print the version", description="Print pywazero's version.")
+    parser.add_argument("--version", action="version", version=f"pywazero {__version__}")
+    return parser
+
+
+# -- shared helpers ---------------------------------------------------------------------
+
+
+def _read_module_source(path: str) -> Any:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file")
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a directory, not a module")
+    except OSError as e:
+        raise CliError(f"{path}: cannot read: {e.strerror or e}")
+    return data
+
+
+def _compile(rt: Any, path: str) -> Any:
+    from .errors import CompileError
+
+    data = _read_module_source(path)
+    try:
+        return rt.compile(data)
+    except CompileError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        kind = "malformed" if type(e).__name__ == "DecodeError" else "invalid"
+        raise CliError(f"{path}: {kind} module: {first}")
+
+
+def _write_line(stream: IO[bytes], text: str) -> None:
+    try:
+        stream.write((text + "\n").encode("utf-8", "replace"))
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+# -- run -------------------------------------------------------------------------------
+
+
+def _guest_env(args: argparse.Namespace) -> Dict[str, str]:
+    env: Dict[str, str] = {}
+    if args.env_inherit:
+        env.update(os.environ)
+    for key, value in args.env:
+        env[key] = value
+    return env
+
+
+def _mounts(args: argparse.Namespace) -> List[Any]:
+    from .config import Mount
+
+    out = []
+    for host, guest, ro in args.mount:
+        if not os.path.isdir(host):
+            raise CliError(f"--mount {host}: no such directory")
+        out.append(Mount(host, guest, ro))
+    return out
+
+
+def _uses_wasi(compiled: Any) -> bool:
+    return any(imp.module in _WASI_MODULES for imp in compiled.imports)
+
+
+def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
+             stderr: IO[bytes]) -> Tuple[Any, Any, Any]:
+    """Everything up to (not including) instantiation: runtime, compiled module,
+    module config.  Raises CliError."""
+    import pywazero
+
+    cfg = pywazero.RuntimeConfig(engine="interpreter" if args.interpreter else "compiler")
+    rt = pywazero.Runtime(cfg)
+    compiled = _compile(rt, args.module)
+    module = compiled.module
+    starts = [e for e in compiled.exports if e.name == "_start" and e.kind == "func"]
+    if starts and starts[0].type.params:
+        raise CliError(f"{args.module}: its _start function takes parameters "
+                       f"({starts[0].type}); it must take none")
+    if not starts and module.start is None:
+        raise CliError(f"{args.module}: nothing to run: the module exports no _start function "
+                       "(and has no start function)")
+    mounts = _mounts(args)
+    if _uses_wasi(compiled):
+        try:
+            from . import wasi
+        except ImportError:
+            raise CliError(f"{args.module}: needs WASI, which this build of pywazero lacks")
+        wasi.instantiate(rt)
+    mcfg = pywazero.ModuleConfig(
+        args=[args.module] + list(args.args),
+        env=_guest_env(args),
+        stdin=stdin, stdout=stdout, stderr=stderr,
+        mounts=mounts,
+        start_functions=(),  # _execute calls _start itself, to keep hold of the instance
+    )
+    return rt, compiled, mcfg
+
+
+def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[bytes]) -> int:
+    """Instantiate, call _start; map the outcome to an exit status."""
+    from .errors import ExitError, LinkError, Trap
+
+    module = None
+    try:
+        module = rt.instantiate(compiled, mcfg)
+        start = module.instance.exports.get("_start")
+        if start is not None and hasattr(start, "call"):
+            start.call([])
+    except ExitError as e:
+        return e.exit_code & 0xFF if e.exit_code >= 0 else EXIT_ERROR
+    except Trap as e:
+        _write_line(stderr, f"pywazero: {module_path}: wasm trap: {format_trap(e)}")
+        return EXIT_TRAP
+    except LinkError as e:
+        _write_line(stderr, f"pywazero: {module_path}: cannot link: {e}")
+        return EXIT_ERROR
+    except RecursionError:
+        _write_line(stderr, f"pywazero: {module_path}: wasm trap: call stack exhausted")
+        return EXIT_TRAP
+    finally:
+        if module is not None and _uses_wasi(compiled):
+            from . import wasi
+
+            wasi.close(module)  # the files the guest left open
+    return 0
+
+
+def format_trap(trap: Any, limit: int = 40) -> str:
+    """The trap's reason and wasm stack trace (innermost first), with the middle of a
+    very deep stack (runaway recursion) elided."""
+    stack = list(getattr(trap, "wasm_stack", ()))
+    reason = getattr(trap, "reason", str(trap))
+    if not stack:
+        return reason
+    if len(stack) > limit:
+        head, tail = stack[:limit - 10], stack[-10:]
+        frames = [f"  at {n}" for n in head] + [f"  ... {len(stack) - len(head) - len(tail)} more frames"] \
+            + [f"  at {n}" for n in tail]
+    else:
+        frames = [f"  at {n}" for n in stack]
+    return reason + "\nwasm stack trace:\n" + "\n".join(frames)
+
+
+def _flush(*streams: IO[bytes]) -> None:
+    for s in streams:
+        try:
+            s.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
+            stderr: IO[bytes], *, exit_on_timeout: bool) -> int:
+    rt, compiled, mcfg = _prepare(args, stdin, stdout, stderr)
+    if args.timeout is None:
+        try:
+            return _execute(rt, compiled, mcfg, args.module, stderr)
+        finally:
+            _flush(stdout, stderr)
+            compiled.close()
+    # Neither engine can be interrupted yet, so the deadline is enforced from outside:
+    # the guest runs in a daemon thread, and when time is up this process stops
+    # waiting for it (and, from the real command line, exits at once).
+    outcome: List[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(_execute(rt, compiled, mcfg, args.module, stderr))
+        except BaseException as e:  # re-raised in the main thread
+            outcome.append(e)
+
+    t = threading.Thread(target=target, name="pywazero-guest", daemon=True)
+    t.start()
+    t.join(args.timeout)
+    if t.is_alive():
+        _flush(stdout)
+        _write_line(stderr, f"pywazero: {args.module}: timed out after {args.timeout:g} seconds")
+        if exit_on_timeout:
+            os._exit(EXIT_TIMEOUT)
+        return EXIT_TIMEOUT
+    _flush(stdout, stderr)
+    compiled.close()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+# -- inspect ---------------------------------------------------------------------------
+
+
+def _limits(lim: Any) -> str:
+    return f"min {lim.min}" + ("" if lim.max is None else f", max {lim.max}")
+
+
+def describe(compiled: Any) -> List[str]:
+    """The lines ``pywazero inspect`` prints for a compiled module."""
+    from .wasm import types as T
+
+    m = compiled.module
+    lines = [f"module name: {m.names.module if m.names.module is not None else '(none)'}"]
+
+    def section(title: str, items: List[str]) -> None:
+        lines.append(f"{title} ({len(items)}):" if items else f"{title}: none")
+        lines.extend(f"  {item}" for item in items)
+
+    def kind_desc(kind: str, t: Any) -> str:
+        if kind == "func":
+            return f"func {t}"
+        if kind == "memory":
+            return f"memory {_limits(t.limits)} (pages of 64 KiB)"
+        if kind == "table":
+            return f"table {T.valtype_name(t.elem_type)} {_limits(t.limits)}"
+        return f"global {t}"
+
+    section("imports", [f"{imp.module}.{imp.name}: {kind_desc(imp.kind, imp.type)}"
+                        for imp in compiled.imports])
+    section("exports", [f"{e.name}: {kind_desc(e.kind, e.type)}" for e in compiled.exports])
+    imported_mems = len(m.imported(T.EXTERN_MEMORY))
+    section("memories", [
+        f"{i}: {_limits(mt.limits)} pages{' (imported)' if i < imported_mems else ''}"
+        for i, mt in enumerate(m.mem_types())])
+    imported_tables = len(m.imported(T.EXTERN_TABLE))
+    section("tables", [
+        f"{i}: {T.valtype_name(tt.elem_type)} {_limits(tt.limits)}"
+        f"{' (imported)' if i < imported_tables else ''}"
+        for i, tt in enumerate(m.table_types())])
+    imported_globals = len(m.imported(T.EXTERN_GLOBAL))
+    section("globals", [
+        f"{i}: {gt}{' (imported)' if i < imported_globals else ''}"
+        for i, gt in enumerate(m.global_types())])
+    nfuncs = len(m.funcs)
+    lines.append(f"functions: {nfuncs} defined, {m.num_imported_funcs()} imported")
+    if m.start is not None:
+        name = m.names.functions.get(m.start)
+        lines.append(f"start function: {m.start}" + (f" ({name})" if name else ""))
+    section("custom sections", [f"{c.name}: {len(c.data)} bytes" for c in m.customs])
+    return lines
+
+
+def cmd_inspect(args: argparse.Namespace, stdout: IO[bytes]) -> int:
+    import pywazero
+
+    rt = pywazero.Runtime(pywazero.RuntimeConfig(engine="interpreter"))
+    compiled = _compile(rt, args.module)
+    try:
+        out = "\n".join(describe(compiled)) + "\n"
+    finally:
+        compiled.close()
+    stdout.write(out.encode("utf-8", "replace"))
+    stdout.flush()
+    return 0
+
+
+def cmd_version(stdout: IO[bytes]) -> int:
+    import platform
+
+    from . import __version__
+
+    stdout.write(f"pywazero {__version__} ({platform.python_implementation()} "
+                 f"{platform.python_version()})\n".encode())
+    stdout.flush()
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def _binary(stream: Any) -> Any:
+    return getattr(stream, "buffer", stream)
+
+
+def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = None,
+         stdout: Optional[IO[bytes]] = None, stderr: Optional[IO[bytes]] = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit
+    status.  ``stdin``/``stdout``/``stderr`` are binary streams (default: this
+    process's); the guest's stdio is connected to them.
+
+    Called with ``argv=None`` (the ``pywazero`` script), a ``--timeout`` that expires
+    ends the process at once; otherwise ``main`` returns 124 and the guest thread is
+    abandoned (it keeps running in the background).
+    """
+    from_console = argv is None
+    if argv is None:
+        argv = sys.argv[1:]
+    stdin = stdin if stdin is not None else _binary(sys.stdin)
+    stdout = stdout if stdout is not None else _binary(sys.stdout)
+    stderr = stderr if stderr is not None else _binary(sys.stderr)
+    parser = build_parser()
+    for p in [parser] + [a for a in parser._subparsers._group_actions[0].choices.values()]:  # type: ignore[union-attr]
+        p.out, p.err = stdout, stderr  # type: ignore[attr-defined]
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    try:
+        if args.command == "run":
+            return cmd_run(args, stdin, stdout, stderr, exit_on_timeout=from_console)
+        if args.command == "inspect":
+            return cmd_inspect(args, stdout)
+        if args.command == "version":
+            return cmd_version(stdout)
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    except CliError as e:
+        _write_line(stderr, f"pywazero: error: {e}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _write_line(stderr, "pywazero: interrupted")
+        return 130
+
+
+def console_main() -> None:  # pragma: no cover - thin wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
