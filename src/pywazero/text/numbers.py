@@ -195,20 +195,24 @@ def _round(num: int, den: int, fmt: _Format) -> Tuple[int, bool]:
     return q, tie  # subnormal (or zero)
 
 
+def _exponent(exp: str) -> int:
+    """The value of an exponent's digits (with sign and underscores), clamped far
+    beyond any finite float so that absurd exponents cost nothing."""
+    if not exp:
+        return 0
+    estr = exp.replace("_", "")
+    neg = estr[0] == "-"
+    estr = estr.lstrip("+-").lstrip("0")
+    ev = 10 ** 12 if len(estr) > 12 else (int(estr) if estr else 0)
+    return -ev if neg else ev
+
+
 def _decimal_magnitude(intpart: str, frac: str, exp: str, fmt: _Format) -> int:
     digits = (intpart + frac).replace("_", "").lstrip("0")
     if not digits:
         return 0
     k = -len(frac.replace("_", ""))
-    if exp:
-        estr = exp.replace("_", "")
-        neg = estr[0] == "-"
-        estr = estr.lstrip("+-").lstrip("0")
-        if len(estr) > 12:
-            ev = 10 ** 12
-        else:
-            ev = int(estr) if estr else 0
-        k += -ev if neg else ev
+    k += _exponent(exp)
     if len(digits) > _MAX_DEC_DIGITS:
         tail = digits[_MAX_DEC_DIGITS:]
         k += len(tail) - 1
@@ -230,15 +234,7 @@ def _hex_magnitude(intpart: str, frac: str, exp: str, fmt: _Format) -> int:
     if not digits:
         return 0
     e2 = -4 * len(frac)
-    if exp:
-        estr = exp.replace("_", "")
-        neg = estr[0] == "-"
-        estr = estr.lstrip("+-").lstrip("0")
-        if len(estr) > 12:
-            ev = 10 ** 12
-        else:
-            ev = int(estr) if estr else 0
-        e2 += -ev if neg else ev
+    e2 += _exponent(exp)
     if len(digits) > _MAX_HEX_DIGITS:
         tail = digits[_MAX_HEX_DIGITS:]
         e2 += 4 * (len(tail) - 1)

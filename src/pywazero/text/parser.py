@@ -138,16 +138,14 @@ class _ModuleParser:
         raise self.error("unexpected token", tok.pos)
 
     def valtype(self, node: Node) -> int:
-        if type(node) is Token and node.kind == KEYWORD:
-            t = VALTYPE_BY_NAME.get(node.text)
-            if t is not None:
-                return t
-            raise self.error("unknown operator", node.pos, node.text)
-        raise self.error("unexpected token", node.pos)
+        return self._type_keyword(node, VALTYPE_BY_NAME)
 
     def reftype(self, node: Node) -> int:
+        return self._type_keyword(node, _REFTYPES)
+
+    def _type_keyword(self, node: Node, names: Dict[str, int]) -> int:
         if type(node) is Token and node.kind == KEYWORD:
-            t = _REFTYPES.get(node.text)
+            t = names.get(node.text)
             if t is not None:
                 return t
             raise self.error("unknown operator", node.pos, node.text)
