@@ -269,7 +269,7 @@ class Runtime:
             if module.start is not None:
                 inst.funcs[module.start].call([])
             for fname in config.start_functions:
-                f = inst.exports.get(fname)
+                f = inst.exports.get(fname) if fname in inst.export_kinds else None
                 if isinstance(f, WasmFunctionInstance) or (f is not None and hasattr(f, "raw")):
                     if f.type.params:
                         raise LinkError(f"start function {fname!r} must take no parameters, "

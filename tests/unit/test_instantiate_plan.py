@@ -142,3 +142,43 @@ def test_many_functions_module(rt):
         assert tbl == m.instance.funcs[:50]
         assert m.memory().read(0, 5) == b"hello"
     assert mods[0].instance.funcs[3] is not mods[1].instance.funcs[3]
+
+
+def test_exports_built_on_first_use(rt):
+    cm = rt.compile(WAT)
+    inst = rt.instantiate(cm, wz.ModuleConfig(start_functions=())).instance
+    assert "exports" not in vars(inst)
+    ex = inst.exports
+    assert inst.exports is ex and inst.export("one") is inst.funcs[0]
+    assert set(ex) == set(inst.export_kinds)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        inst.nope  # noqa: B018
+    assert getattr(inst, "wasi_state", None) is None
+
+
+def test_start_functions_found_without_building_exports(rt):
+    src = """(module (global $g (export "g") (mut i32) (i32.const 0))
+               (func (export "_start") (global.set $g (i32.const 5))))"""
+    m = rt.instantiate(src)
+    assert m.global_("g").value == 5
+    m2 = rt.instantiate('(module (func (export "f")))')
+    assert "exports" not in vars(m2.instance)
+
+
+def test_compiler_namespace_holds_only_what_is_used():
+    with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as rt:
+        m = rt.instantiate("""(module (memory 1)
+          (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+          (func (export "load") (param i32) (result i64) (i64.load (local.get 0))))""")
+        g = m.instance.engine_data
+        small = len(g)
+        assert small < 40
+        assert m.function("div")(-7, 2) == -3
+        with pytest.raises(wz.Trap, match="integer divide by zero"):
+            m.function("div")(1, 0)
+        with pytest.raises(wz.Trap, match="integer overflow"):
+            m.function("div")(-(2 ** 31), -1)
+        assert m.function("load")(0) == 0
+        with pytest.raises(wz.Trap, match="out of bounds memory access"):
+            m.function("load")(65530)
+        assert small < len(g) < small + 20

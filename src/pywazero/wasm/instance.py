@@ -252,7 +252,8 @@ class ModuleInstance:
     dropped); ``datas[i]`` the bytes of data segment ``i`` (empty once dropped).
     ``engine_data`` is free for the engine to keep per-instance state in.
     ``export_kinds`` maps export names to EXTERN_* kinds (for an instance of a
-    module, a read-only mapping shared by the module's instances).
+    module, a read-only mapping shared by the module's instances); such an
+    instance's ``exports`` dict is built on first access.
     """
 
     def __init__(self, module: Any = None, name: Optional[str] = None) -> None:
@@ -270,6 +271,19 @@ class ModuleInstance:
         self.engine_data: Any = None
         self.closed = False
         self._export_names: Optional[Dict[int, str]] = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for attributes not set: ``exports`` of an instance made by
+        # instantiate() is built on first use (most instances of a module that is
+        # instantiated many times never look at most of their exports).
+        if name == "exports":
+            make = self.__dict__.get("_make_exports")
+            if make is not None:
+                exports = make()
+                self.exports = exports
+                self._make_exports = None
+                return exports
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def export(self, name: str) -> Any:
         return self.exports.get(name)

@@ -339,8 +339,16 @@ def instantiate(
 
     getter = plan.export_getter
     if getter is not None:
-        space = funcs if plan.only_func_exports else funcs + tables + mems + globals_
-        inst.exports = dict(zip(plan.export_names, getter(space)))
+        names = plan.export_names
+        if plan.only_func_exports:
+            def make_exports() -> Any:
+                return dict(zip(names, getter(funcs)))
+        else:
+            def make_exports() -> Any:
+                return dict(zip(names, getter(funcs + tables + mems + globals_)))
+        # built on first use (ModuleInstance.__getattr__)
+        del inst.exports
+        inst._make_exports = make_exports
         inst.export_kinds = plan.export_kinds  # read-only, shared by the module's instances
 
     compiled.bind(inst)

@@ -71,8 +71,9 @@ class CompiledWasm(CompiledCode):
         self.lazy = _Lazy(self)
         self.interp_codes: Dict[int, Any] = {}
         self.fallback_reasons: Dict[int, str] = {}
-        # the per-module part of every instance's namespace
-        ns = dict(BASE_NAMESPACE)
+        # the per-module part of every instance's namespace; the helpers of
+        # BASE_NAMESPACE a function uses join it when the function is created
+        ns = {"__builtins__": BASE_NAMESPACE["__builtins__"]}
         for k, t in enumerate(module.types):
             ns["FT%d" % k] = t
         ns["_CW"] = self
@@ -157,7 +158,7 @@ class CompiledWasm(CompiledCode):
             return _FALLBACK
         for c in code.co_consts:
             if isinstance(c, _types.CodeType):
-                return (c, consts, callees)
+                return (c, consts, callees, _helpers_of(c))
         raise AssertionError("no function in generated code")  # pragma: no cover
 
     def compile_all(self) -> None:
@@ -171,7 +172,10 @@ class CompiledWasm(CompiledCode):
         if entry is _FALLBACK:
             f = self._fallback(index, fi)
         else:
-            code, consts, callees = entry
+            code, consts, callees, helpers = entry
+            for name, v in helpers:
+                if name not in g:
+                    g[name] = v
             if consts:
                 g.update(consts)
             names = self.names
@@ -218,6 +222,18 @@ class CompiledWasm(CompiledCode):
 
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+def _helpers_of(code: Any) -> Any:
+    """The (name, value) pairs of BASE_NAMESPACE that ``code`` (or code nested in
+    it) may read as globals."""
+    names = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, _types.CodeType))
+    return tuple((n, BASE_NAMESPACE[n]) for n in sorted(names) if n in BASE_NAMESPACE)
 
 
 class _Lazy:
