@@ -41,28 +41,27 @@ def memory_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
         data[d:d + n] = bytes((val & 0xFF,)) * n
 
 
+def _bounded_copy(dst: Any, d: int, src: Any, s: int, n: int, oob: Callable) -> None:
+    """``dst[d:d+n] = src[s:s+n]`` (overlap-safe: the slice is a copy), trapping
+    with ``oob()`` before anything is written when either range is out of bounds."""
+    if s + n > len(src) or d + n > len(dst):
+        raise oob()
+    if n:
+        dst[d:d + n] = src[s:s + n]
+
+
 def memory_copy(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
     d = S.pop()
-    dst = inst.mems[a].data
-    src = inst.mems[b].data
-    if s + n > len(src) or d + n > len(dst):
-        raise _oob_mem()
-    if n:
-        dst[d:d + n] = src[s:s + n]
+    _bounded_copy(inst.mems[a].data, d, inst.mems[b].data, s, n, _oob_mem)
 
 
 def memory_init(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
     d = S.pop()
-    seg = inst.datas[a]
-    data = inst.mems[b].data
-    if s + n > len(seg) or d + n > len(data):
-        raise _oob_mem()
-    if n:
-        data[d:d + n] = seg[s:s + n]
+    _bounded_copy(inst.mems[b].data, d, inst.datas[a], s, n, _oob_mem)
 
 
 def data_drop(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -123,24 +122,14 @@ def table_copy(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
     d = S.pop()
-    dst = inst.tables[a].elements
-    src = inst.tables[b].elements
-    if s + n > len(src) or d + n > len(dst):
-        raise _oob_table()
-    if n:
-        dst[d:d + n] = src[s:s + n]
+    _bounded_copy(inst.tables[a].elements, d, inst.tables[b].elements, s, n, _oob_table)
 
 
 def table_init(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
     d = S.pop()
-    seg = inst.elems[a]
-    elems = inst.tables[b].elements
-    if s + n > len(seg) or d + n > len(elems):
-        raise _oob_table()
-    if n:
-        elems[d:d + n] = seg[s:s + n]
+    _bounded_copy(inst.tables[b].elements, d, inst.elems[a], s, n, _oob_table)
 
 
 def elem_drop(S: List[Any], inst: Any, a: int, b: Any) -> None:
