@@ -243,6 +243,18 @@ class _ModuleParser:
         ``names`` receives the parameter ids (None for anonymous ones); pass None where
         parameter ids are not allowed.
         """
+        x, known, params, results, i = self._typeuse_parts(items, i, n, names)
+        if x is None:
+            ft = FuncType(tuple(params), tuple(results))
+            return self.implicit_type(ft), i, ft
+        if not (params or results) and names is not None and known is not None:
+            names.extend([None] * len(known.params))
+        return x, i, known
+
+    def _typeuse_parts(self, items: list, i: int, n: int, names: Optional[list]) -> tuple:
+        """Read ``(type x)? (param ...)* (result ...)*`` and check an inline signature
+        against type ``x``; returns ``(x or None, type x if it exists, params, results,
+        next i)``."""
         x = None
         if i < n:
             node = items[i]
@@ -253,24 +265,21 @@ class _ModuleParser:
                 x = self.index(sub[1], "type")
                 i += 1
         start = i
-        params, results, i, seen = self.sig(items, i, n, names)
+        params, results, i, _ = self.sig(items, i, n, names)
         if i < n:
             node = items[i]
             if type(node) is SList and node.head in ("param", "result", "type"):
                 raise self.error("unexpected token", node.pos, node.head)
-        types = self.module.types
-        if x is None:
-            ft = FuncType(tuple(params), tuple(results))
-            return self.implicit_type(ft), i, ft
-        known = types[x] if x < len(types) else None
-        if params or results:
-            if known is None:
-                raise self.error("unknown type", items[start].pos)
-            if known != FuncType(tuple(params), tuple(results)):
-                raise self.error("inline function type", items[start].pos)
-        elif names is not None and known is not None:
-            names.extend([None] * len(known.params))
-        return x, i, known
+        known = None
+        if x is not None:
+            types = self.module.types
+            known = types[x] if x < len(types) else None
+            if params or results:
+                if known is None:
+                    raise self.error("unknown type", items[start].pos)
+                if known != FuncType(tuple(params), tuple(results)):
+                    raise self.error("inline function type", items[start].pos)
+        return x, known, params, results, i
 
     def blocktype(self, items: list, i: int, n: int, anchor: Token) -> Tuple[int, int]:
         if i >= n or type(items[i]) is not SList:
@@ -286,28 +295,8 @@ class _ModuleParser:
                 if len(node.items) == 1:
                     return BLOCK_EMPTY, i + 1
                 return blocktype_of_valtype(self.valtype(node.items[1])), i + 1
-        x = None
-        if head == "type":
-            node = items[i]
-            sub = node.items
-            if len(sub) != 2:
-                raise self.error("unexpected token", _pos(sub[2]) if len(sub) > 2 else node.end)
-            x = self.index(sub[1], "type")
-            i += 1
-        start = i
-        params, results, i, seen = self.sig(items, i, n, None)
-        if i < n:
-            node = items[i]
-            if type(node) is SList and node.head in ("param", "result", "type"):
-                raise self.error("unexpected token", node.pos, node.head)
-        types = self.module.types
+        x, known, params, results, i = self._typeuse_parts(items, i, n, None)
         if x is not None:
-            known = types[x] if x < len(types) else None
-            if params or results:
-                if known is None:
-                    raise self.error("unknown type", items[start].pos)
-                if known != FuncType(tuple(params), tuple(results)):
-                    raise self.error("inline function type", items[start].pos)
             if known is not None and not known.params and len(known.results) <= 1:
                 if known.results:
                     return blocktype_of_valtype(known.results[0]), i
