@@ -17,7 +17,8 @@ from types import MappingProxyType
 from typing import Any, Callable, List, Optional
 
 from ..engine import numerics as num
-from ..errors import LinkError, Trap
+from ..engine.bulk import memory_init, table_init
+from ..errors import LinkError
 from . import opcodes as ops
 from .instance import (
     FunctionInstance,
@@ -361,22 +362,14 @@ def instantiate(
         if active:
             if offset is None:
                 offset = eval_const(offset_expr, inst)
-            table = tables[t]
-            refs = elems[i]
-            n = len(refs)
-            if offset + n > len(table.elements):
-                raise Trap("out of bounds table access")
-            table.elements[offset:offset + n] = refs
+            # the spec's table.init followed by elem.drop
+            table_init(tables[t].elements, elems, i, offset, 0, len(elems[i]))
         elems[i] = []
     datas = inst.datas
     for i, offset, offset_expr, m, data in plan.active_datas:
         if offset is None:
             offset = eval_const(offset_expr, inst)
-        mem = mems[m]
-        n = len(data)
-        if offset + n > len(mem.data):
-            raise Trap("out of bounds memory access")
-        mem.data[offset:offset + n] = data
+        memory_init(mems[m].data, datas, i, offset, 0, len(data))  # then data.drop
         datas[i] = b""
 
     if run_start and plan.start is not None:

@@ -9,6 +9,7 @@ import struct
 from typing import Any, Dict, List
 
 from ...errors import Trap
+from .. import bulk
 from .. import numerics as num
 
 __all__ = ["BASE_NAMESPACE"]
@@ -21,12 +22,8 @@ def _exhausted() -> None:
     raise t
 
 
-def _oob_mem() -> Trap:
-    return Trap("out of bounds memory access")
-
-
-def _oob_table() -> Trap:
-    return Trap("out of bounds table access")
+_oob_mem = bulk.oob_memory
+_oob_table = bulk.oob_table
 
 
 def _tget(elems: List[Any], i: int) -> Any:
@@ -39,50 +36,6 @@ def _tset(elems: List[Any], i: int, v: Any) -> None:
     if i >= len(elems):
         raise _oob_table()
     elems[i] = v
-
-
-def _tfill(elems: List[Any], i: int, v: Any, n: int) -> None:
-    if i + n > len(elems):
-        raise _oob_table()
-    if n:
-        elems[i:i + n] = [v] * n
-
-
-def _tcopy(dst: List[Any], src: List[Any], d: int, s: int, n: int) -> None:
-    if s + n > len(src) or d + n > len(dst):
-        raise _oob_table()
-    if n:
-        dst[d:d + n] = src[s:s + n]
-
-
-def _tinit(elems: List[Any], segs: List[List[Any]], k: int, d: int, s: int, n: int) -> None:
-    seg = segs[k]
-    if s + n > len(seg) or d + n > len(elems):
-        raise _oob_table()
-    if n:
-        elems[d:d + n] = seg[s:s + n]
-
-
-def _minit(data: bytearray, segs: List[bytes], k: int, d: int, s: int, n: int) -> None:
-    seg = segs[k]
-    if s + n > len(seg) or d + n > len(data):
-        raise _oob_mem()
-    if n:
-        data[d:d + n] = seg[s:s + n]
-
-
-def _mcopy(dst: bytearray, src: bytearray, d: int, s: int, n: int) -> None:
-    if s + n > len(src) or d + n > len(dst):
-        raise _oob_mem()
-    if n:
-        dst[d:d + n] = src[s:s + n]
-
-
-def _mfill(data: bytearray, d: int, v: int, n: int) -> None:
-    if d + n > len(data):
-        raise _oob_mem()
-    if n:
-        data[d:d + n] = bytes((v & 0xFF,)) * n
 
 
 _S = struct.Struct
@@ -120,8 +73,9 @@ BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
     "_exhausted": _exhausted,
-    "_tget": _tget, "_tset": _tset, "_tfill": _tfill, "_tcopy": _tcopy, "_tinit": _tinit,
-    "_minit": _minit, "_mcopy": _mcopy, "_mfill": _mfill,
+    "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
+    "_tinit": bulk.table_init, "_minit": bulk.memory_init, "_mcopy": bulk.memory_copy,
+    "_mfill": bulk.memory_fill,
     "_lI": _S("<I").unpack_from, "_lQ": _S("<Q").unpack_from, "_ld": _S("<d").unpack_from,
     "_lb": _S("<b").unpack_from, "_lh": _S("<h").unpack_from, "_lH": _S("<H").unpack_from,
     "_li": _S("<i").unpack_from,

@@ -10,16 +10,11 @@ from typing import Any, Callable, List, Tuple
 from ...errors import Trap
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
+from .. import bulk
 
 _M32 = 0xFFFFFFFF
-
-
-def _oob_mem() -> Trap:
-    return Trap("out of bounds memory access")
-
-
-def _oob_table() -> Trap:
-    return Trap("out of bounds table access")
+_oob_mem = bulk.oob_memory
+_oob_table = bulk.oob_table
 
 
 def memory_size(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -33,35 +28,19 @@ def memory_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
 def memory_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
     n = S.pop()
     val = S.pop()
-    d = S.pop()
-    data = inst.mems[a].data
-    if d + n > len(data):
-        raise _oob_mem()
-    if n:
-        data[d:d + n] = bytes((val & 0xFF,)) * n
-
-
-def _bounded_copy(dst: Any, d: int, src: Any, s: int, n: int, oob: Callable) -> None:
-    """``dst[d:d+n] = src[s:s+n]`` (overlap-safe: the slice is a copy), trapping
-    with ``oob()`` before anything is written when either range is out of bounds."""
-    if s + n > len(src) or d + n > len(dst):
-        raise oob()
-    if n:
-        dst[d:d + n] = src[s:s + n]
+    bulk.memory_fill(inst.mems[a].data, S.pop(), val, n)
 
 
 def memory_copy(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
-    d = S.pop()
-    _bounded_copy(inst.mems[a].data, d, inst.mems[b].data, s, n, _oob_mem)
+    bulk.memory_copy(inst.mems[a].data, inst.mems[b].data, S.pop(), s, n)
 
 
 def memory_init(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
-    d = S.pop()
-    _bounded_copy(inst.mems[b].data, d, inst.datas[a], s, n, _oob_mem)
+    bulk.memory_init(inst.mems[b].data, inst.datas, a, S.pop(), s, n)
 
 
 def data_drop(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -110,26 +89,19 @@ def table_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
 def table_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
     n = S.pop()
     val = S.pop()
-    i = S.pop()
-    elems = inst.tables[a].elements
-    if i + n > len(elems):
-        raise _oob_table()
-    if n:
-        elems[i:i + n] = [val] * n
+    bulk.table_fill(inst.tables[a].elements, S.pop(), val, n)
 
 
 def table_copy(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
-    d = S.pop()
-    _bounded_copy(inst.tables[a].elements, d, inst.tables[b].elements, s, n, _oob_table)
+    bulk.table_copy(inst.tables[a].elements, inst.tables[b].elements, S.pop(), s, n)
 
 
 def table_init(S: List[Any], inst: Any, a: int, b: int) -> None:
     n = S.pop()
     s = S.pop()
-    d = S.pop()
-    _bounded_copy(inst.tables[b].elements, d, inst.elems[a], s, n, _oob_table)
+    bulk.table_init(inst.tables[b].elements, inst.elems, a, S.pop(), s, n)
 
 
 def elem_drop(S: List[Any], inst: Any, a: int, b: Any) -> None:
