@@ -196,25 +196,14 @@ class WasmFunctionInstance(FunctionInstance):
         ``engines`` is one engine for all, or a list of one per function."""
         out: List[WasmFunctionInstance] = list(map(object.__new__, repeat(cls, len(ftypes))))
         i = first_index
-        if isinstance(engines, list):
-            for f, t, c, e in zip(out, ftypes, codes, engines):
-                f.type = t
-                f.module = module
-                f.index = i
-                f.code = c
-                f.engine = e
-                f._name = None
-                i += 1
-        else:
-            e = engines
-            for f, t, c in zip(out, ftypes, codes):
-                f.type = t
-                f.module = module
-                f.index = i
-                f.code = c
-                f.engine = e
-                f._name = None
-                i += 1
+        for f, t, c, e in zip(out, ftypes, codes, engines if isinstance(engines, list) else repeat(engines)):
+            f.type = t
+            f.module = module
+            f.index = i
+            f.code = c
+            f.engine = e
+            f._name = None
+            i += 1
         return out
 
     def __repr__(self) -> str:

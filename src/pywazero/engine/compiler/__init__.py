@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 import sys
 import types as _types
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ...errors import Trap
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
@@ -203,23 +203,7 @@ class CompiledWasm(CompiledCode):
             self.interp_codes[index] = fc
         ie = self.engine.interpreter()
         proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
-        nres = len(fi.type.results)
-        tls = call_depth
-
-        def run(*args: Any) -> Any:
-            saved = getattr(tls, "depth", 0)
-            tls.depth = args[-1] - 1
-            _REENTRY[0] = 1
-            try:
-                res = execute(ie, proxy, list(args[:-1]))
-            finally:
-                tls.depth = saved
-            if nres == 1:
-                return res[0]
-            if nres == 0:
-                return None
-            return tuple(res)
-
+        run = _raw_call_shim(lambda args: execute(ie, proxy, args), len(fi.type.results))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
 
@@ -266,8 +250,6 @@ def _make_stub(cm: CompiledWasm, index: int, g: Dict[str, Any], fi: Any, name: s
 def _host_shim(f: Any, inst: Any) -> Any:
     """A callable with the generated code's calling convention for a host function or
     a wasm function of another engine."""
-    nres = len(f.type.results)
-    tls = call_depth
     if f.__class__ is HostFunctionInstance:
         raw = f.raw
 
@@ -275,6 +257,16 @@ def _host_shim(f: Any, inst: Any) -> Any:
             return raw(inst, args)
     else:
         call = f.call
+    return _raw_call_shim(call, len(f.type.results))
+
+
+def _raw_call_shim(call: Callable[[List[Any]], List[Any]], nres: int) -> Any:
+    """Give ``call`` (lists of raw values in and out) the generated code's calling
+    convention: positional arguments with the call depth last, results as a value,
+    a tuple or None.  The depth is handed on through the thread-local ``call_depth``,
+    and exceptions that generated code would mistake for its own memory faults are
+    wrapped so they reach the caller unchanged."""
+    tls = call_depth
 
     def shim(*args: Any) -> Any:
         saved = getattr(tls, "depth", 0)
