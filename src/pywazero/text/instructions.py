@@ -303,26 +303,26 @@ def _int_token(mp, items, i, n, optok) -> Token:
     return tok
 
 
-def _imm_i32(mp, ctx, op, items, i, n, optok):
-    tok = _int_token(mp, items, i, n, optok)
-    try:
-        v = parse_int(tok.text, 32)
-    except ValueError as e:
-        raise mp.error(str(e), tok.pos) from None
-    if v & 0x80000000:
-        v -= 1 << 32
-    return (op, v), i + 1
+def _imm_signed(bits):
+    """The reader of an ``iN.const`` immediate: kept as a signed value, as the
+    binary decoder keeps it."""
+    sign = 1 << (bits - 1)
+
+    def imm(mp, ctx, op, items, i, n, optok):
+        tok = _int_token(mp, items, i, n, optok)
+        try:
+            v = parse_int(tok.text, bits)
+        except ValueError as e:
+            raise mp.error(str(e), tok.pos) from None
+        if v & sign:
+            v -= 1 << bits
+        return (op, v), i + 1
+
+    return imm
 
 
-def _imm_i64(mp, ctx, op, items, i, n, optok):
-    tok = _int_token(mp, items, i, n, optok)
-    try:
-        v = parse_int(tok.text, 64)
-    except ValueError as e:
-        raise mp.error(str(e), tok.pos) from None
-    if v & 0x8000000000000000:
-        v -= 1 << 64
-    return (op, v), i + 1
+_imm_i32 = _imm_signed(32)
+_imm_i64 = _imm_signed(64)
 
 
 def _imm_f32(mp, ctx, op, items, i, n, optok):

@@ -66,11 +66,7 @@ def parse_int(text: str, bits: int) -> int:
     (4294967295, 2147483648)
     """
     if text.isdigit() and text.isascii():
-        if len(text) > 40:
-            text = text.lstrip("0") or "0"
-            if len(text) > 40:
-                raise ValueError(_RANGE)
-        v = int(text)
+        v = _plain_decimal(text)
         if v >> bits:
             raise ValueError(_RANGE)
         return v
@@ -78,16 +74,7 @@ def parse_int(text: str, bits: int) -> int:
     if m is None:
         raise ValueError(_MALFORMED)
     sign, hx, dec = m.groups()
-    if hx is not None:
-        digits = hx.replace("_", "").lstrip("0")
-        if len(digits) > 40:
-            raise ValueError(_RANGE)
-        v = _digits_value(digits, 16)
-    else:
-        digits = dec.replace("_", "").lstrip("0")
-        if len(digits) > 40:
-            raise ValueError(_RANGE)
-        v = _digits_value(digits, 10)
+    v = _magnitude(hx, dec)
     if sign == "-":
         if v > 1 << (bits - 1):
             raise ValueError(_RANGE)
@@ -101,6 +88,27 @@ def parse_int(text: str, bits: int) -> int:
     return v
 
 
+def _plain_decimal(text: str) -> int:
+    """The value of a run of ASCII digits; far too many digits is out of range
+    (and would make ``int`` slow)."""
+    if len(text) > 40:
+        text = text.lstrip("0") or "0"
+        if len(text) > 40:
+            raise ValueError(_RANGE)
+    return int(text)
+
+
+def _magnitude(hx: "str | None", dec: "str | None") -> int:
+    """The value of the hex or decimal digits (with underscores) a literal matched."""
+    if hx is not None:
+        digits, base = hx.replace("_", "").lstrip("0"), 16
+    else:
+        digits, base = dec.replace("_", "").lstrip("0"), 10  # type: ignore[union-attr]
+    if len(digits) > 40:
+        raise ValueError(_RANGE)
+    return _digits_value(digits, base)
+
+
 def parse_uint(text: str, bits: int) -> int:
     """The value of a ``uN`` literal: no sign; decimal or ``0x`` hexadecimal.
 
@@ -108,25 +116,12 @@ def parse_uint(text: str, bits: int) -> int:
     4096
     """
     if text.isdigit() and text.isascii():
-        if len(text) > 40:
-            text = text.lstrip("0") or "0"
-            if len(text) > 40:
-                raise ValueError(_RANGE)
-        v = int(text)
+        v = _plain_decimal(text)
     else:
         m = _UINT_RE.match(text)
         if m is None:
             raise ValueError(_MALFORMED)
-        hx, dec = m.groups()
-        if hx is not None:
-            digits = hx.replace("_", "").lstrip("0")
-            base = 16
-        else:
-            digits = dec.replace("_", "").lstrip("0")
-            base = 10
-        if len(digits) > 40:
-            raise ValueError(_RANGE)
-        v = _digits_value(digits, base)
+        v = _magnitude(*m.groups())
     if v >> bits:
         raise ValueError(_RANGE)
     return v
