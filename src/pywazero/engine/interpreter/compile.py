@@ -77,6 +77,18 @@ class FuncCode:
         return "\n".join(out)
 
 
+
+# local.set folded into the instruction before it: that instruction's kind ->
+# (fused kind, operand slot that receives the local index, whether the slot's
+# current value is kept alongside as a pair).
+_LSET_FUSION = {
+    K_BIN: (K_BIN_LSET, 2, False),
+    K_LL_BIN: (K_LL_BIN_LSET, 3, True),
+    K_LC_BIN: (K_LC_BIN_LSET, 3, True),
+    K_CONST: (K_CONST_LSET, 2, False),
+    K_LGET: (K_LGET_LSET, 2, False),
+}
+
 def _numeric(name: str) -> Callable:
     from .. import numerics
 
@@ -353,21 +365,11 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             emit(K_LGET, imm, 0, 0)
         elif op == 0x21:  # local.set
             prev = out[-1] if len(out) > barrier else None
-            if prev is not None and prev[0] == K_BIN:
-                prev[0] = K_BIN_LSET
-                prev[2] = imm
-            elif prev is not None and prev[0] == K_LL_BIN:
-                prev[0] = K_LL_BIN_LSET
-                prev[3] = (prev[3], imm)
-            elif prev is not None and prev[0] == K_LC_BIN:
-                prev[0] = K_LC_BIN_LSET
-                prev[3] = (prev[3], imm)
-            elif prev is not None and prev[0] == K_CONST:
-                prev[0] = K_CONST_LSET
-                prev[2] = imm
-            elif prev is not None and prev[0] == K_LGET:
-                prev[0] = K_LGET_LSET
-                prev[2] = imm
+            fused = _LSET_FUSION.get(prev[0]) if prev is not None else None
+            if fused is not None:
+                kind, slot, paired = fused
+                prev[0] = kind
+                prev[slot] = (prev[slot], imm) if paired else imm
             else:
                 emit(K_LSET, imm, 0, 0)
         elif op == 0x22:  # local.tee
