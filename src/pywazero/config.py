@@ -28,6 +28,8 @@ class RuntimeConfig:
     memory_limit_pages: int = 65536
     max_call_depth: int = 10000
     core_features: CoreFeatures = CoreFeatures.V2
+    consume_fuel: bool = False
+    interruptible: bool = False
 
     def __post_init__(self) -> None:
         # (normalises a negative set such as ``~CoreFeatures.SIMD`` on Python < 3.11)

@@ -322,6 +322,26 @@ class Runtime:
             raise ValueError("cannot register a closed module")
         self._modules[alias] = inst
 
+    # -- execution limits (see pywazero.engine.limits) -----------------------------------
+    def set_fuel(self, fuel: int) -> None:
+        """Set the fuel left for wasm of this runtime (needs
+        ``RuntimeConfig(consume_fuel=True)``); running out traps "all fuel consumed"."""
+        self._engine.limits.set_fuel(fuel)
+
+    def add_fuel(self, fuel: int) -> None:
+        """Add to the fuel left (needs ``RuntimeConfig(consume_fuel=True)``)."""
+        self._engine.limits.add_fuel(fuel)
+
+    def get_fuel(self) -> int:
+        """The fuel left (needs ``RuntimeConfig(consume_fuel=True)``)."""
+        return self._engine.limits.get_fuel()
+
+    def interrupt(self) -> None:
+        """Make wasm of this runtime running now (in any thread) trap "interrupted".
+        Thread-safe and safe to call from a signal handler; needs
+        ``RuntimeConfig(interruptible=True)``."""
+        self._engine.limits.interrupt()
+
     def host_module(self, name: str) -> Any:
         """Start building a host module importable as ``name``; see
         :class:`~pywazero.host.HostModuleBuilder`."""

@@ -61,7 +61,12 @@ class Engine:
     name = ""
 
     def __init__(self, config: Any) -> None:
+        from .limits import ExecutionLimits
+
         self.config = config
+        #: the runtime's fuel and interruption state (see :mod:`.limits`)
+        self.limits = ExecutionLimits(getattr(config, "consume_fuel", False),
+                                      getattr(config, "interruptible", False))
 
     def compile_module(self, module: Any) -> CompiledCode:  # pragma: no cover - abstract
         raise NotImplementedError
