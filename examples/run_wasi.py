@@ -2,6 +2,7 @@
 mounted directory (the guest sees this examples folder at /ex, read-only)."""
 import io
 import os
+import sys
 
 import pywazero as wz
 from pywazero import wasi
@@ -11,10 +12,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 rt = wz.Runtime()
 wasi.instantiate(rt)  # registers wasi_snapshot_preview1
 
-# hello.wasm writes to this process's stdout (ModuleConfig's stdout left unset)
+# A guest gets nothing the host does not grant: by default its output is dropped,
+# its stdin is empty and it sees no files.  hello.wasm is granted this process's
+# stdout (inherit_stdio=True would grant stdin, stdout and stderr at once).
 with open(os.path.join(HERE, "hello.wasm"), "rb") as f:
     hello = rt.compile(f.read())
-rt.instantiate(hello, wz.ModuleConfig(args=["hello", "Python"]))
+rt.instantiate(hello, wz.ModuleConfig(args=["hello", "Python"], stdout=sys.stdout))
 
 # cat.wasm reads a file from a mount; its output is captured in a BytesIO
 with open(os.path.join(HERE, "cat.wasm"), "rb") as f:

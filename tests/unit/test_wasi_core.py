@@ -6,6 +6,7 @@ import io
 import random
 import socket
 import struct
+import sys
 
 import pytest
 
@@ -89,9 +90,33 @@ def test_stdin_bytes_and_file_object(engine):
     assert g2.read(0, 100) == (0, b"text stdin")
 
 
-def test_inherited_stdio(engine, capfdbinary, monkeypatch):
+def test_stdio_is_not_inherited_by_default(engine, capfdbinary, monkeypatch):
+    # a guest gets no stdio unless the host grants it: stdin at EOF, output dropped
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"from host")))
     g = Guest(engine, stdout=None, stderr=None, stdin=None)
+    assert g.write(1, b"to host stdout") == (0, 14)  # accepted, as /dev/null would
+    assert g.write(2, b"to host stderr") == (0, 14)
+    assert g.read(0, 100) == (0, b"")
+    out = capfdbinary.readouterr()
+    assert b"to host" not in out.out and b"to host" not in out.err
+    assert sys.stdin.read() == "from host"  # untouched
+    assert g.fd_fdstat_get(1, 0) == 0 and g.mem.read(0, 1) == bytes([2])  # character device
+    fds = wasi.state(g.module).fds
+    assert all(fds[i].stream is not sys.stdin for i in range(3))
+
+
+def test_granting_one_stream(engine, capfdbinary):
+    # stdout=sys.stdout grants only that one; bytes pass through the text layer unchanged
+    g = Guest(engine, stdout=sys.stdout, stderr=None, stdin=None)
+    assert g.write(1, b"caf\xc3\xa9 \xff") == (0, 7)
+    assert g.write(2, b"dropped") == (0, 7)
+    out = capfdbinary.readouterr()
+    assert out.out.endswith(b"caf\xc3\xa9 \xff") and b"dropped" not in out.err
+
+
+def test_inherited_stdio(engine, capfdbinary, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"from host")))
+    g = Guest(engine, stdout=None, stderr=None, stdin=None, inherit_stdio=True)
     assert g.write(1, b"to host stdout") == (0, 14)
     assert g.write(2, b"to host stderr") == (0, 14)
     assert g.read(0, 100) == (0, b"from host")

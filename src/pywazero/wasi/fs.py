@@ -151,13 +151,33 @@ class _Inherit:
         return getattr(sys, self.name)
 
 
+class _Null:
+    """What a guest gets for stdio the host did not grant: reads see EOF at once,
+    writes are accepted and dropped (like ``/dev/null``)."""
+
+    def read(self, n: int = -1) -> bytes:
+        return b""
+
+    read1 = read
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
 class WasiState:
     """Everything WASI keeps per guest instance."""
 
     def __init__(self, config: Any) -> None:
         self.args = [str(a) for a in (config.args if config is not None else ())]
-        env = config.env if config is not None else {}
-        self.environ = [f"{k}={v}" for k, v in dict(env).items()]
+        env: Dict[str, str] = {}
+        if getattr(config, "inherit_env", False):
+            env.update(os.environ)
+        env.update(config.env if config is not None else {})
+        self.environ = [f"{k}={v}" for k, v in env.items()]
+        self.max_open_files = getattr(config, "max_open_files", MAX_FDS)
         self.clock = getattr(config, "clock", None) or SystemClock()
         self.random = random_source(getattr(config, "random", None))
         self.fds: Dict[int, FileDesc] = {}
@@ -174,10 +194,12 @@ class WasiState:
                               readable=True))
 
     def _setup_stdio(self, config: Any) -> None:
+        inherit = getattr(config, "inherit_stdio", False)
         for fd, name in enumerate(("stdin", "stdout", "stderr")):
             src = getattr(config, name, None) if config is not None else None
             if src is None:
-                stream: Any = _Inherit(name)
+                # nothing granted: EOF / discarded, unless the host asked to inherit
+                stream: Any = _Inherit(name) if inherit else _Null()
             elif isinstance(src, (bytes, bytearray, memoryview)) and fd == 0:
                 stream = io.BytesIO(bytes(src))
             elif isinstance(src, str) and fd == 0:
@@ -191,6 +213,8 @@ class WasiState:
 
     @staticmethod
     def _stdio_type(stream: Any) -> int:
+        if isinstance(stream, _Null):
+            return FT_CHAR  # as /dev/null
         target = stream.target() if isinstance(stream, _Inherit) else stream
         try:
             fileno = target.fileno()
@@ -209,7 +233,9 @@ class WasiState:
         fd = 0
         while fd in self.fds:
             fd += 1
-        if fd >= MAX_FDS:
+        # the table's size is capped (ModuleConfig.max_open_files): each entry may hold
+        # a host descriptor, and a guest must not exhaust the host process's
+        if fd >= MAX_FDS or len(self.fds) >= self.max_open_files:
             desc.close()
             raise WasiError(EMFILE)
         self.fds[fd] = desc

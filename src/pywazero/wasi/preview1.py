@@ -32,6 +32,13 @@ from .sandbox import check_parent_inside, decode_path, resolve, same_file_inside
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _U16 = struct.Struct("<H")
+_IOVEC = struct.Struct("<II")
+
+#: the most bytes one fd_read/fd_write/fd_pread/fd_pwrite/sock_recv/sock_send moves
+#: (and so the most host memory it allocates): beyond it the guest gets a short count
+MAX_IO_BYTES = 16 << 20
+#: the most iovecs one such call looks at (POSIX's usual IOV_MAX)
+MAX_IOVECS = 1024
 _M64 = (1 << 64) - 1
 
 # oflags, lookupflags, fstflags, whence, eventtype, subclockflags
@@ -97,13 +104,35 @@ class Mem:
         _U64.pack_into(self.data, p, v & _M64)
 
     def iovecs(self, p: int, n: int) -> List[Tuple[int, int]]:
+        """The (pointer, length) pairs of the ``n`` iovecs at ``p`` that one call
+        transfers: at most MAX_IOVECS of them and MAX_IO_BYTES in total (the last one
+        shortened).  Guest lengths add up without bound (16,000 overlapping 128 KiB
+        iovecs over two pages are 2 GB), so a larger request gets a short count,
+        as POSIX allows for readv/writev; each pair used is bounds-checked (traps)."""
         self.check(p, 8 * n)
         out = []
-        for i in range(n):
-            buf, ln = struct.unpack_from("<II", self.data, p + 8 * i)
+        room = MAX_IO_BYTES
+        unpack = _IOVEC.unpack_from
+        for i in range(min(n, MAX_IOVECS)):
+            buf, ln = unpack(self.data, p + 8 * i)
             self.check(buf, ln)
+            if ln >= room:
+                out.append((buf, room))
+                break
             out.append((buf, ln))
+            room -= ln
         return out
+
+    def gather(self, iovs: List[Tuple[int, int]]) -> bytes:
+        """The bytes of ``iovs`` (from :meth:`iovecs`, so at most MAX_IO_BYTES)."""
+        data = self.data
+        if len(iovs) == 1:
+            buf, ln = iovs[0]
+            return bytes(data[buf:buf + ln])
+        out = bytearray()
+        for buf, ln in iovs:
+            out += data[buf:buf + ln]
+        return bytes(out)
 
     def path(self, p: int, n: int) -> str:
         return decode_path(self.read(p, n))
@@ -116,6 +145,10 @@ class Mem:
                 break
             self.data[buf:buf + len(chunk)] = chunk
             off += len(chunk)
+
+
+def _total(iovs: List[Tuple[int, int]]) -> int:
+    return sum(ln for _, ln in iovs)
 
 
 def state_of(inst: Any) -> WasiState:
@@ -267,6 +300,8 @@ def _read_stream(d: FileDesc, n: int) -> bytes:
         if fileno is not None:
             return os.read(fileno, n) if n else b""
         t = getattr(t, "buffer", t)
+    elif isinstance(t, io.TextIOBase) and getattr(t, "buffer", None) is not None:
+        t = t.buffer  # e.g. stdin=sys.stdin: read1 returns what is there, read(n) would wait for n
     reader = getattr(t, "read1", None) or t.read
     data = reader(n) if n else b""
     if data is None:
@@ -288,6 +323,12 @@ def _write_stream(d: FileDesc, data: bytes) -> int:
         t.flush()
         return len(data)
     if isinstance(t, io.TextIOBase):
+        b = getattr(t, "buffer", None)
+        if b is not None:  # e.g. stdout=sys.stdout: the bytes go through unchanged
+            t.flush()
+            b.write(data)
+            b.flush()
+            return len(data)
         t.write(data.decode("utf-8", "replace"))
     else:
         try:
@@ -408,10 +449,16 @@ def clock_time_get(st: WasiState, mem: Mem, clock_id: int, precision: int, time_
 
 def random_get(st: WasiState, mem: Mem, buf: int, n: int) -> int:
     mem.check(buf, n)
-    data = bytes(st.random(n))
-    if len(data) != n:
-        raise ValueError("random source returned the wrong number of bytes")
-    mem.write(buf, data)
+    # in pieces of at most MAX_IO_BYTES, so the temporaries stay bounded (a request
+    # that fits in one piece asks the source once: seeded output stays as it was)
+    while n:
+        k = min(n, MAX_IO_BYTES)
+        data = bytes(st.random(k))
+        if len(data) != k:
+            raise ValueError("random source returned the wrong number of bytes")
+        mem.write(buf, data)
+        buf += k
+        n -= k
     return SUCCESS
 
 
@@ -557,7 +604,7 @@ def fd_pread(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, offset: int,
     d.require(F.R_FD_READ | F.R_FD_SEEK)
     if offset > (1 << 63) - 1:
         return EINVAL
-    data = _pread(d, sum(ln for _, ln in iovs), offset)
+    data = _pread(d, _total(iovs), offset)
     mem.scatter(iovs, data)
     mem.w32(nread_p, len(data))
     return SUCCESS
@@ -575,7 +622,7 @@ def fd_pwrite(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, offset: int
     _check_writable_mount(d)
     if offset > (1 << 63) - 1:
         return EINVAL
-    data = b"".join(mem.read(b, ln) for b, ln in iovs)
+    data = mem.gather(iovs)
     written = _pwrite(d, data, offset) if data else 0
     _sync_after_write(d)
     mem.w32(nwritten_p, written)
@@ -586,7 +633,7 @@ def fd_read(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, nread_p: int)
     d = _file(st, fd)
     iovs = mem.iovecs(iovs_p, n)
     mem.check(nread_p, 4)
-    total = sum(ln for _, ln in iovs)
+    total = _total(iovs)
     if not d.readable:
         return EBADF
     d.require(F.R_FD_READ)
@@ -610,7 +657,7 @@ def fd_write(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, nwritten_p: 
     if not d.writable:
         return EBADF
     d.require(F.R_FD_WRITE)
-    data = b"".join(mem.read(b, ln) for b, ln in iovs)
+    data = mem.gather(iovs)
     if d.kind == "file":
         _check_writable_mount(d)
         if d.fdflags & F.FDFLAG_APPEND:
@@ -1195,7 +1242,7 @@ def sock_recv(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, ri_flags: i
         raise _invalid("riflags")
     d.require(F.R_FD_READ)
     flags = (socket.MSG_PEEK if ri_flags & 1 else 0) | (getattr(socket, "MSG_WAITALL", 0) if ri_flags & 2 else 0)
-    total = sum(ln for _, ln in iovs)
+    total = _total(iovs)
     data = d.sock.recv(total, flags) if total else b""
     mem.scatter(iovs, data)
     mem.w32(datalen_p, len(data))
@@ -1210,7 +1257,7 @@ def sock_send(st: WasiState, mem: Mem, fd: int, iovs_p: int, n: int, si_flags: i
     if si_flags:
         raise _invalid("siflags")
     d.require(F.R_FD_WRITE)
-    data = b"".join(mem.read(b, ln) for b, ln in iovs)
+    data = mem.gather(iovs)
     sent = d.sock.send(data) if data else 0
     mem.w32(datalen_p, sent)
     return SUCCESS
