@@ -8,7 +8,8 @@
 [('add', '[i32 i32] -> [i32]')]
 """
 from .config import ModuleConfig, Mount, RuntimeConfig
-from .errors import CompileError, DecodeError, ExitError, LinkError, Trap, ValidationError, WasmError
+from .errors import (CompileError, DecodeError, ExitError, LinkError, ResourceLimitError, Trap,
+                     ValidationError, WasmError)
 from .runtime import CompiledModule, ExportType, ImportType, Runtime
 from .api import Caller, Function, Global, Memory, Module, Table
 from .host import HostModuleBuilder
@@ -46,7 +47,7 @@ __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
     "CoreFeatures",
     "Module", "Function", "Memory", "Table", "Global", "Caller", "HostModuleBuilder",
-    "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "Trap", "ExitError",
+    "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
     "FuncType", "GlobalType", "Limits", "MemoryType", "TableType",
     "wat2wasm", "__version__",

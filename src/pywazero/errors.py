@@ -13,6 +13,7 @@ __all__ = [
     "DecodeError",
     "ValidationError",
     "LinkError",
+    "ResourceLimitError",
     "Trap",
     "ExitError",
 ]
@@ -104,6 +105,33 @@ class LinkError(WasmError):
     """An import could not be satisfied (missing, or of the wrong type)."""
 
 
+class ResourceLimitError(LinkError):
+    """Instantiation (or creating a host module's memory or table) would exceed a
+    resource budget of the runtime (``RuntimeConfig(max_memory_bytes=...,
+    max_table_elements=..., max_instances=..., max_tables=..., max_memories=...)``),
+    a built-in cap (a table of more than 2^24 elements), or what the host could
+    allocate.
+
+    ``limit`` names the budget (``"max_memory_bytes"``, ..., or ``"host memory"``
+    when the allocation itself failed), ``requested`` is the total that was asked
+    for and ``budget`` the allowed value (None for ``"host memory"``).  A guest's
+    ``memory.grow``/``table.grow`` past a budget never raises this: it returns -1.
+
+    >>> str(ResourceLimitError("max_instances", 3, 2))
+    'resource limit exceeded: max_instances is 2, but 3 were requested'
+    """
+
+    def __init__(self, limit: str, requested: int, budget: Optional[int], detail: str = "") -> None:
+        self.limit = limit
+        self.requested = requested
+        self.budget = budget
+        if budget is None:
+            msg = f"resource limit exceeded: {limit}: could not allocate {requested}"
+        else:
+            msg = f"resource limit exceeded: {limit} is {budget}, but {requested} were requested"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
 class Trap(WasmError):
     """WebAssembly code trapped.
 
@@ -117,10 +145,42 @@ class Trap(WasmError):
         super().__init__(reason)
 
     def __str__(self) -> str:
-        if not self.wasm_stack:
-            return self.reason
-        frames = "\n".join(f"  at {name}" for name in self.wasm_stack)
-        return f"{self.reason}\nwasm stack trace:\n{frames}"
+        return format_trap_message(self.reason, self.wasm_stack)
+
+
+#: at most this many frames of a wasm stack trace are shown (the innermost
+#: ``limit - 10`` and the outermost 10; runaway recursion elides the middle) ...
+MAX_FRAMES_SHOWN = 40
+#: ... and a function name longer than this is shortened (its middle elided)
+MAX_NAME_SHOWN = 200
+
+
+def _short_name(name: object, limit: int) -> str:
+    name = str(name)
+    if len(name) <= limit:
+        return name
+    half = (limit - 5) // 2
+    return f"{name[:half]}[...]{name[-half:]}"
+
+
+def format_trap_message(reason: str, wasm_stack: Sequence[str], limit: int = MAX_FRAMES_SHOWN,
+                        name_limit: int = MAX_NAME_SHOWN) -> str:
+    """``reason`` and the wasm stack trace (innermost first) as ``str(Trap)`` shows
+    them: bounded in size whatever the guest does (10,000 frames of a 100,000-character
+    function name would otherwise make a gigabyte string): past ``limit`` frames the
+    middle is elided, names past ``name_limit`` characters are shortened."""
+    if not wasm_stack:
+        return reason
+    n = len(wasm_stack)
+    if n > limit:
+        tail = min(10, limit // 2)
+        head = limit - tail
+        frames = [f"  at {_short_name(x, name_limit)}" for x in wasm_stack[:head]]
+        frames.append(f"  ... {n - head - tail} more frames")
+        frames += [f"  at {_short_name(x, name_limit)}" for x in wasm_stack[n - tail:]]
+    else:
+        frames = [f"  at {_short_name(x, name_limit)}" for x in wasm_stack]
+    return reason + "\nwasm stack trace:\n" + "\n".join(frames)
 
 
 class ExitError(WasmError):

@@ -163,16 +163,21 @@ class HostModuleBuilder:
 
     def table(self, name: str, elem_type: int = FUNCREF, min: int = 0, max: Optional[int] = None,
               init: Any = None) -> "HostModuleBuilder":
-        """Export a table of ``min`` entries (set to ``init``), growable to ``max``."""
+        """Export a table of ``min`` entries (set to ``init``), growable to ``max``;
+        charged to the runtime's budgets now (:class:`~pywazero.ResourceLimitError`
+        when it does not fit)."""
         if elem_type not in (FUNCREF, EXTERNREF):
             raise ValueError("table element type must be FUNCREF or EXTERNREF")
         if min < 0 or (max is not None and max < min) or min > 0xFFFFFFFF:
             raise ValueError("invalid table limits")
-        t = TableInstance(TableType(elem_type, Limits(min, max)), to_raw(elem_type, init))
+        t = TableInstance(TableType(elem_type, Limits(min, max)), to_raw(elem_type, init),
+                          self._runtime._budget)
         return self._add(name, t)
 
     def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None) -> "HostModuleBuilder":
-        """Export a linear memory of ``min_pages`` pages, growable to ``max_pages``."""
+        """Export a linear memory of ``min_pages`` pages, growable to ``max_pages``;
+        charged to the runtime's budgets now (:class:`~pywazero.ResourceLimitError`
+        when it does not fit)."""
         limit = self._runtime.config.memory_limit_pages
         if min_pages < 0 or (max_pages is not None and (max_pages < min_pages or max_pages > 65536)):
             raise ValueError("invalid memory limits")
@@ -180,7 +185,7 @@ class HostModuleBuilder:
             raise ValueError(
                 f"memory minimum of {min_pages} pages exceeds the runtime's limit of {limit} pages"
             )
-        m = MemoryInstance(MemoryType(Limits(min_pages, max_pages)), limit)
+        m = MemoryInstance(MemoryType(Limits(min_pages, max_pages)), limit, self._runtime._budget)
         return self._add(name, m)
 
     def export(self, name: str, value: Any) -> "HostModuleBuilder":

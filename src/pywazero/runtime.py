@@ -175,6 +175,10 @@ class Runtime:
         self.config = config
         self._closed = False
         self._engine = create_engine(config)
+        from .wasm.budget import ResourceBudget
+
+        # resource budgets (None when the config sets none: nothing is counted)
+        self._budget = ResourceBudget.from_config(config)
         # name -> ModuleInstance (instances and aliases importable by name)
         self._modules: Dict[str, Any] = {}
         # every live instance (weakly: an anonymous instance lives as long as the user
@@ -263,7 +267,7 @@ class Runtime:
             inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
                                self.config.memory_limit_pages, run_start=False,
                                wasm1_segments=not self._bulk_memory,
-                               plan=compiled._instantiation_plan())
+                               plan=compiled._instantiation_plan(), budget=self._budget)
             # attached before any code runs: host functions (WASI) find it from the caller
             inst.config = config  # type: ignore[attr-defined]
             if module.start is not None:

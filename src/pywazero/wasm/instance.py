@@ -15,6 +15,8 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ..errors import ResourceLimitError
+from .budget import DEFAULT_TABLE_ELEMENTS_LIMIT, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -41,9 +43,11 @@ __all__ = [
 ]
 
 MAX_TABLE_SIZE = 0xFFFFFFFF
-# Growing a table past this many entries fails (returns -1), whatever its declared
-# maximum: a list of billions of references would exhaust the host's memory.
-TABLE_GROW_LIMIT = 1 << 24
+# A table never holds more than this many entries (a larger declared minimum is
+# refused at instantiation, growing past it returns -1), whatever its declared
+# maximum, unless RuntimeConfig.max_table_elements says otherwise: a list of
+# billions of references would exhaust the host's memory.
+TABLE_GROW_LIMIT = DEFAULT_TABLE_ELEMENTS_LIMIT
 
 
 def default_value(t: int) -> Any:
@@ -61,12 +65,15 @@ class MemoryInstance:
     valid after ``grow``.
 
     ``limit_pages`` is the effective maximum: the declared maximum capped by the
-    runtime's ``memory_limit_pages``.
+    runtime's ``memory_limit_pages``.  ``budget`` is the runtime's
+    :class:`~pywazero.wasm.budget.ResourceBudget` (None: no budget), charged for the
+    memory and its bytes here and on every grow.  A memory the budget or the host
+    cannot give raises :class:`~pywazero.ResourceLimitError`.
     """
 
-    __slots__ = ("data", "declared_max", "limit_pages", "__weakref__")
+    __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "__weakref__")
 
-    def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES) -> None:
+    def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES, budget: Any = None) -> None:
         lim = mem_type.limits
         if lim.min > limit_pages:
             raise ValueError(
@@ -75,7 +82,22 @@ class MemoryInstance:
         self.declared_max: Optional[int] = lim.max
         cap = MAX_PAGES if lim.max is None else lim.max
         self.limit_pages = min(cap, limit_pages)
-        self.data = bytearray(lim.min * PAGE_SIZE)
+        self.budget = budget
+        self._charge: Optional[List[int]] = None
+        nbytes = lim.min * PAGE_SIZE
+        what = f"a memory of {lim.min} pages ({nbytes} bytes)"
+        if budget is not None:
+            want = [(MEMORIES, 1), (MEMORY_BYTES, nbytes)]
+            budget.reserve(want, what)
+        try:
+            self.data = bytearray(nbytes)
+        except MemoryError:
+            if budget is not None:
+                budget.refund(want)
+            raise ResourceLimitError("host memory", nbytes, None, what) from None
+        if budget is not None:
+            budget.adopt(self, MEMORIES, 1)
+            self._charge = budget.adopt(self, MEMORY_BYTES, nbytes)
 
     @property
     def pages(self) -> int:
@@ -95,22 +117,55 @@ class MemoryInstance:
         if new > self.limit_pages:
             return -1
         if delta:
+            budget = self.budget
+            nbytes = delta * PAGE_SIZE
+            if budget is not None and not budget.try_grow(self._charge, MEMORY_BYTES, nbytes):
+                return -1
             try:
-                self.data.extend(bytes(delta * PAGE_SIZE))
+                self.data.extend(bytes(nbytes))
             except (MemoryError, OverflowError):
+                if budget is not None:
+                    budget.undo_grow(self._charge, MEMORY_BYTES, nbytes)
                 return -1
         return old
 
 
 class TableInstance:
-    """A table: ``elements`` is a list of references (None for null)."""
+    """A table: ``elements`` is a list of references (None for null).
 
-    __slots__ = ("elements", "elem_type", "max", "__weakref__")
+    ``limit`` is the most entries it may hold: its declared maximum capped by
+    :data:`TABLE_GROW_LIMIT`, or by ``max_table_elements`` of the runtime's
+    ``budget`` (a :class:`~pywazero.wasm.budget.ResourceBudget`, None: no budget),
+    which is also charged for the table and its elements.  A declared minimum above
+    that cap, or that the budget or the host cannot give, raises
+    :class:`~pywazero.ResourceLimitError`.
+    """
 
-    def __init__(self, table_type: TableType, init: Any = None) -> None:
+    __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "__weakref__")
+
+    def __init__(self, table_type: TableType, init: Any = None, budget: Any = None) -> None:
         self.elem_type = table_type.elem_type
         self.max: Optional[int] = table_type.limits.max
-        self.elements: List[Any] = [init] * table_type.limits.min
+        n = table_type.limits.min
+        per_table = TABLE_GROW_LIMIT if budget is None else budget.table_cap
+        self.limit = min(MAX_TABLE_SIZE if self.max is None else self.max, per_table)
+        self.budget = budget
+        self._charge: Optional[List[int]] = None
+        what = f"a table of {n} elements"
+        if n > per_table:
+            raise ResourceLimitError(TABLE_ELEMENTS, n, per_table, what + " (the most one table may hold)")
+        if budget is not None:
+            want = [(TABLES, 1), (TABLE_ELEMENTS, n)]
+            budget.reserve(want, what)
+        try:
+            self.elements: List[Any] = [init] * n
+        except MemoryError:
+            if budget is not None:
+                budget.refund(want)
+            raise ResourceLimitError("host memory", n, None, what) from None
+        if budget is not None:
+            budget.adopt(self, TABLES, 1)
+            self._charge = budget.adopt(self, TABLE_ELEMENTS, n)
 
     @property
     def size(self) -> int:
@@ -123,14 +178,17 @@ class TableInstance:
     def grow(self, delta: int, init: Any = None) -> int:
         """Grow by ``delta`` entries set to ``init``; return the old size or -1."""
         old = len(self.elements)
-        new = old + delta
-        cap = MAX_TABLE_SIZE if self.max is None else self.max
-        if delta < 0 or new > cap or new > TABLE_GROW_LIMIT:
+        if delta < 0 or old + delta > self.limit:
             return -1
         if delta:
+            budget = self.budget
+            if budget is not None and not budget.try_grow(self._charge, TABLE_ELEMENTS, delta):
+                return -1
             try:
                 self.elements.extend([init] * delta)
             except (MemoryError, OverflowError):
+                if budget is not None:
+                    budget.undo_grow(self._charge, TABLE_ELEMENTS, delta)
                 return -1
         return old
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional
 
 from ..engine import numerics as num
 from ..engine.bulk import memory_init, table_init
-from ..errors import LinkError
+from ..errors import LinkError, ResourceLimitError
 from . import opcodes as ops
 from .instance import (
     FunctionInstance,
@@ -28,6 +28,7 @@ from .instance import (
     TableInstance,
     WasmFunctionInstance,
 )
+from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .module import MODE_ACTIVE, MODE_DECLARATIVE, Expr, Module
 from .types import (
     EXTERN_FUNC,
@@ -36,6 +37,7 @@ from .types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     MAX_PAGES,
+    PAGE_SIZE,
     FuncType,
     GlobalType,
     Limits,
@@ -274,6 +276,7 @@ def instantiate(
     run_start: bool = True,
     wasm1_segments: bool = False,
     plan: Optional[InstantiationPlan] = None,
+    budget: Any = None,
 ) -> ModuleInstance:
     """Build a :class:`ModuleInstance` of ``module`` from resolved ``imports`` (see
     :func:`resolve_imports`), with function bodies compiled by ``engine`` into
@@ -287,10 +290,20 @@ def instantiate(
     segment is bounds-checked before any is written, and a segment that does not
     fit is a :class:`LinkError` ("elements segment does not fit" / "data segment
     does not fit") with no effect at all.  Only the 1.0 spec tests need it.
+
+    ``budget`` is the runtime's :class:`~pywazero.wasm.budget.ResourceBudget` (None:
+    no budget): the instance, its tables and memories are charged to it, and one
+    that does not fit raises :class:`~pywazero.ResourceLimitError` before anything
+    is allocated.
     """
     if plan is None:
         plan = InstantiationPlan(module)
+    if budget is not None:
+        _check_budget(plan, budget)
     inst = ModuleInstance(module, name)
+    if budget is not None:
+        budget.reserve([(INSTANCES, 1)], "an instance")
+        budget.adopt(inst, INSTANCES, 1)
     funcs = inst.funcs
     tables = inst.tables
     mems = inst.mems
@@ -325,14 +338,14 @@ def instantiate(
     for gt, is_const, v in plan.globals:
         globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
     for tt in plan.table_types:
-        tables.append(TableInstance(tt))
+        tables.append(TableInstance(tt, None, budget))
     for mt in plan.mem_types:
         if mt.limits.min > memory_limit_pages:
             raise LinkError(
                 f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of "
                 f"{memory_limit_pages} pages"
             )
-        mems.append(MemoryInstance(mt, memory_limit_pages))
+        mems.append(MemoryInstance(mt, memory_limit_pages, budget))
     elems = inst.elems
     for kind, how in plan.elems:
         elems.append(how(funcs) if kind == 0 else [eval_const(e, inst) for e in how])
@@ -375,6 +388,23 @@ def instantiate(
     if run_start and plan.start is not None:
         funcs[plan.start].call([])
     return inst
+
+
+def _check_budget(plan: InstantiationPlan, budget: Any) -> None:
+    """Raise ResourceLimitError if the instance, its tables and memories together do
+    not fit the budget (checked up front, so a refusal allocates nothing; each is
+    then charged as it is created)."""
+    cap = budget.table_cap
+    for tt in plan.table_types:
+        if tt.limits.min > cap:
+            raise ResourceLimitError(TABLE_ELEMENTS, tt.limits.min, cap,
+                                     f"a table of {tt.limits.min} elements (the most one table may hold)")
+    want = [(INSTANCES, 1), (TABLES, len(plan.table_types)), (MEMORIES, len(plan.mem_types)),
+            (TABLE_ELEMENTS, sum(tt.limits.min for tt in plan.table_types)),
+            (MEMORY_BYTES, sum(mt.limits.min for mt in plan.mem_types) * PAGE_SIZE)]
+    budget.reserve(want, "instantiating a module with %d table(s) and %d memory(ies)"
+                   % (len(plan.table_types), len(plan.mem_types)))
+    budget.refund(want)
 
 
 def _check_segments_fit(module: Module, inst: ModuleInstance) -> None:
