@@ -4,7 +4,10 @@
 Values cross the boundary converted (``Function.__call__``):
 
 * i32 / i64: any int in the signed or unsigned range in; signed ints out;
-* f32 / f64: floats (ints accepted in); f32 arguments are rounded to single precision;
+* f32 / f64: floats (ints accepted in, rounded to the nearest double; an int beyond
+  a double's range, such as ``10**400``, is a ValueError, as an out-of-range int is
+  for i32/i64); f32 arguments are rounded to single precision (a float too large
+  for single precision becomes an infinity, as IEEE 754 rounding does);
 * v128: an unsigned 128-bit int (negative ints in the signed range accepted in);
 * funcref: a :class:`Function` or None; externref: any Python object or None.
 
@@ -61,8 +64,26 @@ def _check_int(v: Any, bits: int, what: str) -> int:
     if not isinstance(v, int):
         raise TypeError(f"{what} must be an int, not {type(v).__name__}")
     if not -(1 << (bits - 1)) <= v < (1 << bits):
-        raise ValueError(f"{what} {v} is out of range for a {bits}-bit integer")
+        raise ValueError(f"{what} {_short_int(v)} is out of range for a {bits}-bit integer")
     return v & ((1 << bits) - 1)
+
+
+def _to_float(v: Any, what: str) -> float:
+    """A float or int as a Python float.  An int beyond the range of a double
+    (``10**400``) is a ValueError, like an int out of range for i32/i64."""
+    if isinstance(v, float):
+        return v
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError(f"{what} {_short_int(v)} is out of range for a float") from None
+    raise TypeError(f"{what} must be a float, not {type(v).__name__}")
+
+
+def _short_int(v: int) -> str:
+    # str() of a huge int is slow (and refused past 4300 digits on Python 3.11+)
+    return str(v) if v.bit_length() < 256 else f"{'-' if v < 0 else ''}(an int of {v.bit_length()} bits)"
 
 
 def to_raw(t: int, v: Any, what: str = "value") -> Any:
@@ -72,15 +93,9 @@ def to_raw(t: int, v: Any, what: str = "value") -> Any:
     if t == I64:
         return _check_int(v, 64, what)
     if t == F64:
-        if isinstance(v, float):
-            return v
-        if isinstance(v, int):
-            return float(v)
-        raise TypeError(f"{what} must be a float, not {type(v).__name__}")
+        return _to_float(v, what)
     if t == F32:
-        if isinstance(v, (float, int)):
-            return _numerics().round_f32(float(v))
-        raise TypeError(f"{what} must be a float, not {type(v).__name__}")
+        return _numerics().round_f32(_to_float(v, what))
     if t == V128:
         return _check_int(v, 128, what)
     if t == FUNCREF:
@@ -126,6 +141,14 @@ def raw_bits_out(t: int, v: Any) -> Any:
     if t == FUNCREF:
         return None if v is None else Function(v)
     return v
+
+
+def _is_bytes_like(data: Any) -> bool:
+    try:
+        memoryview(data).release()
+    except TypeError:
+        return False
+    return True
 
 
 # -- functions ---------------------------------------------------------------------
@@ -461,6 +484,11 @@ class Memory:
         return bytes(self._mem.data[offset:offset + n])
 
     def write(self, offset: int, data: Any) -> None:
+        """Copy ``data`` (bytes, bytearray, memoryview or another bytes-like object)
+        into memory at ``offset``."""
+        if isinstance(data, (int, str)) or not _is_bytes_like(data):
+            # bytes(5) would be five zero bytes, bytes("x") needs an encoding
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         data = bytes(data)
         self._check(offset, len(data))
         self._mem.data[offset:offset + len(data)] = data
@@ -499,11 +527,12 @@ class Memory:
     def write_i32(self, offset: int, v: int) -> None: self._write("i32", offset, v)
     def write_u64(self, offset: int, v: int) -> None: self._write("u64", offset, v)
     def write_i64(self, offset: int, v: int) -> None: self._write("i64", offset, v)
-    def write_f64(self, offset: int, v: float) -> None: self._write("f64", offset, float(v))
+    def write_f64(self, offset: int, v: float) -> None:
+        self._write("f64", offset, _to_float(v, "value"))
 
     def write_f32(self, offset: int, v: float) -> None:
         n = _numerics()
-        self._write("u32", offset, n.f32_to_bits(n.round_f32(float(v))))
+        self._write("u32", offset, n.f32_to_bits(n.round_f32(_to_float(v, "value"))))
 
     def read_string(self, offset: int, n: int, encoding: str = "utf-8") -> str:
         return self.read(offset, n).decode(encoding)

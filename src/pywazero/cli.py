@@ -13,7 +13,8 @@ Exit status of ``run``:
   wasm stack trace go to stderr;
 * ``124`` (as GNU ``timeout``) when ``--timeout`` expires;
 * ``1`` when the module cannot be run at all (missing file, malformed or invalid
-  module, unknown import, nothing to run), with a one-line message on stderr;
+  module, unknown import, nothing to run, a resource budget exceeded or memory the
+  host cannot allocate), with a one-line message on stderr;
 * ``2`` for a bad command line.
 
 :func:`main` takes the arguments and, for embedding and tests, the binary streams the
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "background thread and the whole process exits when time is up.")
     run.add_argument("--interpreter", action="store_true",
                      help="use the interpreter engine instead of the compiler")
+    run.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
+                     help="the engine to run the guest with (default: compiler; "
+                          "'--interpreter' is short for '--engine interpreter')")
     run.add_argument("module", metavar="MODULE", help="the module to run (.wasm or .wat)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
                      help="arguments passed to the guest")
@@ -238,7 +242,10 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     module config.  Raises CliError."""
     import pywazero
 
-    cfg = pywazero.RuntimeConfig(engine="interpreter" if args.interpreter else "compiler")
+    engine = args.engine or ("interpreter" if args.interpreter else "compiler")
+    if args.interpreter and engine != "interpreter":
+        raise CliError("--interpreter contradicts --engine " + engine)
+    cfg = pywazero.RuntimeConfig(engine=engine)
     rt = pywazero.Runtime(cfg)
     compiled = _compile(rt, args.module)
     module = compiled.module
@@ -287,6 +294,11 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[byt
     except RecursionError:
         _write_line(stderr, f"pywazero: {module_path}: wasm trap: call stack exhausted")
         return EXIT_TRAP
+    except MemoryError:
+        # the host could not allocate what the module asked for (a memory, a table):
+        # one line, like any other module that cannot be run
+        _write_line(stderr, f"pywazero: {module_path}: out of host memory")
+        return EXIT_ERROR
     finally:
         if module is not None and _uses_wasi(compiled):
             from . import wasi
@@ -298,17 +310,10 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[byt
 def format_trap(trap: Any, limit: int = 40) -> str:
     """The trap's reason and wasm stack trace (innermost first), with the middle of a
     very deep stack (runaway recursion) elided."""
-    stack = list(getattr(trap, "wasm_stack", ()))
-    reason = getattr(trap, "reason", str(trap))
-    if not stack:
-        return reason
-    if len(stack) > limit:
-        head, tail = stack[:limit - 10], stack[-10:]
-        frames = [f"  at {n}" for n in head] + [f"  ... {len(stack) - len(head) - len(tail)} more frames"] \
-            + [f"  at {n}" for n in tail]
-    else:
-        frames = [f"  at {n}" for n in stack]
-    return reason + "\nwasm stack trace:\n" + "\n".join(frames)
+    from .errors import format_trap_message
+
+    return format_trap_message(getattr(trap, "reason", str(trap)),
+                               list(getattr(trap, "wasm_stack", ())), limit)
 
 
 def _flush(*streams: IO[bytes]) -> None:
@@ -474,6 +479,9 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
         return EXIT_USAGE
     except CliError as e:
         _write_line(stderr, f"pywazero: error: {e}")
+        return EXIT_ERROR
+    except MemoryError:  # e.g. while compiling: still one line, not a traceback
+        _write_line(stderr, "pywazero: error: out of host memory")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _write_line(stderr, "pywazero: interrupted")

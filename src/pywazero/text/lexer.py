@@ -35,6 +35,7 @@ _WORD = re.compile(r'(?:[%s]+|"(?:[^"\\]|\\[^\n])*")+' % _IDCHARS)
 _IDRUN = re.compile(r"[%s]+\Z" % _IDCHARS)
 _STRING_ONLY = re.compile(r'"(?:[^"\\]|\\[^\n])*"\Z')
 _SPACE = re.compile(r"[ \t\n\r]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING_ESCAPE = re.compile(r'\\(?:u\{([0-9A-Fa-f](?:_?[0-9A-Fa-f])*)\}|([0-9A-Fa-f]{2})|(.))', re.S)
 _SIMPLE_ESCAPES = {"t": b"\t", "n": b"\n", "r": b"\r", '"': b'"', "'": b"'", "\\": b"\\"}
 
@@ -54,6 +55,14 @@ class Source:
                 raise DecodeError("malformed UTF-8 encoding", offset=e.start) from None
         self.text = text
         self._line_starts: Optional[List[int]] = None
+        if not isinstance(text, str):
+            raise TypeError(f"WebAssembly text must be str or bytes, not {type(text).__name__}")
+        # a str can hold lone surrogates, which no UTF-8 source can: refuse them here,
+        # with a position, rather than let a string or name fail to encode later
+        m = _SURROGATE.search(text)
+        if m is not None:
+            raise self.error("malformed UTF-8 encoding (a lone surrogate "
+                             f"U+{ord(m.group()):04X})", m.start())
 
     def line_col(self, pos: int) -> tuple:
         if self._line_starts is None:
