@@ -24,9 +24,15 @@ guest's first WASI call and kept on the instance; ``Module.close()``,
 (so does dropping the instance).  A mount whose host directory is missing raises
 ``ValueError`` at that first call.
 
+A guest gets only what its ``ModuleConfig`` grants: by default no arguments, no
+environment, stdin at EOF, stdout/stderr discarded, no directories, no sockets
+(``inherit_stdio=True``/``inherit_env=True`` or explicit streams grant them; the
+``pywazero run`` command line grants the terminal, as ``wazero run`` does).
+
 Descriptors: 0, 1, 2 are stdin, stdout, stderr; then one pre-opened directory per
 ``Mount`` in order (``fd_prestat_dir_name`` is its ``guest_path``); then the
-pre-opened listening sockets of ``ModuleConfig.sockets``.
+pre-opened listening sockets of ``ModuleConfig.sockets``.  The table holds at most
+``ModuleConfig.max_open_files`` descriptors (``EMFILE`` beyond).
 
 Behaviour worth knowing (matching wasmtime where it can be checked):
 
@@ -46,6 +52,11 @@ Behaviour worth knowing (matching wasmtime where it can be checked):
   ``path_link`` honours ``symlink_follow`` (wasmtime refuses it with ``EINVAL``);
   rights are tracked and enforced (``ENOTCAPABLE``), a descriptor opened without
   write rights is opened read-only on the host;
+* one ``fd_read``/``fd_write``/``fd_pread``/``fd_pwrite``/``sock_recv``/``sock_send``
+  moves at most ``preview1.MAX_IO_BYTES`` (16 MiB) through at most
+  ``preview1.MAX_IOVECS`` (1024) iovecs and returns the short count, as POSIX
+  allows (callers such as wasi-libc's stdio loop); so host memory per call stays
+  bounded however the guest's iovecs add up or overlap;
 * ``fd_readdir`` lists ``.`` and ``..`` first, then the entries sorted by name;
   the cookie of an entry is its position + 1;
 * ``wasi_unstable`` (the pre-2020 ABI) is registered with the same functions except
