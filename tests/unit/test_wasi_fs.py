@@ -225,7 +225,8 @@ def test_unlink_rename_link(engine, root):
     assert g.path_link(3, 0, *g.s("nope"), 3, *g.s("x")) == E.ENOENT
     assert g.pathcall("path_unlink_file", 3, "hard") == 0 and not (root / "hard").exists()
     # descriptors of two directories
-    err, d = g.open("d", oflags=DIRECTORY)
+    err, d = g.open("d", oflags=DIRECTORY, rights=READ_ONLY_RIGHTS)  # (write rights: EISDIR)
+    assert err == 0
     assert g.path_rename(d, *g.s("inner.txt"), 3, *g.s("back.txt")) == 0 and (root / "back.txt").exists()
 
 
@@ -286,7 +287,7 @@ def test_sandbox_escapes_are_refused(engine, root, tmp_path):
     assert not (tmp_path / "evil").exists() and not (tmp_path / "stolen").exists()
     assert (tmp_path / "secret.txt").read_bytes() == b"top secret"
     # a subdirectory descriptor cannot climb to its parent
-    err, sub = g.open("sub", oflags=DIRECTORY)
+    err, sub = g.open("sub", oflags=DIRECTORY, rights=READ_ONLY_RIGHTS)
     assert g.open("../hello.txt", dirfd=sub)[0] == E.EPERM
     assert g.open("inner.txt", dirfd=sub)[0] == 0
     assert g.open("sub/..", rights=READ_ONLY_RIGHTS)[0] == 0  # back at the root: allowed
@@ -380,7 +381,7 @@ def test_readdir_large_directory(engine, root):
     for n in names:
         (big / n).write_bytes(b"")
     g = guest(engine, root)
-    err, fd = g.open("big", oflags=DIRECTORY)
+    err, fd = g.open("big", oflags=DIRECTORY, rights=READ_ONLY_RIGHTS)
     assert err == 0
     got = g.readdir_all(fd, buf_len=300)
     assert got == [".", ".."] + sorted(names)
@@ -462,8 +463,35 @@ def test_race_defences(root, tmp_path):
         assert not sandbox.same_file_inside(str(root), str(root / "sub" / "inner.txt"), os.fstat(f.fileno()))
 
 
+def _dir_kinds():
+    from pywazero.wasi import sandbox
+    kinds = [sandbox.PathDir]
+    if sandbox.HAVE_DIR_FD:
+        kinds.append(sandbox.FdDir)
+    return kinds
+
+
+def _tree_ids(top):
+    """(dev, ino) of every directory and of every entry under ``top`` (links not
+    followed), ``top`` included."""
+    dirs, entries = set(), set()
+    for d, ds, fs in os.walk(top):
+        st = os.lstat(d)
+        dirs.add((st.st_dev, st.st_ino))
+        entries.add((st.st_dev, st.st_ino))
+        for n in ds + fs:
+            st = os.lstat(os.path.join(d, n))
+            entries.add((st.st_dev, st.st_ino))
+    return dirs, entries
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
 @needs_symlinks
-def test_random_paths_never_leave_the_mount(root, tmp_path):
+@pytest.mark.parametrize("kind", _dir_kinds(), ids=lambda k: k.__name__)
+def test_random_paths_never_leave_the_mount(root, tmp_path, kind):
     import random as _random
     from pywazero.wasi import sandbox
     from pywazero.wasi.errno import WasiError
@@ -476,19 +504,60 @@ def test_random_paths_never_leave_the_mount(root, tmp_path):
     comps = ["sub", "deep", "up", "up2", "zig", "abs", "sneaky", "..", ".", "", "hello.txt", "x"]
     rng = _random.Random(7)
     real_root = os.path.realpath(root)
+    top = kind.open_root(real_root)
+    bases = {(): top, ("sub",): top.subdir("sub")}
+    bases[("sub", "deep")] = bases[("sub",)].subdir("deep")
+    ids = {b: _tree_ids(os.path.join(real_root, *b)) for b in bases}
+    fds_before = _open_fds()
     outcomes = set()
     for _ in range(3000):
         path = "/".join(rng.choice(comps) for _ in range(rng.randint(1, 6)))
-        base = rng.choice([[], ["sub"], ["sub", "deep"]])
+        base = rng.choice(list(bases))
         try:
-            res = sandbox.resolve(real_root, base, path, rng.random() < 0.5)
+            res = sandbox.resolve(bases[base], path, rng.random() < 0.5)
         except WasiError as e:
             outcomes.add(e.errno)
             continue
-        outcomes.add(0)
-        exists_not_link = res.lstat is not None and not os.path.islink(res.host)
-        real = os.path.realpath(res.host if exists_not_link else os.path.dirname(res.host))
-        assert os.path.commonpath([real_root, real]) == real_root, (path, base, res.host)
-        # never above the directory descriptor either
-        assert res.parts[:len(base)] == base, (path, base)
+        with res:
+            outcomes.add(0)
+            dirs, entries = ids[base]
+            # the directory it ends in, and the entry itself, lie under the starting
+            # directory (never above the descriptor, let alone the mount)
+            st = res.dir.stat()
+            assert (st.st_dev, st.st_ino) in dirs, (path, base)
+            if res.lstat is not None:
+                assert (res.lstat.st_dev, res.lstat.st_ino) in entries, (path, base)
+            assert (res.depth == 0) == (res.name == "."), (path, base)
     assert {0, E.EPERM, E.ENOENT, E.ENOTDIR} <= outcomes
+    assert _open_fds() == fds_before  # every directory a resolution opened was closed
+    for d in bases.values():
+        d.close()
+
+
+@needs_symlinks
+@pytest.mark.parametrize("kind", _dir_kinds(), ids=lambda k: k.__name__)
+def test_deep_paths_and_symlink_hops(root, kind):
+    from pywazero.wasi import sandbox
+    from pywazero.wasi.errno import WasiError
+    real_root = os.path.realpath(root)
+    top = kind.open_root(real_root)
+    # deeper than MAX_OPEN_DIRS: the walk closes and reopens directories, and comes
+    # back up with ".." exactly to where it started
+    depth = sandbox.MAX_OPEN_DIRS * 3
+    (root / "/".join(["d"] * depth)).mkdir(parents=True)
+    fds_before = _open_fds()
+    with sandbox.resolve(top, "/".join(["d"] * depth + [".."] * depth + ["hello.txt"]), True) as res:
+        assert res.depth == 1 and res.name == "hello.txt" and res.lstat.st_size == 12
+    with sandbox.resolve(top, "/".join(["d"] * depth + [".."] * (depth - 1)), True) as res:
+        assert res.depth == 1 and res.name == "d"
+    assert _open_fds() == fds_before
+    # 40 symlink hops resolve, the 41st is ELOOP
+    for i in range(41):
+        os.symlink(f"l{i + 1}" if i < 40 else "hello.txt", root / f"l{i}")
+    with sandbox.resolve(top, "l1", True) as res:
+        assert res.name == "hello.txt" and res.depth == 1
+    with pytest.raises(WasiError) as e:
+        sandbox.resolve(top, "l0", True)
+    assert e.value.errno == E.ELOOP
+    assert _open_fds() == fds_before
+    top.close()

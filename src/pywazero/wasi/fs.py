@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from .clock import SystemClock, random_source
 from .errno import EBADF, EMFILE, WasiError
+from .sandbox import open_root
 
 # filetype
 FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_SOCK_DGRAM, FT_SOCK_STREAM, FT_SYMLINK = range(8)
@@ -87,13 +88,15 @@ class FileDesc:
     """One open descriptor.
 
     ``kind`` is "file" (``osfd``, an OS file descriptor, at ``host``), "dir"
-    (``host`` and ``parts`` under ``root``: no OS descriptor is held, so it works on
-    every OS), "stdio" (``stream``, a Python object), "listener" or "socket"
-    (``sock``, a Python socket)."""
+    (``dir``, a :class:`~.sandbox.Dir`: an OS directory descriptor where the host
+    has ``*at`` calls, so the descriptor stays bound to the directory it was opened
+    on), "stdio" (``stream``, a Python object), "listener" or "socket" (``sock``, a
+    Python socket).  ``root`` is the mount's host root (mounts are told apart by
+    it)."""
 
     def __init__(self, kind: str, filetype: int, rights: int, inheriting: int = 0, *,
                  osfd: Optional[int] = None, host: Optional[str] = None, root: Optional[str] = None,
-                 parts: Optional[List[str]] = None, read_only: bool = False,
+                 dir: Any = None, read_only: bool = False,
                  stream: Any = None, sock: Any = None, readable: bool = False,
                  writable: bool = False, fdflags: int = 0, preopen: Optional[str] = None) -> None:
         self.kind = kind
@@ -103,7 +106,7 @@ class FileDesc:
         self.osfd = osfd
         self.host = host
         self.root = root
-        self.parts = parts or []
+        self.dir = dir
         self.read_only = read_only
         self.stream = stream
         self.sock = sock
@@ -122,6 +125,8 @@ class FileDesc:
             raise WasiError(ENOTCAPABLE)
 
     def close(self) -> None:
+        if self.dir is not None:
+            self.dir.close()
         if self.osfd is not None:
             try:
                 os.close(self.osfd)
@@ -188,7 +193,8 @@ class WasiState:
                 raise ValueError(f"mount {m.host_dir!r}: not a directory")
             rights = DIR_RIGHTS
             self.add(FileDesc("dir", FT_DIR, rights, DIR_RIGHTS | FILE_RIGHTS, host=root, root=root,
-                              parts=[], read_only=bool(m.read_only), preopen=m.guest_path))
+                              dir=open_root(root), read_only=bool(m.read_only),
+                              preopen=m.guest_path))
         for s in (getattr(config, "sockets", None) or ()):
             self.add(FileDesc("listener", FT_SOCK_STREAM, LISTEN_RIGHTS, SOCK_RIGHTS, sock=s,
                               readable=True))

@@ -27,7 +27,7 @@ from .errno import (
     EPERM, ESPIPE, EAGAIN, EBUSY, SUCCESS, ENOTCAPABLE, EXDEV, EILSEQ, WasiError, from_oserror,
 )
 from .fs import FileDesc, WasiState, _Inherit
-from .sandbox import check_parent_inside, decode_path, resolve, same_file_inside
+from .sandbox import Dir, Resolved, decode_path, resolve
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -213,7 +213,7 @@ def _stat_desc(d: FileDesc) -> Optional[os.stat_result]:
     if d.kind == "file":
         return os.fstat(d.osfd)  # type: ignore[arg-type]
     if d.kind == "dir":
-        return os.stat(d.host)  # type: ignore[arg-type]
+        return d.dir.stat()
     if d.kind == "stdio":
         target = d.stream.target() if isinstance(d.stream, _Inherit) else d.stream
         try:
@@ -254,15 +254,26 @@ def _check_lookup(flags: int) -> None:
         raise _invalid("lookupflags")
 
 
-def _set_times(st: WasiState, target: Any, atim: int, mtim: int, fst: int, follow: bool = True) -> None:
+def _new_times(st: WasiState, cur: os.stat_result, atim: int, mtim: int,
+               fst: int) -> Optional[Tuple[int, int]]:
+    """The (atime, mtime) in ns that ``fst`` asks for, from the current ``cur`` (None:
+    nothing to change)."""
     if (fst & FST_ATIM and fst & FST_ATIM_NOW) or (fst & FST_MTIM and fst & FST_MTIM_NOW):
         raise WasiError(EINVAL)
     if not fst:
-        return
-    cur = os.stat(target, follow_symlinks=follow) if not isinstance(target, int) else os.fstat(target)
+        return None
     now = st.clock.time_ns(0) if fst & (FST_ATIM_NOW | FST_MTIM_NOW) else 0
     a = atim if fst & FST_ATIM else now if fst & FST_ATIM_NOW else cur.st_atime_ns
     m = mtim if fst & FST_MTIM else now if fst & FST_MTIM_NOW else cur.st_mtime_ns
+    return a, m
+
+
+def _set_times(st: WasiState, target: Any, atim: int, mtim: int, fst: int, follow: bool = True) -> None:
+    cur = os.stat(target, follow_symlinks=follow) if not isinstance(target, int) else os.fstat(target)
+    times = _new_times(st, cur, atim, mtim, fst)
+    if times is None:
+        return
+    a, m = times
     if isinstance(target, int):
         if os.utime in os.supports_fd:
             os.utime(target, ns=(a, m))
@@ -513,15 +524,10 @@ def _sync(st: WasiState, fd: int, right: int, fn: Callable[[int], None]) -> int:
         d.require(right)
         fn(d.osfd)  # type: ignore[arg-type]
     elif d.kind == "dir":
-        if sys.platform != "win32":
-            try:
-                dfd = os.open(d.host, os.O_RDONLY)  # type: ignore[arg-type]
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-            except OSError:
-                pass
+        try:
+            d.dir.fsync()
+        except OSError:
+            pass
     else:
         return EBADF
     return SUCCESS
@@ -586,9 +592,13 @@ def fd_filestat_set_times(st: WasiState, mem: Mem, fd: int, atim: int, mtim: int
         return EBADF
     d.require(F.R_FD_FILESTAT_SET_TIMES)
     _check_writable_mount(d)
-    if d.kind == "file" and os.utime in os.supports_fd:
+    if d.kind == "dir":
+        times = _new_times(st, d.dir.stat(), atim, mtim, fst)
+        if times is not None:
+            d.dir.utime_self(times)
+    elif os.utime in os.supports_fd:
         _set_times(st, d.osfd, atim, mtim, fst)
-    else:
+    else:  # pragma: no cover - Windows: by path
         _set_times(st, d.host, atim, mtim, fst)
     return SUCCESS
 
@@ -695,13 +705,12 @@ def fd_prestat_dir_name(st: WasiState, mem: Mem, fd: int, p: int, n: int) -> int
 
 
 def _dir_entries(d: FileDesc) -> List[Tuple[bytes, int, int]]:
-    host = d.host
-    assert host is not None
-    here = os.stat(host)
-    parent = os.stat(os.path.dirname(host)) if d.parts else here
+    here = d.dir.stat()
+    # the mount's root shows itself as its parent: nothing above it is the guest's
+    parent = here if d.dir.is_root() else d.dir.parent_stat()
     out = [(b".", here.st_ino, F.FT_DIR), (b"..", parent.st_ino, F.FT_DIR)]
     rest = []
-    with os.scandir(host) as it:
+    with d.dir.scandir() as it:
         for e in it:
             try:
                 if e.is_symlink():
@@ -786,9 +795,14 @@ def fd_tell(st: WasiState, mem: Mem, fd: int, p: int) -> int:
 
 
 # -- path_* --------------------------------------------------------------------------
+#
+# Every path is resolved from the descriptor's own directory (sandbox.resolve), and
+# the operation then acts on one name in the directory resolution ended in: with an
+# ``*at`` call on an OS directory descriptor where the host has them, so nothing is
+# re-resolved by host path (see sandbox.py).
 
-def _resolve(d: FileDesc, path: str, follow: bool) -> Any:
-    return resolve(d.root, d.parts, path, follow)  # type: ignore[arg-type]
+def _resolve(d: FileDesc, path: str, follow: bool) -> Resolved:
+    return resolve(d.dir, path, follow)
 
 
 def _final_is_dot(path: str) -> bool:
@@ -800,11 +814,10 @@ def path_create_directory(st: WasiState, mem: Mem, fd: int, p: int, n: int) -> i
     path = mem.path(p, n)
     d = _dir(st, fd, F.R_PATH_CREATE_DIRECTORY)
     _check_writable_mount(d)
-    res = _resolve(d, path, False)
-    if res.lstat is not None:
-        return EEXIST
-    check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-    os.mkdir(res.host)
+    with _resolve(d, path, False) as res:
+        if res.lstat is not None:
+            return EEXIST
+        res.dir.mkdir(res.name)
     return SUCCESS
 
 
@@ -814,10 +827,10 @@ def path_filestat_get(st: WasiState, mem: Mem, fd: int, flags: int, p: int, n: i
     _check_lookup(flags)
     d = _dir(st, fd, F.R_PATH_FILESTAT_GET)
     mem.check(buf, 56 if unstable else 64)
-    res = _resolve(d, path, bool(flags & LOOKUP_SYMLINK_FOLLOW))
-    if res.lstat is None:
-        return ENOENT
-    _write_filestat(mem, buf, res.lstat, None, unstable)
+    with _resolve(d, path, bool(flags & LOOKUP_SYMLINK_FOLLOW)) as res:
+        if res.lstat is None:
+            return ENOENT
+        _write_filestat(mem, buf, res.lstat, None, unstable)
     return SUCCESS
 
 
@@ -828,11 +841,12 @@ def path_filestat_set_times(st: WasiState, mem: Mem, fd: int, flags: int, p: int
     _check_fst(fst)
     d = _dir(st, fd, F.R_PATH_FILESTAT_SET_TIMES)
     _check_writable_mount(d)
-    res = _resolve(d, path, bool(flags & LOOKUP_SYMLINK_FOLLOW))
-    if res.lstat is None:
-        return ENOENT
-    check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-    _set_times(st, res.host, atim, mtim, fst, follow=False)
+    with _resolve(d, path, bool(flags & LOOKUP_SYMLINK_FOLLOW)) as res:
+        if res.lstat is None:
+            return ENOENT
+        times = _new_times(st, res.lstat, atim, mtim, fst)
+        if times is not None:  # (a symlink's own times: a followed one was resolved)
+            res.dir.utime(res.name, times)
     return SUCCESS
 
 
@@ -845,22 +859,19 @@ def path_link(st: WasiState, mem: Mem, old_fd: int, old_flags: int, old_p: int, 
     nd = _dir(st, new_fd, F.R_PATH_LINK_TARGET)
     _check_writable_mount(nd)
     _check_writable_mount(od)
-    old = _resolve(od, old_path, bool(old_flags & LOOKUP_SYMLINK_FOLLOW))
-    if old.lstat is None:
-        return ENOENT
-    if stat.S_ISDIR(old.lstat.st_mode):
-        return EPERM
-    new = _resolve(nd, new_path, False)
-    if new.lstat is not None:
-        return EEXIST
-    if new.trailing_slash:
-        return ENOENT
-    check_parent_inside(od.root, old.host)  # type: ignore[arg-type]
-    check_parent_inside(nd.root, new.host)  # type: ignore[arg-type]
-    if stat.S_ISLNK(old.lstat.st_mode) and os.link in os.supports_follow_symlinks:
-        os.link(old.host, new.host, follow_symlinks=False)  # a link to the symlink itself
-    else:  # (not a symlink: following is moot; PyPy rejects follow_symlinks=False)
-        os.link(old.host, new.host)
+    with _resolve(od, old_path, bool(old_flags & LOOKUP_SYMLINK_FOLLOW)) as old:
+        if old.lstat is None:
+            return ENOENT
+        if stat.S_ISDIR(old.lstat.st_mode):
+            return EPERM
+        with _resolve(nd, new_path, False) as new:
+            if new.lstat is not None:
+                return EEXIST
+            if new.trailing_slash:
+                return ENOENT
+            if od.root != nd.root:
+                return EXDEV  # mounts are separate file systems
+            old.dir.link(old.name, new.dir, new.name, stat.S_ISLNK(old.lstat.st_mode))
     return SUCCESS
 
 
@@ -874,71 +885,70 @@ def path_open(st: WasiState, mem: Mem, fd: int, dirflags: int, p: int, n: int, o
     if fdflags & ~0x1F:
         raise _invalid("fdflags")
     d = _dir(st, fd, F.R_PATH_OPEN, ENOTDIR)
-    if oflags & O_CREAT and oflags & O_DIRECTORY:
-        return EINVAL
+    if oflags & O_DIRECTORY and oflags & (O_CREAT | O_TRUNC):
+        return EINVAL  # (as wasmtime, whatever the path names)
     if oflags & O_CREAT:
         d.require(F.R_PATH_CREATE_FILE)
+    if oflags & O_TRUNC and not d.rights & F.R_PATH_FILESTAT_SET_SIZE:
+        return EPERM  # truncating is setting a size through the directory (as wasmtime)
     want_write = bool(rights_base & _WRITE_RIGHTS)
     want_read = bool(rights_base & _READ_RIGHTS) or not want_write
     if d.read_only and (want_write or oflags & (O_CREAT | O_TRUNC)):
         return EPERM
-    res = _resolve(d, path, bool(dirflags & LOOKUP_SYMLINK_FOLLOW))
-    s = res.lstat
-    if s is None:
-        if not oflags & O_CREAT:
-            return ENOENT
-        if oflags & O_DIRECTORY or res.trailing_slash:
-            return EISDIR if res.trailing_slash else EINVAL
-    else:
-        if oflags & O_CREAT and res.trailing_slash:
-            return EISDIR
-        if oflags & O_CREAT and oflags & O_EXCL:
-            return EEXIST
-        if stat.S_ISLNK(s.st_mode):
-            return ELOOP
-        if stat.S_ISDIR(s.st_mode) and oflags & O_CREAT:
-            return EISDIR
-        if stat.S_ISDIR(s.st_mode):
-            if (want_write and not oflags & O_DIRECTORY) or oflags & O_TRUNC:
+    with _resolve(d, path, bool(dirflags & LOOKUP_SYMLINK_FOLLOW)) as res:
+        s = res.lstat
+        if s is None:
+            if not oflags & O_CREAT:
+                return ENOENT
+            if oflags & O_DIRECTORY or res.trailing_slash:
+                return EISDIR if res.trailing_slash else EINVAL
+        else:
+            if oflags & O_CREAT and res.trailing_slash:
                 return EISDIR
-            nd = FileDesc("dir", F.FT_DIR, rights_base & d.inheriting & F.DIR_RIGHTS,
-                          rights_inh & d.inheriting, host=res.host, root=d.root, parts=res.parts,
-                          read_only=d.read_only, fdflags=fdflags)
-            mem.w32(fd_out, st.add(nd))
-            return SUCCESS
-        if oflags & O_DIRECTORY:
-            return ENOTDIR
-    flags = _O_BINARY | _O_CLOEXEC | _O_NOFOLLOW
-    if want_write:
-        flags |= os.O_RDWR if want_read and rights_base & F.R_FD_READ else os.O_WRONLY
-    else:
-        flags |= os.O_RDONLY
-    if oflags & O_CREAT:
-        flags |= os.O_CREAT
-    if oflags & O_EXCL:
-        flags |= os.O_EXCL
-    if oflags & O_TRUNC:
-        flags |= os.O_TRUNC
-    if fdflags & F.FDFLAG_SYNC:
-        flags |= getattr(os, "O_SYNC", 0)
-    if fdflags & F.FDFLAG_DSYNC:
-        flags |= getattr(os, "O_DSYNC", 0)
-    if fdflags & F.FDFLAG_RSYNC:
-        flags |= getattr(os, "O_RSYNC", 0)
-    check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-    osfd = os.open(res.host, flags, 0o666)
-    try:
-        if not same_file_inside(d.root, res.host, os.fstat(osfd)):  # type: ignore[arg-type]
-            raise WasiError(EPERM)
-    except BaseException:
-        os.close(osfd)
-        raise
+            if oflags & O_CREAT and oflags & O_EXCL:
+                return EEXIST
+            if stat.S_ISLNK(s.st_mode):
+                return ELOOP
+            if stat.S_ISDIR(s.st_mode) and oflags & O_CREAT:
+                return EISDIR
+            if stat.S_ISDIR(s.st_mode):
+                # only the right to write data makes it a write open (a directory's
+                # own rights include fd_datasync, and reopening one with them works)
+                if rights_base & F.R_FD_WRITE or oflags & O_TRUNC:
+                    return EISDIR
+                sub = res.dir.subdir(res.name)
+                nd = FileDesc("dir", F.FT_DIR, rights_base & d.inheriting & F.DIR_RIGHTS,
+                              rights_inh & d.inheriting, root=d.root, dir=sub,
+                              read_only=d.read_only, fdflags=fdflags)
+                mem.w32(fd_out, st.add(nd))
+                return SUCCESS
+            if oflags & O_DIRECTORY:
+                return ENOTDIR
+        flags = _O_BINARY | _O_CLOEXEC | _O_NOFOLLOW
+        if want_write:
+            flags |= os.O_RDWR if want_read and rights_base & F.R_FD_READ else os.O_WRONLY
+        else:
+            flags |= os.O_RDONLY
+        if oflags & O_CREAT:
+            flags |= os.O_CREAT
+        if oflags & O_EXCL:
+            flags |= os.O_EXCL
+        if oflags & O_TRUNC:
+            flags |= os.O_TRUNC
+        if fdflags & F.FDFLAG_SYNC:
+            flags |= getattr(os, "O_SYNC", 0)
+        if fdflags & F.FDFLAG_DSYNC:
+            flags |= getattr(os, "O_DSYNC", 0)
+        if fdflags & F.FDFLAG_RSYNC:
+            flags |= getattr(os, "O_RSYNC", 0)
+        osfd = res.dir.open(res.name, flags, 0o666)
+        host = res.host
     readable = bool(flags & os.O_RDWR) or not want_write
     rights = rights_base & d.inheriting & F.FILE_RIGHTS
     if not want_write:
         rights &= ~_WRITE_RIGHTS
-    nd = FileDesc("file", F.FT_FILE, rights, rights_inh & d.inheriting, osfd=osfd, host=res.host,
-                  root=d.root, parts=res.parts, read_only=d.read_only, readable=readable,
+    nd = FileDesc("file", F.FT_FILE, rights, rights_inh & d.inheriting, osfd=osfd, host=host,
+                  root=d.root, read_only=d.read_only, readable=readable,
                   writable=want_write, fdflags=fdflags)
     try:
         new_fd = st.add(nd)
@@ -955,12 +965,12 @@ def path_readlink(st: WasiState, mem: Mem, fd: int, p: int, n: int, buf: int, bu
     d = _dir(st, fd, F.R_PATH_READLINK)
     mem.check(buf, buf_len)
     mem.check(used_p, 4)
-    res = _resolve(d, path, False)
-    if res.lstat is None:
-        return ENOENT
-    if not stat.S_ISLNK(res.lstat.st_mode):
-        return EINVAL
-    target = os.fsencode(os.readlink(res.host))[:buf_len]
+    with _resolve(d, path, False) as res:
+        if res.lstat is None:
+            return ENOENT
+        if not stat.S_ISLNK(res.lstat.st_mode):
+            return EINVAL
+        target = os.fsencode(res.dir.readlink(res.name))[:buf_len]
     mem.write(buf, target)
     mem.w32(used_p, len(target))
     return SUCCESS
@@ -970,23 +980,31 @@ def path_remove_directory(st: WasiState, mem: Mem, fd: int, p: int, n: int) -> i
     path = mem.path(p, n)
     d = _dir(st, fd, F.R_PATH_REMOVE_DIRECTORY)
     _check_writable_mount(d)
-    res = _resolve(d, path, False)
-    if res.lstat is None:
-        return ENOENT
-    if not stat.S_ISDIR(res.lstat.st_mode):
-        return ENOTDIR
-    if path.endswith("/") or _final_is_dot(path):
-        return EINVAL  # (as wasmtime: "dir/", "." and ".." are not removable names)
-    if len(res.parts) <= len(d.parts):
-        return EBUSY
-    try:
-        check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-        os.rmdir(res.host)
-    except OSError as e:
-        if from_oserror(e) == EEXIST:  # some systems say EEXIST for a non-empty directory
-            return ENOTEMPTY
-        raise
+    with _resolve(d, path, False) as res:
+        if res.lstat is None:
+            return ENOENT
+        if not stat.S_ISDIR(res.lstat.st_mode):
+            return ENOTDIR
+        if path.endswith("/") or _final_is_dot(path):
+            return EINVAL  # (as wasmtime: "dir/", "." and ".." are not removable names)
+        if res.depth == 0:
+            return EBUSY
+        try:
+            res.dir.rmdir(res.name)
+        except OSError as e:
+            if from_oserror(e) == EEXIST:  # some systems say EEXIST for a non-empty directory
+                return ENOTEMPTY
+            raise
     return SUCCESS
+
+
+def _is_empty_dir(parent: Dir, name: str) -> bool:
+    sub = parent.subdir(name)
+    try:
+        with sub.scandir() as it:
+            return next(iter(it), None) is None
+    finally:
+        sub.close()
 
 
 def path_rename(st: WasiState, mem: Mem, fd: int, old_p: int, old_n: int, new_fd: int, new_p: int,
@@ -997,30 +1015,28 @@ def path_rename(st: WasiState, mem: Mem, fd: int, old_p: int, old_n: int, new_fd
     nd = _dir(st, new_fd, F.R_PATH_RENAME_TARGET)
     _check_writable_mount(od)
     _check_writable_mount(nd)
-    old = _resolve(od, old_path, False)
-    if old.lstat is None:
-        return ENOENT
-    new = _resolve(nd, new_path, False)
-    if len(old.parts) <= len(od.parts) or len(new.parts) <= len(nd.parts):
-        return EBUSY
-    if od.root != nd.root:
-        return EXDEV  # mounts are separate file systems
-    old_dir = stat.S_ISDIR(old.lstat.st_mode)
-    if new.lstat is not None:
-        new_dir = stat.S_ISDIR(new.lstat.st_mode)
-        if old_dir and not new_dir:
-            return ENOTDIR
-        if new_dir and not old_dir:
-            return EISDIR
-        if new_dir and old.host != new.host and os.listdir(new.host):
-            return ENOTEMPTY
-    elif (old.trailing_slash or new.trailing_slash) and not old_dir:
-        return ENOTDIR
-    if old_dir and (new.parts[:len(old.parts)] == old.parts) and new.parts != old.parts:
-        return EINVAL
-    check_parent_inside(od.root, old.host)  # type: ignore[arg-type]
-    check_parent_inside(nd.root, new.host)  # type: ignore[arg-type]
-    os.replace(old.host, new.host)
+    with _resolve(od, old_path, False) as old:
+        if old.lstat is None:
+            return ENOENT
+        with _resolve(nd, new_path, False) as new:
+            if old.depth == 0 or new.depth == 0:
+                return EBUSY
+            if od.root != nd.root:
+                return EXDEV  # mounts are separate file systems
+            old_dir = stat.S_ISDIR(old.lstat.st_mode)
+            if new.lstat is not None:
+                new_dir = stat.S_ISDIR(new.lstat.st_mode)
+                if old_dir and not new_dir:
+                    return ENOTDIR
+                if new_dir and not old_dir:
+                    return EISDIR
+                if new_dir and not os.path.samestat(old.lstat, new.lstat) and \
+                        not _is_empty_dir(new.dir, new.name):
+                    return ENOTEMPTY
+            elif (old.trailing_slash or new.trailing_slash) and not old_dir:
+                return ENOTDIR
+            # (a directory moved into itself: the OS refuses it with EINVAL)
+            old.dir.rename(old.name, new.dir, new.name)
     return SUCCESS
 
 
@@ -1031,13 +1047,12 @@ def path_symlink(st: WasiState, mem: Mem, old_p: int, old_n: int, fd: int, new_p
     _check_writable_mount(d)
     if target.startswith("/") or target == "":
         return EPERM if target else ENOENT
-    res = _resolve(d, path, False)
-    if res.lstat is not None:
-        return EEXIST
-    if res.trailing_slash:
-        return ENOENT
-    check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-    os.symlink(target, res.host)
+    with _resolve(d, path, False) as res:
+        if res.lstat is not None:
+            return EEXIST
+        if res.trailing_slash:
+            return ENOENT
+        res.dir.symlink(target, res.name)
     return SUCCESS
 
 
@@ -1045,15 +1060,14 @@ def path_unlink_file(st: WasiState, mem: Mem, fd: int, p: int, n: int) -> int:
     path = mem.path(p, n)
     d = _dir(st, fd, F.R_PATH_UNLINK_FILE)
     _check_writable_mount(d)
-    res = _resolve(d, path, False)
-    if res.lstat is None:
-        return ENOENT
-    if stat.S_ISDIR(res.lstat.st_mode):
-        return EISDIR
-    if res.trailing_slash:
-        return ENOTDIR
-    check_parent_inside(d.root, res.host)  # type: ignore[arg-type]
-    os.unlink(res.host)
+    with _resolve(d, path, False) as res:
+        if res.lstat is None:
+            return ENOENT
+        if stat.S_ISDIR(res.lstat.st_mode):
+            return EISDIR
+        if res.trailing_slash:
+            return ENOTDIR
+        res.dir.unlink(res.name)
     return SUCCESS
 
 
