@@ -486,7 +486,8 @@ class Memory:
     def write(self, offset: int, data: Any) -> None:
         """Copy ``data`` (bytes, bytearray, memoryview or another bytes-like object)
         into memory at ``offset``."""
-        if isinstance(data, (int, str)) or not _is_bytes_like(data):
+        if data.__class__ is not bytes and data.__class__ is not bytearray \
+                and (isinstance(data, (int, str)) or not _is_bytes_like(data)):
             # bytes(5) would be five zero bytes, bytes("x") needs an encoding
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         data = bytes(data)
