@@ -67,6 +67,9 @@ class Engine:
         #: the runtime's fuel and interruption state (see :mod:`.limits`)
         self.limits = ExecutionLimits(getattr(config, "consume_fuel", False),
                                       getattr(config, "interruptible", False))
+        if self.limits.interruptible:
+            # every call from Python is counted (see limits.ExecutionLimits.enter)
+            self.invoke = _counted_invoke(self.invoke, self.limits)  # type: ignore[method-assign]
 
     def compile_module(self, module: Any) -> CompiledCode:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -81,6 +84,20 @@ class Engine:
         an engine can specialise it (the compiler engine does); this default goes
         through ``invoke``."""
         return _invoke_entry(self.invoke, fn)
+
+
+def _counted_invoke(invoke: Callable[[Any, List[Any]], List[Any]], limits: Any) -> Callable[..., Any]:
+    enter = limits.enter
+    leave = limits.leave
+
+    def counted(fn: Any, args: List[Any]) -> List[Any]:
+        enter()
+        try:
+            return invoke(fn, args)
+        finally:
+            leave()
+
+    return counted
 
 
 def _invoke_entry(invoke: Callable[[Any, List[Any]], List[Any]], fn: Any) -> Callable[..., Any]:
@@ -102,6 +119,8 @@ def _invoke_entry(invoke: Callable[[Any, List[Any]], List[Any]], fn: Any) -> Cal
 # wasm -> host -> wasm re-entry still counts towards max_call_depth.
 class _CallDepth(threading.local):
     depth = 0   # class default: reading it never raises on a fresh thread
+    hosts = 0   # host calls in progress on this thread (see stack.MAX_HOST_NESTING)
+    deep = False   # this thread raised the recursion limit (see stack.deepen)
 
 
 call_depth = _CallDepth()

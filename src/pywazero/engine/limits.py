@@ -2,37 +2,78 @@
 
 One :class:`ExecutionLimits` per runtime (``engine.limits``), like wasmtime's store
 fuel and epoch.  Engines read its cells from generated code / the interpreter loop
-at exactly two kinds of check points each, the single call-entry point and the
-single loop back-edge point:
+at two kinds of check points: the entry of every wasm function and every loop
+header (each iteration, before the loop body runs).
 
-* **fuel** (``RuntimeConfig(consume_fuel=True)``): ``fuel[0]`` is the remaining
-  fuel (may go negative: exhaustion is detected late, at the next check point).
-  The cost rule is wasmtime's (checked against wasmtime-py, see
-  :data:`FREE_OPS`): every executed operator costs 1 except the free ones; entering
-  a function costs 1.  Check points: on function entry *after* charging the entry's
-  1, and at every loop header (each iteration, before the loop body runs); at a
-  check point, everything executed before it has been charged, and if
-  ``fuel[0] <= 0`` the engine traps with :data:`OUT_OF_FUEL`.  Between check points
-  an engine may charge in any grouping (per straight-line run, say), as long as a
-  completed call has been charged exactly its operators.
-* **interruption** (``RuntimeConfig(interruptible=True)``): at the same check points
-  (function entry and loop headers) an engine tests ``flag[0]`` and, when it is
-  set, traps with :data:`INTERRUPTED` (or the message :meth:`interrupt_reason`
-  gives).  ``interrupt()`` only stores into the flag, so any thread and a signal
-  handler may call it.  Outermost entries into wasm (calls from Python, not wasm ->
-  host -> wasm re-entries) call :meth:`enter` / :meth:`leave`; when the last running
-  outermost call leaves, the flag is cleared, so later calls run normally.
+CONTRACT (engines rely on exactly this; changes are announced here)
+-------------------------------------------------------------------
+
+* ``limits.fuel`` and ``limits.flag`` are **closure cells** (read and write
+  ``.cell_contents``), not lists: the compiler engine binds them as free variables
+  of its generated functions (``nonlocal``), which costs as little as a local.
+  Make them with :func:`new_cell`; never replace them (generated code holds them).
+* ``fuel.cell_contents`` is the remaining fuel, an int that may go negative between
+  check points (exhaustion is detected at the next check point).  It must be up to
+  date (everything executed so far charged) whenever anything else can look at it:
+  at every check point, before calling a host function or another engine, and when
+  returning to Python.  After a trap other than "out of fuel" its value is only
+  bounded: at least what was charged at the last check point, at most that plus the
+  straight-line run that trapped.
+* ``flag.cell_contents`` is truthy while an interruption is pending.
+
+Fuel (``RuntimeConfig(consume_fuel=True)``): wasmtime's rule, checked operator by
+operator against wasmtime-py 50 (``tests/unit/test_fuel_oracle.py``):
+
+* every executed operator costs 1, except the free ones (:data:`FREE_OPS`: ``nop``,
+  ``drop``, ``block``, ``loop``, ``end``, ``else``, ``return``, ``unreachable``).
+  ``if``, ``br``, ``br_if``, ``br_table``, calls, ``select``, ``local.*``, constants,
+  memory and table operators all cost 1.  Only executed operators count (an
+  ``if``'s skipped arm costs nothing).
+* entering a wasm function costs 1 (charged to the callee, before its body); a
+  host function costs only the caller's ``call``.
+* check points: (1) function entry, *after* charging the entry's 1: trap
+  :data:`OUT_OF_FUEL` if the remaining fuel is ``<= 0``; (2) every loop header,
+  each iteration, before the body: trap if ``<= 0``.  Nothing else checks, so a
+  straight-line run may end with negative fuel; :meth:`get_fuel` reports
+  ``max(0, fuel)``.  So ``set_fuel(1)`` then calling an empty function traps, and
+  ``set_fuel(2)`` runs ``i32.const 1 drop i32.const 2 drop`` to completion (cost 3)
+  leaving ``get_fuel() == 0``.
+* a module's start function (the start section) is called as wasmtime calls it,
+  through a wrapper costing 2 more: :meth:`charge_start` (charge 1, check, charge 1)
+  runs before it.  Exported functions called by ``ModuleConfig.start_functions``
+  (WASI ``_start``) are ordinary calls.
+* bulk operators (``memory.fill/copy/init``, ``table.fill/copy/init``) and
+  ``memory.grow``/``table.grow`` also cost their length (bytes, elements, pages) in
+  wasmtime; pywazero does not charge it yet (see the module's tests).  TODO.
+* :meth:`set_fuel` replaces the remaining fuel; :meth:`add_fuel` adds to
+  ``get_fuel()`` (a debt left by an overrun is forgiven, as ``set_fuel(get_fuel() +
+  n)`` in wasmtime).  Both are meant for the host between calls or from a host
+  function; from another thread while wasm runs the update may be lost.
+
+Interruption (``RuntimeConfig(interruptible=True)``): at the same check points an
+engine tests ``flag.cell_contents`` and when it is set raises
+:meth:`trap_interrupted` (message :data:`INTERRUPTED`, or :data:`DEADLINE`).
+:meth:`interrupt` only stores into the cell (any thread, a signal handler).
+Every entry into wasm from Python (``invoke``, ``entry``, and re-entries from host
+functions) calls :meth:`enter` before and :meth:`leave` after (only when
+``interruptible``: the off path stays untouched).  ``Engine.__init__`` already wraps
+``invoke`` this way when ``interruptible``; an engine that overrides ``entry`` must
+do it there itself.  When the last running call leaves, a pending flag is cleared,
+so later calls run normally; an interrupt with no wasm running does nothing.
+:meth:`deadline` (``with rt.deadline(s):``) interrupts with :data:`DEADLINE` from a
+timer thread; once expired, calls starting inside the block trap at once.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import threading
-import time
-from typing import Any, List, Optional
+from typing import Any, Iterator, List
 
 from ..errors import Trap
-from ..wasm import opcodes as op
 
-__all__ = ["ExecutionLimits", "FREE_OPS", "OUT_OF_FUEL", "INTERRUPTED", "fuel_cost"]
+__all__ = ["ExecutionLimits", "FREE_OPS", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "fuel_cost",
+           "new_cell"]
 
 OUT_OF_FUEL = "all fuel consumed by WebAssembly"
 INTERRUPTED = "interrupted"
@@ -44,10 +85,28 @@ DEADLINE = "interrupted: deadline exceeded"
 FREE_OPS = frozenset({0x01, 0x1A, 0x02, 0x03, 0x00, 0x0F, 0x05, 0x0B})
 #                     nop   drop  block loop unreach return else end
 
+#: how often an expired deadline re-asserts the flag (seconds); covers an interrupt
+#: lost to a race with the end of the last running call
+_REASSERT = 0.01
+
 
 def fuel_cost(opcode: int) -> int:
     """The fuel an executed operator costs (0 or 1)."""
     return 0 if opcode in FREE_OPS else 1
+
+
+def new_cell(value: Any) -> Any:
+    """A new closure cell holding ``value`` (``types.CellType(value)`` where it
+    exists; this works on every Python)."""
+    def f() -> Any:
+        return value
+
+    return f.__closure__[0]  # type: ignore[index]
+
+
+def _check_amount(n: Any) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"fuel must be a non-negative int, not {n!r}")
 
 
 class ExecutionLimits:
@@ -56,13 +115,15 @@ class ExecutionLimits:
     def __init__(self, consume_fuel: bool = False, interruptible: bool = False) -> None:
         self.consume_fuel = bool(consume_fuel)
         self.interruptible = bool(interruptible)
-        #: remaining fuel, a one-cell list so generated code can update it in place
-        self.fuel: List[int] = [0]
-        #: non-zero while an interruption is pending
-        self.flag: List[int] = [0]
+        #: remaining fuel (a closure cell, see the module docstring)
+        self.fuel = new_cell(0)
+        #: truthy while an interruption is pending (a closure cell)
+        self.flag = new_cell(0)
+        #: one item per entry into wasm running now (list append/pop are atomic)
+        self.calls: List[int] = []
         self._reason = INTERRUPTED
-        self._active = 0
-        self._lock = threading.Lock()
+        #: deadlines that have expired and whose ``with`` block is still open
+        self._expired: List[Any] = []
 
     # -- fuel --------------------------------------------------------------------------
     def _need_fuel(self) -> None:
@@ -70,20 +131,39 @@ class ExecutionLimits:
             raise ValueError("fuel is not enabled: create the runtime with RuntimeConfig(consume_fuel=True)")
 
     def set_fuel(self, n: int) -> None:
+        """Set the remaining fuel to ``n``."""
         self._need_fuel()
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError("fuel must be a non-negative int")
-        self.fuel[0] = n
+        _check_amount(n)
+        self.fuel.cell_contents = n
 
     def add_fuel(self, n: int) -> None:
+        """Add ``n`` to the remaining fuel (:meth:`get_fuel`)."""
         self._need_fuel()
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError("fuel must be a non-negative int")
-        self.fuel[0] += n
+        _check_amount(n)
+        cell = self.fuel
+        cell.cell_contents = max(0, cell.cell_contents) + n
 
     def get_fuel(self) -> int:
+        """The remaining fuel (never negative)."""
         self._need_fuel()
-        return max(0, self.fuel[0])
+        return max(0, self.fuel.cell_contents)
+
+    def out_of_fuel(self) -> None:
+        """Raise the out-of-fuel trap (called by engines at a check point)."""
+        raise Trap(OUT_OF_FUEL)
+
+    def trap_out_of_fuel(self) -> Trap:
+        return Trap(OUT_OF_FUEL)
+
+    def charge_start(self) -> None:
+        """Fuel for calling a start section's function, as wasmtime charges it: its
+        wrapper's entry (1, then a check) and call (1)."""
+        cell = self.fuel
+        f = cell.cell_contents - 1
+        cell.cell_contents = f
+        if f <= 0:
+            raise Trap(OUT_OF_FUEL)
+        cell.cell_contents = f - 1
 
     # -- interruption ------------------------------------------------------------------
     def _need_interrupt(self) -> None:
@@ -92,11 +172,13 @@ class ExecutionLimits:
                              "RuntimeConfig(interruptible=True)")
 
     def interrupt(self, reason: str = INTERRUPTED) -> None:
-        """Make wasm of this runtime that is running now trap.  Lock-free: safe from
-        any thread and from a signal handler."""
+        """Make wasm of this runtime that is running now (in any thread) trap with
+        ``reason`` at its next check point.  Lock-free: safe from any thread and from
+        a signal handler.  Does nothing when no wasm is running."""
         self._need_interrupt()
-        self._reason = reason
-        self.flag[0] = 1
+        if self.calls:
+            self._reason = reason
+            self.flag.cell_contents = 1
 
     def interrupt_reason(self) -> str:
         return self._reason
@@ -105,24 +187,96 @@ class ExecutionLimits:
         """The trap an engine raises at a check point that found the flag set."""
         return Trap(self._reason)
 
-    def trap_out_of_fuel(self) -> Trap:
-        return Trap(OUT_OF_FUEL)
+    def interrupted(self) -> None:
+        """Raise :meth:`trap_interrupted` (called by engines at a check point)."""
+        raise Trap(self._reason)
 
     def enter(self) -> None:
-        """An outermost call into wasm begins."""
-        with self._lock:
-            self._active += 1
+        """A call into wasm from Python begins (see the module docstring)."""
+        calls = self.calls
+        if not calls and self.flag.cell_contents:
+            self._settle()
+        calls.append(1)
 
     def leave(self) -> None:
-        """An outermost call into wasm ended (returned or raised)."""
-        with self._lock:
-            self._active -= 1
-            if self._active <= 0:
-                self._active = 0
-                self.flag[0] = 0
-                self._reason = INTERRUPTED
+        """A call into wasm from Python ended (returned or raised)."""
+        calls = self.calls
+        calls.pop()
+        if not calls and self.flag.cell_contents:
+            self._settle()
+
+    def _settle(self) -> None:
+        """No wasm is running: a pending interrupt lapses, unless an expired deadline
+        keeps it (calls inside its block trap at once)."""
+        if not self._expired:
+            self.flag.cell_contents = 0
+            self._reason = INTERRUPTED
 
     @property
     def running(self) -> int:
-        """How many outermost calls into wasm are running now."""
-        return self._active
+        """How many calls into wasm are running now."""
+        return len(self.calls)
+
+    # -- deadlines ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Within the ``with`` block, wasm of this runtime still running ``seconds``
+        from now traps "interrupted: deadline exceeded", and calls started after that
+        trap at once.  A timer thread delivers it; leaving the block stops and joins
+        it."""
+        self._need_interrupt()
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"deadline seconds must be a number, not {type(seconds).__name__}")
+        if math.isnan(seconds) or seconds < 0:
+            raise ValueError(f"deadline seconds must be >= 0, not {seconds!r}")
+        d = _Deadline(self, float(seconds))
+        d.start()
+        try:
+            yield
+        finally:
+            d.cancel()
+
+    def _expire(self, d: Any) -> None:
+        self._expired.append(d)
+        self._reason = DEADLINE
+        self.flag.cell_contents = 1
+
+    def _unexpire(self, d: Any) -> None:
+        try:
+            self._expired.remove(d)
+        except ValueError:
+            return
+        if not self._expired:
+            if self.flag.cell_contents and not self.calls:
+                self.flag.cell_contents = 0
+            self._reason = INTERRUPTED
+
+
+class _Deadline:
+    """The timer thread of one ``deadline`` block."""
+
+    def __init__(self, limits: ExecutionLimits, seconds: float) -> None:
+        self.limits = limits
+        self.seconds = seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pywazero-deadline", daemon=True)
+
+    def start(self) -> None:
+        if self.seconds == math.inf:
+            return
+        self.thread.start()
+
+    def _run(self) -> None:
+        if self.stop.wait(self.seconds):
+            return
+        lim = self.limits
+        lim._expire(self)
+        while not self.stop.wait(_REASSERT):
+            if not lim.flag.cell_contents:
+                lim.flag.cell_contents = 1
+
+    def cancel(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        self.limits._unexpire(self)
