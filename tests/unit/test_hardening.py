@@ -480,3 +480,27 @@ def test_memory_write_requires_bytes_like():
 
     mem.write(4, array.array("B", [1, 2]))
     assert mem.read(0, 6) == b"abcd\x01\x02"
+
+
+def test_defaults_match_wasmtime(engine):
+    # wasmtime's WasiConfig() grants nothing either: the guest-visible facts agree
+    pytest.importorskip("wasmtime")
+    from .wasi_harness import WasmtimeGuest
+
+    ours = _plain_guest(engine, wz.ModuleConfig())
+    theirs = WasmtimeGuest()
+
+    def facts(call, mem):
+        out = []
+        for fn, args in (("args_sizes_get", (0, 4)), ("environ_sizes_get", (0, 4))):
+            out.append((call(fn, *args), mem.read(0, 8)))
+        mem.write(100, struct.pack("<II", 200, 16))
+        out.append((call("fd_read", 0, 100, 1, 8), mem.read(8, 4)))
+        out.append((call("fd_write", 1, 100, 1, 8), mem.read(8, 4)))
+        for fd in (0, 1, 2):
+            out.append((call("fd_fdstat_get", fd, 0), mem.read(0, 1)))  # filetype
+        out.append(call("fd_prestat_get", 3, 0))
+        return out
+
+    assert facts(lambda fn, *a: ours.function(fn)(*a), ours.memory()) == \
+        facts(lambda fn, *a: getattr(theirs, fn)(*a), theirs.mem)

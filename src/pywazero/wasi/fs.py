@@ -220,7 +220,7 @@ class WasiState:
     @staticmethod
     def _stdio_type(stream: Any) -> int:
         if isinstance(stream, _Null):
-            return FT_CHAR  # as /dev/null
+            return FT_UNKNOWN  # as wasmtime reports stdio it was not given
         target = stream.target() if isinstance(stream, _Inherit) else stream
         try:
             fileno = target.fileno()
