@@ -475,7 +475,7 @@ class Memory:
             raise TypeError("offset and length must be ints")
         if offset < 0 or n < 0 or offset + n > len(self._mem.data):
             raise IndexError(
-                f"memory access out of range: offset {offset}, length {n}, "
+                f"memory access out of range: offset {_short_int(offset)}, length {_short_int(n)}, "
                 f"memory size {len(self._mem.data)}"
             )
 
@@ -587,7 +587,7 @@ class Table:
         if not isinstance(i, int):
             raise TypeError("table index must be an int")
         if not 0 <= i < len(self._table.elements):
-            raise IndexError(f"table index {i} out of range (size {len(self._table.elements)})")
+            raise IndexError(f"table index {_short_int(i)} out of range (size {len(self._table.elements)})")
         return i
 
     def get(self, i: int) -> Any:

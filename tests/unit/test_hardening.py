@@ -504,3 +504,17 @@ def test_defaults_match_wasmtime(engine):
 
     assert facts(lambda fn, *a: ours.function(fn)(*a), ours.memory()) == \
         facts(lambda fn, *a: getattr(theirs, fn)(*a), theirs.mem)
+
+
+def test_huge_ints_give_the_documented_errors():
+    # 5000 digits: str() of it is refused on Python 3.11+, so messages must not need it
+    huge = 10**5000
+    m = wz.Runtime().instantiate('(module (memory (export "m") 1) (table (export "t") 1 funcref)'
+                                 ' (func (export "f") (param i32)))')
+    with pytest.raises(IndexError, match="out of range"):
+        m.memory("m").read(huge, 1)
+    with pytest.raises(IndexError, match="out of range"):
+        m.table("t").get(-huge)
+    with pytest.raises(ValueError, match="out of range for a 32-bit"):
+        m.function("f")(huge)
+    assert m.memory("m").grow(huge) == -1 and m.table("t").grow(huge) == -1
