@@ -10,6 +10,8 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 from .wasm.features import CoreFeatures, check_features
 
 ENGINES = ("compiler", "interpreter")
+#: the largest ``RuntimeConfig.max_call_depth`` accepted (wasm frames)
+MAX_CALL_DEPTH = 1_000_000
 
 #: ModuleConfig.max_open_files by default: far more than programs use, far fewer than
 #: the host process's own limit (often 256 on macOS, 1024 on Linux)
@@ -31,6 +33,11 @@ class RuntimeConfig:
     (module instances; host modules are not counted), ``max_tables`` and
     ``max_memories``.  ``memory.grow``/``table.grow`` past a budget return -1;
     instantiation past one raises :class:`~pywazero.ResourceLimitError`.
+
+    ``max_call_depth`` (1 to ``MAX_CALL_DEPTH``, a million) bounds nested wasm
+    frames, counted across wasm -> host -> wasm re-entry; deeper calls trap "call
+    stack exhausted", as do more than 500 host calls in progress at once on one
+    thread (each costs C stack).
 
     >>> RuntimeConfig(engine="interpreter", memory_limit_pages=16).engine
     'interpreter'
@@ -59,8 +66,11 @@ class RuntimeConfig:
             raise ValueError(f"engine must be one of {ENGINES}, not {self.engine!r}")
         if not isinstance(self.memory_limit_pages, int) or not 0 <= self.memory_limit_pages <= 65536:
             raise ValueError("memory_limit_pages must be an int between 0 and 65536")
-        if not isinstance(self.max_call_depth, int) or self.max_call_depth < 1:
-            raise ValueError("max_call_depth must be a positive int")
+        if (not isinstance(self.max_call_depth, int) or isinstance(self.max_call_depth, bool)
+                or not 1 <= self.max_call_depth <= MAX_CALL_DEPTH):
+            # (deeper would exhaust memory or the C stack long before the limit)
+            raise ValueError(f"max_call_depth must be an int between 1 and {MAX_CALL_DEPTH}, "
+                             f"not {self.max_call_depth!r}")
         for budget in ("max_memory_bytes", "max_table_elements", "max_instances", "max_tables",
                        "max_memories"):
             v = getattr(self, budget)
@@ -116,8 +126,9 @@ class ModuleConfig:
       (a str -> str mapping); ``inherit_env=True`` passes this process's
       environment too (``env`` wins);
     * ``stdin``: bytes (or str) are the whole input, or any readable file object
-      (binary, or text: read as UTF-8); ``stdout``/``stderr``: any writable file
-      object (binary, or text: output is decoded as UTF-8), e.g. ``sys.stdout``;
+      (binary, or text: read through its ``buffer``, else as UTF-8);
+      ``stdout``/``stderr``: any writable file object (binary, or text: the bytes go
+      to its ``buffer`` unchanged, else are decoded as UTF-8), e.g. ``sys.stdout``;
       ``inherit_stdio=True`` connects the ones left None to this process's
       stdin/stdout/stderr (looked up at each use, so a later replacement of
       ``sys.stdout`` is honoured);
@@ -129,8 +140,9 @@ class ModuleConfig:
       with ``randbytes(n)`` such as ``random.Random(seed)``;
     * ``sockets``: listening Python ``socket.socket`` objects pre-opened after the
       mounts (as wasmtime's ``--tcplisten``), for ``sock_accept``;
-    * ``max_open_files``: the most descriptors the guest's table may hold at once
-      (stdio, mounts and sockets included); opening more fails with ``EMFILE``, so
+    * ``max_open_files`` (default 128): the most descriptors the guest's table may
+      hold at once (stdio, mounts and sockets included); opening more fails with
+      ``EMFILE``, so
       a guest cannot exhaust the host process's own descriptors.
 
     Every field is checked here: a wrong type raises ``TypeError`` (a bad value
