@@ -2,8 +2,13 @@
 shared by both engines.
 
 Bounds are checked before anything is written, so a trapping operation leaves its
-target untouched; copies within one memory or table may overlap (the source slice
-is copied first).
+target untouched; copies within one memory or table may overlap.
+
+Large operations go in pieces of at most :data:`CHUNK` bytes (or references), so a
+``memory.fill``/``memory.copy`` of a gigabyte needs a megabyte of temporaries, not
+a gigabyte: each piece's source slice is copied before it is written, and
+overlapping copies towards higher addresses go from the end, so every piece reads
+source that no earlier piece overwrote.
 
 >>> data = bytearray(b"abcdef")
 >>> memory_copy(data, data, 1, 0, 3)
@@ -28,18 +33,48 @@ def oob_table() -> Trap:
     return Trap("out of bounds table access")
 
 
+#: the most bytes (references) one piece of a bulk operation moves
+CHUNK = 1 << 20
+
+
 def _copy(dst: Any, d: int, src: Any, s: int, n: int, oob: Callable[[], Trap]) -> None:
     if s + n > len(src) or d + n > len(dst):
         raise oob()
-    if n:
-        dst[d:d + n] = src[s:s + n]
+    if n <= CHUNK:
+        if n:
+            dst[d:d + n] = src[s:s + n]
+    elif dst is src and s < d < s + n:
+        # overlapping, towards higher addresses: last piece first
+        end = n
+        while end > 0:
+            start = end - CHUNK if end > CHUNK else 0
+            dst[d + start:d + end] = src[s + start:s + end]
+            end = start
+    else:
+        for start in range(0, n, CHUNK):
+            end = start + CHUNK if n - start > CHUNK else n
+            dst[d + start:d + end] = src[s + start:s + end]
+
+
+def _fill(data: Any, d: int, piece: Any, n: int) -> None:
+    # ``piece`` holds min(n, CHUNK) copies of the value
+    k = len(piece)
+    end = d + n
+    while d + k <= end:
+        data[d:d + k] = piece
+        d += k
+    if d < end:
+        data[d:end] = piece[:end - d]
 
 
 def memory_fill(data: bytearray, d: int, v: int, n: int) -> None:
     if d + n > len(data):
         raise oob_memory()
     if n:
-        data[d:d + n] = bytes((v & 0xFF,)) * n
+        if n <= CHUNK:
+            data[d:d + n] = bytes((v & 0xFF,)) * n
+        else:
+            _fill(data, d, bytes((v & 0xFF,)) * CHUNK, n)
 
 
 def memory_copy(dst: bytearray, src: bytearray, d: int, s: int, n: int) -> None:
@@ -55,7 +90,10 @@ def table_fill(elems: List[Any], i: int, v: Any, n: int) -> None:
     if i + n > len(elems):
         raise oob_table()
     if n:
-        elems[i:i + n] = [v] * n
+        if n <= CHUNK:
+            elems[i:i + n] = [v] * n
+        else:
+            _fill(elems, i, [v] * CHUNK, n)
 
 
 def table_copy(dst: List[Any], src: List[Any], d: int, s: int, n: int) -> None:

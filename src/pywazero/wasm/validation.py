@@ -17,9 +17,11 @@ interpreter prints one, so the spec's expected text is always a prefix.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from types import MappingProxyType
+from typing import Any, Dict, List, Tuple
 
 from ..errors import ValidationError
+from . import impl_limits as L
 from . import opcodes as _ops
 from .features import CoreFeatures, check_features, feature_name
 from .module import (
@@ -66,6 +68,8 @@ _REF_OR_UNK = frozenset((FUNCREF, EXTERNREF, _UNK))
 # Above this many locals the local types are looked up by bisection instead of
 # being expanded into a list (a module may declare up to 2**32-1 locals).
 _EXPAND_LOCALS_LIMIT = 1 << 16
+_MAX_BR_TABLE = L.MAX_BR_TABLE_TARGETS
+_EMPTY: "MappingProxyType[int, Any]" = MappingProxyType({})
 
 
 class _Fail(Exception):
@@ -284,6 +288,8 @@ def _local_types(params: list, decls, allowed=VALUE_TYPES):
         if t not in allowed:
             raise _Fail("invalid local type" if t not in VALUE_TYPES else _valtype_reason(t))
         total += count
+    if total > L.MAX_FUNCTION_LOCALS:
+        raise _Fail(f"too many locals: {total} (the implementation limit is {L.MAX_FUNCTION_LOCALS})")
     if total <= _EXPAND_LOCALS_LIMIT:
         out = list(params)
         for count, t in decls:
@@ -496,7 +502,49 @@ def validate_module(module: Module, features: CoreFeatures = CoreFeatures.V2) ->
         raise ValidationError(f"malformed module: {type(e).__name__}: {e}") from None
 
 
+def _check_impl_limits(module: Module) -> None:
+    """Refuse a module declaring more of something than pywazero's implementation
+    limits allow (:mod:`pywazero.wasm.impl_limits`): such counts would cost memory
+    out of proportion to the module's size."""
+    nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0}
+    for imp in module.imports:
+        if imp.kind in nimp:
+            nimp[imp.kind] += 1
+    counts = (
+        ("types", len(module.types), L.MAX_TYPES),
+        ("functions", nimp[EXTERN_FUNC] + len(module.funcs), L.MAX_FUNCTIONS),
+        ("imports", len(module.imports), L.MAX_IMPORTS),
+        ("exports", len(module.exports), L.MAX_EXPORTS),
+        ("globals", nimp[EXTERN_GLOBAL] + len(module.globals), L.MAX_GLOBALS),
+        ("element segments", len(module.elems), L.MAX_ELEMENT_SEGMENTS),
+        ("data segments", len(module.datas), L.MAX_DATA_SEGMENTS),
+        ("tables", nimp[EXTERN_TABLE] + len(module.tables), L.MAX_TABLES),
+        ("memories", nimp[EXTERN_MEMORY] + len(module.mems), L.MAX_MEMORIES),
+    )
+    for what, n, limit in counts:
+        if n > limit:
+            raise _err(f"too many {what}: {n} (the implementation limit is {limit})", "module")
+    for i, ft in enumerate(module.types):
+        if isinstance(ft, FuncType):
+            if len(ft.params) > L.MAX_FUNCTION_PARAMS:
+                raise _err(f"too many parameters: {len(ft.params)} (the implementation limit is "
+                           f"{L.MAX_FUNCTION_PARAMS})", f"type {i}")
+            if len(ft.results) > L.MAX_FUNCTION_RESULTS:
+                raise _err(f"too many results: {len(ft.results)} (the implementation limit is "
+                           f"{L.MAX_FUNCTION_RESULTS})", f"type {i}")
+    for i, seg in enumerate(module.elems):
+        if len(seg.init) > L.MAX_SEGMENT_ITEMS:
+            raise _err(f"too many items: {len(seg.init)} (the implementation limit is "
+                       f"{L.MAX_SEGMENT_ITEMS})", f"element segment {i}")
+    first = nimp[EXTERN_FUNC]
+    for i, f in enumerate(module.funcs):
+        if len(f.body) > L.MAX_FUNCTION_SIZE:
+            raise _err(f"function too large: {len(f.body)} instructions (the implementation limit "
+                       f"is {L.MAX_FUNCTION_SIZE})", f"function {first + i}")
+
+
 def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
+    _check_impl_limits(module)
     ctx = _Context(module, features)
     ntypes = len(ctx.types)
     allowed = ctx.valtypes
@@ -993,6 +1041,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 top[_F_UNREACH] = unreach = True
             elif k == K_BR_TABLE:
                 labels, default = imm
+                if len(labels) > _MAX_BR_TABLE:
+                    raise _Fail(f"too many br_table targets: {len(labels)} (the implementation limit "
+                                f"is {_MAX_BR_TABLE})")
                 _pop1(vals, height, unreach, I32_)
                 branch_heights[pc] = len(vals)
                 nctrls = len(ctrls)
@@ -1176,6 +1227,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     if ctrls:
         pc = nbody - 1 if nbody else -1
         raise _Fail("unexpected end of function body (missing end)", pc)
-    return FunctionInfo(partner=partner, else_of=else_of, max_stack=max_stack,
-                        block_types=block_types, heights=heights,
-                        branch_heights=branch_heights)
+    # (a body without blocks or branches, the common case in modules of many small
+    # functions, shares one read-only empty mapping: six empty dicts per function
+    # would double the memory a module of a million functions takes)
+    return FunctionInfo(partner=partner or _EMPTY, else_of=else_of or _EMPTY, max_stack=max_stack,
+                        block_types=block_types or _EMPTY, heights=heights or _EMPTY,
+                        branch_heights=branch_heights or _EMPTY)

@@ -31,8 +31,10 @@ import types as _types
 from typing import Any, Callable, Dict, List, Optional
 
 from ...errors import Trap
+from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, call_depth
+from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .rt import BASE_NAMESPACE
 
@@ -77,6 +79,17 @@ class CompiledWasm(CompiledCode):
         for k, t in enumerate(module.types):
             ns["FT%d" % k] = t
         ns["_CW"] = self
+        # called by a generated function entered deeper than engine.shallow_depth
+        ns["_exhausted"] = engine._exhausted
+        lim = engine.limits
+        # execution limits: generated code charges fuel / tests the interrupt flag
+        # (closure cells bound in materialize) and traps through these
+        self._fuel = lim.consume_fuel
+        self._intr = lim.interruptible
+        if self._fuel or self._intr:
+            ns["_nofuel"] = lim.out_of_fuel
+            ns["_interrupted"] = lim.interrupted
+            self._cells = {"_fuel": lim.fuel, "_intr": lim.flag}
         self._namespace = ns
 
     # -- the CompiledCode contract --------------------------------------------------
@@ -123,19 +136,40 @@ class CompiledWasm(CompiledCode):
         # Defined functions get their callables lazily: a function's callees are
         # bound (as stubs, if not created yet) when the function itself is created.
         inst.engine_data = g
-        if _getrecursionlimit() < self.engine._py_limit:
-            # Wasm frames are Python frames: allow as many as max_call_depth needs.
-            # Raised once and never lowered (lowering it below the depth a running
-            # thread has reached would break that thread).
-            sys.setrecursionlimit(self.engine._py_limit)
+        # (the recursion limit is raised only while a deep call runs: see
+        # CompilerEngine._exhausted and engine/stack.py)
 
     # -- compilation ------------------------------------------------------------------
     def source(self, index: int, annotate: bool = False) -> str:
         """The generated Python source of defined function ``index`` (with the wasm
         instructions as comments when ``annotate``)."""
-        src, _, _ = codegen.generate(self.module, index, self.func_types, self.engine.max_depth,
-                                     self.engine.back_edge_hook, annotate)
+        self._check_size(index)
+        src, _, _ = codegen.generate(self.module, index, self.func_types, self.engine.shallow_depth,
+                                     self.engine.back_edge_hook, annotate, self._fuel, self._intr)
         return src
+
+    def _check_size(self, index: int) -> None:
+        """Raise TooComplex for a function too large to hand to Python's compiler
+        (its memory grows much faster than the body): it runs on the interpreter,
+        whose translation is proportional to the body."""
+        f = self.module.funcs[index]
+        n = len(f.body)
+        if n > COMPILER_MAX_INSTRUCTIONS:
+            raise codegen.TooComplex("%d instructions (more than %d)" % (n, COMPILER_MAX_INSTRUCTIONS))
+        nlocals = len(self.module.types[f.type_index].params) + sum(c for c, _ in f.locals)
+        if nlocals > COMPILER_MAX_LOCALS:
+            raise codegen.TooComplex("%d locals (more than %d)" % (nlocals, COMPILER_MAX_LOCALS))
+        if n > COMPILER_MAX_DEPTH:  # (no deeper nesting possible in fewer instructions)
+            depth = deepest = 0
+            for op, _ in f.body:
+                if op == 0x02 or op == 0x03 or op == 0x04:
+                    depth += 1
+                    if depth > deepest:
+                        deepest = depth
+                elif op == 0x0B:
+                    depth -= 1
+            if deepest > COMPILER_MAX_DEPTH:
+                raise codegen.TooComplex("blocks nested %d deep (more than %d)" % (deepest, COMPILER_MAX_DEPTH))
 
     def get_code(self, index: int) -> Any:
         entry = self.codes[index]
@@ -147,8 +181,10 @@ class CompiledWasm(CompiledCode):
     def _compile(self, index: int) -> Any:
         fidx = self.nimp + index
         try:
+            self._check_size(index)
             src, consts, callees = codegen.generate(self.module, index, self.func_types,
-                                                    self.engine.max_depth, self.engine.back_edge_hook)
+                                                    self.engine.shallow_depth, self.engine.back_edge_hook,
+                                                    fuel=self._fuel, interrupt=self._intr)
             code = compile(src, "<wasm:%d>" % fidx, "exec")
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
@@ -158,6 +194,8 @@ class CompiledWasm(CompiledCode):
             return _FALLBACK
         for c in code.co_consts:
             if isinstance(c, _types.CodeType):
+                if c.co_name == "_limits":  # the wrapper binding the limits' cells
+                    c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
                 return (c, consts, callees, _helpers_of(c))
         raise AssertionError("no function in generated code")  # pragma: no cover
 
@@ -186,7 +224,11 @@ class CompiledWasm(CompiledCode):
                     callee = funcs[k]
                     c = callee.code
                     g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
-            f = _types.FunctionType(code, g)
+            if code.co_freevars:
+                cells = self._cells
+                f = _types.FunctionType(code, g, None, None, tuple(cells[v] for v in code.co_freevars))
+            else:
+                f = _types.FunctionType(code, g)
         g[self.names[self.nimp + index]] = f
         fi.code = f
         return f
@@ -269,8 +311,13 @@ def _raw_call_shim(call: Callable[[List[Any]], List[Any]], nres: int) -> Any:
     tls = call_depth
 
     def shim(*args: Any) -> Any:
-        saved = getattr(tls, "depth", 0)
+        hosts = tls.hosts
+        if hosts >= MAX_HOST_NESTING:
+            # each wasm -> host -> wasm level costs C stack: trap before it runs out
+            raise Trap("call stack exhausted")
+        saved = tls.depth
         tls.depth = args[-1] - 1
+        tls.hosts = hosts + 1
         _REENTRY[0] = 1
         try:
             res = call(list(args[:-1]))
@@ -278,6 +325,7 @@ def _raw_call_shim(call: Callable[[List[Any]], List[Any]], nres: int) -> Any:
             raise _Passthrough(e)
         finally:
             tls.depth = saved
+            tls.hosts = hosts
         if nres == 1:
             return res[0]
         if nres == 0:
@@ -359,8 +407,14 @@ class CompilerEngine(Engine):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.max_depth = config.max_call_depth
-        # Python frames per wasm frame: 1, or 2 through a lazy stub; plus margin.
-        self._py_limit = 2 * self.max_depth + 1000
+        # Generated functions check their depth against this: past it they call
+        # _exhausted (traps beyond max_depth, else makes sure the recursion limit is
+        # raised for this thread while the call runs), so shallow calls never touch
+        # the process-wide limit.
+        self.shallow_depth = min(self.max_depth, _SHALLOW_DEPTH)
+        # Python frames a deep call may need beyond the host's: 1 per wasm frame, or 2
+        # through a lazy stub, plus the frames of every host call level in between.
+        self._py_limit = 2 * self.max_depth + 12 * MAX_HOST_NESTING + 1000
         # CPython before 3.11 and PyPy spend C stack on every Python call: deep recursion
         # could overflow the thread's stack (a crash, not an exception).  There the
         # outermost calls run on a helper thread with a stack big enough for
@@ -369,15 +423,30 @@ class CompilerEngine(Engine):
         if _PYPY and not self._big_stack:
             # PyPy's recursion limit is a stack-size budget: past what the thread's
             # stack holds it would crash instead of raising RecursionError.
-            self._py_limit = min(self._py_limit, _PYPY_SAFE_LIMIT)
+            self._py_cap = _PYPY_SAFE_LIMIT
         self._stack_bytes = min(max(64 << 20, self.max_depth * (24 << 10)), 2 << 30)
         self._interp: Any = None
+
+    _py_cap = 0
+
+    def _exhausted(self, d: int) -> None:
+        """Called by a generated function entered at depth ``d`` > ``shallow_depth``."""
+        if d > self.max_depth:
+            # raised by the frame that would exceed the depth: it does not count as
+            # entered
+            t = Trap("call stack exhausted")
+            t._not_entered = True  # type: ignore[attr-defined]
+            raise t
+        if not call_depth.deep:
+            deepen(self._py_limit, self._py_cap)
 
     def interpreter(self) -> Any:
         if self._interp is None:
             from ..interpreter import InterpreterEngine
 
             self._interp = InterpreterEngine(self.config)
+            # functions handed to the interpreter share this runtime's fuel and flag
+            self._interp.limits = self.limits
         return self._interp
 
     def compile_module(self, module: Any) -> CompiledWasm:
@@ -399,6 +468,9 @@ class CompilerEngine(Engine):
             if x is None:
                 raise
             raise x from None
+        finally:
+            if DEEP[0] and not base:  # the outermost call: undo a raised recursion limit
+                undeepen()
         n = len(fn.type.results)
         if n == 1:
             return [r]
@@ -416,7 +488,10 @@ class CompilerEngine(Engine):
         make = _ENTRY_MAKERS.get(n)
         if make is None:
             make = _ENTRY_MAKERS[n] = _entry_maker(n)
-        return make(fn, self)
+        e = make(fn, self)
+        if self.limits.interruptible:
+            e = _counted_entry(n)(e, self.limits)
+        return e
 
 
 _CAUGHT = (Trap, struct.error, IndexError, OverflowError, RecursionError, _Passthrough)
@@ -436,8 +511,6 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
     if isinstance(e, _MEM_ERRORS):
         return Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
     if isinstance(e, RecursionError):
-        if _getrecursionlimit() < engine._py_limit:
-            sys.setrecursionlimit(engine._py_limit)
         return Trap("call stack exhausted", _wasm_stack(e.__traceback__))
     return e.exc  # type: ignore[attr-defined]  # _Passthrough: the host's exception
 
@@ -457,9 +530,43 @@ def make(fi, engine):
             if x is None:
                 raise
             raise x from None
+        finally:
+            if _DEEP[0] and d == 1:
+                _undeepen()
     return entry
 """
 _ENTRY_MAKERS: Dict[int, Any] = {}
+
+# With RuntimeConfig(interruptible=True) every entry counts the calls running (see
+# ExecutionLimits.enter/leave, inlined here)
+_COUNTED_TEMPLATE = """
+def make(inner, limits):
+    calls = limits.calls
+    flag = limits.flag
+    settle = limits._settle
+    def entry(%(params)s):
+        if not calls and flag.cell_contents:
+            settle()
+        calls.append(1)
+        try:
+            return inner(%(params)s)
+        finally:
+            calls.pop()
+            if not calls and flag.cell_contents:
+                settle()
+    return entry
+"""
+_COUNTED_MAKERS: Dict[int, Any] = {}
+
+
+def _counted_entry(n: int) -> Any:
+    make = _COUNTED_MAKERS.get(n)
+    if make is None:
+        ns: Dict[str, Any] = {}
+        src = _COUNTED_TEMPLATE % {"params": ", ".join("a%d" % i for i in range(n))}
+        exec(compile(src, "<pywazero counted entry>", "exec"), ns)
+        make = _COUNTED_MAKERS[n] = ns["make"]
+    return make
 # code objects of invoke and of the entries: where a traceback's wasm frames end
 _BOUNDARIES = {CompilerEngine.invoke.__code__}
 
@@ -468,7 +575,8 @@ def _entry_maker(n: int) -> Any:
     params = ", ".join("a%d" % i for i in range(n))
     src = _ENTRY_TEMPLATE % {"params": params, "args": params + ", d" if n else "d"}
     ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
-                          "_CAUGHT": _CAUGHT, "_failure": _failure}
+                          "_CAUGHT": _CAUGHT, "_failure": _failure,
+                          "_DEEP": DEEP, "_undeepen": undeepen}
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:
@@ -485,6 +593,9 @@ _PYPY = sys.implementation.name == "pypy"
 # whose stack budget fits the usual 8 MB stack)
 _INLINE_DEPTH = 10000 if _PYPY else 2000
 _PYPY_SAFE_LIMIT = 10000
+# wasm depth a call may reach without raising the recursion limit (2 Python frames
+# each at most: well within the default limit of 1000)
+_SHALLOW_DEPTH = 100
 
 
 class _BigStackWorker:
