@@ -26,6 +26,18 @@ def engine(request):
     return request.param
 
 
+@pytest.fixture(autouse=True, params=["fd", "path"])
+def dir_kind(request, monkeypatch):
+    """Every test runs with directories held as OS descriptors (``*at`` calls, where
+    the host has them) and as host paths (the fallback for hosts without)."""
+    from pywazero.wasi import fs, sandbox
+    if request.param == "path":
+        monkeypatch.setattr(fs, "open_root", sandbox.PathDir.open_root)
+    elif not sandbox.HAVE_DIR_FD:
+        pytest.skip("this host has no dir_fd support: directories are held by path")
+    return request.param
+
+
 @pytest.fixture
 def root(tmp_path):
     d = tmp_path / "root"
