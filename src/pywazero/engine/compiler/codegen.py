@@ -422,7 +422,7 @@ class FunctionGenerator:
         nchains = 0
         fctl = _Ctl(3, 0, 0, self.nresults)
         self.ctl.append(fctl)
-        self.emit("if _d > %d: _exhausted()" % self.max_depth)
+        self.emit("if _d > %d: _exhausted(_d)" % self.max_depth)
         # locals
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):

@@ -15,8 +15,10 @@ from .. import numerics as num
 __all__ = ["BASE_NAMESPACE"]
 
 
-def _exhausted() -> None:
+def _exhausted(d: int = 0) -> None:
     # raised by the frame that would exceed the depth: it does not count as entered
+    # (each engine puts its own _exhausted, which also handles the recursion limit,
+    # into its modules' namespaces: see CompilerEngine._exhausted)
     t = Trap("call stack exhausted")
     t._not_entered = True  # type: ignore[attr-defined]
     raise t

@@ -13,6 +13,7 @@ from typing import Any, List
 from ...errors import Trap
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, call_depth
+from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
 
 __all__ = ["InterpreterEngine", "InterpretedModule", "FuncCode", "execute"]
@@ -92,8 +93,13 @@ class _Passthrough(Exception):
 
 def _call_other(f: Any, args: List[Any], inst: Any, depth: int) -> List[Any]:
     """Call a host function, or a wasm function of another engine."""
+    hosts = call_depth.hosts
+    if hosts >= MAX_HOST_NESTING:
+        # each wasm -> host -> wasm level costs C stack: trap before it runs out
+        raise Trap("call stack exhausted")
     saved = call_depth.depth
     call_depth.depth = depth
+    call_depth.hosts = hosts + 1
     try:
         if f.__class__ is HostFunctionInstance:
             res = f.raw(inst, args)
@@ -105,6 +111,11 @@ def _call_other(f: Any, args: List[Any], inst: Any, depth: int) -> List[Any]:
         raise _Passthrough(e)
     finally:
         call_depth.depth = saved
+        call_depth.hosts = hosts
+        if DEEP[0] and not saved:
+            # compiled wasm under this outermost interpreter call raised the recursion
+            # limit (engine/stack.py): nothing below needs it any more
+            undeepen()
     return res
 
 
