@@ -485,13 +485,11 @@ class CompilerEngine(Engine):
         if self._big_stack:
             return super().entry(fn)
         n = len(fn.type.params)
-        make = _ENTRY_MAKERS.get(n)
+        key = (n, self.limits.interruptible)
+        make = _ENTRY_MAKERS.get(key)
         if make is None:
-            make = _ENTRY_MAKERS[n] = _entry_maker(n)
-        e = make(fn, self)
-        if self.limits.interruptible:
-            e = _counted_entry(n)(e, self.limits)
-        return e
+            make = _ENTRY_MAKERS[key] = _entry_maker(*key)
+        return make(fn, self)
 
 
 _CAUGHT = (Trap, struct.error, IndexError, OverflowError, RecursionError, _Passthrough)
@@ -517,12 +515,12 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
 
 # Entries per arity: like invoke, without its list handling and generic call.
 _ENTRY_TEMPLATE = """
-def make(fi, engine):
+def make(fi, engine):%(setup)s
     def entry(%(params)s):
         d = _tls.depth + 1 if _R[0] else 1
         f = fi.code
         if f.__class__ is _Lazy:
-            f = _resolve(fi)
+            f = _resolve(fi)%(enter)s
         try:
             return f(%(args)s)
         except _CAUGHT as e:
@@ -530,50 +528,38 @@ def make(fi, engine):
             if x is None:
                 raise
             raise x from None
-        finally:
+        finally:%(leave)s
             if _DEEP[0] and d == 1:
                 _undeepen()
     return entry
 """
-_ENTRY_MAKERS: Dict[int, Any] = {}
+_ENTRY_MAKERS: Dict[Any, Any] = {}
 
-# With RuntimeConfig(interruptible=True) every entry counts the calls running (see
-# ExecutionLimits.enter/leave, inlined here)
-_COUNTED_TEMPLATE = """
-def make(inner, limits):
-    calls = limits.calls
-    flag = limits.flag
-    settle = limits._settle
-    def entry(%(params)s):
-        if not calls and flag.cell_contents:
-            settle()
-        calls.append(1)
-        try:
-            return inner(%(params)s)
-        finally:
-            calls.pop()
-            if not calls and flag.cell_contents:
-                settle()
-    return entry
-"""
-_COUNTED_MAKERS: Dict[int, Any] = {}
-
-
-def _counted_entry(n: int) -> Any:
-    make = _COUNTED_MAKERS.get(n)
-    if make is None:
-        ns: Dict[str, Any] = {}
-        src = _COUNTED_TEMPLATE % {"params": ", ".join("a%d" % i for i in range(n))}
-        exec(compile(src, "<pywazero counted entry>", "exec"), ns)
-        make = _COUNTED_MAKERS[n] = ns["make"]
-    return make
+# With RuntimeConfig(interruptible=True) every entry counts the calls running
+# (ExecutionLimits.enter/leave, inlined); otherwise these are empty
+_COUNTED = {
+    "setup": """
+    _C = engine.limits.calls
+    _enter = _C.append
+    _pop = _C.pop
+    _FL = engine.limits.flag
+    _settle = engine.limits._settle""",
+    "enter": """
+        _enter(1)""",
+    "leave": """
+            _pop()
+            if _FL.cell_contents and not _C:
+                _settle()""",
+}
+_UNCOUNTED = {"setup": "", "enter": "", "leave": ""}
 # code objects of invoke and of the entries: where a traceback's wasm frames end
 _BOUNDARIES = {CompilerEngine.invoke.__code__}
 
 
-def _entry_maker(n: int) -> Any:
+def _entry_maker(n: int, counted: bool = False) -> Any:
     params = ", ".join("a%d" % i for i in range(n))
-    src = _ENTRY_TEMPLATE % {"params": params, "args": params + ", d" if n else "d"}
+    src = _ENTRY_TEMPLATE % dict(_COUNTED if counted else _UNCOUNTED, params=params,
+                                 args=params + ", d" if n else "d")
     ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
                           "_CAUGHT": _CAUGHT, "_failure": _failure,
                           "_DEEP": DEEP, "_undeepen": undeepen}

@@ -52,6 +52,9 @@ from ...wasm.module import Module
 from ...wasm.types import F32, F64, I32, I64, V128
 from ...wasm.validation import validate_function
 from .. import numerics as num
+from ..limits import FREE_OPS as _FREE_OPS
+from ..limits import GROW_OPS as _GROW_OPS
+from ..limits import length_charges
 
 __all__ = ["generate", "TooComplex"]
 
@@ -210,12 +213,121 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
     return out
 
 
+# operators after which a straight-line run of fuel charging ends (see _FuelPlan);
+# ``end`` is decided per construct, ``loop`` starts a run at its header
+_RUN_ENDS = frozenset((0x10, 0x11, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03))
+
+
+class _FuelPlan:
+    """Where a function charges fuel (``RuntimeConfig(consume_fuel=True)``; the rule is
+    in engine/limits.py).
+
+    The body is cut into *runs*: straight-line code that ends after a call (the
+    callee's entry check must see everything before it charged), a branch, an
+    ``if``/``else``, the ``end`` of an ``if`` or of a branched-to block (joins), and
+    before a loop header (a check point).  A run is charged in one statement when
+    it starts.  Runs are chained into *traces* charged at once: the fall-through
+    run of a ``br_if`` to a block (branches forward are usually not taken: the taken
+    path gives it back, ``refund``) and the ``then`` run of an ``if`` with an
+    ``else`` (the ``else`` path charges the difference).  No check point lies
+    inside a trace, so every check point and every return sees exactly the
+    executed operators charged.
+
+    ``trace(p)``: what the trace starting at body index ``p`` costs;
+    ``charge_at``: body index -> amount charged before translating it (trace
+    starts other than loop headers and the function start; ``else`` bodies);
+    ``refund``: ``br_if`` index -> amount its taken path gives back."""
+
+    def __init__(self, body: List[Tuple[int, Any]], info: Any, targeted: Any,
+                 lengths: Dict[int, Optional[int]]) -> None:
+        free = _FREE_OPS
+        # bulk operators' lengths: constant ones cost with the operator; a dynamic one
+        # is charged and checked after it, so it ends its run
+        self.dynamic = {i for i, v in lengths.items() if v is None}
+        run_cost: Dict[int, int] = {}
+        run_end: Dict[int, int] = {}
+        merge: set = set()            # ops whose following run joins the trace
+        else_if: Dict[int, int] = {}  # else index -> its if's index
+        loops: set = set()
+        ends: List[int] = []          # boundaries whose next op starts a charged trace
+        ctl: List[Tuple[int, int]] = [(3, -1)]   # (kind: 0 block, 1 loop, 2 if, 3 func, opener)
+        else_of = info.else_of
+        start = 0
+        acc = 0
+        for i, (op, imm) in enumerate(body):
+            if op not in free:
+                acc += 1
+            boundary = op in _RUN_ENDS
+            if i in lengths:
+                n = lengths[i]
+                if n is None:
+                    boundary = True
+                else:
+                    acc += n
+            if op == 0x02:
+                ctl.append((0, i))
+            elif op == 0x03:
+                ctl.append((1, i))
+                loops.add(i + 1)
+            elif op == 0x04:
+                ctl.append((2, i))
+                if else_of.get(i, -1) >= 0:
+                    merge.add(i)
+            elif op == 0x05:
+                else_if[i + 1] = ctl[-1][1]
+            elif op == 0x0B:
+                kind, opener = ctl.pop() if len(ctl) > 1 else ctl[0]
+                boundary = kind == 2 or kind == 3 or (kind == 0 and opener in targeted)
+            elif op == 0x0D:
+                if imm < len(ctl) and ctl[-1 - imm][0] != 1:
+                    merge.add(i)
+            if boundary:
+                run_cost[start] = acc
+                run_end[start] = i
+                if i not in merge:
+                    ends.append(i)
+                start = i + 1
+                acc = 0
+        run_cost[start] = acc
+        run_end[start] = len(body)
+        self.run_cost = run_cost
+        self.run_end = run_end
+        self.merge = merge
+        self._trace: Dict[int, int] = {}
+        for p in sorted(run_cost, reverse=True):
+            e = run_end[p]
+            t = run_cost[p]
+            if e in merge and e + 1 in run_cost:
+                t += self._trace[e + 1]
+            self._trace[p] = t
+        charge_at: Dict[int, int] = {}
+        for e in ends:
+            p = e + 1
+            if p in loops or p not in run_cost:
+                continue
+            if p in else_if:
+                charge_at[p] = self._trace[p] - self._trace[else_if[p] + 1]
+            else:
+                charge_at[p] = self._trace[p]
+        self.charge_at = charge_at
+        self.refund = {e: self._trace[e + 1] for e in merge if body[e][0] == 0x0D and e + 1 in run_cost}
+
+    def trace(self, p: int) -> int:
+        return self._trace.get(p, 0)
+
+
 class FunctionGenerator:
     """Generates the Python source of one defined function."""
 
     def __init__(self, module: Module, index: int, func_types: List[int], max_depth: int,
-                 back_edge_hook: Optional[str] = None) -> None:
+                 back_edge_hook: Optional[str] = None, fuel: bool = False,
+                 interrupt: bool = False) -> None:
         self.module = module
+        # execution limits (engine/limits.py): charge fuel / test the interrupt flag,
+        # both free variables (closure cells) of the generated function
+        self.fuel = fuel
+        self.interrupt = interrupt
+        self.fplan: Optional[_FuelPlan] = None
         self.index = index                      # in module.funcs
         self.func_types = func_types
         self.nimp = len(func_types) - len(module.funcs)
@@ -423,6 +535,18 @@ class FunctionGenerator:
         fctl = _Ctl(3, 0, 0, self.nresults)
         self.ctl.append(fctl)
         self.emit("if _d > %d: _exhausted(_d)" % self.max_depth)
+        fplan: Optional[_FuelPlan] = None
+        charge_at: Dict[int, int] = {}
+        dyn: Optional[str] = None
+        if self.fuel:
+            fplan = self.fplan = _FuelPlan(body, info, targeted, length_charges(module, self.index))
+            charge_at = fplan.charge_at
+            first = fplan.trace(0)
+            # wasmtime's entry check: charge 1, trap if nothing is left; the first
+            # straight-line run is charged in the same statement
+            self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
+        if self.interrupt:
+            self.emit("if _intr: _interrupted()")
         # locals
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
@@ -441,9 +565,17 @@ class FunctionGenerator:
         BY_OP = ops.BY_OP
         while i < n:
             op, imm = body[i]
+            if i in charge_at:
+                k = charge_at[i]
+                if k:
+                    self.emit("_fuel -= %d" % k if k > 0 else "_fuel += %d" % -k)
             i += 1
             if self.notes is not None:
                 self.note(op, imm)
+            if fplan is not None and i - 1 in fplan.dynamic:
+                e = st[-1]
+                self.simple(e)
+                dyn = e.expr
 
             if op == 0x20:  # local.get
                 st.append(_E("l%d" % imm, K_LOCAL, frozenset((imm,))))
@@ -473,6 +605,10 @@ class FunctionGenerator:
                 c = st.pop()
                 self.emit("if %s:" % self.cond_of(c))
                 self.ind += 1
+                if fplan is not None:
+                    k = fplan.refund.get(i - 1)
+                    if k:   # the fall-through run was charged with this one
+                        self.emit("_fuel += %d" % k)
                 self.branch(imm)
                 self.ind -= 1
             elif op == 0x0C:  # br
@@ -520,6 +656,14 @@ class FunctionGenerator:
                         del pending[:]
                         if op == 0x03:
                             self.back_edge(c)
+                if op == 0x03 and fplan is not None:
+                    # check point: trap if nothing is left before the body's first run
+                    # (charged in the same statement)
+                    k = fplan.trace(i)
+                    if k:
+                        self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (k, -k))
+                    else:
+                        self.emit("if _fuel <= 0: _nofuel()")
                 c.mark = len(self.lines)
             elif op == 0x04:  # if
                 cnd = st.pop()
@@ -638,6 +782,17 @@ class FunctionGenerator:
                     self.gen_numeric(name, len(info.params))
                 else:
                     self.gen_other(op, imm, info)
+            if dyn is not None:
+                # a dynamic length is charged once the operator succeeded, and
+                # checked (engine/limits.py: length_charges)
+                if op in _GROW_OPS:
+                    self.emit("if %s != 4294967295:" % st[-1].expr)
+                    self.ind += 1
+                self.emit("_fuel -= %s" % dyn)
+                self.emit("if _fuel <= 0: _nofuel()")
+                if op in _GROW_OPS:
+                    self.ind -= 1
+                dyn = None
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
         return self.lines
@@ -674,6 +829,8 @@ class FunctionGenerator:
         deadline check on loop back-edges goes (``back_edge_hook``)."""
         if self.back_edge_hook:
             self.emit(self.back_edge_hook)
+        if self.interrupt:
+            self.emit("if _intr: _interrupted()")
 
     # -- instruction groups ---------------------------------------------------------------
     def gen_compare(self, name: str) -> None:
@@ -1029,12 +1186,13 @@ _SIMD_SCALAR_LOAD = ("_lB(%s)[0]", "_lH(%s)[0]", "_lI(%s)[0]", "_lQ(%s)[0]")
 
 def generate(module: Module, index: int, func_types: List[int], max_depth: int,
              back_edge_hook: Optional[str] = None,
-             annotate: bool = False) -> Tuple[str, Dict[str, Any], List[int]]:
+             annotate: bool = False, fuel: bool = False,
+             interrupt: bool = False) -> Tuple[str, Dict[str, Any], List[int]]:
     """``(source, constants, callees)`` for defined function ``index``: the source
     defines ``f<function index>``; ``constants`` are extra globals it needs and
     ``callees`` the defined functions it calls directly.  ``annotate`` puts each wasm
     instruction as a comment before the code it became part of."""
-    g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook)
+    g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt)
     if annotate:
         g.notes = {}
     lines = g.generate()
@@ -1049,4 +1207,14 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     ftype = module.types[func.type_index]
     params = ["l%d" % k for k in range(len(ftype.params))] + ["_d"]
     head = "def f%d(%s):" % (g.fidx, ", ".join(params))
+    if fuel or interrupt:
+        # the limits' cells are free variables (bound by CompiledWasm.materialize):
+        # reading and updating them costs what a local does
+        # (global: the function's own name, used by recursive calls, must stay a
+        # namespace global rather than become a free variable)
+        out = ["def _limits():", " global f%d" % g.fidx, " _fuel = _intr = 0", " " + head]
+        if fuel:
+            out.append("  nonlocal _fuel")
+        out.extend(" " + line for line in lines)
+        return "\n".join(out) + "\n", g.consts, sorted(g.callees)
     return head + "\n" + "\n".join(lines) + "\n", g.consts, sorted(g.callees)
