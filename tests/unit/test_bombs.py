@@ -1,0 +1,216 @@
+"""Memory and compile-time bombs: tiny or modest inputs that once cost gigabytes.
+
+Each case runs in a child process (this file run as a script) under
+``resource.setrlimit(RLIMIT_AS)`` with a timeout, on both engines, so a regression
+fails the test instead of taking the machine down.  A case must end in a clear
+error (CompileError, ResourceLimitError) or succeed within the limits; never a
+MemoryError, RecursionError or hang.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+resource = pytest.importorskip("resource")  # (POSIX only)
+
+ENGINES = ["compiler", "interpreter"]
+GIB = 1 << 30
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+
+
+# -- binary module builders ------------------------------------------------------------
+def leb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def section(sid: int, payload: bytes) -> bytes:
+    return bytes([sid]) + leb(len(payload)) + payload
+
+
+HEADER = b"\0asm\1\0\0\0"
+
+
+def one_function(body: bytes, locals_: bytes = b"\0") -> bytes:
+    """A module exporting "f" of type [] -> [] with ``body`` (ending in ``end``)."""
+    code = locals_ + body
+    return (HEADER + section(1, b"\x01\x60\x00\x00") + section(3, b"\x01\x00")
+            + section(7, b"\x01\x01f\x00\x00") + section(10, b"\x01" + leb(len(code)) + code))
+
+
+I32_CONST_1, DROP, END, I32_ADD = b"\x41\x01", b"\x1a", b"\x0b", b"\x6a"
+
+RECIPES = {
+    # a function declaring 4 million / 2^32-1 locals (36 and 37 bytes)
+    "locals_4m": lambda: one_function(END, b"\x01" + leb(4_000_000) + b"\x7f"),
+    "locals_max": lambda: one_function(END, b"\x01" + leb(2**32 - 1) + b"\x7f"),
+    # a 750 KB function: 250,000 x (i32.const 1, drop)
+    "big_function": lambda: one_function((I32_CONST_1 + DROP) * 250_000 + END),
+    # a 1 MB function: one expression 330,000 additions long
+    "deep_expression": lambda: one_function(
+        b"\x20\x00" + b"\x20\x00\x6a" * 330_000 + DROP + END, b"\x01\x01\x7f"),
+    # a 1 MB function: 330,000 values on the stack, then added up
+    "deep_stack": lambda: one_function(I32_CONST_1 * 330_000 + I32_ADD * 329_999 + DROP + END),
+    # 400,000 nested blocks (1.2 MB)
+    "nested_blocks": lambda: one_function(b"\x02\x40" * 400_000 + END * 400_000 + END),
+    # 100,000 nested loops and ifs
+    "nested_loops": lambda: one_function(b"\x03\x40" * 100_000 + END * 100_000 + END),
+    "nested_ifs": lambda: one_function(b"\x41\x01\x04\x40" * 100_000 + END * 100_000 + END),
+    # br_table with a million targets (1 MB), and one at the limit (131,072)
+    "br_table_huge": lambda: one_function(
+        b"\x02\x40\x41\x00\x0e" + leb(1_000_000) + b"\x00" * 1_000_001 + END + END),
+    "br_table_limit": lambda: one_function(
+        b"\x02\x40\x41\x00\x0e" + leb(131_072) + b"\x00" * 131_073 + END + END),
+    # counts past the implementation limits
+    "types": lambda: HEADER + section(1, leb(1_000_001) + b"\x60\x00\x00" * 1_000_001),
+    "exports": lambda: (HEADER + section(1, b"\x01\x60\x00\x00") + section(3, b"\x01\x00")
+                        + section(7, leb(100_001) + b"".join(
+                            leb(len(b"%x" % i)) + b"%x" % i + b"\x00\x00" for i in range(100_001)))
+                        + section(10, b"\x01\x02\x00\x0b")),
+    "data_segments": lambda: (HEADER + section(5, b"\x01\x00\x01")
+                              + section(11, leb(100_001) + b"\x01\x00" * 100_001)),
+    "element_segments": lambda: HEADER + section(9, leb(100_001) + b"\x05\x70\x01\xd0\x70\x0b" * 100_001),
+    "globals": lambda: HEADER + section(6, leb(1_000_001) + b"\x7f\x00\x41\x00\x0b" * 1_000_001),
+    # at the function-count limit: proportional, so it compiles
+    "many_functions": lambda: (HEADER + section(1, b"\x01\x60\x00\x00")
+                               + section(3, leb(300_000) + b"\x00" * 300_000)
+                               + section(10, leb(300_000) + b"\x02\x00\x0b" * 300_000)),
+}
+
+WAT = {
+    "memory_max": '(module (memory 65536))',
+    "grow_beyond_host": ('(module (memory 1) (func (export "f") (result i32)'
+                         ' (memory.grow (i32.const 65535))))'),
+    "table_max": '(module (table 0xffffffff funcref))',
+    "fill_copy_1gib": ('(module (memory (export "m") 16384) (func (export "f")'
+                       ' (memory.fill (i32.const 0) (i32.const 0xab) (i32.const 0x40000000))'
+                       ' (memory.copy (i32.const 1) (i32.const 0) (i32.const 0x3fffffff))'
+                       ' (memory.copy (i32.const 0) (i32.const 7) (i32.const 0x3ffffff0))))'),
+}
+
+
+def child(recipe: str, engine: str, limit: int) -> None:
+    """Run one case (in the child process) and print its outcome as JSON."""
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    sys.path.insert(0, SRC)
+    import pywazero as wz
+
+    source = RECIPES[recipe]() if recipe in RECIPES else WAT[recipe]
+    out = {"outcome": "ok"}
+    try:
+        rt = wz.Runtime(wz.RuntimeConfig(engine=engine))
+        m = rt.instantiate(source)
+        if "f" in m.instance.export_kinds:
+            result = m.function("f")()
+            out["result"] = result
+        if recipe == "fill_copy_1gib":
+            mem = m.memory("m")
+            out["probe"] = [mem.read(0, 8).hex(), mem.read(0x3FFFFFF0, 16).hex()]
+    except (wz.CompileError, wz.LinkError) as e:
+        out = {"outcome": type(e).__name__, "message": str(e)[:300],
+               "limit": getattr(e, "limit", None)}
+    except BaseException as e:  # noqa: BLE001 - reported to the parent as a failure
+        out = {"outcome": "unexpected " + type(e).__name__, "message": str(e)[:300]}
+    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps(out))
+
+
+def run(recipe: str, engine: str, limit: int = GIB, timeout: float = 240) -> dict:
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), recipe, engine, str(limit)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["seconds"] = time.monotonic() - start
+    return out
+
+
+# -- refused fast ----------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("recipe, words", [
+    ("locals_4m", "too many locals"),
+    ("locals_max", "too many locals"),
+    ("br_table_huge", "too many br_table targets"),
+    ("types", "too many types"),
+    ("exports", "too many exports"),
+    ("data_segments", "too many data segments"),
+    ("element_segments", "too many element segments"),
+    ("globals", "too many globals"),
+])
+def test_counts_past_the_implementation_limits_are_compile_errors(recipe, engine, words):
+    out = run(recipe, engine)
+    assert out["outcome"] == "ValidationError", out
+    assert words in out["message"], out
+
+
+# -- compiled and run in bounded memory ------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("recipe", ["big_function", "deep_expression", "deep_stack", "nested_blocks",
+                                    "nested_loops", "nested_ifs", "br_table_limit", "many_functions"])
+def test_large_bodies_compile_and_run_in_bounded_memory(recipe, engine):
+    out = run(recipe, engine, limit=GIB)
+    assert out["outcome"] == "ok", out
+    assert out["maxrss_mb"] < 600, out
+
+
+# -- allocation ------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+def test_memory_the_host_cannot_allocate_is_a_resource_limit_error(engine):
+    out = run("memory_max", engine, limit=GIB)
+    assert out["outcome"] == "ResourceLimitError", out
+    assert out["limit"] == "host memory" and "65536 pages" in out["message"], out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_grow_the_host_cannot_allocate_returns_minus_one(engine):
+    out = run("grow_beyond_host", engine, limit=GIB)
+    assert out == {**out, "outcome": "ok", "result": -1}, out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_table_of_2_to_the_32_is_refused(engine):
+    out = run("table_max", engine, limit=GIB)
+    assert out["outcome"] == "ResourceLimitError" and out["limit"] == "max_table_elements", out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fill_and_copy_of_a_gibibyte_need_no_big_temporaries(engine):
+    # the memory itself is 1 GiB: a 1 GiB temporary would not fit in 1.5 GiB
+    out = run("fill_copy_1gib", engine, limit=GIB + GIB // 2)
+    assert out["outcome"] == "ok", out
+    # fill 0xab everywhere; copy by +1 keeps 0xab; copy from 7 down to 0 too
+    assert out["probe"] == ["ab" * 8, "ab" * 16], out
+
+
+def test_compiler_hands_huge_functions_to_the_interpreter():
+    sys.path.insert(0, SRC)
+    import pywazero as wz
+    from pywazero.wasm import impl_limits as L
+
+    rt = wz.Runtime(wz.RuntimeConfig(engine="compiler"))
+    body = (I32_CONST_1 + DROP) * (L.COMPILER_MAX_INSTRUCTIONS // 2 + 1) + END
+    deep = b"\x02\x40" * (L.COMPILER_MAX_DEPTH + 1) + END * (L.COMPILER_MAX_DEPTH + 2)
+    many_locals = one_function(END, b"\x01" + leb(L.COMPILER_MAX_LOCALS + 1) + b"\x7f")
+    for source, words in [(one_function(body), "instructions"), (one_function(deep), "nested"),
+                          (many_locals, "locals")]:
+        cm = rt.compile(source)
+        rt.instantiate(cm).function("f")()
+        reasons = cm._engine_code().fallback_reasons
+        assert list(reasons) == [0] and words in reasons[0], reasons
+    small = rt.compile(one_function(b"\x02\x40" * 50 + END * 51))
+    rt.instantiate(small).function("f")()
+    assert small._engine_code().fallback_reasons == {}
+
+
+if __name__ == "__main__":
+    child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
