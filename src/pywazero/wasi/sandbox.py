@@ -83,9 +83,11 @@ HAVE_DIR_FD: bool = (
 class Dir:
     """A directory a descriptor holds, and the operations on one name in it.  A
     name is one path component, never ``..``; ``"."`` names the directory itself.
-    No operation follows a symbolic link in the final name (except :meth:`subdir`'s
-    callers, which check first: it refuses a link).  OS errors propagate as
-    ``OSError``.  ``root_id`` is ``(st_dev, st_ino)`` of the mount's root."""
+    No operation follows a symbolic link in the name: :meth:`subdir` and
+    :meth:`open` refuse one, the others act on the link itself (:func:`resolve`
+    has already followed the links that are to be followed, checking each).  OS
+    errors propagate as ``OSError``.  ``root_id`` is ``(st_dev, st_ino)`` of the
+    mount's root."""
 
     __slots__ = ("root_id",)
 
