@@ -433,8 +433,9 @@ def test_path_edge_cases(engine, root):
     assert g.open("sub/inner.txt/..", rights=READ_ONLY_RIGHTS)[0] == E.ENOTDIR
 
 
-def test_module_and_runtime_close_release_files(engine, root):
+def test_module_and_runtime_close_release_files(engine, root, dir_kind):
     import gc
+    from pywazero.wasi import sandbox
     for how in ("module", "runtime", "gc"):
         rt = wz.Runtime(wz.RuntimeConfig(engine=engine))
         wasi.instantiate(rt)
@@ -443,8 +444,14 @@ def test_module_and_runtime_close_release_files(engine, root):
         p = 4096
         m.memory().write(p, b"hello.txt")
         assert m.function("path_open")(3, 0, p, 9, 0, 2, 0, 0, 0) == 0
-        osfd = wasi.state(m).fds[m.memory().read_u32(0)].osfd
-        os.fstat(osfd)
+        osfds = [wasi.state(m).fds[m.memory().read_u32(0)].osfd]
+        m.memory().write(p, b"sub")
+        assert m.function("path_open")(3, 0, p, 3, 2, 2, 0, 0, 0) == 0  # a directory
+        # directory descriptors (the mount's and the one opened) hold OS descriptors too
+        osfds += [d.dir.fd for d in wasi.state(m).fds.values() if getattr(d.dir, "fd", None) is not None]
+        assert len(osfds) == (3 if sandbox.HAVE_DIR_FD and dir_kind == "fd" else 1)
+        for osfd in osfds:
+            os.fstat(osfd)
         if how == "module":
             m.close()
         elif how == "runtime":
@@ -452,8 +459,9 @@ def test_module_and_runtime_close_release_files(engine, root):
         else:
             del m, rt  # dropped without close()
             gc.collect()
-        with pytest.raises(OSError):
-            os.fstat(osfd)
+        for osfd in osfds:
+            with pytest.raises(OSError):
+                os.fstat(osfd)
 
 
 @needs_symlinks
