@@ -45,6 +45,20 @@ def _sandbox_setup(root: str) -> None:
     os.symlink(os.path.join(root, "outside-dir"), os.path.join(work, "outside-dir-link"))
 
 
+#: the host's times of what escape_rename must not touch
+ESCAPE_TIMES_NS = 5 * 10**18
+
+
+def _escape_setup(root: str) -> None:
+    """Host files just outside the mount, for escape_rename to look for."""
+    with open(os.path.join(root, "secret.txt"), "w") as f:
+        f.write("top secret\n")
+    os.makedirs(os.path.join(root, "outside-dir"))
+    os.symlink("secret.txt", os.path.join(root, "host-link"))
+    for name in ("secret.txt", "outside-dir"):
+        os.utime(os.path.join(root, name), ns=(ESCAPE_TIMES_NS, ESCAPE_TIMES_NS))
+
+
 @dataclass
 class Case:
     name: str
@@ -69,6 +83,7 @@ CASES = [
     Case("files", "files", args=["/sandbox"]),
     Case("readdir", "readdir", args=["/sandbox"]),
     Case("sandbox", "sandbox", args=["/sandbox", "/ro"], setup=_sandbox_setup, read_only_mount=True),
+    Case("escape_rename", "escape_rename", args=["/sandbox"], setup=_escape_setup),
     Case("exit_0", "exit", args=["0"]),
     Case("exit_3", "exit", args=["3"]),
     Case("exit_125", "exit", args=["125"]),

@@ -37,6 +37,11 @@ def _run(case: harness.Case, tmp_path, engine: str):
         assert os.listdir(os.path.join(root, "outside-dir")) == ["secret.txt"]
         with open(os.path.join(root, "secret.txt")) as f:
             assert f.read() == "top secret\n"
+    if case.name == "escape_rename":  # the host files next to the mount were not touched
+        for name in ("secret.txt", "outside-dir"):  # (before listing: that may set atime)
+            assert os.stat(os.path.join(root, name)).st_mtime_ns == harness.ESCAPE_TIMES_NS, name
+        assert sorted(os.listdir(root)) == ["host-link", "outside-dir", "ro", "secret.txt", "work"]
+        assert os.listdir(os.path.join(root, "outside-dir")) == []
     return harness.result(case, root, code, out), err
 
 
