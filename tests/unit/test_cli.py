@@ -300,3 +300,28 @@ def test_inspect_errors(tmp_path):
     path = write(tmp_path, "bad.wasm", b"\0asm\x02\0\0\0")
     code, _, err = run_cli(["inspect", path])
     assert_one_line_error(code, err, "malformed module")
+
+
+@pytest.mark.parametrize("argv, engine", [
+    ([], "compiler"), (["--engine", "interpreter"], "interpreter"), (["--engine", "compiler"], "compiler"),
+    (["--interpreter"], "interpreter"), (["--interpreter", "--engine", "interpreter"], "interpreter")])
+def test_engine_option(tmp_path, monkeypatch, argv, engine):
+    seen = []
+    real = pywazero.Runtime
+
+    def spy(config=None, *args, **kwargs):
+        seen.append(config.engine)
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(pywazero, "Runtime", spy)
+    mod = write(tmp_path, "m.wat", '(module (func (export "_start")))')
+    assert run_cli(["run"] + argv + [mod]) == (0, "", "")
+    assert seen == [engine]
+
+
+def test_engine_option_errors(tmp_path):
+    mod = write(tmp_path, "m.wat", '(module (func (export "_start")))')
+    code, _, err = run_cli(["run", "--engine", "jit", mod])
+    assert code == 2 and "invalid choice: 'jit'" in err
+    code, _, err = run_cli(["run", "--interpreter", "--engine", "compiler", mod])
+    assert code == 1 and err == "pywazero: error: --interpreter contradicts --engine compiler\n"
