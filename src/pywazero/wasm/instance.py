@@ -85,16 +85,16 @@ class MemoryInstance:
         self.budget = budget
         self._charge: Optional[List[int]] = None
         nbytes = lim.min * PAGE_SIZE
-        what = f"a memory of {lim.min} pages ({nbytes} bytes)"
         if budget is not None:
             want = [(MEMORIES, 1), (MEMORY_BYTES, nbytes)]
-            budget.reserve(want, what)
+            budget.reserve(want, f"a memory of {lim.min} pages")
         try:
             self.data = bytearray(nbytes)
         except MemoryError:
             if budget is not None:
                 budget.refund(want)
-            raise ResourceLimitError("host memory", nbytes, None, what) from None
+            raise ResourceLimitError("host memory", nbytes, None,
+                                     f"a memory of {lim.min} pages ({nbytes} bytes)") from None
         if budget is not None:
             budget.adopt(self, MEMORIES, 1)
             self._charge = budget.adopt(self, MEMORY_BYTES, nbytes)
@@ -151,18 +151,18 @@ class TableInstance:
         self.limit = min(MAX_TABLE_SIZE if self.max is None else self.max, per_table)
         self.budget = budget
         self._charge: Optional[List[int]] = None
-        what = f"a table of {n} elements"
         if n > per_table:
-            raise ResourceLimitError(TABLE_ELEMENTS, n, per_table, what + " (the most one table may hold)")
+            raise ResourceLimitError(TABLE_ELEMENTS, n, per_table,
+                                     f"a table of {n} elements (the most one table may hold)")
         if budget is not None:
             want = [(TABLES, 1), (TABLE_ELEMENTS, n)]
-            budget.reserve(want, what)
+            budget.reserve(want, f"a table of {n} elements")
         try:
             self.elements: List[Any] = [init] * n
         except MemoryError:
             if budget is not None:
                 budget.refund(want)
-            raise ResourceLimitError("host memory", n, None, what) from None
+            raise ResourceLimitError("host memory", n, None, f"a table of {n} elements") from None
         if budget is not None:
             budget.adopt(self, TABLES, 1)
             self._charge = budget.adopt(self, TABLE_ELEMENTS, n)
