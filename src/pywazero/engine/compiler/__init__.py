@@ -241,7 +241,8 @@ class CompiledWasm(CompiledCode):
 
         fc = self.interp_codes.get(index)
         if fc is None:
-            fc = compile_function(self.module, index, self.func_types)
+            # (with the runtime's fuel / interruption check points, if on)
+            fc = compile_function(self.module, index, self.func_types, self.engine.limits)
             self.interp_codes[index] = fc
         ie = self.engine.interpreter()
         proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)

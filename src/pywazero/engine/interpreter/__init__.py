@@ -12,7 +12,8 @@ from typing import Any, List
 
 from ...errors import Trap
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
-from .. import CompiledCode, Engine, call_depth
+from .. import CompiledCode, Engine, _counted_invoke, call_depth
+from ..limits import OUT_OF_FUEL
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
 
@@ -23,8 +24,10 @@ class InterpretedModule(CompiledCode):
     """The interpreter's per-module code: functions are translated lazily, on
     first call, and kept for every later instance."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, limits: Any = None) -> None:
         self.module = module
+        # fuel / interruption on: the code gets check points (see compile.py)
+        self.limits = limits if limits is not None and (limits.consume_fuel or limits.interruptible) else None
         self.func_types = module.func_types()
         self.codes: List[Any] = [None] * len(module.funcs)
         nimp = len(self.func_types) - len(module.funcs)
@@ -37,7 +40,7 @@ class InterpretedModule(CompiledCode):
     def translate(self, index: int) -> FuncCode:
         code = self.codes[index]
         if code is None:
-            code = compile_function(self.module, index, self.func_types)
+            code = compile_function(self.module, index, self.func_types, self.limits)
             self.codes[index] = code
         return code
 
@@ -75,9 +78,12 @@ class InterpreterEngine(Engine):
         self.max_depth = config.max_call_depth
         # ``engine.invoke(fn, args)`` without an extra Python frame
         self.invoke = functools.partial(execute, self)  # type: ignore[method-assign]
+        if self.limits.interruptible:
+            # every call from Python is counted (limits.ExecutionLimits.enter)
+            self.invoke = _counted_invoke(self.invoke, self.limits)  # type: ignore[method-assign]
 
     def compile_module(self, module: Any) -> InterpretedModule:
-        return InterpretedModule(module)
+        return InterpretedModule(module, self.limits)
 
     def invoke(self, fn: WasmFunctionInstance, args: List[Any]) -> List[Any]:
         return execute(self, fn, args)
@@ -365,6 +371,31 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     a(inst.mems[c[1]].data, S.pop() + b, v)
                 elif k == 52:  # UNREACHABLE
                     raise Trap("unreachable")
+                # execution limits (only in code translated with them on)
+                elif k == 53:  # FUEL: charge a straight-line run
+                    b.cell_contents -= a
+                elif k == 54:  # CHECK_F: loop header
+                    v = b.cell_contents
+                    if v <= 0:
+                        raise Trap(OUT_OF_FUEL)
+                    b.cell_contents = v - a
+                elif k == 55:  # CHECK_I: loop header or function entry
+                    if b.cell_contents:
+                        engine.limits.interrupted()
+                elif k == 56:  # CHECK_FI: loop header (flag first, as the compiler)
+                    if c.cell_contents:
+                        engine.limits.interrupted()
+                    v = b.cell_contents
+                    if v <= 0:
+                        raise Trap(OUT_OF_FUEL)
+                    b.cell_contents = v - a
+                elif k == 57 or k == 58:  # ENTRY_F / ENTRY_FI: function entry
+                    v = b.cell_contents - 1
+                    b.cell_contents = v - a
+                    if v <= 0:
+                        raise Trap(OUT_OF_FUEL)
+                    if k == 58 and c.cell_contents:
+                        engine.limits.interrupted()
                 else:
                     raise AssertionError(f"bad internal instruction {k}")
     except (struct.error, OverflowError, IndexError):

@@ -40,6 +40,7 @@ from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
 from ...wasm.types import F32, F64, I32, I64, V128, FuncType
 from ...wasm.validation import validate_function
+from ..limits import FREE_OPS, GROW_OPS, OUT_OF_FUEL, length_charges
 from . import rare as R
 from .kinds import *  # noqa: F401,F403
 from .kinds import KIND_NAMES
@@ -304,9 +305,42 @@ def _specialise_add(ins: list) -> None:
             ins[:] = [K_ADD, mask, 0, 0]
 
 
-def compile_function(module: Module, index: int, func_types: List[int]) -> FuncCode:
+def _charge_length(fn: Callable, cell: Any, grow: bool, check: bool = True) -> Callable:
+    """A rare handler running ``fn`` then charging its length operand (the topmost)
+    as fuel, and checking: wasmtime's cost of a bulk operator whose length is not a
+    constant (engine/limits.py, ``length_charges``).  A failed grow costs nothing
+    (nor does a grow by a constant, which wasmtime charges with no check)."""
+    from ...errors import Trap
+
+    def charged(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+        n = S[-1]
+        fn(S, inst, a, b)
+        if grow and S[-1] == 0xFFFFFFFF:
+            return
+        f = cell.cell_contents - n
+        cell.cell_contents = f
+        if check and f <= 0:
+            raise Trap(OUT_OF_FUEL)
+
+    return charged
+
+
+def compile_function(module: Module, index: int, func_types: List[int],
+                     limits: Any = None) -> FuncCode:
     """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
-    facts of its ``info`` (validating the body first when it has none)."""
+    facts of its ``info`` (validating the body first when it has none).
+
+    With ``limits`` (an :class:`~pywazero.engine.limits.ExecutionLimits` with fuel
+    or interruption on) the code also has check points: the function starts with an
+    entry check and every loop header with a loop check (fuel: trap when none is
+    left; interruption: trap when the flag is set).  Fuel is charged per
+    straight-line run, in advance, by the instruction that starts the run (a
+    ``K_FUEL``, or the entry/loop check that precedes it); a run ends after a call,
+    a branch, an ``if``/``else``, before a join (an ``end`` that is branched to) or a
+    loop header, and after a bulk operator of dynamic length (charged and checked
+    once it succeeded).  Runs have no exits but their last instruction (and traps),
+    so at every check point, call and return exactly the executed operators have
+    been charged, as the compiler engine and wasmtime charge them."""
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
@@ -326,6 +360,19 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
     ctl: List[_Ctl] = [_Ctl(3, -1, 0, len(ftype.results), 0, n - 1)]
     reachable = True
     types = module.types
+    fuel_on = bool(limits is not None and limits.consume_fuel)
+    intr_on = bool(limits is not None and limits.interruptible)
+    FC = limits.fuel if fuel_on else None
+    FL = limits.flag if intr_on else None
+    lengths = length_charges(module, index) if fuel_on else {}
+    # the instruction charging the current straight-line run (None: none yet)
+    run: Optional[list] = None
+    if fuel_on:
+        run = [K_ENTRY_FI if intr_on else K_ENTRY_F, 0, FC, FL]
+        out.append(run)
+    elif intr_on:
+        out.append([K_CHECK_I, 0, FL, 0])
+    barrier = len(out)
 
     def emit(*ins: Any) -> None:
         out.append(list(ins))
@@ -360,6 +407,13 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
     while i < n:
         op, imm = body[i]
         i += 1
+        if fuel_on and op not in FREE_OPS:
+            if run is None:
+                run = [K_FUEL, 0, FC, 0]
+                out.append(run)
+            run[1] += 1
+            if lengths and op not in GROW_OPS:   # a bulk operator's constant length
+                run[1] += lengths.get(i - 1) or 0   # costs with it
 
         if op == 0x20:  # local.get
             emit(K_LGET, imm, 0, 0)
@@ -448,8 +502,10 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                     c.fixups.append(len(out) - 1)
             else:
                 emit_branch(imm, True, height)
+            run = None
         elif op == 0x0C:  # br
             emit_branch(imm, False, branch_heights[i - 1])
+            run = None
             reachable = False
             i = ctl[-1].stop
         elif op == 0x02 or op == 0x03:  # block / loop
@@ -458,6 +514,11 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             c = _Ctl(0 if op == 0x02 else 1, opener, heights[opener],
                      len(r) if op == 0x02 else len(p), len(out), partner[opener])
             if op == 0x03:
+                if fuel_on:   # the check, then the charge of the run it starts
+                    run = [K_CHECK_FI if intr_on else K_CHECK_F, 0, FC, FL]
+                    out.append(run)
+                elif intr_on:
+                    out.append([K_CHECK_I, 0, FL, 0])
                 barrier = len(out)
             ctl.append(c)
         elif op == 0x04:  # if
@@ -483,6 +544,7 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                 emit(K_IF_FALSE, -1, 0, 0)
             c.if_fixup = len(out) - 1
             ctl.append(c)
+            run = None
         elif op == 0x05:  # else
             c = ctl[-1]
             if reachable:
@@ -492,6 +554,7 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             c.if_fixup = -1
             c.stop = partner[c.opener]
             barrier = len(out)
+            run = None
             reachable = True
         elif op == 0x0B:  # end
             c = ctl.pop()
@@ -505,6 +568,7 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
                 out[c.if_fixup][1] = end_pc
             if c.fixups or c.if_fixup >= 0:
                 barrier = end_pc
+                run = None   # a join: each path has charged its own runs
             if c.kind == 3:
                 emit(K_RETURN, c.arity, 0, 0)
                 break
@@ -527,14 +591,17 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
             emit(K_BR_TABLE, entries, len(entries) - 1, 0)
             for c, j in fix:
                 c.fixups.append((len(out) - 1, j))  # type: ignore[arg-type]
+            run = None
             reachable = False
             i = ctl[-1].stop
         elif op == 0x0F:  # return
             emit(K_RETURN, ctl[0].arity, 0, 0)
+            run = None
             reachable = False
             i = ctl[-1].stop
         elif op == 0x00:
             emit(K_UNREACHABLE, 0, 0, 0)
+            run = None
             reachable = False
             i = ctl[-1].stop
         elif op == 0x01:  # nop
@@ -542,10 +609,12 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
         elif op == 0x10:  # call
             ft = types[func_types[imm]]
             emit(K_CALL, imm, len(ft.params), len(ft.results))
+            run = None   # the callee's entry check sees everything so far charged
         elif op == 0x11:  # call_indirect
             tidx, tab = imm
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
+            run = None
         elif op == 0x1A:  # drop
             emit(K_DROP, 0, 0, 0)
         elif op == 0x1B or op == 0x1C:  # select
@@ -569,6 +638,12 @@ def compile_function(module: Module, index: int, func_types: List[int]) -> FuncC
         else:
             # everything else runs as a "rare" handler: fn(S, inst, a, b)
             fn, a, b = R.lookup(op, imm, module)
+            if fuel_on and i - 1 in lengths:
+                if lengths[i - 1] is None:
+                    fn = _charge_length(fn, FC, op in GROW_OPS)
+                    run = None   # (a check point follows the operator)
+                elif op in GROW_OPS:
+                    fn = _charge_length(fn, FC, True, False)
             emit(K_RARE, fn, a, b)
 
     for ins in out:

@@ -57,6 +57,13 @@ K_RARE = 49
 K_LOADM = 50
 K_STOREM = 51
 K_UNREACHABLE = 52
+# execution limits (emitted only when the runtime has fuel or interruption on)
+K_FUEL = 53          # charge a (fuel cell b): the start of a straight-line run
+K_CHECK_F = 54       # loop header: trap if fuel <= 0, then charge a
+K_CHECK_I = 55       # loop header or function entry: trap if the flag (cell b) is set
+K_CHECK_FI = 56      # loop header: both (flag cell c)
+K_ENTRY_F = 57       # function entry: charge 1, trap if fuel <= 0, charge a
+K_ENTRY_FI = 58      # function entry: both (flag cell c)
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
 __all__ = [k for k in list(globals()) if k.startswith('K_')]
