@@ -97,6 +97,21 @@ def _parse_timeout(spec: str) -> float:
     return value
 
 
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _parse_size(spec: str) -> int:
+    """A byte count: digits with an optional binary unit (``64M``, ``1GiB``, ``65536``)."""
+    text = spec.strip().upper().replace("_", "")
+    digits = text.rstrip("KMGIB")
+    unit = text[len(digits):]
+    unit = unit[:-1] if unit.endswith("B") else unit
+    unit = unit[:-1] if unit.endswith("I") and len(unit) == 2 else unit
+    if not digits.isdigit() or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"invalid size {spec!r}: use bytes, or a number with K, M or G")
+    return int(digits) * _SIZE_UNITS[unit]
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors go to our stderr stream."""
 
@@ -152,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop with status 124 if the guest runs longer than SECONDS.  "
                           "Enforced from outside the engine: the guest runs in a "
                           "background thread and the whole process exits when time is up.")
+    run.add_argument("--max-memory", type=_parse_size, metavar="SIZE", default=None,
+                     help="the most linear memory the guest may hold, all memories together "
+                          "(bytes, or with K, M or G: '64M'); memory.grow past it fails")
     run.add_argument("--interpreter", action="store_true",
                      help="use the interpreter engine instead of the compiler")
     run.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
@@ -245,7 +263,7 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     engine = args.engine or ("interpreter" if args.interpreter else "compiler")
     if args.interpreter and engine != "interpreter":
         raise CliError("--interpreter contradicts --engine " + engine)
-    cfg = pywazero.RuntimeConfig(engine=engine)
+    cfg = pywazero.RuntimeConfig(engine=engine, max_memory_bytes=args.max_memory)
     rt = pywazero.Runtime(cfg)
     compiled = _compile(rt, args.module)
     module = compiled.module

@@ -221,3 +221,39 @@ def test_budgets_combine_with_the_page_limit(engine):
     rt2 = wz.Runtime(wz.RuntimeConfig(engine=engine, memory_limit_pages=2, max_memory_bytes=100 * PAGE))
     assert grower(rt).function("grow")(5) == 1
     assert grower(rt2).function("grow")(5) == -1
+
+
+# -- command line ----------------------------------------------------------------------
+def run_cli(argv):
+    import io
+
+    from pywazero import cli
+
+    out, err = io.BytesIO(), io.BytesIO()
+    code = cli.main(argv, stdin=io.BytesIO(), stdout=out, stderr=err)
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+# _start traps (exit 134) unless memory.grow gives what is expected
+CLI_GROW = """(module (memory {pages})
+  (func (export "_start")
+    (if (i32.ne (memory.grow (i32.const 1)) (i32.const {expect})) (then unreachable))))"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cli_max_memory(engine, tmp_path):
+    path = tmp_path / "g.wat"
+    path.write_text(CLI_GROW.format(pages=2, expect=-1))
+    assert run_cli(["run", "--engine", engine, "--max-memory", "128K", str(path)])[0] == 0
+    assert run_cli(["run", "--engine", engine, "--max-memory", "192K", str(path)])[0] == 134
+    path.write_text(CLI_GROW.format(pages=2, expect=2))
+    assert run_cli(["run", "--engine", engine, "--max-memory", "1MiB", str(path)])[0] == 0
+    assert run_cli(["run", "--engine", engine, str(path)])[0] == 0
+    code, _, err = run_cli(["run", "--engine", engine, "--max-memory", "65536", str(path)])
+    assert code == 1
+    assert "max_memory_bytes" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_max_memory_usage_error(tmp_path):
+    code, _, err = run_cli(["run", "--max-memory", "lots", str(tmp_path / "x.wat")])
+    assert code == 2 and "invalid size" in err
