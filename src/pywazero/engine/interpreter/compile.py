@@ -233,7 +233,8 @@ class _Ctl:
     """An open construct of the translator (the facts about it come from
     FunctionInfo; what is kept here is about the code being emitted)."""
 
-    __slots__ = ("kind", "opener", "height", "arity", "fixups", "loop_pc", "if_fixup", "stop")
+    __slots__ = ("kind", "opener", "height", "arity", "fixups", "loop_pc", "if_fixup", "stop",
+                 "then_run", "check")
 
     def __init__(self, kind: int, opener: int, height: int, arity: int, loop_pc: int,
                  stop: int) -> None:
@@ -247,6 +248,10 @@ class _Ctl:
         # body index where code after an unconditional branch is live again: the
         # else (then-branch of an if that has one), otherwise the end
         self.stop = stop
+        # fuel: (run, its amount at the if) when the then-arm's first run was charged
+        # with the run before the if (the else arm gives that part back)
+        self.then_run: Optional[Tuple[list, int]] = None
+        self.check: Optional[list] = None   # a loop's header check (limits on)
 
 
 # ops whose result is a plain function of their operands (numeric)
@@ -367,6 +372,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
     lengths = length_charges(module, index) if fuel_on else {}
     # the instruction charging the current straight-line run (None: none yet)
     run: Optional[list] = None
+    tramps: List[Tuple[list, list, int]] = []   # (forward br_if, its run, run amount there)
+    elses: List[Tuple[list, Tuple[list, int]]] = []   # (else arm's charge, then_run)
+    backs: List[Tuple[list, list]] = []   # (JMP_CHECK_F, the loop's header check)
     if fuel_on:
         run = [K_ENTRY_FI if intr_on else K_ENTRY_F, 0, FC, FL]
         out.append(run)
@@ -400,6 +408,14 @@ def compile_function(module: Module, index: int, func_types: List[int],
         out.append(ins)
         if c.kind == 1:
             ins[1] = c.loop_pc
+            if kind == K_JMP and c.check is not None and fuel_on != intr_on:
+                # the back-edge does the header's check itself and jumps past it:
+                # one dispatch per iteration instead of two
+                if fuel_on:
+                    ins[:] = [K_JMP_CHECK_F, c.loop_pc + 1, FC, 0]
+                    backs.append((ins, c.check))
+                else:
+                    ins[:] = [K_JMP_CHECK_I, c.loop_pc + 1, FL, 0]
         else:
             c.fixups.append(len(out) - 1)
 
@@ -502,7 +518,12 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     c.fixups.append(len(out) - 1)
             else:
                 emit_branch(imm, True, height)
-            run = None
+            if run is not None and c.kind != 1:
+                # a forward branch (mostly not taken): the fall-through run is charged
+                # with this one, the taken path gives it back (a trampoline, below)
+                tramps.append((out[-1], run, run[1]))
+            else:
+                run = None
         elif op == 0x0C:  # br
             emit_branch(imm, False, branch_heights[i - 1])
             run = None
@@ -515,10 +536,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
                      len(r) if op == 0x02 else len(p), len(out), partner[opener])
             if op == 0x03:
                 if fuel_on:   # the check, then the charge of the run it starts
-                    run = [K_CHECK_FI if intr_on else K_CHECK_F, 0, FC, FL]
+                    run = c.check = [K_CHECK_FI if intr_on else K_CHECK_F, 0, FC, FL]
                     out.append(run)
                 elif intr_on:
-                    out.append([K_CHECK_I, 0, FL, 0])
+                    c.check = [K_CHECK_I, 0, FL, 0]
+                    out.append(c.check)
                 barrier = len(out)
             ctl.append(c)
         elif op == 0x04:  # if
@@ -544,7 +566,10 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 emit(K_IF_FALSE, -1, 0, 0)
             c.if_fixup = len(out) - 1
             ctl.append(c)
-            run = None
+            if run is not None and stop is not None:
+                c.then_run = (run, run[1])   # the then arm's first run joins this one
+            else:
+                run = None
         elif op == 0x05:  # else
             c = ctl[-1]
             if reachable:
@@ -555,6 +580,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
             c.stop = partner[c.opener]
             barrier = len(out)
             run = None
+            if c.then_run is not None:
+                # the else arm's first run, less what the then arm's cost in advance
+                run = [K_FUEL, 0, FC, 0]
+                out.append(run)
+                elses.append((run, c.then_run))
             reachable = True
         elif op == 0x0B:  # end
             c = ctl.pop()
@@ -646,6 +676,19 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     fn = _charge_length(fn, FC, True, False)
             emit(K_RARE, fn, a, b)
 
+    if tramps or elses:
+        # what a run charges beyond a point, from the amounts accumulated above,
+        # before any of them is adjusted
+        gives = [(ins, r[1] - at) for ins, r, at in tramps]
+        takes = [(e, r[1] - at) for e, (r, at) in elses]
+        for ins, k in gives:
+            if k:
+                out.append([K_FUEL_JMP, ins[1], FC, k])
+                ins[1] = len(out) - 1
+        for e, k in takes:
+            e[1] -= k
+    for ins, chk in backs:
+        ins[3] = chk[1]
     for ins in out:
         if ins[0] == K_BR_TABLE:
             ins[1] = [tuple(e) for e in ins[1]]

@@ -64,6 +64,9 @@ K_CHECK_I = 55       # loop header or function entry: trap if the flag (cell b) 
 K_CHECK_FI = 56      # loop header: both (flag cell c)
 K_ENTRY_F = 57       # function entry: charge 1, trap if fuel <= 0, charge a
 K_ENTRY_FI = 58      # function entry: both (flag cell c)
+K_FUEL_JMP = 59      # give back c (to fuel cell b) and jump to a: a taken forward br_if
+K_JMP_CHECK_F = 60   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
+K_JMP_CHECK_I = 61   # a loop's back-edge `br` doing its header's CHECK_I, to a
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
 __all__ = [k for k in list(globals()) if k.startswith('K_')]
