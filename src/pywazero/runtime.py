@@ -217,16 +217,22 @@ class Runtime:
         self._check_open()
         from .wasm.validation import validate_module
 
-        module = _decode(source, self.config.core_features)
-        validate_module(module, self.config.core_features)
+        try:
+            module = _decode(source, self.config.core_features)
+            validate_module(module, self.config.core_features)
+            compiled = CompiledModule(module, self)
+            compiled._engine_code()  # the engine's per-module work happens here, once
+        except MemoryError:
+            # the last line of defence: within the implementation limits a module
+            # costs memory proportional to its size, but a big module on a small
+            # host (or under RLIMIT_AS) may still not fit
+            raise CompileError("module too large: the host ran out of memory compiling it") from None
         limit = self.config.memory_limit_pages
         for mt in module.mem_types():
             if mt.limits.min > limit:
                 raise CompileError(
                     f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of {limit} pages"
                 )
-        compiled = CompiledModule(module, self)
-        compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled
 
     def _resolve(self, module: str, name: str) -> Any:
@@ -264,13 +270,23 @@ class Runtime:
                 raise ValueError(f"a module named {name!r} is already instantiated in this runtime")
             module = compiled.module
             imports = resolve_imports(module, self._resolve)
-            inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
-                               self.config.memory_limit_pages, run_start=False,
-                               wasm1_segments=not self._bulk_memory,
-                               plan=compiled._instantiation_plan(), budget=self._budget)
+            try:
+                inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
+                                   self.config.memory_limit_pages, run_start=False,
+                                   wasm1_segments=not self._bulk_memory,
+                                   plan=compiled._instantiation_plan(), budget=self._budget)
+            except MemoryError:
+                # (memories and tables say so themselves; this is everything else an
+                # instance allocates: function instances, segments, namespaces)
+                from .errors import ResourceLimitError
+
+                raise ResourceLimitError("host memory", len(module.funcs), None,
+                                         "the host ran out of memory instantiating the module") from None
             # attached before any code runs: host functions (WASI) find it from the caller
             inst.config = config  # type: ignore[attr-defined]
             if module.start is not None:
+                if self._engine.limits.consume_fuel:
+                    self._engine.limits.charge_start()
                 inst.funcs[module.start].call([])
             for fname in config.start_functions:
                 f = inst.exports.get(fname) if fname in inst.export_kinds else None
@@ -339,6 +355,25 @@ class Runtime:
     def get_fuel(self) -> int:
         """The fuel left (needs ``RuntimeConfig(consume_fuel=True)``)."""
         return self._engine.limits.get_fuel()
+
+    def deadline(self, seconds: float) -> Any:
+        """A context manager: wasm of this runtime still running ``seconds`` after the
+        ``with`` statement (calls, instantiations and their start functions, in any
+        thread) traps "interrupted: deadline exceeded", and calls started inside the
+        block after that trap at once.  Needs ``RuntimeConfig(interruptible=True)``
+        (ValueError otherwise).  A timer thread delivers it; leaving the block stops
+        and joins it.
+
+        >>> rt = Runtime(RuntimeConfig(interruptible=True))
+        >>> spin = rt.instantiate('(module (func (export "f") (loop br 0)))').function("f")
+        >>> with rt.deadline(0.05):
+        ...     spin()
+        Traceback (most recent call last):
+        ...
+        pywazero.errors.Trap: interrupted: deadline exceeded
+        ...
+        """
+        return self._engine.limits.deadline(seconds)
 
     def interrupt(self) -> None:
         """Make wasm of this runtime running now (in any thread) trap "interrupted".

@@ -386,6 +386,9 @@ def instantiate(
         datas[i] = b""
 
     if run_start and plan.start is not None:
+        limits = getattr(engine, "limits", None)
+        if limits is not None and limits.consume_fuel:
+            limits.charge_start()   # (wasmtime's wrapper around a start function)
         funcs[plan.start].call([])
     return inst
 
