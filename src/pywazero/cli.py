@@ -11,7 +11,9 @@ Exit status of ``run``:
   returns);
 * ``134`` (128 + SIGABRT, as wasmtime on Unix) when the guest traps; the trap and its
   wasm stack trace go to stderr;
-* ``124`` (as GNU ``timeout``) when ``--timeout`` expires;
+* ``124`` (as GNU ``timeout``) when ``--timeout`` expires: the guest is interrupted
+  in-process (``Runtime.deadline``) and its trap is reported like any other;
+* ``134`` also when ``--fuel`` runs out ("all fuel consumed by WebAssembly");
 * ``1`` when the module cannot be run at all (missing file, malformed or invalid
   module, unknown import, nothing to run, a resource budget exceeded or memory the
   host cannot allocate), with a one-line message on stderr;
@@ -26,8 +28,9 @@ import argparse
 import os
 import re
 import sys
-import threading
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+
+from .engine.limits import DEADLINE
 
 EXIT_TRAP = 134
 EXIT_TIMEOUT = 124
@@ -85,6 +88,16 @@ def _parse_env(spec: str) -> Tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"invalid environment variable {spec!r}: expected KEY=VALUE")
     return key, value
+
+
+def _parse_fuel(spec: str) -> int:
+    try:
+        value = int(spec, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid fuel {spec!r}: expected a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid fuel {spec!r}: must not be negative")
+    return value
 
 
 def _parse_timeout(spec: str) -> float:
@@ -151,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"exit status: the guest's exit code; {EXIT_TRAP} when it traps (the trap "
             f"and its wasm stack trace are printed to stderr); {EXIT_TIMEOUT} when "
-            f"--timeout expires; {EXIT_ERROR} when the module cannot be run (missing "
+            f"--timeout expires (the guest is interrupted and its trap printed); "
+            f"{EXIT_ERROR} when the module cannot be run (missing "
             f"file, malformed module, unknown import, nothing to run); {EXIT_USAGE} "
             "for a bad command line.  Put '--' before ARGS that start with '-'."),
     )
@@ -164,9 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--env-inherit", action="store_true",
                      help="pass this process's environment to the guest (--env wins)")
     run.add_argument("--timeout", type=_parse_timeout, metavar="SECONDS",
-                     help="stop with status 124 if the guest runs longer than SECONDS.  "
-                          "Enforced from outside the engine: the guest runs in a "
-                          "background thread and the whole process exits when time is up.")
+                     help="interrupt the guest (status 124) if it runs longer than SECONDS "
+                          "(wall clock, instantiation included).  A guest blocked in a "
+                          "host call (reading stdin, sleeping) is stopped when that call "
+                          "returns.")
+    run.add_argument("--fuel", type=_parse_fuel, metavar="N", default=None,
+                     help="give the guest N units of fuel (about one per wasm instruction, "
+                          "counted as wasmtime counts them); when it runs out the guest "
+                          "traps (status 134)")
     run.add_argument("--max-memory", type=_parse_size, metavar="SIZE", default=None,
                      help="the most linear memory the guest may hold, all memories together "
                           "(bytes, or with K, M or G: '64M'); memory.grow past it fails")
@@ -263,8 +282,12 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     engine = args.engine or ("interpreter" if args.interpreter else "compiler")
     if args.interpreter and engine != "interpreter":
         raise CliError("--interpreter contradicts --engine " + engine)
-    cfg = pywazero.RuntimeConfig(engine=engine, max_memory_bytes=args.max_memory)
+    cfg = pywazero.RuntimeConfig(engine=engine, max_memory_bytes=args.max_memory,
+                                 consume_fuel=args.fuel is not None,
+                                 interruptible=args.timeout is not None)
     rt = pywazero.Runtime(cfg)
+    if args.fuel is not None:
+        rt.set_fuel(args.fuel)
     compiled = _compile(rt, args.module)
     module = compiled.module
     starts = [e for e in compiled.exports if e.name == "_start" and e.kind == "func"]
@@ -305,6 +328,8 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[byt
         return e.exit_code & 0xFF if e.exit_code >= 0 else EXIT_ERROR
     except Trap as e:
         _write_line(stderr, f"pywazero: {module_path}: wasm trap: {format_trap(e)}")
+        if getattr(e, "reason", None) == DEADLINE:   # --timeout
+            return EXIT_TIMEOUT
         return EXIT_TRAP
     except LinkError as e:
         _write_line(stderr, f"pywazero: {module_path}: cannot link: {e}")
@@ -343,7 +368,7 @@ def _flush(*streams: IO[bytes]) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
-            stderr: IO[bytes], *, exit_on_timeout: bool) -> int:
+            stderr: IO[bytes]) -> int:
     rt, compiled, mcfg = _prepare(args, stdin, stdout, stderr)
     if args.timeout is None:
         try:
@@ -351,32 +376,17 @@ def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
         finally:
             _flush(stdout, stderr)
             compiled.close()
-    # Neither engine can be interrupted yet, so the deadline is enforced from outside:
-    # the guest runs in a daemon thread, and when time is up this process stops
-    # waiting for it (and, from the real command line, exits at once).
-    outcome: List[Any] = []
-
-    def target() -> None:
+    # the runtime is interruptible: the deadline interrupts the guest in this thread
+    with rt.deadline(args.timeout):
         try:
-            outcome.append(_execute(rt, compiled, mcfg, args.module, stderr))
-        except BaseException as e:  # re-raised in the main thread
-            outcome.append(e)
-
-    t = threading.Thread(target=target, name="pywazero-guest", daemon=True)
-    t.start()
-    t.join(args.timeout)
-    if t.is_alive():
-        _flush(stdout)
+            status = _execute(rt, compiled, mcfg, args.module, stderr)
+        finally:
+            _flush(stdout)
+            compiled.close()
+    if status == EXIT_TIMEOUT:
         _write_line(stderr, f"pywazero: {args.module}: timed out after {args.timeout:g} seconds")
-        if exit_on_timeout:
-            os._exit(EXIT_TIMEOUT)
-        return EXIT_TIMEOUT
-    _flush(stdout, stderr)
-    compiled.close()
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    _flush(stderr)
+    return status
 
 
 # -- inspect ---------------------------------------------------------------------------
@@ -469,11 +479,9 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
     status.  ``stdin``/``stdout``/``stderr`` are binary streams (default: this
     process's); the guest's stdio is connected to them.
 
-    Called with ``argv=None`` (the ``pywazero`` script), a ``--timeout`` that expires
-    ends the process at once; otherwise ``main`` returns 124 and the guest thread is
-    abandoned (it keeps running in the background).
+    A ``--timeout`` that expires interrupts the guest where it runs (no thread is
+    left behind) and ``main`` returns 124.
     """
-    from_console = argv is None
     if argv is None:
         argv = sys.argv[1:]
     stdin = stdin if stdin is not None else _binary(sys.stdin)
@@ -488,7 +496,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
         if args.command == "run":
-            return cmd_run(args, stdin, stdout, stderr, exit_on_timeout=from_console)
+            return cmd_run(args, stdin, stdout, stderr)
         if args.command == "inspect":
             return cmd_inspect(args, stdout)
         if args.command == "version":

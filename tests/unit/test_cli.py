@@ -1,11 +1,13 @@
 """The command line (``pywazero.cli``) on modules that need no WASI: errors,
-exit statuses, --timeout, inspect, version, help."""
+exit statuses, --timeout, --fuel, inspect, version, help."""
 from __future__ import annotations
 
 import io
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -59,12 +61,13 @@ def test_help(argv):
     code, out, err = run_cli(argv)
     assert code == 0 and out.startswith("usage: pywazero") and not err
     if argv[0] == "run":
-        for opt in ("--mount", "--env", "--env-inherit", "--timeout", "--interpreter", "134", "124"):
+        for opt in ("--mount", "--env", "--env-inherit", "--timeout", "--fuel", "--interpreter", "134", "124"):
             assert opt in out
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "--env", "NOEQUALS", "m.wasm"],
                                   ["run", "--timeout", "soon", "m.wasm"], ["run", "--timeout", "-1", "m.wasm"],
+                                  ["run", "--fuel", "-1", "m.wasm"], ["run", "--fuel", "1e6", "m.wasm"],
                                   ["run", "--mount", ":/x", "m.wasm"], ["inspect"]])
 def test_usage_errors(argv):
     code, out, err = run_cli(argv)
@@ -215,7 +218,51 @@ def test_timeout_expires(engine, tmp_path):
     path = write(tmp_path, "loop.wat", '(module (func (export "_start") (loop br 0)))')
     p = run_subprocess(["run", "--timeout", "0.5"] + engine + [path])
     assert p.returncode == cli.EXIT_TIMEOUT == 124
-    assert p.stderr.decode() == f"pywazero: {path}: timed out after 0.5 seconds\n"
+    err = p.stderr.decode()
+    # the guest was interrupted in-process: its trap is reported like any other
+    assert err.startswith(f"pywazero: {path}: wasm trap: interrupted: deadline exceeded")
+    assert err.endswith(f"pywazero: {path}: timed out after 0.5 seconds\n")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_timeout_in_process_leaves_no_thread(engine, tmp_path):
+    path = write(tmp_path, "loop.wat", '(module (func (export "_start") (loop br 0)))')
+    before = set(threading.enumerate())
+    t0 = time.perf_counter()
+    code, out, err = run_cli(["run", "--timeout", "0.2"] + engine + [path])
+    assert code == 124 and "deadline exceeded" in err and out == ""
+    assert time.perf_counter() - t0 < 5
+    assert set(threading.enumerate()) == before   # the guest ran here; the timer is joined
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_timeout_in_start_function(engine, tmp_path):
+    path = write(tmp_path, "start.wat", '(module (func $s (loop br 0)) (start $s))')
+    code, _, err = run_cli(["run", "--timeout", "0.2"] + engine + [path])
+    assert code == 124 and "interrupted: deadline exceeded" in err
+
+
+FUEL_LOOP = """(module (global $n (mut i32) (i32.const 0))
+  (func (export "_start") (loop (global.set $n (i32.add (global.get $n) (i32.const 1))) (br 0))))"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fuel_runs_out(engine, tmp_path):
+    path = write(tmp_path, "loop.wat", FUEL_LOOP)
+    code, _, err = run_cli(["run", "--fuel", "1000"] + engine + [path])
+    assert code == 134
+    assert err.startswith(f"pywazero: {path}: wasm trap: all fuel consumed by WebAssembly")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fuel_enough(engine, tmp_path):
+    # costs 4 (entry 1, three i32.const; drop is free); the only check is at entry, so
+    # fuel 2 completes (ending in debt, reported as 0) and fuel 1 traps, as in wasmtime
+    path = write(tmp_path, "ok.wat", '(module (func (export "_start") i32.const 1 drop i32.const 2 drop i32.const 3 drop))')
+    assert run_cli(["run", "--fuel", "2"] + engine + [path]) == (0, "", "")
+    code, _, err = run_cli(["run", "--fuel", "1"] + engine + [path])
+    assert code == 134 and "all fuel consumed" in err
 
 
 def test_subprocess_trap(tmp_path):
