@@ -236,7 +236,6 @@ class CompiledWasm(CompiledCode):
     def _fallback(self, index: int, fi: Any) -> Any:
         """Run a function Python cannot express (too deeply nested) on the
         interpreter."""
-        from ..interpreter import execute
         from ..interpreter.compile import compile_function
 
         fc = self.interp_codes.get(index)
@@ -246,7 +245,8 @@ class CompiledWasm(CompiledCode):
             self.interp_codes[index] = fc
         ie = self.engine.interpreter()
         proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
-        run = _raw_call_shim(lambda args: execute(ie, proxy, args), len(fi.type.results))
+        run_loop = ie.execute   # (the interpreter's loop for code with check points, if on)
+        run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
 

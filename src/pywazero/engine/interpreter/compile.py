@@ -72,6 +72,8 @@ class FuncCode:
             for x in ins[1:]:
                 if callable(x):
                     args.append(getattr(x, "__name__", repr(x)))
+                elif type(x).__name__ == "cell":   # an execution-limits cell
+                    args.append("<cell>")
                 else:
                     args.append(repr(x))
             out.append(f"{pc:4d}  {KIND_NAMES.get(k, k)} {' '.join(args)}")
