@@ -81,6 +81,7 @@ class CompiledWasm(CompiledCode):
         ns["_CW"] = self
         # called by a generated function entered deeper than engine.shallow_depth
         ns["_exhausted"] = engine._exhausted
+        ns["_MAXD"] = engine.max_depth
         lim = engine.limits
         # execution limits: generated code charges fuel / tests the interrupt flag
         # (closure cells bound in materialize) and traps through these
@@ -430,9 +431,14 @@ class CompilerEngine(Engine):
 
     _py_cap = 0
 
-    def _exhausted(self, d: int) -> None:
-        """Called by a generated function entered at depth ``d`` > ``shallow_depth``."""
+    def _exhausted(self, d: int, entry: bool = False) -> None:
+        """Called by a generated function entered at depth ``shallow_depth + 1`` or
+        beyond ``max_depth``, and by an entry from Python (a host function) at depth
+        ``d`` past the shallow depth (``entry``: the frames that cross it may belong
+        to another engine)."""
         if d > self.max_depth:
+            if entry:   # (the callee's own check traps)
+                return
             # raised by the frame that would exceed the depth: it does not count as
             # entered
             t = Trap("call stack exhausted")
@@ -462,6 +468,8 @@ class CompilerEngine(Engine):
         code = fn.code
         if code.__class__ is _Lazy:
             code = _resolve(fn)
+        if base > _SHALLOW_DEPTH:   # entered below the depth where frames raise the limit
+            self._exhausted(base + 1, True)
         try:
             r = code(*args, base + 1)
         except _CAUGHT as e:
@@ -519,6 +527,8 @@ _ENTRY_TEMPLATE = """
 def make(fi, engine):%(setup)s
     def entry(%(params)s):
         d = _tls.depth + 1 if _R[0] else 1
+        if d > _SHALLOW1:   # entered below the depth where frames raise the limit
+            engine._exhausted(d, True)
         f = fi.code
         if f.__class__ is _Lazy:
             f = _resolve(fi)%(enter)s
@@ -563,7 +573,7 @@ def _entry_maker(n: int, counted: bool = False) -> Any:
                                  args=params + ", d" if n else "d")
     ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
                           "_CAUGHT": _CAUGHT, "_failure": _failure,
-                          "_DEEP": DEEP, "_undeepen": undeepen}
+                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1}
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:

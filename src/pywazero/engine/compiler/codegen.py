@@ -534,7 +534,10 @@ class FunctionGenerator:
         nchains = 0
         fctl = _Ctl(3, 0, 0, self.nresults)
         self.ctl.append(fctl)
-        self.emit("if _d > %d: _exhausted(_d)" % self.max_depth)
+        # past the shallow depth only the frame that crosses it (to raise the recursion
+        # limit) and one past the engine's maximum (_MAXD: to trap) call out
+        self.emit("if _d > %d and (_d == %d or _d > _MAXD): _exhausted(_d)"
+                  % (self.max_depth, self.max_depth + 1))
         fplan: Optional[_FuelPlan] = None
         charge_at: Dict[int, int] = {}
         dyn: Optional[str] = None
