@@ -189,3 +189,27 @@ def test_largest_max_call_depth_traps_cleanly(engine: str) -> None:
     """, timeout=400)
     assert f"trap: call stack exhausted {MAX_CALL_DEPTH}" in out
     assert "limit: 1000" in out
+
+
+def test_deep_compiled_call_under_interpreter_restores_limit() -> None:
+    # interpreter wasm -> host -> compiled wasm entered already past the shallow depth,
+    # recursing deep: the limit is raised for it and put back when the outermost
+    # (interpreter) call returns
+    out = run_script("""
+        REC = ('(module (import "env" "cb" (func $cb (param i32) (result i32)))'
+               ' (func $r (export "rec") (param i32) (result i32)'
+               ' (if (result i32) (i32.eqz (local.get 0)) (then (call $cb (i32.const 0)))'
+               '  (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1))))))))')
+        before = sys.getrecursionlimit()
+        rc = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=5000))
+        rc.host_module("env").function("cb", lambda x: 0, params=[wz.I32], results=[wz.I32]).instantiate()
+        mc = rc.instantiate(REC)
+        ri = wz.Runtime(wz.RuntimeConfig(engine="interpreter"))
+        ri.host_module("env").function("cb", lambda x: mc.function("rec")(3000), params=[wz.I32],
+                                       results=[wz.I32]).instantiate()
+        mi = ri.instantiate(REC)
+        print("result:", mi.function("rec")(500))
+        print("limit unchanged:", sys.getrecursionlimit() == before)
+    """)
+    assert "result: 3500" in out
+    assert "limit unchanged: True" in out
