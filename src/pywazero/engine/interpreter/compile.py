@@ -312,11 +312,11 @@ def _specialise_add(ins: list) -> None:
             ins[:] = [K_ADD, mask, 0, 0]
 
 
-def _charge_length(fn: Callable, cell: Any, grow: bool, check: bool = True) -> Callable:
+def _charge_length(fn: Callable, cell: Any, grow: bool) -> Callable:
     """A rare handler running ``fn`` then charging its length operand (the topmost)
-    as fuel, and checking: wasmtime's cost of a bulk operator whose length is not a
-    constant (engine/limits.py, ``length_charges``).  A failed grow costs nothing
-    (nor does a grow by a constant, which wasmtime charges with no check)."""
+    as fuel, and checking: the cost of a bulk operator whose length is not a
+    constant (engine/limits.py, ``length_charges``, as the compiler engine charges
+    it).  A failed grow costs nothing."""
     from ...errors import Trap
 
     def charged(S: List[Any], inst: Any, a: Any, b: Any) -> None:
@@ -326,7 +326,7 @@ def _charge_length(fn: Callable, cell: Any, grow: bool, check: bool = True) -> C
             return
         f = cell.cell_contents - n
         cell.cell_contents = f
-        if check and f <= 0:
+        if f <= 0:
             raise Trap(OUT_OF_FUEL)
 
     return charged
@@ -430,8 +430,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 run = [K_FUEL, 0, FC, 0]
                 out.append(run)
             run[1] += 1
-            if lengths and op not in GROW_OPS:   # a bulk operator's constant length
-                run[1] += lengths.get(i - 1) or 0   # costs with it
+            if lengths:   # a bulk operator's constant length costs with it
+                run[1] += lengths.get(i - 1) or 0
 
         if op == 0x20:  # local.get
             emit(K_LGET, imm, 0, 0)
@@ -670,12 +670,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
         else:
             # everything else runs as a "rare" handler: fn(S, inst, a, b)
             fn, a, b = R.lookup(op, imm, module)
-            if fuel_on and i - 1 in lengths:
-                if lengths[i - 1] is None:
-                    fn = _charge_length(fn, FC, op in GROW_OPS)
-                    run = None   # (a check point follows the operator)
-                elif op in GROW_OPS:
-                    fn = _charge_length(fn, FC, True, False)
+            if fuel_on and lengths.get(i - 1, 0) is None:
+                fn = _charge_length(fn, FC, op in GROW_OPS)
+                run = None   # (a check point follows the operator)
             emit(K_RARE, fn, a, b)
 
     if tramps or elses:
