@@ -218,21 +218,29 @@ class Runtime:
         from .wasm.validation import validate_module
 
         try:
-            module = _decode(source, self.config.core_features)
-            validate_module(module, self.config.core_features)
-            compiled = CompiledModule(module, self)
-            compiled._engine_code()  # the engine's per-module work happens here, once
+            compiled = self._compile(source, validate_module)
         except MemoryError:
             # the last line of defence: within the implementation limits a module
             # costs memory proportional to its size, but a big module on a small
-            # host (or under RLIMIT_AS) may still not fit
-            raise CompileError("module too large: the host ran out of memory compiling it") from None
+            # host (or under RLIMIT_AS) may still not fit.  (Raised after the except
+            # block, so the MemoryError's frames, holding the half-built module,
+            # are released first.)
+            compiled = None
+        if compiled is None:
+            raise CompileError("module too large: the host ran out of memory compiling it")
         limit = self.config.memory_limit_pages
-        for mt in module.mem_types():
+        for mt in compiled.module.mem_types():
             if mt.limits.min > limit:
                 raise CompileError(
                     f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of {limit} pages"
                 )
+        return compiled
+
+    def _compile(self, source: Source, validate_module: Any) -> CompiledModule:
+        module = _decode(source, self.config.core_features)
+        validate_module(module, self.config.core_features)
+        compiled = CompiledModule(module, self)
+        compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled
 
     def _resolve(self, module: str, name: str) -> Any:
@@ -277,11 +285,14 @@ class Runtime:
                                    plan=compiled._instantiation_plan(), budget=self._budget)
             except MemoryError:
                 # (memories and tables say so themselves; this is everything else an
-                # instance allocates: function instances, segments, namespaces)
+                # instance allocates: function instances, segments, namespaces;
+                # raised after the except block so the half-built instance is freed)
+                inst = None
+            if inst is None:
                 from .errors import ResourceLimitError
 
                 raise ResourceLimitError("host memory", len(module.funcs), None,
-                                         "the host ran out of memory instantiating the module") from None
+                                         "the host ran out of memory instantiating the module")
             # attached before any code runs: host functions (WASI) find it from the caller
             inst.config = config  # type: ignore[attr-defined]
             if module.start is not None:

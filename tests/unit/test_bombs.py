@@ -101,6 +101,10 @@ WAT = {
 
 def child(recipe: str, engine: str, limit: int) -> None:
     """Run one case (in the child process) and print its outcome as JSON."""
+    import faulthandler
+
+    # a hang shows where it is (on stderr, which the parent reports) and ends the child
+    faulthandler.dump_traceback_later(float(os.environ.get("BOMB_TIMEOUT", "200")), exit=True)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sys.path.insert(0, SRC)
     import pywazero as wz
@@ -120,7 +124,10 @@ def child(recipe: str, engine: str, limit: int) -> None:
         out = {"outcome": type(e).__name__, "message": str(e)[:300],
                "limit": getattr(e, "limit", None)}
     except BaseException as e:  # noqa: BLE001 - reported to the parent as a failure
-        out = {"outcome": "unexpected " + type(e).__name__, "message": str(e)[:300]}
+        import traceback
+
+        out = {"outcome": "unexpected " + type(e).__name__, "message": str(e)[:300],
+               "where": traceback.format_exc()[-1500:]}
     out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(json.dumps(out))
 
@@ -210,6 +217,32 @@ def test_compiler_hands_huge_functions_to_the_interpreter():
     small = rt.compile(one_function(b"\x02\x40" * 50 + END * 51))
     rt.instantiate(small).function("f")()
     assert small._engine_code().fallback_reasons == {}
+
+
+def test_running_out_of_host_memory_is_a_clear_error(monkeypatch):
+    """Within the limits a module costs memory in proportion to its size, but a host
+    may still run out: compile and instantiate say so with their own errors."""
+    sys.path.insert(0, SRC)
+    import pywazero as wz
+    from pywazero import runtime as runtime_module
+    from pywazero.wasm import validation
+
+    rt = wz.Runtime()
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    with monkeypatch.context() as m:
+        m.setattr(validation, "validate_module", no_memory)
+        with pytest.raises(wz.CompileError, match="ran out of memory"):
+            rt.compile("(module)")
+    cm = rt.compile("(module (func (export \"f\")))")
+    with monkeypatch.context() as m:
+        m.setattr(runtime_module, "instantiate", no_memory)
+        with pytest.raises(wz.ResourceLimitError, match="ran out of memory") as info:
+            rt.instantiate(cm)
+        assert info.value.limit == "host memory"
+    rt.instantiate(cm).function("f")()
 
 
 if __name__ == "__main__":
