@@ -138,6 +138,30 @@ def test_instantiation_collects_garbage_before_refusing(engine):
         grower(rt, pages=1)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_concurrent_grows_never_exceed_the_budget(engine):
+    import threading
+
+    rt = runtime(engine, max_memory_bytes=64 * PAGE)
+    mods = [grower(rt, pages=1) for _ in range(4)]
+    got = []
+
+    def work(m):
+        grow, n = m.function("grow"), 0
+        while grow(1) != -1:
+            n += 1
+        got.append(n)
+
+    threads = [threading.Thread(target=work, args=(m,)) for m in mods]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(got) == 60
+    assert sum(m.memory("mem").pages for m in mods) == 64
+    assert rt._budget.used["max_memory_bytes"] == 64 * PAGE
+
+
 # -- tables ----------------------------------------------------------------------------
 @pytest.mark.parametrize("engine", ENGINES)
 def test_guest_table_grow_past_budget_returns_minus_one(engine):

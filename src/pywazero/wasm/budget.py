@@ -101,7 +101,7 @@ class ResourceBudget:
 
     def _track(self, obj: Any, name: str, n: int) -> List[int]:
         cell = [n]
-        weakref.finalize(obj, self._release_later, name, cell)
+        weakref.finalize(obj, self._release_later, name, cell).atexit = False  # (nothing to do then)
         return cell
 
     # -- creation ----------------------------------------------------------------------
