@@ -405,8 +405,9 @@ def _check_budget(plan: InstantiationPlan, budget: Any) -> None:
     want = [(INSTANCES, 1), (TABLES, len(plan.table_types)), (MEMORIES, len(plan.mem_types)),
             (TABLE_ELEMENTS, sum(tt.limits.min for tt in plan.table_types)),
             (MEMORY_BYTES, sum(mt.limits.min for mt in plan.mem_types) * PAGE_SIZE)]
-    budget.reserve(want, "instantiating a module with %d table(s) and %d memory(ies)"
-                   % (len(plan.table_types), len(plan.mem_types)))
+    nt, nm = len(plan.table_types), len(plan.mem_types)
+    budget.reserve(want, "instantiating a module defining %d table%s and %d memor%s"
+                   % (nt, "" if nt == 1 else "s", nm, "y" if nm == 1 else "ies"))
     budget.refund(want)
 
 
