@@ -90,6 +90,36 @@ class InterpreterEngine(Engine):
     def compile_module(self, module: Any) -> InterpretedModule:
         return InterpretedModule(module, self.limits)
 
+    def entry(self, fn: Any) -> Any:
+        """As :meth:`Engine.entry`; when interruptible, with the running-call count
+        (``ExecutionLimits.enter``/``leave``) inline rather than through
+        ``invoke``'s wrapper."""
+        lim = self.limits
+        if not lim.interruptible:
+            return super().entry(fn)
+        calls = lim.calls
+        flag = lim.flag
+        settle = lim._settle
+        run = self.execute
+        engine = self
+        nres = len(fn.type.results)
+
+        def entry(*args: Any) -> Any:
+            if not calls and flag.cell_contents:
+                settle()
+            calls.append(1)
+            try:
+                res = run(engine, fn, list(args))
+            finally:
+                calls.pop()
+                if not calls and flag.cell_contents:
+                    settle()
+            if nres == 1:
+                return res[0]
+            return tuple(res) if nres else None
+
+        return entry
+
     def invoke(self, fn: WasmFunctionInstance, args: List[Any]) -> List[Any]:
         return execute(self, fn, args)
 
