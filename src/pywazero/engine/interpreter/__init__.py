@@ -406,7 +406,9 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     a(inst.mems[c[1]].data, S.pop() + b, v)
                 elif k == 52:  # UNREACHABLE
                     raise Trap("unreachable")
-                # execution limits (only in code translated with them on)
+                # execution limits (only in code translated with them on).  Keep this
+                # chain last, starting with K_FUEL: execute_limited (_limits_first)
+                # is this function with the chain moved to the front.
                 elif k == 53:  # FUEL: charge a straight-line run
                     b.cell_contents -= a
                 elif k == 60:  # JMP_CHECK_F: a loop's back-edge, with its header's check
