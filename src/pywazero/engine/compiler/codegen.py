@@ -1215,7 +1215,8 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         # reading and updating them costs what a local does
         # (global: the function's own name, used by recursive calls, must stay a
         # namespace global rather than become a free variable)
-        out = ["def _limits():", " global f%d" % g.fidx, " _fuel = _intr = 0", " " + head]
+        cells = " = ".join(n for n, on in (("_fuel", fuel), ("_intr", interrupt)) if on)
+        out = ["def _limits():", " global f%d" % g.fidx, " %s = 0" % cells, " " + head]
         if fuel:
             out.append("  nonlocal _fuel")
         out.extend(" " + line for line in lines)
