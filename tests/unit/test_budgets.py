@@ -281,3 +281,11 @@ def test_cli_max_memory(engine, tmp_path):
 def test_cli_max_memory_usage_error(tmp_path):
     code, _, err = run_cli(["run", "--max-memory", "lots", str(tmp_path / "x.wat")])
     assert code == 2 and "invalid size" in err
+
+
+def test_cli_allocation_failure_is_one_line(tmp_path):
+    path = tmp_path / "t.wat"
+    path.write_text('(module (table 0xffffffff funcref) (func (export "_start")))')
+    code, _, err = run_cli(["run", str(path)])
+    assert code == 1
+    assert "max_table_elements" in err and len(err.strip().splitlines()) == 1, err
