@@ -81,6 +81,9 @@ RECIPES = {
                               + section(11, leb(100_001) + b"\x01\x00" * 100_001)),
     "element_segments": lambda: HEADER + section(9, leb(100_001) + b"\x05\x70\x01\xd0\x70\x0b" * 100_001),
     "globals": lambda: HEADER + section(6, leb(1_000_001) + b"\x7f\x00\x41\x00\x0b" * 1_000_001),
+    # a 37-byte function with 49,000 i64 locals calling itself forever: 10,000 frames
+    # of it would be 4 GB of locals
+    "recursion_big_frames": lambda: one_function(b"\x10\x00\x0b", b"\x01" + leb(49_000) + b"\x7e"),
     # at the function-count limit: proportional, so it compiles
     "many_functions": lambda: (HEADER + section(1, b"\x01\x60\x00\x00")
                                + section(3, leb(300_000) + b"\x00" * 300_000)
@@ -120,7 +123,7 @@ def child(recipe: str, engine: str, limit: int) -> None:
         if recipe == "fill_copy_1gib":
             mem = m.memory("m")
             out["probe"] = [mem.read(0, 8).hex(), mem.read(0x3FFFFFF0, 16).hex()]
-    except (wz.CompileError, wz.LinkError) as e:
+    except (wz.CompileError, wz.LinkError, wz.Trap) as e:
         out = {"outcome": type(e).__name__, "message": str(e)[:300],
                "limit": getattr(e, "limit", None)}
     except BaseException as e:  # noqa: BLE001 - reported to the parent as a failure
@@ -168,6 +171,33 @@ def test_large_bodies_compile_and_run_in_bounded_memory(recipe, engine):
     out = run(recipe, engine, limit=GIB)
     assert out["outcome"] == "ok", out
     assert out["maxrss_mb"] < 600, out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_recursion_of_huge_frames_traps_in_bounded_memory(engine):
+    out = run("recursion_big_frames", engine, limit=GIB)
+    assert out["outcome"] == "Trap" and "call stack exhausted" in out["message"], out
+    assert out["maxrss_mb"] < 600, out
+
+
+def test_big_frames_recurse_normally_within_the_slot_limit():
+    sys.path.insert(0, SRC)
+    import pywazero as wz
+    from pywazero.wasm import impl_limits as L
+
+    nlocals = 5000
+    depth = L.INTERPRETER_MAX_STACK_SLOTS // (nlocals + 1)
+    src = ("(module (func $f (export \"f\") (param i32) (result i32) (local %s)"
+           " (if (result i32) (local.get 0) (then (call $f (i32.sub (local.get 0) (i32.const 1))))"
+           " (else (i32.const 7)))))" % " ".join(["i64"] * (nlocals - 1)))
+    for engine in ENGINES:
+        rt = wz.Runtime(wz.RuntimeConfig(engine=engine, max_call_depth=100_000))
+        f = rt.instantiate(src).function("f")
+        assert f(100) == 7
+        if engine == "interpreter":
+            assert f(depth - 10) == 7
+            with pytest.raises(wz.Trap, match="call stack exhausted"):
+                f(depth + 10)
 
 
 # -- allocation ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_FUNCTION_LOCALS", "MAX_FUNCTION_PARAMS", "MAX_FUNCTION_RESULTS", "MAX_FUNCTION_SIZE",
     "MAX_BR_TABLE_TARGETS", "MAX_SEGMENT_ITEMS",
     "COMPILER_MAX_INSTRUCTIONS", "COMPILER_MAX_LOCALS", "COMPILER_MAX_DEPTH",
+    "INTERPRETER_MAX_STACK_SLOTS",
 ]
 
 #: types in the type section
@@ -71,3 +72,7 @@ COMPILER_MAX_LOCALS = 2_000
 #: functions whose blocks nest deeper run on the interpreter under the compiler
 #: engine (the code generator's state grows with the nesting depth)
 COMPILER_MAX_DEPTH = 2_000
+#: the most locals all frames of one interpreter call stack may hold together (8
+#: bytes each): a call past it traps "call stack exhausted" (checked only when
+#: calling a function with thousands of locals)
+INTERPRETER_MAX_STACK_SLOTS = 1 << 24

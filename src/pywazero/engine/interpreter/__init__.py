@@ -11,6 +11,7 @@ import struct
 from typing import Any, List
 
 from ...errors import Trap
+from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import OUT_OF_FUEL
@@ -160,6 +161,21 @@ def _call_other(f: Any, args: List[Any], inst: Any, depth: int) -> List[Any]:
     return res
 
 
+# A call stack of functions with tens of thousands of locals each would take
+# gigabytes long before max_call_depth frames (as in wasmtime, whose stack limit is
+# in bytes, such frames exhaust the stack sooner): calls of functions with more than
+# _BIG_FRAME locals check that all frames' locals together stay within
+# INTERPRETER_MAX_STACK_SLOTS (the check walks the frames, so only these pay for it).
+_BIG_FRAME = 4096
+
+
+def _too_many_slots(frames: List[Any], fc: FuncCode) -> bool:
+    total = len(fc.local_init)
+    for fr in frames:
+        total += len(fr[2])
+    return total > INTERPRETER_MAX_STACK_SLOTS
+
+
 def _resolve(f: WasmFunctionInstance) -> FuncCode:
     code = f.code
     if code.__class__ is _LazyCode:
@@ -279,6 +295,8 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             L2 = S[n:]
                             del S[n:]
                         if fc.local_init:
+                            if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
+                                raise Trap("call stack exhausted")
                             L2 += fc.local_init
                         frames.append((code, pc, L, S, fi))
                         fi = f
