@@ -229,6 +229,51 @@ def test_fill_and_copy_of_a_gibibyte_need_no_big_temporaries(engine):
     assert out["probe"] == ["ab" * 8, "ab" * 16], out
 
 
+def test_documented_implementation_limits():
+    sys.path.insert(0, SRC)
+    from pywazero.wasm import impl_limits as L
+
+    # the JS API's numbers (and wasmparser's where it has none)
+    assert (L.MAX_TYPES, L.MAX_FUNCTIONS, L.MAX_IMPORTS, L.MAX_EXPORTS, L.MAX_GLOBALS) == (
+        1_000_000, 1_000_000, 100_000, 100_000, 1_000_000)
+    assert (L.MAX_DATA_SEGMENTS, L.MAX_ELEMENT_SEGMENTS, L.MAX_TABLES, L.MAX_MEMORIES) == (
+        100_000, 100_000, 100, 100)
+    assert (L.MAX_FUNCTION_LOCALS, L.MAX_FUNCTION_PARAMS, L.MAX_FUNCTION_RESULTS) == (50_000, 1000, 1000)
+    assert (L.MAX_FUNCTION_SIZE, L.MAX_BR_TABLE_TARGETS, L.MAX_SEGMENT_ITEMS) == (
+        7_654_321, 131_072, 10_000_000)
+
+
+@pytest.mark.parametrize("name, ok, bad, words", [
+    ("MAX_FUNCTIONS", '(import "m" "f" (func)) (func) (func)',
+     '(import "m" "f" (func)) (func) (func) (func)', "too many functions"),
+    ("MAX_IMPORTS", '(import "m" "a" (func)) (import "m" "b" (global i32)) (import "m" "c" (func))',
+     '(import "m" "a" (func)) (import "m" "b" (global i32)) (import "m" "c" (func)) '
+     '(import "m" "d" (memory 1))', "too many imports"),
+    ("MAX_TABLES", "(table 0 funcref) (table 0 funcref) (table 0 funcref)",
+     "(table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref)", "too many tables"),
+    ("MAX_FUNCTION_PARAMS", "(func (param i32 i32 i32))", "(func (param i32 i32 i32 i32))",
+     "too many parameters"),
+    ("MAX_FUNCTION_RESULTS", "(func (result i32 i32 i32) unreachable)",
+     "(func (result i32 i32 i32 i32) unreachable)", "too many results"),
+    ("MAX_FUNCTION_SIZE", "(func nop nop)", "(func nop nop nop)", "function too large"),
+    ("MAX_SEGMENT_ITEMS", "(func $f) (elem func $f $f $f)", "(func $f) (elem func $f $f $f $f)",
+     "too many items"),
+    ("MAX_FUNCTION_LOCALS", "(func (param i32) (local i32 i32))", "(func (param i32) (local i32 i32 i32))",
+     "too many locals"),
+])
+def test_each_implementation_limit_is_enforced(monkeypatch, name, ok, bad, words):
+    """(with the limit lowered to 3, so the modules stay small)"""
+    sys.path.insert(0, SRC)
+    import pywazero as wz
+    from pywazero.wasm import impl_limits as L
+
+    monkeypatch.setattr(L, name, 3)
+    rt = wz.Runtime()
+    rt.compile("(module %s)" % ok)
+    with pytest.raises(wz.ValidationError, match=words):
+        rt.compile("(module %s)" % bad)
+
+
 def test_compiler_hands_huge_functions_to_the_interpreter():
     sys.path.insert(0, SRC)
     import pywazero as wz

@@ -536,11 +536,11 @@ def _check_impl_limits(module: Module) -> None:
         if len(seg.init) > L.MAX_SEGMENT_ITEMS:
             raise _err(f"too many items: {len(seg.init)} (the implementation limit is "
                        f"{L.MAX_SEGMENT_ITEMS})", f"element segment {i}")
-    first = nimp[EXTERN_FUNC]
-    for i, f in enumerate(module.funcs):
-        if len(f.body) > L.MAX_FUNCTION_SIZE:
-            raise _err(f"function too large: {len(f.body)} instructions (the implementation limit "
-                       f"is {L.MAX_FUNCTION_SIZE})", f"function {first + i}")
+    sizes = [len(f.body) for f in module.funcs]
+    if sizes and max(sizes) > L.MAX_FUNCTION_SIZE:
+        i = next(i for i, n in enumerate(sizes) if n > L.MAX_FUNCTION_SIZE)
+        raise _err(f"function too large: {sizes[i]} instructions (the implementation limit "
+                   f"is {L.MAX_FUNCTION_SIZE})", f"function {nimp[EXTERN_FUNC] + i}")
 
 
 def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
