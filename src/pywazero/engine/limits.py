@@ -15,10 +15,12 @@ CONTRACT (engines rely on exactly this; changes are announced here)
 * ``fuel.cell_contents`` is the remaining fuel, an int that may go negative between
   check points (exhaustion is detected at the next check point).  It must be up to
   date (everything executed so far charged) whenever anything else can look at it:
-  at every check point, before calling a host function or another engine, and when
-  returning to Python.  After a trap other than "out of fuel" its value is only
-  bounded: at least what was charged at the last check point, at most that plus the
-  straight-line run that trapped.
+  before calling a host function or another engine, when returning to Python, and
+  when trapping "out of fuel" or "interrupted".  An engine may keep the count in a
+  local in between (the compiler does in functions without calls) as long as its
+  check points test the true count.  After any other trap the cell may lag behind
+  what the trapping call executed (wasmtime's store fuel lags the same way); later
+  calls are charged exactly.
 * ``flag.cell_contents`` is truthy while an interruption is pending.
 
 Fuel (``RuntimeConfig(consume_fuel=True)``): wasmtime's rule, checked operator by

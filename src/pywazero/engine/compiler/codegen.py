@@ -328,6 +328,7 @@ class FunctionGenerator:
         self.fuel = fuel
         self.interrupt = interrupt
         self.fplan: Optional[_FuelPlan] = None
+        self.fv = "_fuel"   # where the remaining fuel is read and charged
         self.index = index                      # in module.funcs
         self.func_types = func_types
         self.nimp = len(func_types) - len(module.funcs)
@@ -500,7 +501,14 @@ class FunctionGenerator:
             self.emit("_br = %d" % (c.cid * 2 + (jump == "continue")))
             self.emit("break")
 
+    @property
+    def store_fuel(self) -> str:
+        """Statement prefix storing a local fuel count back into the cell."""
+        return "_fuel = _f; " if self.fv == "_f" else ""
+
     def emit_return(self) -> None:
+        if self.fv == "_f":
+            self.emit("_fuel = _f")
         n = self.nresults
         st = self.stack
         if n == 0:
@@ -547,9 +555,17 @@ class FunctionGenerator:
             first = fplan.trace(0)
             # wasmtime's entry check: charge 1, trap if nothing is left; the first
             # straight-line run is charged in the same statement
-            self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
+            if not any(op == 0x10 or op == 0x11 for op, _ in body):
+                # no calls: nothing can look at the fuel while this runs, so it is
+                # kept in a local (cheaper than the cell) and stored back on return
+                # and on exhaustion (after another trap the cell lags behind)
+                self.fv = "_f"
+                self.emit("_f = _fuel - %d" % (first + 1))
+                self.emit("if _f <= %d: _fuel = _f; _nofuel()" % -first)
+            else:
+                self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
         if self.interrupt:
-            self.emit("if _intr: _interrupted()")
+            self.emit("if _intr: %s_interrupted()" % self.store_fuel)
         # locals
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
@@ -571,7 +587,7 @@ class FunctionGenerator:
             if i in charge_at:
                 k = charge_at[i]
                 if k:
-                    self.emit("_fuel -= %d" % k if k > 0 else "_fuel += %d" % -k)
+                    self.emit("%s -= %d" % (self.fv, k) if k > 0 else "%s += %d" % (self.fv, -k))
             i += 1
             if self.notes is not None:
                 self.note(op, imm)
@@ -611,7 +627,7 @@ class FunctionGenerator:
                 if fplan is not None:
                     k = fplan.refund.get(i - 1)
                     if k:   # the fall-through run was charged with this one
-                        self.emit("_fuel += %d" % k)
+                        self.emit("%s += %d" % (self.fv, k))
                 self.branch(imm)
                 self.ind -= 1
             elif op == 0x0C:  # br
@@ -664,9 +680,9 @@ class FunctionGenerator:
                     # (charged in the same statement)
                     k = fplan.trace(i)
                     if k:
-                        self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (k, -k))
+                        self.emit("if (%s := %s - %d) <= %d: %s_nofuel()" % (self.fv, self.fv, k, -k, self.store_fuel))
                     else:
-                        self.emit("if _fuel <= 0: _nofuel()")
+                        self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
                 c.mark = len(self.lines)
             elif op == 0x04:  # if
                 cnd = st.pop()
@@ -742,6 +758,8 @@ class FunctionGenerator:
                 self.emit_return()
                 i = self.skip_dead(i, partner, else_of)
             elif op == 0x00:
+                if self.fv == "_f":
+                    self.emit("_fuel = _f")
                 self.emit('raise Trap("unreachable")')
                 i = self.skip_dead(i, partner, else_of)
             elif op == 0x01:
@@ -791,8 +809,8 @@ class FunctionGenerator:
                 if op in _GROW_OPS:
                     self.emit("if %s != 4294967295:" % st[-1].expr)
                     self.ind += 1
-                self.emit("_fuel -= %s" % dyn)
-                self.emit("if _fuel <= 0: _nofuel()")
+                self.emit("%s -= %s" % (self.fv, dyn))
+                self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
                 if op in _GROW_OPS:
                     self.ind -= 1
                 dyn = None
@@ -833,7 +851,7 @@ class FunctionGenerator:
         if self.back_edge_hook:
             self.emit(self.back_edge_hook)
         if self.interrupt:
-            self.emit("if _intr: _interrupted()")
+            self.emit("if _intr: %s_interrupted()" % self.store_fuel)
 
     # -- instruction groups ---------------------------------------------------------------
     def gen_compare(self, name: str) -> None:
