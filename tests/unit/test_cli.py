@@ -228,12 +228,15 @@ def test_timeout_expires(engine, tmp_path):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_timeout_in_process_leaves_no_thread(engine, tmp_path):
     path = write(tmp_path, "loop.wat", '(module (func (export "_start") (loop br 0)))')
-    before = set(threading.enumerate())
+    before = {t for t in threading.enumerate() if t.name != "pywazero-wasm-stack"}
     t0 = time.perf_counter()
     code, out, err = run_cli(["run", "--timeout", "0.2"] + engine + [path])
     assert code == 124 and "deadline exceeded" in err and out == ""
     assert time.perf_counter() - t0 < 5
-    assert set(threading.enumerate()) == before   # the guest ran here; the timer is joined
+    # the guest ran here and the timer is joined (the compiler's big-stack worker on
+    # CPython < 3.11, kept per thread by design, is not the guest)
+    after = {t for t in threading.enumerate() if t.name != "pywazero-wasm-stack"}
+    assert after == before
 
 
 @pytest.mark.parametrize("engine", ENGINES)

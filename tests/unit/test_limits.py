@@ -297,6 +297,7 @@ def test_interrupt_not_configured(engine):
 def test_deadline_on_calls(engine):
     rt = runtime(engine, interruptible=True)
     m = rt.instantiate(SPIN)
+    m.function("count")(1)   # (starts the big-stack worker where there is one)
     before = threading.active_count()
     t0 = time.perf_counter()
     with rt.deadline(0.1):
