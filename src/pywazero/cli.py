@@ -179,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pass this process's environment to the guest (--env wins)")
     run.add_argument("--timeout", type=_parse_timeout, metavar="SECONDS",
                      help="interrupt the guest (status 124) if it runs longer than SECONDS "
-                          "(wall clock, instantiation included).  A guest blocked in a "
-                          "host call (reading stdin, sleeping) is stopped when that call "
-                          "returns.")
+                          "(wall clock, instantiation included).  A guest sleeping in "
+                          "poll_oneoff is stopped too; one blocked reading a descriptor "
+                          "when the read returns.")
     run.add_argument("--fuel", type=_parse_fuel, metavar="N", default=None,
                      help="give the guest N units of fuel (about one per wasm instruction, "
                           "counted as wasmtime counts them); when it runs out the guest "

@@ -380,3 +380,28 @@ def test_compiler_code_unchanged_when_limits_off():
     intr = dump(wz.Runtime(wz.RuntimeConfig(engine="compiler", interruptible=True)).compile(wat), 2)
     assert "_fuel" in fuel and "_intr" not in fuel
     assert "if _intr: _interrupted()" in intr and "_fuel -=" not in intr
+
+
+SLEEPER = """(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; one clock subscription at 0: tag 0 (clock) at 8, clock id 1 (monotonic) at 16,
+  ;; timeout 30 s at 24
+  (func (export "_start")
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 30000000000))
+    (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200)))))"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_deadline_ends_a_wasi_sleep(engine):
+    from pywazero import wasi
+
+    rt = runtime(engine, interruptible=True)
+    wasi.instantiate(rt)
+    t0 = time.perf_counter()
+    with rt.deadline(0.2):
+        with pytest.raises(wz.Trap, match="deadline exceeded"):
+            rt.instantiate(SLEEPER, wz.ModuleConfig())
+    assert time.perf_counter() - t0 < 5

@@ -70,6 +70,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from typing import Any, Dict, Iterator, List, Optional
 
 from ..errors import Trap
@@ -192,6 +193,23 @@ class ExecutionLimits:
     def interrupted(self) -> None:
         """Raise :meth:`trap_interrupted` (called by engines at a check point)."""
         raise Trap(self._reason)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep like ``time.sleep``, but in slices, trapping as a check point does
+        when an interruption (a deadline) arrives meanwhile: for host functions that
+        wait on behalf of wasm (WASI ``poll_oneoff``)."""
+        if not self.interruptible:
+            time.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        flag = self.flag
+        while True:
+            if flag.cell_contents:
+                raise Trap(self._reason)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, _REASSERT))
 
     def enter(self) -> None:
         """A call into wasm from Python begins (see the module docstring)."""

@@ -159,6 +159,9 @@ def state_of(inst: Any) -> WasiState:
     if st is None:
         config = getattr(inst, "config", None)
         st = WasiState(config)
+        # the runtime's execution limits: waits (poll_oneoff) end early on a deadline
+        st.limits = next((f.engine.limits for f in inst.funcs
+                          if getattr(getattr(f, "engine", None), "limits", None) is not None), None)
         if config is not None:
             inst.wasi_state = st
         # else: called from the module's spec start function, before Runtime.instantiate
@@ -1129,7 +1132,11 @@ def poll_oneoff(st: WasiState, mem: Mem, in_p: int, out_p: int, nsubs: int, neve
                 if not ready:
                     events.extend((u, SUCCESS, EVENT_CLOCK, 0, 0) for u, t in clocks if t <= wait)
             else:
-                st.clock.sleep_ns(wait)
+                lim = getattr(st, "limits", None)
+                if lim is not None and lim.interruptible and isinstance(st.clock, _system_clock_type()):
+                    lim.sleep(wait / 1e9)   # traps if the runtime is interrupted meanwhile
+                else:
+                    st.clock.sleep_ns(wait)
                 events.extend((u, SUCCESS, EVENT_CLOCK, 0, 0) for u, t in clocks if t <= wait)
         elif not ready:
             ready = _poll_fds(fd_subs, None)
