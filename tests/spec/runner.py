@@ -53,7 +53,10 @@ SKIPPED = "skipped"
 COMPILE_ONLY = "compile-only"
 NEEDS_EXECUTION = "needs execution"
 
-SPEC_SUBDIRS = ("wast-1.0", "wast-2.0", "wast-2.0/simd")
+SPEC_SUBDIRS = ("wast-1.0", "wast-2.0", "wast-2.0/simd",
+                "wast-3.0", "wast-3.0/bulk-memory", "wast-3.0/exceptions", "wast-3.0/gc",
+                "wast-3.0/memory64", "wast-3.0/multi-memory", "wast-3.0/relaxed-simd",
+                "wast-3.0/simd", "wast-3.0-legacy-exceptions")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_PATH = Path(__file__).resolve().with_name("expected.json")
 
@@ -63,13 +66,21 @@ DEFAULT_TIMEOUT = 60.0
 # The core features each spec directory's modules are compiled (and run) with: the
 # 1.0 scripts assert 1.0's rules (no multi-value, one table, 1.0 br_table typing,
 # call_indirect's zero flag, ...), and use no feature beyond mutable globals.
-# Anything not listed gets CoreFeatures.V2.
-SPEC_FEATURES: Dict[str, CoreFeatures] = {"wast-1.0": CoreFeatures.V1}
+# The 3.0 scripts (and their sub-folders) run with all of 3.0, the legacy exception
+# scripts with legacy exceptions on as well.  Anything not listed gets CoreFeatures.V2.
+SPEC_FEATURES: Dict[str, CoreFeatures] = {
+    "wast-1.0": CoreFeatures.V1,
+    "wast-3.0": CoreFeatures.V3,
+    "wast-3.0-legacy-exceptions": CoreFeatures.V3 | CoreFeatures.LEGACY_EXCEPTIONS,
+}
 
 
 def features_for(key: str) -> CoreFeatures:
     """The core features of the spec script ``key`` ("wast-1.0/address.wast", ...)."""
-    return SPEC_FEATURES.get(key.rpartition("/")[0], CoreFeatures.V2)
+    folder = key.rpartition("/")[0]
+    if folder.startswith("wast-3.0/"):
+        folder = "wast-3.0"
+    return SPEC_FEATURES.get(folder, CoreFeatures.V2)
 
 
 # --- engines ----------------------------------------------------------------------------

@@ -238,6 +238,10 @@ def test_features_for_spec_dirs():
     assert runner.features_for("wast-1.0/func.wast") == CoreFeatures.V1
     assert runner.features_for("wast-2.0/func.wast") == CoreFeatures.V2
     assert runner.features_for("wast-2.0/simd/simd_lane.wast") == CoreFeatures.V2
+    assert runner.features_for("wast-3.0/call_ref.wast") == CoreFeatures.V3
+    assert runner.features_for("wast-3.0/gc/i31.wast") == CoreFeatures.V3
+    assert CoreFeatures.LEGACY_EXCEPTIONS in runner.features_for("wast-3.0-legacy-exceptions/try_catch.wast")
+    assert CoreFeatures.LEGACY_EXCEPTIONS not in runner.features_for("wast-3.0/exceptions/throw.wast")
 
 
 def test_compile_only_uses_the_features():

@@ -99,7 +99,9 @@ def test_sets():
 def test_check_features():
     assert check_features(V1) is V1
     # ~flag is negative on Python < 3.11: it means "all but flag"
-    assert check_features(CoreFeatures(-1 - int(CoreFeatures.SIMD))) == without(CoreFeatures.SIMD)
+    assert check_features(CoreFeatures(-1 - int(CoreFeatures.SIMD))) == CoreFeatures.ALL & ~CoreFeatures.SIMD
+    assert CoreFeatures.LEGACY_EXCEPTIONS not in CoreFeatures.V3 and CoreFeatures.GC in CoreFeatures.V3
+    assert CoreFeatures.GC not in CoreFeatures.DEFAULT and CoreFeatures.V2 in CoreFeatures.DEFAULT
     with pytest.raises(TypeError):
         check_features(3)
     with pytest.raises(TypeError):

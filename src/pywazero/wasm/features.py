@@ -60,7 +60,28 @@ class CoreFeatures(enum.IntFlag):
       label has exactly the default label's type).
     * ``SIMD``: the ``v128`` type and the 0xFD instructions.
 
-    ``V1`` is WebAssembly 1.0 (mutable globals only), ``V2`` WebAssembly 2.0 (all).
+    WebAssembly 3.0 adds:
+
+    * ``TAIL_CALL``: ``return_call``, ``return_call_indirect`` (and, with
+      ``FUNCTION_REFERENCES``, ``return_call_ref``).
+    * ``EXTENDED_CONST``: ``i32/i64.add/sub/mul`` and ``global.get`` of any
+      immutable global in constant expressions.
+    * ``MULTI_MEMORY``: several memories; every memory instruction has a memory index.
+    * ``MEMORY64``: memories and tables with i64 addresses (``i64`` address type).
+    * ``EXCEPTIONS``: tags, ``throw``, ``throw_ref``, ``try_table``, ``exnref``.
+    * ``LEGACY_EXCEPTIONS``: the pre-standard ``try``/``catch``/``catch_all``/
+      ``delegate``/``rethrow`` that toolchains still emit; not part of 3.0 and so
+      not in ``V3``: ask for it.
+    * ``FUNCTION_REFERENCES``: typed references ``(ref null? ht)``, ``call_ref``,
+      ``ref.as_non_null``, ``br_on_null``, ``br_on_non_null``, non-defaultable
+      locals, table initialisers.
+    * ``RELAXED_SIMD``: the relaxed SIMD instructions (0xFD 0x100-0x113).
+    * ``GC``: structs, arrays, i31, casts, recursive types and subtyping.
+
+    ``V1`` is WebAssembly 1.0 (mutable globals only), ``V2`` WebAssembly 2.0,
+    ``V3`` WebAssembly 3.0 (everything but ``LEGACY_EXCEPTIONS``).  ``DEFAULT``
+    is what :class:`~pywazero.RuntimeConfig` uses: every feature pywazero
+    implements (``V3`` without ``GC``, until GC lands).
     """
 
     MUTABLE_GLOBAL = 1 << 0
@@ -70,10 +91,23 @@ class CoreFeatures(enum.IntFlag):
     BULK_MEMORY = 1 << 4
     REFERENCE_TYPES = 1 << 5
     SIMD = 1 << 6
+    TAIL_CALL = 1 << 7
+    EXTENDED_CONST = 1 << 8
+    MULTI_MEMORY = 1 << 9
+    MEMORY64 = 1 << 10
+    EXCEPTIONS = 1 << 11
+    LEGACY_EXCEPTIONS = 1 << 12
+    FUNCTION_REFERENCES = 1 << 13
+    RELAXED_SIMD = 1 << 14
+    GC = 1 << 15
 
     V1 = MUTABLE_GLOBAL
     V2 = (MUTABLE_GLOBAL | SIGN_EXTENSION_OPS | NONTRAPPING_FLOAT_TO_INT | MULTI_VALUE
           | BULK_MEMORY | REFERENCE_TYPES | SIMD)
+    V3 = (V2 | TAIL_CALL | EXTENDED_CONST | MULTI_MEMORY | MEMORY64 | EXCEPTIONS
+          | FUNCTION_REFERENCES | RELAXED_SIMD | GC)
+    ALL = V3 | LEGACY_EXCEPTIONS
+    DEFAULT = V3 & ~GC
 
     def feature_names(self) -> List[str]:
         """The proposal names of the features in this set, e.g. ``['simd']``."""
@@ -89,6 +123,15 @@ _NAMES = {
     CoreFeatures.BULK_MEMORY: "bulk-memory",
     CoreFeatures.REFERENCE_TYPES: "reference-types",
     CoreFeatures.SIMD: "simd",
+    CoreFeatures.TAIL_CALL: "tail-call",
+    CoreFeatures.EXTENDED_CONST: "extended-const",
+    CoreFeatures.MULTI_MEMORY: "multi-memory",
+    CoreFeatures.MEMORY64: "memory64",
+    CoreFeatures.EXCEPTIONS: "exceptions",
+    CoreFeatures.LEGACY_EXCEPTIONS: "legacy-exceptions",
+    CoreFeatures.FUNCTION_REFERENCES: "function-references",
+    CoreFeatures.RELAXED_SIMD: "relaxed-simd",
+    CoreFeatures.GC: "gc",
 }
 
 
@@ -106,7 +149,7 @@ def check_features(features: object) -> CoreFeatures:
     value = int(features)
     if value < 0:
         # ``~CoreFeatures.SIMD`` is negative on Python < 3.11: "all but SIMD".
-        return CoreFeatures(value & int(CoreFeatures.V2))
-    if value & ~int(CoreFeatures.V2):
+        return CoreFeatures(value & int(CoreFeatures.ALL))
+    if value & ~int(CoreFeatures.ALL):
         raise ValueError(f"core features has unknown bits: {value:#x}")
     return features

@@ -1,7 +1,11 @@
 """WebAssembly types: value types, function types, limits, table/memory/global types.
 
-Value types are plain ints equal to their binary encoding, so decoding a type is a
-table lookup and comparing two is an int comparison.
+Value types are plain ints, so comparing two is an int comparison and they hash
+cheaply.  Number, vector and the nullable abstract reference types (``funcref``,
+``externref``, ``exnref``, ...) are their one-byte binary encoding.  The other
+reference types of typed function references and GC are ints too (see
+:func:`ref_type`): ``(ref $t)``/``(ref null $t)`` hold the module-relative type index
+``$t``, so they mean something only together with a module's type list.
 """
 from __future__ import annotations
 
@@ -15,11 +19,96 @@ F64 = 0x7C
 V128 = 0x7B
 FUNCREF = 0x70
 EXTERNREF = 0x6F
+# WebAssembly 3.0's other abbreviations (nullable abstract reference types).
+ANYREF = 0x6E
+EQREF = 0x6D
+I31REF = 0x6C
+STRUCTREF = 0x6B
+ARRAYREF = 0x6A
+EXNREF = 0x69
+NULLEXNREF = 0x74
+NULLFUNCREF = 0x73
+NULLEXTERNREF = 0x72
+NULLREF = 0x71
 
 NUM_TYPES = frozenset((I32, I64, F32, F64))
 VEC_TYPES = frozenset((V128,))
 REF_TYPES = frozenset((FUNCREF, EXTERNREF))
+"""The reference types of WebAssembly 2.0 (see :func:`is_ref` for 3.0's)."""
 VALUE_TYPES = NUM_TYPES | VEC_TYPES | REF_TYPES
+"""The value types of WebAssembly 2.0."""
+
+# --- heap types and reference types (WebAssembly 3.0) ----------------------------
+#
+# A heap type is an int as the binary encodes it (s33): an abstract heap type is
+# negative (its one-byte code read as signed LEB128, HT_FUNC == 0x70 - 0x80), a
+# concrete one is a type index >= 0.
+HT_FUNC = FUNCREF - 0x80
+HT_EXTERN = EXTERNREF - 0x80
+HT_ANY = ANYREF - 0x80
+HT_EQ = EQREF - 0x80
+HT_I31 = I31REF - 0x80
+HT_STRUCT = STRUCTREF - 0x80
+HT_ARRAY = ARRAYREF - 0x80
+HT_EXN = EXNREF - 0x80
+HT_NOEXN = NULLEXNREF - 0x80
+HT_NOFUNC = NULLFUNCREF - 0x80
+HT_NOEXTERN = NULLEXTERNREF - 0x80
+HT_NONE = NULLREF - 0x80
+ABSTRACT_HEAP_TYPES = frozenset(range(HT_EXN, HT_NOEXN + 1))
+HEAP_TYPE_NAMES = {
+    HT_FUNC: "func", HT_EXTERN: "extern", HT_ANY: "any", HT_EQ: "eq", HT_I31: "i31",
+    HT_STRUCT: "struct", HT_ARRAY: "array", HT_EXN: "exn", HT_NOEXN: "noexn",
+    HT_NOFUNC: "nofunc", HT_NOEXTERN: "noextern", HT_NONE: "none",
+}
+HEAP_TYPE_BY_NAME = {name: ht for ht, name in HEAP_TYPE_NAMES.items()}
+
+# A reference type ``(ref null? ht)`` as a value type int:
+#   nullable abstract      the one-byte abbreviation (0x69..0x74), e.g. FUNCREF
+#   non-nullable abstract  that byte | _NON_NULL (0x100), e.g. (ref func) == 0x170
+#   concrete ``$i``        _CONCRETE + 2*i + nullable (0x200 + ...)
+_NON_NULL = 0x100
+_CONCRETE = 0x200
+
+
+def ref_type(heap: int, nullable: bool = True) -> int:
+    """The value type ``(ref null? heap)``: ``ref_type(HT_FUNC) == FUNCREF``,
+    ``ref_type(3, False)`` is ``(ref 3)`` (type index 3)."""
+    if heap >= 0:
+        return _CONCRETE + 2 * heap + (1 if nullable else 0)
+    if heap not in ABSTRACT_HEAP_TYPES:
+        raise ValueError(f"not a heap type: {heap}")
+    return heap + 0x80 if nullable else (heap + 0x80) | _NON_NULL
+
+
+def is_ref(t: int) -> bool:
+    """Whether the value type ``t`` is a reference type (any nullability, any heap type)."""
+    return t >= _CONCRETE or (t & ~_NON_NULL) - 0x80 in ABSTRACT_HEAP_TYPES
+
+
+def ref_heap(t: int) -> int:
+    """The heap type of the reference type ``t`` (negative abstract, or a type index)."""
+    if t >= _CONCRETE:
+        return (t - _CONCRETE) >> 1
+    return (t & ~_NON_NULL) - 0x80
+
+
+def ref_nullable(t: int) -> bool:
+    """Whether the reference type ``t`` admits null."""
+    if t >= _CONCRETE:
+        return bool(t & 1)
+    return not t & _NON_NULL
+
+
+def ref_with_nullable(t: int, nullable: bool) -> int:
+    """``t`` with its nullability replaced (``ref.as_non_null``, ``br_on_null``)."""
+    return ref_type(ref_heap(t), nullable)
+
+
+def heap_type_name(ht: int) -> str:
+    """``'func'``, ``'extern'``, ... or the type index as a string."""
+    return HEAP_TYPE_NAMES.get(ht, str(ht)) if ht < 0 else str(ht)
+
 
 VALTYPE_NAMES = {
     I32: "i32",
@@ -29,29 +118,48 @@ VALTYPE_NAMES = {
     V128: "v128",
     FUNCREF: "funcref",
     EXTERNREF: "externref",
+    ANYREF: "anyref",
+    EQREF: "eqref",
+    I31REF: "i31ref",
+    STRUCTREF: "structref",
+    ARRAYREF: "arrayref",
+    EXNREF: "exnref",
+    NULLEXNREF: "nullexnref",
+    NULLFUNCREF: "nullfuncref",
+    NULLEXTERNREF: "nullexternref",
+    NULLREF: "nullref",
 }
 VALTYPE_BY_NAME = {name: code for code, name in VALTYPE_NAMES.items()}
 
 
 def valtype_name(t: int) -> str:
-    """``valtype_name(0x7F) == 'i32'``."""
-    return VALTYPE_NAMES.get(t, f"<type 0x{t:x}>")
+    """The text format of a value type: ``valtype_name(0x7F) == 'i32'``,
+    ``valtype_name(ref_type(HT_FUNC, False)) == '(ref func)'``."""
+    name = VALTYPE_NAMES.get(t)
+    if name is not None:
+        return name
+    if t >= _NON_NULL and is_ref(t):
+        null = "null " if ref_nullable(t) else ""
+        return f"(ref {null}{heap_type_name(ref_heap(t))})"
+    return f"<type 0x{t:x}>"
 
 
-# Block types are kept exactly as the binary encodes them, as a signed (s33) int:
-# -64 (0x40) is the empty type, -1..-17 are single value types (the one-byte
-# encoding read as signed LEB128), and a non-negative value is a type index.
+# Block types are kept as the binary encodes them, as a signed (s33) int: -64 (0x40)
+# is the empty type, -1..-24 are single value types of one-byte encoding (the byte
+# read as signed LEB128), and a non-negative value is a type index.  A single result
+# of a multi-byte reference type (``(result (ref $t))``) is ``-t`` (<= -0x100),
+# which no binary s33 block type can be.
 BLOCK_EMPTY = -0x40
 
 
 def blocktype_of_valtype(t: int) -> int:
-    """The s33 block type meaning "one result of type ``t``"."""
-    return t - 0x80
+    """The block type meaning "one result of type ``t``"."""
+    return t - 0x80 if t < 0x100 else -t
 
 
 def valtype_of_blocktype(bt: int) -> int:
-    """Inverse of :func:`blocktype_of_valtype` for ``-0x40 < bt < 0``."""
-    return bt + 0x80
+    """Inverse of :func:`blocktype_of_valtype` for ``bt < 0, bt != BLOCK_EMPTY``."""
+    return bt + 0x80 if bt > -0x80 else -bt
 
 
 @dataclass(frozen=True)
@@ -110,7 +218,9 @@ EXTERN_FUNC = 0
 EXTERN_TABLE = 1
 EXTERN_MEMORY = 2
 EXTERN_GLOBAL = 3
-EXTERN_KIND_NAMES = {EXTERN_FUNC: "func", EXTERN_TABLE: "table", EXTERN_MEMORY: "memory", EXTERN_GLOBAL: "global"}
+EXTERN_TAG = 4
+EXTERN_KIND_NAMES = {EXTERN_FUNC: "func", EXTERN_TABLE: "table", EXTERN_MEMORY: "memory", EXTERN_GLOBAL: "global",
+                     EXTERN_TAG: "tag"}
 
 PAGE_SIZE = 65536
 MAX_PAGES = 65536
