@@ -14,7 +14,7 @@ import time
 import pytest
 
 import pywazero as wz
-from pywazero.engine.interpreter import execute, execute_limited
+from pywazero.engine.interpreter import execute, execute_interruptible, execute_limited
 from pywazero.engine.interpreter.kinds import K_FUEL, KIND_NAMES
 from pywazero.wasm.types import F32, F64, I32, I64, V128
 
@@ -231,9 +231,12 @@ def test_limits_off_code_is_unchanged():
     assert off._engine.execute is execute
     assert not _kinds(off, LOOP) & LIMIT_KINDS
     on = wz.Runtime(wz.RuntimeConfig(engine="interpreter", interruptible=True))
-    assert on._engine.execute is execute_limited
+    assert on._engine.execute is execute_interruptible()
+    fuel = wz.Runtime(wz.RuntimeConfig(engine="interpreter", consume_fuel=True, interruptible=True))
+    assert fuel._engine.execute is execute_limited
     # (made from execute's source: keep its dispatch recognisable, see _limits_first)
     assert execute_limited is not execute and execute_limited.__name__ == "execute_limited"
+    assert execute_interruptible().__name__ == "execute_interruptible"
     kinds = _kinds(on, LOOP)
     assert kinds & LIMIT_KINDS and not {k for k in kinds if "FUEL" in KIND_NAMES[k] or "_F" in KIND_NAMES[k]}
 
@@ -247,7 +250,7 @@ def test_limited_loop_reports_real_source_lines():
     frames = [tb for tb in __import__("traceback").extract_tb(ei.value.__traceback__)
               if tb.name == "execute_limited"]
     assert frames and frames[0].filename.endswith(os.path.join("interpreter", "__init__.py"))
-    assert "Trap" in (frames[0].line or "")
+    assert "refill" in (frames[0].line or "")   # the check point's own line
     rt.add_fuel(1000)
     assert m.function("f")(10) == 10   # usable again once refuelled
 

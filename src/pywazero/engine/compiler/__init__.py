@@ -34,6 +34,7 @@ from ...errors import Trap
 from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, call_depth
+from ..limits import bind_cells
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .rt import BASE_NAMESPACE
@@ -88,7 +89,7 @@ class CompiledWasm(CompiledCode):
         self._fuel = lim.consume_fuel
         self._intr = lim.interruptible
         if self._fuel or self._intr:
-            ns["_nofuel"] = lim.out_of_fuel
+            ns["_refuel"] = lim.refill
             ns["_interrupted"] = lim.interrupted
             self._cells = {"_fuel": lim.fuel, "_intr": lim.flag}
         self._namespace = ns
@@ -542,7 +543,7 @@ def make(fi, engine):%(setup)s
         finally:%(leave)s
             if _DEEP[0] and d == 1:
                 _undeepen()
-    return entry
+    return %(ret)s
 """
 _ENTRY_MAKERS: Dict[Any, Any] = {}
 
@@ -553,16 +554,17 @@ _COUNTED = {
     _C = engine.limits.calls
     _enter = _C.append
     _pop = _C.pop
-    _FL = engine.limits.flag
-    _settle = engine.limits._settle""",
+    _intr = 0   # (bound to engine.limits.flag by _entry_maker)
+    _flagged = engine.limits._flagged_entry""",
     "enter": """
+        if _intr:
+            _flagged()
         _enter(1)""",
     "leave": """
-            _pop()
-            if _FL.cell_contents and not _C:
-                _settle()""",
+            _pop()""",
+    "ret": '_bind(entry, {"_intr": engine.limits.flag})',
 }
-_UNCOUNTED = {"setup": "", "enter": "", "leave": ""}
+_UNCOUNTED = {"setup": "", "enter": "", "leave": "", "ret": "entry"}
 # code objects of invoke and of the entries: where a traceback's wasm frames end
 _BOUNDARIES = {CompilerEngine.invoke.__code__}
 
@@ -573,7 +575,8 @@ def _entry_maker(n: int, counted: bool = False) -> Any:
                                  args=params + ", d" if n else "d")
     ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
                           "_CAUGHT": _CAUGHT, "_failure": _failure,
-                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1}
+                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
+                          "_bind": bind_cells}
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:
