@@ -74,8 +74,9 @@ def _wasmtime():
     return pytest.importorskip("wasmtime", reason="wasmtime-py is the dev-only fuel oracle")
 
 
-def wasmtime_run(wasm: bytes, name: str, args, budget: int, imports=()):
-    """(outcome, fuel consumed, fuel left) of one call on wasmtime."""
+def wasmtime_instance(wasm: bytes, budget: int):
+    """``(store, exports)`` of ``wasm`` instantiated on wasmtime with fuel on (every
+    import a function doing nothing)."""
     wasmtime = _wasmtime()
     cfg = wasmtime.Config()
     cfg.consume_fuel = True
@@ -86,10 +87,16 @@ def wasmtime_run(wasm: bytes, name: str, args, budget: int, imports=()):
     linker = wasmtime.Linker(engine)
     for imp in module.imports:
         linker.define_func(imp.module, imp.name, imp.type, lambda *a: None)
-    inst = linker.instantiate(store, module)
+    return store, linker.instantiate(store, module).exports(store)
+
+
+def wasmtime_run(wasm: bytes, name: str, args, budget: int):
+    """(outcome, fuel consumed, fuel left) of one call on wasmtime."""
+    wasmtime = _wasmtime()
+    store, exports = wasmtime_instance(wasm, budget)
     before = store.get_fuel()
     try:
-        inst.exports(store)[name](store, *args)
+        exports[name](store, *args)
         outcome = "ok"
     except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
         outcome = "out of fuel" if "fuel" in str(e) else "trap"
@@ -159,7 +166,7 @@ WASM_OPT = external_tool("wasm-opt", "binaryen")
 @pytest.mark.skipif(WASM_OPT is None, reason="needs binaryen's wasm-opt")
 @pytest.mark.parametrize("seed", range(6))
 def test_fuel_matches_wasmtime_on_fuzzed_modules(seed: int, tmp_path):
-    _wasmtime()
+    wasmtime = _wasmtime()
     rnd = random.Random(1000 + seed)
     inp = tmp_path / "in.dat"
     out = tmp_path / "out.wasm"
@@ -175,17 +182,7 @@ def test_fuel_matches_wasmtime_on_fuzzed_modules(seed: int, tmp_path):
         hb = hb.function(name, lambda *a: None, params=[t], raw=True)
     hb.instantiate()
     m = rt.instantiate(wasm, wz.ModuleConfig(start_functions=()))
-    wasmtime = _wasmtime()
-    cfg = wasmtime.Config()
-    cfg.consume_fuel = True
-    engine = wasmtime.Engine(cfg)
-    store = wasmtime.Store(engine)
-    module = wasmtime.Module(engine, wasm)
-    linker = wasmtime.Linker(engine)
-    for imp in module.imports:
-        linker.define_func(imp.module, imp.name, imp.type, lambda *a: None)
-    inst = linker.instantiate(store, module)
-    exports = inst.exports(store)
+    store, exports = wasmtime_instance(wasm, 0)
     names = [e.name for e in m.instance.module.exports if e.kind == 0]
     compared = 0
     for name in names:
