@@ -158,7 +158,8 @@ _V2 = CoreFeatures.V2
 _OP_FEATURE: Dict[int, CoreFeatures] = {}
 for _op in _ops.BY_OP:
     if _op >> 16 == _ops.PREFIX_FD:
-        _OP_FEATURE[_op] = CoreFeatures.SIMD
+        _OP_FEATURE[_op] = (CoreFeatures.RELAXED_SIMD if (_op & 0xFFFF) >= _ops.RELAXED_SIMD_FIRST
+                            else CoreFeatures.SIMD)
     elif _op >> 16 == _ops.PREFIX_FC:
         _sub = _op & 0xFFFF
         _OP_FEATURE[_op] = (CoreFeatures.NONTRAPPING_FLOAT_TO_INT if _sub <= 7
@@ -193,6 +194,10 @@ def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
 
 def _needs(what: str, feature: CoreFeatures) -> str:
     return f"{what} requires the {feature_name(feature)} feature"
+
+
+# WebAssembly 2.0's table (the default): 3.0's instructions disabled.
+_TABLE_V2 = _table_for(_V2)
 
 _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 
@@ -317,7 +322,7 @@ class _Context:
 
     def __init__(self, module: Module, features: CoreFeatures = _V2) -> None:
         self.features = features
-        self.op_table = _table_for(features)
+        self.op_table = _TABLE_V2 if features is _V2 else _table_for(features)
         # Value types this feature set allows.
         vts = set(VALUE_TYPES)
         if not features & CoreFeatures.SIMD:
