@@ -392,6 +392,23 @@ def test_limits_off_by_default(engine):
     assert not lim.consume_fuel and not lim.interruptible
 
 
+def test_only_calls_that_can_see_an_interrupt_are_counted():
+    # a call from Python counts itself as running only when its function has a
+    # check point (a loop, or a call); a small function with neither cannot be
+    # interrupted anyway, and skips the count
+    from pywazero.engine.limits import needs_count
+
+    rt = runtime("compiler", interruptible=True)
+    rt.host_module("h").function("f", lambda: None).instantiate()
+    m = rt.instantiate(
+        '(module (import "h" "f" (func $h)) (func (export "id") (param i32) (result i32) (local.get 0))'
+        ' (func (export "loop") (loop (br_if 0 (i32.const 0))))'
+        ' (func (export "calls") (call $h))'
+        ' (func (export "big") (result i32) (i32.const 0)' + " (i32.add (i32.const 1))" * 200 + '))')
+    counted = {name: needs_count(m.function(name)._fn) for name in ("id", "loop", "calls", "big")}
+    assert counted == {"id": False, "loop": True, "calls": True, "big": True}
+
+
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="generated source is CPython's concern")
 def test_compiler_code_unchanged_when_limits_off():
     from pywazero.engine.compiler import dump

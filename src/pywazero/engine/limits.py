@@ -15,14 +15,14 @@ CONTRACT (engines rely on exactly this; changes are announced here)
 * The remaining fuel is ``fuel.cell_contents + reserve``.  The cell holds a small
   window of it (at most :data:`WINDOW`), so the counts generated code and the
   interpreter keep subtracting from stay small ints, which CPython caches (a big
-  int would be allocated and freed at every charge); ``reserve`` (a plain
-  attribute, never negative) holds the rest.  The cell is an int that may go
+  int would be allocated and freed at every charge); ``reserve`` (never
+  negative) holds the rest.  The cell is an int that may go
   negative between check points (exhaustion is detected at the next check point).
   A check point tests the cell alone (``<= -need`` after charging what follows,
   i.e. ``need`` is the amount charged in the same statement beyond the check); when
-  that fails it calls :meth:`refill` ``(need)``, which traps :data:`OUT_OF_FUEL` if
-  the true remaining fuel is also ``<= -need`` and otherwise moves fuel from the
-  reserve into the cell and returns the cell's new contents.  The count must be up
+  that fails it calls ``refill(need)`` (:func:`_make_refill`), which traps
+  :data:`OUT_OF_FUEL` if the true remaining fuel is also ``<= -need`` and otherwise
+  moves fuel from the reserve into the cell and returns the cell's new contents.  The count must be up
   to date (everything executed so far charged) whenever anything else can look at
   it: before calling a host function or another engine, when returning to Python,
   and when trapping "out of fuel" or "interrupted".  An engine may keep the cell's
@@ -89,7 +89,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ..errors import Trap
 
-__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "WINDOW",
+__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "WINDOW",
            "fuel_cost", "new_cell"]
 
 OUT_OF_FUEL = "all fuel consumed by WebAssembly"
@@ -124,6 +124,29 @@ def calls_out(body: Any) -> bool:
     return any(op in CALL_OPS for op, _ in body)
 
 
+#: the longest body :func:`needs_count` looks at (longer ones are counted)
+_SMALL_BODY = 256
+
+
+def needs_count(fi: Any) -> bool:
+    """Whether a call from Python into wasm function instance ``fi`` must count
+    itself as running (``ExecutionLimits.calls``) on an interruptible runtime.  Not
+    for a small function that calls nothing and has no loop: it has no check point,
+    so no interrupt can reach it while it runs, and leaving it uncounted only makes
+    an ``interrupt()`` while nothing else runs do nothing, as it would after the call
+    anyway.  Its entry still reads the flag (a call started after a deadline expired
+    traps at once).  Saves the count (two list operations) on calls of tiny
+    exports."""
+    try:
+        mod = fi.module.module
+        body = mod.funcs[fi.index - mod.num_imported_funcs()].body
+    except (AttributeError, IndexError, TypeError):   # not a plain defined function
+        return True
+    if len(body) > _SMALL_BODY:
+        return True
+    return any(op in CALL_OPS or op == 0x03 for op, _ in body)
+
+
 def fuel_cost(opcode: int) -> int:
     """The fuel an executed operator costs (0 or 1)."""
     return 0 if opcode in FREE_OPS else 1
@@ -154,6 +177,35 @@ def bind_cells(func: Any, cells: Dict[str, Any]) -> Any:
     return out
 
 
+def _make_refill(fuel: Any, reserve: Any) -> Any:
+    """``ExecutionLimits.refill`` for the cells ``fuel`` and ``reserve``: a closure
+    reading them as free variables (cheaper than a method reading
+    ``cell.cell_contents``; with the count kept below :data:`WINDOW` it runs every
+    few hundred fuel)."""
+    _fuel = _reserve = 0   # (bound to the cells below)
+
+    def refill(need: int = 0) -> int:
+        """Called by a check point whose test of the fuel cell failed (cell ``<=
+        -need``): raise the out-of-fuel trap if the remaining fuel is ``<= -need``
+        too, otherwise move fuel from the reserve into the cell; returns the cell's
+        contents (for an engine that keeps them in a local)."""
+        nonlocal _fuel, _reserve
+        total = _fuel + _reserve
+        if total <= -need:
+            _fuel = total
+            _reserve = 0
+            raise Trap(OUT_OF_FUEL)
+        if total < WINDOW:
+            _fuel = total
+            _reserve = 0
+            return total
+        _fuel = WINDOW
+        _reserve = total - WINDOW
+        return WINDOW
+
+    return bind_cells(refill, {"_fuel": fuel, "_reserve": reserve})
+
+
 def _check_amount(n: Any) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"fuel must be a non-negative int, not {n!r}")
@@ -168,8 +220,10 @@ class ExecutionLimits:
         #: the part of the remaining fuel engines charge (a closure cell, see the module
         #: docstring)
         self.fuel = new_cell(0)
-        #: the rest of the remaining fuel (>= 0)
-        self.reserve = 0
+        #: the rest of the remaining fuel (>= 0; a cell too: see :func:`_make_refill`)
+        self._reserve = new_cell(0)
+        #: the check points' slow path (see :func:`_make_refill`)
+        self.refill = _make_refill(self.fuel, self._reserve)
         #: truthy while an interruption is pending (a closure cell)
         self.flag = new_cell(0)
         #: one item per entry into wasm running now (list append/pop are atomic)
@@ -183,12 +237,17 @@ class ExecutionLimits:
         if not self.consume_fuel:
             raise ValueError("fuel is not enabled: create the runtime with RuntimeConfig(consume_fuel=True)")
 
+    @property
+    def reserve(self) -> int:
+        """The remaining fuel beyond what the fuel cell holds."""
+        return self._reserve.cell_contents
+
     def _put(self, total: int) -> int:
         """Make ``total`` the remaining fuel, the cell holding at most :data:`WINDOW`
         of it; returns the cell's contents."""
         c = total if total < WINDOW else WINDOW
         self.fuel.cell_contents = c
-        self.reserve = total - c
+        self._reserve.cell_contents = total - c
         return c
 
     def set_fuel(self, n: int) -> None:
@@ -201,29 +260,12 @@ class ExecutionLimits:
         """Add ``n`` to the remaining fuel (:meth:`get_fuel`)."""
         self._need_fuel()
         _check_amount(n)
-        self._put(max(0, self.fuel.cell_contents + self.reserve) + n)
+        self._put(max(0, self.fuel.cell_contents + self._reserve.cell_contents) + n)
 
     def get_fuel(self) -> int:
         """The remaining fuel (never negative)."""
         self._need_fuel()
-        return max(0, self.fuel.cell_contents + self.reserve)
-
-    def refill(self, need: int = 0) -> int:
-        """Called by a check point whose test of the cell failed (cell ``<= -need``):
-        raise the out-of-fuel trap if the remaining fuel is ``<= -need`` too,
-        otherwise move fuel from the reserve into the cell; returns the cell's
-        contents (for an engine that keeps them in a local)."""
-        cell = self.fuel
-        total = cell.cell_contents + self.reserve
-        if total <= -need:
-            cell.cell_contents = total
-            self.reserve = 0
-            raise Trap(OUT_OF_FUEL)
-        # (as _put, inline: this runs every WINDOW fuel or so)
-        c = total if total < WINDOW else WINDOW
-        cell.cell_contents = c
-        self.reserve = total - c
-        return c
+        return max(0, self.fuel.cell_contents + self._reserve.cell_contents)
 
     def out_of_fuel(self) -> None:
         """Raise the out-of-fuel trap."""
@@ -235,7 +277,7 @@ class ExecutionLimits:
     def charge_start(self) -> None:
         """Fuel for calling a start section's function, as wasmtime charges it: its
         wrapper's entry (1, then a check) and call (1)."""
-        f = self.fuel.cell_contents + self.reserve - 1
+        f = self.fuel.cell_contents + self._reserve.cell_contents - 1
         if f <= 0:
             self._put(f)
             raise Trap(OUT_OF_FUEL)

@@ -14,7 +14,7 @@ from ...errors import Trap
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
-from ..limits import bind_cells
+from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
 from .kinds import K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I
@@ -118,7 +118,15 @@ class InterpreterEngine(Engine):
                 return res[0]
             return tuple(res) if nres else None
 
-        return bind_cells(entry, {"flag": lim.flag})
+        def flag_only(*args: Any) -> Any:   # no check points in fn: limits.needs_count
+            if flag:
+                flagged()
+            res = run(engine, fn, list(args))
+            if nres == 1:
+                return res[0]
+            return tuple(res) if nres else None
+
+        return bind_cells(entry if needs_count(fn) else flag_only, {"flag": lim.flag})
 
     def invoke(self, fn: WasmFunctionInstance, args: List[Any]) -> List[Any]:
         return execute(self, fn, args)
