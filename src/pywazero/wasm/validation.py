@@ -158,7 +158,8 @@ _V2 = CoreFeatures.V2
 _OP_FEATURE: Dict[int, CoreFeatures] = {}
 for _op in _ops.BY_OP:
     if _op >> 16 == _ops.PREFIX_FD:
-        _OP_FEATURE[_op] = CoreFeatures.SIMD
+        _OP_FEATURE[_op] = (CoreFeatures.RELAXED_SIMD if (_op & 0xFFFF) >= _ops.RELAXED_SIMD_FIRST
+                            else CoreFeatures.SIMD)
     elif _op >> 16 == _ops.PREFIX_FC:
         _sub = _op & 0xFFFF
         _OP_FEATURE[_op] = (CoreFeatures.NONTRAPPING_FLOAT_TO_INT if _sub <= 7
@@ -171,7 +172,7 @@ for _op in _ops.BY_OP:
 del _op, _sub
 
 # Instruction tables of reduced feature sets, built on first use.
-_TABLES: Dict[int, Dict[int, tuple]] = {int(_V2): _TABLE}
+_TABLES: Dict[int, Dict[int, tuple]] = {}
 
 
 def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
@@ -193,6 +194,9 @@ def _needs(what: str, feature: CoreFeatures) -> str:
 
 # memory.size/grow/fill of a 64-bit memory: their operand types (results: [i64])
 _MEMIDX64 = {0x3F: [], 0x40: [I64], _ops.fc(11): [I64, I32, I64]}
+
+# WebAssembly 2.0's table (the default): 3.0's instructions disabled.
+_TABLE_V2 = _table_for(_V2)
 
 _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 
@@ -311,7 +315,7 @@ class _Context:
 
     def __init__(self, module: Module, features: CoreFeatures = _V2) -> None:
         self.features = features
-        self.op_table = _TABLE if features is _V2 else _table_for(features)
+        self.op_table = _TABLE_V2 if features is _V2 else _table_for(features)
         # Value types this feature set allows.
         vts = set(VALUE_TYPES)
         if not features & CoreFeatures.SIMD:
