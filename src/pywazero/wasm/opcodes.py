@@ -108,6 +108,8 @@ _add(0x0E, "br_table", IMM_BR_TABLE)
 _add(0x0F, "return")
 _add(0x10, "call", IMM_FUNC)
 _add(0x11, "call_indirect", IMM_CALL_INDIRECT)
+_add(0x12, "return_call", IMM_FUNC)                    # tail calls (3.0)
+_add(0x13, "return_call_indirect", IMM_CALL_INDIRECT)
 # --- parametric ----------------------------------------------------------------
 _add(0x1A, "drop")
 _add(0x1B, "select")
