@@ -29,6 +29,7 @@ from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
     MODE_PASSIVE,
+    CustomSection,
     DataSegment,
     ElementSegment,
     Export,
@@ -781,6 +782,27 @@ class _ModuleParser:
         seg = ElementSegment(mode, et, exprs, (table or 0) if mode == MODE_ACTIVE else 0, offset)
         self.module.elems.append(seg)
 
+    def field_custom(self, f: SList) -> None:
+        """``(@custom "name" (before|after section)? "data"*)``: a custom section (the
+        annotations of WebAssembly 3.0's text format).  The placement is checked but
+        not kept: the encoder writes custom sections after all the others."""
+        items = f.items
+        if len(items) < 2:
+            raise self.error("expected a custom section name", f.end)
+        name = self.name(items[1])
+        i = 2
+        if i < len(items) and type(items[i]) is SList:
+            place = items[i].items
+            ok = (len(place) == 2 and all(type(t) is Token and t.kind == KEYWORD for t in place)
+                  and (place[0].text, place[1].text) != ("before", "last")
+                  and (place[0].text, place[1].text) != ("after", "first")
+                  and place[0].text in ("before", "after")
+                  and (place[1].text in _CUSTOM_PLACES or place[1].text in ("first", "last")))
+            if not ok:
+                raise self.error("malformed custom annotation placement", items[i].pos)
+            i += 1
+        self.module.customs.append(CustomSection(name, self.datastring(items, i)))
+
     def datastring(self, items: list, i: int) -> bytes:
         parts = []
         for node in items[i:]:
@@ -852,7 +874,11 @@ def _defines_inline(items: list, head: str) -> bool:
     return _has_inline(items, i, head)
 
 
+_CUSTOM_PLACES = frozenset(("type", "import", "func", "table", "memory", "global", "export", "start",
+                            "elem", "code", "data", "datacount", "tag"))
+
 _FIELD_HANDLERS = {
+    "@custom": _ModuleParser.field_custom,
     "type": _ModuleParser.field_type,
     "import": _ModuleParser.field_import,
     "func": _ModuleParser.field_func,
