@@ -17,7 +17,8 @@ Python trampoline).  ``--before REV`` (e.g. the commit before tail calls landed)
 also times the 2.0 call workloads (recursive ``fib``, ``call_indirect`` in a loop,
 host->wasm calls) on that revision's source (``git archive``, nothing in the
 repository changes) and on this tree, alternating rounds in fresh subprocesses,
-and prints each best time and the after/before ratio.
+and prints each best CPU time and the after/before ratio (bench/before_after.py
+does the same for the compute workloads).
 """
 from __future__ import annotations
 
@@ -150,10 +151,10 @@ INDIRECT = '''(module (type $t (func (param i32) (result i32)))
     (local.get $x)))'''
 TINY = '(module (func (export "run") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))'
 rt = pywazero.Runtime(pywazero.RuntimeConfig(engine=engine))
-def best(fn, k=3):
+def best(fn, k=3):   # CPU time: other processes' load does not count
     b = float("inf")
     for _ in range(k):
-        t = time.perf_counter(); fn(); b = min(b, time.perf_counter() - t)
+        t = time.process_time(); fn(); b = min(b, time.process_time() - t)
     return b
 fib = rt.instantiate(rt.compile(FIB)).function("run")
 ind = rt.instantiate(rt.compile(INDIRECT)).function("run")
