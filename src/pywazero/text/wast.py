@@ -40,13 +40,15 @@ from dataclasses import dataclass, field
 from typing import ClassVar, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
-from ..wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, valtype_name
+from ..wasm.subtyping import top_heap
+from ..wasm.types import (EXTERNREF, F32, F64, FUNCREF, HEAP_TYPE_BY_NAME, I32, I64, V128, heap_type_name,
+                          is_ref, ref_heap, ref_type, valtype_name)
 from . import numbers as _numbers
 from .lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_sexprs
 
 __all__ = [
     "read_script", "read_script_file",
-    "Value", "NanPattern", "RefPattern", "V128Pattern", "Result",
+    "Value", "NanPattern", "RefPattern", "RefNullPattern", "V128Pattern", "Result",
     "Command", "ModuleCommand", "Register", "Invoke", "Get", "Action",
     "AssertReturn", "AssertReturnNan", "AssertReturnCanonicalNan", "AssertReturnArithmeticNan",
     "AssertTrap", "AssertExhaustion",
@@ -84,6 +86,8 @@ def _nan_matches(bits: int, width: int, canonical: bool) -> bool:
 
 
 def _format_bits(t: int, bits: Optional[int]) -> str:
+    if bits is None and is_ref(t):
+        return f"(ref.null {heap_type_name(ref_heap(t))})"
     if t in (FUNCREF, EXTERNREF):
         if bits is None:
             return f"(ref.null {'func' if t == FUNCREF else 'extern'})"
@@ -114,7 +118,10 @@ class Value:
 
     def matches(self, value: "Value") -> bool:
         """Exact match: same type and identical bits (so ``-0.0`` is not ``0.0`` and
-        a NaN literal matches only its own payload)."""
+        a NaN literal matches only its own payload).  A null reference matches a
+        null of any reference type of the same hierarchy (func, extern, ...)."""
+        if self.bits is None and value.bits is None and is_ref(self.type) and is_ref(value.type):
+            return top_heap(ref_heap(self.type)) == top_heap(ref_heap(value.type))
         return value.type == self.type and value.bits == self.bits
 
     def __str__(self) -> str:
@@ -137,13 +144,29 @@ class NanPattern:
 
 
 @dataclass(frozen=True)
+class RefNullPattern:
+    """``(ref.null)``: a null reference of any type."""
+
+    def matches(self, value: Value) -> bool:
+        return is_ref(value.type) and value.bits is None
+
+    def __str__(self) -> str:
+        return "(ref.null)"
+
+
+@dataclass(frozen=True)
 class RefPattern:
-    """``(ref.func)`` / ``(ref.extern)``: any non-null reference of that type."""
+    """``(ref.func)`` / ``(ref.extern)``: any non-null reference of that type
+    (for func: of any function type)."""
 
     type: int          # FUNCREF or EXTERNREF
 
     def matches(self, value: Value) -> bool:
-        return value.type == self.type and value.bits is not None
+        if value.bits is None or not is_ref(value.type):
+            return False
+        if value.type == self.type:
+            return True
+        return top_heap(ref_heap(value.type)) == ref_heap(self.type)
 
     def __str__(self) -> str:
         return "(ref.func)" if self.type == FUNCREF else "(ref.extern)"
@@ -181,7 +204,7 @@ class V128Pattern:
         return f"(v128.const {self.shape} {' '.join(parts)})"
 
 
-Result = Union[Value, NanPattern, RefPattern, V128Pattern]
+Result = Union[Value, NanPattern, RefPattern, RefNullPattern, V128Pattern]
 
 
 # --- commands ----------------------------------------------------------------------
@@ -512,10 +535,12 @@ class _Reader:
             return self.v128(lst, pattern)
         if head == "ref.null":
             tok = items[1] if len(items) > 1 else None
-            if not isinstance(tok, Token) or tok.text not in ("func", "extern"):
-                raise self.error("expected func or extern", tok.pos if tok is not None else self.end_pos(lst))
+            if tok is None and pattern:
+                return RefNullPattern()
+            if not isinstance(tok, Token) or tok.text not in HEAP_TYPE_BY_NAME:
+                raise self.error("expected a heap type", tok.pos if tok is not None else self.end_pos(lst))
             self.no_more(lst, 2)
-            return Value(FUNCREF if tok.text == "func" else EXTERNREF, None)
+            return Value(ref_type(HEAP_TYPE_BY_NAME[tok.text]), None)
         if head == "ref.extern":
             if len(items) == 1 and pattern:
                 return RefPattern(EXTERNREF)
