@@ -120,8 +120,10 @@ class Value:
         """Exact match: same type and identical bits (so ``-0.0`` is not ``0.0`` and
         a NaN literal matches only its own payload).  A null reference matches a
         null of any reference type of the same hierarchy (func, extern, ...)."""
-        if self.bits is None and value.bits is None and is_ref(self.type) and is_ref(value.type):
-            return top_heap(ref_heap(self.type)) == top_heap(ref_heap(value.type))
+        if is_ref(self.type) and self.type != value.type:
+            # a reference of any type of the same hierarchy (func, extern, ...)
+            return (is_ref(value.type) and value.bits == self.bits
+                    and top_heap(ref_heap(self.type)) == top_heap(ref_heap(value.type)))
         return value.type == self.type and value.bits == self.bits
 
     def __str__(self) -> str:

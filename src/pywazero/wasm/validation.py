@@ -919,9 +919,11 @@ def _pop_ref(vals: list, height: int, unreach: bool) -> int:
 
 
 def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreach: bool,
-                     ctrls: list, max_stack: int) -> int:
+                     ctrls: list, max_stack: int, branch_heights: dict, pc: int) -> int:
     """call_ref, return_call_ref, ref.as_non_null, br_on_null, br_on_non_null;
-    returns the new maximum stack depth."""
+    returns the new maximum stack depth.  A branch's height (``branch_heights``)
+    is taken with the label's values on top: for br_on_null once the null is
+    dropped, for br_on_non_null with the reference as the last value."""
     canon = ctx.canon
     if k == K_CALL_REF or k == K_RETURN_CALL_REF:
         if k == K_RETURN_CALL_REF and not ctx.tail_call:
@@ -946,6 +948,7 @@ def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreac
         lt = ctrls[-1 - imm][_F_LABEL]
         t = _pop_ref(vals, height, unreach)
         if k == K_BR_ON_NULL:
+            branch_heights[pc] = len(vals)
             _pop_vals(vals, height, unreach, lt)
             vals.extend(lt)
             vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
@@ -953,6 +956,7 @@ def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreac
             if not lt or not (lt[-1] > 0 and is_ref(lt[-1])):
                 raise _Fail("type mismatch")
             vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
+            branch_heights[pc] = len(vals)
             _pop_vals(vals, height, unreach, lt)
             vals.extend(lt[:-1])
     return max(max_stack, len(vals))
@@ -1434,7 +1438,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k >= K_CALL_REF:
-                max_stack = _typed_ref_instr(ctx, k, imm, vals, height, unreach, ctrls, max_stack)
+                max_stack = _typed_ref_instr(ctx, k, imm, vals, height, unreach, ctrls, max_stack,
+                                             branch_heights, pc)
                 if k == K_RETURN_CALL_REF:
                     del vals[height:]
                     top[_F_UNREACH] = unreach = True

@@ -496,7 +496,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     prev[2] = f
                 else:
                     emit(K_UN, f, 0, 0)
-        elif op == 0x0D:  # br_if
+        elif op == 0x0D or op == 0xD5 or op == 0xD6:  # br_if, br_on_null, br_on_non_null
+            if op != 0x0D:
+                # a test leaves the branch condition on top: the reference is
+                # dropped where the spec drops it (see rare.br_on_null_test)
+                emit(K_RARE, R.br_on_null_test if op == 0xD5 else R.br_on_non_null_test, 0, 0)
             height = branch_heights[i - 1]
             prev = out[-1] if len(out) > barrier else None
             c = ctl[-1 - imm]
@@ -647,6 +651,17 @@ def compile_function(module: Module, index: int, func_types: List[int],
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
             run = None
+        elif op == 0x14 or op == 0x15:  # call_ref, return_call_ref
+            # call_indirect's kind with table -1: the callee is the popped reference
+            ft = types[imm]
+            emit(K_CALL_INDIRECT, imm, -1, (len(ft.params), len(ft.results)))
+            run = None
+            if op == 0x15:
+                # TODO(tail calls): a real tail call once the engines have one; for
+                # now a call then a return (same results, Python stack grows)
+                emit(K_RETURN, ctl[0].arity, 0, 0)
+                reachable = False
+                i = ctl[-1].stop
         elif op == 0x1A:  # drop
             emit(K_DROP, 0, 0, 0)
         elif op == 0x1B or op == 0x1C:  # select
