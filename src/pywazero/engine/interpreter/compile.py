@@ -651,17 +651,21 @@ def compile_function(module: Module, index: int, func_types: List[int],
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
             run = None
-        elif op == 0x14 or op == 0x15:  # call_ref, return_call_ref
+        elif op == 0x14:  # call_ref
             # call_indirect's kind with table -1: the callee is the popped reference
             ft = types[imm]
             emit(K_CALL_INDIRECT, imm, -1, (len(ft.params), len(ft.results)))
             run = None
-            if op == 0x15:
-                # TODO(tail calls): a real tail call once the engines have one; for
-                # now a call then a return (same results, Python stack grows)
-                emit(K_RETURN, ctl[0].arity, 0, 0)
-                reachable = False
-                i = ctl[-1].stop
+        elif op == 0x12 or op == 0x13 or op == 0x15:  # return_call(_indirect/_ref)
+            if op == 0x12:
+                emit(K_TAIL_CALL, 0, imm, len(types[func_types[imm]].params))
+            elif op == 0x13:
+                emit(K_TAIL_CALL, 1, imm, len(types[imm[0]].params))
+            else:
+                emit(K_TAIL_CALL, 2, imm, len(types[imm].params))
+            run = None
+            reachable = False
+            i = ctl[-1].stop
         elif op == 0x1A:  # drop
             emit(K_DROP, 0, 0, 0)
         elif op == 0x1B or op == 0x1C:  # select
