@@ -759,7 +759,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             continue
         if not ctx.func_refs:
             raise _err(_needs("a table initialiser", CoreFeatures.FUNCTION_REFERENCES), where)
-        got = _const_expr_type(ctx, init, where, nglobals=len(ctx.globals) if later else None)
+        # (the table section comes before the globals: only imported ones are visible)
+        got = _const_expr_type(ctx, init, where)
         if not vals_subtype(got, [tt.elem_type], canon):
             raise _err("type mismatch", where)
     seg_globals = len(ctx.globals) if later else None
