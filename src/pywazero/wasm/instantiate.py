@@ -240,8 +240,10 @@ class InstantiationPlan:
         self.nimp_funcs = nimp[EXTERN_FUNC]
         # globals: (type, True, value) when constant, else (type, False, init expression)
         self.globals = []
-        canon = module.canonical_ids() if types is not module.types and any(
-            map(has_concrete, module.types)) else None
+        # canonical ids, for globals and tables of concrete reference types
+        canon = module.canonical_ids() if (
+            any(g.type.valtype >= 0x200 for g in module.globals)
+            or any(tt.elem_type >= 0x200 for tt in module.tables)) else None
         for g in module.globals:
             v = _const_value(g.init)
             gt = g.type
