@@ -113,14 +113,15 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         want_t = tt.elem_type
         if want_t >= 0x200:
             want_t = closed_valtype(want_t, module.canonical_ids())
-        return value.elem_type == want_t and _limits_match(
+        return value.elem_type == want_t and value.address_type == tt.address_type and _limits_match(
             Limits(len(value.elements), value.max), tt.limits
         )
     if kind == EXTERN_MEMORY:
         if not isinstance(value, MemoryInstance):
             return False
         mt: MemoryType = imp.desc
-        return _limits_match(Limits(value.pages, value.declared_max), mt.limits)
+        return value.address_type == mt.address_type and _limits_match(
+            Limits(value.pages, value.declared_max), mt.limits)
     if kind == EXTERN_GLOBAL:
         if not isinstance(value, GlobalInstance):
             return False
@@ -302,7 +303,7 @@ class InstantiationPlan:
         self.table_types = []
         for tt in module.tables:
             if canon is not None and tt.elem_type >= 0x200:
-                tt = TableType(closed_valtype(tt.elem_type, canon), tt.limits)
+                tt = TableType(closed_valtype(tt.elem_type, canon), tt.limits, tt.address_type)
             self.table_types.append(tt)
         # tables' initial values: (True, value) when constant, else (False, expr)
         self.table_inits = []
