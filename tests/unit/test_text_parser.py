@@ -468,7 +468,19 @@ def test_memory_instructions_and_data_count():
     b = [ins for ins in m.funcs[0].body if ins[0] not in (0x1A, 0x41)]
     assert b == [(0x3F, 0), (0x40, 0), (fc(11), 0), (fc(10), (0, 0)), (fc(9), 1), END]
     assert m.data_count == 2
-    malformed("(memory 1) (func (drop (memory.size 0)))", "unexpected token")
+    # multiple memories (3.0): an optional memory index, by number or name
+    m = parse_module_text("""(module (memory 1) (memory $b 1) (data "a")
+      (func (drop (memory.size 1)) (drop (memory.grow $b (i32.const 1)))
+        (memory.fill $b (i32.const 0) (i32.const 0) (i32.const 0))
+        (memory.copy 0 $b (i32.const 0) (i32.const 0) (i32.const 0))
+        (memory.init $b 0 (i32.const 0) (i32.const 0) (i32.const 0))
+        (drop (i32.load $b offset=8 (i32.const 0)))))""")
+    b = [ins for ins in m.funcs[0].body if ins[0] not in (0x1A, 0x41)]
+    assert b == [(0x3F, 1), (0x40, 1), (fc(11), 1), (fc(10), (0, 1)), (fc(8), (0, 1)),
+                 (0x28, (2, 8, 1)), END]
+    malformed("(memory 1) (func (drop (memory.size $nope)))", "unknown memory")
+    malformed("(memory 1) (func (memory.copy 0 (i32.const 0) (i32.const 0) (i32.const 0)))",
+              "unexpected token")
 
 
 def test_unknown_operator():

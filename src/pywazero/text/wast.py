@@ -302,8 +302,8 @@ class ModuleCommand(Command):
         from . import parser
 
         if self.form == "quote":
-            return parser.parse_module_text(self.data)
-        return parser.parse_module(self.source, self.node)
+            return parser.parse_module_text(self.data, features)
+        return parser.parse_module(self.source, self.node, features)
 
     @property
     def text(self) -> str:
