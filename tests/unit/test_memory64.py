@@ -327,3 +327,78 @@ def test_inspect_shows_64_bit_and_multiple_memories(tmp_path):
     assert "t: table i64 funcref min 3" in text
     assert "memories (3):\n  0: i64 min 1, max 2 pages (imported)\n  1: min 1 pages\n" \
            "  2: i64 min 2, max 4294967296 pages\n" in text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("segment, reason", [
+    ('(memory i64 1) (data (i64.const 0x100000000) "x")', OOB),
+    ('(memory i64 1) (data (i64.const -1) "x")', OOB),
+    ('(memory i64 1) (data (i64.const 65535) "xy")', OOB),
+    ('(table i64 1 funcref) (elem (i64.const -1) func $f) (func $f)', "out of bounds table access"),
+    ('(table i64 1 funcref) (elem (i64.const 0x100000000) func $f) (func $f)', "out of bounds table access"),
+])
+def test_segments_beyond_4gib_trap_at_instantiation(engine, segment, reason):
+    with runtime(engine) as rt:
+        with pytest.raises(wz.Trap) as exc:
+            instance(rt, f"(module {segment})")
+        assert exc.value.reason == reason
+        # in range, the same segments initialise (i64 offsets, no wrap-around)
+        e = instance(rt, '(module (memory (export "m") i64 1) (data (i64.const 65535) "z"))').exports
+        assert e["m"].read(65535, 1) == b"z"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_failed_64_bit_grow_costs_no_fuel(engine):
+    # a grow's dynamic length is charged only when it succeeds; -1 of a 64-bit
+    # memory or table is 2^64-1, not 2^32-1
+    wat = """(module (memory i64 1 4) (table i64 1 funcref)
+      (func (export "g") (param i64) (result i64) (memory.grow (local.get 0)))
+      (func (export "t") (param i64) (result i64) (table.grow (ref.null func) (local.get 0))))"""
+    with runtime(engine, consume_fuel=True) as rt:
+        rt.set_fuel(10_000)
+        e = instance(rt, wat).exports
+        assert e["g"](1 << 40) == -1
+        assert e["t"](1 << 40) == -1
+        assert rt.get_fuel() > 9_000
+        assert e["g"](1) == 1
+        with pytest.raises(wz.Trap, match="fuel"):
+            e["t"](20_000)     # succeeds (no table cap in the way), then costs 20000
+
+
+FUEL_CASES = [
+    ('(memory i64 1 4) (func (export "f") (result i64) (memory.grow (i64.const 2)))', ()),
+    ('(memory i64 1 4) (func (export "f") (result i64) (memory.grow (i64.const 9)))', ()),
+    ('(memory i64 1 4) (func (export "f") (param i64) (result i64) (memory.grow (local.get 0)))', (2,)),
+    ('(memory i64 1 4) (func (export "f") (param i64) (result i64) (memory.grow (local.get 0)))', (9,)),
+    ('(memory i64 1 4) (func (export "f") (param i64) (result i64) (memory.grow (local.get 0)))', (1 << 40,)),
+    ('(memory i64 1) (func (export "f") (memory.fill (i64.const 0) (i32.const 1) (i64.const 100)))', ()),
+    ('(memory i64 1) (func (export "f") (param i64) (memory.fill (i64.const 0) (i32.const 1) (local.get 0)))',
+     (100,)),
+    ('(memory i64 1) (memory 1) (func (export "f") (memory.copy 1 0 (i32.const 0) (i64.const 0) (i32.const 50)))',
+     ()),
+    ('(table i64 1 funcref) (func (export "f") (result i64) (table.grow (ref.null func) (i64.const 3)))', ()),
+    ('(table i64 1 funcref) (func (export "f") (table.fill (i64.const 0) (ref.null func) (i64.const 1)))', ()),
+]
+
+
+@pytest.mark.parametrize("wat, args", FUEL_CASES)
+def test_fuel_of_64_bit_bulk_operators_as_wasmtime(wat, args):
+    # the length operand of memory.grow/fill/copy and table.grow/fill is charged as
+    # wasmtime charges it: an i64.const like an i32.const (statically), a dynamic one
+    # once the operator succeeded
+    wasmtime = pytest.importorskip("wasmtime")
+    wat = f"(module {wat})"
+    cfg = wasmtime.Config()
+    cfg.consume_fuel = True
+    cfg.wasm_memory64 = True
+    cfg.wasm_multi_memory = True
+    engine = wasmtime.Engine(cfg)
+    store = wasmtime.Store(engine)
+    store.set_fuel(10 ** 6)
+    expected = wasmtime.Instance(store, wasmtime.Module(engine, wat), []).exports(store)["f"](store, *args)
+    used = 10 ** 6 - store.get_fuel()
+    for engine_name in ENGINES:
+        with runtime(engine_name, consume_fuel=True) as rt:
+            rt.set_fuel(10 ** 6)
+            assert instance(rt, wat).exports["f"](*args) == expected
+            assert 10 ** 6 - rt.get_fuel() == used, engine_name

@@ -603,6 +603,15 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 else:
                     b, pos = u32(buf, pos)
                 append((op, (a, b, 0)))
+            elif k == 20:  # _K_MEMARG_X: one-byte alignment and offset inline
+                a = buf[pos]
+                b = buf[pos + 1]
+                if a < 0x20 and b < 0x80:
+                    pos += 2
+                    append((op, (a, b, 0)))
+                else:
+                    imm, pos = _memarg_x(buf, pos, kinds[256])
+                    append((op, imm))
             elif k == 6 or k == 7:  # _K_BLOCK, _K_IF
                 b = buf[pos]
                 if b == 0x40:

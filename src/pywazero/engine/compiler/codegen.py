@@ -858,7 +858,9 @@ class FunctionGenerator:
                 # a dynamic length is charged once the operator succeeded, and
                 # checked (engine/limits.py: length_charges)
                 if op in _GROW_OPS:
-                    self.emit("if %s != 4294967295:" % st[-1].expr)
+                    # (a failed grow is -1 of the memory's/table's address type)
+                    t = (self.module.mem_types() if op == 0x40 else self.module.table_types())[imm]
+                    self.emit("if %s != %d:" % (st[-1].expr, int(_grow_mask(t), 16)))
                     self.ind += 1
                 self.emit("%s -= %s" % (self.fv, dyn))
                 self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
