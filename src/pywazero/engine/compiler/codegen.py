@@ -207,7 +207,7 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
         elif op == 0x0B:
             if len(stack) > 1:
                 stack.pop()
-        elif op == 0x0C or op == 0x0D:
+        elif op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:   # br, br_if, br_on_(non_)null
             if imm < len(stack):
                 out.add(stack[-1 - imm])
         elif op == 0x0E:
@@ -220,10 +220,11 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
-_RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03))
+_RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x0D, 0xD5, 0xD6, 0x04, 0x05, 0x0C,
+                       0x0E, 0x0F, 0x00, 0x03))
 # calls (fuel is kept in a local only in functions without them); tail calls
-_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13))
-TAIL_CALL_OPS = frozenset((0x12, 0x13))
+_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15))
+TAIL_CALL_OPS = frozenset((0x12, 0x13, 0x15))
 
 
 def has_tail_calls(body: List[Tuple[int, Any]]) -> bool:
@@ -798,9 +799,33 @@ class FunctionGenerator:
                 e = st.pop()
                 callee = "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
                 self.gen_call(callee, ft)
-            elif op == 0x12 or op == 0x13:  # return_call / return_call_indirect
+            elif op == 0x12 or op == 0x13 or op == 0x15:  # return_call(_indirect/_ref)
                 self.gen_tail_call(op, imm)
                 i = self.skip_dead(i, partner, else_of)
+            elif op == 0x14:  # call_ref: _cr traps on null
+                e = st.pop()
+                self.gen_call("_cr(%s)" % e.expr, module.types[imm])
+            elif op == 0xD4:  # ref.as_non_null
+                e = st[-1]
+                self.simple(e)
+                self.emit("if %s is None:" % e.expr)
+                self.emit('    raise Trap("null reference")')
+            elif op == 0xD5:  # br_on_null: branch (dropping the null) or keep it
+                e = st.pop()
+                self.simple(e)
+                self.emit("if %s is None:" % e.expr)
+                self.ind += 1
+                self.branch(imm)
+                self.ind -= 1
+                st.append(e)
+            elif op == 0xD6:  # br_on_non_null: branch with it, or drop the null
+                e = st[-1]
+                self.simple(e)
+                self.emit("if %s is not None:" % e.expr)
+                self.ind += 1
+                self.branch(imm)
+                self.ind -= 1
+                st.pop()
             elif op == 0x1A:  # drop
                 st.pop()
             elif op == 0x1B or op == 0x1C:  # select
@@ -1038,6 +1063,11 @@ class FunctionGenerator:
             self.tail = set()
         if op == 0x12:
             ft = self.module.types[self.func_types[imm]]
+        elif op == 0x15:   # return_call_ref
+            ft = self.module.types[imm]
+            e = st.pop()
+            t = self.temp()
+            self.emit("%s = _cr(%s)" % (t, e.expr))
         else:
             tidx, tab = imm
             ft = self.module.types[tidx]
