@@ -53,8 +53,14 @@ from ..wasm.types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERNREF,
+    ABSTRACT_HEAP_TYPES,
     FUNCREF,
+    HT_FUNC,
+    I32,
+    I64,
     VALUE_TYPES,
+    blocktype_of_valtype,
+    ref_type,
     FuncType,
     GlobalType,
     Limits,
@@ -91,6 +97,15 @@ _END_OF_SECTION = "unexpected end of section or function"
 
 _REF_TYPES = frozenset((FUNCREF, EXTERNREF))
 _VALUE_TYPES = frozenset(VALUE_TYPES)
+# WebAssembly 3.0's one-byte reference types (the nullable abstract ones, e.g.
+# exnref, nullfuncref) and the two prefixes of ``(ref null? heaptype)``.  The
+# decoder reads every 3.0 value type whatever the features; the validator
+# rejects those of a disabled feature, naming it.
+_ABBREV_REF_TYPES = frozenset(ht + 0x80 for ht in ABSTRACT_HEAP_TYPES)
+_VALUE_TYPES_3 = _VALUE_TYPES | _ABBREV_REF_TYPES
+_REF_FUNC = ref_type(HT_FUNC, False)   # (ref func)
+_REF_NULL_PREFIX = 0x63
+_REF_PREFIX = 0x64
 
 _u32_le = Struct("<I").unpack_from
 _u64_le = Struct("<Q").unpack_from
@@ -217,6 +232,26 @@ def read_leb128(data: Union[bytes, bytearray, memoryview], pos: int = 0, bits: i
         raise DecodeError(e.reason, offset=e.pos) from None
 
 
+def _heaptype(buf: bytes, pos: int) -> Tuple[int, int]:
+    """A heap type (s33): an abstract one (negative) or a type index."""
+    start = pos
+    ht, pos = _sleb(buf, pos, 33)
+    if ht < 0 and ht not in ABSTRACT_HEAP_TYPES:
+        raise _Err("malformed heap type", start)
+    return ht, pos
+
+
+def _valtype(buf: bytes, pos: int, what: str = "malformed value type") -> Tuple[int, int]:
+    """A value type of any length (see :func:`~pywazero.wasm.types.ref_type`)."""
+    t = buf[pos]
+    if t in _VALUE_TYPES_3:
+        return t, pos + 1
+    if t == _REF_NULL_PREFIX or t == _REF_PREFIX:
+        ht, pos = _heaptype(buf, pos + 1)
+        return ref_type(ht, t == _REF_NULL_PREFIX), pos
+    raise _Err(what, pos)
+
+
 # ---------------------------------------------------------------------------------
 # Instructions
 # ---------------------------------------------------------------------------------
@@ -243,6 +278,11 @@ _K_PREFIX = 17     # 0xFC / 0xFD
 # and the memory instructions' reserved byte are a single zero "flag" byte.
 _K_CALL_INDIRECT_FLAG = 18
 _K_ZERO_FLAG = 19
+# WebAssembly 3.0's memory immediates (multiple memories, memory64): a memarg whose
+# flags may announce a memory index and whose offset may be a u64, and a memory
+# index where 2.0 has a zero byte.  Only kind tables of those features use them.
+_K_MEMARG_X = 20
+_K_MEMIDX = 21
 # (_decode_instrs compares against these numbers literally, for speed.)
 assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
         _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
@@ -265,6 +305,7 @@ _ONE_BYTE_KIND = {
     _opc.IMM_F32: _K_F32,
     _opc.IMM_F64: _K_F64,
     _opc.IMM_REFTYPE: _K_REFTYPE,
+    _opc.IMM_TYPE: _K_U32,
 }
 
 _KIND: List[int] = [_K_ILLEGAL] * 256
@@ -293,6 +334,52 @@ _KIND_NO_REFS: List[int] = [
     _K_CALL_INDIRECT_FLAG if k == _K_CALL_INDIRECT else _K_ZERO_FLAG if k == _K_ZERO else k
     for k in _KIND
 ]
+# Entry 256 of a kind table (past every opcode byte) holds the memory-immediate
+# format: bit 0 multiple memories (memory indices), bit 1 memory64 (u64 offsets and
+# limits).  0 in the 2.0 tables.
+_MF_MULTI = 1
+_MF_WIDE = 2
+_KIND.append(0)
+_KIND_NO_REFS.append(0)
+_KINDS_CACHE: Dict[Tuple[bool, int], List[int]] = {}
+
+
+def _kinds_for(features: CoreFeatures) -> List[int]:
+    """The kind table of a feature set (shared, never mutated after creation)."""
+    refs = bool(features & CoreFeatures.REFERENCE_TYPES)
+    mf = ((_MF_MULTI if features & CoreFeatures.MULTI_MEMORY else 0)
+          | (_MF_WIDE if features & CoreFeatures.MEMORY64 else 0))
+    base = _KIND if refs else _KIND_NO_REFS
+    if not mf:
+        return base
+    kinds = _KINDS_CACHE.get((refs, mf))
+    if kinds is None:
+        kinds = [_K_MEMARG_X if k == _K_MEMARG
+                 else _K_MEMIDX if (mf & _MF_MULTI and (k == _K_ZERO or k == _K_ZERO_FLAG)) else k
+                 for k in base[:256]]
+        kinds.append(mf)
+        _KINDS_CACHE[(refs, mf)] = kinds
+    return kinds
+
+
+def _memarg_x(buf: bytes, pos: int, mf: int) -> Tuple[Tuple[int, int, int], int]:
+    """A memarg in the 3.0 format: flags (u32: the alignment exponent, bit 6 a memory
+    index follows), [memory index], offset (u64 with memory64)."""
+    a, pos2 = _u32(buf, pos)
+    mem = 0
+    if mf & _MF_MULTI:
+        if a >= 128:
+            raise _Err("malformed memop flags", pos)
+        if a >= 64:
+            a -= 64
+            mem, pos2 = _u32(buf, pos2)
+    elif a >= 32:
+        raise _Err("malformed memop flags", pos)
+    if mf & _MF_WIDE:
+        off, pos = _uleb(buf, pos2, 64)
+    else:
+        off, pos = _u32(buf, pos2)
+    return (a, off, mem), pos
 
 _END = (_opc.OP_END, None)
 _ELSE = (_opc.OP_ELSE, None)
@@ -301,10 +388,11 @@ _OP_DATA_DROP = _opc.fc(9)
 _OP_REF_FUNC = 0xD2
 
 
-def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
+def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, object, int]:
     """Decode the sub-opcode and immediates of a 0xFC/0xFD instruction.
 
-    ``pos`` is just after the prefix byte. Returns ``(op, imm, pos)``.
+    ``pos`` is just after the prefix byte; ``mf`` the memory-immediate format
+    (``_MF_*``). Returns ``(op, imm, pos)``.
     """
     start = pos
     b = buf[pos]
@@ -321,14 +409,11 @@ def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
     if kind == _opc.IMM_NONE:
         return op, None, pos
     if kind == _opc.IMM_MEMARG or kind == _opc.IMM_MEMARG_LANE:
-        align, pos2 = _u32(buf, pos)
-        if align >= 32:
-            raise _Err("malformed memop flags", pos)
-        offset, pos = _u32(buf, pos2)
+        m, pos = _memarg_x(buf, pos, mf)
         if kind == _opc.IMM_MEMARG:
-            return op, (align, offset, 0), pos
+            return op, m, pos
         lane = buf[pos]
-        return op, (align, offset, 0, lane), pos + 1
+        return op, m + (lane,), pos + 1
     if kind == _opc.IMM_V128:
         if pos + 16 > len(buf):
             raise IndexError
@@ -348,24 +433,38 @@ def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
         return op, (x, y), pos
     if kind == _opc.IMM_MEMORY_INIT:
         x, pos = _u32(buf, pos)
+        if mf & _MF_MULTI:
+            y, pos = _u32(buf, pos)
+            return op, (x, y), pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, (x, 0), pos + 1
     if kind == _opc.IMM_MEMORY_COPY:
+        if mf & _MF_MULTI:
+            x, pos = _u32(buf, pos)
+            y, pos = _u32(buf, pos)
+            return op, (x, y), pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         if buf[pos + 1] != 0:
             raise _Err("zero byte expected", pos + 1)
         return op, (0, 0), pos + 2
     if kind == _opc.IMM_MEMORY:
+        if mf & _MF_MULTI:
+            x, pos = _u32(buf, pos)
+            return op, x, pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, 0, pos + 1
     raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
 
 
-def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
+def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object, int]:
     """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
+    if k == _K_MEMARG_X:
+        return _memarg_x(buf, pos, mf)
+    if k == _K_MEMIDX:
+        return _u32(buf, pos)
     if k == _K_I64:
         return _sleb(buf, pos, 64)
     if k == _K_F32:
@@ -407,18 +506,21 @@ def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
         n, pos = _u32(buf, pos)
         if n > total - start:
             raise _Err("length out of bounds", start)
-        types = buf[pos:pos + n]
-        if len(types) < n:
-            raise IndexError
-        for i, t in enumerate(types):
-            if t not in _VALUE_TYPES:
-                raise _Err("malformed value type", pos + i)
-        return tuple(types), pos + n
+        types = []
+        for _ in range(n):
+            t, pos = _valtype(buf, pos)
+            types.append(t)
+        return tuple(types), pos
     if k == _K_REFTYPE:
+        # ref.null's heap type, kept as the nullable reference type
         t = buf[pos]
-        if t not in _REF_TYPES:
-            raise _Err("malformed reference type", pos)
-        return t, pos + 1
+        if t in _REF_TYPES:
+            return t, pos + 1
+        try:
+            ht, pos2 = _heaptype(buf, pos)
+        except _Err:
+            raise _Err("malformed reference type", pos) from None
+        return ref_type(ht), pos2
     if k == _K_CALL_INDIRECT_FLAG:
         y, pos = _u32(buf, pos)
         if buf[pos] != 0:
@@ -501,6 +603,15 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 else:
                     b, pos = u32(buf, pos)
                 append((op, (a, b, 0)))
+            elif k == 20:  # _K_MEMARG_X: one-byte alignment and offset inline
+                a = buf[pos]
+                b = buf[pos + 1]
+                if a < 0x20 and b < 0x80:
+                    pos += 2
+                    append((op, (a, b, 0)))
+                else:
+                    imm, pos = _memarg_x(buf, pos, kinds[256])
+                    append((op, imm))
             elif k == 6 or k == 7:  # _K_BLOCK, _K_IF
                 b = buf[pos]
                 if b == 0x40:
@@ -510,10 +621,12 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                     pos += 1
                     append((op, b))
                 elif b < 0x80:
-                    if b not in _VALUE_TYPES:
-                        raise _Err("malformed value type", pos)
-                    pos += 1
-                    append((op, b - 0x80))
+                    if b in _VALUE_TYPES_3:
+                        pos += 1
+                        append((op, b - 0x80))
+                    else:
+                        t, pos = _valtype(buf, pos)
+                        append((op, blocktype_of_valtype(t)))
                 else:
                     b, pos2 = sleb(buf, pos, 33)
                     if b < 0:
@@ -527,14 +640,14 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 stack[-1] = False
                 append(_ELSE)
             elif k == 17:  # _K_PREFIX
-                op, imm, pos = _prefixed(buf, pos, op)
+                op, imm, pos = _prefixed(buf, pos, op, kinds[256])
                 if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP):
                     raise _Err("data count section required", offsets[-1])
                 append((op, imm))
             elif k == 0:  # _K_ILLEGAL
                 raise _Err("illegal opcode", pos - 1)
             else:
-                imm, pos = _rare(buf, pos, k, total)
+                imm, pos = _rare(buf, pos, k, total, kinds[256])
                 append((op, imm))
     except IndexError:
         raise _Err(_END_OF_SECTION, len(buf)) from None
@@ -550,13 +663,14 @@ class _Reader:
     module offsets. ``total`` is the length of the input the vector lengths are
     checked against."""
 
-    __slots__ = ("buf", "pos", "total", "kinds")
+    __slots__ = ("buf", "pos", "total", "kinds", "wide")
 
     def __init__(self, buf: bytes, pos: int, total: int, kinds: List[int] = _KIND) -> None:
         self.buf = buf
         self.pos = pos
         self.total = total
         self.kinds = kinds
+        self.wide = bool(kinds[256] & _MF_WIDE)
 
     def at_end(self) -> bool:
         return self.pos >= len(self.buf)
@@ -599,49 +713,70 @@ class _Reader:
             raise _Err("malformed UTF-8 encoding", start) from None
 
     def valtype(self) -> int:
-        t = self.buf[self.pos]
-        if t not in _VALUE_TYPES:
-            raise _Err("malformed value type", self.pos)
-        self.pos += 1
+        t, self.pos = _valtype(self.buf, self.pos)
         return t
 
     def valtypes(self) -> Tuple[int, ...]:
         n = self.count()
         start = self.pos
-        types = self.buf[start:start + n]
+        buf = self.buf
+        types = buf[start:start + n]
         if len(types) < n:
             raise IndexError
-        for i, t in enumerate(types):
-            if t not in _VALUE_TYPES:
-                raise _Err("malformed value type", start + i)
-        self.pos = start + n
-        return tuple(types)
+        if all(t in _VALUE_TYPES for t in types):
+            self.pos = start + n
+            return tuple(types)
+        # (3.0's multi-byte reference types)
+        out = []
+        pos = start
+        for _ in range(n):
+            t, pos = _valtype(buf, pos)
+            out.append(t)
+        self.pos = pos
+        return tuple(out)
 
     def reftype(self) -> int:
         t = self.buf[self.pos]
-        if t not in _REF_TYPES:
-            raise _Err("malformed reference type", self.pos)
-        self.pos += 1
-        return t
+        if t in _REF_TYPES:
+            self.pos += 1
+            return t
+        if t in _ABBREV_REF_TYPES or t == _REF_NULL_PREFIX or t == _REF_PREFIX:
+            t, self.pos = _valtype(self.buf, self.pos)
+            return t
+        raise _Err("malformed reference type", self.pos)
 
-    def limits(self) -> Limits:
-        # The flag is read like a u1 in LEB128: a continuation bit makes the
-        # representation too long, a value other than 0 or 1 is too large.
+    def limits(self) -> Tuple[Limits, int]:
+        """``(limits, address type)``.  Flags: bit 0 a maximum follows, bit 2 the
+        address type is i64 (memory64/table64).  With ``wide`` (the memory64
+        feature's binary format) the bounds are u64, else u32."""
+        # The flag is read like a byte in LEB128: a continuation bit makes the
+        # representation too long.
         pos = self.pos
         flag = self.buf[pos]
         if flag & 0x80:
             raise _Err("integer representation too long", pos)
-        if flag > 1:
-            raise _Err("integer too large", pos)
+        if flag & ~0x05:
+            raise _Err("malformed limits flags" if self.wide else "integer too large", pos)
         self.pos = pos + 1
-        lo = self.u32()
-        if flag:
-            return Limits(lo, self.u32())
-        return Limits(lo)
+        read = self.u64 if self.wide else self.u32
+        lo = read()
+        at = I64 if flag & 4 else I32
+        if flag & 1:
+            return Limits(lo, read()), at
+        return Limits(lo), at
+
+    def u64(self) -> int:
+        v, self.pos = _uleb(self.buf, self.pos, 64)
+        return v
 
     def tabletype(self) -> TableType:
         et = self.reftype()
-        return TableType(et, self.limits())
+        lim, at = self.limits()
+        return TableType(et, lim, at)
+
+    def memtype(self) -> MemoryType:
+        lim, at = self.limits()
+        return MemoryType(lim, at)
 
     def globaltype(self) -> GlobalType:
         t = self.valtype()
@@ -660,7 +795,7 @@ class _Decoder:
     def __init__(self, data: bytes, features: CoreFeatures = CoreFeatures.V2) -> None:
         self.data = data
         self.features = features
-        self.kinds = _KIND if features & CoreFeatures.REFERENCE_TYPES else _KIND_NO_REFS
+        self.kinds = _kinds_for(features)
         # Non-zero segment flags (passive, declarative, explicit index, expressions).
         self.elem_flags = bool(features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES))
         self.bulk_memory = bool(features & CoreFeatures.BULK_MEMORY)
@@ -778,7 +913,7 @@ class _Decoder:
             elif kind == EXTERN_TABLE:
                 desc = r.tabletype()
             elif kind == EXTERN_MEMORY:
-                desc = MemoryType(r.limits())
+                desc = r.memtype()
             elif kind == EXTERN_GLOBAL:
                 desc = r.globaltype()
             else:
@@ -798,14 +933,29 @@ class _Decoder:
                 ft.append(r.u32())
 
     def _table(self, r: _Reader) -> None:
-        tables = self.module.tables
+        m = self.module
+        tables = m.tables
+        inits = m.table_inits
         for _ in range(r.count()):
-            tables.append(r.tabletype())
+            if r.buf[r.pos] == 0x40:
+                # 3.0: 0x40 0x00 tabletype expr, a table with an initialiser
+                pos = r.pos + 1
+                if r.buf[pos] != 0x00:
+                    raise _Err("malformed table", pos)
+                r.pos = pos + 1
+                tt = r.tabletype()
+                init = r.expr()
+                while len(inits) < len(tables):
+                    inits.append(None)
+                tables.append(tt)
+                inits.append(init)
+            else:
+                tables.append(r.tabletype())
 
     def _memory(self, r: _Reader) -> None:
         mems = self.module.mems
         for _ in range(r.count()):
-            mems.append(MemoryType(r.limits()))
+            mems.append(r.memtype())
 
     def _global(self, r: _Reader) -> None:
         globs = self.module.globals
@@ -855,7 +1005,9 @@ class _Decoder:
                     kpos = r.pos
                     if r.byte() != 0x00:
                         raise _Err("malformed element kind", kpos)
-                elem_type = FUNCREF
+                # (3.0 types a vector of function indices (ref func); the
+                # validator reads that as funcref under 2.0's rules)
+                elem_type = _REF_FUNC
                 init = [[(_OP_REF_FUNC, r.u32()), _END] for _ in range(r.count())]
             elems.append(ElementSegment(mode, elem_type, init, table, offset))
 
@@ -907,9 +1059,10 @@ class _Decoder:
                     else:
                         c, pos = _u32(buf, pos)
                     t = buf[pos]
-                    if t not in valtypes:
-                        raise _Err("malformed value type", pos)
-                    pos += 1
+                    if t in valtypes:
+                        pos += 1
+                    else:
+                        t, pos = _valtype(buf, pos)
                     locals_.append((c, t))
                     nlocals += c
                 if nlocals >= 0x1_0000_0000:

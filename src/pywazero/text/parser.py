@@ -21,13 +21,15 @@ Text that is well formed but invalid (type errors, numeric indices out of range,
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
+from ..wasm.features import CoreFeatures
 from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
     MODE_PASSIVE,
+    CustomSection,
     DataSegment,
     ElementSegment,
     Export,
@@ -44,6 +46,10 @@ from ..wasm.types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     FUNCREF,
+    HEAP_TYPE_BY_NAME,
+    HT_FUNC,
+    I32,
+    I64,
     VALTYPE_BY_NAME,
     FuncType,
     GlobalType,
@@ -51,6 +57,8 @@ from ..wasm.types import (
     MemoryType,
     TableType,
     blocktype_of_valtype,
+    is_ref,
+    ref_type,
 )
 from .instructions import END, InstrContext, parse_instrs
 from .lexer import ID, KEYWORD, NUM, RESERVED, STRING, Node, SList, Source, Token, read_sexprs
@@ -59,6 +67,9 @@ from .numbers import parse_uint
 __all__ = ["parse_module_text", "parse_module"]
 
 _REFTYPES = {"funcref": FUNCREF, "externref": VALTYPE_BY_NAME["externref"]}
+# The type of a list of function indices (``(elem func $f $g)``): (ref func) in
+# 3.0 (the validator reads it as funcref under 2.0's rules).
+_REF_FUNC = ref_type(HT_FUNC, False)
 
 # Identifier namespaces (the names also appear in "duplicate ..." / "unknown ..." errors).
 _SPACES = ("type", "func", "table", "memory", "global", "elem", "data")
@@ -68,21 +79,28 @@ _IMPORT_AFTER = {"func": "function", "table": "table", "memory": "memory", "glob
 _PAGE = 65536
 
 
-def parse_module_text(source: Union[str, bytes]) -> Module:
-    """Parse a text module: ``(module $id? field*)`` or a bare ``field*`` sequence."""
+def parse_module_text(source: Union[str, bytes], features: Any = None) -> Module:
+    """Parse a text module: ``(module $id? field*)`` or a bare ``field*`` sequence.
+
+    ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`, default
+    WebAssembly 2.0) matters only where the text format of a feature changes what is malformed:
+    without ``MEMORY64``, limits, memory offsets and alignments are u32 (a larger
+    number is malformed, as in WebAssembly 2.0), with it u64 (the validator
+    rejects what does not fit the memory or table)."""
     src = source if isinstance(source, Source) else Source(source)
     nodes = read_sexprs(src)
     if len(nodes) == 1 and type(nodes[0]) is SList and nodes[0].head == "module":
-        return parse_module(src, nodes[0])
-    parser = _ModuleParser(src)
+        return parse_module(src, nodes[0], features)
+    parser = _ModuleParser(src, features)
     for node in nodes:
         if type(node) is not SList or node.head == "module":
             raise parser.unexpected(node)
     return parser.parse(nodes, None)
 
 
-def parse_module(src: Source, node: SList) -> Module:
-    """Parse a ``(module $id? field*)`` S-expression read from ``src``."""
+def parse_module(src: Source, node: SList, features: Any = None) -> Module:
+    """Parse a ``(module $id? field*)`` S-expression read from ``src`` (``features``:
+    see :func:`parse_module_text`)."""
     items = node.items
     i = 1
     module_id = None
@@ -90,7 +108,7 @@ def parse_module(src: Source, node: SList) -> Module:
         module_id = items[i].text
         i += 1
     fields = items[i:]
-    parser = _ModuleParser(src)
+    parser = _ModuleParser(src, features)
     for f in fields:
         if type(f) is not SList:
             raise parser.unexpected(f)
@@ -98,8 +116,10 @@ def parse_module(src: Source, node: SList) -> Module:
 
 
 class _ModuleParser:
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, features: Any = None) -> None:
         self.src = src
+        # u64 limits, offsets and alignments (memory64's text format)
+        self.wide = features is not None and bool(features & CoreFeatures.MEMORY64)
         self.module = Module()
         self.ids: Dict[str, Dict[str, int]] = {s: {} for s in _SPACES}
         self.counts: Dict[str, int] = {s: 0 for s in _SPACES}
@@ -120,6 +140,25 @@ class _ModuleParser:
                 raise self.error("i32 constant out of range", tok.pos) from None
             raise self.error(malformed or str(e), tok.pos, tok.text) from None
 
+    def uint(self, tok: Token, text: Optional[str] = None) -> int:
+        """A u64 with memory64's text format (``wide``), else a u32."""
+        if not self.wide:
+            return self.u32(tok, text)
+        try:
+            return parse_uint(tok.text if text is None else text, 64)
+        except ValueError as e:
+            if str(e) == "constant out of range":
+                raise self.error("i64 constant out of range", tok.pos) from None
+            raise self.error(str(e), tok.pos, tok.text) from None
+
+    def address_type(self, items: list, i: int, n: int) -> Tuple[int, int]:
+        """An optional address type keyword (``i32``/``i64``) of a memory or table."""
+        if i < n:
+            node = items[i]
+            if type(node) is Token and node.kind == KEYWORD and node.text in ("i32", "i64"):
+                return (I64 if node.text == "i64" else I32), i + 1
+        return I32, i
+
     def u32_index(self, tok: Token) -> int:
         if tok.kind != NUM:
             raise self.error("unexpected token", tok.pos, tok.text)
@@ -138,10 +177,47 @@ class _ModuleParser:
         raise self.error("unexpected token", tok.pos)
 
     def valtype(self, node: Node) -> int:
+        if type(node) is SList:
+            return self.ref_syntax(node)
         return self._type_keyword(node, VALTYPE_BY_NAME)
 
     def reftype(self, node: Node) -> int:
+        if type(node) is SList:
+            return self.ref_syntax(node)
+        if type(node) is Token and node.kind == KEYWORD:
+            t = VALTYPE_BY_NAME.get(node.text)
+            if t is not None and is_ref(t):
+                return t
         return self._type_keyword(node, _REFTYPES)
+
+    def ref_syntax(self, node: SList) -> int:
+        """``(ref null? heaptype)``."""
+        items = node.items
+        if node.head != "ref":
+            raise self.error("unexpected token", node.pos)
+        i = 1
+        nullable = False
+        if i < len(items) and type(items[i]) is Token and items[i].kind == KEYWORD \
+                and items[i].text == "null":
+            nullable = True
+            i += 1
+        if i >= len(items):
+            raise self.error("unexpected token", node.end)
+        ht = self.heaptype(items[i])
+        self.expect_end(items, i + 1, node)
+        return ref_type(ht, nullable)
+
+    def heaptype(self, node: Node) -> int:
+        """An abstract heap type (``func``, ``extern``, ...) or a type index."""
+        if type(node) is Token:
+            if node.kind == KEYWORD:
+                ht = HEAP_TYPE_BY_NAME.get(node.text)
+                if ht is None:
+                    raise self.error("unexpected token", node.pos, node.text)
+                return ht
+            if node.kind == ID or node.kind == NUM:
+                return self.index(node, "type")
+        raise self.unexpected(node)
 
     def _type_keyword(self, node: Node, names: Dict[str, int]) -> int:
         if type(node) is Token and node.kind == KEYWORD:
@@ -314,20 +390,26 @@ class _ModuleParser:
     def limits(self, items: list, i: int, n: int, anchor: SList) -> Tuple[Limits, int]:
         if i >= n or type(items[i]) is not Token or items[i].kind != NUM:
             raise self.error("unexpected token", _pos(items[i]) if i < n else anchor.end)
-        lo = self.u32(items[i])
+        lo = self.uint(items[i])
         i += 1
         hi = None
         if i < n and type(items[i]) is Token and items[i].kind == NUM:
-            hi = self.u32(items[i])
+            hi = self.uint(items[i])
             i += 1
         return Limits(lo, hi), i
 
     def tabletype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[TableType, int]:
+        at, i = self.address_type(items, i, n)
         lim, i = self.limits(items, i, n, anchor)
         if i >= n:
             raise self.error("unexpected token", anchor.end)
         t = self.reftype(items[i])
-        return TableType(t, lim), i + 1
+        return TableType(t, lim, at), i + 1
+
+    def memtype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[MemoryType, int]:
+        at, i = self.address_type(items, i, n)
+        lim, i = self.limits(items, i, n, anchor)
+        return MemoryType(lim, at), i
 
     def globaltype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[GlobalType, int]:
         if i >= n:
@@ -366,10 +448,22 @@ class _ModuleParser:
             f.offsets = []
         return m
 
+    def bind_type_ids(self, fields: List[SList]) -> None:
+        """Bind every ``(type $id ...)`` first: a reference type may name a type
+        defined further down."""
+        x = 0
+        for f in fields:
+            if f.head == "type":
+                items = f.items
+                if len(items) > 1 and type(items[1]) is Token and items[1].kind == ID:
+                    self.bind("type", items[1], x)
+                x += 1
+
     def scan(self, fields: List[SList]) -> None:
         """First pass: explicit types, identifiers of every index space, import order."""
         m = self.module
         counts = self.counts
+        type_ids_bound = False
         last_def: Optional[str] = None
         self.import_func_names: Dict[int, str] = {}
         for f in fields:
@@ -382,6 +476,9 @@ class _ModuleParser:
                     raise self.unexpected(items[0])
                 raise self.error("unknown operator", items[0].pos, head)
             if head == "type":
+                if not type_ids_bound:
+                    self.bind_type_ids(fields)
+                    type_ids_bound = True
                 i = 1
                 tok = None
                 if i < len(items) and type(items[i]) is Token and items[i].kind == ID:
@@ -392,7 +489,6 @@ class _ModuleParser:
                 ft = self.functype(items[i])
                 self.expect_end(items, i + 1, f)
                 x = len(m.types)
-                self.bind("type", tok, x)
                 m.types.append(ft)
                 self.type_lookup.setdefault(ft, x)
                 counts["type"] += 1
@@ -463,7 +559,7 @@ class _ModuleParser:
         if len(items) < 3 or type(items[2]) is not SList:
             return False
         h = items[2].head
-        return h not in ("table", "memory", "item") and h is not None and h != "ref.func" \
+        return h not in ("table", "memory", "item", "ref") and h is not None and h != "ref.func" \
             and h != "ref.null"
 
     # -- fields ---------------------------------------------------------------------
@@ -505,8 +601,7 @@ class _ModuleParser:
             value, i = self.tabletype(d, i, n, desc)
             self.n_table += 1
         elif kind == EXTERN_MEMORY:
-            lim, i = self.limits(d, i, n, desc)
-            value = MemoryType(lim)
+            value, i = self.memtype(d, i, n, desc)
             self.n_mem += 1
         else:
             value, i = self.globaltype(d, i, n, desc)
@@ -573,7 +668,10 @@ class _ModuleParser:
             self.expect_end(items, i, f)
             self.module.imports.append(Import(imp[0], imp[1], EXTERN_TABLE, tt))
             return
-        if i < n and type(items[i]) is Token and items[i].kind == KEYWORD:
+        at, j = self.address_type(items, i, n)
+        if j < n and ((type(items[j]) is Token and items[j].kind == KEYWORD)
+                      or (type(items[j]) is SList and items[j].head == "ref")):
+            i = j
             # (table reftype (elem ...))
             et = self.reftype(items[i])
             i += 1
@@ -584,16 +682,24 @@ class _ModuleParser:
             sub = elem.items
             if len(sub) > 1 and type(sub[1]) is SList:
                 exprs = self.elem_exprs(sub, 1, len(sub))
+                et_seg = et
             else:
                 exprs = self.elem_funcs(sub, 1, len(sub))
+                et_seg = _REF_FUNC
             count = len(exprs)
-            self.module.tables.append(TableType(et, Limits(count, count)))
+            self.module.tables.append(TableType(et, Limits(count, count), at))
             self.module.elems.append(ElementSegment(
-                MODE_ACTIVE, et, exprs, index, [(0x41, 0), END]))
+                MODE_ACTIVE, et_seg, exprs, index, [(0x42 if at == I64 else 0x41, 0), END]))
             return
         tt, i = self.tabletype(items, i, n, f)
-        self.expect_end(items, i, f)
-        self.module.tables.append(tt)
+        m = self.module
+        if i < n:
+            # 3.0: an initialiser expression for every entry
+            init = parse_instrs(self, InstrContext(self), items, i, n, f)
+            while len(m.table_inits) < len(m.tables):
+                m.table_inits.append(None)
+            m.table_inits.append(init)
+        m.tables.append(tt)
 
     def field_memory(self, f: SList) -> None:
         items = f.items
@@ -604,21 +710,23 @@ class _ModuleParser:
         i = self.inline_exports(items, i, EXTERN_MEMORY, index)
         imp, i = self.inline_import(items, i)
         if imp is not None:
-            lim, i = self.limits(items, i, n, f)
+            mt, i = self.memtype(items, i, n, f)
             self.expect_end(items, i, f)
-            self.module.imports.append(Import(imp[0], imp[1], EXTERN_MEMORY, MemoryType(lim)))
+            self.module.imports.append(Import(imp[0], imp[1], EXTERN_MEMORY, mt))
             return
-        if i < n and type(items[i]) is SList and items[i].head == "data":
-            data = items[i]
-            self.expect_end(items, i + 1, f)
+        at, j = self.address_type(items, i, n)
+        if j < n and type(items[j]) is SList and items[j].head == "data":
+            data = items[j]
+            self.expect_end(items, j + 1, f)
             init = self.datastring(data.items, 1)
             pages = (len(init) + _PAGE - 1) // _PAGE
-            self.module.mems.append(MemoryType(Limits(pages, pages)))
-            self.module.datas.append(DataSegment(MODE_ACTIVE, init, index, [(0x41, 0), END]))
+            self.module.mems.append(MemoryType(Limits(pages, pages), at))
+            self.module.datas.append(DataSegment(MODE_ACTIVE, init, index,
+                                                 [(0x42 if at == I64 else 0x41, 0), END]))
             return
-        lim, i = self.limits(items, i, n, f)
+        mt, i = self.memtype(items, i, n, f)
         self.expect_end(items, i, f)
-        self.module.mems.append(MemoryType(lim))
+        self.module.mems.append(mt)
 
     def field_global(self, f: SList) -> None:
         items = f.items
@@ -707,7 +815,7 @@ class _ModuleParser:
         if type(node) is Token and node.kind == KEYWORD and node.text == "declare" and table is None:
             mode = MODE_DECLARATIVE
             i += 1
-        elif type(node) is SList:
+        elif type(node) is SList and node.head != "ref":
             if node.head == "table" and table is None:
                 sub = node.items
                 if len(sub) != 2:
@@ -727,19 +835,43 @@ class _ModuleParser:
         node = items[i] if i < n else None
         if type(node) is Token and node.kind == KEYWORD:
             if node.text == "func":
-                et = FUNCREF
+                et = _REF_FUNC
                 exprs = self.elem_funcs(items, i + 1, n)
             else:
                 et = self.reftype(node)
                 exprs = self.elem_exprs(items, i + 1, n)
+        elif type(node) is SList and node.head == "ref":
+            et = self.reftype(node)
+            exprs = self.elem_exprs(items, i + 1, n)
         elif mode == MODE_ACTIVE and not table_use:
             # (elem (offset ...) funcidx*): the func keyword may be left out.
-            et = FUNCREF
+            et = _REF_FUNC
             exprs = self.elem_funcs(items, i, n)
         else:
             raise self.error("unexpected token", node.pos if node is not None else f.end)
         seg = ElementSegment(mode, et, exprs, (table or 0) if mode == MODE_ACTIVE else 0, offset)
         self.module.elems.append(seg)
+
+    def field_custom(self, f: SList) -> None:
+        """``(@custom "name" (before|after section)? "data"*)``: a custom section (the
+        annotations of WebAssembly 3.0's text format).  The placement is checked but
+        not kept: the encoder writes custom sections after all the others."""
+        items = f.items
+        if len(items) < 2:
+            raise self.error("expected a custom section name", f.end)
+        name = self.name(items[1])
+        i = 2
+        if i < len(items) and type(items[i]) is SList:
+            place = items[i].items
+            ok = (len(place) == 2 and all(type(t) is Token and t.kind == KEYWORD for t in place)
+                  and (place[0].text, place[1].text) != ("before", "last")
+                  and (place[0].text, place[1].text) != ("after", "first")
+                  and place[0].text in ("before", "after")
+                  and (place[1].text in _CUSTOM_PLACES or place[1].text in ("first", "last")))
+            if not ok:
+                raise self.error("malformed custom annotation placement", items[i].pos)
+            i += 1
+        self.module.customs.append(CustomSection(name, self.datastring(items, i)))
 
     def datastring(self, items: list, i: int) -> bytes:
         parts = []
@@ -798,7 +930,8 @@ def _opt_id(items: list, i: int) -> Optional[Token]:
 def _has_inline(items: list, i: int, head: str) -> bool:
     """Whether a table/memory field (exports skipped up to ``i``) has inline ``head``."""
     n = len(items)
-    if i < n and type(items[i]) is Token and items[i].kind == KEYWORD:
+    if i < n and ((type(items[i]) is Token and items[i].kind == KEYWORD)
+                  or (type(items[i]) is SList and items[i].head == "ref")):
         i += 1  # the reftype of (table reftype (elem ...))
     return i < n and type(items[i]) is SList and items[i].head == head
 
@@ -812,7 +945,11 @@ def _defines_inline(items: list, head: str) -> bool:
     return _has_inline(items, i, head)
 
 
+_CUSTOM_PLACES = frozenset(("type", "import", "func", "table", "memory", "global", "export", "start",
+                            "elem", "code", "data", "datacount", "tag"))
+
 _FIELD_HANDLERS = {
+    "@custom": _ModuleParser.field_custom,
     "type": _ModuleParser.field_type,
     "import": _ModuleParser.field_import,
     "func": _ModuleParser.field_func,

@@ -22,7 +22,10 @@ from .types import (
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    I32,
+    I64,
     MAX_PAGES,
+    MAX_PAGES64,
     PAGE_SIZE,
     FuncType,
     GlobalType,
@@ -54,8 +57,8 @@ def default_value(t: int) -> Any:
     """The zero value of a value type: 0, 0.0 or None (null reference)."""
     if t == 0x7D or t == 0x7C:
         return 0.0
-    if t == 0x70 or t == 0x6F:
-        return None
+    if t < 0x7B or t >= 0x100:
+        return None   # any reference type (the unknown type 0 never gets here)
     return 0
 
 
@@ -64,14 +67,16 @@ class MemoryInstance:
     the page size.  It is grown in place, so holding a reference to ``data`` stays
     valid after ``grow``.
 
-    ``limit_pages`` is the effective maximum: the declared maximum capped by the
-    runtime's ``memory_limit_pages``.  ``budget`` is the runtime's
+    ``limit_pages`` is the effective maximum: the declared maximum (else 65536
+    pages, or 2^48 for a 64-bit memory) capped by the runtime's
+    ``memory_limit_pages``.  ``address_type`` is ``I32`` or ``I64`` (memory64).  ``budget`` is the runtime's
     :class:`~pywazero.wasm.budget.ResourceBudget` (None: no budget), charged for the
     memory and its bytes here and on every grow.  A memory the budget or the host
     cannot give raises :class:`~pywazero.ResourceLimitError`.
     """
 
-    __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "__weakref__")
+    __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "address_type",
+                 "__weakref__")
 
     def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES, budget: Any = None) -> None:
         lim = mem_type.limits
@@ -80,7 +85,11 @@ class MemoryInstance:
                 f"memory minimum of {lim.min} pages exceeds the limit of {limit_pages} pages"
             )
         self.declared_max: Optional[int] = lim.max
-        cap = MAX_PAGES if lim.max is None else lim.max
+        self.address_type: int = getattr(mem_type, "address_type", I32)
+        if lim.max is not None:
+            cap = lim.max
+        else:
+            cap = MAX_PAGES64 if self.address_type == I64 else MAX_PAGES
         self.limit_pages = min(cap, limit_pages)
         self.budget = budget
         self._charge: Optional[List[int]] = None
@@ -106,7 +115,7 @@ class MemoryInstance:
     @property
     def type(self) -> MemoryType:
         """The memory's current type (its current size as the minimum)."""
-        return MemoryType(Limits(self.pages, self.declared_max))
+        return MemoryType(Limits(self.pages, self.declared_max), self.address_type)
 
     def grow(self, delta: int) -> int:
         """Grow by ``delta`` pages; return the old page count, or -1 on failure."""
@@ -141,10 +150,12 @@ class TableInstance:
     :class:`~pywazero.ResourceLimitError`.
     """
 
-    __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "__weakref__")
+    __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "address_type",
+                 "__weakref__")
 
     def __init__(self, table_type: TableType, init: Any = None, budget: Any = None) -> None:
         self.elem_type = table_type.elem_type
+        self.address_type: int = getattr(table_type, "address_type", I32)
         self.max: Optional[int] = table_type.limits.max
         n = table_type.limits.min
         per_table = TABLE_GROW_LIMIT if budget is None else budget.table_cap
@@ -173,7 +184,7 @@ class TableInstance:
 
     @property
     def type(self) -> TableType:
-        return TableType(self.elem_type, Limits(len(self.elements), self.max))
+        return TableType(self.elem_type, Limits(len(self.elements), self.max), self.address_type)
 
     def grow(self, delta: int, init: Any = None) -> int:
         """Grow by ``delta`` entries set to ``init``; return the old size or -1."""
@@ -303,10 +314,13 @@ class ModuleInstance:
     instance's ``exports`` dict is built on first access.
     """
 
-    def __init__(self, module: Any = None, name: Optional[str] = None) -> None:
+    def __init__(self, module: Any = None, name: Optional[str] = None,
+                 types: Optional[List[FuncType]] = None) -> None:
         self.module = module
         self.name = name
-        self.types: List[FuncType] = list(module.types) if module is not None else []
+        # (closed types, see wasm.subtyping: instantiate() passes them)
+        self.types: List[FuncType] = (list(types) if types is not None else
+                                      list(module.types) if module is not None else [])
         self.funcs: List[FunctionInstance] = []
         self.tables: List[TableInstance] = []
         self.mems: List[MemoryInstance] = []

@@ -10,9 +10,11 @@ from typing import Any, Callable, List, Tuple
 from ...errors import Trap
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
+from ...wasm.types import I64
 from .. import bulk
 
 _M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
 _oob_mem = bulk.oob_memory
 _oob_table = bulk.oob_table
 
@@ -23,6 +25,11 @@ def memory_size(S: List[Any], inst: Any, a: int, b: Any) -> None:
 
 def memory_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
     S[-1] = inst.mems[a].grow(S[-1]) & _M32
+
+
+def memory_grow64(S: List[Any], inst: Any, a: int, b: Any) -> None:
+    # a 64-bit memory (memory64): -1 is the i64 all-ones
+    S[-1] = inst.mems[a].grow(S[-1]) & _M64
 
 
 def memory_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -59,6 +66,29 @@ def ref_func(S: List[Any], inst: Any, a: int, b: Any) -> None:
     S.append(inst.funcs[a])
 
 
+def ref_as_non_null(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    if S[-1] is None:
+        raise Trap("null reference")
+
+
+def br_on_null_test(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    """Before br_on_null's conditional branch: a null is dropped and the branch
+    taken (1), anything else stays for the fall-through (0)."""
+    if S[-1] is None:
+        S[-1] = 1
+    else:
+        S.append(0)
+
+
+def br_on_non_null_test(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    """Before br_on_non_null's conditional branch: a non-null reference stays as
+    the label's last value (branch taken, 1), a null is dropped (0)."""
+    if S[-1] is None:
+        S[-1] = 0
+    else:
+        S.append(1)
+
+
 def table_get(S: List[Any], inst: Any, a: int, b: Any) -> None:
     elems = inst.tables[a].elements
     i = S[-1]
@@ -84,6 +114,12 @@ def table_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
     n = S.pop()
     init = S[-1]
     S[-1] = inst.tables[a].grow(n, init) & _M32
+
+
+def table_grow64(S: List[Any], inst: Any, a: int, b: Any) -> None:
+    n = S.pop()
+    init = S[-1]
+    S[-1] = inst.tables[a].grow(n, init) & _M64
 
 
 def table_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -125,6 +161,7 @@ _TABLE = {
     0xD0: ref_null,
     0xD1: ref_is_null,
     0xD2: ref_func,
+    0xD4: ref_as_non_null,
     0x25: table_get,
     0x26: table_set,
     _FC(8): memory_init,
@@ -156,6 +193,10 @@ def _simd_handler(op: int, imm: Any) -> Tuple[Callable, Any, Any]:
 def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
     """``(handler, a, b)`` for instruction ``(op, imm)``."""
     fn = _TABLE.get(op)
+    if fn is memory_grow and module.mem_types()[imm].address_type == I64:
+        fn = memory_grow64
+    elif fn is table_grow and module.table_types()[imm].address_type == I64:
+        fn = table_grow64
     if fn is not None:
         if isinstance(imm, tuple):
             a, b = imm[0], imm[1]
