@@ -63,10 +63,12 @@ PROPOSALS: List[Tuple[Tuple[str, ...], CoreFeatures, Tuple[str, ...]]] = [
      CoreFeatures.SIMD | CoreFeatures.RELAXED_SIMD, ("wasm_simd", "wasm_relaxed_simd")),
     (("--tail-call-enabled", "true"), CoreFeatures.TAIL_CALL, ("wasm_tail_call",)),
     (("--extended-const-enabled", "true"), CoreFeatures.EXTENDED_CONST, ()),
+    (("--max-memories", "3"), CoreFeatures.MULTI_MEMORY, ("wasm_multi_memory",)),
+    (("--memory64-enabled", "true", "--max-memory64-bytes", str(4 * 65536)), CoreFeatures.MEMORY64,
+     ("wasm_memory64",)),
 ]
 # ... and everything else off (smith's defaults follow wasmparser's, which has more).
-OFF = ("--exceptions-enabled", "false", "--gc-enabled", "false", "--memory64-enabled", "false",
-       "--max-memories", "1", "--threads-enabled", "false", "--wide-arithmetic-enabled", "false",
+OFF = ("--exceptions-enabled", "false", "--gc-enabled", "false", "--threads-enabled", "false", "--wide-arithmetic-enabled", "false",
        "--custom-page-sizes-enabled", "false", "--shared-everything-threads-enabled", "false",
        "--custom-descriptors-enabled", "false")
 SHAPE = ("--ensure-termination", "--fuel", "2000", "--canonicalize-nans", "true", "--max-imports", "0",
@@ -164,13 +166,18 @@ def callable_exports(module) -> List[Tuple[str, Any]]:
     return out
 
 
-def args_for(ft, k: int) -> list:
-    return [ARGS[t][(k + j) % len(ARGS[t])] if t in ARGS else None for j, t in enumerate(ft.params)]
+def calls_of(funcs) -> List[Tuple[str, Any, list]]:
+    """(name, FuncType, arguments) of every call, in order: CALLS calls of each
+    function with parameters (argument j of call k is the (j + k)-th of its type's
+    ARGS), one of each without."""
+    return [(name, ft, [ARGS[t][(k + j) % len(ARGS[t])] if t in ARGS else None
+                        for j, t in enumerate(ft.params)])
+            for name, ft in funcs for k in range(CALLS if ft.params else 1)]
 
 
 # --- the three runs ---------------------------------------------------------------------------
 
-def run_pywazero(engine: str, wasm: bytes, funcs) -> dict:
+def run_pywazero(engine: str, wasm: bytes, calls) -> dict:
     out: Dict[str, Any] = {"calls": []}
     with wz.Runtime(wz.RuntimeConfig(engine=engine, core_features=FEATURES)) as rt:
         try:
@@ -178,15 +185,14 @@ def run_pywazero(engine: str, wasm: bytes, funcs) -> dict:
         except wz.Trap as e:
             out["instantiate"] = our_trap(e.reason)
             return out
-        for name, ft in funcs:
+        for name, ft, args in calls:
             f = m.function(name)
-            for k in range(CALLS if ft.params else 1):
-                try:
-                    r = f(*[_raw(t, a) for t, a in zip(ft.params, args_for(ft, k))])
-                    rs = (r,) if len(ft.results) == 1 else (r or ())
-                    out["calls"].append((name, k, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
-                except wz.Trap as e:
-                    out["calls"].append((name, k, our_trap(e.reason)))
+            try:
+                r = f(*[_raw(t, a) for t, a in zip(ft.params, args)])
+                rs = (r,) if len(ft.results) == 1 else (r or ())
+                out["calls"].append((name, args, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
+            except wz.Trap as e:
+                out["calls"].append((name, args, our_trap(e.reason)))
         state = {}
         for e in m.instance.module.exports:
             if e.kind == 2:
@@ -204,7 +210,7 @@ def _raw(t: int, a: Any) -> Any:
     return a
 
 
-def run_wasmtime(wasm: bytes, funcs) -> dict:
+def run_wasmtime(wasm: bytes, calls) -> dict:
     cfg = wasmtime.Config()
     for opts, flag, attrs in PROPOSALS:
         for attr in attrs:
@@ -221,16 +227,14 @@ def run_wasmtime(wasm: bytes, funcs) -> dict:
         out["instantiate"] = traps.get(e.trap_code, "trap: " + e.message)
         return out
     exports = inst.exports(store)
-    for name, ft in funcs:
+    for name, ft, args in calls:
         f = exports[name]
-        for k in range(CALLS if ft.params else 1):
-            args = [_signed(t, a) for t, a in zip(ft.params, args_for(ft, k))]
-            try:
-                r = f(store, *args)
-                rs = (r,) if len(ft.results) == 1 else (r or ())
-                out["calls"].append((name, k, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
-            except wasmtime.Trap as e:
-                out["calls"].append((name, k, traps.get(e.trap_code, "trap: " + e.message)))
+        try:
+            r = f(store, *[_signed(t, a) for t, a in zip(ft.params, args)])
+            rs = (r,) if len(ft.results) == 1 else (r or ())
+            out["calls"].append((name, args, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
+        except wasmtime.Trap as e:
+            out["calls"].append((name, args, traps.get(e.trap_code, "trap: " + e.message)))
     state = {}
     decoded = decode_module(wasm, FEATURES)
     global_types = [imp.desc.valtype for imp in decoded.imports if imp.kind == 3] + \
@@ -272,13 +276,41 @@ def compare(a: dict, b: dict, what: str) -> None:
 def test_engines_and_wasmtime_agree(seed, tmp_path):
     wasm = make_module(seed, tmp_path)
     module = decode_module(wasm, FEATURES)
-    funcs = callable_exports(module)
-    interp = run_pywazero("interpreter", wasm, funcs)
-    comp = run_pywazero("compiler", wasm, funcs)
+    calls = calls_of(callable_exports(module))
+    interp = run_pywazero("interpreter", wasm, calls)
+    comp = run_pywazero("compiler", wasm, calls)
     compare(interp, comp, "interpreter vs compiler")
     assert interp.get("state", {}).keys() == comp.get("state", {}).keys()
     if wasmtime is None:
         return
     if any(op in NOT_LIKE_WASMTIME for f in module.funcs for op, _ in f.body):
         return   # relaxed madd/dot: wasmtime is not the spec's deterministic profile
-    compare(interp, run_wasmtime(wasm, funcs), "pywazero vs wasmtime")
+    compare(interp, run_wasmtime(wasm, calls), "pywazero vs wasmtime")
+
+
+# Disagreements the fuzzer found, reduced to a minimal module each; every one is run on
+# both engines (and wasmtime when installed), calling "f" with each argument.
+FOUND = [
+    # return_call_indirect into a 64-bit table: its element index is an i64 (the
+    # validator asked for an i32)
+    ('(module (type $t (func (result i32))) (table i64 2 funcref) (elem (i64.const 1) $g)'
+     ' (func $g (result i32) i32.const 42)'
+     ' (func (export "f") (param i64) (result i32) (return_call_indirect (type $t) (local.get 0))))',
+     [1, 0, 5, 1 << 40]),
+]
+
+
+@pytest.mark.parametrize("k", range(len(FOUND)))
+def test_found_by_fuzzing(k, tmp_path):
+    wat, args = FOUND[k]
+    src = tmp_path / "m.wat"
+    src.write_text(wat)
+    wasm = subprocess.run([WASM_TOOLS, "parse", str(src)], check=True, capture_output=True).stdout
+    module = decode_module(wasm, FEATURES)
+    ft = dict(callable_exports(module))["f"]
+    calls = [("f", ft, [a]) for a in args]
+    interp = run_pywazero("interpreter", wasm, calls)
+    assert interp["calls"][0] == ("f", [args[0]], (42,))
+    compare(interp, run_pywazero("compiler", wasm, calls), "interpreter vs compiler")
+    if wasmtime is not None:
+        compare(interp, run_wasmtime(wasm, calls), "pywazero vs wasmtime")

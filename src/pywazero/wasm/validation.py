@@ -1543,8 +1543,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 p, r = types[ti]
                 if not _tail_results_match(r, ctrls[0][_F_END], canon):
                     raise _Fail("type mismatch")
-                if k == K_RETURN_CALL_INDIRECT:
-                    _pop1(vals, height, unreach, I32_)
+                if k == K_RETURN_CALL_INDIRECT:  # the element index: the table's address type
+                    _pop1(vals, height, unreach, table_at[tab])
                 _pop_vals(vals, height, unreach, p)
                 del vals[height:]
                 top[_F_UNREACH] = unreach = True
