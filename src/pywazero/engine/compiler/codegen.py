@@ -369,6 +369,8 @@ class FunctionGenerator:
         # lines (indices in self.lines) of tail calls made as plain calls: a trap's
         # wasm stack leaves this frame out there, as the frame is gone in wasm
         self.plain_tail_lines: List[int] = []
+        # the Python loop around the body of a function tail-calling itself
+        self.selfloop: Optional[_Ctl] = None
         self.consts: Dict[str, Any] = {}
         self.reachable = True
         gtypes = module.global_types()
@@ -590,6 +592,13 @@ class FunctionGenerator:
                 self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
         if self.interrupt:
             self.emit("if _intr: %s_interrupted()" % self.store_fuel)
+        br_line = len(self.lines)
+        if not (self.fuel or self.interrupt) and any(op == 0x12 and imm == self.fidx for op, imm in body):
+            # return_call to itself: the body is a loop, the tail call assigns the
+            # parameters and starts it over (locals re-initialised at its top).  (Not
+            # with fuel or interruption, whose entry checks the trampoline keeps.)
+            self.selfloop = _Ctl(1, 0, 0, 0)
+            self.open_pyloop(self.selfloop)
         # locals
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
@@ -599,7 +608,6 @@ class FunctionGenerator:
         for init, names in groups.items():
             for k in range(0, len(names), 32):
                 self.emit(" = ".join(names[k:k + 32]) + " = " + init)
-        br_line = len(self.lines)
 
         st = self.stack
         n = len(body)
@@ -867,8 +875,12 @@ class FunctionGenerator:
                 if op in _GROW_OPS:
                     self.ind -= 1
                 dyn = None
+        if self.selfloop is not None:
+            self.ind = 2
+            self.close_pyloop(self.selfloop)
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
+            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
         return self.lines
 
     def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
@@ -1059,6 +1071,9 @@ class FunctionGenerator:
         calls (whose chain ends there), call it at this frame's depth and return its
         results."""
         st = self.stack
+        if op == 0x12 and imm == self.fidx and self.selfloop is not None:
+            self.self_tail_call(len(self.module.types[self.func_types[imm]].params))
+            return
         if self.tail is None:
             self.tail = set()
         if op == 0x12:
@@ -1090,6 +1105,27 @@ class FunctionGenerator:
             entry = "getattr(%s, '_t', %s)" % (t, t)
         tup = "(%s,)" % args[0] if np_ == 1 else "(%s)" % ", ".join(args)
         self.emit("%sreturn _TC((%s, %s))" % (self.store_fuel, entry, tup))
+
+    def self_tail_call(self, nparams: int) -> None:
+        """``return_call`` of this function itself: new parameters, then back to the
+        top of the body's loop (``continue``, or out through ``_br`` from inner
+        loops)."""
+        st = self.stack
+        if nparams:
+            args = [a.expr for a in st[len(st) - nparams:]]
+            del st[len(st) - nparams:]
+            names = ["l%d" % k for k in range(nparams)]
+            if args != names:
+                self.emit("%s = %s" % (", ".join(names), ", ".join(args)))
+        c = self.selfloop
+        inner = self.pyloops[-1]
+        if inner is c:
+            self.emit("continue")
+        else:
+            self.uses_br = True
+            inner.escapes.add((c, "continue"))
+            self.emit("_br = %d" % (c.cid * 2 + 1))
+            self.emit("break")
 
     def gen_br_table(self, imm: Any) -> None:
         labels, default = imm
