@@ -14,6 +14,7 @@ from .runtime import CompiledModule, ExportType, ImportType, Runtime
 from .api import Caller, Function, Global, Memory, Module, Table
 from .host import HostModuleBuilder
 from .wasm.features import CoreFeatures
+from .wasm.subtyping import RefType
 from .wasm.types import (
     EXTERNREF,
     F32,
@@ -53,6 +54,6 @@ __all__ = [
     "Module", "Function", "Memory", "Table", "Global", "Caller", "HostModuleBuilder",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
-    "FuncType", "GlobalType", "Limits", "MemoryType", "TableType",
+    "FuncType", "GlobalType", "Limits", "MemoryType", "TableType", "RefType",
     "wat2wasm", "__version__",
 ]

@@ -339,7 +339,8 @@ def _local_types(params: list, decls, allowed=VALUE_TYPES):
         if t not in allowed:
             if isinstance(allowed, _ValTypes):
                 raise _Fail(allowed.reason(t))
-            raise _Fail("invalid local type" if t not in VALUE_TYPES else _valtype_reason(t))
+            raise _Fail(_valtype_reason(t) if t in VALUE_TYPES or (isinstance(t, int) and t > 0 and is_ref(t))
+                        else "invalid local type")
         total += count
     if total > L.MAX_FUNCTION_LOCALS:
         raise _Fail(f"too many locals: {total} (the implementation limit is {L.MAX_FUNCTION_LOCALS})")
@@ -490,6 +491,9 @@ def _valtype_reason(t) -> str:
         return _needs("v128", CoreFeatures.SIMD)
     if t in _REF_TYPES:
         return _needs(valtype_name(t), CoreFeatures.REFERENCE_TYPES)
+    if isinstance(t, int) and t > 0 and is_ref(t):
+        # a 3.0 reference type under an older feature set
+        return _ValTypes((), CoreFeatures(0), 1 << 32).reason(t) or "invalid value type"
     return "invalid value type"
 
 
