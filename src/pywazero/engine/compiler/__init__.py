@@ -152,11 +152,14 @@ class CompiledWasm(CompiledCode):
         return src
 
     def tail_funcs(self, index: int) -> bool:
-        """Whether defined function ``index`` contains tail calls (cached)."""
+        """Whether defined function ``index`` has tail calls, so a tail entry (a body
+        under a trampoline); a ``return_call`` of itself alone is a loop and needs
+        none, unless fuel or interruption is on (cached)."""
         known = self._tail_funcs
         r = known.get(index)
         if r is None:
-            r = known[index] = codegen.has_tail_calls(self.module.funcs[index].body)
+            r = known[index] = codegen.has_tail_calls(
+                self.module.funcs[index].body, None if self._fuel or self._intr else self.nimp + index)
         return r
 
     def _check_size(self, index: int) -> None:
