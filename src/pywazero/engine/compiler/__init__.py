@@ -459,12 +459,19 @@ def _make_call_indirect(inst: Any) -> Any:
         t = f.type
         if t is not ft and t != ft:
             raise Trap("indirect call type mismatch")
+        # (callable_of inlined: call_indirect is on hot paths)
+        if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
+            c = f.code
+            return c if c.__class__ is not _Lazy else _resolve(f)
         return callable_of(f)
 
     def call_ref(f: Any) -> Any:
         """call_ref's callee (validation guarantees its type)."""
         if f is None:
             raise Trap("null function reference")
+        if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
+            c = f.code
+            return c if c.__class__ is not _Lazy else _resolve(f)
         return callable_of(f)
 
     def callable_of(f: Any) -> Any:
