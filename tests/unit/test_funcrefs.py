@@ -330,3 +330,14 @@ def test_return_call_ref_needs_tail_calls_too():
         rt.compile("(module (type $t (func)) (func (param (ref $t)) (return_call_ref $t (local.get 0))))")
     assert e.value.reason == "return_call_ref requires the tail-call feature"
     rt.compile("(module (type $t (func)) (func (param (ref $t)) (call_ref $t (local.get 0))))")
+
+
+def test_link_errors_spell_typed_references_out():
+    with runtime() as rt:
+        rt.instantiate(rt.compile("""(module (type $t (func (param i32)))
+          (func $f (export "f") (type $t)) (elem declare func $f)
+          (global (export "g") (ref $t) (ref.func $f)))"""), wz.ModuleConfig(name="a"))
+        with pytest.raises(wz.LinkError) as e:
+            rt.instantiate(rt.compile("(module (type $t (func (param i64))) (import \"a\" \"g\" (global (ref $t))))"))
+        assert str(e.value).endswith("expected global (ref (func (param i64))), "
+                                     "got global (ref (func (param i32)))")
