@@ -375,3 +375,14 @@ def test_call_ref_and_return_call_ref_of_a_host_function(engine):
               (else (return_call_ref $t (i32.sub (local.get 0) (i32.const 1)) (ref.func 3))))))"""))
         assert inst.exports["call"](5) == -5 and inst.exports["tail"](6) == -6
         assert inst.exports["count"](100_000) == 7
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_nullable_locals_of_every_reference_type_start_null(engine):
+    with runtime(engine) as rt:
+        inst = rt.instantiate(rt.compile("""(module (type $t (func))
+          (func (export "f") (result i32)
+            (local (ref null $t)) (local nullexternref) (local nullfuncref) (local (ref null func))
+            (i32.add (i32.add (ref.is_null (local.get 0)) (ref.is_null (local.get 1)))
+                     (i32.add (ref.is_null (local.get 2)) (ref.is_null (local.get 3))))))"""))
+        assert inst.exports["f"]() == 4
