@@ -52,6 +52,8 @@ from ..wasm.types import (
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
+    EXNREF,
     EXTERNREF,
     FUNCREF,
     VALUE_TYPES,
@@ -81,16 +83,20 @@ SECTION_NAMES = {
     10: "code",
     11: "data",
     12: "data count",
+    13: "tag",
 }
 
 # Position of each non-custom section in the required order (data count, id 12,
 # sits between element and code).
-_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+# The tag section (id 13, exception handling) sits between memory and global.
+_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 5.5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11,
+                 11: 12}
 
 _END_OF_SECTION = "unexpected end of section or function"
 
 _REF_TYPES = frozenset((FUNCREF, EXTERNREF))
-_VALUE_TYPES = frozenset(VALUE_TYPES)
+# (exnref decodes whatever the features; the validator names the feature it needs)
+_VALUE_TYPES = frozenset(VALUE_TYPES) | {EXNREF}
 
 _u32_le = Struct("<I").unpack_from
 _u64_le = Struct("<Q").unpack_from
@@ -243,6 +249,8 @@ _K_PREFIX = 17     # 0xFC / 0xFD
 # and the memory instructions' reserved byte are a single zero "flag" byte.
 _K_CALL_INDIRECT_FLAG = 18
 _K_ZERO_FLAG = 19
+_K_TRY_TABLE = 20  # exception handling: block type and catch clauses
+_K_DELEGATE = 21   # legacy exceptions: closes a `try` like `end`
 # (_decode_instrs compares against these numbers literally, for speed.)
 assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
         _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
@@ -265,6 +273,8 @@ _ONE_BYTE_KIND = {
     _opc.IMM_F32: _K_F32,
     _opc.IMM_F64: _K_F64,
     _opc.IMM_REFTYPE: _K_REFTYPE,
+    _opc.IMM_TAG: _K_U32,
+    _opc.IMM_TRY_TABLE: _K_TRY_TABLE,
 }
 
 _KIND: List[int] = [_K_ILLEGAL] * 256
@@ -283,6 +293,7 @@ for _code, _info in _opc.BY_OP.items():
 _KIND[_opc.OP_END] = _K_END
 _KIND[_opc.OP_ELSE] = _K_ELSE
 _KIND[0x04] = _K_IF
+_KIND[_opc.OP_DELEGATE] = _K_DELEGATE
 _PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
 _KIND[_opc.PREFIX_FC] = _K_PREFIX
 _KIND[_opc.PREFIX_FD] = _K_PREFIX
@@ -364,8 +375,45 @@ def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
     raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
 
 
+def _blocktype(buf: bytes, pos: int) -> Tuple[int, int]:
+    """A block type (s33, see types.BLOCK_EMPTY) at ``pos``. Returns ``(bt, pos)``."""
+    b = buf[pos]
+    if b == 0x40:
+        return -0x40, pos + 1
+    if b < 0x40:
+        return b, pos + 1
+    if b < 0x80:
+        if b not in _VALUE_TYPES:
+            raise _Err("malformed value type", pos)
+        return b - 0x80, pos + 1
+    bt, pos2 = _sleb(buf, pos, 33)
+    if bt < 0:
+        raise _Err("malformed block type", pos)
+    return bt, pos2
+
+
 def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
     """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
+    if k == _K_DELEGATE:
+        return _u32(buf, pos)
+    if k == _K_TRY_TABLE:
+        bt, pos = _blocktype(buf, pos)
+        start = pos
+        n, pos = _u32(buf, pos)
+        if n > total - start:
+            raise _Err("length out of bounds", start)
+        catches = []
+        for _ in range(n):
+            kind = buf[pos]
+            if kind > 3:
+                raise _Err("malformed catch clause", pos)
+            pos += 1
+            tag = None
+            if kind < 2:
+                tag, pos = _u32(buf, pos)
+            label, pos = _u32(buf, pos)
+            catches.append((kind, tag, label))
+        return (bt, tuple(catches)), pos
     if k == _K_I64:
         return _sleb(buf, pos, 64)
     if k == _K_F32:
@@ -536,6 +584,12 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
             else:
                 imm, pos = _rare(buf, pos, k, total)
                 append((op, imm))
+                if k == 20:  # _K_TRY_TABLE: a block, closed by `end`
+                    push(False)
+                elif k == 21:  # _K_DELEGATE: closes a legacy `try`
+                    if not stack:
+                        raise _Err("unexpected delegate", offsets[-1])
+                    pop()
     except IndexError:
         raise _Err(_END_OF_SECTION, len(buf)) from None
 
@@ -651,6 +705,13 @@ class _Reader:
         self.pos += 1
         return GlobalType(t, bool(m))
 
+    def tagtype(self) -> int:
+        """A tag type: the attribute byte (0, exception) and a type index."""
+        pos = self.pos
+        if self.byte() != 0:
+            raise _Err("malformed tag attribute", pos)
+        return self.u32()
+
     def expr(self) -> List[tuple]:
         instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False, self.kinds)
         return instrs
@@ -664,6 +725,7 @@ class _Decoder:
         # Non-zero segment flags (passive, declarative, explicit index, expressions).
         self.elem_flags = bool(features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES))
         self.bulk_memory = bool(features & CoreFeatures.BULK_MEMORY)
+        self.exceptions = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
         self.module = Module()
         self.func_types: List[int] = []
         self.codes: Optional[List[Function]] = None
@@ -689,10 +751,16 @@ class _Decoder:
         while pos < n:
             sid = data[pos]
             if sid > 12 or (sid == 12 and not self.bulk_memory):
-                if sid == 12:
+                if sid == 13 and self.exceptions:
+                    pass
+                elif sid == 13:
+                    raise DecodeError("malformed section id (the tag section requires the "
+                                      "exceptions feature)", offset=pos)
+                elif sid == 12:
                     raise DecodeError("malformed section id (the data count section requires "
                                       "the bulk-memory feature)", offset=pos)
-                raise DecodeError("malformed section id", offset=pos)
+                else:
+                    raise DecodeError("malformed section id", offset=pos)
             secname = SECTION_NAMES[sid]
             if sid:
                 rank = _SECTION_RANK[sid]
@@ -781,6 +849,8 @@ class _Decoder:
                 desc = MemoryType(r.limits())
             elif kind == EXTERN_GLOBAL:
                 desc = r.globaltype()
+            elif kind == EXTERN_TAG:
+                desc = r.tagtype()
             else:
                 raise _Err("malformed import kind", pos)
             imports.append(Import(mod, nm, kind, desc))
@@ -819,9 +889,14 @@ class _Decoder:
             nm = r.name()
             pos = r.pos
             kind = r.byte()
-            if kind > 3:
+            if kind > 4:
                 raise _Err("malformed export kind", pos)
             exports.append(Export(nm, kind, r.u32()))
+
+    def _tag(self, r: _Reader) -> None:
+        tags = self.module.tags
+        for _ in range(r.count()):
+            tags.append(r.tagtype())
 
     def _start(self, r: _Reader) -> None:
         self.module.start = r.u32()
@@ -958,6 +1033,7 @@ class _Decoder:
         10: _code,
         11: _data,
         12: _data_count,
+        13: _tag,
     }
 
 
