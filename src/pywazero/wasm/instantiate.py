@@ -26,6 +26,7 @@ from .instance import (
     MemoryInstance,
     ModuleInstance,
     TableInstance,
+    TagInstance,
     WasmFunctionInstance,
 )
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
@@ -36,6 +37,7 @@ from .types import (
     EXTERN_KIND_NAMES,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
     MAX_PAGES,
     PAGE_SIZE,
     FuncType,
@@ -64,6 +66,8 @@ def describe_extern(value: Any) -> str:
         return str(value.type)
     if isinstance(value, GlobalInstance):
         return f"global {value.type}"
+    if isinstance(value, TagInstance):
+        return f"tag {value.type}"
     return type(value).__name__
 
 
@@ -72,6 +76,8 @@ def _describe_import(module: Module, imp: Any) -> str:
         return f"func {module.types[imp.desc]}"
     if imp.kind == EXTERN_GLOBAL:
         return f"global {imp.desc}"
+    if imp.kind == EXTERN_TAG:
+        return f"tag {module.types[imp.desc]}"
     return str(imp.desc)
 
 
@@ -105,6 +111,9 @@ def _matches(module: Module, imp: Any, value: Any) -> bool:
             return False
         gt: GlobalType = imp.desc
         return value.type.valtype == gt.valtype and value.type.mutable == gt.mutable
+    if kind == EXTERN_TAG:
+        # (tag types match exactly: a tag's parameters are both read and written)
+        return isinstance(value, TagInstance) and value.type == module.types[imp.desc]
     return False
 
 
@@ -115,7 +124,7 @@ def resolve_imports(module: Module, resolve: Resolver) -> List[Any]:
     for imp in module.imports:
         value = resolve(imp.module, imp.name)
         want = f"{EXTERN_KIND_NAMES[imp.kind]} {_describe_import(module, imp)}"
-        if imp.kind in (EXTERN_FUNC, EXTERN_GLOBAL):
+        if imp.kind in (EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_TAG):
             want = _describe_import(module, imp)
         if value is None:
             raise LinkError(f"unknown import: {imp.module!r}.{imp.name!r} (expected {want})")
@@ -204,7 +213,7 @@ class InstantiationPlan:
     def __init__(self, module: Module) -> None:
         types = module.types
         self.func_types = [types[f.type_index] for f in module.funcs]
-        nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0}
+        nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0, EXTERN_TAG: 0}
         for imp in module.imports:
             nimp[imp.kind] += 1
         self.nimp_funcs = nimp[EXTERN_FUNC]
@@ -246,8 +255,12 @@ class InstantiationPlan:
         nfuncs = nimp[EXTERN_FUNC] + len(module.funcs)
         ntables = nimp[EXTERN_TABLE] + len(module.tables)
         nmems = nimp[EXTERN_MEMORY] + len(module.mems)
+        nglobals = nimp[EXTERN_GLOBAL] + len(module.globals)
         base = {EXTERN_FUNC: 0, EXTERN_TABLE: nfuncs, EXTERN_MEMORY: nfuncs + ntables,
-                EXTERN_GLOBAL: nfuncs + ntables + nmems}
+                EXTERN_GLOBAL: nfuncs + ntables + nmems,
+                EXTERN_TAG: nfuncs + ntables + nmems + nglobals}
+        # defined tags: their types (a new TagInstance each per instantiation)
+        self.tag_types = [types[ti] for ti in module.tags]
         self.export_names = [e.name for e in module.exports]
         positions = [base[e.kind] + e.index for e in module.exports]
         self.export_getter: Any = None
@@ -317,8 +330,10 @@ def instantiate(
                 tables.append(value)
             elif kind == EXTERN_MEMORY:
                 mems.append(value)
-            else:
+            elif kind == EXTERN_GLOBAL:
                 globals_.append(value)
+            else:
+                inst.tags.append(value)
 
     # functions first: ref.func in global and element initialisers may name any of them
     nimp = len(funcs)
@@ -335,6 +350,10 @@ def instantiate(
         engines = [engine_of(i) or engine for i in range(n)]
     funcs.extend(WasmFunctionInstance.create_many(ftypes, inst, nimp, codes, engines))
 
+    if plan.tag_types:
+        tags = inst.tags
+        for tt in plan.tag_types:
+            tags.append(TagInstance(tt, f"{name or 'module'}.tag{len(tags)}"))
     for gt, is_const, v in plan.globals:
         globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
     for tt in plan.table_types:
@@ -359,7 +378,7 @@ def instantiate(
                 return dict(zip(names, getter(funcs)))
         else:
             def make_exports() -> Any:
-                return dict(zip(names, getter(funcs + tables + mems + globals_)))
+                return dict(zip(names, getter(funcs + tables + mems + globals_ + inst.tags)))
         # built on first use (ModuleInstance.__getattr__)
         del inst.exports
         inst._make_exports = make_exports

@@ -820,7 +820,7 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
         p, r = [], []
     elif bt < 0:
         t = bt + 0x80
-        if t not in VALUE_TYPES:
+        if t not in VALUE_TYPES and t != EXNREF:
             raise _Fail("invalid block type")
         if t not in ctx.valtypes:
             raise _Fail(_valtype_reason(t))
