@@ -483,7 +483,7 @@ def test_malformed_local_type():
 
 
 # -- section framing -------------------------------------------------------------------
-@pytest.mark.parametrize("sid", [b"\x0d", b"\x7f", b"\x80", b"\xff"])
+@pytest.mark.parametrize("sid", [b"\x0e", b"\x7f", b"\x80", b"\xff"])   # (0x0d: the tag section)
 def test_malformed_section_id(sid):
     e = decode_error(HEADER + sid + b"\x00")
     assert e.reason == "malformed section id"

@@ -95,6 +95,8 @@ _SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 5.5, 6: 6, 7: 7, 8: 8, 9: 9, 
 _END_OF_SECTION = "unexpected end of section or function"
 
 _REF_TYPES = frozenset((FUNCREF, EXTERNREF))
+# ref.null's heap type (exn: exception handling; the validator names its feature)
+_REF_NULL_TYPES = frozenset((FUNCREF, EXTERNREF, EXNREF))
 # (exnref decodes whatever the features; the validator names the feature it needs)
 _VALUE_TYPES = frozenset(VALUE_TYPES) | {EXNREF}
 
@@ -464,7 +466,7 @@ def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
         return tuple(types), pos + n
     if k == _K_REFTYPE:
         t = buf[pos]
-        if t not in _REF_TYPES:
+        if t not in _REF_NULL_TYPES:
             raise _Err("malformed reference type", pos)
         return t, pos + 1
     if k == _K_CALL_INDIRECT_FLAG:
@@ -849,7 +851,7 @@ class _Decoder:
                 desc = MemoryType(r.limits())
             elif kind == EXTERN_GLOBAL:
                 desc = r.globaltype()
-            elif kind == EXTERN_TAG:
+            elif kind == EXTERN_TAG and self.exceptions:
                 desc = r.tagtype()
             else:
                 raise _Err("malformed import kind", pos)
@@ -889,7 +891,7 @@ class _Decoder:
             nm = r.name()
             pos = r.pos
             kind = r.byte()
-            if kind > 4:
+            if kind > 4 or (kind == EXTERN_TAG and not self.exceptions):
                 raise _Err("malformed export kind", pos)
             exports.append(Export(nm, kind, r.u32()))
 

@@ -710,6 +710,9 @@ def wat2wasm(text: Union[str, bytes]) -> bytes:
     from ..text.parser import parse_module_text
     from ..wasm.validation import validate_module
 
+    from ..wasm.features import CoreFeatures
+
     module = parse_module_text(text)
-    validate_module(module)
+    # (a translator: any module valid with some feature set pywazero knows)
+    validate_module(module, CoreFeatures.ALL)
     return encode_module(module)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..wasm import opcodes as _ops
-from ..wasm.types import EXTERNREF, FUNCREF
+from ..wasm.types import EXNREF, EXTERNREF, FUNCREF
 from .lexer import ID, KEYWORD, NUM, RESERVED, SList, Token
 from .numbers import parse_f32_bits, parse_f64_bits, parse_int, parse_uint
 
@@ -288,6 +288,8 @@ def _imm_reftype(mp, ctx, op, items, i, n, optok):
             return (op, FUNCREF), i + 1
         if tok.text == "extern":
             return (op, EXTERNREF), i + 1
+        if tok.text == "exn":
+            return (op, EXNREF), i + 1
     raise mp.error("unexpected token", tok.pos)
 
 

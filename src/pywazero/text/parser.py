@@ -513,6 +513,7 @@ class _ModuleParser:
             self.n_mem += 1
         elif kind == EXTERN_TAG:
             value, i, _ = self.typeuse(d, i, n, [])
+            self.n_tag += 1
         else:
             value, i = self.globaltype(d, i, n, desc)
             self.n_global += 1

@@ -56,7 +56,7 @@ def default_value(t: int) -> Any:
     """The zero value of a value type: 0, 0.0 or None (null reference)."""
     if t == 0x7D or t == 0x7C:
         return 0.0
-    if t == 0x70 or t == 0x6F:
+    if t == 0x70 or t == 0x6F or t == 0x69:   # (exnref too)
         return None
     return 0
 

@@ -180,7 +180,8 @@ def _build_table() -> Dict[int, tuple]:
     return table
 
 
-_TABLE = _build_table()
+# every instruction pywazero knows; _TABLE, the one of WebAssembly 2.0, is below
+_FULL_TABLE = _build_table()
 
 # The feature each post-1.0 instruction needs.
 _V2 = CoreFeatures.V2
@@ -204,7 +205,7 @@ for _op in _ops.BY_OP:
 del _op, _sub
 
 # Instruction tables of reduced feature sets, built on first use.
-_TABLES: Dict[int, Dict[int, tuple]] = {int(_V2): _TABLE}
+_TABLES: Dict[int, Dict[int, tuple]] = {}
 
 
 def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
@@ -212,7 +213,7 @@ def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
     (whose ``extra`` is the error message), so the body loop pays nothing for them."""
     table = _TABLES.get(int(features))
     if table is None:
-        table = dict(_TABLE)
+        table = dict(_FULL_TABLE)
         for op, feature in _OP_FEATURE.items():
             if not features & feature:
                 name = "typed select" if op == 0x1C else _ops.op_name(op)
@@ -223,6 +224,9 @@ def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
 
 def _needs(what: str, feature: CoreFeatures) -> str:
     return f"{what} requires the {feature_name(feature)} feature"
+
+
+_TABLE = _table_for(_V2)
 
 _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 
@@ -486,7 +490,7 @@ def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False) -
                 raise _err("constant expression required", where)
             stack.append(gtype)
         elif op == 0xD0:  # ref.null
-            if imm not in _REF_TYPES:
+            if imm not in _REF_TYPES and not (imm == EXNREF and EXNREF in ctx.valtypes):
                 raise _err("malformed reference type", where)
             stack.append(imm)
         elif op == 0xD2:  # ref.func
@@ -1261,7 +1265,10 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown elem segment {imm}")
             elif k == K_REF_NULL:
                 if imm not in _REF_TYPES:
-                    raise _Fail("malformed reference type")
+                    if imm != EXNREF:
+                        raise _Fail("malformed reference type")
+                    if EXNREF not in ctx.valtypes:
+                        raise _Fail(_valtype_reason(EXNREF))
                 vals.append(imm)
                 if len(vals) > max_stack:
                     max_stack = len(vals)

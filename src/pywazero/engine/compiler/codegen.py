@@ -72,6 +72,10 @@ MAX_EXPR = 160
 CHAIN_MIN = 4
 
 
+# legacy exception handling's instructions: such functions run on the interpreter
+_LEGACY_EH = frozenset((0x06, 0x07, 0x09, 0x18, 0x19))
+
+
 class TooComplex(Exception):
     """The function cannot be expressed within Python's compiler limits."""
 
@@ -107,7 +111,8 @@ class _Ctl:
                  "mark", "alias", "chain", "level")
 
     def __init__(self, kind: int, height: int, nparams: int, nresults: int, opener: int = -1) -> None:
-        self.kind = kind            # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function
+        # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function, 5 try_table
+        self.kind = kind
         self.opener = opener        # body index of the block/loop/if (-1: none)
         self.height = height        # stack height below the params (FunctionInfo.heights)
         self.nparams = nparams
@@ -199,6 +204,11 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
     for i, (op, imm) in enumerate(body):
         if op in (0x02, 0x03, 0x04):
             stack.append(i)
+        elif op == 0x1F:   # try_table: its catch clauses branch (labels outside it)
+            for _kind, _tag, lab in imm[1]:
+                if lab < len(stack):
+                    out.add(stack[-1 - lab])
+            stack.append(i)
         elif op == 0x0B:
             if len(stack) > 1:
                 stack.pop()
@@ -215,7 +225,7 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
-_RUN_ENDS = frozenset((0x10, 0x11, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03))
+_RUN_ENDS = frozenset((0x10, 0x11, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03, 0x08, 0x0A))
 
 
 class _FuelPlan:
@@ -264,7 +274,7 @@ class _FuelPlan:
                     boundary = True
                 else:
                     acc += n
-            if op == 0x02:
+            if op == 0x02 or op == 0x1F:
                 ctl.append((0, i))
             elif op == 0x03:
                 ctl.append((1, i))
@@ -350,6 +360,11 @@ class FunctionGenerator:
         self.reachable = True
         gtypes = module.global_types()
         self.global_mut = [g.mutable for g in gtypes]
+        # exception handling: the payload size of each tag; Python try statements
+        # open (they count towards Python's limit of nested blocks with the loops)
+        self.tag_params = [len(module.types[t].params) for t in module.tag_types()]
+        self.ntry = 0
+        self.nexc = 0
 
     # -- emission helpers -------------------------------------------------------------
     def emit(self, s: str) -> None:
@@ -417,7 +432,7 @@ class FunctionGenerator:
         c.cid = self.ncid
         c.pyloop = True
         self.pyloops.append(c)
-        if len(self.pyloops) > MAX_PY_LOOPS:
+        if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
             raise TooComplex("too many nested loops")
         self.emit("while True:")
         self.ind += 1
@@ -536,7 +551,9 @@ class FunctionGenerator:
         heights = info.heights
         # Which constructs are branched to (they become Python loops): the one fact
         # found here by a scan, as the validator does not record branch targets.
-        targeted = _targets(body) if info.branch_heights else _EMPTY
+        # (try_table's catch clauses branch too)
+        targeted = (_targets(body) if info.branch_heights or any(op == 0x1F for op, _ in body)
+                    else _EMPTY)
         pending: List[_Ctl] = []   # blocks waiting for the construct they alias
         chain: Optional[_Chain] = None   # the block chain being opened
         nchains = 0
@@ -570,7 +587,7 @@ class FunctionGenerator:
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
             t = ltypes[i]
-            init = "0.0" if t in (F32, F64) else ("None" if t in (0x70, 0x6F) else "0")
+            init = "0.0" if t in (F32, F64) else ("None" if t in (0x70, 0x6F, 0x69) else "0")
             groups.setdefault(init, []).append("l%d" % i)
         for init, names in groups.items():
             for k in range(0, len(names), 32):
@@ -732,6 +749,8 @@ class FunctionGenerator:
                     if len(self.lines) == c.mark:
                         self.emit("pass")
                     self.ind -= 1
+                elif c.kind == 5:
+                    self.gen_catches(c, body[c.opener][1][1])
                 if c.pyloop:
                     self.close_pyloop(c)
                 if c.chain is not None:
@@ -764,6 +783,38 @@ class FunctionGenerator:
                 i = self.skip_dead(i, partner, else_of)
             elif op == 0x01:
                 pass
+            elif op == 0x1F:  # try_table: a Python try statement
+                j = i - 1
+                bp, br = block_types[j]
+                p = len(bp)
+                self.enter(p)
+                c = _Ctl(5, heights[j], p, len(br), j)
+                self.ctl.append(c)
+                if j in targeted:
+                    self.open_pyloop(c)
+                self.ntry += 1
+                if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
+                    raise TooComplex("too many nested loops")
+                self.emit("try:")
+                self.ind += 1
+                if self.ind > MAX_INDENT:
+                    raise TooComplex("too deeply nested")
+                c.mark = len(self.lines)
+            elif op == 0x08 or op == 0x0A:  # throw / throw_ref
+                if op == 0x08:
+                    np_ = self.tag_params[imm]
+                    vals = st[len(st) - np_:] if np_ else []
+                    if np_:
+                        del st[len(st) - np_:]
+                    self.emit("%sraise _exn(TG%d, (%s))" % (
+                        self.store_fuel, imm, "".join(e.expr + ", " for e in vals)))
+                else:
+                    e = st.pop()
+                    self.emit("%sraise _throw_ref(%s)" % (self.store_fuel, e.expr))
+                i = self.skip_dead(i, partner, else_of)
+            elif op in _LEGACY_EH:
+                raise TooComplex("legacy exception handling (%s) runs on the interpreter"
+                                 % ops.op_name(op))
             elif op == 0x10:  # call
                 ft = module.types[self.func_types[imm]]
                 if imm >= self.nimp:
@@ -817,6 +868,49 @@ class FunctionGenerator:
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
         return self.lines
+
+    def gen_catches(self, c: _Ctl, clauses: Any) -> None:
+        """The ``except`` of a try_table (``c``, already popped; the try body is
+        done): each catch clause in order tests the exception's tag and branches to
+        its label with the payload (and the exception itself, as the exnref);
+        nothing matching re-raises it."""
+        st = self.stack
+        if len(self.lines) == c.mark:
+            self.emit("pass")
+        self.ind -= 1
+        self.ntry -= 1
+        self.nexc += 1
+        x = "_x%d" % self.nexc
+        self.emit("except _WE as %s:" % x)
+        self.ind += 1
+        saved = st[c.height:]
+        del st[c.height:]
+        was = self.reachable
+        unconditional = False
+        for ckind, tag, lab in clauses:
+            if ckind < 2:
+                self.emit("if %s._tag is TG%d:" % (x, tag))
+                self.ind += 1
+                n = self.tag_params[tag]
+                if n:
+                    names = [self.temp() for _ in range(n)]
+                    self.emit("%s, = %s._values" % (", ".join(names), x))
+                    st.extend(_E(nm, K_VAR) for nm in names)
+            if ckind & 1:
+                st.append(_E(x, K_VAR))
+            self.reachable = True
+            self.branch(lab)
+            del st[c.height:]
+            if ckind < 2:
+                self.ind -= 1
+            else:
+                unconditional = True
+                break
+        if not unconditional:
+            self.emit("raise")
+        self.ind -= 1
+        st.extend(saved)
+        self.reachable = was
 
     def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
         """After an unconditional transfer of control (``body[i - 1]``): the code up to

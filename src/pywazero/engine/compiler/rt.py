@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Dict, List
 
-from ...errors import Trap
+from ...errors import Trap, WasmException
 from .. import bulk
 from .. import numerics as num
 
@@ -70,10 +70,19 @@ def _make_extend_load(fmt: str, width: int) -> Any:
 
     return load
 
+def _throw_ref(exn: Any) -> BaseException:
+    """What ``throw_ref`` raises: the exnref's exception itself (a null one traps);
+    a fresh traceback each time, so re-throwing in a loop keeps none growing."""
+    if exn is None:
+        return Trap("null exception reference")
+    return exn.with_traceback(None)
+
+
 BASE_NAMESPACE: Dict[str, Any] = dict(num.NAMESPACE)
 BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
+    "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref,
     "_exhausted": _exhausted,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
     "_tinit": bulk.table_init, "_minit": bulk.memory_init, "_mcopy": bulk.memory_copy,
