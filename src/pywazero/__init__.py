@@ -32,15 +32,19 @@ from .wasm.types import (
 __version__ = "0.1.0"
 
 
-def wat2wasm(text: "str | bytes") -> bytes:
-    """Translate a module in the text format to the binary format.
+def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> bytes:
+    """Translate a module in the text format to the binary format, validated by the
+    rules of ``features`` (default: every feature pywazero knows,
+    ``CoreFeatures.ALL``).
 
     >>> wat2wasm("(module)")
     b'\\x00asm\\x01\\x00\\x00\\x00'
+    >>> wat2wasm("(module (func (return_call 0)))")[-5:]   # a 3.0 tail call
+    b'\\x04\\x00\\x12\\x00\\x0b'
     """
     from .binary.encoder import wat2wasm as _wat2wasm
 
-    return _wat2wasm(text)
+    return _wat2wasm(text, features)
 
 
 __all__ = [

@@ -423,3 +423,25 @@ def test_module_parse_dispatches_to_front_ends():
         one('(module binary "\\00asm")').parse()
     with pytest.raises(DecodeError):
         one('(module quote "(func")').parse()
+
+
+def test_either_results():
+    cmd = one('(assert_return (invoke "f") (either (i32.const 1) (i32.const -1)) '
+              '(either (v128.const f32x4 nan:canonical 0 0 0) (v128.const i32x4 0 0 0 0)))')
+    first, second = cmd.results
+    assert isinstance(first, wast.Either) and first.type == I32
+    assert first.matches(Value(I32, 1)) and first.matches(Value(I32, 0xFFFFFFFF))
+    assert not first.matches(Value(I32, 2)) and not first.matches(Value(I64, 1))
+    assert second.matches(Value(V128, 0x7FC00000)) and second.matches(Value(V128, 0))
+    assert not second.matches(Value(V128, 1 << 32))
+    assert str(first) == "(either (i32.const 0x00000001) (i32.const 0xffffffff))"
+
+
+@pytest.mark.parametrize("text", [
+    '(assert_return (invoke "f") (either))',
+    '(invoke "f" (either (i32.const 1)))',     # not in arguments
+    '(assert_return (invoke "f") (either (i32.const 1) 2))',
+])
+def test_bad_either(text):
+    with pytest.raises(DecodeError):
+        read_script(text)

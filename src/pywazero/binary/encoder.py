@@ -24,7 +24,7 @@ validates and encodes a text module.
 from __future__ import annotations
 
 import struct
-from typing import Iterable, List, Optional, Tuple, Union
+from typing import Any, Iterable, List, Optional, Tuple, Union
 
 from ..wasm import opcodes as _ops
 from ..wasm.module import (
@@ -694,8 +694,9 @@ def encode_module(module: Module) -> bytes:
 # ---------------------------------------------------------------------------------
 # Text -> binary
 # ---------------------------------------------------------------------------------
-def wat2wasm(text: Union[str, bytes]) -> bytes:
-    """Parse a text-format module, validate it, and return its binary.
+def wat2wasm(text: Union[str, bytes], features: Any = None) -> bytes:
+    """Parse a text-format module, validate it (by the rules of ``features``, a
+    ``CoreFeatures``; default ``CoreFeatures.ALL``), and return its binary.
 
     Malformed text raises :class:`~pywazero.errors.DecodeError`, an invalid module
     :class:`~pywazero.errors.ValidationError`.
@@ -713,6 +714,5 @@ def wat2wasm(text: Union[str, bytes]) -> bytes:
     from ..wasm.features import CoreFeatures
 
     module = parse_module_text(text)
-    # (a translator: any module valid with some feature set pywazero knows)
-    validate_module(module, CoreFeatures.ALL)
+    validate_module(module, CoreFeatures.ALL if features is None else features)
     return encode_module(module)

@@ -433,8 +433,8 @@ def length_charges(module: Any, index: int) -> Dict[int, Optional[int]]:
                 source(frames[-1 - d])
             if op != 0x0D:
                 dead = True
-        elif op == 0x0F or op == 0x00:
-            dead = True
+        elif op == 0x0F or op == 0x00 or op == 0x12 or op == 0x13:
+            dead = True   # (return_call*: what it pops no longer matters)
         elif op == 0x10 or op == 0x11:
             t = module.types[func_types[imm] if op == 0x10 else imm[0]]
             if op == 0x11:

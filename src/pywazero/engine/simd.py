@@ -20,6 +20,34 @@ to be canonical/arithmetic, and the operations that must preserve bits (abs, neg
 pmin, pmax, lane moves) never convert lanes to floats.  f32 results are rounded by
 packing with ``'<f'`` (round to nearest even), with a per-lane fallback when a lane
 overflows single precision.
+
+Relaxed SIMD (WebAssembly 3.0) is implemented with the spec's *deterministic
+profile*: every implementation-dependent choice takes the first (index 0) of the
+behaviours the spec allows, so results are the same on both engines and every host:
+
+* ``i8x16.relaxed_swizzle`` is ``i8x16.swizzle`` (an index >= 16 selects 0);
+* ``i32x4.relaxed_trunc_*`` are the saturating ``i32x4.trunc_sat_*`` (NaN -> 0,
+  out of range -> the nearest bound);
+* ``f32x4/f64x2.relaxed_madd(a, b, c)`` is *unfused*: ``a * b`` rounded, then
+  ``+ c`` rounded (two roundings); ``relaxed_nmadd(a, b, c)`` is ``madd(-a, b, c)``;
+* ``*.relaxed_laneselect(a, b, m)`` is ``v128.bitselect(a, b, m)`` (bit by bit);
+* ``f32x4/f64x2.relaxed_min/max`` are ``f32x4.min``/``max`` ... (NaN in, NaN out;
+  ``-0`` below ``+0``);
+* ``i16x8.relaxed_q15mulr_s`` is ``i16x8.q15mulr_sat_s`` (saturates);
+* ``i16x8.relaxed_dot_i8x16_i7x16_s`` treats both operands as signed and adds each
+  pair of products with signed saturation; ``i32x4.relaxed_dot_i8x16_i7x16_add_s``
+  adds that result's pairs (sign-extended) and the accumulator, wrapping.
+
+(wasmtime's ``relaxed_simd_deterministic`` mode differs on two points: its madd is
+fused, and its dot product wraps instead of saturating when both pairs are
+``-128 * -128``.)
+
+>>> hex(i8x16_relaxed_swizzle(0x0F0E0D0C0B0A09080706050403020100, 0x11) & 0xFF)
+'0x0'
+>>> a = f32x4_splat(f32_from_bits(0x3F800001))   # 1 + 2**-23
+>>> c = f32x4_splat(f32_from_bits(0xBF800002))   # -(1 + 2**-22)
+>>> f32x4_relaxed_madd(a, a, c)                   # unfused: the 2**-46 is rounded away
+0
 """
 from __future__ import annotations
 
@@ -709,6 +737,95 @@ def f32x4_demote_f64x2_zero(a):
 def f64x2_promote_low_f32x4(a):
     return _fb(_pD2(f64_promote_f32(f32_from_bits(a & 0xFFFFFFFF)),
                     f64_promote_f32(f32_from_bits((a >> 32) & 0xFFFFFFFF))), "little")
+
+
+# --- relaxed SIMD (WebAssembly 3.0) --------------------------------------------------------
+#
+# The spec leaves each relaxed instruction a list of allowed behaviours chosen by a
+# global parameter R; its deterministic profile fixes every R to 0, the first entry.
+# pywazero always runs that choice, on both engines and every host (see the module
+# docstring), so each relaxed instruction is one of the exact operations below.
+
+i8x16_relaxed_swizzle = i8x16_swizzle                      # out-of-range index -> 0
+i32x4_relaxed_trunc_f32x4_s = i32x4_trunc_sat_f32x4_s      # NaN -> 0, saturating
+i32x4_relaxed_trunc_f32x4_u = i32x4_trunc_sat_f32x4_u
+i32x4_relaxed_trunc_f64x2_s_zero = i32x4_trunc_sat_f64x2_s_zero
+i32x4_relaxed_trunc_f64x2_u_zero = i32x4_trunc_sat_f64x2_u_zero
+f32x4_relaxed_min = f32x4_min                              # NaN and -0/+0 as min/max
+f32x4_relaxed_max = f32x4_max
+f64x2_relaxed_min = f64x2_min
+f64x2_relaxed_max = f64x2_max
+i16x8_relaxed_q15mulr_s = i16x8_q15mulr_sat_s              # -1 * -1 (Q15) saturates
+
+
+def i8x16_relaxed_laneselect(a, b, c):
+    """Bitwise select (every bit of the mask counts, not only each lane's top bit)."""
+    return (a & c) | (b & (c ^ _MASK))
+
+
+i16x8_relaxed_laneselect = i8x16_relaxed_laneselect
+i32x4_relaxed_laneselect = i8x16_relaxed_laneselect
+i64x2_relaxed_laneselect = i8x16_relaxed_laneselect
+
+
+def _madd32(x, y, z):
+    # Unfused: the product is rounded to single precision before the addition.  (A
+    # double holds the exact product of two singles, and the double sum of two
+    # singles rounded once more to single is the correctly rounded single sum.)
+    return round_f32(x * y) + z
+
+
+def _nmadd32(x, y, z):
+    return round_f32(-x * y) + z
+
+
+def _madd64(x, y, z):
+    return x * y + z
+
+
+def _nmadd64(x, y, z):
+    return -x * y + z
+
+
+def _f32_tern(f):
+    def op(a, b, c):
+        return _f32x4_out(list(map(f, _uF4(a.to_bytes(16, "little")), _uF4(b.to_bytes(16, "little")),
+                                   _uF4(c.to_bytes(16, "little")))))
+    return op
+
+
+def _f64_tern(f):
+    def op(a, b, c):
+        return _fb(_pD2(*map(f, _uD2(a.to_bytes(16, "little")), _uD2(b.to_bytes(16, "little")),
+                             _uD2(c.to_bytes(16, "little")))), "little")
+    return op
+
+
+f32x4_relaxed_madd = _f32_tern(_madd32)
+f32x4_relaxed_nmadd = _f32_tern(_nmadd32)
+f64x2_relaxed_madd = _f64_tern(_madd64)
+f64x2_relaxed_nmadd = _f64_tern(_nmadd64)
+
+
+def _dot_i8_lanes(a, b):
+    """The eight i16 lanes of i16x8.relaxed_dot_i8x16_i7x16_s, as signed ints: both
+    operands signed, each pair of products added with signed saturation."""
+    p = list(map(operator.mul, _ub16(a.to_bytes(16, "little")), _ub16(b.to_bytes(16, "little"))))
+    out = []
+    for k in range(0, 16, 2):
+        s = p[k] + p[k + 1]
+        out.append(32767 if s > 32767 else s)  # only -128*-128 twice exceeds i16
+    return out
+
+
+def i16x8_relaxed_dot_i8x16_i7x16_s(a, b):
+    return _fb(_ph8(*_dot_i8_lanes(a, b)), "little")
+
+
+def i32x4_relaxed_dot_i8x16_i7x16_add_s(a, b, c):
+    d = _dot_i8_lanes(a, b)
+    acc = _ui4(c.to_bytes(16, "little"))
+    return _fb(_pI4(*[(d[2 * k] + d[2 * k + 1] + acc[k]) & 0xFFFFFFFF for k in range(4)]), "little")
 
 
 # --- tables for the engines ----------------------------------------------------------------

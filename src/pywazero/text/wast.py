@@ -46,7 +46,7 @@ from .lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_se
 
 __all__ = [
     "read_script", "read_script_file",
-    "Value", "NanPattern", "RefPattern", "V128Pattern", "Result",
+    "Value", "NanPattern", "RefPattern", "V128Pattern", "Either", "Result",
     "Command", "ModuleCommand", "Register", "Invoke", "Get", "Action",
     "AssertReturn", "AssertReturnNan", "AssertReturnCanonicalNan", "AssertReturnArithmeticNan",
     "AssertTrap", "AssertExhaustion", "AssertException",
@@ -181,7 +181,26 @@ class V128Pattern:
         return f"(v128.const {self.shape} {' '.join(parts)})"
 
 
-Result = Union[Value, NanPattern, RefPattern, V128Pattern]
+@dataclass(frozen=True)
+class Either:
+    """``(either r1 r2 ...)`` (WebAssembly 3.0 scripts): the value may match any one of
+    the alternatives, for results the spec leaves implementation-dependent (relaxed
+    SIMD)."""
+
+    alternatives: Tuple["Result", ...]
+
+    @property
+    def type(self) -> int:
+        return self.alternatives[0].type
+
+    def matches(self, value: Value) -> bool:
+        return any(alt.matches(value) for alt in self.alternatives)
+
+    def __str__(self) -> str:
+        return "(either " + " ".join(str(a) for a in self.alternatives) + ")"
+
+
+Result = Union[Value, NanPattern, RefPattern, V128Pattern, Either]
 
 
 # --- commands ----------------------------------------------------------------------
@@ -525,6 +544,10 @@ class _Reader:
             return Value(t, self.number(tok, t))
         if head == "v128.const":
             return self.v128(lst, pattern)
+        if head == "either" and pattern:
+            if len(items) < 2:
+                raise self.error("expected an expected result", self.end_pos(lst))
+            return Either(tuple(self.const(item, lst, pattern=True) for item in items[1:]))
         if head == "ref.null":
             tok = items[1] if len(items) > 1 else None
             if not isinstance(tok, Token) or tok.text not in ("func", "extern"):

@@ -128,6 +128,8 @@ _add(0x0E, "br_table", IMM_BR_TABLE)
 _add(0x0F, "return")
 _add(0x10, "call", IMM_FUNC)
 _add(0x11, "call_indirect", IMM_CALL_INDIRECT)
+_add(0x12, "return_call", IMM_FUNC)                    # tail calls (3.0)
+_add(0x13, "return_call_indirect", IMM_CALL_INDIRECT)
 # --- parametric ----------------------------------------------------------------
 _add(0x1A, "drop")
 _add(0x1B, "select")
@@ -332,6 +334,28 @@ _SIMD_PLAIN = [
 for _start, _shape, _names, _sg in _SIMD_PLAIN:
     for _k, _n in enumerate(_names.split()):
         _add(fd(_start + _k), f"{_shape}.{_n}", IMM_NONE, _sg)
+
+# Relaxed SIMD (WebAssembly 3.0), 0xFD 0x100-0x113; see engine/simd.py for the
+# deterministic semantics pywazero gives them.
+for _k, (_name, _sg) in enumerate([
+    ("i8x16.relaxed_swizzle", "vv:v"),
+    ("i32x4.relaxed_trunc_f32x4_s", "v:v"), ("i32x4.relaxed_trunc_f32x4_u", "v:v"),
+    ("i32x4.relaxed_trunc_f64x2_s_zero", "v:v"), ("i32x4.relaxed_trunc_f64x2_u_zero", "v:v"),
+    ("f32x4.relaxed_madd", "vvv:v"), ("f32x4.relaxed_nmadd", "vvv:v"),
+    ("f64x2.relaxed_madd", "vvv:v"), ("f64x2.relaxed_nmadd", "vvv:v"),
+    ("i8x16.relaxed_laneselect", "vvv:v"), ("i16x8.relaxed_laneselect", "vvv:v"),
+    ("i32x4.relaxed_laneselect", "vvv:v"), ("i64x2.relaxed_laneselect", "vvv:v"),
+    ("f32x4.relaxed_min", "vv:v"), ("f32x4.relaxed_max", "vv:v"),
+    ("f64x2.relaxed_min", "vv:v"), ("f64x2.relaxed_max", "vv:v"),
+    ("i16x8.relaxed_q15mulr_s", "vv:v"),
+    ("i16x8.relaxed_dot_i8x16_i7x16_s", "vv:v"),
+    ("i32x4.relaxed_dot_i8x16_i7x16_add_s", "vvv:v"),
+]):
+    _add(fd(0x100 + _k), _name, IMM_NONE, _sg)
+
+#: The first relaxed SIMD sub-opcode (0xFD 0x100): ops at or above ``fd(RELAXED_SIMD_FIRST)``
+#: need the relaxed-simd feature.
+RELAXED_SIMD_FIRST = 0x100
 
 # Constant-expression instructions (WebAssembly 2.0), besides global.get and end.
 CONST_OPS = frozenset((0x41, 0x42, 0x43, 0x44, 0xD0, 0xD2, fd(12)))

@@ -18,7 +18,7 @@ interpreter prints one, so the spec's expected text is always a prefix.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import ValidationError
 from . import impl_limits as L
@@ -122,13 +122,15 @@ class _Fail(Exception):
     K_MEMORY_INIT, K_DATA_DROP, K_MEMORY_COPY, K_TABLE_GET, K_TABLE_SET,
     K_TABLE_SIZE, K_TABLE_GROW, K_TABLE_FILL, K_TABLE_COPY, K_TABLE_INIT,
     K_ELEM_DROP, K_REF_NULL, K_REF_IS_NULL, K_REF_FUNC, K_DISABLED,
+    K_RETURN_CALL, K_RETURN_CALL_INDIRECT,
     K_THROW, K_THROW_REF, K_TRY_TABLE, K_TRY, K_CATCH, K_CATCH_ALL, K_DELEGATE, K_RETHROW,
-) = range(52)
+) = range(54)
 
 _SPECIAL = {
     0x00: K_UNREACHABLE, 0x02: K_BLOCK, 0x03: K_BLOCK, 0x04: K_IF, 0x05: K_ELSE,
     0x0B: K_END, 0x0C: K_BR, 0x0D: K_BR_IF, 0x0E: K_BR_TABLE, 0x0F: K_RETURN,
-    0x10: K_CALL, 0x11: K_CALL_INDIRECT, 0x1A: K_DROP, 0x1B: K_SELECT,
+    0x10: K_CALL, 0x11: K_CALL_INDIRECT, 0x12: K_RETURN_CALL,
+    0x13: K_RETURN_CALL_INDIRECT, 0x1A: K_DROP, 0x1B: K_SELECT,
     0x1C: K_SELECT_T, 0x20: K_LOCAL_GET, 0x21: K_LOCAL_SET, 0x22: K_LOCAL_TEE,
     0x23: K_GLOBAL_GET, 0x24: K_GLOBAL_SET, 0x25: K_TABLE_GET, 0x26: K_TABLE_SET,
     0xD0: K_REF_NULL, 0xD1: K_REF_IS_NULL, 0xD2: K_REF_FUNC,
@@ -180,15 +182,16 @@ def _build_table() -> Dict[int, tuple]:
     return table
 
 
-# every instruction pywazero knows; _TABLE, the one of WebAssembly 2.0, is below
-_FULL_TABLE = _build_table()
+
+_TABLE = _build_table()
 
 # The feature each post-1.0 instruction needs.
 _V2 = CoreFeatures.V2
 _OP_FEATURE: Dict[int, CoreFeatures] = {}
 for _op in _ops.BY_OP:
     if _op >> 16 == _ops.PREFIX_FD:
-        _OP_FEATURE[_op] = CoreFeatures.SIMD
+        _OP_FEATURE[_op] = (CoreFeatures.RELAXED_SIMD if (_op & 0xFFFF) >= _ops.RELAXED_SIMD_FIRST
+                            else CoreFeatures.SIMD)
     elif _op >> 16 == _ops.PREFIX_FC:
         _sub = _op & 0xFFFF
         _OP_FEATURE[_op] = (CoreFeatures.NONTRAPPING_FLOAT_TO_INT if _sub <= 7
@@ -198,6 +201,8 @@ for _op in _ops.BY_OP:
         _OP_FEATURE[_op] = CoreFeatures.SIGN_EXTENSION_OPS
     elif _op in (0x1C, 0x25, 0x26, 0xD0, 0xD1, 0xD2):
         _OP_FEATURE[_op] = CoreFeatures.REFERENCE_TYPES
+    elif _op in (0x12, 0x13):
+        _OP_FEATURE[_op] = CoreFeatures.TAIL_CALL
     elif _op in (0x08, 0x0A, 0x1F):
         _OP_FEATURE[_op] = CoreFeatures.EXCEPTIONS
     elif _op in (0x06, 0x07, 0x09, 0x18, 0x19):
@@ -205,6 +210,7 @@ for _op in _ops.BY_OP:
 del _op, _sub
 
 # Instruction tables of reduced feature sets, built on first use.
+# (_TABLE itself has every instruction: even V2's table disables the 3.0 ones.)
 _TABLES: Dict[int, Dict[int, tuple]] = {}
 
 
@@ -213,7 +219,7 @@ def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
     (whose ``extra`` is the error message), so the body loop pays nothing for them."""
     table = _TABLES.get(int(features))
     if table is None:
-        table = dict(_FULL_TABLE)
+        table = dict(_TABLE)
         for op, feature in _OP_FEATURE.items():
             if not features & feature:
                 name = "typed select" if op == 0x1C else _ops.op_name(op)
@@ -226,7 +232,8 @@ def _needs(what: str, feature: CoreFeatures) -> str:
     return f"{what} requires the {feature_name(feature)} feature"
 
 
-_TABLE = _table_for(_V2)
+# WebAssembly 2.0's table (the default): 3.0's instructions disabled.
+_TABLE_V2 = _table_for(_V2)
 
 _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 
@@ -319,6 +326,12 @@ class _LocalTypes:
         return self._types[self._bisect(self._ends, i)]
 
 
+def _tail_results_match(callee: list, caller: list) -> bool:
+    """A tail call's rule: the callee's result types must match (be subtypes of,
+    once reference subtyping exists) the calling function's result types."""
+    return callee == caller
+
+
 def _local_types(params: list, decls, allowed=VALUE_TYPES):
     total = len(params)
     for count, t in decls:
@@ -345,7 +358,7 @@ class _Context:
 
     def __init__(self, module: Module, features: CoreFeatures = _V2) -> None:
         self.features = features
-        self.op_table = _TABLE if features is _V2 else _table_for(features)
+        self.op_table = _TABLE_V2 if features is _V2 else _table_for(features)
         # Value types this feature set allows.
         vts = set(VALUE_TYPES)
         if not features & CoreFeatures.SIMD:
@@ -460,17 +473,21 @@ def _check_global_type(gt, where: str, allowed=VALUE_TYPES) -> None:
     _check_valtype(gt.valtype, where, allowed)
 
 
-def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False) -> List[int]:
-    """Check that ``expr`` is constant (under C', i.e. only imported globals are
-    visible) and return the types it leaves on the stack.  ``elem_item``: an
-    element segment item, where ``ref.func`` also stands for 1.0's function index."""
+def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False,
+                     nglobals: Optional[int] = None) -> List[int]:
+    """Check that ``expr`` is constant and return the types it leaves on the stack.
+    ``global.get`` sees the globals below ``nglobals``: 2.0's C' (only imported
+    globals) by default; with ``EXTENDED_CONST`` (or ``GC``) the caller passes the
+    imported and earlier-defined globals (3.0).  ``elem_item``: an element segment
+    item, where ``ref.func`` also stands for 1.0's function index."""
     if not isinstance(expr, (list, tuple)):
         raise _err("constant expression required", where)
     n = len(expr)
     if n and expr[-1][0] == _ops.OP_END:
         n -= 1
     stack: List[int] = []
-    nglobals = ctx.nimported_globals
+    if nglobals is None:
+        nglobals = ctx.nimported_globals
     nfuncs = len(ctx.func_type_idx)
     op_table = ctx.op_table
     for i in range(n):
@@ -497,9 +514,21 @@ def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False) -
             if not (isinstance(imm, int) and 0 <= imm < nfuncs):
                 raise _err(f"unknown function {imm}", where)
             stack.append(FUNCREF)
+        elif op in _EXTENDED_CONST_OPS:
+            if not ctx.features & CoreFeatures.EXTENDED_CONST:
+                raise _err("constant expression required: " + _needs(_ops.op_name(op), CoreFeatures.EXTENDED_CONST),
+                           where)
+            t = _EXTENDED_CONST_OPS[op]
+            if len(stack) < 2 or stack[-1] != t or stack[-2] != t:
+                raise _err("type mismatch", where)
+            stack.pop()
         else:
             raise _err("constant expression required", where)
     return stack
+
+
+# i32/i64.add/sub/mul: the arithmetic extended constant expressions allow
+_EXTENDED_CONST_OPS = {0x6A: I32, 0x6B: I32, 0x6C: I32, 0x7C: I64, 0x7D: I64, 0x7E: I64}
 
 
 def _collect_refs(module: Module) -> set:
@@ -664,13 +693,16 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
 
     ctx.refs = _collect_refs(module)
 
-    # Globals (under C': only imported globals are visible).
+    # Globals (2.0: under C', only imported globals are visible; 3.0: the imported
+    # and the earlier-defined ones, and segments see them all).
     ngimp = ctx.nimported_globals
+    later = bool(features & (CoreFeatures.EXTENDED_CONST | CoreFeatures.GC))
     for i, g in enumerate(module.globals):
         where = f"global {ngimp + i}"
         _check_global_type(g.type, where, allowed)
-        if _const_expr_type(ctx, g.init, where) != [g.type.valtype]:
+        if _const_expr_type(ctx, g.init, where, nglobals=ngimp + i if later else None) != [g.type.valtype]:
             raise _err("type mismatch", where)
+    seg_globals = len(ctx.globals) if later else None
 
     # Element segments.
     ntables = len(ctx.tables)
@@ -687,7 +719,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             raise _err(f"a {kind} element segment requires the bulk-memory or reference-types feature",
                        where)
         for expr in seg.init:
-            if _const_expr_type(ctx, expr, where, True) != [et]:
+            if _const_expr_type(ctx, expr, where, True, seg_globals) != [et]:
                 raise _err("type mismatch", where)
         if mode == MODE_ACTIVE:
             x = seg.table
@@ -695,7 +727,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
                 raise _err(f"unknown table {x}", where)
             if ctx.tables[x] != et:
                 raise _err("type mismatch", where)
-            if _const_expr_type(ctx, seg.offset, where) != [I32]:
+            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [I32]:
                 raise _err("type mismatch", where)
         elif mode not in (MODE_PASSIVE, MODE_DECLARATIVE):
             raise _err("invalid element segment mode", where)
@@ -708,7 +740,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             x = seg.memory
             if not (isinstance(x, int) and 0 <= x < ctx.nmems):
                 raise _err(f"unknown memory {x}", where)
-            if _const_expr_type(ctx, seg.offset, where) != [I32]:
+            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [I32]:
                 raise _err("type mismatch", where)
         elif mode != MODE_PASSIVE:
             raise _err("invalid data segment mode", where)
@@ -1287,6 +1319,30 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 vals.append(FUNCREF)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
+            elif k == K_RETURN_CALL or k == K_RETURN_CALL_INDIRECT:
+                # return_call x / return_call_indirect y x: the callee's parameters
+                # are popped, its results become the function's (they must match the
+                # caller's results), then the rest is unreachable, as after return.
+                if k == K_RETURN_CALL:
+                    if not 0 <= imm < nfuncs:
+                        raise _Fail(f"unknown function {imm}")
+                    ti = func_type_idx[imm]
+                else:
+                    ti, tab = imm
+                    if not 0 <= tab < ntables:
+                        raise _Fail(f"unknown table {tab}")
+                    if tables[tab] != FUNCREF:
+                        raise _Fail("type mismatch")
+                if not 0 <= ti < ntypes:
+                    raise _Fail(f"unknown type {ti}")
+                p, r = types[ti]
+                if not _tail_results_match(r, ctrls[0][_F_END]):
+                    raise _Fail("type mismatch")
+                if k == K_RETURN_CALL_INDIRECT:
+                    _pop1(vals, height, unreach, I32_)
+                _pop_vals(vals, height, unreach, p)
+                del vals[height:]
+                top[_F_UNREACH] = unreach = True
             elif k >= K_THROW:
                 if k == K_THROW or k == K_CATCH:
                     if not 0 <= imm < ntags:

@@ -36,9 +36,9 @@ from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, call_depth
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
-from .rt import BASE_NAMESPACE
+from .rt import BASE_NAMESPACE, TailCall
 
-__all__ = ["CompilerEngine", "CompiledWasm", "dump"]
+__all__ = ["CompilerEngine", "CompiledWasm", "dump", "tail_entry"]
 
 _FALLBACK = "fallback"
 # Set (never reset) once generated code has called out to a host function or the
@@ -73,6 +73,7 @@ class CompiledWasm(CompiledCode):
         self.lazy = _Lazy(self)
         self.interp_codes: Dict[int, Any] = {}
         self.fallback_reasons: Dict[int, str] = {}
+        self._tail_funcs: Dict[int, bool] = {}
         # the per-module part of every instance's namespace; the helpers of
         # BASE_NAMESPACE a function uses join it when the function is created
         ns = {"__builtins__": BASE_NAMESPACE["__builtins__"]}
@@ -147,9 +148,18 @@ class CompiledWasm(CompiledCode):
         """The generated Python source of defined function ``index`` (with the wasm
         instructions as comments when ``annotate``)."""
         self._check_size(index)
-        src, _, _ = codegen.generate(self.module, index, self.func_types, self.engine.shallow_depth,
-                                     self.engine.back_edge_hook, annotate, self._fuel, self._intr)
+        src = codegen.generate(self.module, index, self.func_types, self.engine.shallow_depth,
+                               self.engine.back_edge_hook, annotate, self._fuel, self._intr,
+                               self.tail_funcs)[0]
         return src
+
+    def tail_funcs(self, index: int) -> bool:
+        """Whether defined function ``index`` contains tail calls (cached)."""
+        known = self._tail_funcs
+        r = known.get(index)
+        if r is None:
+            r = known[index] = codegen.has_tail_calls(self.module.funcs[index].body)
+        return r
 
     def _check_size(self, index: int) -> None:
         """Raise TooComplex for a function too large to hand to Python's compiler
@@ -185,9 +195,9 @@ class CompiledWasm(CompiledCode):
         fidx = self.nimp + index
         try:
             self._check_size(index)
-            src, consts, callees = codegen.generate(self.module, index, self.func_types,
-                                                    self.engine.shallow_depth, self.engine.back_edge_hook,
-                                                    fuel=self._fuel, interrupt=self._intr)
+            src, consts, callees, tail = codegen.generate(
+                self.module, index, self.func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs)
             code = compile(src, "<wasm:%d>" % fidx, "exec")
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
@@ -199,7 +209,7 @@ class CompiledWasm(CompiledCode):
             if isinstance(c, _types.CodeType):
                 if c.co_name == "_limits":  # the wrapper binding the limits' cells
                     c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
-                return (c, consts, callees, _helpers_of(c))
+                return (c, consts, callees, _helpers_of(c), tail)
         raise AssertionError("no function in generated code")  # pragma: no cover
 
     def compile_all(self) -> None:
@@ -213,7 +223,7 @@ class CompiledWasm(CompiledCode):
         if entry is _FALLBACK:
             f = self._fallback(index, fi)
         else:
-            code, consts, callees, helpers = entry
+            code, consts, callees, helpers, tail = entry
             for name, v in helpers:
                 if name not in g:
                     g[name] = v
@@ -232,8 +242,35 @@ class CompiledWasm(CompiledCode):
                 f = _types.FunctionType(code, g, None, None, tuple(cells[v] for v in code.co_freevars))
             else:
                 f = _types.FunctionType(code, g)
+            if tail is not None:
+                return self._with_trampoline(index, g, fi, f, tail)
         g[self.names[self.nimp + index]] = f
         fi.code = f
+        return f
+
+    def _with_trampoline(self, index: int, g: Dict[str, Any], fi: Any, body: Any, tail: List[int]) -> Any:
+        """Install ``body``, the function object of a function with tail calls: its
+        callable (what calls, ``fi.code`` and the API use) is a trampoline around it,
+        the body itself its *tail entry* (``f<k>_t``, also the callable's ``_t``)."""
+        name = self.names[self.nimp + index]
+        f = _trampoline(len(fi.type.params))(body)
+        f._t = body
+        g[name] = f
+        g[name + "_t"] = body
+        fi.code = f
+        names = self.names
+        funcs = g["_F"]
+        for k in tail:
+            tname = names[k] + "_t"
+            if tname in g:
+                continue
+            if k < self.nimp:
+                c = g[names[k]]   # (bound by bind: the imported function's callable)
+                g[tname] = getattr(c, "_t", c)
+                continue
+            callee = funcs[k]
+            c = callee.code
+            g[tname] = getattr(c, "_t", c) if c.__class__ is not _Lazy else _make_tail_stub(self, k - self.nimp, g, callee)
         return f
 
     def _fallback(self, index: int, fi: Any) -> Any:
@@ -291,6 +328,62 @@ def _make_stub(cm: CompiledWasm, index: int, g: Dict[str, Any], fi: Any, name: s
         return f(*args)
 
     return stub
+
+
+def _make_tail_stub(cm: CompiledWasm, index: int, g: Dict[str, Any], fi: Any) -> Any:
+    """The tail entry ``f<k>_t`` of a function not created yet (materialize replaces
+    it in the namespace)."""
+    def stub(*args: Any) -> Any:
+        f = fi.code
+        if f.__class__ is _Lazy:
+            f = cm.materialize(index, g, fi)
+        return getattr(f, "_t", f)(*args)
+
+    return stub
+
+
+# A function with tail calls: its callable is a trampoline around its body.  The
+# body returns a TailCall ``(entry, args)`` for a tail call; the trampoline then runs
+# ``entry(*args, depth)`` at the same depth, in its own frame, until a result comes:
+# a chain of tail calls, through any module, table or host function, takes constant
+# Python stack.  ``entry`` is a callee's tail entry (``_t``: its body, which may
+# return another TailCall) or, for a callee without one (no tail calls, host
+# functions, other engines), its ordinary callable.  Made from source once per
+# arity; the file name keeps these frames out of the traps' wasm stacks.
+_TRAMPOLINE_TEMPLATE = """
+def make(body):
+    def tail_trampoline(%(params)s):
+        r = body(%(params)s)
+        while r.__class__ is _TC:
+            r = r[0](*r[1], d)
+        return r
+    return tail_trampoline
+"""
+_TRAMPOLINES: Dict[int, Any] = {}
+
+
+def _trampoline(nparams: int) -> Any:
+    make = _TRAMPOLINES.get(nparams)
+    if make is None:
+        params = ", ".join(["a%d" % i for i in range(nparams)] + ["d"])
+        ns: Dict[str, Any] = {"_TC": TailCall}
+        exec(compile(_TRAMPOLINE_TEMPLATE % {"params": params}, "<pywazero tail calls>", "exec"), ns)
+        make = _TRAMPOLINES[nparams] = ns["make"]
+    return make
+
+
+def tail_entry(fi: Any, inst: Any) -> Any:
+    """The tail entry of FunctionInstance ``fi`` as called from instance ``inst``:
+    what generated code puts in a TailCall to tail-call ``fi`` (``return _TC((entry,
+    args))``).  The one engine-level way to tail-call a function object, e.g. for
+    ``return_call_ref`` (``return_call_indirect`` inlines the same for ``_ci``'s
+    result)."""
+    if _is_compiled(fi):
+        c = fi.code
+        if c.__class__ is _Lazy:
+            c = _resolve(fi)
+        return getattr(c, "_t", c)
+    return _host_shim(fi, inst)
 
 
 def _host_shim(f: Any, inst: Any) -> Any:
@@ -390,6 +483,11 @@ def _wasm_stack(tb: Any) -> List[str]:
         fn = co.co_filename
         if fn.startswith("<wasm:"):
             inst = fr.f_globals.get("_INST")
+            tl = fr.f_globals.get("_TL" + fn[6:-1])
+            if tl is not None and tb.tb_lineno in tl:
+                # in a tail call made as a plain call: this frame is gone in wasm
+                tb = tb.tb_next
+                continue
             try:
                 names.append(inst.funcs[int(fn[6:-1])].name)
             except Exception:  # pragma: no cover - defensive

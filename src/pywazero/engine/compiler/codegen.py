@@ -45,7 +45,7 @@ recording branch targets.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
@@ -225,7 +225,17 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
-_RUN_ENDS = frozenset((0x10, 0x11, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03, 0x08, 0x0A))
+_RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03,
+                       0x08, 0x0A))   # (throw, throw_ref: no run goes on after them)
+# calls (fuel is kept in a local only in functions without them); tail calls
+_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13))
+TAIL_CALL_OPS = frozenset((0x12, 0x13))
+
+
+def has_tail_calls(body: List[Tuple[int, Any]]) -> bool:
+    """Whether a body contains a tail call (its function then gets a trampoline)."""
+    tail = TAIL_CALL_OPS
+    return any(op in tail for op, _ in body)
 
 
 class _FuelPlan:
@@ -331,8 +341,12 @@ class FunctionGenerator:
 
     def __init__(self, module: Module, index: int, func_types: List[int], max_depth: int,
                  back_edge_hook: Optional[str] = None, fuel: bool = False,
-                 interrupt: bool = False) -> None:
+                 interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None) -> None:
         self.module = module
+        # whether defined function k (module.funcs index) contains tail calls
+        self.tail_funcs = tail_funcs or (lambda k: has_tail_calls(module.funcs[k].body))
+        # None, or (a function with tail calls) the functions whose tail entries
+        # ``f<k>_t`` it reads
         # execution limits (engine/limits.py): charge fuel / test the interrupt flag,
         # both free variables (closure cells) of the generated function
         self.fuel = fuel
@@ -356,6 +370,10 @@ class FunctionGenerator:
         self.ncid = 0
         self.uses_br = False
         self.callees: set = set()
+        self.tail: Optional[set] = None
+        # lines (indices in self.lines) of tail calls made as plain calls: a trap's
+        # wasm stack leaves this frame out there, as the frame is gone in wasm
+        self.plain_tail_lines: List[int] = []
         self.consts: Dict[str, Any] = {}
         self.reachable = True
         gtypes = module.global_types()
@@ -572,7 +590,7 @@ class FunctionGenerator:
             first = fplan.trace(0)
             # wasmtime's entry check: charge 1, trap if nothing is left; the first
             # straight-line run is charged in the same statement
-            if not any(op == 0x10 or op == 0x11 for op, _ in body):
+            if not any(op in _CALL_OPS for op, _ in body):
                 # no calls: nothing can look at the fuel while this runs, so it is
                 # kept in a local (cheaper than the cell) and stored back on return
                 # and on exhaustion (after another trap the cell lags behind)
@@ -826,6 +844,9 @@ class FunctionGenerator:
                 e = st.pop()
                 callee = "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
                 self.gen_call(callee, ft)
+            elif op == 0x12 or op == 0x13:  # return_call / return_call_indirect
+                self.gen_tail_call(op, imm)
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x1A:  # drop
                 st.pop()
             elif op == 0x1B or op == 0x1C:  # select
@@ -1094,6 +1115,41 @@ class FunctionGenerator:
             for nm in names:
                 st.append(_E(nm, K_VAR))
 
+    def gen_tail_call(self, op: int, imm: Any) -> None:
+        """``return_call``/``return_call_indirect``: return ``_TC((entry, args))`` for
+        the trampoline to run (``__init__.py``), or, for a defined callee without tail
+        calls (whose chain ends there), call it at this frame's depth and return its
+        results."""
+        st = self.stack
+        if self.tail is None:
+            self.tail = set()
+        if op == 0x12:
+            ft = self.module.types[self.func_types[imm]]
+        else:
+            tidx, tab = imm
+            ft = self.module.types[tidx]
+            e = st.pop()
+            t = self.temp()
+            self.emit("%s = _ci(T%d, FT%d, %s)" % (t, tab, tidx, e.expr))
+        np_ = len(ft.params)
+        args = [a.expr for a in st[len(st) - np_:]] if np_ else []
+        if np_:
+            del st[len(st) - np_:]
+        # (inside a try_table the callee must not run under its handlers: the
+        # trampoline runs it once this frame is gone)
+        if op == 0x12 and imm >= self.nimp and not self.ntry and not self.tail_funcs(imm - self.nimp):
+            self.callees.add(imm)
+            self.plain_tail_lines.append(len(self.lines))
+            self.emit("%sreturn f%d(%s)" % (self.store_fuel, imm, ", ".join(args + ["_d"])))
+            return
+        if op == 0x12:
+            self.tail.add(imm)
+            entry = "f%d_t" % imm
+        else:
+            entry = "getattr(%s, '_t', %s)" % (t, t)
+        tup = "(%s,)" % args[0] if np_ == 1 else "(%s)" % ", ".join(args)
+        self.emit("%sreturn _TC((%s, %s))" % (self.store_fuel, entry, tup))
+
     def gen_br_table(self, imm: Any) -> None:
         labels, default = imm
         st = self.stack
@@ -1302,15 +1358,29 @@ _SIMD_SCALAR_LOAD = ("_lB(%s)[0]", "_lH(%s)[0]", "_lI(%s)[0]", "_lQ(%s)[0]")
 def generate(module: Module, index: int, func_types: List[int], max_depth: int,
              back_edge_hook: Optional[str] = None,
              annotate: bool = False, fuel: bool = False,
-             interrupt: bool = False) -> Tuple[str, Dict[str, Any], List[int]]:
-    """``(source, constants, callees)`` for defined function ``index``: the source
-    defines ``f<function index>``; ``constants`` are extra globals it needs and
-    ``callees`` the defined functions it calls directly.  ``annotate`` puts each wasm
-    instruction as a comment before the code it became part of."""
-    g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt)
+             interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None,
+             ) -> Tuple[str, Dict[str, Any], List[int], Optional[List[int]]]:
+    """``(source, constants, callees, tail)`` for defined function ``index``: the
+    source defines ``f<function index>``; ``constants`` are extra globals it needs and
+    ``callees`` the defined functions it calls directly.  ``tail`` is None for a
+    function without tail calls; otherwise the source is the function's *body*, which
+    returns a ``_TC`` for a tail call (the engine wraps it in a trampoline), and
+    ``tail`` the functions whose tail entries ``f<k>_t`` it reads.  ``annotate`` puts
+    each wasm instruction as a comment before the code it became part of.
+    ``tail_funcs(k)``: whether defined function ``k`` has tail calls (default: scan
+    its body)."""
+    g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
+                          tail_funcs)
     if annotate:
         g.notes = {}
     lines = g.generate()
+    tail = sorted(g.tail) if g.tail is not None else None
+    limits = fuel or interrupt
+    if g.plain_tail_lines and not annotate:
+        # source line numbers (1-based) of those calls: after the def line, and the
+        # limits wrapper's 3 lines (and `nonlocal`) when there is one
+        first = 2 + (3 + fuel if limits else 0)
+        g.consts["_TL%d" % g.fidx] = frozenset(first + k for k in g.plain_tail_lines)
     if annotate and g.notes:
         merged: List[str] = []
         for k, line in enumerate(lines):
@@ -1332,5 +1402,5 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         if fuel:
             out.append("  nonlocal _fuel")
         out.extend(" " + line for line in lines)
-        return "\n".join(out) + "\n", g.consts, sorted(g.callees)
-    return head + "\n" + "\n".join(lines) + "\n", g.consts, sorted(g.callees)
+        return "\n".join(out) + "\n", g.consts, sorted(g.callees), tail
+    return head + "\n" + "\n".join(lines) + "\n", g.consts, sorted(g.callees), tail

@@ -78,12 +78,23 @@ def _throw_ref(exn: Any) -> BaseException:
     return exn.with_traceback(None)
 
 
+class TailCall(tuple):
+    """What the body of a function containing tail calls returns for one:
+    ``(callee, args)``, ``callee`` a *tail entry* (the body of a function that may
+    itself tail-call, else any callable of the generated calling convention), run
+    by the trampoline in place of the returning frame (see ``__init__.py``).  A
+    class of its own: a function's results are never one."""
+
+    __slots__ = ()
+
+
 BASE_NAMESPACE: Dict[str, Any] = dict(num.NAMESPACE)
 BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
     "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref,
     "_exhausted": _exhausted,
+    "_TC": TailCall,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
     "_tinit": bulk.table_init, "_minit": bulk.memory_init, "_mcopy": bulk.memory_copy,
     "_mfill": bulk.memory_fill,

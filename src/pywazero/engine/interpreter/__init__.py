@@ -17,7 +17,7 @@ from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import OUT_OF_FUEL
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
-from .kinds import K_FUEL
+from .kinds import K_FUEL, K_TAIL_CALL
 
 __all__ = ["InterpreterEngine", "InterpretedModule", "FuncCode", "execute"]
 
@@ -425,44 +425,99 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         a(inst.mems[c[1]].data, S.pop() + b, v)
                     elif k == 52:  # UNREACHABLE
                         raise Trap("unreachable")
+                    elif k == 53:  # TAIL_CALL: the callee replaces this frame
+                        # (THE tail call of this engine: return_call (a == 0),
+                        # return_call_indirect (1) and return_call_ref (2) only differ
+                        # in how the FunctionInstance is found)
+                        if a == 0:
+                            f = F[b]
+                        elif a == 1:
+                            i = S.pop()
+                            elems = inst.tables[b[1]].elements
+                            if i >= len(elems):
+                                raise Trap("undefined element")
+                            f = elems[i]
+                            if f is None:
+                                raise Trap("uninitialized element")
+                            ft = inst.types[b[0]]
+                            if f.type is not ft and f.type != ft:
+                                raise Trap("indirect call type mismatch")
+                        else:
+                            f = S.pop()
+                            if f is None:
+                                raise Trap("null function reference")
+                        n = len(S) - c
+                        if f.__class__ is WFI and f.engine is engine:
+                            fc = f.code
+                            if fc.__class__ is LAZY:
+                                fc = _resolve(f)
+                            L = S[n:]
+                            if fc.local_init:
+                                if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
+                                    raise Trap("call stack exhausted")
+                                L += fc.local_init
+                            # the caller's frame is reused: no frame is pushed, so a
+                            # chain of tail calls runs in constant space
+                            fi = f
+                            code = fc.code
+                            pc = 0
+                            S = []
+                            if f.module is not inst:
+                                inst = f.module
+                                G = inst.globals
+                                F = inst.funcs
+                                data = inst.mems[0].data if inst.mems else None
+                        else:
+                            # a host function (or another engine's): a call, then return
+                            # its results (run at this frame's depth: this one is gone)
+                            res = _call_other(f, S[n:], inst, base + len(frames))
+                            if not frames:
+                                return res
+                            code, pc, L, S, fi = frames.pop()
+                            S += res
+                            if fi.module is not inst:
+                                inst = fi.module
+                                G = inst.globals
+                                F = inst.funcs
+                                data = inst.mems[0].data if inst.mems else None
                     # execution limits (only in code translated with them on).  Keep this
                     # chain last, starting with K_FUEL: execute_limited (_limits_first)
                     # is this function with the chain moved to the front.
-                    elif k == 53:  # FUEL: charge a straight-line run
+                    elif k == 54:  # FUEL: charge a straight-line run
                         b.cell_contents -= a
-                    elif k == 60:  # JMP_CHECK_F: a loop's back-edge, with its header's check
+                    elif k == 61:  # JMP_CHECK_F: a loop's back-edge, with its header's check
                         v = b.cell_contents
                         if v <= 0:
                             raise Trap(OUT_OF_FUEL)
                         b.cell_contents = v - c
                         pc = a
-                    elif k == 61:  # JMP_CHECK_I: the same for interruption
+                    elif k == 62:  # JMP_CHECK_I: the same for interruption
                         if b.cell_contents:
                             engine.limits.interrupted()
                         pc = a
-                    elif k == 54:  # CHECK_F: loop header
+                    elif k == 55:  # CHECK_F: loop header
                         v = b.cell_contents
                         if v <= 0:
                             raise Trap(OUT_OF_FUEL)
                         b.cell_contents = v - a
-                    elif k == 55:  # CHECK_I: loop header or function entry
+                    elif k == 56:  # CHECK_I: loop header or function entry
                         if b.cell_contents:
                             engine.limits.interrupted()
-                    elif k == 56:  # CHECK_FI: loop header (flag first, as the compiler)
+                    elif k == 57:  # CHECK_FI: loop header (flag first, as the compiler)
                         if c.cell_contents:
                             engine.limits.interrupted()
                         v = b.cell_contents
                         if v <= 0:
                             raise Trap(OUT_OF_FUEL)
                         b.cell_contents = v - a
-                    elif k == 57 or k == 58:  # ENTRY_F / ENTRY_FI: function entry
+                    elif k == 58 or k == 59:  # ENTRY_F / ENTRY_FI: function entry
                         v = b.cell_contents - 1
                         b.cell_contents = v - a
                         if v <= 0:
                             raise Trap(OUT_OF_FUEL)
-                        if k == 58 and c.cell_contents:
+                        if k == 59 and c.cell_contents:
                             engine.limits.interrupted()
-                    elif k == 59:  # FUEL_JMP: a taken forward branch's trampoline
+                    elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
                         b.cell_contents += c
                         pc = a
                     else:
@@ -489,7 +544,9 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
         # a wasm exception: the innermost handler of this frame, else of its callers
         while True:
             regions = fi.code.handlers
-            if regions is not None:
+            # (not after a tail call to another engine's function: this frame is
+            # gone, its handlers with it)
+            if regions is not None and code[pc - 1][0] != K_TAIL_CALL:
                 npc = _catch(regions, pc - 1, exc, S, L, fi.module.tags)
                 if npc >= 0:
                     break

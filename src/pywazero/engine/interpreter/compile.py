@@ -743,6 +743,14 @@ def compile_function(module: Module, index: int, func_types: List[int],
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
             run = None
+        elif op == 0x12 or op == 0x13:  # return_call / return_call_indirect
+            if op == 0x12:
+                emit(K_TAIL_CALL, 0, imm, len(types[func_types[imm]].params))
+            else:
+                emit(K_TAIL_CALL, 1, imm, len(types[imm[0]].params))
+            run = None
+            reachable = False
+            i = ctl[-1].stop
         elif op == 0x1A:  # drop
             emit(K_DROP, 0, 0, 0)
         elif op == 0x1B or op == 0x1C:  # select

@@ -57,16 +57,21 @@ K_RARE = 49
 K_LOADM = 50
 K_STOREM = 51
 K_UNREACHABLE = 52
+# a tail call (return_call / return_call_indirect / return_call_ref): a is the
+# mode (0 direct: b the function index; 1 through a table: b (type index, table
+# index); 2 through a reference on the stack: b the type index), c the callee's
+# parameter count.  The last of the kinds of the dispatch's last group.
+K_TAIL_CALL = 53
 # execution limits (emitted only when the runtime has fuel or interruption on)
-K_FUEL = 53          # charge a (fuel cell b): the start of a straight-line run
-K_CHECK_F = 54       # loop header: trap if fuel <= 0, then charge a
-K_CHECK_I = 55       # loop header or function entry: trap if the flag (cell b) is set
-K_CHECK_FI = 56      # loop header: both (flag cell c)
-K_ENTRY_F = 57       # function entry: charge 1, trap if fuel <= 0, charge a
-K_ENTRY_FI = 58      # function entry: both (flag cell c)
-K_FUEL_JMP = 59      # give back c (to fuel cell b) and jump to a: a taken forward br_if
-K_JMP_CHECK_F = 60   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
-K_JMP_CHECK_I = 61   # a loop's back-edge `br` doing its header's CHECK_I, to a
+K_FUEL = 54          # charge a (fuel cell b): the start of a straight-line run
+K_CHECK_F = 55       # loop header: trap if fuel <= 0, then charge a
+K_CHECK_I = 56       # loop header or function entry: trap if the flag (cell b) is set
+K_CHECK_FI = 57      # loop header: both (flag cell c)
+K_ENTRY_F = 58       # function entry: charge 1, trap if fuel <= 0, charge a
+K_ENTRY_FI = 59      # function entry: both (flag cell c)
+K_FUEL_JMP = 60      # give back c (to fuel cell b) and jump to a: a taken forward br_if
+K_JMP_CHECK_F = 61   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
+K_JMP_CHECK_I = 62   # a loop's back-edge `br` doing its header's CHECK_I, to a
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
 __all__ = [k for k in list(globals()) if k.startswith('K_')]
