@@ -454,7 +454,20 @@ _STRUCTS = {
 
 class Memory:
     """A linear memory.  Offsets are byte offsets; every access is bounds-checked and
-    raises ``IndexError`` (never a partial read or write) when out of range."""
+    raises ``IndexError`` (never a partial read or write) when out of range.
+
+    Offsets, sizes and page counts are Python ints, so a 64-bit memory (memory64,
+    ``address_type == I64``) is addressed the same way beyond 4 GiB:
+
+    >>> import pywazero as wz
+    >>> rt = wz.Runtime(wz.RuntimeConfig(core_features=wz.CoreFeatures.V3))
+    >>> mem = rt.instantiate(rt.compile(
+    ...     '(module (memory (export "m") i64 1 0x1_0000_0000))')).exports["m"]
+    >>> mem.type.address_type == wz.I64, mem.pages, mem.max_pages
+    (True, 1, 4294967296)
+    >>> mem.write_u32(8, 42); mem.read_u32(8)
+    42
+    """
 
     __slots__ = ("_mem",)
 
@@ -477,6 +490,11 @@ class Memory:
     @property
     def max_pages(self) -> Optional[int]:
         return self._mem.declared_max
+
+    @property
+    def address_type(self) -> int:
+        """``I32``, or ``I64`` for a 64-bit memory (memory64)."""
+        return self._mem.address_type
 
     def grow(self, pages: int) -> int:
         """Grow by ``pages``; return the previous page count, or -1 if it cannot."""
@@ -573,7 +591,8 @@ class Memory:
         return hash(id(self._mem))
 
     def __repr__(self) -> str:
-        return f"<Memory {self.pages} pages>"
+        at = "i64 " if self._mem.address_type == I64 else ""
+        return f"<Memory {at}{self.pages} pages>"
 
 
 # -- tables ------------------------------------------------------------------------
@@ -598,6 +617,11 @@ class Table:
     @property
     def elem_type(self) -> int:
         return self._table.elem_type
+
+    @property
+    def address_type(self) -> int:
+        """``I32``, or ``I64`` for a 64-bit table (table64)."""
+        return self._table.address_type
 
     def _index(self, i: int) -> int:
         if not isinstance(i, int):

@@ -396,6 +396,13 @@ def _limits(lim: Any) -> str:
     return f"min {lim.min}" + ("" if lim.max is None else f", max {lim.max}")
 
 
+def _at(t: Any) -> str:
+    """"i64 " for a 64-bit memory or table (memory64), else nothing."""
+    from .wasm.types import I64
+
+    return "i64 " if getattr(t, "address_type", None) == I64 else ""
+
+
 def describe(compiled: Any) -> List[str]:
     """The lines ``pywazero inspect`` prints for a compiled module."""
     from .wasm import types as T
@@ -411,9 +418,9 @@ def describe(compiled: Any) -> List[str]:
         if kind == "func":
             return f"func {t}"
         if kind == "memory":
-            return f"memory {_limits(t.limits)} (pages of 64 KiB)"
+            return f"memory {_at(t)}{_limits(t.limits)} (pages of 64 KiB)"
         if kind == "table":
-            return f"table {T.valtype_name(t.elem_type)} {_limits(t.limits)}"
+            return f"table {_at(t)}{T.valtype_name(t.elem_type)} {_limits(t.limits)}"
         return f"global {t}"
 
     section("imports", [f"{imp.module}.{imp.name}: {kind_desc(imp.kind, imp.type)}"
@@ -421,11 +428,11 @@ def describe(compiled: Any) -> List[str]:
     section("exports", [f"{e.name}: {kind_desc(e.kind, e.type)}" for e in compiled.exports])
     imported_mems = len(m.imported(T.EXTERN_MEMORY))
     section("memories", [
-        f"{i}: {_limits(mt.limits)} pages{' (imported)' if i < imported_mems else ''}"
+        f"{i}: {_at(mt)}{_limits(mt.limits)} pages{' (imported)' if i < imported_mems else ''}"
         for i, mt in enumerate(m.mem_types())])
     imported_tables = len(m.imported(T.EXTERN_TABLE))
     section("tables", [
-        f"{i}: {T.valtype_name(tt.elem_type)} {_limits(tt.limits)}"
+        f"{i}: {_at(tt)}{T.valtype_name(tt.elem_type)} {_limits(tt.limits)}"
         f"{' (imported)' if i < imported_tables else ''}"
         for i, tt in enumerate(m.table_types())])
     imported_globals = len(m.imported(T.EXTERN_GLOBAL))
@@ -444,7 +451,9 @@ def describe(compiled: Any) -> List[str]:
 def cmd_inspect(args: argparse.Namespace, stdout: IO[bytes]) -> int:
     import pywazero
 
-    rt = pywazero.Runtime(pywazero.RuntimeConfig(engine="interpreter"))
+    # (describe anything pywazero implements, whatever the runtime default)
+    features = pywazero.CoreFeatures.DEFAULT | pywazero.CoreFeatures.LEGACY_EXCEPTIONS
+    rt = pywazero.Runtime(pywazero.RuntimeConfig(engine="interpreter", core_features=features))
     compiled = _compile(rt, args.module)
     try:
         out = "\n".join(describe(compiled)) + "\n"

@@ -34,6 +34,11 @@ class RuntimeConfig:
     ``max_memories``.  ``memory.grow``/``table.grow`` past a budget return -1;
     instantiation past one raises :class:`~pywazero.ResourceLimitError`.
 
+    ``memory_limit_pages`` caps every memory's size in 64 KiB pages, whatever its
+    declared maximum (65536, 4 GiB, by default; up to 2^48): a 32-bit memory
+    never exceeds 65536 pages anyway, a 64-bit one (memory64) may declare up to
+    2^48 pages but grows no further than this limit.
+
     ``max_call_depth`` (1 to ``MAX_CALL_DEPTH``, a million) bounds nested wasm
     frames, counted across wasm -> host -> wasm re-entry; deeper calls trap "call
     stack exhausted", as do more than 500 host calls in progress at once on one
@@ -64,8 +69,8 @@ class RuntimeConfig:
         object.__setattr__(self, "core_features", check_features(self.core_features))
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, not {self.engine!r}")
-        if not isinstance(self.memory_limit_pages, int) or not 0 <= self.memory_limit_pages <= 65536:
-            raise ValueError("memory_limit_pages must be an int between 0 and 65536")
+        if not isinstance(self.memory_limit_pages, int) or not 0 <= self.memory_limit_pages <= 1 << 48:
+            raise ValueError("memory_limit_pages must be an int between 0 and 2**48")
         if (not isinstance(self.max_call_depth, int) or isinstance(self.max_call_depth, bool)
                 or not 1 <= self.max_call_depth <= MAX_CALL_DEPTH):
             # (deeper would exhaust memory or the C stack long before the limit)

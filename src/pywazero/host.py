@@ -46,6 +46,10 @@ from .wasm.types import (
     EXNREF,
     EXTERNREF,
     FUNCREF,
+    I32,
+    I64,
+    MAX_PAGES,
+    MAX_PAGES64,
     VALUE_TYPES,
     FuncType,
     GlobalType,
@@ -165,30 +169,45 @@ class HostModuleBuilder:
         return self._add(name, GlobalInstance(GlobalType(valtype, bool(mutable)), raw))
 
     def table(self, name: str, elem_type: int = FUNCREF, min: int = 0, max: Optional[int] = None,
-              init: Any = None) -> "HostModuleBuilder":
+              init: Any = None, *, address_type: int = I32) -> "HostModuleBuilder":
         """Export a table of ``min`` entries (set to ``init``), growable to ``max``;
         charged to the runtime's budgets now (:class:`~pywazero.ResourceLimitError`
-        when it does not fit)."""
+        when it does not fit).  ``address_type=I64`` makes a 64-bit table (table64:
+        ``table.get`` and friends take i64 indices), e.g.
+        ``rt.host_module("env").table("t", FUNCREF, 1, address_type=I64)``."""
         if elem_type not in (FUNCREF, EXTERNREF):
             raise ValueError("table element type must be FUNCREF or EXTERNREF")
-        if min < 0 or (max is not None and max < min) or min > 0xFFFFFFFF:
+        if address_type not in (I32, I64):
+            raise ValueError("table address type must be I32 or I64")
+        bound = 0xFFFFFFFF if address_type == I32 else (1 << 64) - 1
+        if not (isinstance(min, int) and 0 <= min <= bound) or (
+                max is not None and not (isinstance(max, int) and min <= max <= bound)):
             raise ValueError("invalid table limits")
-        t = TableInstance(TableType(elem_type, Limits(min, max)), to_raw(elem_type, init),
+        t = TableInstance(TableType(elem_type, Limits(min, max), address_type), to_raw(elem_type, init),
                           self._runtime._budget)
         return self._add(name, t)
 
-    def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None) -> "HostModuleBuilder":
+    def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None, *,
+               address_type: int = I32) -> "HostModuleBuilder":
         """Export a linear memory of ``min_pages`` pages, growable to ``max_pages``;
         charged to the runtime's budgets now (:class:`~pywazero.ResourceLimitError`
-        when it does not fit)."""
+        when it does not fit).  ``address_type=I64`` makes a 64-bit memory
+        (memory64: i64 addresses, up to 2^48 pages declared; it grows no further than
+        ``RuntimeConfig.memory_limit_pages``), e.g.
+        ``rt.host_module("env").memory("mem", 1, 1 << 20, address_type=I64)``."""
         limit = self._runtime.config.memory_limit_pages
-        if min_pages < 0 or (max_pages is not None and (max_pages < min_pages or max_pages > 65536)):
+        if address_type not in (I32, I64):
+            raise ValueError("memory address type must be I32 or I64")
+        bound = MAX_PAGES if address_type == I32 else MAX_PAGES64
+        if not isinstance(min_pages, int) or min_pages < 0 or (max_pages is not None and (
+                not isinstance(max_pages, int) or max_pages < min_pages or max_pages > bound)):
             raise ValueError("invalid memory limits")
         if min_pages > limit:
             raise ValueError(
                 f"memory minimum of {min_pages} pages exceeds the runtime's limit of {limit} pages"
             )
-        m = MemoryInstance(MemoryType(Limits(min_pages, max_pages)), limit, self._runtime._budget)
+        m = MemoryInstance(MemoryType(Limits(min_pages, max_pages), address_type), limit,
+                           self._runtime._budget)
         return self._add(name, m)
 
     def tag(self, name: str, params: Sequence[int] = ()) -> "HostModuleBuilder":

@@ -54,13 +54,13 @@ def _decode(source: Source, features: Any = None) -> Module:
     if isinstance(source, str):
         from .text.parser import parse_module_text
 
-        return parse_module_text(source)
+        return parse_module_text(source, features)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data.startswith(_WASM_MAGIC) and data.lstrip()[:1] in (b"(", b";"):
             from .text.parser import parse_module_text
 
-            return parse_module_text(data)
+            return parse_module_text(data, features)
         from .binary.decoder import decode_module
 
         return decode_module(data) if features is None else decode_module(data, features)

@@ -69,6 +69,7 @@ class PywazeroEngine(Engine):
          .global_("global_f32", F32, 666.6)
          .global_("global_f64", F64, 666.6)
          .table("table", FUNCREF, min=10, max=20)
+         .table("table64", FUNCREF, min=10, max=20, address_type=I64)
          .memory("memory", min_pages=1, max_pages=2)
          .instantiate())
 

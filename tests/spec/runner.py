@@ -303,6 +303,9 @@ class ScriptRun:
         self.features = features
         self.current: Any = None
         self.named: Dict[str, Any] = {}
+        # module definitions (3.0 scripts): name -> (Module, command); the last one
+        self.definitions: Dict[str, Tuple[Any, Any]] = {}
+        self.last_definition: Optional[Tuple[Any, Any]] = None
         self.outcomes: List[Outcome] = []
 
     def run(self, commands: Sequence["wast.Command"]) -> List[Outcome]:
@@ -347,12 +350,34 @@ class ScriptRun:
             # A failing module leaves no current module: later actions fail.
             self.current = None
         module = compile_module(cmd, self.features)
+        self.last_definition = (module, cmd)
+        if cmd.definition:
+            # (module definition $m ...): compiled, instantiated by (module instance)
+            if cmd.name is not None:
+                self.definitions[cmd.name] = (module, cmd)
+            return
         if self.engine is None:
             return
         instance = self.engine.instantiate(module, cmd)
         self.current = instance
         if cmd.name is not None:
             self.named[cmd.name] = instance
+
+    def do_ModuleInstance(self, cmd: "wast.ModuleInstance", out: Outcome) -> None:
+        self.current = None
+        if cmd.module is None:
+            if self.last_definition is None:
+                raise LookupError("no module defined before (module instance)")
+            module, mcmd = self.last_definition
+        else:
+            try:
+                module, mcmd = self.definitions[cmd.module]
+            except KeyError:
+                raise LookupError(f"unknown module definition {cmd.module}") from None
+        instance = self.engine.instantiate(module, mcmd)
+        self.current = instance
+        if cmd.instance is not None:
+            self.named[cmd.instance] = instance
 
     def do_AssertMalformed(self, cmd: "wast.AssertMalformed", out: Outcome) -> None:
         try:

@@ -283,3 +283,36 @@ def test_run_file_configures_the_engine(tmp_path):
     report = runner.run_file(p, duck, key="wast-1.0/t.wast")
     assert duck.script_key == "wast-1.0/t.wast"
     assert [o.status for o in report.outcomes] == [FAILED, PASSED]
+
+
+def test_module_definitions_and_instances():
+    """(module definition ...) compiles without instantiating; every
+    (module instance ...) of it is a new instance (3.0 scripts)."""
+    from .engines import PywazeroEngine
+
+    script = (
+        '(module definition $M (global (export "g") (mut i32) (i32.const 0))\n'
+        '  (func (export "inc") (result i32) (global.set 0 (i32.add (global.get 0) (i32.const 1))) (global.get 0)))\n'
+        '(module instance $I1 $M)\n'
+        '(module instance $I2 $M)\n'
+        '(assert_return (invoke $I1 "inc") (i32.const 1))\n'
+        '(assert_return (invoke $I1 "inc") (i32.const 2))\n'
+        '(assert_return (invoke $I2 "inc") (i32.const 1))\n'
+        '(assert_return (invoke "inc") (i32.const 2))\n'          # current: the last instance
+        '(module definition (import "nope" "f" (func)))\n'        # never linked
+        '(module instance $I3)\n'                                  # the last definition
+        '(module instance $I4 $nope)\n'
+    )
+    for engine in (None, PywazeroEngine("interpreter")):
+        out = run(script, engine)
+        kinds = [(o.kind, o.status) for o in out]
+        if engine is None:
+            assert kinds == [("module", PASSED)] + [("module instance", SKIPPED)] * 2 \
+                + [("assert_return", SKIPPED)] * 4 + [("module", PASSED)] \
+                + [("module instance", SKIPPED)] * 2
+            continue
+        assert kinds[:8] == [("module", PASSED)] + [("module instance", PASSED)] * 2 \
+            + [("assert_return", PASSED)] * 4 + [("module", PASSED)], out
+        # the import cannot be satisfied; $nope is unknown
+        assert [o.status for o in out[8:]] == [FAILED, FAILED]
+        assert "unknown module definition $nope" in out[9].reason

@@ -468,7 +468,19 @@ def test_memory_instructions_and_data_count():
     b = [ins for ins in m.funcs[0].body if ins[0] not in (0x1A, 0x41)]
     assert b == [(0x3F, 0), (0x40, 0), (fc(11), 0), (fc(10), (0, 0)), (fc(9), 1), END]
     assert m.data_count == 2
-    malformed("(memory 1) (func (drop (memory.size 0)))", "unexpected token")
+    # multiple memories (3.0): an optional memory index, by number or name
+    m = parse_module_text("""(module (memory 1) (memory $b 1) (data "a")
+      (func (drop (memory.size 1)) (drop (memory.grow $b (i32.const 1)))
+        (memory.fill $b (i32.const 0) (i32.const 0) (i32.const 0))
+        (memory.copy 0 $b (i32.const 0) (i32.const 0) (i32.const 0))
+        (memory.init $b 0 (i32.const 0) (i32.const 0) (i32.const 0))
+        (drop (i32.load $b offset=8 (i32.const 0)))))""")
+    b = [ins for ins in m.funcs[0].body if ins[0] not in (0x1A, 0x41)]
+    assert b == [(0x3F, 1), (0x40, 1), (fc(11), 1), (fc(10), (0, 1)), (fc(8), (0, 1)),
+                 (0x28, (2, 8, 1)), END]
+    malformed("(memory 1) (func (drop (memory.size $nope)))", "unknown memory")
+    malformed("(memory 1) (func (memory.copy 0 (i32.const 0) (i32.const 0) (i32.const 0)))",
+              "unexpected token")
 
 
 def test_unknown_operator():
@@ -665,3 +677,38 @@ def test_reserved_tokens():
     malformed('(func "a"$x)', "unknown operator")
     malformed('(data"a")', "unknown operator")
     malformed('(data " """)', "unknown operator")
+
+
+# --- WebAssembly 3.0 lexical additions ------------------------------------------------
+
+def test_quoted_identifiers():
+    text = '(module (func $"a b") (func $ab) (func (call $"a b") (call $"\\61\\62") (call $ab)))'
+    m = parse_module_text(text)
+    assert m.funcs[2].body[:3] == [(0x10, 0), (0x10, 1), (0x10, 1)]
+    assert m.names.functions == {0: "a b", 1: "ab"}
+    malformed('(module (func $""))', "empty identifier")
+    malformed('(module (func $))', "empty identifier")
+    malformed('(module (func $"\\ef"))', "malformed UTF-8")
+
+
+def test_annotations_are_white_space():
+    m = parse_module_text('(@a x , ; ] [ }{ (@b) (@) "s" (; c ;)) (module (@a) $m (@"q r")\n'
+                          '  ((@x) func (@y 1 2) (export "f") (@z) (result i32) (i32.const 7) (@w)))')
+    assert m.id == "$m" and [e.name for e in m.exports] == ["f"]
+    assert m.funcs[0].body == [(0x41, 7), END]
+    malformed("(module (@))", "empty annotation id")
+    malformed("(module (@ x))", "empty annotation id")
+    malformed('(module (@""))', "empty annotation id")
+    malformed("(module (@x (y)", "unclosed annotation")
+    malformed("(module (@x)))", "unexpected token")
+    malformed("(module ,)", "unknown operator")   # reserved tokens outside annotations
+
+
+def test_custom_annotation_makes_a_custom_section():
+    m = parse_module_text('(module (@custom "hello" "wor" "ld") (func) (@custom "x" (after func) "\\00"))')
+    assert [(c.name, c.data) for c in m.customs] == [("hello", b"world"), ("x", b"\x00")]
+    malformed('(module (@custom "x" (after nowhere) ""))', "malformed custom annotation placement")
+    malformed('(module (@custom 1))', "unexpected token")
+    malformed('(module (func (@custom "x")))', "unknown operator @custom")   # only a module field
+    # inside another annotation it is just tokens
+    assert parse_module_text('(module (@a (@custom "x")))').customs == []

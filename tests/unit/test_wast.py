@@ -195,8 +195,9 @@ def test_exact_float_match_is_bitwise():
     "(i32.const 1 2)",
     "(i32.const $x)",
     "(i128.const 0)",
-    "(ref.null any)",
-    "(ref.null)",
+    "(ref.null anything)",
+    "(ref.null)",            # (a pattern: any null)
+    "(ref.null func extern)",
     "(ref.extern -1)",
     "i32.const",
     "(i32.add)",
@@ -445,3 +446,28 @@ def test_either_results():
 def test_bad_either(text):
     with pytest.raises(DecodeError):
         read_script(text)
+
+
+def test_3_0_reference_results():
+    from pywazero.wasm.types import ANYREF, EXNREF, NULLFUNCREF, ref_type
+
+    (any_null,) = args_of("(ref.null any)")
+    assert any_null == Value(ANYREF, None)
+    (null,) = results_of("(ref.null)")
+    assert isinstance(null, wast.NullPattern)
+    assert null.matches(Value(EXTERNREF, None)) and null.matches(Value(ref_type(3), None))
+    assert not null.matches(Value(FUNCREF, object())) and not null.matches(Value(I32, 0))
+    (typed_null,) = results_of("(ref.null $t)")
+    assert typed_null.matches(Value(FUNCREF, None))
+    # a null of the same hierarchy, whatever the static result type
+    (fnull,) = results_of("(ref.null func)")
+    assert fnull.matches(Value(NULLFUNCREF, None)) and fnull.matches(Value(ref_type(0), None))
+    assert not fnull.matches(Value(EXNREF, None))
+    # (ref.func) matches a non-null typed function reference, (ref.extern N) a (ref extern)
+    (rf,) = results_of("(ref.func)")
+    assert rf.matches(Value(ref_type(2, False), object())) and not rf.matches(Value(EXTERNREF, 1))
+    (ext,) = results_of("(ref.extern 7)")
+    assert ext.matches(Value(ref_type(EXTERNREF - 0x80, False), 7))
+    assert not ext.matches(Value(FUNCREF, 7))
+    (i31,) = results_of("(ref.i31)")
+    assert str(i31) == "(ref.i31)" and not i31.matches(Value(ANYREF, None))

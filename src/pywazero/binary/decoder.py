@@ -56,6 +56,8 @@ from ..wasm.types import (
     EXNREF,
     EXTERNREF,
     FUNCREF,
+    I32,
+    I64,
     VALUE_TYPES,
     FuncType,
     GlobalType,
@@ -251,8 +253,13 @@ _K_PREFIX = 17     # 0xFC / 0xFD
 # and the memory instructions' reserved byte are a single zero "flag" byte.
 _K_CALL_INDIRECT_FLAG = 18
 _K_ZERO_FLAG = 19
-_K_TRY_TABLE = 20  # exception handling: block type and catch clauses
-_K_DELEGATE = 21   # legacy exceptions: closes a `try` like `end`
+# WebAssembly 3.0's memory immediates (multiple memories, memory64): a memarg whose
+# flags may announce a memory index and whose offset may be a u64, and a memory
+# index where 2.0 has a zero byte.  Only kind tables of those features use them.
+_K_MEMARG_X = 20
+_K_MEMIDX = 21
+_K_TRY_TABLE = 22  # exception handling: block type and catch clauses
+_K_DELEGATE = 23   # legacy exceptions: closes a `try` like `end`
 # (_decode_instrs compares against these numbers literally, for speed.)
 assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
         _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
@@ -306,6 +313,52 @@ _KIND_NO_REFS: List[int] = [
     _K_CALL_INDIRECT_FLAG if k == _K_CALL_INDIRECT else _K_ZERO_FLAG if k == _K_ZERO else k
     for k in _KIND
 ]
+# Entry 256 of a kind table (past every opcode byte) holds the memory-immediate
+# format: bit 0 multiple memories (memory indices), bit 1 memory64 (u64 offsets and
+# limits).  0 in the 2.0 tables.
+_MF_MULTI = 1
+_MF_WIDE = 2
+_KIND.append(0)
+_KIND_NO_REFS.append(0)
+_KINDS_CACHE: Dict[Tuple[bool, int], List[int]] = {}
+
+
+def _kinds_for(features: CoreFeatures) -> List[int]:
+    """The kind table of a feature set (shared, never mutated after creation)."""
+    refs = bool(features & CoreFeatures.REFERENCE_TYPES)
+    mf = ((_MF_MULTI if features & CoreFeatures.MULTI_MEMORY else 0)
+          | (_MF_WIDE if features & CoreFeatures.MEMORY64 else 0))
+    base = _KIND if refs else _KIND_NO_REFS
+    if not mf:
+        return base
+    kinds = _KINDS_CACHE.get((refs, mf))
+    if kinds is None:
+        kinds = [_K_MEMARG_X if k == _K_MEMARG
+                 else _K_MEMIDX if (mf & _MF_MULTI and (k == _K_ZERO or k == _K_ZERO_FLAG)) else k
+                 for k in base[:256]]
+        kinds.append(mf)
+        _KINDS_CACHE[(refs, mf)] = kinds
+    return kinds
+
+
+def _memarg_x(buf: bytes, pos: int, mf: int) -> Tuple[Tuple[int, int, int], int]:
+    """A memarg in the 3.0 format: flags (u32: the alignment exponent, bit 6 a memory
+    index follows), [memory index], offset (u64 with memory64)."""
+    a, pos2 = _u32(buf, pos)
+    mem = 0
+    if mf & _MF_MULTI:
+        if a >= 128:
+            raise _Err("malformed memop flags", pos)
+        if a >= 64:
+            a -= 64
+            mem, pos2 = _u32(buf, pos2)
+    elif a >= 32:
+        raise _Err("malformed memop flags", pos)
+    if mf & _MF_WIDE:
+        off, pos = _uleb(buf, pos2, 64)
+    else:
+        off, pos = _u32(buf, pos2)
+    return (a, off, mem), pos
 
 _END = (_opc.OP_END, None)
 _ELSE = (_opc.OP_ELSE, None)
@@ -314,10 +367,11 @@ _OP_DATA_DROP = _opc.fc(9)
 _OP_REF_FUNC = 0xD2
 
 
-def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
+def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, object, int]:
     """Decode the sub-opcode and immediates of a 0xFC/0xFD instruction.
 
-    ``pos`` is just after the prefix byte. Returns ``(op, imm, pos)``.
+    ``pos`` is just after the prefix byte; ``mf`` the memory-immediate format
+    (``_MF_*``). Returns ``(op, imm, pos)``.
     """
     start = pos
     b = buf[pos]
@@ -334,14 +388,11 @@ def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
     if kind == _opc.IMM_NONE:
         return op, None, pos
     if kind == _opc.IMM_MEMARG or kind == _opc.IMM_MEMARG_LANE:
-        align, pos2 = _u32(buf, pos)
-        if align >= 32:
-            raise _Err("malformed memop flags", pos)
-        offset, pos = _u32(buf, pos2)
+        m, pos = _memarg_x(buf, pos, mf)
         if kind == _opc.IMM_MEMARG:
-            return op, (align, offset, 0), pos
+            return op, m, pos
         lane = buf[pos]
-        return op, (align, offset, 0, lane), pos + 1
+        return op, m + (lane,), pos + 1
     if kind == _opc.IMM_V128:
         if pos + 16 > len(buf):
             raise IndexError
@@ -361,16 +412,26 @@ def _prefixed(buf: bytes, pos: int, prefix: int) -> Tuple[int, object, int]:
         return op, (x, y), pos
     if kind == _opc.IMM_MEMORY_INIT:
         x, pos = _u32(buf, pos)
+        if mf & _MF_MULTI:
+            y, pos = _u32(buf, pos)
+            return op, (x, y), pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, (x, 0), pos + 1
     if kind == _opc.IMM_MEMORY_COPY:
+        if mf & _MF_MULTI:
+            x, pos = _u32(buf, pos)
+            y, pos = _u32(buf, pos)
+            return op, (x, y), pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         if buf[pos + 1] != 0:
             raise _Err("zero byte expected", pos + 1)
         return op, (0, 0), pos + 2
     if kind == _opc.IMM_MEMORY:
+        if mf & _MF_MULTI:
+            x, pos = _u32(buf, pos)
+            return op, x, pos
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, 0, pos + 1
@@ -394,8 +455,12 @@ def _blocktype(buf: bytes, pos: int) -> Tuple[int, int]:
     return bt, pos2
 
 
-def _rare(buf: bytes, pos: int, k: int, total: int) -> Tuple[object, int]:
+def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object, int]:
     """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
+    if k == _K_MEMARG_X:
+        return _memarg_x(buf, pos, mf)
+    if k == _K_MEMIDX:
+        return _u32(buf, pos)
     if k == _K_DELEGATE:
         return _u32(buf, pos)
     if k == _K_TRY_TABLE:
@@ -551,6 +616,15 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 else:
                     b, pos = u32(buf, pos)
                 append((op, (a, b, 0)))
+            elif k == 20:  # _K_MEMARG_X: one-byte alignment and offset inline
+                a = buf[pos]
+                b = buf[pos + 1]
+                if a < 0x20 and b < 0x80:
+                    pos += 2
+                    append((op, (a, b, 0)))
+                else:
+                    imm, pos = _memarg_x(buf, pos, kinds[256])
+                    append((op, imm))
             elif k == 6 or k == 7:  # _K_BLOCK, _K_IF
                 b = buf[pos]
                 if b == 0x40:
@@ -577,18 +651,18 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 stack[-1] = False
                 append(_ELSE)
             elif k == 17:  # _K_PREFIX
-                op, imm, pos = _prefixed(buf, pos, op)
+                op, imm, pos = _prefixed(buf, pos, op, kinds[256])
                 if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP):
                     raise _Err("data count section required", offsets[-1])
                 append((op, imm))
             elif k == 0:  # _K_ILLEGAL
                 raise _Err("illegal opcode", pos - 1)
             else:
-                imm, pos = _rare(buf, pos, k, total)
+                imm, pos = _rare(buf, pos, k, total, kinds[256])
                 append((op, imm))
-                if k == 20:  # _K_TRY_TABLE: a block, closed by `end`
+                if k == 22:  # _K_TRY_TABLE: a block, closed by `end`
                     push(False)
-                elif k == 21:  # _K_DELEGATE: closes a legacy `try`
+                elif k == 23:  # _K_DELEGATE: closes a legacy `try`
                     if not stack:
                         raise _Err("unexpected delegate", offsets[-1])
                     pop()
@@ -606,13 +680,14 @@ class _Reader:
     module offsets. ``total`` is the length of the input the vector lengths are
     checked against."""
 
-    __slots__ = ("buf", "pos", "total", "kinds")
+    __slots__ = ("buf", "pos", "total", "kinds", "wide")
 
     def __init__(self, buf: bytes, pos: int, total: int, kinds: List[int] = _KIND) -> None:
         self.buf = buf
         self.pos = pos
         self.total = total
         self.kinds = kinds
+        self.wide = bool(kinds[256] & _MF_WIDE)
 
     def at_end(self) -> bool:
         return self.pos >= len(self.buf)
@@ -680,24 +755,38 @@ class _Reader:
         self.pos += 1
         return t
 
-    def limits(self) -> Limits:
-        # The flag is read like a u1 in LEB128: a continuation bit makes the
-        # representation too long, a value other than 0 or 1 is too large.
+    def limits(self) -> Tuple[Limits, int]:
+        """``(limits, address type)``.  Flags: bit 0 a maximum follows, bit 2 the
+        address type is i64 (memory64/table64).  With ``wide`` (the memory64
+        feature's binary format) the bounds are u64, else u32."""
+        # The flag is read like a byte in LEB128: a continuation bit makes the
+        # representation too long.
         pos = self.pos
         flag = self.buf[pos]
         if flag & 0x80:
             raise _Err("integer representation too long", pos)
-        if flag > 1:
-            raise _Err("integer too large", pos)
+        if flag & ~0x05:
+            raise _Err("malformed limits flags" if self.wide else "integer too large", pos)
         self.pos = pos + 1
-        lo = self.u32()
-        if flag:
-            return Limits(lo, self.u32())
-        return Limits(lo)
+        read = self.u64 if self.wide else self.u32
+        lo = read()
+        at = I64 if flag & 4 else I32
+        if flag & 1:
+            return Limits(lo, read()), at
+        return Limits(lo), at
+
+    def u64(self) -> int:
+        v, self.pos = _uleb(self.buf, self.pos, 64)
+        return v
 
     def tabletype(self) -> TableType:
         et = self.reftype()
-        return TableType(et, self.limits())
+        lim, at = self.limits()
+        return TableType(et, lim, at)
+
+    def memtype(self) -> MemoryType:
+        lim, at = self.limits()
+        return MemoryType(lim, at)
 
     def globaltype(self) -> GlobalType:
         t = self.valtype()
@@ -723,7 +812,7 @@ class _Decoder:
     def __init__(self, data: bytes, features: CoreFeatures = CoreFeatures.V2) -> None:
         self.data = data
         self.features = features
-        self.kinds = _KIND if features & CoreFeatures.REFERENCE_TYPES else _KIND_NO_REFS
+        self.kinds = _kinds_for(features)
         # Non-zero segment flags (passive, declarative, explicit index, expressions).
         self.elem_flags = bool(features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES))
         self.bulk_memory = bool(features & CoreFeatures.BULK_MEMORY)
@@ -848,7 +937,7 @@ class _Decoder:
             elif kind == EXTERN_TABLE:
                 desc = r.tabletype()
             elif kind == EXTERN_MEMORY:
-                desc = MemoryType(r.limits())
+                desc = r.memtype()
             elif kind == EXTERN_GLOBAL:
                 desc = r.globaltype()
             elif kind == EXTERN_TAG and self.exceptions:
@@ -877,7 +966,7 @@ class _Decoder:
     def _memory(self, r: _Reader) -> None:
         mems = self.module.mems
         for _ in range(r.count()):
-            mems.append(MemoryType(r.limits()))
+            mems.append(r.memtype())
 
     def _global(self, r: _Reader) -> None:
         globs = self.module.globals

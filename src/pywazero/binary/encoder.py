@@ -44,6 +44,8 @@ from ..wasm.types import (
     EXTERN_TABLE,
     EXTERN_TAG,
     FUNCREF,
+    I32,
+    I64,
     GlobalType,
     Limits,
     MemoryType,
@@ -96,6 +98,20 @@ def _w_u32(out: bytearray, v: int) -> None:
         return
     if not 0 <= v <= _U32_MAX:
         raise ValueError(f"u32 out of range: {v!r}")
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+def _w_u64(out: bytearray, v: int) -> None:
+    """Append ``v`` as unsigned LEB128 (u64 range: memory64 offsets and limits)."""
+    if not 0 <= v < (1 << 64):
+        raise ValueError(f"u64 out of range: {v!r}")
     while True:
         b = v & 0x7F
         v >>= 7
@@ -234,7 +250,8 @@ def _w_memarg(out: bytearray, align: int, offset: int, mem: int) -> None:
         _w_u32(out, mem)
     else:
         out.append(align)
-    _w_u32(out, offset)
+    # (a u64 offset, memory64, is the same LEB128 as a u32 below 2^32)
+    _w_u64(out, offset)
 
 
 def _w_lane(out: bytearray, lane: int) -> None:
@@ -388,23 +405,28 @@ def _w_name(out: bytearray, s: Union[str, bytes]) -> None:
     out += data
 
 
-def _w_limits(out: bytearray, limits: Limits) -> None:
+def _w_limits(out: bytearray, limits: Limits, address_type: int = I32) -> None:
+    # flags: bit 0 a maximum follows, bit 2 the address type is i64 (memory64); the
+    # bounds of a 64-bit memory or table are u64 (the same LEB128 below 2^32)
+    wide = address_type == I64
+    write = _w_u64 if wide else _w_u32
+    flag = 0x04 if wide else 0x00
     if limits.max is None:
-        out.append(0x00)
-        _w_u32(out, limits.min)
+        out.append(flag)
+        write(out, limits.min)
     else:
-        out.append(0x01)
-        _w_u32(out, limits.min)
-        _w_u32(out, limits.max)
+        out.append(flag | 0x01)
+        write(out, limits.min)
+        write(out, limits.max)
 
 
 def _w_tabletype(out: bytearray, tt: TableType) -> None:
     _w_valtype(out, tt.elem_type)
-    _w_limits(out, tt.limits)
+    _w_limits(out, tt.limits, getattr(tt, "address_type", I32))
 
 
 def _w_memtype(out: bytearray, mt: MemoryType) -> None:
-    _w_limits(out, mt.limits)
+    _w_limits(out, mt.limits, getattr(mt, "address_type", I32))
 
 
 def _w_globaltype(out: bytearray, gt: GlobalType) -> None:

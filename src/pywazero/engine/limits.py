@@ -321,7 +321,8 @@ def length_charges(module: Any, index: int) -> Dict[int, Optional[int]]:
     (a grow that returns -1 costs nothing more), the length is charged and the
     fuel checked as at a check point (trap if ``<= 0``).
 
-    A length is constant when it is an ``i32.const``, possibly through locals and
+    A length is constant when it is an ``i32.const`` (``i64.const`` for a 64-bit
+    memory or table), possibly through locals and
     through block results and joins where every incoming path has the same constant;
     a loop header forgets every local (their values become loop-carried), and any
     other operator's result is dynamic.  (This mirrors Cranelift's SSA construction
@@ -375,6 +376,8 @@ def length_charges(module: Any, index: int) -> Dict[int, Optional[int]]:
             out[i] = st[-1]
         if op == 0x41:
             st.append(imm & 0xFFFFFFFF)
+        elif op == 0x42:   # (the lengths of 64-bit memories and tables)
+            st.append(imm & 0xFFFFFFFFFFFFFFFF)
         elif op == 0x20:
             st.append(locs[imm])
         elif op == 0x21:

@@ -156,24 +156,34 @@ def _imm_select(mp, ctx, op, items, i, n, optok):
     return (OP_SELECT_T, tuple(types)), i
 
 
-def _memarg(mp, op, items, i, n):
+def _memarg(mp, op, items, i, n, lane=False):
+    """``memidx? offset=? align=?`` (the memory index: multiple memories).  With
+    ``lane`` a lane index follows: a lone number is that, not a memory index."""
     info = _ops.BY_OP[op]
     offset = 0
     align = info.natural_align
+    if lane and i + 1 < n and type(items[i]) is Token and items[i].kind == NUM:
+        nxt = items[i + 1]
+        if not (type(nxt) is Token and (nxt.kind == NUM or (nxt.kind == KEYWORD and (
+                nxt.text.startswith("offset=") or nxt.text.startswith("align="))))):
+            return (align, 0, 0), i
+    elif lane and i + 1 >= n:
+        return (align, 0, 0), i
+    mem, i = _opt_index(mp, items, i, n, "memory")
     if i < n:
         node = items[i]
         if type(node) is Token and node.kind == KEYWORD and node.text.startswith("offset="):
-            offset = mp.u32(node, node.text[7:])
+            offset = mp.uint(node, node.text[7:])
             i += 1
     if i < n:
         node = items[i]
         if type(node) is Token and node.kind == KEYWORD and node.text.startswith("align="):
-            a = mp.u32(node, node.text[6:])
+            a = mp.uint(node, node.text[6:])
             if a == 0 or a & (a - 1):
                 raise mp.error("alignment", node.pos, "must be a power of two")
             align = a.bit_length() - 1
             i += 1
-    return (align, offset, 0), i
+    return (align, offset, mem or 0), i
 
 
 def _imm_memarg(mp, ctx, op, items, i, n, optok):
@@ -195,7 +205,7 @@ def _lane_index(mp, items, i, n, optok) -> Tuple[int, int]:
 
 
 def _imm_memarg_lane(mp, ctx, op, items, i, n, optok):
-    m, i = _memarg(mp, op, items, i, n)
+    m, i = _memarg(mp, op, items, i, n, True)
     lane, i = _lane_index(mp, items, i, n, optok)
     return (op, m + (lane,)), i
 
@@ -225,13 +235,20 @@ def _imm_shuffle(mp, ctx, op, items, i, n, optok):
 
 
 def _imm_memory(mp, ctx, op, items, i, n, optok):
-    return (op, 0), i
+    x, i = _opt_index(mp, items, i, n, "memory")
+    return (op, x or 0), i
 
 
 def _imm_memory_init(mp, ctx, op, items, i, n, optok):
-    tok = _need_token(mp, items, i, n, optok)
+    # memory.init memidx? dataidx
+    toks, i = _idx_tokens(items, i, n, 2)
+    if not toks:
+        _need_token(mp, items, i, n, optok)
+        raise mp.error("unexpected token", items[i].pos)
     mp.uses_data_count = True
-    return (op, (mp.index(tok, "data"), 0)), i + 1
+    if len(toks) == 2:
+        return (op, (mp.index(toks[1], "data"), mp.index(toks[0], "memory"))), i
+    return (op, (mp.index(toks[0], "data"), 0)), i
 
 
 def _imm_data(mp, ctx, op, items, i, n, optok):
@@ -241,7 +258,14 @@ def _imm_data(mp, ctx, op, items, i, n, optok):
 
 
 def _imm_memory_copy(mp, ctx, op, items, i, n, optok):
-    return (op, (0, 0)), i
+    # memory.copy (memidx memidx)?
+    toks, i = _idx_tokens(items, i, n, 2)
+    if not toks:
+        return (op, (0, 0)), i
+    if len(toks) == 1:
+        node = items[i] if i < n else None
+        raise mp.error("unexpected token", node.pos if node is not None else toks[0].pos)
+    return (op, (mp.index(toks[0], "memory"), mp.index(toks[1], "memory"))), i
 
 
 def _imm_elem(mp, ctx, op, items, i, n, optok):

@@ -2,7 +2,8 @@
 
 :func:`read_sexprs` turns source text into a list of :class:`SList` trees whose
 leaves are :class:`Token` objects.  Both the module parser and the WAST script
-reader work on these trees.  Comments and annotations (``(@id ...)``) are dropped;
+reader work on these trees.  Comments and annotations (``(@id ...)``) are dropped,
+except ``(@custom ...)``, kept as a list headed by the keyword ``@custom``;
 positions are kept as character offsets and turned into line/column only when an
 error is reported (see :meth:`Source.error`).
 
@@ -29,9 +30,12 @@ STRING = "string"      # value holds the decoded bytes
 RESERVED = "reserved"  # anything else; always a syntax error where it appears
 
 _IDCHARS = r"0-9A-Za-z!#$%&'*+\-./:<=>?@\\^_`|~"
-# A "word" is the longest run of idchars and strings; see the spec's note on
-# reserved tokens: "0$x" and "\"a\"\"b\"" are single (reserved) tokens.
-_WORD = re.compile(r'(?:[%s]+|"(?:[^"\\]|\\[^\n])*")+' % _IDCHARS)
+# A "word" is the longest run of idchars, strings and the other characters of
+# reserved tokens (",", ";", "[", "]", "{", "}"); see the spec's note on reserved
+# tokens: "0$x" and "\"a\"\"b\"" are single (reserved) tokens.  A ";" that starts a
+# line comment (";;") ends the word.
+_WORD = re.compile(r'(?:[%s,\[\]{}]+|;(?!;)|"(?:[^"\\]|\\[^\n])*")+' % _IDCHARS)
+_ANNOTATION_ID = re.compile(r'[%s]+|"(?:[^"\\]|\\[^\n])*"' % _IDCHARS)
 _IDRUN = re.compile(r"[%s]+\Z" % _IDCHARS)
 _STRING_ONLY = re.compile(r'"(?:[^"\\]|\\[^\n])*"\Z')
 _SPACE = re.compile(r"[ \t\n\r]+")
@@ -154,17 +158,34 @@ def decode_string(src: Source, raw: str, pos: int) -> bytes:
     return bytes(out)
 
 
+def _name_of(src: Source, raw: str, pos: int, what: str) -> str:
+    """The text of string literal ``raw`` used as an identifier or annotation id."""
+    try:
+        name = decode_string(src, raw, pos).decode("utf-8")
+    except UnicodeDecodeError:
+        raise src.error("malformed UTF-8 encoding", pos) from None
+    if not name:
+        raise src.error(f"empty {what}", pos)
+    return name
+
+
 def _classify(src: Source, word: str, pos: int) -> Token:
     c = word[0]
     if c == '"':
         if _STRING_ONLY.match(word):
             return Token(STRING, word, pos, decode_string(src, word, pos))
         return Token(RESERVED, word, pos)
+    if c == "$" and len(word) > 1 and word[1] == '"' and _STRING_ONLY.match(word, 1):
+        # $"..." (WebAssembly 3.0): the same identifier as $ followed by the
+        # string's characters, which must be a non-empty UTF-8 name.
+        return Token(ID, "$" + _name_of(src, word[1:], pos + 1, "identifier"), pos)
     if '"' in word:
         return Token(RESERVED, word, pos)
     if "a" <= c <= "z":
         return Token(KEYWORD, word, pos)
-    if c == "$" and len(word) > 1:
+    if c == "$":
+        if len(word) == 1:
+            raise src.error("empty identifier", pos)
         return Token(ID, word, pos)
     if c.isdigit() or ((c == "+" or c == "-") and len(word) > 1):
         return Token(NUM, word, pos)
@@ -205,6 +226,7 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
     items = top
     # An annotation "(@id ...)" is read like a list and then dropped.
     annotation_depths: List[int] = []
+    custom_lists: List[SList] = []
     i = 0
     space_match = _SPACE.match
     word_match = _WORD.match
@@ -218,8 +240,19 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
                 i = _skip_block_comment(src, text, i)
                 continue
             lst = SList([], i)
-            if text.startswith("(@", i) and i + 2 < n and re.match("[%s\"]" % _IDCHARS, text[i + 2]):
-                annotation_depths.append(len(stack))
+            if not annotation_depths and text.startswith("(@", i):
+                # (Within an annotation any parenthesised tokens go.)
+                m = _ANNOTATION_ID.match(text, i + 2)
+                if m is None:
+                    raise src.error("empty annotation id", i + 1)
+                aid = m.group()
+                if aid[0] == '"':
+                    aid = _name_of(src, aid, i + 2, "annotation id")
+                if aid == "custom" and not annotation_depths:
+                    # (@custom ...) is kept: the module parser makes it a custom section.
+                    custom_lists.append(lst)
+                else:
+                    annotation_depths.append(len(stack))
             items.append(lst)
             stack.append(lst)
             items = lst.items
@@ -234,6 +267,9 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
             if annotation_depths and annotation_depths[-1] == len(stack):
                 annotation_depths.pop()
                 items.pop()
+            elif custom_lists and custom_lists[-1] is lst:
+                custom_lists.pop()
+                lst.items[0] = Token(KEYWORD, "@custom", lst.items[0].pos)
             i += 1
             continue
         if c == ";":
@@ -243,12 +279,11 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
                     j += 1
                 i = j
                 continue
-            raise src.error("unexpected character \";\"", i)
         m = word_match(text, i)
         if m is None:
             if c == '"':
                 raise src.error("unclosed string", i)
-            raise src.error(f"unexpected character {c!r}", i)
+            raise src.error(f"illegal character {c!r}", i)
         word = m.group()
         end = m.end()
         # A string cut short by the end of a line or file leaves a dangling quote.
@@ -257,5 +292,8 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
         items.append(_classify(src, word, i))
         i = end
     if stack:
+        if annotation_depths or custom_lists:
+            raise src.error("unclosed annotation", stack[annotation_depths[0]].pos
+                            if annotation_depths else custom_lists[0].pos)
         raise src.error("unclosed parenthesis", stack[-1].pos)
     return top

@@ -21,13 +21,15 @@ Text that is well formed but invalid (type errors, numeric indices out of range,
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
+from ..wasm.features import CoreFeatures
 from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
     MODE_PASSIVE,
+    CustomSection,
     DataSegment,
     ElementSegment,
     Export,
@@ -45,6 +47,8 @@ from ..wasm.types import (
     EXTERN_TABLE,
     EXTERN_TAG,
     FUNCREF,
+    I32,
+    I64,
     VALTYPE_BY_NAME,
     FuncType,
     GlobalType,
@@ -70,21 +74,28 @@ _IMPORT_AFTER = {"func": "function", "table": "table", "memory": "memory", "glob
 _PAGE = 65536
 
 
-def parse_module_text(source: Union[str, bytes]) -> Module:
-    """Parse a text module: ``(module $id? field*)`` or a bare ``field*`` sequence."""
+def parse_module_text(source: Union[str, bytes], features: Any = None) -> Module:
+    """Parse a text module: ``(module $id? field*)`` or a bare ``field*`` sequence.
+
+    ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`, default
+    WebAssembly 2.0) matters only where the text format of a feature changes what is malformed:
+    without ``MEMORY64``, limits, memory offsets and alignments are u32 (a larger
+    number is malformed, as in WebAssembly 2.0), with it u64 (the validator
+    rejects what does not fit the memory or table)."""
     src = source if isinstance(source, Source) else Source(source)
     nodes = read_sexprs(src)
     if len(nodes) == 1 and type(nodes[0]) is SList and nodes[0].head == "module":
-        return parse_module(src, nodes[0])
-    parser = _ModuleParser(src)
+        return parse_module(src, nodes[0], features)
+    parser = _ModuleParser(src, features)
     for node in nodes:
         if type(node) is not SList or node.head == "module":
             raise parser.unexpected(node)
     return parser.parse(nodes, None)
 
 
-def parse_module(src: Source, node: SList) -> Module:
-    """Parse a ``(module $id? field*)`` S-expression read from ``src``."""
+def parse_module(src: Source, node: SList, features: Any = None) -> Module:
+    """Parse a ``(module $id? field*)`` S-expression read from ``src`` (``features``:
+    see :func:`parse_module_text`)."""
     items = node.items
     i = 1
     module_id = None
@@ -92,7 +103,7 @@ def parse_module(src: Source, node: SList) -> Module:
         module_id = items[i].text
         i += 1
     fields = items[i:]
-    parser = _ModuleParser(src)
+    parser = _ModuleParser(src, features)
     for f in fields:
         if type(f) is not SList:
             raise parser.unexpected(f)
@@ -100,8 +111,10 @@ def parse_module(src: Source, node: SList) -> Module:
 
 
 class _ModuleParser:
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, features: Any = None) -> None:
         self.src = src
+        # u64 limits, offsets and alignments (memory64's text format)
+        self.wide = features is not None and bool(features & CoreFeatures.MEMORY64)
         self.module = Module()
         self.ids: Dict[str, Dict[str, int]] = {s: {} for s in _SPACES}
         self.counts: Dict[str, int] = {s: 0 for s in _SPACES}
@@ -121,6 +134,25 @@ class _ModuleParser:
             if str(e) == "constant out of range":
                 raise self.error("i32 constant out of range", tok.pos) from None
             raise self.error(malformed or str(e), tok.pos, tok.text) from None
+
+    def uint(self, tok: Token, text: Optional[str] = None) -> int:
+        """A u64 with memory64's text format (``wide``), else a u32."""
+        if not self.wide:
+            return self.u32(tok, text)
+        try:
+            return parse_uint(tok.text if text is None else text, 64)
+        except ValueError as e:
+            if str(e) == "constant out of range":
+                raise self.error("i64 constant out of range", tok.pos) from None
+            raise self.error(str(e), tok.pos, tok.text) from None
+
+    def address_type(self, items: list, i: int, n: int) -> Tuple[int, int]:
+        """An optional address type keyword (``i32``/``i64``) of a memory or table."""
+        if i < n:
+            node = items[i]
+            if type(node) is Token and node.kind == KEYWORD and node.text in ("i32", "i64"):
+                return (I64 if node.text == "i64" else I32), i + 1
+        return I32, i
 
     def u32_index(self, tok: Token) -> int:
         if tok.kind != NUM:
@@ -316,20 +348,26 @@ class _ModuleParser:
     def limits(self, items: list, i: int, n: int, anchor: SList) -> Tuple[Limits, int]:
         if i >= n or type(items[i]) is not Token or items[i].kind != NUM:
             raise self.error("unexpected token", _pos(items[i]) if i < n else anchor.end)
-        lo = self.u32(items[i])
+        lo = self.uint(items[i])
         i += 1
         hi = None
         if i < n and type(items[i]) is Token and items[i].kind == NUM:
-            hi = self.u32(items[i])
+            hi = self.uint(items[i])
             i += 1
         return Limits(lo, hi), i
 
     def tabletype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[TableType, int]:
+        at, i = self.address_type(items, i, n)
         lim, i = self.limits(items, i, n, anchor)
         if i >= n:
             raise self.error("unexpected token", anchor.end)
         t = self.reftype(items[i])
-        return TableType(t, lim), i + 1
+        return TableType(t, lim, at), i + 1
+
+    def memtype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[MemoryType, int]:
+        at, i = self.address_type(items, i, n)
+        lim, i = self.limits(items, i, n, anchor)
+        return MemoryType(lim, at), i
 
     def globaltype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[GlobalType, int]:
         if i >= n:
@@ -508,8 +546,7 @@ class _ModuleParser:
             value, i = self.tabletype(d, i, n, desc)
             self.n_table += 1
         elif kind == EXTERN_MEMORY:
-            lim, i = self.limits(d, i, n, desc)
-            value = MemoryType(lim)
+            value, i = self.memtype(d, i, n, desc)
             self.n_mem += 1
         elif kind == EXTERN_TAG:
             value, i, _ = self.typeuse(d, i, n, [])
@@ -579,7 +616,9 @@ class _ModuleParser:
             self.expect_end(items, i, f)
             self.module.imports.append(Import(imp[0], imp[1], EXTERN_TABLE, tt))
             return
-        if i < n and type(items[i]) is Token and items[i].kind == KEYWORD:
+        at, j = self.address_type(items, i, n)
+        if j < n and type(items[j]) is Token and items[j].kind == KEYWORD:
+            i = j
             # (table reftype (elem ...))
             et = self.reftype(items[i])
             i += 1
@@ -593,9 +632,9 @@ class _ModuleParser:
             else:
                 exprs = self.elem_funcs(sub, 1, len(sub))
             count = len(exprs)
-            self.module.tables.append(TableType(et, Limits(count, count)))
+            self.module.tables.append(TableType(et, Limits(count, count), at))
             self.module.elems.append(ElementSegment(
-                MODE_ACTIVE, et, exprs, index, [(0x41, 0), END]))
+                MODE_ACTIVE, et, exprs, index, [(0x42 if at == I64 else 0x41, 0), END]))
             return
         tt, i = self.tabletype(items, i, n, f)
         self.expect_end(items, i, f)
@@ -610,21 +649,23 @@ class _ModuleParser:
         i = self.inline_exports(items, i, EXTERN_MEMORY, index)
         imp, i = self.inline_import(items, i)
         if imp is not None:
-            lim, i = self.limits(items, i, n, f)
+            mt, i = self.memtype(items, i, n, f)
             self.expect_end(items, i, f)
-            self.module.imports.append(Import(imp[0], imp[1], EXTERN_MEMORY, MemoryType(lim)))
+            self.module.imports.append(Import(imp[0], imp[1], EXTERN_MEMORY, mt))
             return
-        if i < n and type(items[i]) is SList and items[i].head == "data":
-            data = items[i]
-            self.expect_end(items, i + 1, f)
+        at, j = self.address_type(items, i, n)
+        if j < n and type(items[j]) is SList and items[j].head == "data":
+            data = items[j]
+            self.expect_end(items, j + 1, f)
             init = self.datastring(data.items, 1)
             pages = (len(init) + _PAGE - 1) // _PAGE
-            self.module.mems.append(MemoryType(Limits(pages, pages)))
-            self.module.datas.append(DataSegment(MODE_ACTIVE, init, index, [(0x41, 0), END]))
+            self.module.mems.append(MemoryType(Limits(pages, pages), at))
+            self.module.datas.append(DataSegment(MODE_ACTIVE, init, index,
+                                                 [(0x42 if at == I64 else 0x41, 0), END]))
             return
-        lim, i = self.limits(items, i, n, f)
+        mt, i = self.memtype(items, i, n, f)
         self.expect_end(items, i, f)
-        self.module.mems.append(MemoryType(lim))
+        self.module.mems.append(mt)
 
     def field_global(self, f: SList) -> None:
         items = f.items
@@ -763,6 +804,27 @@ class _ModuleParser:
         seg = ElementSegment(mode, et, exprs, (table or 0) if mode == MODE_ACTIVE else 0, offset)
         self.module.elems.append(seg)
 
+    def field_custom(self, f: SList) -> None:
+        """``(@custom "name" (before|after section)? "data"*)``: a custom section (the
+        annotations of WebAssembly 3.0's text format).  The placement is checked but
+        not kept: the encoder writes custom sections after all the others."""
+        items = f.items
+        if len(items) < 2:
+            raise self.error("expected a custom section name", f.end)
+        name = self.name(items[1])
+        i = 2
+        if i < len(items) and type(items[i]) is SList:
+            place = items[i].items
+            ok = (len(place) == 2 and all(type(t) is Token and t.kind == KEYWORD for t in place)
+                  and (place[0].text, place[1].text) != ("before", "last")
+                  and (place[0].text, place[1].text) != ("after", "first")
+                  and place[0].text in ("before", "after")
+                  and (place[1].text in _CUSTOM_PLACES or place[1].text in ("first", "last")))
+            if not ok:
+                raise self.error("malformed custom annotation placement", items[i].pos)
+            i += 1
+        self.module.customs.append(CustomSection(name, self.datastring(items, i)))
+
     def datastring(self, items: list, i: int) -> bytes:
         parts = []
         for node in items[i:]:
@@ -834,7 +896,11 @@ def _defines_inline(items: list, head: str) -> bool:
     return _has_inline(items, i, head)
 
 
+_CUSTOM_PLACES = frozenset(("type", "import", "func", "table", "memory", "global", "export", "start",
+                            "elem", "code", "data", "datacount", "tag"))
+
 _FIELD_HANDLERS = {
+    "@custom": _ModuleParser.field_custom,
     "type": _ModuleParser.field_type,
     "import": _ModuleParser.field_import,
     "func": _ModuleParser.field_func,

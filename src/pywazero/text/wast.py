@@ -40,14 +40,18 @@ from dataclasses import dataclass, field
 from typing import ClassVar, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
-from ..wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, valtype_name
+from ..wasm.types import (
+    EXTERNREF, F32, F64, FUNCREF, HEAP_TYPE_BY_NAME, HT_ANY, HT_ARRAY, HT_EQ, HT_EXN, HT_EXTERN,
+    HT_FUNC, HT_I31, HT_NOEXN, HT_NOEXTERN, HT_NOFUNC, HT_NONE, HT_STRUCT, I32, I64, NULLREF, V128,
+    is_ref, ref_heap, ref_type, valtype_name,
+)
 from . import numbers as _numbers
 from .lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_sexprs
 
 __all__ = [
     "read_script", "read_script_file",
-    "Value", "NanPattern", "RefPattern", "V128Pattern", "Either", "Result",
-    "Command", "ModuleCommand", "Register", "Invoke", "Get", "Action",
+    "Value", "NanPattern", "RefPattern", "NullPattern", "V128Pattern", "Either", "Result",
+    "Command", "ModuleCommand", "ModuleInstance", "Register", "Invoke", "Get", "Action",
     "AssertReturn", "AssertReturnNan", "AssertReturnCanonicalNan", "AssertReturnArithmeticNan",
     "AssertTrap", "AssertExhaustion", "AssertException",
     "AssertMalformed", "AssertInvalid", "AssertUnlinkable", "AssertUninstantiable",
@@ -83,7 +87,25 @@ def _nan_matches(bits: int, width: int, canonical: bool) -> bool:
     return bits & quiet == quiet
 
 
+# The hierarchy (its top heap type) of each abstract heap type.
+_TOP = {HT_FUNC: HT_FUNC, HT_NOFUNC: HT_FUNC, HT_EXTERN: HT_EXTERN, HT_NOEXTERN: HT_EXTERN,
+        HT_EXN: HT_EXN, HT_NOEXN: HT_EXN, HT_ANY: HT_ANY, HT_EQ: HT_ANY, HT_I31: HT_ANY,
+        HT_STRUCT: HT_ANY, HT_ARRAY: HT_ANY, HT_NONE: HT_ANY}
+
+
+def _same_hierarchy(t1: int, t2: int) -> bool:
+    """Whether reference types ``t1`` and ``t2`` may describe the same reference: their
+    heap types have the same top (a concrete type index, which a script cannot
+    resolve, goes with any)."""
+    h1, h2 = ref_heap(t1), ref_heap(t2)
+    return h1 >= 0 or h2 >= 0 or _TOP[h1] == _TOP[h2]
+
+
 def _format_bits(t: int, bits: Optional[int]) -> str:
+    if is_ref(t) and t not in (FUNCREF, EXTERNREF):
+        if bits is None:
+            return f"(ref.null {valtype_name(t)})"
+        return f"(ref {bits!r} : {valtype_name(t)})"
     if t in (FUNCREF, EXTERNREF):
         if bits is None:
             return f"(ref.null {'func' if t == FUNCREF else 'extern'})"
@@ -114,8 +136,13 @@ class Value:
 
     def matches(self, value: "Value") -> bool:
         """Exact match: same type and identical bits (so ``-0.0`` is not ``0.0`` and
-        a NaN literal matches only its own payload)."""
-        return value.type == self.type and value.bits == self.bits
+        a NaN literal matches only its own payload).  References (typed references
+        make a result's static type vary) only need the same hierarchy:
+        ``(ref.null func)`` matches a null ``(ref null $t)``, not a null externref."""
+        if value.type == self.type:
+            return value.bits == self.bits
+        return (is_ref(self.type) and is_ref(value.type) and value.bits == self.bits
+                and _same_hierarchy(self.type, value.type))
 
     def __str__(self) -> str:
         return _format_bits(self.type, self.bits)
@@ -138,15 +165,39 @@ class NanPattern:
 
 @dataclass(frozen=True)
 class RefPattern:
-    """``(ref.func)`` / ``(ref.extern)``: any non-null reference of that type."""
+    """``(ref.func)`` / ``(ref.extern)`` / ...: any non-null reference of that type.
 
-    type: int          # FUNCREF or EXTERNREF
+    ``type`` is the nullable abstract reference type (FUNCREF, EXTERNREF, ...).
+    Function and extern references only need the result to be in the same hierarchy
+    (``(ref.func)`` matches a ``(ref $t)`` result); the GC types below ``any``
+    (``(ref.i31)``, ``(ref.struct)``, ...) need that exact static type."""
+
+    type: int
 
     def matches(self, value: Value) -> bool:
-        return value.type == self.type and value.bits is not None
+        if value.bits is None or not is_ref(value.type):
+            return False
+        heap = ref_heap(self.type)
+        if heap in (HT_FUNC, HT_EXTERN, HT_EXN, HT_ANY):
+            return _same_hierarchy(self.type, value.type)
+        return ref_heap(value.type) == heap
 
     def __str__(self) -> str:
-        return "(ref.func)" if self.type == FUNCREF else "(ref.extern)"
+        return f"(ref.{valtype_name(self.type)[:-3]})"
+
+
+@dataclass(frozen=True)
+class NullPattern:
+    """``(ref.null)`` (WebAssembly 3.0 scripts): a null reference of any type; also
+    ``(ref.null $t)``, whose type index the script cannot resolve."""
+
+    type: ClassVar[int] = NULLREF
+
+    def matches(self, value: Value) -> bool:
+        return value.bits is None and is_ref(value.type)
+
+    def __str__(self) -> str:
+        return "(ref.null)"
 
 
 @dataclass(frozen=True)
@@ -200,7 +251,7 @@ class Either:
         return "(either " + " ".join(str(a) for a in self.alternatives) + ")"
 
 
-Result = Union[Value, NanPattern, RefPattern, V128Pattern, Either]
+Result = Union[Value, NanPattern, RefPattern, NullPattern, V128Pattern, Either]
 
 
 # --- commands ----------------------------------------------------------------------
@@ -223,11 +274,14 @@ class ModuleCommand(Command):
     * ``form == "quote"``: ``data`` is the concatenation of the strings' bytes, to be
       read as module text (it may be malformed, even as UTF-8).
 
-    ``name`` is the module's ``$id`` (with the "$"), if any.
+    ``name`` is the module's ``$id`` (with the "$"), if any.  ``definition`` is set
+    for ``(module definition ...)`` (WebAssembly 3.0 scripts): the module is compiled
+    but not instantiated, see :class:`ModuleInstance`.
     """
 
     form: str = "text"
     name: Optional[str] = None
+    definition: bool = False
     node: Optional[SList] = field(default=None, repr=False)
     source: Optional[Source] = field(default=None, repr=False, compare=False)
     data: Optional[bytes] = None
@@ -248,8 +302,8 @@ class ModuleCommand(Command):
         from . import parser
 
         if self.form == "quote":
-            return parser.parse_module_text(self.data)
-        return parser.parse_module(self.source, self.node)
+            return parser.parse_module_text(self.data, features)
+        return parser.parse_module(self.source, self.node, features)
 
     @property
     def text(self) -> str:
@@ -260,6 +314,17 @@ class ModuleCommand(Command):
         if self.data is None:
             return ""
         return self.data.decode("utf-8", "replace")
+
+
+@dataclass
+class ModuleInstance(Command):
+    """``(module instance $instance? $module?)`` (WebAssembly 3.0 scripts): instantiate
+    a module defined earlier (by default the last one), naming the instance
+    ``instance``.  Every instantiation of a definition is a new instance."""
+
+    instance: Optional[str] = None
+    module: Optional[str] = None
+    kind: ClassVar[str] = "module instance"
 
 
 @dataclass
@@ -443,17 +508,41 @@ class _Reader:
         if not isinstance(node, SList) or node.head != "module":
             pos = node.pos if node is not None else (self.end_pos(parent) if parent else 0)
             raise self.error("expected a module", pos)
-        name, i = self.opt_id(node, 1)
-        line = self.line(node)
         items = node.items
+        i = 1
+        definition = False
+        if i < len(items) and isinstance(items[i], Token) and items[i].kind == KEYWORD:
+            if items[i].text == "definition":
+                definition = True
+                i += 1
+            elif items[i].text == "instance":
+                raise self.error("a module instance is not a module", items[i].pos)
+        name, i = self.opt_id(node, i)
+        line = self.line(node)
         if i < len(items):
             tok = items[i]
             if isinstance(tok, Token) and tok.kind == KEYWORD and tok.text in ("binary", "quote"):
                 chunks = []
                 for item in items[i + 1:]:
                     chunks.append(self.string(item, "module bytes", node))
-                return ModuleCommand(line, form=tok.text, name=name, data=b"".join(chunks))
-        return ModuleCommand(line, form="text", name=name, node=node, source=self.src)
+                return ModuleCommand(line, form=tok.text, name=name, data=b"".join(chunks),
+                                     definition=definition)
+        if definition:
+            # the module parser reads (module $id? field*): hand it the list without
+            # the "definition" keyword
+            node = SList([items[0]] + items[2:], node.pos, node.end)
+        return ModuleCommand(line, form="text", name=name, node=node, source=self.src,
+                             definition=definition)
+
+    def module_command(self, node: SList) -> Command:
+        items = node.items
+        if len(items) > 1 and isinstance(items[1], Token) and items[1].kind == KEYWORD \
+                and items[1].text == "instance":
+            instance, i = self.opt_id(node, 2)
+            module, i = self.opt_id(node, i)
+            self.no_more(node, i)
+            return ModuleInstance(self.line(node), instance=instance, module=module)
+        return self.module(node)
 
     def register(self, node: SList) -> Register:
         items = node.items
@@ -550,10 +639,15 @@ class _Reader:
             return Either(tuple(self.const(item, lst, pattern=True) for item in items[1:]))
         if head == "ref.null":
             tok = items[1] if len(items) > 1 else None
-            if not isinstance(tok, Token) or tok.text not in ("func", "extern"):
-                raise self.error("expected func or extern", tok.pos if tok is not None else self.end_pos(lst))
+            if tok is None and pattern:
+                return NullPattern()
             self.no_more(lst, 2)
-            return Value(FUNCREF if tok.text == "func" else EXTERNREF, None)
+            if isinstance(tok, Token) and tok.kind == KEYWORD and tok.text in HEAP_TYPE_BY_NAME:
+                return Value(ref_type(HEAP_TYPE_BY_NAME[tok.text]), None)
+            if isinstance(tok, Token) and tok.kind in (ID, NUM):
+                # (ref.null $t): a concrete type the script cannot resolve
+                return NullPattern() if pattern else Value(NULLREF, None)
+            raise self.error("expected a heap type", tok.pos if tok is not None else self.end_pos(lst))
         if head == "ref.extern":
             if len(items) == 1 and pattern:
                 return RefPattern(EXTERNREF)
@@ -564,9 +658,10 @@ class _Reader:
             except ValueError as e:
                 raise self.error(str(e) or "malformed host reference", tok.pos) from None
             return Value(EXTERNREF, n)
-        if head == "ref.func" and pattern:
-            self.no_more(lst, 1)
-            return RefPattern(FUNCREF)
+        if pattern and head is not None and head.startswith("ref.") and len(items) == 1 \
+                and head[4:] in HEAP_TYPE_BY_NAME and head[4:] not in ("extern", "null"):
+            # (ref.func), (ref.any), (ref.i31), ...: a non-null reference of that type
+            return RefPattern(ref_type(HEAP_TYPE_BY_NAME[head[4:]]))
         raise self.error(f"unexpected {head!r} in {what}", lst.pos)
 
     def literal(self, lst: SList, i: int) -> Token:
@@ -627,7 +722,7 @@ class _Reader:
 
 
 _COMMANDS = {
-    "module": _Reader.module,
+    "module": _Reader.module_command,
     "register": _Reader.register,
     "invoke": _Reader.action_command,
     "get": _Reader.action_command,

@@ -23,7 +23,10 @@ from .types import (
     EXTERN_TAG,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    I32,
+    I64,
     MAX_PAGES,
+    MAX_PAGES64,
     PAGE_SIZE,
     FuncType,
     GlobalType,
@@ -66,14 +69,16 @@ class MemoryInstance:
     the page size.  It is grown in place, so holding a reference to ``data`` stays
     valid after ``grow``.
 
-    ``limit_pages`` is the effective maximum: the declared maximum capped by the
-    runtime's ``memory_limit_pages``.  ``budget`` is the runtime's
+    ``limit_pages`` is the effective maximum: the declared maximum (else 65536
+    pages, or 2^48 for a 64-bit memory) capped by the runtime's
+    ``memory_limit_pages``.  ``address_type`` is ``I32`` or ``I64`` (memory64).  ``budget`` is the runtime's
     :class:`~pywazero.wasm.budget.ResourceBudget` (None: no budget), charged for the
     memory and its bytes here and on every grow.  A memory the budget or the host
     cannot give raises :class:`~pywazero.ResourceLimitError`.
     """
 
-    __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "__weakref__")
+    __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "address_type",
+                 "__weakref__")
 
     def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES, budget: Any = None) -> None:
         lim = mem_type.limits
@@ -82,7 +87,11 @@ class MemoryInstance:
                 f"memory minimum of {lim.min} pages exceeds the limit of {limit_pages} pages"
             )
         self.declared_max: Optional[int] = lim.max
-        cap = MAX_PAGES if lim.max is None else lim.max
+        self.address_type: int = getattr(mem_type, "address_type", I32)
+        if lim.max is not None:
+            cap = lim.max
+        else:
+            cap = MAX_PAGES64 if self.address_type == I64 else MAX_PAGES
         self.limit_pages = min(cap, limit_pages)
         self.budget = budget
         self._charge: Optional[List[int]] = None
@@ -108,7 +117,7 @@ class MemoryInstance:
     @property
     def type(self) -> MemoryType:
         """The memory's current type (its current size as the minimum)."""
-        return MemoryType(Limits(self.pages, self.declared_max))
+        return MemoryType(Limits(self.pages, self.declared_max), self.address_type)
 
     def grow(self, delta: int) -> int:
         """Grow by ``delta`` pages; return the old page count, or -1 on failure."""
@@ -143,10 +152,12 @@ class TableInstance:
     :class:`~pywazero.ResourceLimitError`.
     """
 
-    __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "__weakref__")
+    __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "address_type",
+                 "__weakref__")
 
     def __init__(self, table_type: TableType, init: Any = None, budget: Any = None) -> None:
         self.elem_type = table_type.elem_type
+        self.address_type: int = getattr(table_type, "address_type", I32)
         self.max: Optional[int] = table_type.limits.max
         n = table_type.limits.min
         per_table = TABLE_GROW_LIMIT if budget is None else budget.table_cap
@@ -175,7 +186,7 @@ class TableInstance:
 
     @property
     def type(self) -> TableType:
-        return TableType(self.elem_type, Limits(len(self.elements), self.max))
+        return TableType(self.elem_type, Limits(len(self.elements), self.max), self.address_type)
 
     def grow(self, delta: int, init: Any = None) -> int:
         """Grow by ``delta`` entries set to ``init``; return the old size or -1."""

@@ -98,14 +98,15 @@ def _matches(module: Module, imp: Any, value: Any) -> bool:
         if not isinstance(value, TableInstance):
             return False
         tt: TableType = imp.desc
-        return value.elem_type == tt.elem_type and _limits_match(
+        return value.elem_type == tt.elem_type and value.address_type == tt.address_type and _limits_match(
             Limits(len(value.elements), value.max), tt.limits
         )
     if kind == EXTERN_MEMORY:
         if not isinstance(value, MemoryInstance):
             return False
         mt: MemoryType = imp.desc
-        return _limits_match(Limits(value.pages, value.declared_max), mt.limits)
+        return value.address_type == mt.address_type and _limits_match(
+            Limits(value.pages, value.declared_max), mt.limits)
     if kind == EXTERN_GLOBAL:
         if not isinstance(value, GlobalInstance):
             return False

@@ -188,19 +188,29 @@ class Limits:
 
 @dataclass(frozen=True)
 class TableType:
+    """A table type; ``address_type`` is ``I32`` or, with memory64 (table64), ``I64``:
+    ``TableType(FUNCREF, Limits(1), I64)`` is ``(table i64 1 funcref)``."""
+
     elem_type: int
     limits: Limits
+    address_type: int = I32
 
     def __str__(self) -> str:
-        return f"table {self.limits} {valtype_name(self.elem_type)}"
+        at = "i64 " if self.address_type == I64 else ""
+        return f"table {at}{self.limits} {valtype_name(self.elem_type)}"
 
 
 @dataclass(frozen=True)
 class MemoryType:
+    """A memory type (limits in pages); ``address_type`` is ``I32`` or, with
+    memory64, ``I64``: ``MemoryType(Limits(1, 2), I64)`` is ``(memory i64 1 2)``."""
+
     limits: Limits
+    address_type: int = I32
 
     def __str__(self) -> str:
-        return f"memory {self.limits}"
+        at = "i64 " if self.address_type == I64 else ""
+        return f"memory {at}{self.limits}"
 
 
 @dataclass(frozen=True)
@@ -224,3 +234,6 @@ EXTERN_KIND_NAMES = {EXTERN_FUNC: "func", EXTERN_TABLE: "table", EXTERN_MEMORY: 
 
 PAGE_SIZE = 65536
 MAX_PAGES = 65536
+MAX_PAGES64 = 1 << 48
+"""The most pages a 64-bit memory may declare (the spec's 2^48: 2^64 bytes)."""
+MAX_TABLE_SIZE64 = (1 << 64) - 1

@@ -48,6 +48,7 @@ from .types import (
     I32,
     I64,
     MAX_PAGES,
+    MAX_PAGES64,
     V128,
     VALUE_TYPES,
     FuncType,
@@ -70,6 +71,7 @@ _UNK = 0
 
 _REF_TYPES = (FUNCREF, EXTERNREF)
 _TABLE_MAX = 0xFFFFFFFF
+_TABLE_MAX64 = (1 << 64) - 1
 # Operand types select (without immediate) accepts: numeric, vector or unknown.
 _SELECTABLE = frozenset((I32, I64, F32, F64, V128, _UNK))
 _REF_OR_UNK = frozenset((FUNCREF, EXTERNREF, EXNREF, _UNK))
@@ -231,6 +233,8 @@ def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
 def _needs(what: str, feature: CoreFeatures) -> str:
     return f"{what} requires the {feature_name(feature)} feature"
 
+# memory.size/grow/fill of a 64-bit memory: their operand types (results: [i64])
+_MEMIDX64 = {0x3F: [], 0x40: [I64], _ops.fc(11): [I64, I32, I64]}
 
 # WebAssembly 2.0's table (the default): 3.0's instructions disabled.
 _TABLE_V2 = _table_for(_V2)
@@ -380,6 +384,8 @@ class _Context:
         self.tables: List[int] = []  # element types
         self.table_types: List[TableType] = []
         self.nmems = 0
+        # address types (I32, or I64 with memory64) of the memories and tables
+        self.mem_at: List[int] = []
         self.globals: List[Tuple[int, bool]] = []
         self.nimported_globals = 0
         # tags: the type index of each (its parameters are the payload)
@@ -392,6 +398,7 @@ class _Context:
                 self.table_types.append(imp.desc)
             elif kind == EXTERN_MEMORY:
                 self.nmems += 1
+                self.mem_at.append(getattr(imp.desc, "address_type", I32))
             elif kind == EXTERN_GLOBAL:
                 self.globals.append((getattr(imp.desc, "valtype", None), getattr(imp.desc, "mutable", None)))
         self.nimported_globals = len(self.globals)
@@ -400,7 +407,9 @@ class _Context:
             self.func_type_idx.append(f.type_index)
         self.table_types.extend(module.tables)
         self.tables = [getattr(tt, "elem_type", None) for tt in self.table_types]
+        self.table_at: List[int] = [getattr(tt, "address_type", I32) for tt in self.table_types]
         self.nmems += len(module.mems)
+        self.mem_at.extend(getattr(mt, "address_type", I32) for mt in module.mems)
         for g in module.globals:
             self.globals.append((g.type.valtype, g.type.mutable))
         self.elem_types: List[int] = [seg.elem_type for seg in module.elems]
@@ -444,6 +453,17 @@ def _check_limits(limits: Limits, bound: int, size_msg: str, where: str) -> None
         raise _err("size minimum must not be greater than maximum", where)
 
 
+def _check_address_type(at, what: str, where: str, features: CoreFeatures) -> bool:
+    """Whether address type ``at`` is i64 (checking that it is allowed)."""
+    if at == I32:
+        return False
+    if at != I64:
+        raise _err("invalid address type", where)
+    if not features & CoreFeatures.MEMORY64:
+        raise _err(_needs(f"a 64-bit {what}", CoreFeatures.MEMORY64), where)
+    return True
+
+
 def _check_table_type(tt, where: str, features: CoreFeatures = _V2) -> None:
     if not isinstance(tt, TableType):
         raise _err("invalid table type", where)
@@ -451,7 +471,10 @@ def _check_table_type(tt, where: str, features: CoreFeatures = _V2) -> None:
         raise _err("malformed reference type", where)
     if tt.elem_type != FUNCREF and not features & CoreFeatures.REFERENCE_TYPES:
         raise _err(_needs(f"a table of {valtype_name(tt.elem_type)}", CoreFeatures.REFERENCE_TYPES), where)
-    _check_limits(tt.limits, _TABLE_MAX, "table size must be at most 2^32-1", where)
+    if _check_address_type(getattr(tt, "address_type", I32), "table", where, features):
+        _check_limits(tt.limits, _TABLE_MAX64, "table size must be at most 2^64-1", where)
+    else:
+        _check_limits(tt.limits, _TABLE_MAX, "table size must be at most 2^32-1", where)
 
 
 def _check_tag_type(ctx: "_Context", ti, where: str) -> None:
@@ -461,10 +484,13 @@ def _check_tag_type(ctx: "_Context", ti, where: str) -> None:
         raise _err("non-empty tag result type", where)
 
 
-def _check_memory_type(mt, where: str) -> None:
+def _check_memory_type(mt, where: str, features: CoreFeatures = _V2) -> None:
     if not isinstance(mt, MemoryType):
         raise _err("invalid memory type", where)
-    _check_limits(mt.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", where)
+    if _check_address_type(getattr(mt, "address_type", I32), "memory", where, features):
+        _check_limits(mt.limits, MAX_PAGES64, "memory size must be at most 2^48 pages", where)
+    else:
+        _check_limits(mt.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", where)
 
 
 def _check_global_type(gt, where: str, allowed=VALUE_TYPES) -> None:
@@ -654,7 +680,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         elif kind == EXTERN_TABLE:
             _check_table_type(imp.desc, where, features)
         elif kind == EXTERN_MEMORY:
-            _check_memory_type(imp.desc, where)
+            _check_memory_type(imp.desc, where, features)
         elif kind == EXTERN_GLOBAL:
             _check_global_type(imp.desc, where, allowed)
             if imp.desc.mutable and not mutable_global:
@@ -680,9 +706,9 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         raise _err("multiple tables", "table 1")
     nmimp = ctx.nmems - len(module.mems)
     for i, mt in enumerate(module.mems):
-        _check_memory_type(mt, f"memory {nmimp + i}")
-    if ctx.nmems > 1:
-        raise _err("multiple memories", f"memory {1}")
+        _check_memory_type(mt, f"memory {nmimp + i}", features)
+    if ctx.nmems > 1 and not features & CoreFeatures.MULTI_MEMORY:
+        raise _err(_needs("multiple memories", CoreFeatures.MULTI_MEMORY), "memory 1")
 
     # Tags.
     if module.tags and not ctx.exceptions:
@@ -727,7 +753,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
                 raise _err(f"unknown table {x}", where)
             if ctx.tables[x] != et:
                 raise _err("type mismatch", where)
-            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [I32]:
+            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.table_at[x]]:
                 raise _err("type mismatch", where)
         elif mode not in (MODE_PASSIVE, MODE_DECLARATIVE):
             raise _err("invalid element segment mode", where)
@@ -740,7 +766,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             x = seg.memory
             if not (isinstance(x, int) and 0 <= x < ctx.nmems):
                 raise _err(f"unknown memory {x}", where)
-            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [I32]:
+            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.mem_at[x]]:
                 raise _err("type mismatch", where)
         elif mode != MODE_PASSIVE:
             raise _err("invalid data segment mode", where)
@@ -889,6 +915,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     tables = ctx.tables
     ntables = len(tables)
     nmems = ctx.nmems
+    mem_at = ctx.mem_at
+    table_at = ctx.table_at
     ndatas = ctx.ndatas
     elem_types = ctx.elem_types
     nelems = len(elem_types)
@@ -970,24 +998,27 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     if len(vals) > max_stack:
                         max_stack = len(vals)
             elif k == K_LOAD or k == K_STORE:
-                align, _off, mem = imm
+                align, off, mem = imm
                 if not 0 <= mem < nmems:
                     raise _Fail(f"unknown memory {mem}")
                 if align > ent[3]:
                     raise _Fail("alignment must not be larger than natural")
+                at = mem_at[mem]
+                if off > 0xFFFFFFFF and (at == I32_ or off >> 64):
+                    raise _Fail("offset out of range")
                 p = ent[1]
                 if k == K_LOAD:
-                    if len(vals) > height and vals[-1] == I32_:
+                    if len(vals) > height and vals[-1] == at:
                         vals[-1] = ent[2][0]
                     else:
-                        _pop1(vals, height, unreach, I32_)
+                        _pop1(vals, height, unreach, at)
                         vals.append(ent[2][0])
                         if len(vals) > max_stack:
                             max_stack = len(vals)
-                elif len(vals) - height >= 2 and vals[-1] == p[1] and vals[-2] == I32_:
+                elif len(vals) - height >= 2 and vals[-1] == p[1] and vals[-2] == at:
                     del vals[-2:]
                 else:
-                    _pop_vals(vals, height, unreach, p)
+                    _pop_vals(vals, height, unreach, [at, p[1]])
             elif k == K_GLOBAL_GET:
                 if not 0 <= imm < nglobals:
                     raise _Fail(f"unknown global {imm}")
@@ -1181,7 +1212,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail("type mismatch")
                 if not 0 <= ti < ntypes:
                     raise _Fail(f"unknown type {ti}")
-                _pop1(vals, height, unreach, I32_)
+                _pop1(vals, height, unreach, table_at[tab])
                 p, r = types[ti]
                 _apply(vals, height, unreach, p, r)
                 if len(vals) > max_stack:
@@ -1189,7 +1220,11 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
             elif k == K_MEMIDX:
                 if not 0 <= imm < nmems:
                     raise _Fail(f"unknown memory {imm}")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                at = mem_at[imm]
+                if at == I32_:
+                    _apply(vals, height, unreach, ent[1], ent[2])
+                else:  # memory.size/grow/fill of a 64-bit memory: sizes and addresses are i64
+                    _apply(vals, height, unreach, _MEMIDX64[op], ent[2] and [at])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_LANE:
@@ -1208,15 +1243,18 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_MEMLANE:
-                align, _off, mem, lane = imm
+                align, off, mem, lane = imm
                 if not 0 <= mem < nmems:
                     raise _Fail(f"unknown memory {mem}")
                 natural, lanes = ent[3]
                 if align > natural:
                     raise _Fail("alignment must not be larger than natural")
+                at = mem_at[mem]
+                if off > 0xFFFFFFFF and (at == I32_ or off >> 64):
+                    raise _Fail("offset out of range")
                 if not 0 <= lane < lanes:
                     raise _Fail("invalid lane index")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                _apply(vals, height, unreach, [at] + ent[1][1:], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_MEMORY_INIT:
@@ -1225,7 +1263,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown memory {mem}")
                 if not 0 <= data < ndatas:
                     raise _Fail(f"unknown data segment {data}")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                _apply(vals, height, unreach, [mem_at[mem], I32_, I32_], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_DATA_DROP:
@@ -1237,7 +1275,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown memory {dst}")
                 if not 0 <= src < nmems:
                     raise _Fail(f"unknown memory {src}")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                ad, as_ = mem_at[dst], mem_at[src]
+                _apply(vals, height, unreach, [ad, as_, I32_ if I32_ in (ad, as_) else ad], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_GLOBAL_SET:
@@ -1252,22 +1291,23 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 if not 0 <= imm < ntables:
                     raise _Fail(f"unknown table {imm}")
                 t = tables[imm]
+                at = table_at[imm]
                 if k == K_TABLE_GET:
-                    _pop1(vals, height, unreach, I32_)
+                    _pop1(vals, height, unreach, at)
                     vals.append(t)
                 elif k == K_TABLE_SET:
                     _pop1(vals, height, unreach, t)
-                    _pop1(vals, height, unreach, I32_)
+                    _pop1(vals, height, unreach, at)
                 elif k == K_TABLE_SIZE:
-                    vals.append(I32_)
+                    vals.append(at)
                 elif k == K_TABLE_GROW:
-                    _pop1(vals, height, unreach, I32_)
+                    _pop1(vals, height, unreach, at)
                     _pop1(vals, height, unreach, t)
-                    vals.append(I32_)
+                    vals.append(at)
                 else:
-                    _pop1(vals, height, unreach, I32_)
+                    _pop1(vals, height, unreach, at)
                     _pop1(vals, height, unreach, t)
-                    _pop1(vals, height, unreach, I32_)
+                    _pop1(vals, height, unreach, at)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_TABLE_COPY:
@@ -1278,7 +1318,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown table {src}")
                 if tables[dst] != tables[src]:
                     raise _Fail("type mismatch")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                ad, as_ = table_at[dst], table_at[src]
+                _apply(vals, height, unreach, [ad, as_, I32_ if I32_ in (ad, as_) else ad], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_TABLE_INIT:
@@ -1289,7 +1330,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown elem segment {elem}")
                 if tables[tab] != elem_types[elem]:
                     raise _Fail("type mismatch")
-                _apply(vals, height, unreach, ent[1], ent[2])
+                _apply(vals, height, unreach, [table_at[tab], I32_, I32_], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_ELEM_DROP:

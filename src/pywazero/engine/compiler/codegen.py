@@ -177,6 +177,11 @@ _FOLDABLE = frozenset(
     and n not in _TRAPPING and not n.startswith(("f",)) and n.split(".")[1][0] != "f"
 )
 
+def _grow_mask(t: Any) -> str:
+    """memory.grow/table.grow's result mask: -1 is all ones of the address type."""
+    return "0xFFFFFFFFFFFFFFFF" if getattr(t, "address_type", I32) == I64 else "0xFFFFFFFF"
+
+
 # memory access: op -> (struct helper name, post-processing template, natural size)
 _LOADS: Dict[int, Tuple[str, str]] = {
     0x28: ("_lI", "{0}"), 0x29: ("_lQ", "{0}"),
@@ -383,6 +388,7 @@ class FunctionGenerator:
         self.tag_params = [len(module.types[t].params) for t in module.tag_types()]
         self.ntry = 0
         self.nexc = 0
+
 
     # -- emission helpers -------------------------------------------------------------
     def emit(self, s: str) -> None:
@@ -879,7 +885,9 @@ class FunctionGenerator:
                 # a dynamic length is charged once the operator succeeded, and
                 # checked (engine/limits.py: length_charges)
                 if op in _GROW_OPS:
-                    self.emit("if %s != 4294967295:" % st[-1].expr)
+                    # (a failed grow is -1 of the memory's/table's address type)
+                    t = (self.module.mem_types() if op == 0x40 else self.module.table_types())[imm]
+                    self.emit("if %s != %d:" % (st[-1].expr, int(_grow_mask(t), 16)))
                     self.ind += 1
                 self.emit("%s -= %s" % (self.fv, dyn))
                 self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
@@ -1208,7 +1216,7 @@ class FunctionGenerator:
             self.push_effect("(len(M%d) >> 16)" % imm)
         elif op == 0x40:  # memory.grow
             e = st.pop()
-            self.push_effect("(MI%d.grow(%s) & 0xFFFFFFFF)" % (imm, e.expr))
+            self.push_effect("(MI%d.grow(%s) & %s)" % (imm, e.expr, _grow_mask(self.module.mem_types()[imm])))
         elif op == 0xD0:  # ref.null
             st.append(_E("None", K_CONST))
         elif op == 0xD1:  # ref.is_null
@@ -1230,7 +1238,8 @@ class FunctionGenerator:
         elif op == FC(15):  # table.grow
             nn = st.pop()
             v = st.pop()
-            self.push_effect("(TI%d.grow(%s, %s) & 0xFFFFFFFF)" % (imm, nn.expr, v.expr))
+            self.push_effect("(TI%d.grow(%s, %s) & %s)" % (imm, nn.expr, v.expr,
+                                                          _grow_mask(self.module.table_types()[imm])))
         elif op == FC(17):  # table.fill
             nn = st.pop()
             v = st.pop()

@@ -336,8 +336,8 @@ def _charge_length(fn: Callable, cell: Any, grow: bool) -> Callable:
     def charged(S: List[Any], inst: Any, a: Any, b: Any) -> None:
         n = S[-1]
         fn(S, inst, a, b)
-        if grow and S[-1] == 0xFFFFFFFF:
-            return
+        if grow and (S[-1] == 0xFFFFFFFF or S[-1] == 0xFFFFFFFFFFFFFFFF):
+            return   # (-1 of a 32-bit or a 64-bit memory/table)
         f = cell.cell_contents - n
         cell.cell_contents = f
         if f <= 0:

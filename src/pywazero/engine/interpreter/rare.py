@@ -10,9 +10,11 @@ from typing import Any, Callable, List, Tuple
 from ...errors import Trap
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
+from ...wasm.types import I64
 from .. import bulk
 
 _M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
 _oob_mem = bulk.oob_memory
 _oob_table = bulk.oob_table
 
@@ -23,6 +25,11 @@ def memory_size(S: List[Any], inst: Any, a: int, b: Any) -> None:
 
 def memory_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
     S[-1] = inst.mems[a].grow(S[-1]) & _M32
+
+
+def memory_grow64(S: List[Any], inst: Any, a: int, b: Any) -> None:
+    # a 64-bit memory (memory64): -1 is the i64 all-ones
+    S[-1] = inst.mems[a].grow(S[-1]) & _M64
 
 
 def memory_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -84,6 +91,12 @@ def table_grow(S: List[Any], inst: Any, a: int, b: Any) -> None:
     n = S.pop()
     init = S[-1]
     S[-1] = inst.tables[a].grow(n, init) & _M32
+
+
+def table_grow64(S: List[Any], inst: Any, a: int, b: Any) -> None:
+    n = S.pop()
+    init = S[-1]
+    S[-1] = inst.tables[a].grow(n, init) & _M64
 
 
 def table_fill(S: List[Any], inst: Any, a: int, b: Any) -> None:
@@ -156,6 +169,10 @@ def _simd_handler(op: int, imm: Any) -> Tuple[Callable, Any, Any]:
 def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
     """``(handler, a, b)`` for instruction ``(op, imm)``."""
     fn = _TABLE.get(op)
+    if fn is memory_grow and module.mem_types()[imm].address_type == I64:
+        fn = memory_grow64
+    elif fn is table_grow and module.table_types()[imm].address_type == I64:
+        fn = table_grow64
     if fn is not None:
         if isinstance(imm, tuple):
             a, b = imm[0], imm[1]
