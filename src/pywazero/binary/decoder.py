@@ -320,7 +320,16 @@ _MF_MULTI = 1
 _MF_WIDE = 2
 _KIND.append(0)
 _KIND_NO_REFS.append(0)
-_KINDS_CACHE: Dict[Tuple[bool, int], List[int]] = {}
+# Exception handling's opcodes (throw, try_table, ... and the legacy try, catch, ...)
+# are illegal opcodes without its features, as the tag section is an unknown section.
+_EH_OPS = (0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F)
+_KIND_EH = _KIND
+_KIND = list(_KIND_EH)
+for _code in _EH_OPS:
+    _KIND[_code] = _K_ILLEGAL
+    _KIND_NO_REFS[_code] = _K_ILLEGAL
+del _code
+_KINDS_CACHE: Dict[Tuple[bool, int, bool], List[int]] = {}
 
 
 def _kinds_for(features: CoreFeatures) -> List[int]:
@@ -328,16 +337,20 @@ def _kinds_for(features: CoreFeatures) -> List[int]:
     refs = bool(features & CoreFeatures.REFERENCE_TYPES)
     mf = ((_MF_MULTI if features & CoreFeatures.MULTI_MEMORY else 0)
           | (_MF_WIDE if features & CoreFeatures.MEMORY64 else 0))
+    eh = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
     base = _KIND if refs else _KIND_NO_REFS
-    if not mf:
+    if not mf and not eh:
         return base
-    kinds = _KINDS_CACHE.get((refs, mf))
+    kinds = _KINDS_CACHE.get((refs, mf, eh))
     if kinds is None:
         kinds = [_K_MEMARG_X if k == _K_MEMARG
                  else _K_MEMIDX if (mf & _MF_MULTI and (k == _K_ZERO or k == _K_ZERO_FLAG)) else k
                  for k in base[:256]]
+        if eh:
+            for code in _EH_OPS:
+                kinds[code] = _KIND_EH[code]
         kinds.append(mf)
-        _KINDS_CACHE[(refs, mf)] = kinds
+        _KINDS_CACHE[(refs, mf, eh)] = kinds
     return kinds
 
 
