@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Tuple
 
-from ...errors import Trap
+from ...errors import Trap, WasmException
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import I64
@@ -299,8 +299,6 @@ def simd_translate(op: int, imm: Any) -> Tuple[str, Any, Any, Any]:
 
 def throw(S: List[Any], inst: Any, a: int, b: int) -> None:
     """``throw a``: the tag's ``b`` payload values are the topmost."""
-    from ...errors import WasmException
-
     if b:
         values = tuple(S[-b:])
         del S[-b:]
