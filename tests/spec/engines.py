@@ -13,7 +13,8 @@ from pywazero.engine import numerics as num
 from pywazero.runtime import CompiledModule
 from pywazero.text import wast
 from pywazero.wasm.instance import GlobalInstance
-from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
+from pywazero.wasm.subtyping import top_heap
+from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, HT_FUNC, I32, I64, V128, is_ref, ref_heap
 
 from .runner import Engine
 
@@ -35,7 +36,7 @@ def _from_raw(t: int, v: Any) -> "wast.Value":
         return wast.Value(t, num.f32_to_bits(v))
     if t == F64:
         return wast.Value(t, num.f64_to_bits(v))
-    if t == FUNCREF:
+    if t == FUNCREF or (is_ref(t) and top_heap(ref_heap(t)) == HT_FUNC):
         return wast.Value(t, None if v is None else getattr(v, "index", 0))
     return wast.Value(t, v)
 

@@ -13,6 +13,7 @@ from pywazero.binary.decoder import decode_module, read_leb128
 from pywazero.errors import CompileError, DecodeError
 from pywazero.wasm import opcodes as op
 from pywazero.wasm.module import MODE_ACTIVE, MODE_DECLARATIVE, MODE_PASSIVE
+from pywazero.wasm.types import HT_FUNC, ref_type
 from pywazero.wasm.types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -361,17 +362,18 @@ def ref_func(i):
 
 
 OFFSET_0 = b"\x41\x00\x0b"
+REF_FUNC = ref_type(HT_FUNC, False)   # 3.0: the type of a vector of function indices
 
 
 @pytest.mark.parametrize("seg, mode, elem_type, init, table, offset", [
     (b"\x00" + OFFSET_0 + vec([b"\x00", b"\x01"]),
-     MODE_ACTIVE, FUNCREF, [ref_func(0), ref_func(1)], 0, [(0x41, 0), END]),
+     MODE_ACTIVE, REF_FUNC, [ref_func(0), ref_func(1)], 0, [(0x41, 0), END]),
     (b"\x01\x00" + vec([b"\x01"]),
-     MODE_PASSIVE, FUNCREF, [ref_func(1)], 0, None),
+     MODE_PASSIVE, REF_FUNC, [ref_func(1)], 0, None),
     (b"\x02\x03" + b"\x41\x07\x0b" + b"\x00" + vec([b"\x00"]),
-     MODE_ACTIVE, FUNCREF, [ref_func(0)], 3, [(0x41, 7), END]),
+     MODE_ACTIVE, REF_FUNC, [ref_func(0)], 3, [(0x41, 7), END]),
     (b"\x03\x00" + vec([b"\x00", b"\x00"]),
-     MODE_DECLARATIVE, FUNCREF, [ref_func(0), ref_func(0)], 0, None),
+     MODE_DECLARATIVE, REF_FUNC, [ref_func(0), ref_func(0)], 0, None),
     (b"\x04" + OFFSET_0 + vec([b"\xd2\x01\x0b", b"\xd0\x70\x0b"]),
      MODE_ACTIVE, FUNCREF, [ref_func(1), [(0xD0, FUNCREF), END]], 0, [(0x41, 0), END]),
     (b"\x05\x6f" + vec([b"\xd0\x6f\x0b"]),

@@ -34,6 +34,7 @@ from pywazero.wasm.module import (
     NameSection,
 )
 from pywazero.wasm.opcodes import BY_NAME, fc, fd
+from pywazero.wasm.types import HT_FUNC, ref_type  # noqa: E402
 from pywazero.wasm.types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -235,7 +236,7 @@ def full_module() -> Module:
         globals=[Global(GlobalType(I64), [(0x42, -1), END])],
         exports=[Export("run", EXTERN_FUNC, 1), Export("mem", EXTERN_MEMORY, 0)],
         start=1,
-        elems=[ElementSegment(MODE_ACTIVE, FUNCREF, [ref_func(0), ref_func(1)], 0, i32c(1))],
+        elems=[ElementSegment(MODE_ACTIVE, REF_FUNC, [ref_func(0), ref_func(1)], 0, i32c(1))],
         datas=[DataSegment(MODE_ACTIVE, b"hi", 0, i32c(16))],
     )
 
@@ -426,7 +427,7 @@ def test_every_opcode_in_the_table_encodes():
         O.IMM_REFTYPE: FUNCREF, O.IMM_MEMORY_INIT: (0, 0), O.IMM_DATA: 0,
         O.IMM_MEMORY_COPY: (0, 0), O.IMM_TABLE_INIT: (0, 0), O.IMM_ELEM: 0,
         O.IMM_TABLE_COPY: (0, 0), O.IMM_V128: 0, O.IMM_SHUFFLE: bytes(16),
-        O.IMM_LANE: 0, O.IMM_MEMARG_LANE: (0, 0, 0, 0),
+        O.IMM_LANE: 0, O.IMM_MEMARG_LANE: (0, 0, 0, 0), O.IMM_TYPE: 0,
         O.IMM_TAG: 0, O.IMM_TRY_TABLE: (-64, ((O.CATCH, 0, 0), (O.CATCH_ALL_REF, None, 0))),
     }
     imm_size = {
@@ -478,23 +479,27 @@ def elem_section(*segs: ElementSegment) -> bytes:
 
 
 OFF = i32c(2)          # 41 02 0b
+REF_FUNC = ref_type(HT_FUNC, False)   # (ref func): a vector of function indices
 NULL_F = [(0xD0, FUNCREF), END]
 GLOBAL0 = [(0x23, 0), END]
 
 
 @pytest.mark.parametrize("seg, expected", [
-    # 0: active, table 0, funcref, function indices
-    (ElementSegment(MODE_ACTIVE, FUNCREF, [ref_func(1), ref_func(130)], 0, OFF),
+    # 0: active, table 0, function indices (their type is (ref func) since 3.0)
+    (ElementSegment(MODE_ACTIVE, REF_FUNC, [ref_func(1), ref_func(130)], 0, OFF),
      "01" "00" "41020b" "02" "01" "8201"),
     # 1: passive, elemkind, function indices
-    (ElementSegment(MODE_PASSIVE, FUNCREF, [ref_func(3)]),
+    (ElementSegment(MODE_PASSIVE, REF_FUNC, [ref_func(3)]),
      "01" "01" "00" "01" "03"),
     # 2: active, explicit table, elemkind, function indices
-    (ElementSegment(MODE_ACTIVE, FUNCREF, [ref_func(3)], 1, OFF),
+    (ElementSegment(MODE_ACTIVE, REF_FUNC, [ref_func(3)], 1, OFF),
      "01" "02" "01" "41020b" "00" "01" "03"),
     # 3: declarative, elemkind, function indices
-    (ElementSegment(MODE_DECLARATIVE, FUNCREF, [ref_func(0), ref_func(0)]),
+    (ElementSegment(MODE_DECLARATIVE, REF_FUNC, [ref_func(0), ref_func(0)]),
      "01" "03" "00" "02" "00" "00"),
+    # funcref with plain ref.func items: expressions (decoding gives funcref back)
+    (ElementSegment(MODE_PASSIVE, FUNCREF, [ref_func(3)]),
+     "01" "05" "70" "01" "d2030b"),
     # 4: active, table 0, funcref, expressions
     (ElementSegment(MODE_ACTIVE, FUNCREF, [ref_func(1), NULL_F], 0, OFF),
      "01" "04" "41020b" "02" "d2010b" "d0700b"),
@@ -521,7 +526,7 @@ def test_element_ref_func_with_extra_instructions_uses_expressions():
 
 
 def test_empty_funcref_segment_uses_index_vector():
-    seg = ElementSegment(MODE_ACTIVE, FUNCREF, [], 0, OFF)
+    seg = ElementSegment(MODE_ACTIVE, REF_FUNC, [], 0, OFF)
     assert elem_section(seg) == bytes.fromhex("010041020b00")
 
 
@@ -666,9 +671,9 @@ def roundtrip_modules():
         tables=[TableType(FUNCREF, Limits(1)), TableType(EXTERNREF, Limits(1, 5))],
         mems=[MemoryType(Limits(0))],
         elems=[
-            ElementSegment(MODE_ACTIVE, FUNCREF, [ref_func(0)], 0, OFF),
+            ElementSegment(MODE_ACTIVE, REF_FUNC, [ref_func(0)], 0, OFF),
             ElementSegment(MODE_PASSIVE, FUNCREF, [ref_func(0), NULL_F]),
-            ElementSegment(MODE_DECLARATIVE, FUNCREF, [ref_func(0)]),
+            ElementSegment(MODE_DECLARATIVE, REF_FUNC, [ref_func(0)]),
             ElementSegment(MODE_ACTIVE, EXTERNREF, [[(0xD0, EXTERNREF), END]], 1, OFF),
         ],
         datas=[DataSegment(MODE_PASSIVE, b"abc"), DataSegment(MODE_ACTIVE, b"d", 0, OFF)],

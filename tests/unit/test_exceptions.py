@@ -306,8 +306,10 @@ def test_legacy_try_catch_rethrow_delegate(engine):
 
 def test_feature_gates():
     rt2 = wz.Runtime(wz.RuntimeConfig(core_features=CoreFeatures.V2))
-    with pytest.raises(wz.ValidationError, match="exceptions feature"):
+    with pytest.raises(wz.ValidationError):
         rt2.compile('(module (func (throw_ref (ref.null exn))))')
+    with pytest.raises(wz.ValidationError, match="throw_ref requires the exceptions feature"):
+        rt2.compile('(module (func (param externref) (throw_ref (local.get 0))))')
     with pytest.raises(wz.ValidationError, match="exceptions feature"):
         rt2.compile('(module (tag))')
     with pytest.raises(wz.ValidationError, match="exceptions feature"):

@@ -296,3 +296,58 @@ def test_generated_code_of_functions_without_tail_calls_is_unchanged():
     assert "_TC" not in plain and "_t" not in plain.split("def ", 1)[1].split("(")[0]
     # a return_call to a function without tail calls is a plain call at the same depth
     assert "return f0(l0, _d)" in dump(cm, 1)
+
+
+SELF = """(module
+  (global $g (mut i32) (i32.const 0))
+  ;; swaps its parameters each step: l0, l1 = l1, l0 - 1 must read both first
+  (func $swap (export "swap") (param i32 i32) (result i32)
+    (local $seen i32)
+    ;; a local is zero again in every tail-called activation
+    (if (local.get $seen) (then unreachable))
+    (local.set $seen (i32.const 1))
+    (if (result i32) (i32.eqz (local.get 1)) (then (local.get 0))
+      (else (return_call $swap (local.get 1) (i32.sub (local.get 0) (i32.const 1))))))
+  ;; a self tail call from inside nested loops and blocks
+  (func $nested (export "nested") (param i32) (result i32)
+    (block $out
+      (loop $l
+        (block $skip
+          (br_if $out (i32.eqz (local.get 0)))
+          (br_if $skip (i32.and (local.get 0) (i32.const 1)))
+          (return_call $nested (i32.sub (local.get 0) (i32.const 1))))
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+        (br $l)))
+    (global.get $g))
+  ;; no parameters: state in a global
+  (func $tick (export "tick") (result i32)
+    (global.set $g (i32.add (global.get $g) (i32.const 1)))
+    (if (result i32) (i32.ge_u (global.get $g) (i32.const 100000)) (then (global.get $g))
+      (else (return_call $tick)))))"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("limits", [{}, {"consume_fuel": True}, {"interruptible": True}])
+def test_self_tail_calls(engine, limits):
+    rt = runtime(engine, max_call_depth=20, **limits)
+    if limits.get("consume_fuel"):
+        rt.set_fuel(10 ** 9)
+    m = rt.instantiate(rt.compile(SELF))
+    # (a, b) -> (b, a - 1) until b == 0
+    def swap_py(a, b):
+        while b:
+            a, b = b, (a - 1) & 0xFFFFFFFF
+        return a - (1 << 32) if a >= 1 << 31 else a
+    for a, b in ((5, 9), (1000, 999), (0, 3), (7, 0)):
+        assert m.exports["swap"](a, b) == swap_py(a, b)
+    assert m.exports["tick"]() == 100_000
+    assert m.exports["nested"](100_001) == 100_000
+
+
+def test_compiler_turns_a_self_tail_call_into_a_loop():
+    from pywazero.engine.compiler import dump
+
+    cm = runtime("compiler").compile(SELF)
+    src = dump(cm, 0)
+    assert "_TC" not in src and "while True:" in src and "continue" in src
+    assert "l0, l1 = l1, ((l0 - 1) & 0xFFFFFFFF)" in src

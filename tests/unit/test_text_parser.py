@@ -8,6 +8,7 @@ from pywazero.text.lexer import Source, read_sexprs
 from pywazero.text.parser import parse_module, parse_module_text
 from pywazero.wasm.module import MODE_ACTIVE, MODE_DECLARATIVE, MODE_PASSIVE
 from pywazero.wasm.opcodes import fc, fd
+from pywazero.wasm.types import HT_FUNC, ref_type
 from pywazero.wasm.types import (
     BLOCK_EMPTY, EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_MEMORY, EXTERN_TABLE, EXTERNREF, F32,
     F64, FUNCREF, I32, I64, V128, FuncType, GlobalType, Limits, MemoryType, TableType,
@@ -613,10 +614,12 @@ def test_element_segment_forms():
       (elem declare func $f)
       (elem $named externref))""")
     modes = [(e.mode, e.elem_type, len(e.init)) for e in m.elems]
+    # (a list of function indices has type (ref func) since 3.0)
+    ref_func = ref_type(HT_FUNC, False)
     assert modes == [
-        (MODE_ACTIVE, FUNCREF, 0), (MODE_ACTIVE, FUNCREF, 2), (MODE_ACTIVE, FUNCREF, 1),
-        (MODE_ACTIVE, FUNCREF, 2), (MODE_PASSIVE, FUNCREF, 1), (MODE_PASSIVE, FUNCREF, 1),
-        (MODE_DECLARATIVE, FUNCREF, 1), (MODE_PASSIVE, EXTERNREF, 0)]
+        (MODE_ACTIVE, ref_func, 0), (MODE_ACTIVE, ref_func, 2), (MODE_ACTIVE, ref_func, 1),
+        (MODE_ACTIVE, FUNCREF, 2), (MODE_PASSIVE, ref_func, 1), (MODE_PASSIVE, FUNCREF, 1),
+        (MODE_DECLARATIVE, ref_func, 1), (MODE_PASSIVE, EXTERNREF, 0)]
     assert m.elems[3].offset == [(0x41, 2), END]
     assert m.elems[3].init[1] == [(0xD0, FUNCREF), END]
     assert m.elems[4].offset is None

@@ -16,6 +16,7 @@ from pywazero.text.wast import (
     Value,
     read_script,
 )
+from pywazero.wasm.types import NULLEXTERNREF, NULLFUNCREF, ref_type
 from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
 
 
@@ -171,6 +172,11 @@ def test_reference_patterns():
     assert not rf.matches(Value(EXTERNREF, 1))
     null = Value(FUNCREF, None)
     assert null.matches(Value(FUNCREF, None)) and not null.matches(Value(EXTERNREF, None))
+    # 3.0: a null of any type of the same hierarchy
+    assert null.matches(Value(ref_type(0), None)) and null.matches(Value(NULLFUNCREF, None))
+    assert not null.matches(Value(NULLEXTERNREF, None))
+    assert results_of("(ref.null)")[0].matches(Value(EXTERNREF, None))
+    assert results_of("(ref.null nofunc)") == (Value(NULLFUNCREF, None),)
     with pytest.raises(DecodeError):
         args_of("(ref.func)")  # a pattern, not a value
     with pytest.raises(DecodeError):

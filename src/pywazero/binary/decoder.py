@@ -55,10 +55,14 @@ from ..wasm.types import (
     EXTERN_TAG,
     EXNREF,
     EXTERNREF,
+    ABSTRACT_HEAP_TYPES,
     FUNCREF,
+    HT_FUNC,
     I32,
     I64,
     VALUE_TYPES,
+    blocktype_of_valtype,
+    ref_type,
     FuncType,
     GlobalType,
     Limits,
@@ -97,10 +101,16 @@ _SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 5.5, 6: 6, 7: 7, 8: 8, 9: 9, 
 _END_OF_SECTION = "unexpected end of section or function"
 
 _REF_TYPES = frozenset((FUNCREF, EXTERNREF))
-# ref.null's heap type (exn: exception handling; the validator names its feature)
-_REF_NULL_TYPES = frozenset((FUNCREF, EXTERNREF, EXNREF))
-# (exnref decodes whatever the features; the validator names the feature it needs)
-_VALUE_TYPES = frozenset(VALUE_TYPES) | {EXNREF}
+_VALUE_TYPES = frozenset(VALUE_TYPES)
+# WebAssembly 3.0's one-byte reference types (the nullable abstract ones, e.g.
+# exnref, nullfuncref) and the two prefixes of ``(ref null? heaptype)``.  The
+# decoder reads every 3.0 value type whatever the features; the validator
+# rejects those of a disabled feature, naming it.
+_ABBREV_REF_TYPES = frozenset(ht + 0x80 for ht in ABSTRACT_HEAP_TYPES)
+_VALUE_TYPES_3 = _VALUE_TYPES | _ABBREV_REF_TYPES
+_REF_FUNC = ref_type(HT_FUNC, False)   # (ref func)
+_REF_NULL_PREFIX = 0x63
+_REF_PREFIX = 0x64
 
 _u32_le = Struct("<I").unpack_from
 _u64_le = Struct("<Q").unpack_from
@@ -227,6 +237,26 @@ def read_leb128(data: Union[bytes, bytearray, memoryview], pos: int = 0, bits: i
         raise DecodeError(e.reason, offset=e.pos) from None
 
 
+def _heaptype(buf: bytes, pos: int) -> Tuple[int, int]:
+    """A heap type (s33): an abstract one (negative) or a type index."""
+    start = pos
+    ht, pos = _sleb(buf, pos, 33)
+    if ht < 0 and ht not in ABSTRACT_HEAP_TYPES:
+        raise _Err("malformed heap type", start)
+    return ht, pos
+
+
+def _valtype(buf: bytes, pos: int, what: str = "malformed value type") -> Tuple[int, int]:
+    """A value type of any length (see :func:`~pywazero.wasm.types.ref_type`)."""
+    t = buf[pos]
+    if t in _VALUE_TYPES_3:
+        return t, pos + 1
+    if t == _REF_NULL_PREFIX or t == _REF_PREFIX:
+        ht, pos = _heaptype(buf, pos + 1)
+        return ref_type(ht, t == _REF_NULL_PREFIX), pos
+    raise _Err(what, pos)
+
+
 # ---------------------------------------------------------------------------------
 # Instructions
 # ---------------------------------------------------------------------------------
@@ -284,6 +314,7 @@ _ONE_BYTE_KIND = {
     _opc.IMM_REFTYPE: _K_REFTYPE,
     _opc.IMM_TAG: _K_U32,
     _opc.IMM_TRY_TABLE: _K_TRY_TABLE,
+    _opc.IMM_TYPE: _K_U32,
 }
 
 _KIND: List[int] = [_K_ILLEGAL] * 256
@@ -452,16 +483,18 @@ def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, obje
 
 
 def _blocktype(buf: bytes, pos: int) -> Tuple[int, int]:
-    """A block type (s33, see types.BLOCK_EMPTY) at ``pos``. Returns ``(bt, pos)``."""
+    """A block type (s33, see types.BLOCK_EMPTY) at ``pos``, as the block/if path of
+    _decode_instrs reads it. Returns ``(bt, pos)``."""
     b = buf[pos]
     if b == 0x40:
         return -0x40, pos + 1
     if b < 0x40:
         return b, pos + 1
     if b < 0x80:
-        if b not in _VALUE_TYPES:
-            raise _Err("malformed value type", pos)
-        return b - 0x80, pos + 1
+        if b in _VALUE_TYPES_3:
+            return b - 0x80, pos + 1
+        t, pos = _valtype(buf, pos)   # (ref null? ht)
+        return blocktype_of_valtype(t), pos
     bt, pos2 = _sleb(buf, pos, 33)
     if bt < 0:
         raise _Err("malformed block type", pos)
@@ -535,18 +568,21 @@ def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object
         n, pos = _u32(buf, pos)
         if n > total - start:
             raise _Err("length out of bounds", start)
-        types = buf[pos:pos + n]
-        if len(types) < n:
-            raise IndexError
-        for i, t in enumerate(types):
-            if t not in _VALUE_TYPES:
-                raise _Err("malformed value type", pos + i)
-        return tuple(types), pos + n
+        types = []
+        for _ in range(n):
+            t, pos = _valtype(buf, pos)
+            types.append(t)
+        return tuple(types), pos
     if k == _K_REFTYPE:
+        # ref.null's heap type, kept as the nullable reference type
         t = buf[pos]
-        if t not in _REF_NULL_TYPES:
-            raise _Err("malformed reference type", pos)
-        return t, pos + 1
+        if t in _REF_TYPES:
+            return t, pos + 1
+        try:
+            ht, pos2 = _heaptype(buf, pos)
+        except _Err:
+            raise _Err("malformed reference type", pos) from None
+        return ref_type(ht), pos2
     if k == _K_CALL_INDIRECT_FLAG:
         y, pos = _u32(buf, pos)
         if buf[pos] != 0:
@@ -647,10 +683,12 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                     pos += 1
                     append((op, b))
                 elif b < 0x80:
-                    if b not in _VALUE_TYPES:
-                        raise _Err("malformed value type", pos)
-                    pos += 1
-                    append((op, b - 0x80))
+                    if b in _VALUE_TYPES_3:
+                        pos += 1
+                        append((op, b - 0x80))
+                    else:
+                        t, pos = _valtype(buf, pos)
+                        append((op, blocktype_of_valtype(t)))
                 else:
                     b, pos2 = sleb(buf, pos, 33)
                     if b < 0:
@@ -743,30 +781,37 @@ class _Reader:
             raise _Err("malformed UTF-8 encoding", start) from None
 
     def valtype(self) -> int:
-        t = self.buf[self.pos]
-        if t not in _VALUE_TYPES:
-            raise _Err("malformed value type", self.pos)
-        self.pos += 1
+        t, self.pos = _valtype(self.buf, self.pos)
         return t
 
     def valtypes(self) -> Tuple[int, ...]:
         n = self.count()
         start = self.pos
-        types = self.buf[start:start + n]
+        buf = self.buf
+        types = buf[start:start + n]
         if len(types) < n:
             raise IndexError
-        for i, t in enumerate(types):
-            if t not in _VALUE_TYPES:
-                raise _Err("malformed value type", start + i)
-        self.pos = start + n
-        return tuple(types)
+        if all(t in _VALUE_TYPES for t in types):
+            self.pos = start + n
+            return tuple(types)
+        # (3.0's multi-byte reference types)
+        out = []
+        pos = start
+        for _ in range(n):
+            t, pos = _valtype(buf, pos)
+            out.append(t)
+        self.pos = pos
+        return tuple(out)
 
     def reftype(self) -> int:
         t = self.buf[self.pos]
-        if t not in _REF_TYPES:
-            raise _Err("malformed reference type", self.pos)
-        self.pos += 1
-        return t
+        if t in _REF_TYPES:
+            self.pos += 1
+            return t
+        if t in _ABBREV_REF_TYPES or t == _REF_NULL_PREFIX or t == _REF_PREFIX:
+            t, self.pos = _valtype(self.buf, self.pos)
+            return t
+        raise _Err("malformed reference type", self.pos)
 
     def limits(self) -> Tuple[Limits, int]:
         """``(limits, address type)``.  Flags: bit 0 a maximum follows, bit 2 the
@@ -972,9 +1017,24 @@ class _Decoder:
                 ft.append(r.u32())
 
     def _table(self, r: _Reader) -> None:
-        tables = self.module.tables
+        m = self.module
+        tables = m.tables
+        inits = m.table_inits
         for _ in range(r.count()):
-            tables.append(r.tabletype())
+            if r.buf[r.pos] == 0x40:
+                # 3.0: 0x40 0x00 tabletype expr, a table with an initialiser
+                pos = r.pos + 1
+                if r.buf[pos] != 0x00:
+                    raise _Err("malformed table", pos)
+                r.pos = pos + 1
+                tt = r.tabletype()
+                init = r.expr()
+                while len(inits) < len(tables):
+                    inits.append(None)
+                tables.append(tt)
+                inits.append(init)
+            else:
+                tables.append(r.tabletype())
 
     def _memory(self, r: _Reader) -> None:
         mems = self.module.mems
@@ -1034,7 +1094,9 @@ class _Decoder:
                     kpos = r.pos
                     if r.byte() != 0x00:
                         raise _Err("malformed element kind", kpos)
-                elem_type = FUNCREF
+                # (3.0 types a vector of function indices (ref func); the
+                # validator reads that as funcref under 2.0's rules)
+                elem_type = _REF_FUNC
                 init = [[(_OP_REF_FUNC, r.u32()), _END] for _ in range(r.count())]
             elems.append(ElementSegment(mode, elem_type, init, table, offset))
 
@@ -1086,9 +1148,10 @@ class _Decoder:
                     else:
                         c, pos = _u32(buf, pos)
                     t = buf[pos]
-                    if t not in valtypes:
-                        raise _Err("malformed value type", pos)
-                    pos += 1
+                    if t in valtypes:
+                        pos += 1
+                    else:
+                        t, pos = _valtype(buf, pos)
                     locals_.append((c, t))
                     nlocals += c
                 if nlocals >= 0x1_0000_0000:

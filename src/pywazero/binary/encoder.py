@@ -44,13 +44,22 @@ from ..wasm.types import (
     EXTERN_TABLE,
     EXTERN_TAG,
     FUNCREF,
+    HT_FUNC,
     I32,
     I64,
     GlobalType,
     Limits,
     MemoryType,
     TableType,
+    blocktype_of_valtype,
+    is_ref,
+    ref_heap,
+    ref_nullable,
+    ref_type,
+    valtype_of_blocktype,
 )
+
+_REF_FUNC = ref_type(HT_FUNC, False)
 
 __all__ = [
     "encode_module",
@@ -205,7 +214,7 @@ _K_OTHER = 6     # handled by _write_rare
 
 _U32_IMMS = frozenset((
     _ops.IMM_LABEL, _ops.IMM_FUNC, _ops.IMM_LOCAL, _ops.IMM_GLOBAL, _ops.IMM_TABLE,
-    _ops.IMM_MEMORY, _ops.IMM_ELEM, _ops.IMM_TAG,
+    _ops.IMM_MEMORY, _ops.IMM_ELEM, _ops.IMM_TYPE, _ops.IMM_TAG,
 ))
 
 
@@ -287,7 +296,13 @@ def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
         for t in imm:
             _w_valtype(out, t)
     elif imm_kind == _ops.IMM_REFTYPE:
-        _w_valtype(out, imm)
+        # ref.null's heap type
+        if 0 <= imm <= 0xFF:
+            out.append(imm)
+        elif is_ref(imm):
+            _w_s33(out, ref_heap(imm))
+        else:
+            raise ValueError(f"bad reference type: {imm!r}")
     elif imm_kind in (_ops.IMM_MEMORY_INIT, _ops.IMM_TABLE_INIT,
                       _ops.IMM_MEMORY_COPY, _ops.IMM_TABLE_COPY):
         # (data, memory), (elem, table), (dst, src), (dst, src): binary order too.
@@ -363,6 +378,9 @@ def _write_expr(out: bytearray, expr: Iterable) -> bool:
             elif k == _K_BLOCK:
                 if -64 <= imm < 64:
                     append(imm & 0x7F)
+                elif imm <= -0x100:
+                    # a single result of a multi-byte reference type
+                    _w_valtype(out, valtype_of_blocktype(imm))
                 else:
                     _w_s33(out, imm)
             elif k == _K_DATA:
@@ -394,9 +412,14 @@ def encode_expr(expr: Expr) -> bytes:
 # Types and small pieces
 # ---------------------------------------------------------------------------------
 def _w_valtype(out: bytearray, t: int) -> None:
-    if not 0 <= t <= 0xFF:
+    if 0 <= t <= 0xFF:
+        out.append(t)
+    elif isinstance(t, int) and t > 0 and is_ref(t):
+        # (ref null? heaptype): 0x63/0x64 then the heap type as s33
+        out.append(0x63 if ref_nullable(t) else 0x64)
+        _w_s33(out, ref_heap(t))
+    else:
         raise ValueError(f"bad value type: {t!r}")
-    out.append(t)
 
 
 def _w_name(out: bytearray, s: Union[str, bytes]) -> None:
@@ -423,6 +446,15 @@ def _w_limits(out: bytearray, limits: Limits, address_type: int = I32) -> None:
 def _w_tabletype(out: bytearray, tt: TableType) -> None:
     _w_valtype(out, tt.elem_type)
     _w_limits(out, tt.limits, getattr(tt, "address_type", I32))
+
+
+def _w_table(out: bytearray, tt: TableType, init: Optional[Expr]) -> None:
+    if init is not None:
+        out += b"\x40\x00"   # 3.0: a table with an initialiser expression
+        _w_tabletype(out, tt)
+        _w_const_expr(out, init, "table initialiser")
+    else:
+        _w_tabletype(out, tt)
 
 
 def _w_memtype(out: bytearray, mt: MemoryType) -> None:
@@ -465,7 +497,7 @@ def _elem_flags(seg: ElementSegment) -> Tuple[int, Optional[List[int]]]:
     """The segment's encoding flag (0-7) and, for the funcidx-vector forms, the
     function indices."""
     funcs: Optional[List[int]] = None
-    if seg.elem_type == FUNCREF:
+    if seg.elem_type == _REF_FUNC:
         funcs = []
         for item in seg.init:
             x = _plain_ref_func(item)
@@ -474,7 +506,7 @@ def _elem_flags(seg: ElementSegment) -> Tuple[int, Optional[List[int]]]:
                 break
             funcs.append(x)
     if seg.mode == MODE_ACTIVE:
-        flags = 0 if (seg.table == 0 and seg.elem_type == FUNCREF) else 2
+        flags = 0 if (seg.table == 0 and (funcs is not None or seg.elem_type == FUNCREF)) else 2
     elif seg.mode == MODE_PASSIVE:
         flags = 1
     elif seg.mode == MODE_DECLARATIVE:
@@ -663,7 +695,7 @@ def encode_module(module: Module) -> bytes:
     _vec_section(out, SEC_IMPORT, module.imports, _w_import)
     _vec_section(out, SEC_FUNCTION, module.funcs,
                  lambda b, f, i: _w_u32(b, f.type_index))
-    _vec_section(out, SEC_TABLE, module.tables, lambda b, t, i: _w_tabletype(b, t))
+    _vec_section(out, SEC_TABLE, module.tables, lambda b, t, i: _w_table(b, t, module.table_init(i)))
     _vec_section(out, SEC_MEMORY, module.mems, lambda b, m, i: _w_memtype(b, m))
     _vec_section(out, SEC_TAG, module.tags, lambda b, t, i: (b.append(0), _w_u32(b, t)))
     _vec_section(out, SEC_GLOBAL, module.globals, _w_global)

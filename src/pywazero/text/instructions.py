@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..wasm import opcodes as _ops
-from ..wasm.types import EXNREF, EXTERNREF, FUNCREF
+from ..wasm.types import EXTERNREF, FUNCREF, ref_type
 from .lexer import ID, KEYWORD, NUM, RESERVED, SList, Token
 from .numbers import parse_f32_bits, parse_f64_bits, parse_int, parse_uint
 
@@ -306,15 +306,19 @@ def _imm_table_copy(mp, ctx, op, items, i, n, optok):
 
 
 def _imm_reftype(mp, ctx, op, items, i, n, optok):
+    # ref.null heaptype, kept as the nullable reference type
     tok = _need_token(mp, items, i, n, optok)
     if tok.kind == KEYWORD:
         if tok.text == "func":
             return (op, FUNCREF), i + 1
         if tok.text == "extern":
             return (op, EXTERNREF), i + 1
-        if tok.text == "exn":
-            return (op, EXNREF), i + 1
-    raise mp.error("unexpected token", tok.pos)
+    return (op, ref_type(mp.heaptype(tok))), i + 1
+
+
+def _imm_type(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, mp.index(tok, "type")), i + 1
 
 
 def _const_token(mp, items, i, n, optok) -> Token:
@@ -430,6 +434,7 @@ _IMM_HANDLERS: Dict[int, Optional[Callable]] = {
     _ops.IMM_F32: _imm_f32,
     _ops.IMM_F64: _imm_f64,
     _ops.IMM_REFTYPE: _imm_reftype,
+    _ops.IMM_TYPE: _imm_type,
     _ops.IMM_MEMORY_INIT: _imm_memory_init,
     _ops.IMM_DATA: _imm_data,
     _ops.IMM_MEMORY_COPY: _imm_memory_copy,

@@ -47,6 +47,8 @@ from ..wasm.types import (
     EXTERN_TABLE,
     EXTERN_TAG,
     FUNCREF,
+    HEAP_TYPE_BY_NAME,
+    HT_FUNC,
     I32,
     I64,
     VALTYPE_BY_NAME,
@@ -56,6 +58,8 @@ from ..wasm.types import (
     MemoryType,
     TableType,
     blocktype_of_valtype,
+    is_ref,
+    ref_type,
 )
 from .instructions import END, InstrContext, parse_instrs
 from .lexer import ID, KEYWORD, NUM, RESERVED, STRING, Node, SList, Source, Token, read_sexprs
@@ -64,6 +68,9 @@ from .numbers import parse_uint
 __all__ = ["parse_module_text", "parse_module"]
 
 _REFTYPES = {"funcref": FUNCREF, "externref": VALTYPE_BY_NAME["externref"]}
+# The type of a list of function indices (``(elem func $f $g)``): (ref func) in
+# 3.0 (the validator reads it as funcref under 2.0's rules).
+_REF_FUNC = ref_type(HT_FUNC, False)
 
 # Identifier namespaces (the names also appear in "duplicate ..." / "unknown ..." errors).
 _SPACES = ("type", "func", "table", "memory", "global", "elem", "data", "tag")
@@ -172,10 +179,47 @@ class _ModuleParser:
         raise self.error("unexpected token", tok.pos)
 
     def valtype(self, node: Node) -> int:
+        if type(node) is SList:
+            return self.ref_syntax(node)
         return self._type_keyword(node, VALTYPE_BY_NAME)
 
     def reftype(self, node: Node) -> int:
+        if type(node) is SList:
+            return self.ref_syntax(node)
+        if type(node) is Token and node.kind == KEYWORD:
+            t = VALTYPE_BY_NAME.get(node.text)
+            if t is not None and is_ref(t):
+                return t
         return self._type_keyword(node, _REFTYPES)
+
+    def ref_syntax(self, node: SList) -> int:
+        """``(ref null? heaptype)``."""
+        items = node.items
+        if node.head != "ref":
+            raise self.error("unexpected token", node.pos)
+        i = 1
+        nullable = False
+        if i < len(items) and type(items[i]) is Token and items[i].kind == KEYWORD \
+                and items[i].text == "null":
+            nullable = True
+            i += 1
+        if i >= len(items):
+            raise self.error("unexpected token", node.end)
+        ht = self.heaptype(items[i])
+        self.expect_end(items, i + 1, node)
+        return ref_type(ht, nullable)
+
+    def heaptype(self, node: Node) -> int:
+        """An abstract heap type (``func``, ``extern``, ...) or a type index."""
+        if type(node) is Token:
+            if node.kind == KEYWORD:
+                ht = HEAP_TYPE_BY_NAME.get(node.text)
+                if ht is None:
+                    raise self.error("unexpected token", node.pos, node.text)
+                return ht
+            if node.kind == ID or node.kind == NUM:
+                return self.index(node, "type")
+        raise self.unexpected(node)
 
     def _type_keyword(self, node: Node, names: Dict[str, int]) -> int:
         if type(node) is Token and node.kind == KEYWORD:
@@ -407,10 +451,22 @@ class _ModuleParser:
             f.offsets = []
         return m
 
+    def bind_type_ids(self, fields: List[SList]) -> None:
+        """Bind every ``(type $id ...)`` first: a reference type may name a type
+        defined further down."""
+        x = 0
+        for f in fields:
+            if f.head == "type":
+                items = f.items
+                if len(items) > 1 and type(items[1]) is Token and items[1].kind == ID:
+                    self.bind("type", items[1], x)
+                x += 1
+
     def scan(self, fields: List[SList]) -> None:
         """First pass: explicit types, identifiers of every index space, import order."""
         m = self.module
         counts = self.counts
+        type_ids_bound = False
         last_def: Optional[str] = None
         self.import_func_names: Dict[int, str] = {}
         for f in fields:
@@ -423,6 +479,9 @@ class _ModuleParser:
                     raise self.unexpected(items[0])
                 raise self.error("unknown operator", items[0].pos, head)
             if head == "type":
+                if not type_ids_bound:
+                    self.bind_type_ids(fields)
+                    type_ids_bound = True
                 i = 1
                 tok = None
                 if i < len(items) and type(items[i]) is Token and items[i].kind == ID:
@@ -433,7 +492,6 @@ class _ModuleParser:
                 ft = self.functype(items[i])
                 self.expect_end(items, i + 1, f)
                 x = len(m.types)
-                self.bind("type", tok, x)
                 m.types.append(ft)
                 self.type_lookup.setdefault(ft, x)
                 counts["type"] += 1
@@ -504,7 +562,7 @@ class _ModuleParser:
         if len(items) < 3 or type(items[2]) is not SList:
             return False
         h = items[2].head
-        return h not in ("table", "memory", "item") and h is not None and h != "ref.func" \
+        return h not in ("table", "memory", "item", "ref") and h is not None and h != "ref.func" \
             and h != "ref.null"
 
     # -- fields ---------------------------------------------------------------------
@@ -617,7 +675,8 @@ class _ModuleParser:
             self.module.imports.append(Import(imp[0], imp[1], EXTERN_TABLE, tt))
             return
         at, j = self.address_type(items, i, n)
-        if j < n and type(items[j]) is Token and items[j].kind == KEYWORD:
+        if j < n and ((type(items[j]) is Token and items[j].kind == KEYWORD)
+                      or (type(items[j]) is SList and items[j].head == "ref")):
             i = j
             # (table reftype (elem ...))
             et = self.reftype(items[i])
@@ -629,16 +688,24 @@ class _ModuleParser:
             sub = elem.items
             if len(sub) > 1 and type(sub[1]) is SList:
                 exprs = self.elem_exprs(sub, 1, len(sub))
+                et_seg = et
             else:
                 exprs = self.elem_funcs(sub, 1, len(sub))
+                et_seg = _REF_FUNC
             count = len(exprs)
             self.module.tables.append(TableType(et, Limits(count, count), at))
             self.module.elems.append(ElementSegment(
-                MODE_ACTIVE, et, exprs, index, [(0x42 if at == I64 else 0x41, 0), END]))
+                MODE_ACTIVE, et_seg, exprs, index, [(0x42 if at == I64 else 0x41, 0), END]))
             return
         tt, i = self.tabletype(items, i, n, f)
-        self.expect_end(items, i, f)
-        self.module.tables.append(tt)
+        m = self.module
+        if i < n:
+            # 3.0: an initialiser expression for every entry
+            init = parse_instrs(self, InstrContext(self), items, i, n, f)
+            while len(m.table_inits) < len(m.tables):
+                m.table_inits.append(None)
+            m.table_inits.append(init)
+        m.tables.append(tt)
 
     def field_memory(self, f: SList) -> None:
         items = f.items
@@ -770,7 +837,7 @@ class _ModuleParser:
         if type(node) is Token and node.kind == KEYWORD and node.text == "declare" and table is None:
             mode = MODE_DECLARATIVE
             i += 1
-        elif type(node) is SList:
+        elif type(node) is SList and node.head != "ref":
             if node.head == "table" and table is None:
                 sub = node.items
                 if len(sub) != 2:
@@ -790,14 +857,17 @@ class _ModuleParser:
         node = items[i] if i < n else None
         if type(node) is Token and node.kind == KEYWORD:
             if node.text == "func":
-                et = FUNCREF
+                et = _REF_FUNC
                 exprs = self.elem_funcs(items, i + 1, n)
             else:
                 et = self.reftype(node)
                 exprs = self.elem_exprs(items, i + 1, n)
+        elif type(node) is SList and node.head == "ref":
+            et = self.reftype(node)
+            exprs = self.elem_exprs(items, i + 1, n)
         elif mode == MODE_ACTIVE and not table_use:
             # (elem (offset ...) funcidx*): the func keyword may be left out.
-            et = FUNCREF
+            et = _REF_FUNC
             exprs = self.elem_funcs(items, i, n)
         else:
             raise self.error("unexpected token", node.pos if node is not None else f.end)
@@ -882,7 +952,8 @@ def _opt_id(items: list, i: int) -> Optional[Token]:
 def _has_inline(items: list, i: int, head: str) -> bool:
     """Whether a table/memory field (exports skipped up to ``i``) has inline ``head``."""
     n = len(items)
-    if i < n and type(items[i]) is Token and items[i].kind == KEYWORD:
+    if i < n and ((type(items[i]) is Token and items[i].kind == KEYWORD)
+                  or (type(items[i]) is SList and items[i].head == "ref")):
         i += 1  # the reftype of (table reftype (elem ...))
     return i < n and type(items[i]) is SList and items[i].head == head
 

@@ -164,6 +164,17 @@ class NanPattern:
 
 
 @dataclass(frozen=True)
+class RefNullPattern:
+    """``(ref.null)``: a null reference of any type."""
+
+    def matches(self, value: Value) -> bool:
+        return is_ref(value.type) and value.bits is None
+
+    def __str__(self) -> str:
+        return "(ref.null)"
+
+
+@dataclass(frozen=True)
 class RefPattern:
     """``(ref.func)`` / ``(ref.extern)`` / ...: any non-null reference of that type.
 

@@ -59,8 +59,8 @@ def default_value(t: int) -> Any:
     """The zero value of a value type: 0, 0.0 or None (null reference)."""
     if t == 0x7D or t == 0x7C:
         return 0.0
-    if t == 0x70 or t == 0x6F or t == 0x69:   # (exnref too)
-        return None
+    if t < 0x7B or t >= 0x100:
+        return None   # any reference type (the unknown type 0 never gets here)
     return 0
 
 
@@ -333,10 +333,13 @@ class ModuleInstance:
     instance's ``exports`` dict is built on first access.
     """
 
-    def __init__(self, module: Any = None, name: Optional[str] = None) -> None:
+    def __init__(self, module: Any = None, name: Optional[str] = None,
+                 types: Optional[List[FuncType]] = None) -> None:
         self.module = module
         self.name = name
-        self.types: List[FuncType] = list(module.types) if module is not None else []
+        # (closed types, see wasm.subtyping: instantiate() passes them)
+        self.types: List[FuncType] = (list(types) if types is not None else
+                                      list(module.types) if module is not None else [])
         self.funcs: List[FunctionInstance] = []
         self.tables: List[TableInstance] = []
         self.mems: List[MemoryInstance] = []

@@ -31,6 +31,7 @@ from .instance import (
 )
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .module import MODE_ACTIVE, MODE_DECLARATIVE, Expr, Module
+from .subtyping import canonical_type, closed_functype, closed_valtype, has_concrete, val_subtype
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -90,15 +91,35 @@ def _limits_match(actual: Limits, expected: Limits) -> bool:
     return True
 
 
-def _matches(module: Module, imp: Any, value: Any) -> bool:
+def _closed_types(module: Module) -> List[FuncType]:
+    """The module's types with type indices replaced by canonical ids (see
+    :mod:`pywazero.wasm.subtyping`): what the store holds, comparable across
+    modules.  The types themselves for a module without concrete references."""
+    types = module.types
+    if not any(map(has_concrete, types)):
+        return list(types)
+    canon = module.canonical_ids()
+    return [canonical_type(c) for c in canon]
+
+
+def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
     kind = imp.kind
     if kind == EXTERN_FUNC:
-        return isinstance(value, FunctionInstance) and value.type == module.types[imp.desc]
+        if not isinstance(value, FunctionInstance):
+            return False
+        want = module.types[imp.desc]
+        if not has_concrete(want) and not has_concrete(value.type):
+            return value.type == want
+        # without GC, function types match when equivalent (same canonical type)
+        return value.type == closed_functype(want, module.canonical_ids())
     if kind == EXTERN_TABLE:
         if not isinstance(value, TableInstance):
             return False
         tt: TableType = imp.desc
-        return value.elem_type == tt.elem_type and value.address_type == tt.address_type and _limits_match(
+        want_t = tt.elem_type
+        if want_t >= 0x200:
+            want_t = closed_valtype(want_t, module.canonical_ids())
+        return value.elem_type == want_t and value.address_type == tt.address_type and _limits_match(
             Limits(len(value.elements), value.max), tt.limits
         )
     if kind == EXTERN_MEMORY:
@@ -111,10 +132,23 @@ def _matches(module: Module, imp: Any, value: Any) -> bool:
         if not isinstance(value, GlobalInstance):
             return False
         gt: GlobalType = imp.desc
-        return value.type.valtype == gt.valtype and value.type.mutable == gt.mutable
+        if value.type.mutable != gt.mutable:
+            return False
+        want_t = gt.valtype
+        if want_t >= 0x200:
+            want_t = closed_valtype(want_t, module.canonical_ids())
+        if value.type.valtype == want_t:
+            return True
+        # an immutable global of a subtype will do (3.0)
+        return not gt.mutable and val_subtype(value.type.valtype, want_t)
     if kind == EXTERN_TAG:
         # (tag types match exactly: a tag's parameters are both read and written)
-        return isinstance(value, TagInstance) and value.type == module.types[imp.desc]
+        if not isinstance(value, TagInstance):
+            return False
+        want = module.types[imp.desc]
+        if not has_concrete(want) and not has_concrete(value.type):
+            return value.type == want
+        return value.type == closed_functype(want, module.canonical_ids())
     return False
 
 
@@ -212,7 +246,8 @@ class InstantiationPlan:
     :func:`instantiate` then only allocates per-instance state."""
 
     def __init__(self, module: Module) -> None:
-        types = module.types
+        # (closed types: equal across modules when equivalent)
+        types = self.types = _closed_types(module)
         self.func_types = [types[f.type_index] for f in module.funcs]
         nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0, EXTERN_TAG: 0}
         for imp in module.imports:
@@ -220,9 +255,16 @@ class InstantiationPlan:
         self.nimp_funcs = nimp[EXTERN_FUNC]
         # globals: (type, True, value) when constant, else (type, False, init expression)
         self.globals = []
+        # canonical ids, for globals and tables of concrete reference types
+        canon = module.canonical_ids() if (
+            any(g.type.valtype >= 0x200 for g in module.globals)
+            or any(tt.elem_type >= 0x200 for tt in module.tables)) else None
         for g in module.globals:
             v = _const_value(g.init)
-            self.globals.append((g.type, v is not _NO_VALUE, v if v is not _NO_VALUE else g.init))
+            gt = g.type
+            if canon is not None and gt.valtype >= 0x200:
+                gt = GlobalType(closed_valtype(gt.valtype, canon), gt.mutable)
+            self.globals.append((gt, v is not _NO_VALUE, v if v is not _NO_VALUE else g.init))
         # element segments' contents: (0, funcs -> list of references) for plain
         # ref.func items, else (1, the items' constant expressions)
         self.elems: List[Any] = []
@@ -276,7 +318,20 @@ class InstantiationPlan:
             kinds[e.name] = e.kind
         self.export_kinds = MappingProxyType(kinds)
         self.mem_types = list(module.mems)
-        self.table_types = list(module.tables)
+        self.table_types = []
+        for tt in module.tables:
+            if canon is not None and tt.elem_type >= 0x200:
+                tt = TableType(closed_valtype(tt.elem_type, canon), tt.limits, tt.address_type)
+            self.table_types.append(tt)
+        # tables' initial values: (True, value) when constant, else (False, expr)
+        self.table_inits = []
+        for i in range(len(module.tables)):
+            init = module.table_init(i)
+            if init is None:
+                self.table_inits.append((True, None))
+            else:
+                v = _const_value(init)
+                self.table_inits.append((True, v) if v is not _NO_VALUE else (False, init))
         self.start = module.start
 
 
@@ -314,7 +369,7 @@ def instantiate(
         plan = InstantiationPlan(module)
     if budget is not None:
         _check_budget(plan, budget)
-    inst = ModuleInstance(module, name)
+    inst = ModuleInstance(module, name, plan.types)
     if budget is not None:
         budget.reserve([(INSTANCES, 1)], "an instance")
         budget.adopt(inst, INSTANCES, 1)
@@ -357,8 +412,8 @@ def instantiate(
             tags.append(TagInstance(tt, f"{name or 'module'}.tag{len(tags)}"))
     for gt, is_const, v in plan.globals:
         globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
-    for tt in plan.table_types:
-        tables.append(TableInstance(tt, None, budget))
+    for tt, (is_const, v) in zip(plan.table_types, plan.table_inits):
+        tables.append(TableInstance(tt, v if is_const else eval_const(v, inst), budget))
     for mt in plan.mem_types:
         if mt.limits.min > memory_limit_pages:
             raise LinkError(

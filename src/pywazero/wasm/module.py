@@ -144,6 +144,9 @@ class Module:
     imports: List[Import] = field(default_factory=list)
     funcs: List[Function] = field(default_factory=list)
     tables: List[TableType] = field(default_factory=list)
+    # Initialiser expressions of the defined tables (3.0: ``(table 1 (ref $t)
+    # (ref.func $f))``), in step with ``tables``; missing or None: null.
+    table_inits: List[Optional[Expr]] = field(default_factory=list)
     mems: List[MemoryType] = field(default_factory=list)
     globals: List[Global] = field(default_factory=list)
     # Tags defined by the module (the tag section): the type index of each, a
@@ -198,3 +201,19 @@ class Module:
         from .types import EXTERN_FUNC
 
         return sum(1 for imp in self.imports if imp.kind == EXTERN_FUNC)
+
+    def table_init(self, i: int) -> Optional[Expr]:
+        """The initialiser expression of defined table ``i`` (None: null)."""
+        inits = self.table_inits
+        return inits[i] if i < len(inits) else None
+
+    def canonical_ids(self) -> List[int]:
+        """The canonical id of each type (see :mod:`pywazero.wasm.subtyping`),
+        computed once (the module must be valid, or its type section at least)."""
+        canon = self.__dict__.get("_canonical")
+        if canon is None or len(canon) != len(self.types):
+            from .subtyping import canonical_ids
+
+            canon = canonical_ids(self.types)
+            self.__dict__["_canonical"] = canon
+        return canon

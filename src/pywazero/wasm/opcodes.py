@@ -31,7 +31,8 @@ IMM_I32 = 12          # int: signed value in [-2**31, 2**31)
 IMM_I64 = 13          # int: signed value in [-2**63, 2**63)
 IMM_F32 = 14          # int: raw IEEE-754 bits (u32), so NaN payloads survive
 IMM_F64 = 15          # int: raw IEEE-754 bits (u64)
-IMM_REFTYPE = 16      # int: reference type (FUNCREF or EXTERNREF)
+IMM_REFTYPE = 16      # int: the nullable reference type of a heap type (ref.null ht:
+                     # ref_type(ht); FUNCREF for ref.null func)
 IMM_MEMORY_INIT = 17  # (data index, memory index)
 IMM_DATA = 18         # int: data index
 IMM_MEMORY_COPY = 19  # (destination memory index, source memory index)
@@ -52,6 +53,8 @@ CATCH_REF = 1
 CATCH_ALL = 2
 CATCH_ALL_REF = 3
 CATCH_NAMES = ("catch", "catch_ref", "catch_all", "catch_all_ref")
+# (numbered apart from the kinds other 3.0 proposals add)
+IMM_TYPE = 40         # int: type index (call_ref, return_call_ref)
 
 PREFIX_FC = 0xFC
 PREFIX_FD = 0xFD
@@ -211,6 +214,12 @@ for _op, _name, _sg in [
 _add(0xD0, "ref.null", IMM_REFTYPE)
 _add(0xD1, "ref.is_null")
 _add(0xD2, "ref.func", IMM_FUNC)
+# --- typed function references (WebAssembly 3.0) ---------------------------------
+_add(0x14, "call_ref", IMM_TYPE)
+_add(0x15, "return_call_ref", IMM_TYPE)
+_add(0xD4, "ref.as_non_null")
+_add(0xD5, "br_on_null", IMM_LABEL)
+_add(0xD6, "br_on_non_null", IMM_LABEL)
 # --- 0xFC prefix -----------------------------------------------------------------
 for _k, (_name, _sg) in enumerate([
     ("i32.trunc_sat_f32_s", "f:i"), ("i32.trunc_sat_f32_u", "f:i"),

@@ -37,8 +37,6 @@ from .types import (
     EXTERN_GLOBAL,
     EXTERN_TAG,
     EXNREF,
-    HT_EXN,
-    HT_NOEXN,
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERNREF,
@@ -56,12 +54,20 @@ from .types import (
     Limits,
     MemoryType,
     TableType,
+    HT_FUNC,
+    HT_EXN,
+    HT_NOEXN,
+    HT_EXTERN,
+    HT_NOEXTERN,
+    HT_NOFUNC,
     is_ref,
     ref_heap,
     ref_nullable,
     ref_type,
     valtype_name,
+    valtype_of_blocktype,
 )
+from .subtyping import val_subtype, vals_subtype, canonical_ids
 
 __all__ = ["validate_module", "validate_function"]
 
@@ -70,6 +76,7 @@ __all__ = ["validate_module", "validate_function"]
 _UNK = 0
 
 _REF_TYPES = (FUNCREF, EXTERNREF)
+_REF_FUNC = ref_type(HT_FUNC, False)
 _TABLE_MAX = 0xFFFFFFFF
 _TABLE_MAX64 = (1 << 64) - 1
 # Operand types select (without immediate) accepts: numeric, vector or unknown.
@@ -78,23 +85,6 @@ _REF_OR_UNK = frozenset((FUNCREF, EXTERNREF, EXNREF, _UNK))
 # The non-nullable (ref exn) a catch_ref / catch_all_ref clause passes its label.
 _EXN_NONNULL = ref_type(HT_EXN, False)
 
-
-def _subtype(a: int, b: int) -> bool:
-    """``a`` matches ``b``: equal, the unknown type, or a reference type whose heap
-    type matches and whose nullability is allowed (exceptions' part of 3.0's
-    subtyping: (ref exn) <: exnref, nullexnref <: exnref)."""
-    if a == b or a == _UNK:
-        return True
-    if not (is_ref(a) and is_ref(b)):
-        return False
-    if ref_nullable(a) and not ref_nullable(b):
-        return False
-    ha, hb = ref_heap(a), ref_heap(b)
-    return ha == hb or (ha == HT_NOEXN and hb == HT_EXN)
-
-
-def _matches(ts, label) -> bool:
-    return len(ts) == len(label) and all(_subtype(a, b) for a, b in zip(ts, label))
 # Above this many locals the local types are looked up by bisection instead of
 # being expanded into a list (a module may declare up to 2**32-1 locals).
 _EXPAND_LOCALS_LIMIT = 1 << 16
@@ -127,6 +117,9 @@ class _Fail(Exception):
     K_RETURN_CALL, K_RETURN_CALL_INDIRECT,
     K_THROW, K_THROW_REF, K_TRY_TABLE, K_TRY, K_CATCH, K_CATCH_ALL, K_DELEGATE, K_RETHROW,
 ) = range(54)
+# typed function references (numbered apart from other proposals' kinds)
+K_CALL_REF, K_RETURN_CALL_REF, K_REF_AS_NON_NULL, K_BR_ON_NULL, K_BR_ON_NON_NULL = range(100, 105)
+
 
 _SPECIAL = {
     0x00: K_UNREACHABLE, 0x02: K_BLOCK, 0x03: K_BLOCK, 0x04: K_IF, 0x05: K_ELSE,
@@ -141,6 +134,8 @@ _SPECIAL = {
     _ops.fc(15): K_TABLE_GROW, _ops.fc(16): K_TABLE_SIZE, _ops.fc(17): K_TABLE_FILL,
     0x08: K_THROW, 0x0A: K_THROW_REF, 0x1F: K_TRY_TABLE, 0x06: K_TRY, 0x07: K_CATCH,
     0x19: K_CATCH_ALL, 0x18: K_DELEGATE, 0x09: K_RETHROW,
+    0x14: K_CALL_REF, 0x15: K_RETURN_CALL_REF, 0xD4: K_REF_AS_NON_NULL,
+    0xD5: K_BR_ON_NULL, 0xD6: K_BR_ON_NON_NULL,
 }
 
 
@@ -205,6 +200,8 @@ for _op in _ops.BY_OP:
         _OP_FEATURE[_op] = CoreFeatures.REFERENCE_TYPES
     elif _op in (0x12, 0x13):
         _OP_FEATURE[_op] = CoreFeatures.TAIL_CALL
+    elif _op in (0x14, 0x15, 0xD4, 0xD5, 0xD6):
+        _OP_FEATURE[_op] = CoreFeatures.FUNCTION_REFERENCES
     elif _op in (0x08, 0x0A, 0x1F):
         _OP_FEATURE[_op] = CoreFeatures.EXCEPTIONS
     elif _op in (0x06, 0x07, 0x09, 0x18, 0x19):
@@ -245,10 +242,22 @@ _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 # ---------------------------------------------------------------------------------
 # Operand stack helpers (the general, polymorphism-aware paths)
 # ---------------------------------------------------------------------------------
+class _Vals(list):
+    """The operand stack: a list of value types, knowing the module's canonical
+    type ids (``canon``) for the subtyping of concrete reference types."""
+
+    __slots__ = ("canon",)
+
+
+def _mismatch(actual: int, expect: int, vals: _Vals) -> bool:
+    """Whether ``actual`` does not match ``expect`` (they differ: subtyping)."""
+    return actual != _UNK and expect != _UNK and not val_subtype(actual, expect, vals.canon)
+
+
 def _pop1(vals: list, height: int, unreach: bool, expect: int) -> int:
     if len(vals) > height:
         actual = vals.pop()
-        if actual != expect and actual != _UNK and expect != _UNK:
+        if actual != expect and _mismatch(actual, expect, vals):
             raise _Fail("type mismatch")
         return actual
     if unreach:
@@ -274,7 +283,7 @@ def _pop_vals(vals: list, height: int, unreach: bool, types) -> list:
             return []
         got = vals[size - n:]
         for a, e in zip(got, types):
-            if a != e and a != _UNK and e != _UNK:
+            if a != e and _mismatch(a, e, vals):
                 raise _Fail("type mismatch")
         del vals[size - n:]
         return got
@@ -282,7 +291,7 @@ def _pop_vals(vals: list, height: int, unreach: bool, types) -> list:
         raise _Fail("type mismatch")
     got = vals[height:]
     for a, e in zip(got, types[n - avail:]):
-        if a != e and a != _UNK and e != _UNK:
+        if a != e and _mismatch(a, e, vals):
             raise _Fail("type mismatch")
     del vals[height:]
     return [_UNK] * (n - avail) + got
@@ -330,10 +339,10 @@ class _LocalTypes:
         return self._types[self._bisect(self._ends, i)]
 
 
-def _tail_results_match(callee: list, caller: list) -> bool:
-    """A tail call's rule: the callee's result types must match (be subtypes of,
-    once reference subtyping exists) the calling function's result types."""
-    return callee == caller
+def _tail_results_match(callee: list, caller: list, canon=None) -> bool:
+    """A tail call's rule: the callee's result types must match (be subtypes of)
+    the calling function's result types."""
+    return callee == caller or vals_subtype(callee, caller, canon)
 
 
 def _local_types(params: list, decls, allowed=VALUE_TYPES):
@@ -342,6 +351,8 @@ def _local_types(params: list, decls, allowed=VALUE_TYPES):
         if not isinstance(count, int) or count < 0:
             raise _Fail("invalid local declaration")
         if t not in allowed:
+            if isinstance(allowed, _ValTypes):
+                raise _Fail(allowed.reason(t))
             raise _Fail("invalid local type" if t not in VALUE_TYPES else _valtype_reason(t))
         total += count
     if total > L.MAX_FUNCTION_LOCALS:
@@ -357,6 +368,58 @@ def _local_types(params: list, decls, allowed=VALUE_TYPES):
 # ---------------------------------------------------------------------------------
 # Context
 # ---------------------------------------------------------------------------------
+_REF_3 = CoreFeatures.FUNCTION_REFERENCES | CoreFeatures.EXCEPTIONS | CoreFeatures.GC
+# The feature each abstract heap type needs (func and extern: reference types).
+_HEAP_FEATURE = {
+    HT_NOFUNC: CoreFeatures.FUNCTION_REFERENCES, HT_NOEXTERN: CoreFeatures.FUNCTION_REFERENCES,
+    HT_EXN: CoreFeatures.EXCEPTIONS, HT_NOEXN: CoreFeatures.EXCEPTIONS,
+}
+
+
+class _ValTypes:
+    """The value types a feature set allows, once 3.0's reference types may occur
+    (``t in vt``; ``vt.reason(t)`` says why not)."""
+
+    __slots__ = ("base", "features", "ntypes", "_ok")
+
+    def __init__(self, base, features: CoreFeatures, ntypes: int) -> None:
+        self.base = frozenset(base)
+        self.features = features
+        self.ntypes = ntypes
+        self._ok = set(self.base)
+
+    def __contains__(self, t) -> bool:
+        if t in self._ok:
+            return True
+        if self.reason(t) is None:
+            self._ok.add(t)
+            return True
+        return False
+
+    def reason(self, t) -> "str | None":
+        if t in self.base:
+            return None
+        if not isinstance(t, int) or t <= 0 or not is_ref(t):
+            return "invalid value type" if t not in VALUE_TYPES else _valtype_reason(t)
+        features = self.features
+        if (t not in _REF_TYPES or not ref_nullable(t)) and not features & CoreFeatures.FUNCTION_REFERENCES \
+                and ref_heap(t) not in (HT_EXN, HT_NOEXN):
+            return _needs(valtype_name(t), CoreFeatures.FUNCTION_REFERENCES)
+        if t in _REF_TYPES and not features & CoreFeatures.REFERENCE_TYPES:
+            return _needs(valtype_name(t), CoreFeatures.REFERENCE_TYPES)
+        ht = ref_heap(t)
+        if ht >= 0:
+            if ht >= self.ntypes:
+                return f"unknown type {ht}"
+            return None
+        if ht in (HT_FUNC, HT_EXTERN):
+            return None
+        need = _HEAP_FEATURE.get(ht, CoreFeatures.GC)
+        if not features & need:
+            return _needs(valtype_name(t), need)
+        return None
+
+
 class _Context:
     """The validation context C of the specification, in flat lists."""
 
@@ -369,9 +432,11 @@ class _Context:
             vts.discard(V128)
         if not features & CoreFeatures.REFERENCE_TYPES:
             vts.difference_update(_REF_TYPES)
-        if features & CoreFeatures.EXCEPTIONS:
-            vts.add(EXNREF)
-        self.valtypes = frozenset(vts)
+        self.func_refs = bool(features & CoreFeatures.FUNCTION_REFERENCES)
+        self.tail_call = bool(features & CoreFeatures.TAIL_CALL)
+        self.valtypes = _ValTypes(vts, features, len(module.types)) if features & _REF_3 else frozenset(vts)
+        # canonical type ids (after the type section is checked: see _validate_module)
+        self.canon = None
         self.exceptions = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
         # (IntFlag operations are slow: the per-body flags are plain bools)
         self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
@@ -412,7 +477,9 @@ class _Context:
         self.mem_at.extend(getattr(mt, "address_type", I32) for mt in module.mems)
         for g in module.globals:
             self.globals.append((g.type.valtype, g.type.mutable))
-        self.elem_types: List[int] = [seg.elem_type for seg in module.elems]
+        self.elem_types: List[int] = [
+            FUNCREF if seg.elem_type == _REF_FUNC and not self.func_refs else seg.elem_type
+            for seg in module.elems]
         # C.datas: one entry per data segment of the module.  (data_count is the
         # binary format's forward declaration of the same number; the decoder checks
         # that the two agree.)
@@ -429,6 +496,8 @@ def _err(reason: str, where: str) -> ValidationError:
 
 def _check_valtype(t, where: str, allowed=VALUE_TYPES) -> None:
     if t not in allowed:
+        if isinstance(allowed, _ValTypes):
+            raise _err(allowed.reason(t) or "invalid value type", where)
         raise _err(_valtype_reason(t), where)
 
 
@@ -464,11 +533,13 @@ def _check_address_type(at, what: str, where: str, features: CoreFeatures) -> bo
     return True
 
 
-def _check_table_type(tt, where: str, features: CoreFeatures = _V2) -> None:
+def _check_table_type(tt, where: str, features: CoreFeatures = _V2, allowed=None) -> None:
     if not isinstance(tt, TableType):
         raise _err("invalid table type", where)
     if tt.elem_type not in _REF_TYPES:
-        raise _err("malformed reference type", where)
+        if not isinstance(tt.elem_type, int) or tt.elem_type <= 0 or not is_ref(tt.elem_type):
+            raise _err("malformed reference type", where)
+        _check_valtype(tt.elem_type, where, allowed if allowed is not None else VALUE_TYPES)
     if tt.elem_type != FUNCREF and not features & CoreFeatures.REFERENCE_TYPES:
         raise _err(_needs(f"a table of {valtype_name(tt.elem_type)}", CoreFeatures.REFERENCE_TYPES), where)
     if _check_address_type(getattr(tt, "address_type", I32), "table", where, features):
@@ -533,13 +604,15 @@ def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False,
                 raise _err("constant expression required", where)
             stack.append(gtype)
         elif op == 0xD0:  # ref.null
-            if imm not in _REF_TYPES and not (imm == EXNREF and EXNREF in ctx.valtypes):
-                raise _err("malformed reference type", where)
+            if imm not in _REF_TYPES:
+                if not (isinstance(imm, int) and imm > 0 and is_ref(imm)):
+                    raise _err("malformed reference type", where)
+                _check_valtype(imm, where, ctx.valtypes)
             stack.append(imm)
         elif op == 0xD2:  # ref.func
             if not (isinstance(imm, int) and 0 <= imm < nfuncs):
                 raise _err(f"unknown function {imm}", where)
-            stack.append(FUNCREF)
+            stack.append(ref_type(ctx.func_type_idx[imm], False) if ctx.func_refs else FUNCREF)
         elif op in _EXTENDED_CONST_OPS:
             if not ctx.features & CoreFeatures.EXTENDED_CONST:
                 raise _err("constant expression required: " + _needs(_ops.op_name(op), CoreFeatures.EXTENDED_CONST),
@@ -669,6 +742,13 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             _check_valtype(t, f"type {i}", allowed)
         if len(ft.results) > 1 and not multi_value:
             raise _err("invalid result arity", f"type {i}")
+        if ctx.func_refs:
+            # (without recursion groups a type refers to earlier types and itself)
+            for t in ft.params + ft.results:
+                if t >= 0x200 and ref_heap(t) > i:
+                    raise _err(f"unknown type {ref_heap(t)}", f"type {i}")
+    if ctx.func_refs:
+        ctx.canon = module.canonical_ids()
 
     # Imports.
     for i, imp in enumerate(module.imports):
@@ -678,7 +758,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             if not (isinstance(imp.desc, int) and 0 <= imp.desc < ntypes):
                 raise _err(f"unknown type {imp.desc}", where)
         elif kind == EXTERN_TABLE:
-            _check_table_type(imp.desc, where, features)
+            _check_table_type(imp.desc, where, features, allowed)
         elif kind == EXTERN_MEMORY:
             _check_memory_type(imp.desc, where, features)
         elif kind == EXTERN_GLOBAL:
@@ -701,7 +781,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     # Tables and memories.
     ntimp = len(ctx.table_types) - len(module.tables)
     for i, tt in enumerate(module.tables):
-        _check_table_type(tt, f"table {ntimp + i}", features)
+        _check_table_type(tt, f"table {ntimp + i}", features, allowed)
     if len(ctx.table_types) > 1 and not ref_types:
         raise _err("multiple tables", "table 1")
     nmimp = ctx.nmems - len(module.mems)
@@ -718,6 +798,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         _check_tag_type(ctx, ti, f"tag {ntagimp + i}")
 
     ctx.refs = _collect_refs(module)
+    canon = ctx.canon
 
     # Globals (2.0: under C', only imported globals are visible; 3.0: the imported
     # and the earlier-defined ones, and segments see them all).
@@ -726,7 +807,24 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     for i, g in enumerate(module.globals):
         where = f"global {ngimp + i}"
         _check_global_type(g.type, where, allowed)
-        if _const_expr_type(ctx, g.init, where, nglobals=ngimp + i if later else None) != [g.type.valtype]:
+        got = _const_expr_type(ctx, g.init, where, nglobals=ngimp + i if later else None)
+        if got != [g.type.valtype] and not vals_subtype(got, [g.type.valtype], canon):
+            raise _err("type mismatch", where)
+
+    # Table initialisers (3.0); a table of a non-nullable type needs one.
+    inits = getattr(module, "table_inits", None) or []
+    for i, tt in enumerate(module.tables):
+        where = f"table {ntimp + i}"
+        init = inits[i] if i < len(inits) else None
+        if init is None:
+            if not ref_nullable(tt.elem_type):
+                raise _err("type mismatch", where)
+            continue
+        if not ctx.func_refs:
+            raise _err(_needs("a table initialiser", CoreFeatures.FUNCTION_REFERENCES), where)
+        # (the table section comes before the globals: only imported ones are visible)
+        got = _const_expr_type(ctx, init, where)
+        if not vals_subtype(got, [tt.elem_type], canon):
             raise _err("type mismatch", where)
     seg_globals = len(ctx.globals) if later else None
 
@@ -735,8 +833,12 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     for i, seg in enumerate(module.elems):
         where = f"element segment {i}"
         et = seg.elem_type
+        if et == _REF_FUNC and not ctx.func_refs:
+            et = FUNCREF   # a list of function indices, in 2.0
         if et not in _REF_TYPES:
-            raise _err("malformed reference type", where)
+            if not (isinstance(et, int) and et > 0 and is_ref(et)):
+                raise _err("malformed reference type", where)
+            _check_valtype(et, where, allowed)
         if et not in allowed and et != FUNCREF:
             raise _err(_valtype_reason(et), where)
         mode = seg.mode
@@ -745,13 +847,14 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             raise _err(f"a {kind} element segment requires the bulk-memory or reference-types feature",
                        where)
         for expr in seg.init:
-            if _const_expr_type(ctx, expr, where, True, seg_globals) != [et]:
+            got = _const_expr_type(ctx, expr, where, True, seg_globals)
+            if got != [et] and not vals_subtype(got, [et], canon):
                 raise _err("type mismatch", where)
         if mode == MODE_ACTIVE:
             x = seg.table
             if not (isinstance(x, int) and 0 <= x < ntables):
                 raise _err(f"unknown table {x}", where)
-            if ctx.tables[x] != et:
+            if ctx.tables[x] != et and not val_subtype(et, ctx.tables[x], canon):
                 raise _err("type mismatch", where)
             if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.table_at[x]]:
                 raise _err("type mismatch", where)
@@ -825,6 +928,8 @@ def validate_function(module: Module, index: int,
     try:
         ctx = _Context(module, features)
         ctx.refs = _collect_refs(module)
+        if ctx.func_refs:
+            ctx.canon = module.canonical_ids()
         f = module.funcs[index]
         fidx = ctx.nimported_funcs + index
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < len(ctx.types)):
@@ -839,7 +944,7 @@ def validate_function(module: Module, index: int,
 # Function bodies
 # ---------------------------------------------------------------------------------
 # Control frame layout (a list, mutated in place for the unreachable flag):
-_F_OP, _F_START, _F_END, _F_HEIGHT, _F_UNREACH, _F_OPENER, _F_LABEL = range(7)
+_F_OP, _F_START, _F_END, _F_HEIGHT, _F_UNREACH, _F_OPENER, _F_LABEL, _F_INIT = range(8)
 _OP_FUNC = -1
 
 
@@ -881,10 +986,13 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
     if bt == -0x40:
         p, r = [], []
     elif bt < 0:
-        t = bt + 0x80
-        if t not in VALUE_TYPES and t != EXNREF:
-            raise _Fail("invalid block type")
+        t = valtype_of_blocktype(bt)
         if t not in ctx.valtypes:
+            vt = ctx.valtypes
+            if isinstance(vt, _ValTypes):
+                raise _Fail(vt.reason(t) or "invalid block type")
+            if t not in VALUE_TYPES:
+                raise _Fail("invalid block type")
             raise _Fail(_valtype_reason(t))
         p, r = [], [t]
     elif bt < len(ctx.types):
@@ -896,6 +1004,64 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
     sig = (p, r, (tuple(p), tuple(r)))
     cache[bt] = sig
     return sig
+
+
+def _reset_inits(init_log: List[int], mark: int, unset: set) -> None:
+    """Leaving a block: the non-defaultable locals set inside it are unset again."""
+    unset.update(init_log[mark:])
+    del init_log[mark:]
+
+
+def _pop_ref(vals: list, height: int, unreach: bool) -> int:
+    """Pop a reference type (the unknown type stands for any)."""
+    t = _pop_any(vals, height, unreach)
+    if t != _UNK and not (t > 0 and is_ref(t)):
+        raise _Fail("type mismatch")
+    return t
+
+
+def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreach: bool,
+                     ctrls: list, max_stack: int, branch_heights: dict, pc: int) -> int:
+    """call_ref, return_call_ref, ref.as_non_null, br_on_null, br_on_non_null;
+    returns the new maximum stack depth.  A branch's height (``branch_heights``)
+    is taken with the label's values on top: for br_on_null once the null is
+    dropped, for br_on_non_null with the reference as the last value."""
+    canon = ctx.canon
+    if k == K_CALL_REF or k == K_RETURN_CALL_REF:
+        if k == K_RETURN_CALL_REF and not ctx.tail_call:
+            raise _Fail(_needs("return_call_ref", CoreFeatures.TAIL_CALL))
+        if not (isinstance(imm, int) and 0 <= imm < len(ctx.types)):
+            raise _Fail(f"unknown type {imm}")
+        _pop1(vals, height, unreach, ref_type(imm, True))
+        p, r = ctx.types[imm]
+        if k == K_RETURN_CALL_REF:
+            # the callee's results must match the caller's
+            if not _tail_results_match(r, ctrls[0][_F_END], canon):
+                raise _Fail("type mismatch")
+            _pop_vals(vals, height, unreach, p)
+            return max_stack
+        _apply(vals, height, unreach, p, r)
+    elif k == K_REF_AS_NON_NULL:
+        t = _pop_ref(vals, height, unreach)
+        vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
+    else:
+        if not (isinstance(imm, int) and 0 <= imm < len(ctrls)):
+            raise _Fail(f"unknown label {imm}")
+        lt = ctrls[-1 - imm][_F_LABEL]
+        t = _pop_ref(vals, height, unreach)
+        if k == K_BR_ON_NULL:
+            branch_heights[pc] = len(vals)
+            _pop_vals(vals, height, unreach, lt)
+            vals.extend(lt)
+            vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
+        else:
+            if not lt or not (lt[-1] > 0 and is_ref(lt[-1])):
+                raise _Fail("type mismatch")
+            vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
+            branch_heights[pc] = len(vals)
+            _pop_vals(vals, height, unreach, lt)
+            vals.extend(lt[:-1])
+    return max(max_stack, len(vals))
 
 
 def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
@@ -935,8 +1101,24 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     heights: Dict[int, int] = {}
     branch_heights: Dict[int, int] = {}
 
-    vals: List[int] = []
-    top = [_OP_FUNC, [], results, 0, False, -1, results]
+    vals = _Vals()
+    vals.canon = canon = ctx.canon
+    # Non-defaultable locals (3.0) not yet set: local.get of one is invalid.  A
+    # local.set records the index in init_log; leaving a block (end, else) unsets
+    # the locals set since its entry (the frame's _F_INIT mark).  Both stay empty
+    # for ordinary functions.
+    unset = set()
+    init_log: List[int] = []
+    if ctx.func_refs:
+        k0 = len(params)
+        for count, t in func.locals:
+            if not ref_nullable(t) if (t > 0 and is_ref(t)) else False:
+                if count > 0x10000:
+                    unset.update(range(k0, k0 + count))   # (bounded by the locals limit)
+                else:
+                    unset.update(range(k0, k0 + count))
+            k0 += count
+    top = [_OP_FUNC, [], results, 0, False, -1, results, 0]
     ctrls = [top]
     height = 0
     unreach = False
@@ -965,6 +1147,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
             elif k == K_LOCAL_GET:
                 if not 0 <= imm < nloc:
                     raise _Fail(f"unknown local {imm}")
+                if unset and imm in unset:
+                    raise _Fail(f"uninitialized local {imm}")
                 vals.append(ltypes[imm])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
@@ -988,6 +1172,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     vals.pop()
                 else:
                     _pop1(vals, height, unreach, t)
+                if unset and imm in unset:
+                    unset.discard(imm)
+                    init_log.append(imm)
             elif k == K_LOCAL_TEE:
                 if not 0 <= imm < nloc:
                     raise _Fail(f"unknown local {imm}")
@@ -997,6 +1184,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     vals.append(t)
                     if len(vals) > max_stack:
                         max_stack = len(vals)
+                if unset and imm in unset:
+                    unset.discard(imm)
+                    init_log.append(imm)
             elif k == K_LOAD or k == K_STORE:
                 align, off, mem = imm
                 if not 0 <= mem < nmems:
@@ -1053,10 +1243,12 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     if len(vals) > max_stack:
                         max_stack = len(vals)
                 fop = top[_F_OP]
-                if fop == 0x04 and top[_F_START] != et:
+                if fop == 0x04 and top[_F_START] != et and not vals_subtype(top[_F_START], et, canon):
                     # An if without else: the implicit empty else branch must
                     # turn the block's parameters into its results.
                     raise _Fail("type mismatch")
+                if len(init_log) > top[_F_INIT]:
+                    _reset_inits(init_log, top[_F_INIT], unset)
                 ctrls.pop()
                 opener = top[_F_OPENER]
                 if ctrls:
@@ -1085,7 +1277,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     vals.extend(bp)
                     if len(vals) > max_stack:
                         max_stack = len(vals)
-                top = [op, bp, br, h, False, pc, bp if op == 0x03 else br]
+                top = [op, bp, br, h, False, pc, bp if op == 0x03 else br, len(init_log)]
                 ctrls.append(top)
                 height = h
                 unreach = False
@@ -1103,7 +1295,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 del vals[height:]
                 opener = top[_F_OPENER]
                 st = top[_F_START]
-                top = [0x05, st, et, height, False, opener, et]
+                if len(init_log) > top[_F_INIT]:
+                    _reset_inits(init_log, top[_F_INIT], unset)
+                top = [0x05, st, et, height, False, opener, et, len(init_log)]
                 ctrls[-1] = top
                 unreach = False
                 vals.extend(st)
@@ -1157,8 +1351,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 if len(imm) != 1:
                     raise _Fail("invalid result arity")
                 t = imm[0]
-                if t not in VALUE_TYPES:
-                    raise _Fail("invalid value type")
+                if t not in VALUE_TYPES and t not in ctx.valtypes:
+                    vt = ctx.valtypes
+                    raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else "invalid value type")
                 _pop1(vals, height, unreach, I32_)
                 _pop1(vals, height, unreach, t)
                 _pop1(vals, height, unreach, t)
@@ -1208,7 +1403,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 ti, tab = imm
                 if not 0 <= tab < ntables:
                     raise _Fail(f"unknown table {tab}")
-                if tables[tab] != FUNCREF:
+                if tables[tab] != FUNCREF and not val_subtype(tables[tab], FUNCREF, canon):
                     raise _Fail("type mismatch")
                 if not 0 <= ti < ntypes:
                     raise _Fail(f"unknown type {ti}")
@@ -1316,7 +1511,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown table {dst}")
                 if not 0 <= src < ntables:
                     raise _Fail(f"unknown table {src}")
-                if tables[dst] != tables[src]:
+                if tables[dst] != tables[src] and not val_subtype(tables[src], tables[dst], canon):
                     raise _Fail("type mismatch")
                 ad, as_ = table_at[dst], table_at[src]
                 _apply(vals, height, unreach, [ad, as_, I32_ if I32_ in (ad, as_) else ad], ent[2])
@@ -1328,7 +1523,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown table {tab}")
                 if not 0 <= elem < nelems:
                     raise _Fail(f"unknown elem segment {elem}")
-                if tables[tab] != elem_types[elem]:
+                if tables[tab] != elem_types[elem] and not val_subtype(elem_types[elem], tables[tab], canon):
                     raise _Fail("type mismatch")
                 _apply(vals, height, unreach, [table_at[tab], I32_, I32_], ent[2])
                 if len(vals) > max_stack:
@@ -1338,16 +1533,17 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown elem segment {imm}")
             elif k == K_REF_NULL:
                 if imm not in _REF_TYPES:
-                    if imm != EXNREF:
+                    if not (isinstance(imm, int) and imm > 0 and is_ref(imm) and ref_nullable(imm)):
                         raise _Fail("malformed reference type")
-                    if EXNREF not in ctx.valtypes:
-                        raise _Fail(_valtype_reason(EXNREF))
+                    if imm not in ctx.valtypes:
+                        raise _Fail(ctx.valtypes.reason(imm) if isinstance(ctx.valtypes, _ValTypes)
+                                    else "malformed reference type")
                 vals.append(imm)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
             elif k == K_REF_IS_NULL:
                 t = _pop_any(vals, height, unreach)
-                if t not in _REF_OR_UNK:
+                if t not in _REF_OR_UNK and not (t > 0 and is_ref(t)):
                     raise _Fail("type mismatch")
                 vals.append(I32_)
                 if len(vals) > max_stack:
@@ -1357,9 +1553,16 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     raise _Fail(f"unknown function {imm}")
                 if imm not in refs:
                     raise _Fail("undeclared function reference")
-                vals.append(FUNCREF)
+                # (ref $t) in 3.0: non-null, of the function's own type
+                vals.append(ref_type(func_type_idx[imm], False) if ctx.func_refs else FUNCREF)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
+            elif k >= K_CALL_REF:
+                max_stack = _typed_ref_instr(ctx, k, imm, vals, height, unreach, ctrls, max_stack,
+                                             branch_heights, pc)
+                if k == K_RETURN_CALL_REF:
+                    del vals[height:]
+                    top[_F_UNREACH] = unreach = True
             elif k == K_RETURN_CALL or k == K_RETURN_CALL_INDIRECT:
                 # return_call x / return_call_indirect y x: the callee's parameters
                 # are popped, its results become the function's (they must match the
@@ -1372,19 +1575,19 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     ti, tab = imm
                     if not 0 <= tab < ntables:
                         raise _Fail(f"unknown table {tab}")
-                    if tables[tab] != FUNCREF:
+                    if tables[tab] != FUNCREF and not val_subtype(tables[tab], FUNCREF, canon):
                         raise _Fail("type mismatch")
                 if not 0 <= ti < ntypes:
                     raise _Fail(f"unknown type {ti}")
                 p, r = types[ti]
-                if not _tail_results_match(r, ctrls[0][_F_END]):
+                if not _tail_results_match(r, ctrls[0][_F_END], canon):
                     raise _Fail("type mismatch")
-                if k == K_RETURN_CALL_INDIRECT:
-                    _pop1(vals, height, unreach, I32_)
+                if k == K_RETURN_CALL_INDIRECT:  # the element index: the table's address type
+                    _pop1(vals, height, unreach, table_at[tab])
                 _pop_vals(vals, height, unreach, p)
                 del vals[height:]
                 top[_F_UNREACH] = unreach = True
-            elif k >= K_THROW:
+            elif K_THROW <= k <= K_RETHROW:
                 if k == K_THROW or k == K_CATCH:
                     if not 0 <= imm < ntags:
                         raise _Fail(f"unknown tag {imm}")
@@ -1415,7 +1618,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                                 raise _Fail("malformed catch clause")
                             if ckind & 1:
                                 passed.append(_EXN_NONNULL)
-                            if not _matches(passed, ctrls[-1 - lab][_F_LABEL]):
+                            lt = ctrls[-1 - lab][_F_LABEL]
+                            if len(passed) != len(lt) or not vals_subtype(passed, lt, canon):
                                 raise _Fail("type mismatch")
                     n = len(bp)
                     if n == 0:
@@ -1426,7 +1630,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                         vals.extend(bp)
                         if len(vals) > max_stack:
                             max_stack = len(vals)
-                    top = [op, bp, br, h, False, pc, br]
+                    top = [op, bp, br, h, False, pc, br, len(init_log)]
                     ctrls.append(top)
                     height = h
                     unreach = False
@@ -1445,7 +1649,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                             raise _Fail("type mismatch")
                     del vals[height:]
                     opener = top[_F_OPENER]
-                    top = [op, top[_F_START], et, height, False, opener, et]
+                    if len(init_log) > top[_F_INIT]:
+                        _reset_inits(init_log, top[_F_INIT], unset)
+                    top = [op, top[_F_START], et, height, False, opener, et, len(init_log)]
                     ctrls[-1] = top
                     unreach = False
                     if k == K_CATCH:
@@ -1462,6 +1668,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     if len(vals) != height:
                         raise _Fail("type mismatch")
                     vals.extend(et)
+                    if len(init_log) > top[_F_INIT]:
+                        _reset_inits(init_log, top[_F_INIT], unset)
                     ctrls.pop()
                     if not 0 <= imm < len(ctrls):
                         raise _Fail(f"unknown label {imm}")

@@ -132,7 +132,7 @@ class CompiledWasm(CompiledCode):
                 g["g%d" % k] = gl.value
         for k, tag in enumerate(inst.tags):
             g["TG%d" % k] = tag
-        g["_ci"] = _make_call_indirect(inst)
+        g["_ci"], g["_cr"] = _make_call_indirect(inst)
         funcs = inst.funcs
         names = self.names
         for k in range(self.nimp):
@@ -457,6 +457,15 @@ def _make_call_indirect(inst: Any) -> Any:
         t = f.type
         if t is not ft and t != ft:
             raise Trap("indirect call type mismatch")
+        return callable_of(f)
+
+    def call_ref(f: Any) -> Any:
+        """call_ref's callee (validation guarantees its type)."""
+        if f is None:
+            raise Trap("null function reference")
+        return callable_of(f)
+
+    def callable_of(f: Any) -> Any:
         if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
             c = f.code
             return c if c.__class__ is not _Lazy else _resolve(f)
@@ -466,7 +475,7 @@ def _make_call_indirect(inst: Any) -> Any:
             shims[id(f)] = s
         return s[1]
 
-    return call_indirect
+    return call_indirect, call_ref
 
 
 def _wasm_stack(tb: Any) -> List[str]:

@@ -217,7 +217,7 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
         elif op == 0x0B:
             if len(stack) > 1:
                 stack.pop()
-        elif op == 0x0C or op == 0x0D:
+        elif op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:   # br, br_if, br_on_(non_)null
             if imm < len(stack):
                 out.add(stack[-1 - imm])
         elif op == 0x0E:
@@ -230,11 +230,12 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
-_RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x0D, 0x04, 0x05, 0x0C, 0x0E, 0x0F, 0x00, 0x03,
+_RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x0D, 0xD5, 0xD6, 0x04, 0x05, 0x0C,
+                       0x0E, 0x0F, 0x00, 0x03,
                        0x08, 0x0A))   # (throw, throw_ref: no run goes on after them)
 # calls (fuel is kept in a local only in functions without them); tail calls
-_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13))
-TAIL_CALL_OPS = frozenset((0x12, 0x13))
+_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15))
+TAIL_CALL_OPS = frozenset((0x12, 0x13, 0x15))
 
 
 def has_tail_calls(body: List[Tuple[int, Any]]) -> bool:
@@ -379,6 +380,8 @@ class FunctionGenerator:
         # lines (indices in self.lines) of tail calls made as plain calls: a trap's
         # wasm stack leaves this frame out there, as the frame is gone in wasm
         self.plain_tail_lines: List[int] = []
+        # the Python loop around the body of a function tail-calling itself
+        self.selfloop: Optional[_Ctl] = None
         self.consts: Dict[str, Any] = {}
         self.reachable = True
         gtypes = module.global_types()
@@ -607,6 +610,13 @@ class FunctionGenerator:
                 self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
         if self.interrupt:
             self.emit("if _intr: %s_interrupted()" % self.store_fuel)
+        br_line = len(self.lines)
+        if not (self.fuel or self.interrupt) and any(op == 0x12 and imm == self.fidx for op, imm in body):
+            # return_call to itself: the body is a loop, the tail call assigns the
+            # parameters and starts it over (locals re-initialised at its top).  (Not
+            # with fuel or interruption, whose entry checks the trampoline keeps.)
+            self.selfloop = _Ctl(1, 0, 0, 0)
+            self.open_pyloop(self.selfloop)
         # locals
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
@@ -616,7 +626,6 @@ class FunctionGenerator:
         for init, names in groups.items():
             for k in range(0, len(names), 32):
                 self.emit(" = ".join(names[k:k + 32]) + " = " + init)
-        br_line = len(self.lines)
 
         st = self.stack
         n = len(body)
@@ -850,9 +859,33 @@ class FunctionGenerator:
                 e = st.pop()
                 callee = "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
                 self.gen_call(callee, ft)
-            elif op == 0x12 or op == 0x13:  # return_call / return_call_indirect
+            elif op == 0x12 or op == 0x13 or op == 0x15:  # return_call(_indirect/_ref)
                 self.gen_tail_call(op, imm)
                 i = self.skip_dead(i, partner, else_of)
+            elif op == 0x14:  # call_ref: _cr traps on null
+                e = st.pop()
+                self.gen_call("_cr(%s)" % e.expr, module.types[imm])
+            elif op == 0xD4:  # ref.as_non_null
+                e = st[-1]
+                self.simple(e)
+                self.emit("if %s is None:" % e.expr)
+                self.emit('    raise Trap("null reference")')
+            elif op == 0xD5:  # br_on_null: branch (dropping the null) or keep it
+                e = st.pop()
+                self.simple(e)
+                self.emit("if %s is None:" % e.expr)
+                self.ind += 1
+                self.branch(imm)
+                self.ind -= 1
+                st.append(e)
+            elif op == 0xD6:  # br_on_non_null: branch with it, or drop the null
+                e = st[-1]
+                self.simple(e)
+                self.emit("if %s is not None:" % e.expr)
+                self.ind += 1
+                self.branch(imm)
+                self.ind -= 1
+                st.pop()
             elif op == 0x1A:  # drop
                 st.pop()
             elif op == 0x1B or op == 0x1C:  # select
@@ -894,8 +927,12 @@ class FunctionGenerator:
                 if op in _GROW_OPS:
                     self.ind -= 1
                 dyn = None
+        if self.selfloop is not None:
+            self.ind = 2
+            self.close_pyloop(self.selfloop)
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
+            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
         return self.lines
 
     def gen_catches(self, c: _Ctl, clauses: Any) -> None:
@@ -1129,10 +1166,18 @@ class FunctionGenerator:
         calls (whose chain ends there), call it at this frame's depth and return its
         results."""
         st = self.stack
+        if op == 0x12 and imm == self.fidx and self.selfloop is not None:
+            self.self_tail_call(len(self.module.types[self.func_types[imm]].params))
+            return
         if self.tail is None:
             self.tail = set()
         if op == 0x12:
             ft = self.module.types[self.func_types[imm]]
+        elif op == 0x15:   # return_call_ref
+            ft = self.module.types[imm]
+            e = st.pop()
+            t = self.temp()
+            self.emit("%s = _cr(%s)" % (t, e.expr))
         else:
             tidx, tab = imm
             ft = self.module.types[tidx]
@@ -1157,6 +1202,27 @@ class FunctionGenerator:
             entry = "getattr(%s, '_t', %s)" % (t, t)
         tup = "(%s,)" % args[0] if np_ == 1 else "(%s)" % ", ".join(args)
         self.emit("%sreturn _TC((%s, %s))" % (self.store_fuel, entry, tup))
+
+    def self_tail_call(self, nparams: int) -> None:
+        """``return_call`` of this function itself: new parameters, then back to the
+        top of the body's loop (``continue``, or out through ``_br`` from inner
+        loops)."""
+        st = self.stack
+        if nparams:
+            args = [a.expr for a in st[len(st) - nparams:]]
+            del st[len(st) - nparams:]
+            names = ["l%d" % k for k in range(nparams)]
+            if args != names:
+                self.emit("%s = %s" % (", ".join(names), ", ".join(args)))
+        c = self.selfloop
+        inner = self.pyloops[-1]
+        if inner is c:
+            self.emit("continue")
+        else:
+            self.uses_br = True
+            inner.escapes.add((c, "continue"))
+            self.emit("_br = %d" % (c.cid * 2 + 1))
+            self.emit("break")
 
     def gen_br_table(self, imm: Any) -> None:
         labels, default = imm

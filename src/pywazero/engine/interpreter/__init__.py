@@ -271,6 +271,11 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     elif k == 22 or k == 23:  # CALL / CALL_INDIRECT
                         if k == 22:
                             f = F[a]
+                        elif b < 0:   # call_ref
+                            f = S.pop()
+                            if f is None:
+                                raise Trap("null function reference")
+                            b = c[0]
                         else:
                             i = S.pop()
                             elems = inst.tables[b].elements

@@ -518,7 +518,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     prev[2] = f
                 else:
                     emit(K_UN, f, 0, 0)
-        elif op == 0x0D:  # br_if
+        elif op == 0x0D or op == 0xD5 or op == 0xD6:  # br_if, br_on_null, br_on_non_null
+            if op != 0x0D:
+                # a test leaves the branch condition on top: the reference is
+                # dropped where the spec drops it (see rare.br_on_null_test)
+                emit(K_RARE, R.br_on_null_test if op == 0xD5 else R.br_on_non_null_test, 0, 0)
             height = branch_heights[i - 1]
             prev = out[-1] if len(out) > barrier else None
             c = ctl[-1 - imm]
@@ -743,11 +747,18 @@ def compile_function(module: Module, index: int, func_types: List[int],
             ft = types[tidx]
             emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
             run = None
-        elif op == 0x12 or op == 0x13:  # return_call / return_call_indirect
+        elif op == 0x14:  # call_ref
+            # call_indirect's kind with table -1: the callee is the popped reference
+            ft = types[imm]
+            emit(K_CALL_INDIRECT, imm, -1, (len(ft.params), len(ft.results)))
+            run = None
+        elif op == 0x12 or op == 0x13 or op == 0x15:  # return_call(_indirect/_ref)
             if op == 0x12:
                 emit(K_TAIL_CALL, 0, imm, len(types[func_types[imm]].params))
-            else:
+            elif op == 0x13:
                 emit(K_TAIL_CALL, 1, imm, len(types[imm[0]].params))
+            else:
+                emit(K_TAIL_CALL, 2, imm, len(types[imm].params))
             run = None
             reachable = False
             i = ctl[-1].stop

@@ -66,6 +66,29 @@ def ref_func(S: List[Any], inst: Any, a: int, b: Any) -> None:
     S.append(inst.funcs[a])
 
 
+def ref_as_non_null(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    if S[-1] is None:
+        raise Trap("null reference")
+
+
+def br_on_null_test(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    """Before br_on_null's conditional branch: a null is dropped and the branch
+    taken (1), anything else stays for the fall-through (0)."""
+    if S[-1] is None:
+        S[-1] = 1
+    else:
+        S.append(0)
+
+
+def br_on_non_null_test(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    """Before br_on_non_null's conditional branch: a non-null reference stays as
+    the label's last value (branch taken, 1), a null is dropped (0)."""
+    if S[-1] is None:
+        S[-1] = 0
+    else:
+        S.append(1)
+
+
 def table_get(S: List[Any], inst: Any, a: int, b: Any) -> None:
     elems = inst.tables[a].elements
     i = S[-1]
@@ -138,6 +161,7 @@ _TABLE = {
     0xD0: ref_null,
     0xD1: ref_is_null,
     0xD2: ref_func,
+    0xD4: ref_as_non_null,
     0x25: table_get,
     0x26: table_set,
     _FC(8): memory_init,

@@ -1,0 +1,238 @@
+"""Type equivalence and subtyping of WebAssembly 3.0 value types.
+
+Reference types name their heap type by a *module-relative* type index
+(``(ref $t)``, see :func:`~pywazero.wasm.types.ref_type`), so two modules may
+mean the same function type by different indices, and the same index may mean
+different types.  To compare types across modules, every module type is given a
+*canonical id* (:func:`canonical_ids`): the same id for structurally equal
+types, whatever module they come from.  A *closed* value type or function type
+(:func:`closed_valtype`, :func:`closed_functype`) has its type indices replaced
+by canonical ids; the store holds closed types (``FunctionInstance.type``,
+``GlobalInstance.type``, ``TableInstance.elem_type``), so comparing two of them
+is an ``==`` and works across modules.  A type without concrete references is
+its own closed form (the same object), so WebAssembly 2.0 types are untouched.
+
+Without GC every type is a function type that is its own recursion group, may
+refer to earlier types and to itself, and has no declared supertype; structural
+equality is then the spec's type equivalence.  GC replaces :func:`_type_key`
+by iso-recursive canonicalisation of recursion groups (and extends
+:func:`heap_subtype` with declared supertypes); everything else goes through
+the functions here.
+
+>>> from pywazero.wasm.types import FuncType, I32, FUNCREF, ref_type, HT_FUNC
+>>> a = [FuncType((I32,), ()), FuncType((ref_type(0),), ())]
+>>> b = [FuncType((), ()), FuncType((I32,), ()), FuncType((ref_type(1),), ())]
+>>> ca, cb = canonical_ids(a), canonical_ids(b)
+>>> ca[1] == cb[2], ca[0] == cb[1], ca[0] == cb[0]
+(True, True, False)
+>>> val_subtype(ref_type(0, False), FUNCREF, ca)      # (ref $t) <: funcref
+True
+>>> val_subtype(FUNCREF, ref_type(HT_FUNC, False), ca)
+False
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .types import (
+    HT_ANY,
+    HT_ARRAY,
+    HT_EQ,
+    HT_EXN,
+    HT_EXTERN,
+    HT_FUNC,
+    HT_I31,
+    HT_NOEXN,
+    HT_NOEXTERN,
+    HT_NOFUNC,
+    HT_NONE,
+    HT_STRUCT,
+    FuncType,
+    is_ref,
+    ref_heap,
+    ref_nullable,
+    ref_type,
+)
+
+__all__ = [
+    "canonical_ids", "canonical_type", "closed_valtype", "closed_functype",
+    "heap_subtype", "val_subtype", "vals_subtype", "has_concrete", "top_heap",
+    "bottom_heap",
+]
+
+_CONCRETE = 0x200
+
+# The canonical type table: key -> id, id -> closed FuncType.  Append-only, shared
+# by every runtime (a function reference may travel between modules of one
+# runtime, and a key is a pure function of the type's structure); the lock makes
+# the id assignment atomic.  Entries are never removed: their number is bounded
+# by the distinct function types with concrete references ever compiled.
+_LOCK = threading.Lock()
+_IDS: Dict[Any, int] = {}
+_TYPES: List[FuncType] = []
+
+
+def has_concrete(ft: FuncType) -> bool:
+    """Whether ``ft`` mentions a concrete reference type ``(ref null? $t)``."""
+    for t in ft.params:
+        if t >= _CONCRETE:
+            return True
+    for t in ft.results:
+        if t >= _CONCRETE:
+            return True
+    return False
+
+
+def _type_key(index: int, ft: FuncType, canon: Sequence[int]) -> Any:
+    """The structural key of module type ``index``: its value types with
+    references to earlier types as canonical ids, and to itself as ``("self",
+    nullable)`` (a recursion group of one).  Equal keys mean equivalent types."""
+
+    def enc(t: int) -> Any:
+        if t < _CONCRETE:
+            return t
+        h = ref_heap(t)
+        if h == index:
+            return ("self", ref_nullable(t))
+        return ref_type(canon[h], ref_nullable(t))
+
+    return (tuple(map(enc, ft.params)), tuple(map(enc, ft.results)))
+
+
+def canonical_ids(types: Sequence[FuncType]) -> List[int]:
+    """The canonical id of each of a module's types (indices into the canonical
+    table, equal for equivalent types of any module).  ``types`` must refer only
+    to earlier types and themselves (the validator checks this first); a type
+    without concrete references is keyed by itself."""
+    canon: List[int] = []
+    for i, ft in enumerate(types):
+        key: Any = _type_key(i, ft, canon) if has_concrete(ft) else ft
+        cid = _IDS.get(key)
+        if cid is None:
+            with _LOCK:
+                cid = _IDS.get(key)
+                if cid is None:
+                    cid = len(_TYPES)
+                    # the closed form: self references become the new id itself
+                    if key is ft:
+                        closed = ft
+                    else:
+                        def close(e: Any, cid: int = cid) -> int:
+                            return ref_type(cid, e[1]) if isinstance(e, tuple) else e
+                        closed = FuncType(tuple(map(close, key[0])), tuple(map(close, key[1])))
+                    _TYPES.append(closed)
+                    _IDS[key] = cid
+        canon.append(cid)
+    return canon
+
+
+def canonical_type(cid: int) -> FuncType:
+    """The closed function type of canonical id ``cid``."""
+    return _TYPES[cid]
+
+
+def closed_valtype(t: int, canon: Sequence[int]) -> int:
+    """Value type ``t`` of a module whose :func:`canonical_ids` are ``canon``, with
+    its type index (if any) replaced by the canonical id."""
+    if t < _CONCRETE:
+        return t
+    return ref_type(canon[ref_heap(t)], ref_nullable(t))
+
+
+def closed_functype(ft: FuncType, canon: Sequence[int]) -> FuncType:
+    """``ft`` with every type index replaced by its canonical id (``ft`` itself
+    when it has no concrete references)."""
+    if not has_concrete(ft):
+        return ft
+    return FuncType(tuple(closed_valtype(t, canon) for t in ft.params),
+                    tuple(closed_valtype(t, canon) for t in ft.results))
+
+
+# --- subtyping --------------------------------------------------------------------
+# The abstract heap types' hierarchies: each type's top, and the abstract types
+# strictly above it.
+_TOP = {
+    HT_FUNC: HT_FUNC, HT_NOFUNC: HT_FUNC,
+    HT_EXTERN: HT_EXTERN, HT_NOEXTERN: HT_EXTERN,
+    HT_EXN: HT_EXN, HT_NOEXN: HT_EXN,
+    HT_ANY: HT_ANY, HT_EQ: HT_ANY, HT_I31: HT_ANY, HT_STRUCT: HT_ANY, HT_ARRAY: HT_ANY,
+    HT_NONE: HT_ANY,
+}
+_BOTTOM = {HT_FUNC: HT_NOFUNC, HT_EXTERN: HT_NOEXTERN, HT_EXN: HT_NOEXN, HT_ANY: HT_NONE}
+_ABOVE = {
+    HT_EQ: (HT_ANY,), HT_I31: (HT_EQ, HT_ANY), HT_STRUCT: (HT_EQ, HT_ANY),
+    HT_ARRAY: (HT_EQ, HT_ANY),
+}
+
+
+def top_heap(h: int, canon: Optional[Sequence[int]] = None) -> int:
+    """The top of ``h``'s hierarchy (func, extern, exn or any).  Concrete types
+    are function types (GC adds struct and array types, under any)."""
+    if h >= 0:
+        return HT_FUNC
+    return _TOP[h]
+
+
+def bottom_heap(h: int, canon: Optional[Sequence[int]] = None) -> int:
+    """The bottom of ``h``'s hierarchy (nofunc, noextern, noexn or none)."""
+    return _BOTTOM[top_heap(h, canon)]
+
+
+def heap_subtype(a: int, b: int, canon: Optional[Sequence[int]] = None) -> bool:
+    """Whether heap type ``a`` matches heap type ``b``.  Concrete heap types are
+    module type indices mapped through ``canon`` (the module's
+    :func:`canonical_ids`), or canonical ids already when ``canon`` is None."""
+    if a == b and (a < 0 or canon is None):
+        return True
+    if a >= 0:
+        if b >= 0:
+            if canon is None:
+                return False
+            return canon[a] == canon[b]
+        # a concrete function type is below func (and nothing else abstract)
+        return b == HT_FUNC
+    if b >= 0:
+        # only the bottom of the function hierarchy is below a concrete type
+        return a == HT_NOFUNC
+    if a == b:
+        return True
+    if a in _BOTTOM.values():
+        return _TOP[a] == _TOP[b]
+    return b in _ABOVE.get(a, ())
+
+
+def val_subtype(a: int, b: int, canon: Optional[Sequence[int]] = None) -> bool:
+    """Whether value type ``a`` matches value type ``b`` (``canon`` as for
+    :func:`heap_subtype`).  The validator's unknown type (0) matches anything."""
+    if a == b:
+        return True
+    if a == 0 or b == 0:
+        return True
+    if not (is_ref(a) and is_ref(b)):
+        return False
+    if ref_nullable(a) and not ref_nullable(b):
+        return False
+    return heap_subtype(ref_heap(a), ref_heap(b), canon)
+
+
+def vals_subtype(a: Sequence[int], b: Sequence[int], canon: Optional[Sequence[int]] = None) -> bool:
+    """Whether the result types ``a`` match ``b`` element by element."""
+    return len(a) == len(b) and all(val_subtype(x, y, canon) for x, y in zip(a, b))
+
+
+def types_equivalent(a: int, b: int, canon: Optional[Sequence[int]] = None) -> bool:
+    """Whether two value types are equivalent (mutable globals, tables)."""
+    if a == b:
+        return True
+    if not (is_ref(a) and is_ref(b)) or ref_nullable(a) != ref_nullable(b):
+        return False
+    ha, hb = ref_heap(a), ref_heap(b)
+    if ha >= 0 and hb >= 0 and canon is not None:
+        return canon[ha] == canon[hb]
+    return False
+
+
+def closed_tuple(ts: Tuple[int, ...], canon: Sequence[int]) -> Tuple[int, ...]:
+    """A tuple of value types, closed (see :func:`closed_valtype`)."""
+    return tuple(closed_valtype(t, canon) for t in ts)
