@@ -10,11 +10,12 @@ Workloads (each returns a checksum the runs must agree on):
   payload (the common shape: an error raised deep, handled by a caller);
 * ``throw_local``: the throw is in the try_table's own body (no call);
 * ``throw_legacy``: ``throw_call`` with the legacy try/catch (the encoding toolchains
-  still emit; on the compiler engine such functions run on the interpreter);
+  still emit);
 * ``no_throw``: the same loop with a try_table whose body never throws (what a
   handler costs when nothing is thrown).
 
-Times are the best of ``--repeat`` runs; the ratio column is engine time / plain
+Times are CPU times (``time.process_time``: load from other processes does not
+count), the best of ``--repeat`` runs; the ratio column is engine time / plain
 Python time.
 """
 from __future__ import annotations
@@ -124,9 +125,9 @@ def best(fn, repeat: int):
     t = float("inf")
     r = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         r = fn()
-        t = min(t, time.perf_counter() - t0)
+        t = min(t, time.process_time() - t0)
     return t, r
 
 

@@ -88,11 +88,22 @@ class TailCall(tuple):
     __slots__ = ()
 
 
+class _Deleg(Exception):
+    """A wasm exception on its way to the handler a legacy ``delegate`` names
+    (``target``: the id codegen gave that handler, 0: the function's caller).
+    Handlers in between are ``except _WE`` clauses, which let it pass; it never
+    leaves the function that raised it (see codegen, legacy exceptions)."""
+
+    def __init__(self, exc: BaseException, target: int) -> None:
+        self.exc = exc
+        self.target = target
+
+
 BASE_NAMESPACE: Dict[str, Any] = dict(num.NAMESPACE)
 BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
-    "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref,
+    "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref, "_Deleg": _Deleg,
     "_exhausted": _exhausted,
     "_TC": TailCall,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
