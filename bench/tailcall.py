@@ -2,7 +2,7 @@
 plain Python, and the 2.0 call workloads before/after (one run, interleaved).
 
     python bench/tailcall.py [--engines interpreter,compiler] [--scale 1.0]
-                             [--before GIT-REV] [--rounds 3]
+                             [--before GIT-REV [--after GIT-REV]] [--rounds 3]
 
 The tail-call workloads (n steps each):
 
@@ -17,7 +17,7 @@ Python trampoline).  ``--before REV`` (e.g. the commit before tail calls landed)
 also times the 2.0 call workloads (recursive ``fib``, ``call_indirect`` in a loop,
 host->wasm calls) on that revision's source (``git archive``, nothing in the
 repository changes) and on this tree, alternating rounds in fresh subprocesses,
-and prints each best CPU time and the after/before ratio (bench/before_after.py
+(``--after``: on another revision instead of this tree), and prints each best CPU time and the after/before ratio (bench/before_after.py
 does the same for the compute workloads).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT.parent / "src"
@@ -223,13 +223,17 @@ def _calls(src: str, engine: str, scale: float) -> Dict[str, float]:
     return res
 
 
-def before_after(rev: str, engines: List[str], scale: float, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT.parent), "archive", rev, "src"], check=True,
-                                 stdout=subprocess.PIPE).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        trees = {"before": os.path.join(tmp, "src"), "after": str(SRC)}
-        print(f"\n2.0 call workloads: before = {rev}, after = this tree "
+def _export(rev: str, into: str) -> str:
+    archive = subprocess.run(["git", "-C", str(ROOT.parent), "archive", rev, "src"], check=True,
+                             stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return os.path.join(into, "src")
+
+
+def before_after(rev: str, after: Optional[str], engines: List[str], scale: float, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2:
+        trees = {"before": _export(rev, tmp), "after": _export(after, tmp2) if after else str(SRC)}
+        print(f"\n2.0 call workloads: before = {rev}, after = {after or 'this tree'} "
               f"(best of {rounds} alternating rounds, each best of 3)")
         for engine in engines:
             best: Dict[str, Dict[str, float]] = {"before": {}, "after": {}}
@@ -247,12 +251,13 @@ def main() -> int:
     ap.add_argument("--engines", default="interpreter,compiler")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink workloads for a quick run")
     ap.add_argument("--before", metavar="GIT-REV", help="also compare the 2.0 call workloads with this revision")
+    ap.add_argument("--after", metavar="GIT-REV", help="with --before: this revision instead of the tree")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     engines = [e for e in args.engines.split(",") if e]
     tail_rows(engines, args.scale)
     if args.before:
-        before_after(args.before, engines, args.scale, args.rounds)
+        before_after(args.before, args.after, engines, args.scale, args.rounds)
     return 0
 
 

@@ -14,6 +14,7 @@ from .runtime import CompiledModule, ExportType, ImportType, Runtime
 from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
 from .wasm.features import CoreFeatures
+from .wasm.subtyping import RefType
 from .wasm.types import (
     EXTERNREF,
     F32,
@@ -54,6 +55,6 @@ __all__ = [
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "WasmException",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
-    "FuncType", "GlobalType", "Limits", "MemoryType", "TableType",
+    "FuncType", "GlobalType", "Limits", "MemoryType", "TableType", "RefType",
     "wat2wasm", "__version__",
 ]

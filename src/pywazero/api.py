@@ -10,7 +10,13 @@ Values cross the boundary converted (``Function.__call__``):
   for single precision becomes an infinity, as IEEE 754 rounding does);
 * v128: an unsigned 128-bit int (negative ints in the signed range accepted in);
 * funcref: a :class:`Function` or None; externref: any Python object or None;
-  exnref: an :class:`ExnRef` or None.
+  a typed function reference ``(ref null? $t)`` / ``(ref func)``: a Function (of
+  that type) or None when nullable (a TypeError otherwise); a null of any
+  reference type is None; an exnref: an :class:`ExnRef` or None.
+
+Types are described fully: reference types in ``Function.type``, ``Global.type``,
+``Table.type`` and import/export types are :class:`~pywazero.RefType` ints
+(``str()`` gives ``(ref null func)``, ``.nullable``, ``.heap``).
 
 ``Function.call_raw`` exchanges raw bit patterns instead (i32/f32 as u32, i64/f64 as
 u64, v128 as u128), so NaN payloads survive exactly.
@@ -44,9 +50,18 @@ from .wasm.types import (
     FuncType,
     GlobalType,
     MemoryType,
+    HT_FUNC,
+    HT_EXN,
+    HT_NOEXN,
+    HT_NOEXTERN,
+    HT_NOFUNC,
     TableType,
+    is_ref,
+    ref_heap,
+    ref_nullable,
     valtype_name,
 )
+from .wasm.subtyping import RefType, canonical_type, describe_functype, describe_valtype, top_heap
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
            "from_raw"]
@@ -118,7 +133,47 @@ def to_raw(t: int, v: Any, what: str = "value") -> Any:
         if isinstance(v, ExnRef):
             return v._exn
         raise TypeError(f"{what} must be a pywazero ExnRef or None, not {type(v).__name__}")
+    if isinstance(t, int) and t > 0 and is_ref(t):
+        return _ref_to_raw(t, v, what)
     raise TypeError(f"unsupported value type {valtype_name(t)}")
+
+
+# value type -> whether it is a reference to a function (any function type)
+_FUNC_REF: Dict[int, bool] = {}
+
+
+def _is_func_ref(t: int) -> bool:
+    r = _FUNC_REF.get(t)
+    if r is None:
+        r = _FUNC_REF[t] = bool(isinstance(t, int) and t > 0 and is_ref(t) and top_heap(ref_heap(t)) == HT_FUNC)
+    return r
+
+
+def _ref_to_raw(t: int, v: Any, what: str) -> Any:
+    """A Python value as a reference of type ``t`` (the store's form: a concrete
+    heap type is a canonical id), checked: a function reference must have the
+    referenced type, a non-nullable type refuses None."""
+    if v is None:
+        if not ref_nullable(t):
+            raise TypeError(f"{what} must not be None (type {describe_valtype(t)})")
+        return None
+    h = ref_heap(t)
+    if _is_func_ref(t):
+        fi = v._fn if isinstance(v, Function) else v if isinstance(v, FunctionInstance) else None
+        if fi is None or h == HT_NOFUNC:
+            allowed = "None" if h == HT_NOFUNC else "a pywazero Function" + (" or None" if ref_nullable(t) else "")
+            raise TypeError(f"{what} must be {allowed}, not {type(v).__name__}")
+        if h >= 0 and fi.type != canonical_type(h):
+            raise TypeError(f"{what}: a function of type {describe_functype(fi.type)} is not a "
+                            f"{describe_valtype(t)}")
+        return fi
+    if h == HT_NOEXTERN or h == HT_NOEXN:
+        raise TypeError(f"{what} must be None, not {type(v).__name__}")
+    if h == HT_EXN:
+        if isinstance(v, ExnRef):
+            return v._exn
+        raise TypeError(f"{what} must be a pywazero ExnRef, not {type(v).__name__}")
+    return v
 
 
 def from_raw(t: int, v: Any) -> Any:
@@ -127,9 +182,10 @@ def from_raw(t: int, v: Any) -> Any:
         return v - 0x100000000 if v & 0x80000000 else v
     if t == I64:
         return v - 0x10000000000000000 if v & 0x8000000000000000 else v
-    if t == FUNCREF:
+    if (t < 0x7B or t >= 0x100) and (t == FUNCREF or (v is not None and _is_func_ref(t))):
+        # (numbers and vectors are 0x7B-0x7F)
         return None if v is None else Function(v)
-    if t == EXNREF:
+    if t == EXNREF or (v is not None and t >= 0x100 and ref_heap(t) == HT_EXN):
         return None if v is None else ExnRef(v)
     return v
 
@@ -150,7 +206,8 @@ def raw_bits_out(t: int, v: Any) -> Any:
         return _numerics().f32_to_bits(v)
     if t == F64:
         return _numerics().f64_to_bits(v)
-    if t == FUNCREF:
+    if (t < 0x7B or t >= 0x100) and (t == FUNCREF or (v is not None and _is_func_ref(t))):
+        # (numbers and vectors are 0x7B-0x7F)
         return None if v is None else Function(v)
     if t == EXNREF:
         return None if v is None else ExnRef(v)
@@ -275,7 +332,8 @@ class Function:
 
     @property
     def type(self) -> FuncType:
-        return self._fn.type
+        """The function's signature; reference types are :class:`~pywazero.RefType`."""
+        return describe_functype(self._fn.type)
 
     @property
     def name(self) -> str:
@@ -414,7 +472,7 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
             return "(%s - 4294967296 if %s & 2147483648 else %s)" % (r, r, r)
         if t == I64:
             return "(%s - 18446744073709551616 if %s & 9223372036854775808 else %s)" % (r, r, r)
-        if t == FUNCREF:
+        if t == FUNCREF or _is_func_ref(t):
             return "(None if %s is None else _Function(%s))" % (r, r)
         if t == EXNREF:
             return "(None if %s is None else _ExnRef(%s))" % (r, r)
@@ -612,11 +670,13 @@ class Table:
 
     @property
     def type(self) -> TableType:
-        return self._table.type
+        t = self._table.type
+        return TableType(describe_valtype(t.elem_type), t.limits, t.address_type)
 
     @property
     def elem_type(self) -> int:
-        return self._table.elem_type
+        """The element type, a :class:`~pywazero.RefType`."""
+        return describe_valtype(self._table.elem_type)
 
     @property
     def address_type(self) -> int:
@@ -667,12 +727,14 @@ class Global:
 
     @property
     def type(self) -> int:
-        """The value type (``pywazero.I32`` ...)."""
-        return self._global.type.valtype
+        """The value type (``pywazero.I32`` ..., a :class:`~pywazero.RefType` for a
+        reference type)."""
+        return describe_valtype(self._global.type.valtype)
 
     @property
     def global_type(self) -> GlobalType:
-        return self._global.type
+        gt = self._global.type
+        return GlobalType(describe_valtype(gt.valtype), gt.mutable)
 
     @property
     def mutable(self) -> bool:

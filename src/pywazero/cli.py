@@ -431,13 +431,15 @@ def describe(compiled: Any) -> List[str]:
         f"{i}: {_at(mt)}{_limits(mt.limits)} pages{' (imported)' if i < imported_mems else ''}"
         for i, mt in enumerate(m.mem_types())])
     imported_tables = len(m.imported(T.EXTERN_TABLE))
+    # (typed references spelled out: (ref (func (param i32))), not a type index)
+    describe_type = compiled._describe
     section("tables", [
-        f"{i}: {_at(tt)}{T.valtype_name(tt.elem_type)} {_limits(tt.limits)}"
+        f"{i}: {_at(tt)}{T.valtype_name(describe_type(tt).elem_type)} {_limits(tt.limits)}"
         f"{' (imported)' if i < imported_tables else ''}"
         for i, tt in enumerate(m.table_types())])
     imported_globals = len(m.imported(T.EXTERN_GLOBAL))
     section("globals", [
-        f"{i}: {gt}{' (imported)' if i < imported_globals else ''}"
+        f"{i}: {describe_type(gt)}{' (imported)' if i < imported_globals else ''}"
         for i, gt in enumerate(m.global_types())])
     nfuncs = len(m.funcs)
     lines.append(f"functions: {nfuncs} defined, {m.num_imported_funcs()} imported")

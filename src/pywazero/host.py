@@ -29,6 +29,7 @@ import inspect
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .api import Caller, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
+from .wasm.subtyping import RefType
 from .wasm.instance import (
     GlobalInstance,
     HostFunctionInstance,
@@ -51,6 +52,7 @@ from .wasm.types import (
     MAX_PAGES,
     MAX_PAGES64,
     VALUE_TYPES,
+    is_ref,
     FuncType,
     GlobalType,
     Limits,
@@ -84,11 +86,19 @@ def _wants_caller(fn: Callable, nparams: int) -> bool:
 
 
 def _check_types(types: Sequence[int], what: str) -> tuple:
-    out = tuple(types)
-    for t in out:
-        if t not in VALUE_TYPES and t != EXNREF:
-            raise ValueError(f"{what}: {t!r} is not a value type (use pywazero.I32, ...)")
-    return out
+    """Value types given at the API, in the store's form: ints (``pywazero.I32``,
+    ``FUNCREF``, ...) or :class:`~pywazero.RefType` (any reference type, e.g.
+    ``RefType.of(FuncType((I32,), ()), nullable=False)`` for ``(ref $t)``)."""
+    out = []
+    for t in types:
+        if isinstance(t, RefType):
+            out.append(t.closed)
+            continue
+        if t not in VALUE_TYPES and not (isinstance(t, int) and 0 < t < 0x200 and is_ref(t)):
+            raise ValueError(f"{what}: {t!r} is not a value type (use pywazero.I32, ..., "
+                             f"or pywazero.RefType)")
+        out.append(int(t))
+    return tuple(out)
 
 
 def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[int], *,
@@ -162,8 +172,8 @@ class HostModuleBuilder:
                 mutable: bool = False) -> "HostModuleBuilder":
         """Export a global of type ``valtype`` holding ``value`` (a Python value;
         defaults to zero / null)."""
-        _check_types([valtype], f"global {name!r}")
-        if value is None and valtype not in (FUNCREF, EXTERNREF):
+        (valtype,) = _check_types([valtype], f"global {name!r}")
+        if value is None and not is_ref(valtype):
             value = 0
         raw = to_raw(valtype, value, f"global {name!r} value")
         return self._add(name, GlobalInstance(GlobalType(valtype, bool(mutable)), raw))
@@ -175,8 +185,9 @@ class HostModuleBuilder:
         when it does not fit).  ``address_type=I64`` makes a 64-bit table (table64:
         ``table.get`` and friends take i64 indices), e.g.
         ``rt.host_module("env").table("t", FUNCREF, 1, address_type=I64)``."""
-        if elem_type not in (FUNCREF, EXTERNREF):
-            raise ValueError("table element type must be FUNCREF or EXTERNREF")
+        (elem_type,) = _check_types([elem_type], f"table {name!r}")
+        if not is_ref(elem_type):
+            raise ValueError("table element type must be a reference type (FUNCREF, EXTERNREF, a RefType)")
         if address_type not in (I32, I64):
             raise ValueError("table address type must be I32 or I64")
         bound = 0xFFFFFFFF if address_type == I32 else (1 << 64) - 1

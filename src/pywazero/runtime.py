@@ -110,18 +110,38 @@ class CompiledModule:
         """The module name from the name section, if any."""
         return self.module.names.module
 
+    def _describe(self, t: Any) -> Any:
+        """A module type for the API: reference types as RefTypes."""
+        from .wasm.subtyping import describe_functype, describe_valtype
+
+        m = self.module
+        vts = (t.params + t.results if isinstance(t, T.FuncType) else
+               (t.elem_type,) if isinstance(t, T.TableType) else
+               (t.valtype,) if isinstance(t, T.GlobalType) else ())
+        # (canonical ids only when a type index needs one)
+        canon = m.canonical_ids() if any(v >= 0x200 for v in vts) else None
+        if isinstance(t, T.FuncType):
+            return describe_functype(t, canon)
+        if isinstance(t, T.TableType):
+            return T.TableType(describe_valtype(t.elem_type, canon), t.limits, t.address_type)
+        if isinstance(t, T.GlobalType):
+            return T.GlobalType(describe_valtype(t.valtype, canon), t.mutable)
+        return t
+
     @property
     def imports(self) -> List[ImportType]:
+        """What the module imports; reference types are :class:`~pywazero.RefType`."""
         m = self.module
         out = []
         for imp in m.imports:
             # (a tag's type is its function type: params are the payload)
             t = m.types[imp.desc] if imp.kind in (T.EXTERN_FUNC, T.EXTERN_TAG) else imp.desc
-            out.append(ImportType(imp.module, imp.name, T.EXTERN_KIND_NAMES[imp.kind], t))
+            out.append(ImportType(imp.module, imp.name, T.EXTERN_KIND_NAMES[imp.kind], self._describe(t)))
         return out
 
     @property
     def exports(self) -> List[ExportType]:
+        """What the module exports; reference types are :class:`~pywazero.RefType`."""
         m = self.module
         spaces = {
             T.EXTERN_FUNC: [m.types[i] for i in m.func_types()],
@@ -130,7 +150,8 @@ class CompiledModule:
             T.EXTERN_GLOBAL: m.global_types(),
             T.EXTERN_TAG: [m.types[i] for i in m.tag_types()],
         }
-        return [ExportType(e.name, T.EXTERN_KIND_NAMES[e.kind], spaces[e.kind][e.index]) for e in m.exports]
+        return [ExportType(e.name, T.EXTERN_KIND_NAMES[e.kind], self._describe(spaces[e.kind][e.index]))
+                for e in m.exports]
 
     @property
     def closed(self) -> bool:

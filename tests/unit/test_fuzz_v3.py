@@ -35,7 +35,7 @@ import pywazero as wz
 from pywazero.binary.decoder import decode_module
 from pywazero.wasm import opcodes
 from pywazero.wasm.features import CoreFeatures
-from pywazero.wasm.types import F32, F64, I32, I64, V128, is_ref
+from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, is_ref
 
 try:
     import wasmtime
@@ -111,6 +111,18 @@ def _wasmtime_traps() -> Dict[Any, str]:
             c.STACK_OVERFLOW: "stack"}
 
 
+# An exception no handler caught (exception handling): pywazero raises WasmException,
+# wasmtime-py a Trap without a trap code.
+WASM_EXCEPTION = getattr(wz, "WasmException", None) or type("NeverRaised", (Exception,), {})
+EXCEPTION = "uncaught exception"
+
+
+def wasmtime_trap(e) -> str:
+    if e.trap_code is None and "thrown Wasm exception" in e.message:
+        return EXCEPTION
+    return _wasmtime_traps().get(e.trap_code, "trap: " + e.message)
+
+
 def our_trap(reason: str) -> str:
     for prefix, kind in _OUR_TRAPS:
         if reason.startswith(prefix):
@@ -161,7 +173,7 @@ def callable_exports(module) -> List[Tuple[str, Any]]:
         if e.kind != 0:
             continue
         ft = types[e.index]
-        if all(t in (I32, I64, F32, F64) or t in (0x70, 0x6F) for t in ft.params + ft.results):
+        if all(t in (I32, I64, F32, F64, FUNCREF, EXTERNREF) for t in ft.params + ft.results):
             out.append((e.name, ft))
     return out
 
@@ -185,6 +197,9 @@ def run_pywazero(engine: str, wasm: bytes, calls) -> dict:
         except wz.Trap as e:
             out["instantiate"] = our_trap(e.reason)
             return out
+        except WASM_EXCEPTION:
+            out["instantiate"] = EXCEPTION
+            return out
         for name, ft, args in calls:
             f = m.function(name)
             try:
@@ -193,6 +208,8 @@ def run_pywazero(engine: str, wasm: bytes, calls) -> dict:
                 out["calls"].append((name, args, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
             except wz.Trap as e:
                 out["calls"].append((name, args, our_trap(e.reason)))
+            except WASM_EXCEPTION:
+                out["calls"].append((name, args, EXCEPTION))
         state = {}
         for e in m.instance.module.exports:
             if e.kind == 2:
@@ -220,11 +237,10 @@ def run_wasmtime(wasm: bytes, calls) -> dict:
     store = wasmtime.Store(engine)
     module = wasmtime.Module(engine, wasm)
     out: Dict[str, Any] = {"calls": []}
-    traps = _wasmtime_traps()
     try:
         inst = wasmtime.Instance(store, module, [])
     except wasmtime.Trap as e:
-        out["instantiate"] = traps.get(e.trap_code, "trap: " + e.message)
+        out["instantiate"] = wasmtime_trap(e)
         return out
     exports = inst.exports(store)
     for name, ft, args in calls:
@@ -234,7 +250,7 @@ def run_wasmtime(wasm: bytes, calls) -> dict:
             rs = (r,) if len(ft.results) == 1 else (r or ())
             out["calls"].append((name, args, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
         except wasmtime.Trap as e:
-            out["calls"].append((name, args, traps.get(e.trap_code, "trap: " + e.message)))
+            out["calls"].append((name, args, wasmtime_trap(e)))
     state = {}
     decoded = decode_module(wasm, FEATURES)
     global_types = [imp.desc.valtype for imp in decoded.imports if imp.kind == 3] + \
@@ -243,7 +259,8 @@ def run_wasmtime(wasm: bytes, calls) -> dict:
         item = exports[e.name]
         if e.kind == 2:
             state[e.name] = bytes(item.read(store, 0, item.data_len(store)))
-        elif e.kind == 3 and global_types[e.index] != V128:  # (wasmtime-py aborts on v128)
+        elif e.kind == 3 and global_types[e.index] in (I32, I64, F32, F64, FUNCREF, EXTERNREF):
+            # (wasmtime-py aborts on a v128 global, refuses an exnref)
             v = item.value(store)
             if isinstance(v, wasmtime.Val):  # (a null reference comes wrapped)
                 v = v.value

@@ -351,3 +351,7 @@ def test_compiler_turns_a_self_tail_call_into_a_loop():
     src = dump(cm, 0)
     assert "_TC" not in src and "while True:" in src and "continue" in src
     assert "l0, l1 = l1, ((l0 - 1) & 0xFFFFFFFF)" in src
+    # so it has no trampoline, and a tail call to it is a plain call at the same depth
+    cm = runtime("compiler").compile(SELF.rstrip()[:-1] + """
+      (func (export "caller") (param i32) (result i32) (return_call $swap (local.get 0) (i32.const 4))))""")
+    assert "return f0(l0, 4, _d)" in dump(cm, 3)

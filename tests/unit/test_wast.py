@@ -477,3 +477,13 @@ def test_3_0_reference_results():
     assert not ext.matches(Value(FUNCREF, 7))
     (i31,) = results_of("(ref.i31)")
     assert str(i31) == "(ref.i31)" and not i31.matches(Value(ANYREF, None))
+
+
+def test_ref_host_and_formatting():
+    from pywazero.wasm.types import ANYREF, ref_type
+
+    (host,) = args_of("(ref.host 3)")
+    assert host == Value(ANYREF, 3) and str(host) == "(ref.host 3)"
+    assert results_of("(ref.host 3)")[0].matches(Value(ANYREF, 3))
+    assert str(Value(ref_type(0), None)) == "(ref.null 0)"
+    assert str(Value(ANYREF, None)) == "(ref.null any)"

@@ -41,9 +41,9 @@ from typing import ClassVar, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
 from ..wasm.types import (
-    EXTERNREF, F32, F64, FUNCREF, HEAP_TYPE_BY_NAME, HT_ANY, HT_ARRAY, HT_EQ, HT_EXN, HT_EXTERN,
+    ANYREF, EXTERNREF, F32, F64, FUNCREF, HEAP_TYPE_BY_NAME, HT_ANY, HT_ARRAY, HT_EQ, HT_EXN, HT_EXTERN,
     HT_FUNC, HT_I31, HT_NOEXN, HT_NOEXTERN, HT_NOFUNC, HT_NONE, HT_STRUCT, I32, I64, NULLREF, V128,
-    is_ref, ref_heap, ref_type, valtype_name,
+    heap_type_name, is_ref, ref_heap, ref_type, valtype_name,
 )
 from . import numbers as _numbers
 from .lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_sexprs
@@ -104,8 +104,10 @@ def _same_hierarchy(t1: int, t2: int) -> bool:
 def _format_bits(t: int, bits: Optional[int]) -> str:
     if is_ref(t) and t not in (FUNCREF, EXTERNREF):
         if bits is None:
-            return f"(ref.null {valtype_name(t)})"
-        return f"(ref {bits!r} : {valtype_name(t)})"
+            return f"(ref.null {heap_type_name(ref_heap(t))})"
+        if t == ANYREF and isinstance(bits, int):
+            return f"(ref.host {bits})"
+        return f"({valtype_name(t)} {bits!r})"
     if t in (FUNCREF, EXTERNREF):
         if bits is None:
             return f"(ref.null {'func' if t == FUNCREF else 'extern'})"
@@ -659,8 +661,11 @@ class _Reader:
                 # (ref.null $t): a concrete type the script cannot resolve
                 return NullPattern() if pattern else Value(NULLREF, None)
             raise self.error("expected a heap type", tok.pos if tok is not None else self.end_pos(lst))
-        if head == "ref.extern":
-            if len(items) == 1 and pattern:
+        if head == "ref.extern" or head == "ref.host":
+            # (ref.host N) (GC scripts): host reference N as an anyref, the value
+            # any.convert_extern makes of (ref.extern N)
+            t = EXTERNREF if head == "ref.extern" else ANYREF
+            if len(items) == 1 and pattern and t == EXTERNREF:
                 return RefPattern(EXTERNREF)
             tok = self.literal(lst, 1)
             self.no_more(lst, 2)
@@ -668,7 +673,7 @@ class _Reader:
                 n = _numbers.parse_uint(tok.text, 64)
             except ValueError as e:
                 raise self.error(str(e) or "malformed host reference", tok.pos) from None
-            return Value(EXTERNREF, n)
+            return Value(t, n)
         if pattern and head is not None and head.startswith("ref.") and len(items) == 1 \
                 and head[4:] in HEAP_TYPE_BY_NAME and head[4:] not in ("extern", "null"):
             # (ref.func), (ref.any), (ref.i31), ...: a non-null reference of that type

@@ -56,6 +56,7 @@ from .types import (
 )
 
 __all__ = [
+    "RefType", "describe_valtype", "describe_functype", "closed_of", "intern_closed",
     "canonical_ids", "canonical_type", "closed_valtype", "closed_functype",
     "heap_subtype", "val_subtype", "vals_subtype", "has_concrete", "top_heap",
     "bottom_heap",
@@ -236,3 +237,158 @@ def types_equivalent(a: int, b: int, canon: Optional[Sequence[int]] = None) -> b
 def closed_tuple(ts: Tuple[int, ...], canon: Sequence[int]) -> Tuple[int, ...]:
     """A tuple of value types, closed (see :func:`closed_valtype`)."""
     return tuple(closed_valtype(t, canon) for t in ts)
+
+
+def intern_closed(ft: FuncType) -> int:
+    """The canonical id of a closed function type that refers to no recursion
+    group of its own (one built from closed types, e.g. at the host API)."""
+    key: Any = (tuple(ft.params), tuple(ft.results)) if has_concrete(ft) else ft
+    cid = _IDS.get(key)
+    if cid is None:
+        with _LOCK:
+            cid = _IDS.get(key)
+            if cid is None:
+                cid = len(_TYPES)
+                _TYPES.append(ft)
+                _IDS[key] = cid
+    return cid
+
+
+# --- descriptions (the API's view of types) -----------------------------------------
+_ABBREV = {
+    HT_FUNC: "funcref", HT_EXTERN: "externref", HT_EXN: "exnref", HT_ANY: "anyref",
+    HT_EQ: "eqref", HT_I31: "i31ref", HT_STRUCT: "structref", HT_ARRAY: "arrayref",
+    HT_NOFUNC: "nullfuncref", HT_NOEXTERN: "nullexternref", HT_NOEXN: "nullexnref",
+    HT_NONE: "nullref",
+}
+
+
+class RefType(int):
+    """A reference type as the API describes it: still the value type int the rest
+    of pywazero uses (``RefType`` of ``funcref`` ``== pywazero.FUNCREF``), with its
+    nullability and heap type spelled out.  ``heap`` is the name of an abstract heap
+    type (``"func"``, ``"extern"``, ...) or, for ``(ref $t)``, the referenced
+    :class:`~pywazero.FuncType` (described the same way).
+
+    >>> from pywazero.wasm.types import FUNCREF, FuncType, I32
+    >>> t = RefType.of("func")
+    >>> t == FUNCREF, str(t), t.nullable
+    (True, '(ref null func)', True)
+    >>> str(RefType.of(FuncType((I32,), ()), nullable=False))
+    '(ref (func (param i32)))'
+
+    Two concrete reference types are equal when their function types are
+    equivalent, whatever module they come from.
+    """
+
+    nullable: bool
+    _heap: int       # abstract heap type (negative) or canonical id
+
+    @classmethod
+    def of(cls, heap: Any, nullable: bool = True) -> "RefType":
+        """``(ref null? heap)``: ``heap`` is a heap type name (``"func"``) or a
+        FuncType (whose value types may be RefTypes)."""
+        from .types import HEAP_TYPE_BY_NAME
+
+        if isinstance(heap, str):
+            h = HEAP_TYPE_BY_NAME.get(heap)
+            if h is None:
+                raise ValueError(f"unknown heap type {heap!r}")
+            return cls._make(ref_type(h, nullable), h)
+        if isinstance(heap, FuncType):
+            cid = intern_closed(FuncType(tuple(closed_of(t) for t in heap.params),
+                                         tuple(closed_of(t) for t in heap.results)))
+            return cls._make(ref_type(cid, nullable), cid)
+        raise TypeError("heap type must be a name such as 'func' or a FuncType")
+
+    @classmethod
+    def _make(cls, code: int, heap: int) -> "RefType":
+        obj = int.__new__(cls, code)
+        obj.nullable = ref_nullable(code)
+        obj._heap = heap
+        return obj
+
+    @property
+    def heap(self) -> Any:
+        """``"func"``, ``"extern"``, ... or the referenced FuncType."""
+        from .types import HEAP_TYPE_NAMES
+
+        if self._heap < 0:
+            return HEAP_TYPE_NAMES[self._heap]
+        return describe_functype(_TYPES[self._heap])
+
+    @property
+    def closed(self) -> int:
+        """The value type with a canonical id for its type index (the store's form)."""
+        return ref_type(self._heap, self.nullable)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RefType):
+            return self.nullable == other.nullable and self._heap == other._heap
+        return int.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((self.nullable, self._heap)) if self._heap >= 0 else int.__hash__(self)
+
+    def __str__(self) -> str:
+        return self._text(4)
+
+    def _text(self, depth: int) -> str:
+        null = "null " if self.nullable else ""
+        if self._heap < 0:
+            from .types import HEAP_TYPE_NAMES
+
+            return f"(ref {null}{HEAP_TYPE_NAMES[self._heap]})"
+        if depth <= 0:
+            return f"(ref {null}(func ...))"
+        ft = _TYPES[self._heap]
+        parts = ["func"]
+        if ft.params:
+            parts.append("(param " + " ".join(_vt_text(t, depth - 1) for t in ft.params) + ")")
+        if ft.results:
+            parts.append("(result " + " ".join(_vt_text(t, depth - 1) for t in ft.results) + ")")
+        return f"(ref {null}({' '.join(parts)}))"
+
+    def __repr__(self) -> str:
+        return f"RefType({self})"
+
+    def __reduce__(self) -> Any:
+        return (int, (int(self),))
+
+
+def _vt_text(t: int, depth: int) -> str:
+    from .types import valtype_name
+
+    if is_ref(t) and t > 0:
+        return describe_valtype(t)._text(depth)
+    return valtype_name(t)
+
+
+def closed_of(t: int) -> int:
+    """A value type given at the API (an int or a RefType) in the store's form."""
+    if isinstance(t, RefType):
+        return t.closed
+    return int(t)
+
+
+def describe_valtype(t: int, canon: Optional[Sequence[int]] = None) -> int:
+    """``t`` for the API: a :class:`RefType` for a reference type, else ``t``.
+    ``canon`` maps type indices to canonical ids (a module's types); without it
+    ``t`` is closed (the store's form)."""
+    if isinstance(t, RefType) or not is_ref(t) or t <= 0:
+        return t
+    h = ref_heap(t)
+    if h >= 0 and canon is not None:
+        h = canon[h]
+    return RefType._make(int(t), h)
+
+
+def describe_functype(ft: FuncType, canon: Optional[Sequence[int]] = None) -> FuncType:
+    """``ft`` with its reference types described (see :func:`describe_valtype`)."""
+    if not any(is_ref(t) and t > 0 for t in ft.params + ft.results):
+        return ft
+    return FuncType(tuple(describe_valtype(t, canon) for t in ft.params),
+                    tuple(describe_valtype(t, canon) for t in ft.results))

@@ -138,6 +138,8 @@ def valtype_name(t: int) -> str:
     name = VALTYPE_NAMES.get(t)
     if name is not None:
         return name
+    if type(t) is not int and isinstance(t, int) and hasattr(t, "_text"):
+        return str(t)   # a described reference type (subtyping.RefType)
     if t >= _NON_NULL and is_ref(t):
         null = "null " if ref_nullable(t) else ""
         return f"(ref {null}{heap_type_name(ref_heap(t))})"

@@ -17,6 +17,7 @@ interpreter prints one, so the spec's expected text is always a prefix.
 """
 from __future__ import annotations
 
+import threading
 from types import MappingProxyType
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -242,16 +243,16 @@ _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 # ---------------------------------------------------------------------------------
 # Operand stack helpers (the general, polymorphism-aware paths)
 # ---------------------------------------------------------------------------------
-class _Vals(list):
-    """The operand stack: a list of value types, knowing the module's canonical
-    type ids (``canon``) for the subtyping of concrete reference types."""
+# The canonical type ids of the module whose body this thread is validating (for
+# the subtyping of concrete reference types).  Read only when two operand types
+# differ, so the operand stack stays a plain list (its operations are the
+# validator's hot path).
+_BODY = threading.local()
 
-    __slots__ = ("canon",)
 
-
-def _mismatch(actual: int, expect: int, vals: _Vals) -> bool:
+def _mismatch(actual: int, expect: int, vals: list) -> bool:
     """Whether ``actual`` does not match ``expect`` (they differ: subtyping)."""
-    return actual != _UNK and expect != _UNK and not val_subtype(actual, expect, vals.canon)
+    return actual != _UNK and expect != _UNK and not val_subtype(actual, expect, _BODY.canon)
 
 
 def _pop1(vals: list, height: int, unreach: bool, expect: int) -> int:
@@ -353,7 +354,8 @@ def _local_types(params: list, decls, allowed=VALUE_TYPES):
         if t not in allowed:
             if isinstance(allowed, _ValTypes):
                 raise _Fail(allowed.reason(t))
-            raise _Fail("invalid local type" if t not in VALUE_TYPES else _valtype_reason(t))
+            raise _Fail(_valtype_reason(t) if t in VALUE_TYPES or (isinstance(t, int) and t > 0 and is_ref(t))
+                        else "invalid local type")
         total += count
     if total > L.MAX_FUNCTION_LOCALS:
         raise _Fail(f"too many locals: {total} (the implementation limit is {L.MAX_FUNCTION_LOCALS})")
@@ -507,8 +509,9 @@ def _valtype_reason(t) -> str:
         return _needs("v128", CoreFeatures.SIMD)
     if t in _REF_TYPES:
         return _needs(valtype_name(t), CoreFeatures.REFERENCE_TYPES)
-    if t == EXNREF:
-        return _needs("exnref", CoreFeatures.EXCEPTIONS)
+    if isinstance(t, int) and t > 0 and is_ref(t):
+        # a 3.0 reference type under an older feature set
+        return _ValTypes((), CoreFeatures(0), 1 << 32).reason(t) or "invalid value type"
     return "invalid value type"
 
 
@@ -991,7 +994,7 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
             vt = ctx.valtypes
             if isinstance(vt, _ValTypes):
                 raise _Fail(vt.reason(t) or "invalid block type")
-            if t not in VALUE_TYPES:
+            if t not in VALUE_TYPES and not (isinstance(t, int) and t > 0 and is_ref(t)):
                 raise _Fail("invalid block type")
             raise _Fail(_valtype_reason(t))
         p, r = [], [t]
@@ -1101,8 +1104,8 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     heights: Dict[int, int] = {}
     branch_heights: Dict[int, int] = {}
 
-    vals = _Vals()
-    vals.canon = canon = ctx.canon
+    vals: List[int] = []
+    _BODY.canon = canon = ctx.canon
     # Non-defaultable locals (3.0) not yet set: local.get of one is invalid.  A
     # local.set records the index in init_log; leaving a block (end, else) unsets
     # the locals set since its entry (the frame's _F_INIT mark).  Both stay empty
@@ -1353,7 +1356,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 t = imm[0]
                 if t not in VALUE_TYPES and t not in ctx.valtypes:
                     vt = ctx.valtypes
-                    raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else "invalid value type")
+                    raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else _valtype_reason(t))
                 _pop1(vals, height, unreach, I32_)
                 _pop1(vals, height, unreach, t)
                 _pop1(vals, height, unreach, t)
@@ -1537,7 +1540,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                         raise _Fail("malformed reference type")
                     if imm not in ctx.valtypes:
                         raise _Fail(ctx.valtypes.reason(imm) if isinstance(ctx.valtypes, _ValTypes)
-                                    else "malformed reference type")
+                                    else _valtype_reason(imm))
                 vals.append(imm)
                 if len(vals) > max_stack:
                     max_stack = len(vals)

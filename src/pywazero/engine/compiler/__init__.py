@@ -154,11 +154,14 @@ class CompiledWasm(CompiledCode):
         return src
 
     def tail_funcs(self, index: int) -> bool:
-        """Whether defined function ``index`` contains tail calls (cached)."""
+        """Whether defined function ``index`` has tail calls, so a tail entry (a body
+        under a trampoline); a ``return_call`` of itself alone is a loop and needs
+        none, unless fuel or interruption is on (cached)."""
         known = self._tail_funcs
         r = known.get(index)
         if r is None:
-            r = known[index] = codegen.has_tail_calls(self.module.funcs[index].body)
+            r = known[index] = codegen.has_tail_calls(
+                self.module.funcs[index].body, None if self._fuel or self._intr else self.nimp + index)
         return r
 
     def _check_size(self, index: int) -> None:
@@ -457,12 +460,19 @@ def _make_call_indirect(inst: Any) -> Any:
         t = f.type
         if t is not ft and t != ft:
             raise Trap("indirect call type mismatch")
+        # (callable_of inlined: call_indirect is on hot paths)
+        if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
+            c = f.code
+            return c if c.__class__ is not _Lazy else _resolve(f)
         return callable_of(f)
 
     def call_ref(f: Any) -> Any:
         """call_ref's callee (validation guarantees its type)."""
         if f is None:
             raise Trap("null function reference")
+        if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:
+            c = f.code
+            return c if c.__class__ is not _Lazy else _resolve(f)
         return callable_of(f)
 
     def callable_of(f: Any) -> Any:

@@ -248,10 +248,14 @@ _CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15))
 TAIL_CALL_OPS = frozenset((0x12, 0x13, 0x15))
 
 
-def has_tail_calls(body: List[Tuple[int, Any]]) -> bool:
-    """Whether a body contains a tail call (its function then gets a trampoline)."""
+def has_tail_calls(body: List[Tuple[int, Any]], self_index: Optional[int] = None) -> bool:
+    """Whether a body contains a tail call (its function then gets a trampoline).
+    With ``self_index`` (the function's index, when it is compiled without fuel or
+    interruption), ``return_call`` of itself does not count: that is a loop."""
     tail = TAIL_CALL_OPS
-    return any(op in tail for op, _ in body)
+    if self_index is None:
+        return any(op in tail for op, _ in body)
+    return any(op in tail and (op != 0x12 or imm != self_index) for op, imm in body)
 
 
 class _FuelPlan:
@@ -360,7 +364,8 @@ class FunctionGenerator:
                  interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None) -> None:
         self.module = module
         # whether defined function k (module.funcs index) contains tail calls
-        self.tail_funcs = tail_funcs or (lambda k: has_tail_calls(module.funcs[k].body))
+        self.tail_funcs = tail_funcs or (lambda k: has_tail_calls(
+            module.funcs[k].body, None if fuel or interrupt else self.nimp + k))
         # None, or (a function with tail calls) the functions whose tail entries
         # ``f<k>_t`` it reads
         # execution limits (engine/limits.py): charge fuel / test the interrupt flag,
