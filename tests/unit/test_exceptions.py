@@ -448,3 +448,19 @@ def test_compiler_runs_legacy_handlers_itself():
         with pytest.raises(wz.WasmException):
             mod.function("to_table")(0)
     assert not cw.fallback_reasons
+
+
+def test_inspect_shows_tags(tmp_path):
+    from pywazero.cli import main
+
+    path = tmp_path / "t.wat"
+    path.write_text('(module (import "host" "oops" (tag (param i64 f64)))'
+                    ' (tag $e (export "e") (param i32)) (func (export "f") (throw $e (i32.const 1))))')
+    import io
+
+    out = io.BytesIO()
+    assert main(["inspect", str(path)], stdout=out, stderr=io.BytesIO()) == 0
+    text = out.getvalue().decode()
+    assert "host.oops: tag [i64 f64] -> []" in text
+    assert "e: tag [i32] -> []" in text
+    assert "tags (2):\n  0: [i64 f64] -> [] (imported)\n  1: [i32] -> []" in text
