@@ -22,38 +22,25 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src"
 
 
 # -- binary module builders ------------------------------------------------------------
-def leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def section(sid: int, payload: bytes) -> bytes:
-    return bytes([sid]) + leb(len(payload)) + payload
-
-
-HEADER = b"\0asm\1\0\0\0"
+if __package__:
+    from ._wasm_bytes import HEADER, section, uleb
+else:   # run as a script (a case's child process, see run()): this folder is sys.path[0]
+    from _wasm_bytes import HEADER, section, uleb
 
 
 def one_function(body: bytes, locals_: bytes = b"\0") -> bytes:
     """A module exporting "f" of type [] -> [] with ``body`` (ending in ``end``)."""
     code = locals_ + body
     return (HEADER + section(1, b"\x01\x60\x00\x00") + section(3, b"\x01\x00")
-            + section(7, b"\x01\x01f\x00\x00") + section(10, b"\x01" + leb(len(code)) + code))
+            + section(7, b"\x01\x01f\x00\x00") + section(10, b"\x01" + uleb(len(code)) + code))
 
 
 I32_CONST_1, DROP, END, I32_ADD = b"\x41\x01", b"\x1a", b"\x0b", b"\x6a"
 
 RECIPES = {
     # a function declaring 4 million / 2^32-1 locals (36 and 37 bytes)
-    "locals_4m": lambda: one_function(END, b"\x01" + leb(4_000_000) + b"\x7f"),
-    "locals_max": lambda: one_function(END, b"\x01" + leb(2**32 - 1) + b"\x7f"),
+    "locals_4m": lambda: one_function(END, b"\x01" + uleb(4_000_000) + b"\x7f"),
+    "locals_max": lambda: one_function(END, b"\x01" + uleb(2**32 - 1) + b"\x7f"),
     # a 750 KB function: 250,000 x (i32.const 1, drop)
     "big_function": lambda: one_function((I32_CONST_1 + DROP) * 250_000 + END),
     # a 1 MB function: one expression 330,000 additions long
@@ -68,26 +55,26 @@ RECIPES = {
     "nested_ifs": lambda: one_function(b"\x41\x01\x04\x40" * 100_000 + END * 100_000 + END),
     # br_table with a million targets (1 MB), and one at the limit (131,072)
     "br_table_huge": lambda: one_function(
-        b"\x02\x40\x41\x00\x0e" + leb(1_000_000) + b"\x00" * 1_000_001 + END + END),
+        b"\x02\x40\x41\x00\x0e" + uleb(1_000_000) + b"\x00" * 1_000_001 + END + END),
     "br_table_limit": lambda: one_function(
-        b"\x02\x40\x41\x00\x0e" + leb(131_072) + b"\x00" * 131_073 + END + END),
+        b"\x02\x40\x41\x00\x0e" + uleb(131_072) + b"\x00" * 131_073 + END + END),
     # counts past the implementation limits
-    "types": lambda: HEADER + section(1, leb(1_000_001) + b"\x60\x00\x00" * 1_000_001),
+    "types": lambda: HEADER + section(1, uleb(1_000_001) + b"\x60\x00\x00" * 1_000_001),
     "exports": lambda: (HEADER + section(1, b"\x01\x60\x00\x00") + section(3, b"\x01\x00")
-                        + section(7, leb(100_001) + b"".join(
-                            leb(len(b"%x" % i)) + b"%x" % i + b"\x00\x00" for i in range(100_001)))
+                        + section(7, uleb(100_001) + b"".join(
+                            uleb(len(b"%x" % i)) + b"%x" % i + b"\x00\x00" for i in range(100_001)))
                         + section(10, b"\x01\x02\x00\x0b")),
     "data_segments": lambda: (HEADER + section(5, b"\x01\x00\x01")
-                              + section(11, leb(100_001) + b"\x01\x00" * 100_001)),
-    "element_segments": lambda: HEADER + section(9, leb(100_001) + b"\x05\x70\x01\xd0\x70\x0b" * 100_001),
-    "globals": lambda: HEADER + section(6, leb(1_000_001) + b"\x7f\x00\x41\x00\x0b" * 1_000_001),
+                              + section(11, uleb(100_001) + b"\x01\x00" * 100_001)),
+    "element_segments": lambda: HEADER + section(9, uleb(100_001) + b"\x05\x70\x01\xd0\x70\x0b" * 100_001),
+    "globals": lambda: HEADER + section(6, uleb(1_000_001) + b"\x7f\x00\x41\x00\x0b" * 1_000_001),
     # a 37-byte function with 49,000 i64 locals calling itself forever: 10,000 frames
     # of it would be 4 GB of locals
-    "recursion_big_frames": lambda: one_function(b"\x10\x00\x0b", b"\x01" + leb(49_000) + b"\x7e"),
+    "recursion_big_frames": lambda: one_function(b"\x10\x00\x0b", b"\x01" + uleb(49_000) + b"\x7e"),
     # at the function-count limit: proportional, so it compiles
     "many_functions": lambda: (HEADER + section(1, b"\x01\x60\x00\x00")
-                               + section(3, leb(300_000) + b"\x00" * 300_000)
-                               + section(10, leb(300_000) + b"\x02\x00\x0b" * 300_000)),
+                               + section(3, uleb(300_000) + b"\x00" * 300_000)
+                               + section(10, uleb(300_000) + b"\x02\x00\x0b" * 300_000)),
 }
 
 WAT = {
@@ -282,7 +269,7 @@ def test_compiler_hands_huge_functions_to_the_interpreter():
     rt = wz.Runtime(wz.RuntimeConfig(engine="compiler"))
     body = (I32_CONST_1 + DROP) * (L.COMPILER_MAX_INSTRUCTIONS // 2 + 1) + END
     deep = b"\x02\x40" * (L.COMPILER_MAX_DEPTH + 1) + END * (L.COMPILER_MAX_DEPTH + 2)
-    many_locals = one_function(END, b"\x01" + leb(L.COMPILER_MAX_LOCALS + 1) + b"\x7f")
+    many_locals = one_function(END, b"\x01" + uleb(L.COMPILER_MAX_LOCALS + 1) + b"\x7f")
     for source, words in [(one_function(body), "instructions"), (one_function(deep), "nested"),
                           (many_locals, "locals")]:
         cm = rt.compile(source)

@@ -14,6 +14,8 @@ import pytest
 import pywazero
 from pywazero import cli
 
+from ._wasm_bytes import section, uleb
+
 ENGINES = [[], ["--interpreter"]]
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "src")
 
@@ -302,16 +304,7 @@ INSPECTED = """
 
 
 def _custom_section(name: bytes, payload: bytes) -> bytes:
-    def leb(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-    body = leb(len(name)) + name + payload
-    return b"\x00" + leb(len(body)) + body
+    return section(0, uleb(len(name)) + name + payload)
 
 
 def test_inspect_text(tmp_path):

@@ -1,7 +1,7 @@
 """Unit tests for the binary decoder (pywazero.binary.decoder).
 
-Binaries are assembled by hand with the tiny helpers below, so every expected value
-is spelled out independently of the code under test.
+Binaries are assembled by hand with the tiny helpers below (and ``_wasm_bytes``), so
+every expected value is spelled out independently of the code under test.
 """
 from __future__ import annotations
 
@@ -33,34 +33,12 @@ from pywazero.wasm.types import (
     TableType,
 )
 
-HEADER = b"\x00asm\x01\x00\x00\x00"
+from ._wasm_bytes import HEADER, section, sleb, uleb
+
 END = (0x0B, None)
 
 
 # -- helpers -------------------------------------------------------------------------
-def uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def sleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
 def vec(items) -> bytes:
     items = list(items)
     return uleb(len(items)) + b"".join(items)
@@ -69,10 +47,6 @@ def vec(items) -> bytes:
 def name(s: str) -> bytes:
     raw = s.encode("utf-8")
     return uleb(len(raw)) + raw
-
-
-def section(sid: int, payload: bytes) -> bytes:
-    return bytes([sid]) + uleb(len(payload)) + payload
 
 
 def mod(*sections: bytes) -> bytes:

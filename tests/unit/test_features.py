@@ -10,6 +10,8 @@ from pywazero.text.parser import parse_module_text
 from pywazero.wasm.features import check_features, feature_name
 from pywazero.wasm.validation import validate_function, validate_module
 
+from ._wasm_bytes import uleb
+
 V1, V2 = CoreFeatures.V1, CoreFeatures.V2
 ALL_FLAGS = [CoreFeatures.MUTABLE_GLOBAL, CoreFeatures.SIGN_EXTENSION_OPS,
              CoreFeatures.NONTRAPPING_FLOAT_TO_INT, CoreFeatures.MULTI_VALUE,
@@ -47,21 +49,9 @@ def invalid_text(features, source):
 
 # --- hand-built binaries -------------------------------------------------------------
 
-def leb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def section(sid, *items, raw=None):
-    payload = raw if raw is not None else leb(len(items)) + b"".join(items)
-    return bytes([sid]) + leb(len(payload)) + payload
+    payload = raw if raw is not None else uleb(len(items)) + b"".join(items)
+    return bytes([sid]) + uleb(len(payload)) + payload
 
 
 def binary(*sections):
@@ -77,7 +67,7 @@ MEMORY = section(5, b"\x00\x01")                # memory, min 1
 def code(body):
     """A code section with one function: no locals, ``body`` then end."""
     fn = b"\x00" + body + b"\x0b"
-    return section(10, leb(len(fn)) + fn)
+    return section(10, uleb(len(fn)) + fn)
 
 
 # --- the flag type and its plumbing ----------------------------------------------------

@@ -39,40 +39,35 @@ def _wt_store():
 
 # -- hand-written modules ------------------------------------------------------------------
 
-# (wat, export, args): each call completes
+# (wat, export, argument tuples): each call completes
 MODULES = [
-    ('(module (func (export "f")))', "f", ()),
-    ('(module (func (export "f") nop nop drop))'.replace("drop", ""), "f", ()),
-    ('(module (func (export "f") (result i32) i32.const 1 i32.const 2 i32.add))', "f", ()),
-    ('(module (func (export "f") block loop end end return))', "f", ()),
+    ('(module (func (export "f")))', "f", [()]),
+    ('(module (func (export "f") nop nop))', "f", [()]),
+    ('(module (func (export "f") (result i32) i32.const 1 i32.const 2 i32.add))', "f", [()]),
+    ('(module (func (export "f") block loop end end return))', "f", [()]),
     ('(module (func (export "f") (param i32) (result i32) local.get 0 if (result i32) i32.const 1 '
-     'else i32.const 2 i32.const 3 i32.add end))', "f", (0,)),
-    ('(module (func (export "f") (param i32) (result i32) local.get 0 if (result i32) i32.const 1 '
-     'else i32.const 2 i32.const 3 i32.add end))', "f", (1,)),
-    ('(module (func (export "f") (param i32) local.get 0 if i32.const 1 drop end i32.const 1 drop))', "f", (0,)),
-    ('(module (func (export "f") (param i32) local.get 0 if i32.const 1 drop end i32.const 1 drop))', "f", (5,)),
+     'else i32.const 2 i32.const 3 i32.add end))', "f", [(0,), (1,)]),
+    ('(module (func (export "f") (param i32) local.get 0 if i32.const 1 drop end i32.const 1 drop))', "f",
+     [(0,), (5,)]),
     # loops: br_if forward out, br back, br_if back
     ('(module (func (export "f") (param i32) (result i32) (local i32)'
      ' block loop local.get 0 local.get 1 i32.le_u br_if 1 local.get 1 i32.const 1 i32.add local.set 1'
-     ' br 0 end end local.get 1))', "f", (10,)),
+     ' br 0 end end local.get 1))', "f", [(10,)]),
     ('(module (func (export "f") (param i32) (local i32)'
-     ' loop local.get 0 i32.const 1 i32.sub local.tee 0 br_if 0 end))', "f", (7,)),
+     ' loop local.get 0 i32.const 1 i32.sub local.tee 0 br_if 0 end))', "f", [(7,)]),
     # br_table, nested blocks, select, return from deep inside
     ('(module (func (export "f") (param i32) (result i32)'
      ' block block block local.get 0 br_table 0 1 2 end i32.const 10 return end i32.const 20 return end'
-     ' i32.const 30 i32.const 31 local.get 0 select))', "f", (1,)),
-    ('(module (func (export "f") (param i32) (result i32)'
-     ' block block block local.get 0 br_table 0 1 2 end i32.const 10 return end i32.const 20 return end'
-     ' i32.const 30 i32.const 31 local.get 0 select))', "f", (7,)),
+     ' i32.const 30 i32.const 31 local.get 0 select))', "f", [(1,), (7,)]),
     # calls, recursion, call_indirect
     ('(module (func $fib (export "f") (param i32) (result i32) local.get 0 i32.const 2 i32.lt_u'
      ' if (result i32) local.get 0 else local.get 0 i32.const 1 i32.sub call $fib'
-     ' local.get 0 i32.const 2 i32.sub call $fib i32.add end))', "f", (12,)),
+     ' local.get 0 i32.const 2 i32.sub call $fib i32.add end))', "f", [(12,)]),
     ('(module (type $t (func (param i32) (result i32))) (table 2 funcref) (elem (i32.const 0) $a $b)'
      ' (func $a (param i32) (result i32) local.get 0 i32.const 1 i32.add)'
      ' (func $b (param i32) (result i32) local.get 0 i32.const 2 i32.mul)'
      ' (func (export "f") (param i32) (result i32) local.get 0 local.get 0 i32.const 1 i32.and'
-     ' call_indirect (type $t)))', "f", (5,)),
+     ' call_indirect (type $t)))', "f", [(5,)]),
     # memory, globals, bulk operators with constant and dynamic lengths, grow
     ('(module (memory 1 4) (global $g (mut i32) (i32.const 0)) (data $d "hello")'
      ' (func (export "f") (param i32) (result i32) (local i32)'
@@ -83,17 +78,21 @@ MODULES = [
      ' i32.const 300 i32.const 1 i32.const 3 memory.init $d'
      ' local.get 0 memory.grow global.set $g i32.const 1 memory.grow drop'
      ' i32.const 100 memory.grow drop'
-     ' i32.const 0 i32.load global.get $g i32.add))', "f", (40,)),
+     ' i32.const 0 i32.load global.get $g i32.add))', "f", [(40,)]),
     ('(module (table $t 4 10 funcref) (elem $e func $h $h) (func $h)'
      ' (func (export "f") (param i32) (result i32)'
      ' i32.const 0 ref.func $h local.get 0 table.fill $t'
      ' i32.const 1 i32.const 0 i32.const 2 table.copy'
      ' i32.const 0 i32.const 0 local.get 0 table.init $t $e'
      ' ref.null func local.get 0 table.grow $t ref.null func i32.const 100 table.grow $t i32.add))',
-     "f", (2,)),
+     "f", [(2,)]),
     # straight-line code ending in debt: only the entry checks
-    ('(module (func (export "f") (result i32) i32.const 1 i32.const 2 i32.add i32.const 3 i32.mul))', "f", ()),
+    ('(module (func (export "f") (result i32) i32.const 1 i32.const 2 i32.add i32.const 3 i32.mul))', "f", [()]),
 ]
+
+
+#: every call of MODULES: (wat, export, args)
+CALLS = [(wat, export, args) for wat, export, calls in MODULES for args in calls]
 
 
 def _wasmtime_consumed(wat, export, args):
@@ -115,9 +114,9 @@ def _pywazero_consumed(engine, wat, export, args):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("case", range(len(MODULES)))
+@pytest.mark.parametrize("case", range(len(CALLS)))
 def test_hand_written_consumed(engine, case):
-    wat, export, args = MODULES[case]
+    wat, export, args = CALLS[case]
     assert _pywazero_consumed(engine, wat, export, args) == _wasmtime_consumed(wat, export, args)
 
 
@@ -322,15 +321,21 @@ def _pywazero_wasi_consumed(engine, case, root, path):
     return status, stdout, BIG - rt.get_fuel()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("case", DETERMINISTIC, ids=lambda c: c.name)
-def test_wasi_programs_consumed(engine, case, tmp_path):
-    path = os.path.join(harness.BIN, case.program + ".wasm")
+def _two_trees(case, tmp_path):
+    """Two identical work directories for ``case``: one for wasmtime, one for us."""
     trees = []
     for k in range(2):
         root = str(tmp_path / ("root%d" % k))
         harness.make_tree(case, root)
         trees.append(root)
+    return trees
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", DETERMINISTIC, ids=lambda c: c.name)
+def test_wasi_programs_consumed(engine, case, tmp_path):
+    path = os.path.join(harness.BIN, case.program + ".wasm")
+    trees = _two_trees(case, tmp_path)
     expected = _wasmtime_wasi_consumed(case, trees[0], path)
     got = _pywazero_wasi_consumed(engine, case, trees[1], path)
     if expected[0] == "trap":   # wasmtime's fuel after a trap is not meaningful
@@ -348,11 +353,7 @@ def test_examples_consumed(engine, example, tmp_path):
     name, stdin = example
     path = os.path.join(ROOT, "examples", name)
     case = harness.Case(name, name, stdin=stdin)
-    trees = []
-    for k in range(2):
-        root = str(tmp_path / ("root%d" % k))
-        harness.make_tree(case, root)
-        trees.append(root)
+    trees = _two_trees(case, tmp_path)
     expected = _wasmtime_wasi_consumed(case, trees[0], path)
     assert expected[0] == "ok" and expected[2] > 0
     assert _pywazero_wasi_consumed(engine, case, trees[1], path) == expected

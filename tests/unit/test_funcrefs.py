@@ -330,3 +330,32 @@ def test_return_call_ref_needs_tail_calls_too():
         rt.compile("(module (type $t (func)) (func (param (ref $t)) (return_call_ref $t (local.get 0))))")
     assert e.value.reason == "return_call_ref requires the tail-call feature"
     rt.compile("(module (type $t (func)) (func (param (ref $t)) (call_ref $t (local.get 0))))")
+
+
+def test_link_errors_spell_typed_references_out():
+    with runtime() as rt:
+        rt.instantiate(rt.compile("""(module (type $t (func (param i32)))
+          (func $f (export "f") (type $t)) (elem declare func $f)
+          (global (export "g") (ref $t) (ref.func $f)))"""), wz.ModuleConfig(name="a"))
+        with pytest.raises(wz.LinkError) as e:
+            rt.instantiate(rt.compile("(module (type $t (func (param i64))) (import \"a\" \"g\" (global (ref $t))))"))
+        assert str(e.value).endswith("expected global (ref (func (param i64))), "
+                                     "got global (ref (func (param i32)))")
+
+
+def test_inspect_shows_typed_references(tmp_path):
+    import io
+
+    from pywazero import cli
+
+    path = tmp_path / "m.wat"
+    path.write_text("""(module (type $t (func (param i32) (result i32)))
+      (import "h" "g" (global (ref null $t)))
+      (func $f (export "f") (type $t) (local.get 0)) (elem declare func $f)
+      (table (export "tab") 1 (ref $t) (ref.func $f)))""")
+    out = io.BytesIO()
+    assert cli.main(["inspect", str(path)], stdout=out, stderr=io.BytesIO()) == 0
+    text = out.getvalue().decode()
+    assert "h.g: global (ref null (func (param i32) (result i32)))" in text
+    assert "tab: table (ref (func (param i32) (result i32))) min 1" in text
+    assert "0: (ref (func (param i32) (result i32))) min 1" in text

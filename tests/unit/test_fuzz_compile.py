@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 import pywazero
 
+from ._wasm_bytes import HEADER, section, uleb
+
 SEED_TEXTS = [
     "(module)",
     """(module
@@ -124,17 +126,7 @@ def test_deep_nesting_is_not_a_recursion_error(depth: int) -> None:
     body = b"\x02\x40" * depth + b"\x0b" * depth
     code_body = b"\x00" + body + b"\x0b"  # no locals, nested blocks, final end
 
-    def leb(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-
-    code = leb(1) + leb(len(code_body)) + code_body
-    module = (b"\0asm\1\0\0\0" + b"\x01\x04\x01\x60\x00\x00" + b"\x03\x02\x01\x00"
-              + b"\x0a" + leb(len(code)) + code)
+    code = uleb(1) + uleb(len(code_body)) + code_body
+    module = HEADER + b"\x01\x04\x01\x60\x00\x00" + b"\x03\x02\x01\x00" + section(10, code)
     pywazero.Runtime().compile(module)
     compile_only_compile_errors("(module (func" + " (block" * depth + ")" * depth + "))")

@@ -35,7 +35,7 @@ import pywazero as wz
 from pywazero.binary.decoder import decode_module
 from pywazero.wasm import opcodes
 from pywazero.wasm.features import CoreFeatures
-from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, is_ref
+from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, is_ref
 
 try:
     import wasmtime
@@ -89,7 +89,9 @@ NOT_LIKE_WASMTIME = frozenset(opcodes.BY_NAME[n].op for n in (
 
 # The arguments each function is called with (one list per call, per parameter type).
 ARGS = {I32: (0, 1, 0xFFFFFFFF, 0x80000000), I64: (0, 7, 0xFFFFFFFFFFFFFFFF, 1 << 63),
-        F32: (0.0, 1.5, -math.inf, math.nan), F64: (0.0, -2.25, math.inf, 1e300)}
+        F32: (0.0, 1.5, -math.inf, math.nan), F64: (0.0, -2.25, math.inf, 1e300),
+        V128: (0, 0x7FC00000_FF800000_3F800001_BF800002, (1 << 128) - 1,
+               0x8000_7FFF_0080_FF7F_0000_0001_8081_7F80)}
 CALLS = 3
 
 # Trap kinds: pywazero's reasons and wasmtime's trap codes.
@@ -163,9 +165,11 @@ def norm(t: int, v: Any) -> Any:
     return v
 
 
-def callable_exports(module) -> List[Tuple[str, Any]]:
+def callable_exports(module, v128: bool = False) -> List[Tuple[str, Any]]:
     """(name, FuncType) of the exported functions whose signature wasmtime-py can
-    call: no v128 anywhere, references only nullable func/extern (passed as null)."""
+    call: no v128 anywhere (unless ``v128``: pywazero's engines only), references
+    only nullable func/extern (passed as null)."""
+    ok = (I32, I64, F32, F64, FUNCREF, EXTERNREF) + ((V128,) if v128 else ())
     out = []
     imported = [imp for imp in module.imports if imp.kind == 0]
     types = [module.types[i.desc] for i in imported] + [module.types[f.type_index] for f in module.funcs]
@@ -173,7 +177,7 @@ def callable_exports(module) -> List[Tuple[str, Any]]:
         if e.kind != 0:
             continue
         ft = types[e.index]
-        if all(t in (I32, I64, F32, F64, FUNCREF, EXTERNREF) for t in ft.params + ft.results):
+        if all(t in ok for t in ft.params + ft.results):
             out.append((e.name, ft))
     return out
 
@@ -298,6 +302,11 @@ def test_engines_and_wasmtime_agree(seed, tmp_path):
     comp = run_pywazero("compiler", wasm, calls)
     compare(interp, comp, "interpreter vs compiler")
     assert interp.get("state", {}).keys() == comp.get("state", {}).keys()
+    # functions taking or returning v128 (relaxed SIMD...): the two engines, fresh instances
+    with_v128 = calls_of(callable_exports(module, v128=True))
+    if len(with_v128) > len(calls):
+        compare(run_pywazero("interpreter", wasm, with_v128), run_pywazero("compiler", wasm, with_v128),
+                "interpreter vs compiler, v128 signatures")
     if wasmtime is None:
         return
     if any(op in NOT_LIKE_WASMTIME for f in module.funcs for op, _ in f.body):

@@ -28,6 +28,7 @@ COUNTER = """(module
 
 SPIN = """(module
   (func (export "spin") (loop (br 0)))
+  (func (export "id") (param i32) (result i32) (local.get 0))
   (func (export "count") (param i32) (result i32) (local i32)
     (loop (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br_if 0 (i32.lt_u (local.get 1) (local.get 0))))
     (local.get 1))
@@ -104,6 +105,24 @@ def test_exhaustion_point_same_on_both_engines():
                 m.function("loop")(10**6)
             got.setdefault(engine, []).append(m.global_("n").value)
     assert got["compiler"] == got["interpreter"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_exhaustion_point_exact_with_big_budgets(engine):
+    # an iteration of "loop" costs 13 (call, bump's entry and 4 operators, 3 + 4 in
+    # the loop), so 13 * k more fuel runs exactly k more iterations, however often the
+    # fuel cell was refilled from the reserve on the way
+    rt = runtime(engine, consume_fuel=True)
+    m = rt.instantiate(COUNTER)
+    ends = []
+    for extra in (0, 13 * 20, 13 * 5000, 13 * 50000):
+        m.global_("n").value = 0
+        rt.set_fuel(1234 + extra)
+        with pytest.raises(wz.Trap, match="fuel"):
+            m.function("loop")(10**6)
+        assert rt.get_fuel() == 0
+        ends.append(m.global_("n").value - extra // 13)
+    assert len(set(ends)) == 1
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -309,7 +328,11 @@ def test_deadline_on_calls(engine):
         # calls started after expiry, inside the block, trap at once
         with pytest.raises(wz.Trap, match="deadline exceeded"):
             m.function("count")(10)
+        # even one that calls nothing and has no loop (no check point of its own)
+        with pytest.raises(wz.Trap, match="deadline exceeded"):
+            m.function("id")(7)
     assert m.function("count")(10) == 10
+    assert m.function("id")(7) == 7
     assert threading.active_count() == before   # the timer thread was joined
 
 
@@ -367,6 +390,23 @@ def test_limits_off_by_default(engine):
     assert m.function("count")(1000) == 1000
     lim = rt._engine.limits
     assert not lim.consume_fuel and not lim.interruptible
+
+
+def test_only_calls_that_can_see_an_interrupt_are_counted():
+    # a call from Python counts itself as running only when its function has a
+    # check point (a loop, or a call); a small function with neither cannot be
+    # interrupted anyway, and skips the count
+    from pywazero.engine.limits import needs_count
+
+    rt = runtime("compiler", interruptible=True)
+    rt.host_module("h").function("f", lambda: None).instantiate()
+    m = rt.instantiate(
+        '(module (import "h" "f" (func $h)) (func (export "id") (param i32) (result i32) (local.get 0))'
+        ' (func (export "loop") (loop (br_if 0 (i32.const 0))))'
+        ' (func (export "calls") (call $h))'
+        ' (func (export "big") (result i32) (i32.const 0)' + " (i32.add (i32.const 1))" * 200 + '))')
+    counted = {name: needs_count(m.function(name)._fn) for name in ("id", "loop", "calls", "big")}
+    assert counted == {"id": False, "loop": True, "calls": True, "big": True}
 
 
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="generated source is CPython's concern")

@@ -21,11 +21,21 @@ from pywazero.engine.stack import MAX_HOST_NESTING
 SRC = str(Path(wz.__file__).resolve().parent.parent)
 ENGINES = ["interpreter", "compiler"]
 
+# rec(n) recurses n wasm calls deep and returns n plus what the bottom returns: 0, or
+# (REC_CB) what host function env.cb returns
+_REC = ('(module %s (func $r (export "rec") (param i32) (result i32)'
+        ' (if (result i32) (i32.eqz (local.get 0)) (then %s)'
+        '  (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1))))))))')
+REC = _REC % ("", "(i32.const 0)")
+REC_CB = _REC % ('(import "env" "cb" (func $cb (param i32) (result i32)))', "(call $cb (i32.const 0))")
+
 PRELUDE = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 sys.path.insert(0, {src!r})
 import pywazero as wz
+REC = {rec!r}
+REC_CB = {rec_cb!r}
 REENTER = ('(module (import "env" "cb" (func $cb (param i32) (result i32)))'
            ' (func (export "f") (param i32) (result i32) (call $cb (local.get 0))))')
 
@@ -42,7 +52,7 @@ def reentry_module(rt, host):
 def run_script(body: str, timeout: float = 240) -> str:
     """Run ``body`` (after PRELUDE) in a fresh interpreter; return its stdout, failing
     on a crash (negative return code: a signal) or an error."""
-    code = PRELUDE.format(src=SRC) + textwrap.dedent(body)
+    code = PRELUDE.format(src=SRC, rec=REC, rec_cb=REC_CB) + textwrap.dedent(body)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=timeout, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     assert p.returncode == 0, f"rc={p.returncode}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-3000:]}"
@@ -99,9 +109,7 @@ def test_compiler_runtime_leaves_recursion_limit_alone() -> None:
     out = run_script("""
         before = sys.getrecursionlimit()
         rt = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=30000))
-        m = rt.instantiate('(module (func $r (export "rec") (param i32) (result i32)'
-                           ' (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))'
-                           '  (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1))))))))')
+        m = rt.instantiate(REC)
         print("rec:", m.function("rec")(29999))
         try:
             m.function("rec")(30001)
@@ -128,10 +136,7 @@ def test_recursion_limit_restored_after_concurrent_deep_calls() -> None:
         import threading
         before = sys.getrecursionlimit()
         rt = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=5000))
-        m = rt.instantiate('(module (func $r (export "rec") (param i32) (result i32)'
-                           ' (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))'
-                           '  (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1))))))))')
-        rec = m.function("rec")
+        rec = rt.instantiate(REC).function("rec")
         bad = []
         def work(k):
             for i in range(20):
@@ -157,14 +162,11 @@ def test_host_limit_change_during_a_deep_call_is_kept() -> None:
             return 7
         rt.host_module("env").function("cb", lambda x: host(None, x), params=[wz.I32],
                                        results=[wz.I32]).instantiate()
-        m = rt.instantiate('(module (import "env" "cb" (func $cb (param i32) (result i32)))'
-                           ' (func $r (export "rec") (param i32) (result i32)'
-                           ' (if (result i32) (i32.eqz (local.get 0)) (then (call $cb (i32.const 0)))'
-                           '  (else (call $r (i32.sub (local.get 0) (i32.const 1)))))))')
+        m = rt.instantiate(REC_CB)
         print("rec:", m.function("rec")(3000))
         print("limit:", sys.getrecursionlimit())
     """)
-    assert "rec: 7" in out
+    assert "rec: 3007" in out
     assert "limit: 54321" in out
 
 
@@ -196,18 +198,14 @@ def test_deep_compiled_call_under_interpreter_restores_limit() -> None:
     # recursing deep: the limit is raised for it and put back when the outermost
     # (interpreter) call returns
     out = run_script("""
-        REC = ('(module (import "env" "cb" (func $cb (param i32) (result i32)))'
-               ' (func $r (export "rec") (param i32) (result i32)'
-               ' (if (result i32) (i32.eqz (local.get 0)) (then (call $cb (i32.const 0)))'
-               '  (else (i32.add (i32.const 1) (call $r (i32.sub (local.get 0) (i32.const 1))))))))')
         before = sys.getrecursionlimit()
         rc = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=5000))
         rc.host_module("env").function("cb", lambda x: 0, params=[wz.I32], results=[wz.I32]).instantiate()
-        mc = rc.instantiate(REC)
+        mc = rc.instantiate(REC_CB)
         ri = wz.Runtime(wz.RuntimeConfig(engine="interpreter"))
         ri.host_module("env").function("cb", lambda x: mc.function("rec")(3000), params=[wz.I32],
                                        results=[wz.I32]).instantiate()
-        mi = ri.instantiate(REC)
+        mi = ri.instantiate(REC_CB)
         print("result:", mi.function("rec")(500))
         print("limit unchanged:", sys.getrecursionlimit() == before)
     """)

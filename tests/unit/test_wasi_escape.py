@@ -147,14 +147,22 @@ def _expect_contained(errs, listing, ino_dot, ino_fstat, moved_ino):
         assert ino_dot == moved_ino
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_renamed_directory_descriptor_stays_inside(engine, tmp_path):
+def _host_tree(tmp_path):
+    """``(outside, mount)``: host files the attack aims at (``secret.txt``, the symlink
+    ``hostlink`` to it, the directory ``hostdir``) in ``outside``, three levels above
+    the empty ``mount`` (so ``../../..`` from the mount is ``outside``)."""
     outside = tmp_path / "outside"
-    mount = outside / "a" / "b" / "mount"  # ../../.. from the mount is `outside`
+    mount = outside / "a" / "b" / "mount"
     mount.mkdir(parents=True)
     (outside / "secret.txt").write_bytes(b"top secret")
     os.symlink("secret.txt", outside / "hostlink")
     (outside / "hostdir").mkdir()
+    return outside, mount
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_renamed_directory_descriptor_stays_inside(engine, tmp_path):
+    outside, mount = _host_tree(tmp_path)
     (outside / "hostdir" / "private").write_bytes(b"")
     for p in (outside / "secret.txt", outside / "hostdir", outside):
         os.utime(p, ns=(5 * 10**18, 5 * 10**18))
@@ -185,12 +193,7 @@ def test_renamed_directory_descriptor_cannot_see_etc(engine, tmp_path):
 def test_wasmtime_sees_the_same(tmp_path):
     """The expected errnos above are wasmtime's (a dev-only oracle)."""
     wasmtime = pytest.importorskip("wasmtime")
-    outside = tmp_path / "outside"
-    mount = outside / "a" / "b" / "mount"
-    mount.mkdir(parents=True)
-    (outside / "secret.txt").write_bytes(b"top secret")
-    os.symlink("secret.txt", outside / "hostlink")
-    (outside / "hostdir").mkdir()
+    outside, mount = _host_tree(tmp_path)
     wat = attack_wat(target="../../..", stat_name="secret.txt", list_name="hostdir",
                      link_name="hostlink", times_name="secret.txt")
     engine = wasmtime.Engine()

@@ -87,17 +87,26 @@ class Engine:
 
 
 def _counted_invoke(invoke: Callable[[Any, List[Any]], List[Any]], limits: Any) -> Callable[..., Any]:
-    enter = limits.enter
-    leave = limits.leave
+    """``invoke`` counting the call as running (``ExecutionLimits.enter``/``leave``,
+    inline)."""
+    from .limits import bind_cells
+
+    calls = limits.calls
+    enter = calls.append
+    pop = calls.pop
+    flagged = limits._flagged_entry
+    flag = 0   # (bound to limits.flag below)
 
     def counted(fn: Any, args: List[Any]) -> List[Any]:
-        enter()
+        if flag:
+            flagged()
+        enter(1)
         try:
             return invoke(fn, args)
         finally:
-            leave()
+            pop()
 
-    return counted
+    return bind_cells(counted, {"flag": limits.flag})
 
 
 def _invoke_entry(invoke: Callable[[Any, List[Any]], List[Any]], fn: Any) -> Callable[..., Any]:

@@ -2,8 +2,8 @@
 
 One :class:`ExecutionLimits` per runtime (``engine.limits``), like wasmtime's store
 fuel and epoch.  Engines read its cells from generated code / the interpreter loop
-at two kinds of check points: the entry of every wasm function and every loop
-header (each iteration, before the loop body runs).
+at two kinds of check points: the entry of a wasm function and every loop header
+(each iteration, before the loop body runs).
 
 CONTRACT (engines rely on exactly this; changes are announced here)
 -------------------------------------------------------------------
@@ -12,15 +12,24 @@ CONTRACT (engines rely on exactly this; changes are announced here)
   ``.cell_contents``), not lists: the compiler engine binds them as free variables
   of its generated functions (``nonlocal``), which costs as little as a local.
   Make them with :func:`new_cell`; never replace them (generated code holds them).
-* ``fuel.cell_contents`` is the remaining fuel, an int that may go negative between
-  check points (exhaustion is detected at the next check point).  It must be up to
-  date (everything executed so far charged) whenever anything else can look at it:
-  before calling a host function or another engine, when returning to Python, and
-  when trapping "out of fuel" or "interrupted".  An engine may keep the count in a
-  local in between (the compiler does in functions without calls) as long as its
-  check points test the true count.  After any other trap the cell may lag behind
-  what the trapping call executed (wasmtime's store fuel lags the same way); later
-  calls are charged exactly.
+* The remaining fuel is ``fuel.cell_contents + reserve``.  The cell holds a small
+  window of it (at most :data:`WINDOW`), so the counts generated code and the
+  interpreter keep subtracting from stay small ints, which CPython caches (a big
+  int would be allocated and freed at every charge); ``reserve`` (never
+  negative) holds the rest.  The cell is an int that may go
+  negative between check points (exhaustion is detected at the next check point).
+  A check point tests the cell alone (``<= -need`` after charging what follows,
+  i.e. ``need`` is the amount charged in the same statement beyond the check); when
+  that fails it calls ``refill(need)`` (:func:`_make_refill`), which traps
+  :data:`OUT_OF_FUEL` if the true remaining fuel is also ``<= -need`` and otherwise
+  moves fuel from the reserve into the cell and returns the cell's new contents.  The count must be up
+  to date (everything executed so far charged) whenever anything else can look at
+  it: before calling a host function or another engine, when returning to Python,
+  and when trapping "out of fuel" or "interrupted".  An engine may keep the cell's
+  count in a local in between (the compiler does in functions without calls) as
+  long as its check points test the true count.  After any other trap the cell may
+  lag behind what the trapping call executed (wasmtime's store fuel lags the same
+  way); later calls are charged exactly.
 * ``flag.cell_contents`` is truthy while an interruption is pending.
 
 Fuel (``RuntimeConfig(consume_fuel=True)``): wasmtime's rule, checked operator by
@@ -56,12 +65,17 @@ Interruption (``RuntimeConfig(interruptible=True)``): at the same check points a
 engine tests ``flag.cell_contents`` and when it is set raises
 :meth:`trap_interrupted` (message :data:`INTERRUPTED`, or :data:`DEADLINE`).
 :meth:`interrupt` only stores into the cell (any thread, a signal handler).
+The entry check is only needed where a function calls others (:func:`calls_out`): a
+function that calls none runs for a bounded time between its loops' checks.
 Every entry into wasm from Python (``invoke``, ``entry``, and re-entries from host
 functions) calls :meth:`enter` before and :meth:`leave` after (only when
-``interruptible``: the off path stays untouched).  ``Engine.__init__`` already wraps
-``invoke`` this way when ``interruptible``; an engine that overrides ``entry`` must
-do it there itself.  When the last running call leaves, a pending flag is cleared,
-so later calls run normally; an interrupt with no wasm running does nothing.
+``interruptible``: the off path stays untouched); they only count the calls running
+(``calls``), and :meth:`enter` reads the flag: a flag still set from a call that has
+ended is cleared there when no wasm runs (so later calls run normally, and an
+interrupt with no wasm running does nothing), and a standing one (wasm running
+elsewhere is being interrupted, or a deadline expired) makes the new call trap at
+once.  ``Engine.__init__`` already wraps ``invoke`` this way when ``interruptible``;
+an engine that overrides ``entry`` must do it there itself.
 :meth:`deadline` (``with rt.deadline(s):``) interrupts with :data:`DEADLINE` from a
 timer thread; once expired, calls starting inside the block trap at once.
 """
@@ -75,8 +89,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ..errors import Trap
 
-__all__ = ["ExecutionLimits", "FREE_OPS", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "fuel_cost",
-           "new_cell"]
+__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "WINDOW",
+           "fuel_cost", "new_cell"]
 
 OUT_OF_FUEL = "all fuel consumed by WebAssembly"
 INTERRUPTED = "interrupted"
@@ -89,9 +103,49 @@ FREE_OPS = frozenset({0x01, 0x1A, 0x02, 0x03, 0x00, 0x0F, 0x05, 0x0B, 0x06, 0x07
 #                     nop   drop  block loop unreach return else end
 # and legacy exceptions' block-like markers (no wasmtime to follow): try catch catch_all delegate
 
+#: the most fuel the fuel cell holds (the rest waits in ``ExecutionLimits.reserve``):
+#: CPython caches the ints -5..256, so charging a count in this range allocates
+#: nothing (the largest single cost on call-heavy code)
+WINDOW = 256
+
 #: how often an expired deadline re-asserts the flag (seconds); covers an interrupt
 #: lost to a race with the end of the last running call
 _REASSERT = 0.01
+
+
+#: operators that call a function (``call``, ``call_indirect``, and the tail calls and
+#: ``call_ref`` of later proposals): a body without any cannot recurse
+CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15))
+
+
+def calls_out(body: Any) -> bool:
+    """Whether a function body (a list of instructions) calls any function.  A body
+    that does not runs for a time bounded by its size plus its loops, which have
+    their own check points: it needs no interruption check at its entry."""
+    return any(op in CALL_OPS for op, _ in body)
+
+
+#: the longest body :func:`needs_count` looks at (longer ones are counted)
+_SMALL_BODY = 256
+
+
+def needs_count(fi: Any) -> bool:
+    """Whether a call from Python into wasm function instance ``fi`` must count
+    itself as running (``ExecutionLimits.calls``) on an interruptible runtime.  Not
+    for a small function that calls nothing and has no loop: it has no check point,
+    so no interrupt can reach it while it runs, and leaving it uncounted only makes
+    an ``interrupt()`` while nothing else runs do nothing, as it would after the call
+    anyway.  Its entry still reads the flag (a call started after a deadline expired
+    traps at once).  Saves the count (two list operations) on calls of tiny
+    exports."""
+    try:
+        mod = fi.module.module
+        body = mod.funcs[fi.index - mod.num_imported_funcs()].body
+    except (AttributeError, IndexError, TypeError):   # not a plain defined function
+        return True
+    if len(body) > _SMALL_BODY:
+        return True
+    return any(op in CALL_OPS or op == 0x03 for op, _ in body)
 
 
 def fuel_cost(opcode: int) -> int:
@@ -108,6 +162,51 @@ def new_cell(value: Any) -> Any:
     return f.__closure__[0]  # type: ignore[index]
 
 
+def bind_cells(func: Any, cells: Dict[str, Any]) -> Any:
+    """A copy of function ``func`` whose free variables named in ``cells`` are those
+    cells: a call from Python reads the interrupt flag as a free variable (a few
+    nanoseconds) rather than through ``cell.cell_contents`` (an attribute lookup,
+    ten times slower)."""
+    import types
+
+    code = func.__code__
+    closure = tuple(cells.get(name, cell) for name, cell in zip(code.co_freevars, func.__closure__ or ()))
+    out = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, closure)
+    out.__kwdefaults__ = func.__kwdefaults__
+    out.__qualname__ = func.__qualname__
+    out.__doc__ = func.__doc__
+    return out
+
+
+def _make_refill(fuel: Any, reserve: Any) -> Any:
+    """``ExecutionLimits.refill`` for the cells ``fuel`` and ``reserve``: a closure
+    reading them as free variables (cheaper than a method reading
+    ``cell.cell_contents``; with the count kept below :data:`WINDOW` it runs every
+    few hundred fuel)."""
+    _fuel = _reserve = 0   # (bound to the cells below)
+
+    def refill(need: int = 0) -> int:
+        """Called by a check point whose test of the fuel cell failed (cell ``<=
+        -need``): raise the out-of-fuel trap if the remaining fuel is ``<= -need``
+        too, otherwise move fuel from the reserve into the cell; returns the cell's
+        contents (for an engine that keeps them in a local)."""
+        nonlocal _fuel, _reserve
+        total = _fuel + _reserve
+        if total <= -need:
+            _fuel = total
+            _reserve = 0
+            raise Trap(OUT_OF_FUEL)
+        if total < WINDOW:
+            _fuel = total
+            _reserve = 0
+            return total
+        _fuel = WINDOW
+        _reserve = total - WINDOW
+        return WINDOW
+
+    return bind_cells(refill, {"_fuel": fuel, "_reserve": reserve})
+
+
 def _check_amount(n: Any) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"fuel must be a non-negative int, not {n!r}")
@@ -119,8 +218,13 @@ class ExecutionLimits:
     def __init__(self, consume_fuel: bool = False, interruptible: bool = False) -> None:
         self.consume_fuel = bool(consume_fuel)
         self.interruptible = bool(interruptible)
-        #: remaining fuel (a closure cell, see the module docstring)
+        #: the part of the remaining fuel engines charge (a closure cell, see the module
+        #: docstring)
         self.fuel = new_cell(0)
+        #: the rest of the remaining fuel (>= 0; a cell too: see :func:`_make_refill`)
+        self._reserve = new_cell(0)
+        #: the check points' slow path (see :func:`_make_refill`)
+        self.refill = _make_refill(self.fuel, self._reserve)
         #: truthy while an interruption is pending (a closure cell)
         self.flag = new_cell(0)
         #: one item per entry into wasm running now (list append/pop are atomic)
@@ -134,26 +238,38 @@ class ExecutionLimits:
         if not self.consume_fuel:
             raise ValueError("fuel is not enabled: create the runtime with RuntimeConfig(consume_fuel=True)")
 
+    @property
+    def reserve(self) -> int:
+        """The remaining fuel beyond what the fuel cell holds."""
+        return self._reserve.cell_contents
+
+    def _put(self, total: int) -> int:
+        """Make ``total`` the remaining fuel, the cell holding at most :data:`WINDOW`
+        of it; returns the cell's contents."""
+        c = total if total < WINDOW else WINDOW
+        self.fuel.cell_contents = c
+        self._reserve.cell_contents = total - c
+        return c
+
     def set_fuel(self, n: int) -> None:
         """Set the remaining fuel to ``n``."""
         self._need_fuel()
         _check_amount(n)
-        self.fuel.cell_contents = n
+        self._put(n)
 
     def add_fuel(self, n: int) -> None:
         """Add ``n`` to the remaining fuel (:meth:`get_fuel`)."""
         self._need_fuel()
         _check_amount(n)
-        cell = self.fuel
-        cell.cell_contents = max(0, cell.cell_contents) + n
+        self._put(max(0, self.fuel.cell_contents + self._reserve.cell_contents) + n)
 
     def get_fuel(self) -> int:
         """The remaining fuel (never negative)."""
         self._need_fuel()
-        return max(0, self.fuel.cell_contents)
+        return max(0, self.fuel.cell_contents + self._reserve.cell_contents)
 
     def out_of_fuel(self) -> None:
-        """Raise the out-of-fuel trap (called by engines at a check point)."""
+        """Raise the out-of-fuel trap."""
         raise Trap(OUT_OF_FUEL)
 
     def trap_out_of_fuel(self) -> Trap:
@@ -162,12 +278,11 @@ class ExecutionLimits:
     def charge_start(self) -> None:
         """Fuel for calling a start section's function, as wasmtime charges it: its
         wrapper's entry (1, then a check) and call (1)."""
-        cell = self.fuel
-        f = cell.cell_contents - 1
-        cell.cell_contents = f
+        f = self.fuel.cell_contents + self._reserve.cell_contents - 1
         if f <= 0:
+            self._put(f)
             raise Trap(OUT_OF_FUEL)
-        cell.cell_contents = f - 1
+        self._put(f - 1)
 
     # -- interruption ------------------------------------------------------------------
     def _need_interrupt(self) -> None:
@@ -214,17 +329,22 @@ class ExecutionLimits:
 
     def enter(self) -> None:
         """A call into wasm from Python begins (see the module docstring)."""
-        calls = self.calls
-        if not calls and self.flag.cell_contents:
-            self._settle()
-        calls.append(1)
+        if self.flag.cell_contents:
+            self._flagged_entry()
+        self.calls.append(1)
 
     def leave(self) -> None:
         """A call into wasm from Python ended (returned or raised)."""
-        calls = self.calls
-        calls.pop()
-        if not calls and self.flag.cell_contents:
+        self.calls.pop()
+
+    def _flagged_entry(self) -> None:
+        """A call from Python found the flag set: when no wasm runs, the interrupt
+        lapses (:meth:`_settle`); if it stands (wasm is running and being interrupted,
+        or a deadline expired), the new call traps at once."""
+        if not self.calls:
             self._settle()
+        if self.flag.cell_contents:
+            raise Trap(self._reason)
 
     def _settle(self) -> None:
         """No wasm is running: a pending interrupt lapses, unless an expired deadline

@@ -59,6 +59,7 @@ from ..wasm.types import (
     TableType,
     blocktype_of_valtype,
     is_ref,
+    ref_heap,
     ref_type,
 )
 from .instructions import END, InstrContext, parse_instrs
@@ -691,7 +692,9 @@ class _ModuleParser:
                 et_seg = et
             else:
                 exprs = self.elem_funcs(sub, 1, len(sub))
-                et_seg = _REF_FUNC
+                # the table's type (the spec's abbreviation), unless plain funcref:
+                # then (ref func), which is what the binary's function-index form means
+                et_seg = _REF_FUNC if ref_heap(et) == HT_FUNC else et
             count = len(exprs)
             self.module.tables.append(TableType(et, Limits(count, count), at))
             self.module.elems.append(ElementSegment(

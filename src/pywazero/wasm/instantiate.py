@@ -31,7 +31,8 @@ from .instance import (
 )
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .module import MODE_ACTIVE, MODE_DECLARATIVE, Expr, Module
-from .subtyping import canonical_type, closed_functype, closed_valtype, has_concrete, val_subtype
+from .subtyping import (canonical_type, closed_functype, closed_valtype, describe_functype, describe_valtype,
+                        has_concrete, val_subtype)
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -60,25 +61,35 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 def describe_extern(value: Any) -> str:
     """The type of a store object as text, for error messages."""
     if isinstance(value, FunctionInstance):
-        return f"func {value.type}"
+        return f"func {describe_functype(value.type)}"
     if isinstance(value, TableInstance):
         return str(value.type)
     if isinstance(value, MemoryInstance):
         return str(value.type)
     if isinstance(value, GlobalInstance):
-        return f"global {value.type}"
+        t = value.type
+        return f"global {GlobalType(describe_valtype(t.valtype), t.mutable)}"
     if isinstance(value, TagInstance):
-        return f"tag {value.type}"
+        return f"tag {describe_functype(value.type)}"
     return type(value).__name__
 
 
 def _describe_import(module: Module, imp: Any) -> str:
+    # (typed references spelled out, e.g. (ref (func (param i32))), not as indices)
     if imp.kind == EXTERN_FUNC:
-        return f"func {module.types[imp.desc]}"
+        ft = module.types[imp.desc]
+        return f"func {describe_functype(ft, module.canonical_ids() if has_concrete(ft) else None)}"
     if imp.kind == EXTERN_GLOBAL:
-        return f"global {imp.desc}"
+        t = imp.desc.valtype
+        canon = module.canonical_ids() if t >= 0x200 else None
+        return f"global {GlobalType(describe_valtype(t, canon), imp.desc.mutable)}"
+    if imp.kind == EXTERN_TABLE and imp.desc.elem_type >= 0x200:
+        tt = imp.desc
+        return str(TableType(describe_valtype(tt.elem_type, module.canonical_ids()), tt.limits,
+                             tt.address_type))
     if imp.kind == EXTERN_TAG:
-        return f"tag {module.types[imp.desc]}"
+        ft = module.types[imp.desc]
+        return f"tag {describe_functype(ft, module.canonical_ids() if has_concrete(ft) else None)}"
     return str(imp.desc)
 
 

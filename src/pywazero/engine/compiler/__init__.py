@@ -34,6 +34,7 @@ from ...errors import Trap
 from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, call_depth
+from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .rt import BASE_NAMESPACE, TailCall
@@ -89,7 +90,7 @@ class CompiledWasm(CompiledCode):
         self._fuel = lim.consume_fuel
         self._intr = lim.interruptible
         if self._fuel or self._intr:
-            ns["_nofuel"] = lim.out_of_fuel
+            ns["_refuel"] = lim.refill
             ns["_interrupted"] = lim.interrupted
             self._cells = {"_fuel": lim.fuel, "_intr": lim.flag}
         self._namespace = ns
@@ -613,7 +614,9 @@ class CompilerEngine(Engine):
         if self._big_stack:
             return super().entry(fn)
         n = len(fn.type.params)
-        key = (n, self.limits.interruptible)
+        # 0: limits off; 1: interruptible, a function without check points (only the
+        # flag is read: limits.needs_count); 2: interruptible, counted
+        key = (n, self.limits.interruptible and (2 if needs_count(fn) else 1))
         make = _ENTRY_MAKERS.get(key)
         if make is None:
             make = _ENTRY_MAKERS[key] = _entry_maker(*key)
@@ -661,7 +664,7 @@ def make(fi, engine):%(setup)s
         finally:%(leave)s
             if _DEEP[0] and d == 1:
                 _undeepen()
-    return entry
+    return %(ret)s
 """
 _ENTRY_MAKERS: Dict[Any, Any] = {}
 
@@ -672,27 +675,41 @@ _COUNTED = {
     _C = engine.limits.calls
     _enter = _C.append
     _pop = _C.pop
-    _FL = engine.limits.flag
-    _settle = engine.limits._settle""",
+    _intr = 0   # (bound to engine.limits.flag by _entry_maker)
+    _flagged = engine.limits._flagged_entry""",
     "enter": """
+        if _intr:
+            _flagged()
         _enter(1)""",
     "leave": """
-            _pop()
-            if _FL.cell_contents and not _C:
-                _settle()""",
+            _pop()""",
+    "ret": '_bind(entry, {"_intr": engine.limits.flag})',
 }
-_UNCOUNTED = {"setup": "", "enter": "", "leave": ""}
+_FLAG_ONLY = {
+    "setup": """
+    _intr = 0   # (bound to engine.limits.flag by _entry_maker)
+    _flagged = engine.limits._flagged_entry""",
+    "enter": """
+        if _intr:
+            _flagged()""",
+    "leave": "",
+    "ret": _COUNTED["ret"],
+}
+_UNCOUNTED = {"setup": "", "enter": "", "leave": "", "ret": "entry"}
 # code objects of invoke and of the entries: where a traceback's wasm frames end
 _BOUNDARIES = {CompilerEngine.invoke.__code__}
 
 
-def _entry_maker(n: int, counted: bool = False) -> Any:
+def _entry_maker(n: int, counted: int = 0) -> Any:
+    """The maker of entries of ``n`` parameters; ``counted``: 0 limits off, 1 the flag
+    read, 2 the flag read and the call counted (see CompilerEngine.entry)."""
     params = ", ".join("a%d" % i for i in range(n))
-    src = _ENTRY_TEMPLATE % dict(_COUNTED if counted else _UNCOUNTED, params=params,
+    src = _ENTRY_TEMPLATE % dict((_UNCOUNTED, _FLAG_ONLY, _COUNTED)[counted], params=params,
                                  args=params + ", d" if n else "d")
     ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
                           "_CAUGHT": _CAUGHT, "_failure": _failure,
-                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1}
+                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
+                          "_bind": bind_cells}
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:

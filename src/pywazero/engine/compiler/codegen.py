@@ -54,7 +54,7 @@ from ...wasm.validation import validate_function
 from .. import numerics as num
 from ..limits import FREE_OPS as _FREE_OPS
 from ..limits import GROW_OPS as _GROW_OPS
-from ..limits import length_charges
+from ..limits import calls_out, length_charges
 
 __all__ = ["generate", "TooComplex"]
 
@@ -243,8 +243,7 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 _RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x0D, 0xD5, 0xD6, 0x04, 0x05, 0x0C,
                        0x0E, 0x0F, 0x00, 0x03,
                        0x08, 0x0A))   # (throw, throw_ref: no run goes on after them)
-# calls (fuel is kept in a local only in functions without them); tail calls
-_CALL_OPS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15))
+# tail calls (calls of every kind: limits.calls_out)
 TAIL_CALL_OPS = frozenset((0x12, 0x13, 0x15))
 
 
@@ -565,6 +564,13 @@ class FunctionGenerator:
         """Statement prefix storing a local fuel count back into the cell."""
         return "_fuel = _f; " if self.fv == "_f" else ""
 
+    def refuel(self, need: int) -> str:
+        """The statement run when a check point's test of the fuel count fails
+        (``ExecutionLimits.refill``: trap, or move fuel from the reserve)."""
+        if self.fv == "_f":
+            return "_fuel = _f; _f = _refuel(%d)" % need
+        return "_refuel(%d)" % need
+
     def emit_return(self) -> None:
         if self.fv == "_f":
             self.emit("_fuel = _f")
@@ -621,16 +627,18 @@ class FunctionGenerator:
             first = fplan.trace(0)
             # wasmtime's entry check: charge 1, trap if nothing is left; the first
             # straight-line run is charged in the same statement
-            if not any(op in _CALL_OPS for op, _ in body):
+            if not calls_out(body):
                 # no calls: nothing can look at the fuel while this runs, so it is
                 # kept in a local (cheaper than the cell) and stored back on return
                 # and on exhaustion (after another trap the cell lags behind)
                 self.fv = "_f"
                 self.emit("_f = _fuel - %d" % (first + 1))
-                self.emit("if _f <= %d: _fuel = _f; _nofuel()" % -first)
+                self.emit("if _f <= %d: _fuel = _f; _f = _refuel(%d)" % (-first, first))
             else:
-                self.emit("if (_fuel := _fuel - %d) <= %d: _nofuel()" % (first + 1, -first))
-        if self.interrupt:
+                self.emit("if (_fuel := _fuel - %d) <= %d: _refuel(%d)" % (first + 1, -first, first))
+        if self.interrupt and calls_out(body):
+            # (a function that calls none runs for a bounded time between its loops'
+            # checks; ExecutionLimits.enter checks calls from Python)
             self.emit("if _intr: %s_interrupted()" % self.store_fuel)
         br_line = len(self.lines)
         if not (self.fuel or self.interrupt) and any(op == 0x12 and imm == self.fidx for op, imm in body):
@@ -752,9 +760,9 @@ class FunctionGenerator:
                     # (charged in the same statement)
                     k = fplan.trace(i)
                     if k:
-                        self.emit("if (%s := %s - %d) <= %d: %s_nofuel()" % (self.fv, self.fv, k, -k, self.store_fuel))
+                        self.emit("if (%s := %s - %d) <= %d: %s" % (self.fv, self.fv, k, -k, self.refuel(k)))
                     else:
-                        self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
+                        self.emit("if %s <= 0: %s" % (self.fv, self.refuel(0)))
                 c.mark = len(self.lines)
             elif op == 0x04:  # if
                 cnd = st.pop()
@@ -1033,7 +1041,7 @@ class FunctionGenerator:
                     self.emit("if %s != %d:" % (st[-1].expr, int(_grow_mask(t), 16)))
                     self.ind += 1
                 self.emit("%s -= %s" % (self.fv, dyn))
-                self.emit("if %s <= 0: %s_nofuel()" % (self.fv, self.store_fuel))
+                self.emit("if %s <= 0: %s" % (self.fv, self.refuel(0)))
                 if op in _GROW_OPS:
                     self.ind -= 1
                 dyn = None

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
-from ..limits import OUT_OF_FUEL
+from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
-from .kinds import K_FUEL, K_TAIL_CALL
+from .kinds import (K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I,
+                    K_TAIL_CALL)
 
 __all__ = ["InterpreterEngine", "InterpretedModule", "FuncCode", "execute"]
 
@@ -81,7 +82,8 @@ class InterpreterEngine(Engine):
         lim = self.limits
         #: the loop that runs this engine's code (execute_limited when the code has
         #: check points)
-        self.execute = execute_limited if lim.consume_fuel or lim.interruptible else execute
+        self.execute = (execute_limited if lim.consume_fuel else
+                        execute_interruptible() if lim.interruptible else execute)
         # ``engine.invoke(fn, args)`` without an extra Python frame
         self.invoke = functools.partial(self.execute, self)  # type: ignore[method-assign]
         if self.limits.interruptible:
@@ -99,27 +101,33 @@ class InterpreterEngine(Engine):
         if not lim.interruptible:
             return super().entry(fn)
         calls = lim.calls
-        flag = lim.flag
-        settle = lim._settle
+        flag = 0   # (bound to lim.flag below)
+        flagged = lim._flagged_entry
         run = self.execute
         engine = self
         nres = len(fn.type.results)
 
         def entry(*args: Any) -> Any:
-            if not calls and flag.cell_contents:
-                settle()
+            if flag:
+                flagged()
             calls.append(1)
             try:
                 res = run(engine, fn, list(args))
             finally:
                 calls.pop()
-                if not calls and flag.cell_contents:
-                    settle()
             if nres == 1:
                 return res[0]
             return tuple(res) if nres else None
 
-        return entry
+        def flag_only(*args: Any) -> Any:   # no check points in fn: limits.needs_count
+            if flag:
+                flagged()
+            res = run(engine, fn, list(args))
+            if nres == 1:
+                return res[0]
+            return tuple(res) if nres else None
+
+        return bind_cells(entry if needs_count(fn) else flag_only, {"flag": lim.flag})
 
     def invoke(self, fn: WasmFunctionInstance, args: List[Any]) -> List[Any]:
         return execute(self, fn, args)
@@ -492,8 +500,8 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         b.cell_contents -= a
                     elif k == 61:  # JMP_CHECK_F: a loop's back-edge, with its header's check
                         v = b.cell_contents
-                        if v <= 0:
-                            raise Trap(OUT_OF_FUEL)
+                        if v <= 0:   # (nothing left, or the reserve refills the cell)
+                            v = engine.limits.refill()
                         b.cell_contents = v - c
                         pc = a
                     elif k == 62:  # JMP_CHECK_I: the same for interruption
@@ -503,7 +511,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     elif k == 55:  # CHECK_F: loop header
                         v = b.cell_contents
                         if v <= 0:
-                            raise Trap(OUT_OF_FUEL)
+                            v = engine.limits.refill()
                         b.cell_contents = v - a
                     elif k == 56:  # CHECK_I: loop header or function entry
                         if b.cell_contents:
@@ -513,13 +521,13 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             engine.limits.interrupted()
                         v = b.cell_contents
                         if v <= 0:
-                            raise Trap(OUT_OF_FUEL)
+                            v = engine.limits.refill()
                         b.cell_contents = v - a
                     elif k == 58 or k == 59:  # ENTRY_F / ENTRY_FI: function entry
                         v = b.cell_contents - 1
                         b.cell_contents = v - a
                         if v <= 0:
-                            raise Trap(OUT_OF_FUEL)
+                            engine.limits.refill(a)
                         if k == 59 and c.cell_contents:
                             engine.limits.interrupted()
                     elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
@@ -613,13 +621,15 @@ def _stack(fi: Any, frames: List[Any]) -> List[str]:
     return names
 
 
-def _limits_first(fn: Any) -> Any:
+def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_limited") -> Any:
     """``fn`` (:func:`execute`) with the execution-limit kinds (``K_FUEL`` and up)
     tested before the others instead of last: what code translated with fuel or
     interruption on runs (one comparison more per instruction, far fewer for each
     check point and charge), while code without limits keeps :func:`execute` exactly.
-    Made from execute's own source with :mod:`ast` (line numbers kept, so tracebacks
-    show the real lines); without the source, ``fn`` itself (correct, slower)."""
+    The kinds in ``front`` are tested first among them (the only ones code with
+    interruption but no fuel has).  Made from execute's own source with :mod:`ast`
+    (line numbers kept, so tracebacks show the real lines), named ``name``; without
+    the source, ``fn`` itself (correct, slower)."""
     import ast
     import inspect
     import textwrap
@@ -656,6 +666,23 @@ def _limits_first(fn: Any) -> Any:
     while tail.orelse and isinstance(tail.orelse[0], ast.If):
         tail = tail.orelse[0]
     link.orelse = tail.orelse   # the final `else: raise AssertionError(...)`
+    if front:
+        # relink the chain's tests with those of ``front`` first
+        tests = [limits_chain]
+        while tests[-1].orelse and isinstance(tests[-1].orelse[0], ast.If):
+            tests.append(tests[-1].orelse[0])
+        last_else = tests[-1].orelse
+
+        def tests_kind(t: Any, k: int) -> bool:   # `k == K` or `k == K or k == L`
+            if isinstance(t.test, ast.BoolOp):
+                return any(is_cmp(ast.If(test=v), ast.Eq, k) for v in t.test.values)
+            return is_cmp(t, ast.Eq, k)
+
+        tests.sort(key=lambda t: next((i for i, k in enumerate(front) if tests_kind(t, k)), len(front)))
+        for a, b in zip(tests, tests[1:]):
+            a.orelse = [b]
+        tests[-1].orelse = last_else
+        limits_chain = tests[0]
     top = ast.If(test=ast.Compare(left=ast.Name("k", ast.Load()), ops=[ast.Gt()],
                                   comparators=[ast.Constant(K_FUEL - 1)]),
                  body=[limits_chain], orelse=[dispatch])
@@ -663,7 +690,7 @@ def _limits_first(fn: Any) -> Any:
     ast.copy_location(top.test, dispatch.test)
     ast.fix_missing_locations(top)
     loop.body[pos] = top
-    func.name = fn.__name__ + "_limited"
+    func.name = name
     ns: dict = {}
     import __future__
     import builtins   # (this package's `compile` is the submodule)
@@ -677,6 +704,20 @@ def _limits_first(fn: Any) -> Any:
 
 try:
     #: :func:`execute` for code translated with execution limits on
-    execute_limited = _limits_first(execute)
+    execute_limited = _limits_first(execute, (K_FUEL, K_JMP_CHECK_F, K_ENTRY_F, K_CHECK_F, K_FUEL_JMP))
 except Exception:  # pragma: no cover - execute's shape changed: correct, if slower
     execute_limited = execute
+
+_INTERRUPTIBLE: List[Any] = []
+
+
+def execute_interruptible() -> Any:
+    """:func:`execute` for code translated with interruption on and fuel off: as
+    :data:`execute_limited`, with the only limit kinds such code has
+    (``JMP_CHECK_I``, ``CHECK_I``) tested first.  Made on first use."""
+    if not _INTERRUPTIBLE:
+        try:
+            _INTERRUPTIBLE.append(_limits_first(execute, (K_JMP_CHECK_I, K_CHECK_I), "execute_interruptible"))
+        except Exception:  # pragma: no cover - execute's shape changed
+            _INTERRUPTIBLE.append(execute_limited)
+    return _INTERRUPTIBLE[0]

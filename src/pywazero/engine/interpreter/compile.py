@@ -40,7 +40,7 @@ from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
 from ...wasm.types import F32, F64, I32, I64, V128, FuncType
 from ...wasm.validation import validate_function
-from ..limits import FREE_OPS, GROW_OPS, OUT_OF_FUEL, length_charges
+from ..limits import FREE_OPS, GROW_OPS, calls_out, length_charges
 from . import rare as R
 from .kinds import *  # noqa: F401,F403
 from .kinds import KIND_NAMES
@@ -326,12 +326,12 @@ def _specialise_add(ins: list) -> None:
             ins[:] = [K_ADD, mask, 0, 0]
 
 
-def _charge_length(fn: Callable, cell: Any, grow: bool) -> Callable:
+def _charge_length(fn: Callable, limits: Any, grow: bool) -> Callable:
     """A rare handler running ``fn`` then charging its length operand (the topmost)
     as fuel, and checking: the cost of a bulk operator whose length is not a
     constant (engine/limits.py, ``length_charges``, as the compiler engine charges
     it).  A failed grow costs nothing."""
-    from ...errors import Trap
+    cell = limits.fuel
 
     def charged(S: List[Any], inst: Any, a: Any, b: Any) -> None:
         n = S[-1]
@@ -341,7 +341,7 @@ def _charge_length(fn: Callable, cell: Any, grow: bool) -> Callable:
         f = cell.cell_contents - n
         cell.cell_contents = f
         if f <= 0:
-            raise Trap(OUT_OF_FUEL)
+            limits.refill()
 
     return charged
 
@@ -399,10 +399,14 @@ def compile_function(module: Module, index: int, func_types: List[int],
     returns: List[Tuple[list, int]] = []
     tag_types: Optional[List[int]] = None
     nslots = 0
+    # (a function that calls none needs no interruption check at its entry: it runs
+    # for a bounded time between its loops' checks; ExecutionLimits.enter checks
+    # calls from Python)
+    entry_check = intr_on and calls_out(body)
     if fuel_on:
-        run = [K_ENTRY_FI if intr_on else K_ENTRY_F, 0, FC, FL]
+        run = [K_ENTRY_FI if entry_check else K_ENTRY_F, 0, FC, FL]
         out.append(run)
-    elif intr_on:
+    elif entry_check:
         out.append([K_CHECK_I, 0, FL, 0])
     barrier = len(out)
 
@@ -786,7 +790,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
             # everything else runs as a "rare" handler: fn(S, inst, a, b)
             fn, a, b = R.lookup(op, imm, module)
             if fuel_on and lengths.get(i - 1, 0) is None:
-                fn = _charge_length(fn, FC, op in GROW_OPS)
+                fn = _charge_length(fn, limits, op in GROW_OPS)
                 run = None   # (a check point follows the operator)
             emit(K_RARE, fn, a, b)
 
