@@ -28,7 +28,7 @@ Implementation notes
 from __future__ import annotations
 
 from struct import Struct
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
@@ -59,9 +59,14 @@ from ..wasm.types import (
     I32,
     I64,
     VALUE_TYPES,
+    I8,
+    I16,
     blocktype_of_valtype,
     ref_type,
+    ArrayType,
+    FieldType,
     FuncType,
+    StructType,
     GlobalType,
     Limits,
     MemoryType,
@@ -888,18 +893,63 @@ class _Decoder:
                 self.module.names = names
 
     def _type(self, r: _Reader) -> None:
-        types = self.module.types
+        m = self.module
+        types = m.types
         for _ in range(r.count()):
             pos = r.pos
             form = r.byte()
-            if form != 0x60:
-                # The form is an s7 in LEB128: a continuation bit means too long.
-                if form & 0x80:
-                    raise _Err("integer representation too long", pos)
-                raise _Err("malformed function type", pos)
+            if form == 0x60:
+                # (the only form before GC: the fast path)
+                params = r.valtypes()
+                results = r.valtypes()
+                types.append(FuncType(params, results))
+                continue
+            if form == 0x4E:                      # rec: a vector of subtypes
+                n = r.count()
+                start = len(types)
+                for _ in range(n):
+                    self._subtype(r, r.pos, r.byte())
+                m.rec_groups.append((start, n))
+            else:
+                self._subtype(r, pos, form)
+
+    def _subtype(self, r: _Reader, pos: int, form: int) -> None:
+        """One GC subtype whose first byte ``form`` was read (at ``pos``)."""
+        m = self.module
+        if form == 0x50 or form == 0x4F:          # sub / sub final
+            supers = tuple(r.u32() for _ in range(r.count()))
+            m.subtypes[len(m.types)] = (form == 0x4F, supers)
+            pos = r.pos
+            form = r.byte()
+        m.types.append(self._comptype(r, pos, form))
+
+    def _comptype(self, r: _Reader, pos: int, form: int) -> Any:
+        if form == 0x60:
             params = r.valtypes()
             results = r.valtypes()
-            types.append(FuncType(params, results))
+            return FuncType(params, results)
+        if form == 0x5F:
+            return StructType(tuple(self._fieldtype(r) for _ in range(r.count())))
+        if form == 0x5E:
+            return ArrayType(self._fieldtype(r))
+        # The form is an s7 in LEB128: a continuation bit means too long.
+        if form & 0x80:
+            raise _Err("integer representation too long", pos)
+        raise _Err("malformed function type" if form < 0x40 or form > 0x60 else "malformed composite type",
+                   pos)
+
+    @staticmethod
+    def _fieldtype(r: _Reader) -> FieldType:
+        t = r.buf[r.pos]
+        if t == I8 or t == I16:
+            r.pos += 1
+        else:
+            t = r.valtype()
+        pos = r.pos
+        mut = r.byte()
+        if mut > 1:
+            raise _Err("malformed mutability", pos)
+        return FieldType(t, mut == 1)
 
     def _import(self, r: _Reader) -> None:
         imports = self.module.imports

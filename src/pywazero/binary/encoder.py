@@ -46,6 +46,10 @@ from ..wasm.types import (
     HT_FUNC,
     I32,
     I64,
+    PACKED_TYPES,
+    ArrayType,
+    FuncType,
+    StructType,
     GlobalType,
     Limits,
     MemoryType,
@@ -617,6 +621,76 @@ def _w_functype(out: bytearray, ft, i: int) -> None:
         _w_valtype(out, t)
 
 
+def _w_comptype(out: bytearray, ct) -> None:
+    if isinstance(ct, StructType):
+        out.append(0x5F)
+        _w_u32(out, len(ct.fields))
+        for f in ct.fields:
+            _w_fieldtype(out, f)
+    elif isinstance(ct, ArrayType):
+        out.append(0x5E)
+        _w_fieldtype(out, ct.field)
+    else:
+        _w_functype(out, ct, 0)
+
+
+def _w_fieldtype(out: bytearray, f) -> None:
+    if f.storage in PACKED_TYPES:
+        out.append(f.storage)
+    else:
+        _w_valtype(out, f.storage)
+    out.append(1 if f.mutable else 0)
+
+
+def _w_subtype(out: bytearray, module: Module, i: int) -> None:
+    sub = module.subtypes.get(i)
+    if sub is not None and sub != (True, ()):
+        final, supers = sub
+        out.append(0x4F if final else 0x50)
+        _w_u32(out, len(supers))
+        for x in supers:
+            _w_u32(out, x)
+    _w_comptype(out, module.types[i])
+
+
+def _w_type_section(out: bytearray, module: Module) -> None:
+    """The type section: one entry per recursion group (``rec`` for explicit ones)."""
+    if not module.types and not module.rec_groups:
+        return
+    if not module.rec_groups and not module.subtypes and all(type(t) is FuncType for t in module.types):
+        _vec_section(out, SEC_TYPE, module.types, _w_functype)
+        return
+    starts: dict = {}
+    for s, c in module.rec_groups:
+        starts.setdefault(s, []).append(c)
+    entries = []
+    i = 0
+    n = len(module.types)
+    while True:
+        counts = starts.pop(i, None)
+        if counts:
+            for c in counts:       # empty groups, then at most one non-empty one
+                entries.append((i, c, True))
+            i += sum(counts)
+        elif i < n:
+            entries.append((i, 1, False))
+            i += 1
+        else:
+            break
+    buf = bytearray()
+    _w_u32(buf, len(entries))
+    for s, c, explicit in entries:
+        if explicit:
+            buf.append(0x4E)
+            _w_u32(buf, c)
+        for k in range(s, s + c):
+            try:
+                _w_subtype(buf, module, k)
+            except _MODEL_ERRORS as exc:
+                raise ValueError(f"type {k}: {exc}") from exc
+    _w_section(out, SEC_TYPE, buf)
+
+
 def _w_import(out: bytearray, imp, i: int) -> None:
     _w_name(out, imp.module)
     _w_name(out, imp.name)
@@ -675,7 +749,7 @@ def encode_module(module: Module) -> bytes:
     out = bytearray(MAGIC)
     out += VERSION
 
-    _vec_section(out, SEC_TYPE, module.types, _w_functype)
+    _w_type_section(out, module)
     _vec_section(out, SEC_IMPORT, module.imports, _w_import)
     _vec_section(out, SEC_FUNCTION, module.funcs,
                  lambda b, f, i: _w_u32(b, f.type_index))

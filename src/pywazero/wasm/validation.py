@@ -65,8 +65,12 @@ from .types import (
     ref_type,
     valtype_name,
     valtype_of_blocktype,
+    PACKED_TYPES,
+    ArrayType,
+    StructType,
+    comp_storage_types,
 )
-from .subtyping import val_subtype, vals_subtype, canonical_ids
+from .subtyping import val_subtype, vals_subtype, canonical_ids, types_equivalent
 
 __all__ = ["validate_module", "validate_function"]
 
@@ -408,6 +412,19 @@ class _ValTypes:
         return None
 
 
+class _NotFunc:
+    """The validation context's entry for a type that is no function type:
+    unpacking it as ``params, results`` is a validation failure."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __iter__(self):
+        raise _Fail(f"type mismatch: type {self.index} is not a function type")
+
+
 class _Context:
     """The validation context C of the specification, in flat lists."""
 
@@ -429,9 +446,13 @@ class _Context:
         self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
         self.ref_types = bool(features & CoreFeatures.REFERENCE_TYPES)
         # types: (params list, results list)
+        # (a struct or array type (GC) is a _NotFunc: using it as a signature fails)
         self.types: List[Tuple[list, list]] = []
-        for ft in module.types:
-            self.types.append((list(ft.params), list(ft.results)))
+        for i, ft in enumerate(module.types):
+            if isinstance(ft, FuncType):
+                self.types.append((list(ft.params), list(ft.results)))
+            else:
+                self.types.append(_NotFunc(i))
         self.func_type_idx: List[int] = []
         self.tables: List[int] = []  # element types
         self.table_types: List[TableType] = []
@@ -703,6 +724,82 @@ def _check_impl_limits(module: Module) -> None:
                    f"is {L.MAX_FUNCTION_SIZE})", f"function {nimp[EXTERN_FUNC] + i}")
 
 
+def _check_types(module: Module, ctx: "_Context", features: CoreFeatures, allowed, multi_value: bool) -> None:
+    """The type section: composite types, recursion groups (a type refers only to
+    earlier groups and its own), ``sub`` declarations (GC); sets ``ctx.canon``."""
+    gc = bool(features & CoreFeatures.GC)
+    types = module.types
+    subtypes = module.subtypes
+    if (module.rec_groups or subtypes) and not gc:
+        raise _err(_needs("recursive types and subtyping", CoreFeatures.GC), "type section")
+    for s, c in module.type_groups():
+        end = s + c
+        for i in range(s, end):
+            ct = types[i]
+            where = f"type {i}"
+            if isinstance(ct, FuncType):
+                for t in ct.params:
+                    _check_valtype(t, where, allowed)
+                for t in ct.results:
+                    _check_valtype(t, where, allowed)
+                if len(ct.results) > 1 and not multi_value:
+                    raise _err("invalid result arity", where)
+            elif isinstance(ct, (StructType, ArrayType)):
+                if not gc:
+                    raise _err(_needs("struct and array types", CoreFeatures.GC), where)
+                for t in comp_storage_types(ct):
+                    if t not in PACKED_TYPES:
+                        _check_valtype(t, where, allowed)
+            else:
+                raise _err("invalid function type", where)
+            if ctx.func_refs:
+                for t in comp_storage_types(ct):
+                    if t >= 0x200 and ref_heap(t) >= end:
+                        raise _err(f"unknown type {ref_heap(t)}", where)
+            sub = subtypes.get(i)
+            if sub is not None:
+                supers = sub[1]
+                if len(supers) > 1:
+                    raise _err("sub type: more than one supertype", where)
+                for x in supers:
+                    if not (isinstance(x, int) and 0 <= x < i):
+                        raise _err(f"unknown type {x}", where)
+    if not ctx.func_refs:
+        return
+    canon = ctx.canon = module.canonical_ids()
+    for i, (_final, supers) in subtypes.items():
+        for x in supers:
+            if subtypes.get(x, (True, ()))[0]:
+                raise _err(f"sub type: type {x} is final", f"type {i}")
+            if not comp_subtype(types[i], types[x], canon):
+                raise _err(f"sub type: type {i} does not match its supertype {x}", f"type {i}")
+
+
+def comp_subtype(a, b, canon) -> bool:
+    """Whether composite type ``a`` matches ``b`` structurally (a declared
+    supertype): function types contravariant in parameters and covariant in
+    results; a struct may add fields; immutable fields are covariant, mutable ones
+    invariant."""
+    if isinstance(a, FuncType):
+        return (isinstance(b, FuncType) and len(a.params) == len(b.params)
+                and vals_subtype(b.params, a.params, canon) and vals_subtype(a.results, b.results, canon))
+    if isinstance(a, StructType):
+        if not isinstance(b, StructType) or len(a.fields) < len(b.fields):
+            return False
+        return all(_field_subtype(fa, fb, canon) for fa, fb in zip(a.fields, b.fields))
+    return isinstance(b, ArrayType) and _field_subtype(a.field, b.field, canon)
+
+
+def _field_subtype(a, b, canon) -> bool:
+    if a.mutable != b.mutable:
+        return False
+    if a.storage in PACKED_TYPES or b.storage in PACKED_TYPES:
+        return a.storage == b.storage
+    if a.mutable:
+        return types_equivalent(a.storage, b.storage, canon)
+    return val_subtype(a.storage, b.storage, canon)
+
+
 def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     _check_impl_limits(module)
     ctx = _Context(module, features)
@@ -712,22 +809,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     ref_types = ctx.ref_types
     mutable_global = bool(features & CoreFeatures.MUTABLE_GLOBAL)
 
-    for i, ft in enumerate(module.types):
-        if not isinstance(ft, FuncType):
-            raise _err("invalid function type", f"type {i}")
-        for t in ft.params:
-            _check_valtype(t, f"type {i}", allowed)
-        for t in ft.results:
-            _check_valtype(t, f"type {i}", allowed)
-        if len(ft.results) > 1 and not multi_value:
-            raise _err("invalid result arity", f"type {i}")
-        if ctx.func_refs:
-            # (without recursion groups a type refers to earlier types and itself)
-            for t in ft.params + ft.results:
-                if t >= 0x200 and ref_heap(t) > i:
-                    raise _err(f"unknown type {ref_heap(t)}", f"type {i}")
-    if ctx.func_refs:
-        ctx.canon = module.canonical_ids()
+    _check_types(module, ctx, features, allowed, multi_value)
 
     # Imports.
     for i, imp in enumerate(module.imports):
@@ -736,6 +818,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         if kind == EXTERN_FUNC:
             if not (isinstance(imp.desc, int) and 0 <= imp.desc < ntypes):
                 raise _err(f"unknown type {imp.desc}", where)
+            if type(ctx.types[imp.desc]) is _NotFunc:
+                raise _err(f"type mismatch: type {imp.desc} is not a function type", where)
         elif kind == EXTERN_TABLE:
             _check_table_type(imp.desc, where, features, allowed)
         elif kind == EXTERN_MEMORY:
@@ -752,6 +836,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     for i, f in enumerate(module.funcs):
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < ntypes):
             raise _err(f"unknown type {f.type_index}", f"function {nimp + i}")
+        if type(ctx.types[f.type_index]) is _NotFunc:
+            raise _err(f"type mismatch: type {f.type_index} is not a function type", f"function {nimp + i}")
 
     # Tables and memories.
     ntimp = len(ctx.table_types) - len(module.tables)

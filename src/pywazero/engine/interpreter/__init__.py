@@ -13,6 +13,7 @@ from typing import Any, List, Tuple
 from ...errors import Trap
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
+from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
@@ -291,7 +292,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         if f is None:
                             raise Trap("uninitialized element")
                         ft = inst.types[a]
-                        if f.type is not ft and f.type != ft:
+                        if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
                             raise Trap("indirect call type mismatch")
                         b = c[0]
                     n = len(S) - b
@@ -451,7 +452,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         if f is None:
                             raise Trap("uninitialized element")
                         ft = inst.types[b[0]]
-                        if f.type is not ft and f.type != ft:
+                        if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
                             raise Trap("indirect call type mismatch")
                     else:
                         f = S.pop()
