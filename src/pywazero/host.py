@@ -29,7 +29,7 @@ import inspect
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .api import Caller, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
-from .wasm.subtyping import RefType
+from .wasm.subtyping import RefType, top_heap
 from .wasm.instance import (
     GlobalInstance,
     HostFunctionInstance,
@@ -48,8 +48,10 @@ from .wasm.types import (
     I64,
     MAX_PAGES,
     MAX_PAGES64,
+    HT_EXTERN,
     VALUE_TYPES,
     is_ref,
+    ref_heap,
     FuncType,
     GlobalType,
     Limits,
@@ -114,6 +116,8 @@ def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[in
     nres = len(rtypes)
     # ints and floats need converting; refs of externref type pass through
     plain_in = all(t == EXTERNREF for t in ptypes)
+    # (an externref result may itself be a tuple or list: never unwrapped)
+    extern_result = bool(rtypes) and is_ref(rtypes[0]) and top_heap(ref_heap(rtypes[0])) == HT_EXTERN
 
     def call(caller_inst: Optional[ModuleInstance], args: List[Any]) -> List[Any]:
         if plain_in:
@@ -127,7 +131,7 @@ def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[in
         if nres == 0:
             return []
         if nres == 1:
-            if isinstance(r, (tuple, list)) and len(r) == 1 and rtypes[0] != EXTERNREF:
+            if isinstance(r, (tuple, list)) and len(r) == 1 and not extern_result:
                 r = r[0]
             return [conv_out(rtypes[0], r, f"result of host function {name}")]
         if not isinstance(r, (tuple, list)) or len(r) != nres:

@@ -341,3 +341,48 @@ def test_link_errors_spell_typed_references_out():
             rt.instantiate(rt.compile("(module (type $t (func (param i64))) (import \"a\" \"g\" (global (ref $t))))"))
         assert str(e.value).endswith("expected global (ref (func (param i64))), "
                                      "got global (ref (func (param i32)))")
+
+
+def test_inspect_shows_typed_references(tmp_path):
+    import io
+
+    from pywazero import cli
+
+    path = tmp_path / "m.wat"
+    path.write_text("""(module (type $t (func (param i32) (result i32)))
+      (import "h" "g" (global (ref null $t)))
+      (func $f (export "f") (type $t) (local.get 0)) (elem declare func $f)
+      (table (export "tab") 1 (ref $t) (ref.func $f)))""")
+    out = io.BytesIO()
+    assert cli.main(["inspect", str(path)], stdout=out, stderr=io.BytesIO()) == 0
+    text = out.getvalue().decode()
+    assert "h.g: global (ref null (func (param i32) (result i32)))" in text
+    assert "tab: table (ref (func (param i32) (result i32))) min 1" in text
+    assert "0: (ref (func (param i32) (result i32))) min 1" in text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_call_ref_and_return_call_ref_of_a_host_function(engine):
+    with runtime(engine) as rt:
+        rt.host_module("h").function("neg", lambda x: -x, params=[I32], results=[I32]).instantiate()
+        inst = rt.instantiate(rt.compile("""(module
+          (type $t (func (param i32) (result i32)))
+          (import "h" "neg" (func $neg (type $t))) (elem declare func $neg)
+          (func (export "call") (param i32) (result i32) (call_ref $t (local.get 0) (ref.func $neg)))
+          (func (export "tail") (param i32) (result i32) (return_call_ref $t (local.get 0) (ref.func $neg)))
+          (func (export "count") (param i32) (result i32)   ;; a long chain of return_call_ref
+            (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 7))
+              (else (return_call_ref $t (i32.sub (local.get 0) (i32.const 1)) (ref.func 3))))))"""))
+        assert inst.exports["call"](5) == -5 and inst.exports["tail"](6) == -6
+        assert inst.exports["count"](100_000) == 7
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_nullable_locals_of_every_reference_type_start_null(engine):
+    with runtime(engine) as rt:
+        inst = rt.instantiate(rt.compile("""(module (type $t (func))
+          (func (export "f") (result i32)
+            (local (ref null $t)) (local nullexternref) (local nullfuncref) (local (ref null func))
+            (i32.add (i32.add (ref.is_null (local.get 0)) (ref.is_null (local.get 1)))
+                     (i32.add (ref.is_null (local.get 2)) (ref.is_null (local.get 3))))))"""))
+        assert inst.exports["f"]() == 4

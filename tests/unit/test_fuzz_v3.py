@@ -120,9 +120,13 @@ EXCEPTION = "uncaught exception"
 
 
 def wasmtime_trap(e) -> str:
-    if e.trap_code is None and "thrown Wasm exception" in e.message:
+    """A wasmtime Trap's kind; an uncaught exception is a Trap without a code (a
+    WasmtimeError when a start function throws)."""
+    code = getattr(e, "trap_code", None)
+    message = getattr(e, "message", None) or str(e)
+    if code is None and "thrown Wasm exception" in message:
         return EXCEPTION
-    return _wasmtime_traps().get(e.trap_code, "trap: " + e.message)
+    return _wasmtime_traps().get(code, "trap: " + message)
 
 
 def our_trap(reason: str) -> str:
@@ -243,7 +247,7 @@ def run_wasmtime(wasm: bytes, calls) -> dict:
     out: Dict[str, Any] = {"calls": []}
     try:
         inst = wasmtime.Instance(store, module, [])
-    except wasmtime.Trap as e:
+    except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
         out["instantiate"] = wasmtime_trap(e)
         return out
     exports = inst.exports(store)
@@ -253,7 +257,7 @@ def run_wasmtime(wasm: bytes, calls) -> dict:
             r = f(store, *[_signed(t, a) for t, a in zip(ft.params, args)])
             rs = (r,) if len(ft.results) == 1 else (r or ())
             out["calls"].append((name, args, tuple(norm(t, v) for t, v in zip(ft.results, rs))))
-        except wasmtime.Trap as e:
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
             out["calls"].append((name, args, wasmtime_trap(e)))
     state = {}
     decoded = decode_module(wasm, FEATURES)

@@ -355,3 +355,21 @@ def test_compiler_turns_a_self_tail_call_into_a_loop():
     cm = runtime("compiler").compile(SELF.rstrip()[:-1] + """
       (func (export "caller") (param i32) (result i32) (return_call $swap (local.get 0) (i32.const 4))))""")
     assert "return f0(l0, 4, _d)" in dump(cm, 3)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("export", ["self", "mutual", "indirect"])
+def test_endless_tail_call_loops_are_interrupted(engine, export):
+    """A tail-call loop has no loop instruction: the function entries' checks must
+    still see a deadline (and run out of fuel, see test_fuel_counts_tail_calls)."""
+    rt = runtime(engine, interruptible=True)
+    m = rt.instantiate(rt.compile("""(module
+      (type $v (func))
+      (table 1 funcref) (elem (i32.const 0) $ind)
+      (func $self (export "self") (return_call $self))
+      (func $a (export "mutual") (return_call $b))
+      (func $b (return_call $a))
+      (func $ind (export "indirect") (return_call_indirect (type $v) (i32.const 0))))"""))
+    with pytest.raises(Trap, match="deadline exceeded"):
+        with rt.deadline(0.2):
+            m.exports[export]()

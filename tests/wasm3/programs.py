@@ -38,7 +38,7 @@ class Case:
     # RuntimeConfig settings for pywazero (e.g. a small max_call_depth: a chain of
     # tail calls must not need more)
     config: Dict[str, Any] = field(default_factory=dict)
-    long: bool = False   # minutes on pywazero: only with PYWAZERO_LONG_TESTS=1
+    long: bool = False   # minutes on the interpreter: there only with PYWAZERO_LONG_TESTS=1
 
 
 CASES = [

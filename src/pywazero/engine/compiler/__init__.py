@@ -15,6 +15,19 @@ with "call stack exhausted" past ``max_call_depth``.  ``WasmFunctionInstance.cod
 of a function of this engine is its per-instance callable (a lazy stub until first
 called).
 
+Tail calls (``return_call``, ``return_call_indirect``, ``return_call_ref``): a
+function containing one is generated as its *body*, which returns
+``_TC((entry, args))`` (:class:`~.rt.TailCall`) for a tail call; its callable is a
+trampoline (one shared template per arity) that calls the body, then
+``entry(*args, depth)`` while the result is a TailCall, at the same depth: a chain
+of tail calls through any function, module, table or host takes one Python frame.
+``entry`` is the callee's *tail entry*: the body of a function with tail calls
+(``f<k>_t`` in the namespace, ``callable._t``), else its ordinary callable
+(:func:`tail_entry` finds it for any FunctionInstance).  Functions without tail
+calls keep their code and convention; a ``return_call`` to one is a plain call at
+the caller's depth, and a ``return_call`` of the function itself is a loop (without
+fuel/interruption).
+
 Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 ``struct.error``/``IndexError``/``OverflowError`` escape from a memory access;
 :meth:`CompilerEngine.invoke` turns those into "out of bounds memory access" and

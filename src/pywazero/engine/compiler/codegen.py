@@ -616,7 +616,9 @@ class FunctionGenerator:
         groups: Dict[str, List[str]] = {}
         for i in range(nparams, len(ltypes)):
             t = ltypes[i]
-            init = "0.0" if t in (F32, F64) else ("None" if t in (0x70, 0x6F) else "0")
+            # (references of every type are < 0x7B or >= 0x100: numbers and v128 are
+            # 0x7B-0x7F)
+            init = "0.0" if t in (F32, F64) else ("None" if t < 0x7B or t >= 0x100 else "0")
             groups.setdefault(init, []).append("l%d" % i)
         for init, names in groups.items():
             for k in range(0, len(names), 32):

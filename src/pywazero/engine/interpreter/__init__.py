@@ -2,7 +2,8 @@
 
 Each function body is translated once per module into a compact internal code
 (:mod:`.compile`); :func:`execute` runs it with an explicit frame stack, so wasm to
-wasm calls never use Python recursion.  See docs/ARCHITECTURE.md.
+wasm calls never use Python recursion, and a tail call (``K_TAIL_CALL``) replaces
+the running frame instead of pushing one.  See docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
