@@ -330,6 +330,7 @@ _KIND[_opc.OP_END] = _K_END
 _KIND[_opc.OP_ELSE] = _K_ELSE
 _KIND[0x04] = _K_IF
 _PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
+_KIND[_opc.PREFIX_FB] = _K_PREFIX
 _KIND[_opc.PREFIX_FC] = _K_PREFIX
 _KIND[_opc.PREFIX_FD] = _K_PREFIX
 del _code, _info
@@ -390,6 +391,8 @@ _END = (_opc.OP_END, None)
 _ELSE = (_opc.OP_ELSE, None)
 _OP_MEMORY_INIT = _opc.fc(8)
 _OP_DATA_DROP = _opc.fc(9)
+_OP_ARRAY_NEW_DATA = _opc.fb(9)
+_OP_ARRAY_INIT_DATA = _opc.fb(18)
 _OP_REF_FUNC = 0xD2
 
 
@@ -461,6 +464,24 @@ def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, obje
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, 0, pos + 1
+    if kind == _opc.IMM_TYPE:
+        x, pos = _u32(buf, pos)
+        return op, x, pos
+    if kind >= _opc.IMM_FIELD and kind <= _opc.IMM_TYPE_TYPE:
+        x, pos = _u32(buf, pos)
+        y, pos = _u32(buf, pos)
+        return op, (x, y), pos
+    if kind == _opc.IMM_CAST:
+        ht, pos = _heaptype(buf, pos)
+        return op, ref_type(ht, sub == 21 or sub == 23), pos
+    if kind == _opc.IMM_BR_ON_CAST:
+        flags = buf[pos]
+        if flags > 3:
+            raise _Err("malformed br_on_cast flags", pos)
+        label, pos = _u32(buf, pos + 1)
+        h1, pos = _heaptype(buf, pos)
+        h2, pos = _heaptype(buf, pos)
+        return op, (label, ref_type(h1, bool(flags & 1)), ref_type(h2, bool(flags & 2))), pos
     raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
 
 
@@ -646,7 +667,8 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 append(_ELSE)
             elif k == 17:  # _K_PREFIX
                 op, imm, pos = _prefixed(buf, pos, op, kinds[256])
-                if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP):
+                if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP
+                                        or op == _OP_ARRAY_NEW_DATA or op == _OP_ARRAY_INIT_DATA):
                     raise _Err("data count section required", offsets[-1])
                 append((op, imm))
             elif k == 0:  # _K_ILLEGAL

@@ -328,6 +328,18 @@ def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
         align, offset, mem, lane = imm
         _w_memarg(out, align, offset, mem)
         _w_lane(out, lane)
+    elif _ops.IMM_FIELD <= imm_kind <= _ops.IMM_TYPE_TYPE:
+        a, b = imm
+        _w_u32(out, a)
+        _w_u32(out, b)
+    elif imm_kind == _ops.IMM_CAST:
+        _w_s33(out, ref_heap(imm))
+    elif imm_kind == _ops.IMM_BR_ON_CAST:
+        label, t1, t2 = imm
+        out.append((1 if ref_nullable(t1) else 0) | (2 if ref_nullable(t2) else 0))
+        _w_u32(out, label)
+        _w_s33(out, ref_heap(t1))
+        _w_s33(out, ref_heap(t2))
     else:  # pragma: no cover - every kind in opcodes.py is handled above
         raise ValueError(f"unsupported immediate kind {imm_kind}")
 
@@ -378,7 +390,7 @@ def _write_expr(out: bytearray, expr: Iterable) -> bool:
                 uses_data = True
                 _w_u32(out, imm)
             else:
-                if imm_kind == _ops.IMM_MEMORY_INIT:
+                if imm_kind == _ops.IMM_MEMORY_INIT or imm_kind == _ops.IMM_TYPE_DATA:
                     uses_data = True
                 _write_rare(out, imm_kind, imm)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error) as exc:
