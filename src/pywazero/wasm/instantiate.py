@@ -212,6 +212,10 @@ def eval_const(expr: Expr, inst: ModuleInstance) -> Any:
         elif op == 0x7E:
             b = stack.pop()
             stack[-1] = (stack[-1] * b) & _M64
+        elif op >> 16 == ops.PREFIX_FB:
+            from ..engine.gc import const_op   # (GC: only modules using it get here)
+
+            const_op(op, imm, stack, inst)
         else:
             raise ValueError(f"not a constant instruction: {ops.op_name(op)}")
     return stack[-1] if stack else None
