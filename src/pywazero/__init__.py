@@ -9,9 +9,9 @@
 """
 from .config import ModuleConfig, Mount, RuntimeConfig
 from .errors import (CompileError, DecodeError, ExitError, LinkError, ResourceLimitError, Trap,
-                     ValidationError, WasmError)
+                     ValidationError, WasmError, WasmException)
 from .runtime import CompiledModule, ExportType, ImportType, Runtime
-from .api import Caller, Function, Global, Memory, Module, Table
+from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
 from .wasm.features import CoreFeatures
 from .wasm.subtyping import RefType
@@ -51,8 +51,9 @@ def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> byt
 __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
     "CoreFeatures",
-    "Module", "Function", "Memory", "Table", "Global", "Caller", "HostModuleBuilder",
+    "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
+    "WasmException",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
     "FuncType", "GlobalType", "Limits", "MemoryType", "TableType", "RefType",
     "wat2wasm", "__version__",

@@ -12,7 +12,7 @@ Values cross the boundary converted (``Function.__call__``):
 * funcref: a :class:`Function` or None; externref: any Python object or None;
   a typed function reference ``(ref null? $t)`` / ``(ref func)``: a Function (of
   that type) or None when nullable (a TypeError otherwise); a null of any
-  reference type is None.
+  reference type is None; an exnref: an :class:`ExnRef` or None.
 
 Types are described fully: reference types in ``Function.type``, ``Global.type``,
 ``Table.type`` and import/export types are :class:`~pywazero.RefType` ints
@@ -26,7 +26,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .errors import WasmError
+from .errors import WasmError, WasmException
 from .wasm.instance import (
     FunctionInstance,
     GlobalInstance,
@@ -34,9 +34,11 @@ from .wasm.instance import (
     MemoryInstance,
     ModuleInstance,
     TableInstance,
+    TagInstance,
     WasmFunctionInstance,
 )
 from .wasm.types import (
+    EXNREF,
     EXTERNREF,
     F32,
     F64,
@@ -49,6 +51,8 @@ from .wasm.types import (
     GlobalType,
     MemoryType,
     HT_FUNC,
+    HT_EXN,
+    HT_NOEXN,
     HT_NOEXTERN,
     HT_NOFUNC,
     TableType,
@@ -59,7 +63,8 @@ from .wasm.types import (
 )
 from .wasm.subtyping import RefType, canonical_type, describe_functype, describe_valtype, top_heap
 
-__all__ = ["Module", "Function", "Memory", "Table", "Global", "Caller", "to_raw", "from_raw"]
+__all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
+           "from_raw"]
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -122,6 +127,12 @@ def to_raw(t: int, v: Any, what: str = "value") -> Any:
         raise TypeError(f"{what} must be a pywazero Function or None, not {type(v).__name__}")
     if t == EXTERNREF:
         return v
+    if t == EXNREF:
+        if v is None:
+            return None
+        if isinstance(v, ExnRef):
+            return v._exn
+        raise TypeError(f"{what} must be a pywazero ExnRef or None, not {type(v).__name__}")
     if isinstance(t, int) and t > 0 and is_ref(t):
         return _ref_to_raw(t, v, what)
     raise TypeError(f"unsupported value type {valtype_name(t)}")
@@ -156,8 +167,12 @@ def _ref_to_raw(t: int, v: Any, what: str) -> Any:
             raise TypeError(f"{what}: a function of type {describe_functype(fi.type)} is not a "
                             f"{describe_valtype(t)}")
         return fi
-    if h == HT_NOEXTERN:
+    if h == HT_NOEXTERN or h == HT_NOEXN:
         raise TypeError(f"{what} must be None, not {type(v).__name__}")
+    if h == HT_EXN:
+        if isinstance(v, ExnRef):
+            return v._exn
+        raise TypeError(f"{what} must be a pywazero ExnRef, not {type(v).__name__}")
     return v
 
 
@@ -170,6 +185,8 @@ def from_raw(t: int, v: Any) -> Any:
     if (t < 0x7B or t >= 0x100) and (t == FUNCREF or (v is not None and _is_func_ref(t))):
         # (numbers and vectors are 0x7B-0x7F)
         return None if v is None else Function(v)
+    if t == EXNREF or (v is not None and t >= 0x100 and ref_heap(t) == HT_EXN):
+        return None if v is None else ExnRef(v)
     return v
 
 
@@ -192,6 +209,8 @@ def raw_bits_out(t: int, v: Any) -> Any:
     if (t < 0x7B or t >= 0x100) and (t == FUNCREF or (v is not None and _is_func_ref(t))):
         # (numbers and vectors are 0x7B-0x7F)
         return None if v is None else Function(v)
+    if t == EXNREF:
+        return None if v is None else ExnRef(v)
     return v
 
 
@@ -455,6 +474,8 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
             return "(%s - 18446744073709551616 if %s & 9223372036854775808 else %s)" % (r, r, r)
         if t == FUNCREF or _is_func_ref(t):
             return "(None if %s is None else _Function(%s))" % (r, r)
+        if t == EXNREF:
+            return "(None if %s is None else _ExnRef(%s))" % (r, r)
         return r
 
     if not results:
@@ -469,7 +490,7 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
         lines.append("    return (%s,)" % ", ".join(out(t, r) for t, r in zip(results, rs)))
     ns: Dict[str, Any] = {
         "_check_int": _check_int, "_to_raw": to_raw, "_round_f32": _numerics().round_f32,
-        "_closed_error": _closed_error, "_Function": Function,
+        "_closed_error": _closed_error, "_Function": Function, "_ExnRef": ExnRef,
     }
     exec(compile("\n".join(lines) + "\n", "<pywazero Function %s -> %s>" % (
         " ".join(valtype_name(t) for t in params), " ".join(valtype_name(t) for t in results)), "exec"), ns)
@@ -753,6 +774,8 @@ def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
         return Table(value)
     if isinstance(value, GlobalInstance):
         return Global(value)
+    if isinstance(value, TagInstance):
+        return Tag._of(value)
     raise TypeError(f"not an extern: {value!r}")
 
 
@@ -766,7 +789,117 @@ def unwrap_extern(value: Any) -> Any:
         return value._table
     if isinstance(value, Global):
         return value._global
+    if isinstance(value, Tag):
+        return value._tag
     return value
+
+
+# -- exception handling ------------------------------------------------------------
+
+class Tag:
+    """A tag (exception handling): what a wasm exception is thrown with and caught
+    by.  Identity is the tag: two instantiations of a module defining a tag give
+    two different tags; importing or re-exporting one gives the same.
+
+    ``Tag(params)`` makes a new tag whose exceptions carry values of types
+    ``params`` (export it with :meth:`HostModuleBuilder.tag` or ``.export``).
+
+    >>> import pywazero as wz
+    >>> t = wz.Tag([wz.I32, wz.F64])
+    >>> str(t.type), t == wz.Tag([wz.I32, wz.F64])
+    ('[i32 f64] -> []', False)
+    >>> e = wz.WasmException(t, [1, 2.5])
+    >>> e.payload, e.tag == t
+    ((1, 2.5), True)
+    """
+
+    __slots__ = ("_tag",)
+
+    def __init__(self, params: Sequence[int] = (), name: str = "host.tag") -> None:
+        from .host import _check_types
+
+        self._tag = TagInstance(FuncType(_check_types(params, "tag params"), ()), name)
+        self._tag.api = self
+
+    @classmethod
+    def _of(cls, tag: TagInstance) -> "Tag":
+        """The one facade of store tag ``tag``."""
+        t = tag.api
+        if t is None:
+            t = cls.__new__(cls)
+            t._tag = tag
+            tag.api = t
+        return t
+
+    @property
+    def type(self) -> FuncType:
+        """The tag's function type: params are the payload's types, no results."""
+        return self._tag.type
+
+    @property
+    def params(self) -> Tuple[int, ...]:
+        return self._tag.type.params
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tag) and other._tag is self._tag
+
+    def __hash__(self) -> int:
+        return hash(id(self._tag))
+
+    def __repr__(self) -> str:
+        return f"<Tag {self._tag.name} {self._tag.type}>"
+
+
+class ExnRef:
+    """An exception reference (an ``exnref`` value): a caught wasm exception that
+    can be passed around and re-thrown (``throw_ref``).  ``tag``/``payload`` as
+    :class:`~pywazero.WasmException`'s; ``exception`` is the exception itself
+    (raise it to throw it again)."""
+
+    __slots__ = ("_exn",)
+
+    def __init__(self, exn: WasmException) -> None:
+        if not isinstance(exn, WasmException):
+            raise TypeError(f"ExnRef wraps a WasmException, not {type(exn).__name__}")
+        self._exn = exn
+
+    @property
+    def tag(self) -> "Tag":
+        return self._exn.tag
+
+    @property
+    def payload(self) -> tuple:
+        return self._exn.payload
+
+    @property
+    def exception(self) -> WasmException:
+        return self._exn
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExnRef) and other._exn is self._exn
+
+    def __hash__(self) -> int:
+        return hash(id(self._exn))
+
+    def __repr__(self) -> str:
+        return f"<ExnRef {self._exn._tag.name} {self.payload!r}>"
+
+
+def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, tuple]:
+    """``WasmException(tag, payload)``'s arguments as the store tag and the payload's
+    internal values (TypeError/ValueError when they do not fit the tag's type)."""
+    if isinstance(tag, Tag):
+        ti = tag._tag
+    elif isinstance(tag, TagInstance):
+        ti = tag
+    else:
+        raise TypeError(f"WasmException needs a pywazero Tag, not {type(tag).__name__}")
+    params = ti.type.params
+    if isinstance(payload, (str, bytes)) or not hasattr(payload, "__len__"):
+        raise TypeError("WasmException payload must be a sequence of values")
+    if len(payload) != len(params):
+        raise TypeError(f"tag {ti.name} takes {len(params)} payload values, got {len(payload)}")
+    return ti, tuple(to_raw(t, v, f"payload value {i}") for i, (t, v) in enumerate(zip(params, payload)))
 
 
 # -- modules -----------------------------------------------------------------------

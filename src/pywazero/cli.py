@@ -421,6 +421,8 @@ def describe(compiled: Any) -> List[str]:
             return f"memory {_at(t)}{_limits(t.limits)} (pages of 64 KiB)"
         if kind == "table":
             return f"table {_at(t)}{T.valtype_name(t.elem_type)} {_limits(t.limits)}"
+        if kind == "tag":
+            return f"tag {t}"
         return f"global {t}"
 
     section("imports", [f"{imp.module}.{imp.name}: {kind_desc(imp.kind, imp.type)}"
@@ -441,6 +443,11 @@ def describe(compiled: Any) -> List[str]:
     section("globals", [
         f"{i}: {describe_type(gt)}{' (imported)' if i < imported_globals else ''}"
         for i, gt in enumerate(m.global_types())])
+    # exception handling's tags: the payload's types (a tag's type has no results)
+    imported_tags = len(m.imported(T.EXTERN_TAG))
+    section("tags", [
+        f"{i}: {describe_type(m.types[ti])}{' (imported)' if i < imported_tags else ''}"
+        for i, ti in enumerate(m.tag_types())])
     nfuncs = len(m.funcs)
     lines.append(f"functions: {nfuncs} defined, {m.num_imported_funcs()} imported")
     if m.start is not None:

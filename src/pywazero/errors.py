@@ -5,7 +5,7 @@ is enough to reject bad modules and ``except pywazero.Trap`` to survive a guest 
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 __all__ = [
     "WasmError",
@@ -16,6 +16,7 @@ __all__ = [
     "ResourceLimitError",
     "Trap",
     "ExitError",
+    "WasmException",
 ]
 
 
@@ -189,3 +190,66 @@ class ExitError(WasmError):
     def __init__(self, exit_code: int) -> None:
         self.exit_code = exit_code
         super().__init__(f"module exited with code {exit_code}")
+
+
+class WasmException(WasmError):
+    """A WebAssembly exception (exception handling) that no wasm handler caught.
+
+    ``tag`` is the :class:`pywazero.Tag` it was thrown with and ``payload`` the
+    tuple of its values, converted as function results are.  It is not a
+    :class:`Trap`: traps are never caught by wasm handlers, exceptions are.  A host
+    function raises one to throw into the calling wasm code, where ``try_table``
+    (or a legacy ``try``) may catch it; one that wasm code threw passes unchanged
+    through Python host functions that called back into wasm.
+
+    >>> import pywazero as wz
+    >>> rt = wz.Runtime(wz.RuntimeConfig(core_features=wz.CoreFeatures.V3))
+    >>> m = rt.instantiate(rt.compile('(module (tag $e (export "e") (param i32))'
+    ...     ' (func (export "f") (throw $e (i32.const -7))))'))
+    >>> try:
+    ...     m.function("f")()
+    ... except wz.WasmException as e:
+    ...     print(e.payload, e.tag == m.exports["e"])
+    (-7,) True
+    """
+
+    # The raw form engines use: ``_tag`` is the store's TagInstance (the identity
+    # handlers compare), ``_values`` the payload as internal values.  An exnref
+    # value inside wasm is this object itself.
+    _tag: Any
+    _values: tuple
+
+    def __init__(self, tag: Any, payload: Sequence[Any] = ()) -> None:
+        from .api import exception_values
+
+        self._tag, self._values = exception_values(tag, payload)
+        super().__init__()
+
+    @classmethod
+    def _raw(cls, tag: Any, values: tuple) -> "WasmException":
+        """An exception of store tag ``tag`` with internal ``values`` (engines)."""
+        e = cls.__new__(cls)
+        e._tag = tag
+        e._values = values
+        return e
+
+    @property
+    def tag(self) -> Any:
+        from .api import Tag
+
+        return Tag._of(self._tag)
+
+    @property
+    def payload(self) -> tuple:
+        from .api import from_raw
+
+        return tuple(from_raw(t, v) for t, v in zip(self._tag.type.params, self._values))
+
+    def __str__(self) -> str:
+        try:
+            return f"uncaught wasm exception {self._tag.name} {self.payload!r}"
+        except Exception:  # pragma: no cover - defensive: str() must not fail
+            return "uncaught wasm exception"
+
+    def __reduce__(self) -> Any:   # pragma: no cover - not picklable meaningfully
+        return (Exception, (str(self),))

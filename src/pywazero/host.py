@@ -36,12 +36,15 @@ from .wasm.instance import (
     MemoryInstance,
     ModuleInstance,
     TableInstance,
+    TagInstance,
 )
 from .wasm.types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
+    EXNREF,
     EXTERNREF,
     FUNCREF,
     I32,
@@ -222,8 +225,17 @@ class HostModuleBuilder:
                            self._runtime._budget)
         return self._add(name, m)
 
+    def tag(self, name: str, params: Sequence[int] = ()) -> "HostModuleBuilder":
+        """Export a new tag (exception handling) whose exceptions carry values of
+        types ``params``; ``module.exports[name]`` is its :class:`~pywazero.Tag`.
+        (``.export(name, tag)`` exports an existing one.)"""
+        from .api import Tag
+
+        t = Tag(params, f"{self._name}.{name}")
+        return self._add(name, t._tag)
+
     def export(self, name: str, value: Any) -> "HostModuleBuilder":
-        """Re-export an existing Function, Memory, Table or Global (from any module)."""
+        """Re-export an existing Function, Memory, Table, Global or Tag (from any module)."""
         from .api import unwrap_extern
 
         return self._add(name, unwrap_extern(value))
@@ -247,6 +259,9 @@ class HostModuleBuilder:
             elif isinstance(v, GlobalInstance):
                 inst.export_kinds[name] = EXTERN_GLOBAL
                 inst.globals.append(v)
+            elif isinstance(v, TagInstance):
+                inst.export_kinds[name] = EXTERN_TAG
+                inst.tags.append(v)
             else:
                 inst.export_kinds[name] = EXTERN_FUNC
         return self._runtime._add_instance(inst)

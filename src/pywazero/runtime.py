@@ -32,7 +32,7 @@ _WASM_MAGIC = b"\0asm"
 @dataclass(frozen=True)
 class ImportType:
     """An import a module needs: ``module``, ``name`` and its ``type``
-    (a FuncType, TableType, MemoryType or GlobalType)."""
+    (a FuncType, TableType, MemoryType or GlobalType; a tag's FuncType)."""
 
     module: str
     name: str
@@ -43,7 +43,7 @@ class ImportType:
 @dataclass(frozen=True)
 class ExportType:
     """An export a module offers: ``name``, ``kind`` ("func", "table", "memory",
-    "global") and its ``type``."""
+    "global", "tag") and its ``type`` (a tag's: its FuncType)."""
 
     name: str
     kind: str
@@ -134,7 +134,8 @@ class CompiledModule:
         m = self.module
         out = []
         for imp in m.imports:
-            t = m.types[imp.desc] if imp.kind == T.EXTERN_FUNC else imp.desc
+            # (a tag's type is its function type: params are the payload)
+            t = m.types[imp.desc] if imp.kind in (T.EXTERN_FUNC, T.EXTERN_TAG) else imp.desc
             out.append(ImportType(imp.module, imp.name, T.EXTERN_KIND_NAMES[imp.kind], self._describe(t)))
         return out
 
@@ -147,6 +148,7 @@ class CompiledModule:
             T.EXTERN_TABLE: m.table_types(),
             T.EXTERN_MEMORY: m.mem_types(),
             T.EXTERN_GLOBAL: m.global_types(),
+            T.EXTERN_TAG: [m.types[i] for i in m.tag_types()],
         }
         return [ExportType(e.name, T.EXTERN_KIND_NAMES[e.kind], self._describe(spaces[e.kind][e.index]))
                 for e in m.exports]

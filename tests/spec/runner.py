@@ -42,7 +42,8 @@ try:
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from pywazero.errors import DecodeError, LinkError, Trap, ValidationError, WasmError  # noqa: E402
+from pywazero.errors import (DecodeError, LinkError, Trap, ValidationError, WasmError,  # noqa: E402
+                             WasmException)
 from pywazero.text import wast  # noqa: E402
 from pywazero.wasm.features import CoreFeatures  # noqa: E402
 
@@ -504,6 +505,14 @@ class ScriptRun:
             return
         self.fail(out, f"{cmd.action.name}: returned {_values_str(got)}, expected trap {cmd.message!r}",
                   "no trap")
+
+    def do_AssertException(self, cmd: "wast.AssertException", out: Outcome) -> None:
+        try:
+            got = self._act(cmd.action)
+        except WasmException:
+            return
+        self.fail(out, f"{cmd.action.name}: returned {_values_str(got)}, expected an exception",
+                  "no exception")
 
     def do_AssertExhaustion(self, cmd: "wast.AssertExhaustion", out: Outcome) -> None:
         try:

@@ -428,12 +428,13 @@ def test_every_opcode_in_the_table_encodes():
         O.IMM_MEMORY_COPY: (0, 0), O.IMM_TABLE_INIT: (0, 0), O.IMM_ELEM: 0,
         O.IMM_TABLE_COPY: (0, 0), O.IMM_V128: 0, O.IMM_SHUFFLE: bytes(16),
         O.IMM_LANE: 0, O.IMM_MEMARG_LANE: (0, 0, 0, 0), O.IMM_TYPE: 0,
+        O.IMM_TAG: 0, O.IMM_TRY_TABLE: (-64, ((O.CATCH, 0, 0), (O.CATCH_ALL_REF, None, 0))),
     }
     imm_size = {
         O.IMM_NONE: 0, O.IMM_BR_TABLE: 3, O.IMM_CALL_INDIRECT: 2, O.IMM_SELECT_T: 2,
         O.IMM_MEMARG: 2, O.IMM_F32: 4, O.IMM_F64: 8, O.IMM_MEMORY_INIT: 2,
         O.IMM_MEMORY_COPY: 2, O.IMM_TABLE_INIT: 2, O.IMM_TABLE_COPY: 2, O.IMM_V128: 16,
-        O.IMM_SHUFFLE: 16, O.IMM_MEMARG_LANE: 3,
+        O.IMM_SHUFFLE: 16, O.IMM_MEMARG_LANE: 3, O.IMM_TRY_TABLE: 7,
     }
     for code, info in O.BY_OP.items():
         b = encode_expr([(code, sample[info.imm])])
@@ -450,7 +451,7 @@ def test_every_opcode_in_the_table_encodes():
 
 def test_unknown_opcode_raises_value_error():
     with pytest.raises(ValueError, match="unknown opcode"):
-        encode_expr([(0x06, None)])
+        encode_expr([(0x27, None)])   # (0x06 is legacy exceptions' try)
     m = Module(types=[FuncType()], funcs=[Function(0, [], [(0xFD0FFF, None), END])])
     with pytest.raises(ValueError, match="function 0"):
         encode_module(m)

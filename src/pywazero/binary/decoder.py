@@ -52,6 +52,8 @@ from ..wasm.types import (
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
+    EXNREF,
     EXTERNREF,
     ABSTRACT_HEAP_TYPES,
     FUNCREF,
@@ -92,11 +94,14 @@ SECTION_NAMES = {
     10: "code",
     11: "data",
     12: "data count",
+    13: "tag",
 }
 
 # Position of each non-custom section in the required order (data count, id 12,
 # sits between element and code).
-_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+# The tag section (id 13, exception handling) sits between memory and global.
+_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 5.5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11,
+                 11: 12}
 
 _END_OF_SECTION = "unexpected end of section or function"
 
@@ -288,6 +293,8 @@ _K_ZERO_FLAG = 19
 # index where 2.0 has a zero byte.  Only kind tables of those features use them.
 _K_MEMARG_X = 20
 _K_MEMIDX = 21
+_K_TRY_TABLE = 22  # exception handling: block type and catch clauses
+_K_DELEGATE = 23   # legacy exceptions: closes a `try` like `end`
 # (_decode_instrs compares against these numbers literally, for speed.)
 assert (_K_ILLEGAL, _K_PLAIN, _K_U32, _K_END, _K_I32, _K_MEMARG, _K_BLOCK, _K_IF, _K_ELSE,
         _K_PREFIX) == (0, 1, 2, 3, 4, 5, 6, 7, 8, 17)
@@ -310,6 +317,8 @@ _ONE_BYTE_KIND = {
     _opc.IMM_F32: _K_F32,
     _opc.IMM_F64: _K_F64,
     _opc.IMM_REFTYPE: _K_REFTYPE,
+    _opc.IMM_TAG: _K_U32,
+    _opc.IMM_TRY_TABLE: _K_TRY_TABLE,
     _opc.IMM_TYPE: _K_U32,
 }
 
@@ -329,6 +338,7 @@ for _code, _info in _opc.BY_OP.items():
 _KIND[_opc.OP_END] = _K_END
 _KIND[_opc.OP_ELSE] = _K_ELSE
 _KIND[0x04] = _K_IF
+_KIND[_opc.OP_DELEGATE] = _K_DELEGATE
 _PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
 _KIND[_opc.PREFIX_FB] = _K_PREFIX
 _KIND[_opc.PREFIX_FC] = _K_PREFIX
@@ -347,7 +357,16 @@ _MF_MULTI = 1
 _MF_WIDE = 2
 _KIND.append(0)
 _KIND_NO_REFS.append(0)
-_KINDS_CACHE: Dict[Tuple[bool, int], List[int]] = {}
+# Exception handling's opcodes (throw, try_table, ... and the legacy try, catch, ...)
+# are illegal opcodes without its features, as the tag section is an unknown section.
+_EH_OPS = (0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F)
+_KIND_EH = _KIND
+_KIND = list(_KIND_EH)
+for _code in _EH_OPS:
+    _KIND[_code] = _K_ILLEGAL
+    _KIND_NO_REFS[_code] = _K_ILLEGAL
+del _code
+_KINDS_CACHE: Dict[Tuple[bool, int, bool], List[int]] = {}
 
 
 def _kinds_for(features: CoreFeatures) -> List[int]:
@@ -355,16 +374,20 @@ def _kinds_for(features: CoreFeatures) -> List[int]:
     refs = bool(features & CoreFeatures.REFERENCE_TYPES)
     mf = ((_MF_MULTI if features & CoreFeatures.MULTI_MEMORY else 0)
           | (_MF_WIDE if features & CoreFeatures.MEMORY64 else 0))
+    eh = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
     base = _KIND if refs else _KIND_NO_REFS
-    if not mf:
+    if not mf and not eh:
         return base
-    kinds = _KINDS_CACHE.get((refs, mf))
+    kinds = _KINDS_CACHE.get((refs, mf, eh))
     if kinds is None:
         kinds = [_K_MEMARG_X if k == _K_MEMARG
                  else _K_MEMIDX if (mf & _MF_MULTI and (k == _K_ZERO or k == _K_ZERO_FLAG)) else k
                  for k in base[:256]]
+        if eh:
+            for code in _EH_OPS:
+                kinds[code] = _KIND_EH[code]
         kinds.append(mf)
-        _KINDS_CACHE[(refs, mf)] = kinds
+        _KINDS_CACHE[(refs, mf, eh)] = kinds
     return kinds
 
 
@@ -485,12 +508,51 @@ def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, obje
     raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
 
 
+def _blocktype(buf: bytes, pos: int) -> Tuple[int, int]:
+    """A block type (s33, see types.BLOCK_EMPTY) at ``pos``, as the block/if path of
+    _decode_instrs reads it. Returns ``(bt, pos)``."""
+    b = buf[pos]
+    if b == 0x40:
+        return -0x40, pos + 1
+    if b < 0x40:
+        return b, pos + 1
+    if b < 0x80:
+        if b in _VALUE_TYPES_3:
+            return b - 0x80, pos + 1
+        t, pos = _valtype(buf, pos)   # (ref null? ht)
+        return blocktype_of_valtype(t), pos
+    bt, pos2 = _sleb(buf, pos, 33)
+    if bt < 0:
+        raise _Err("malformed block type", pos)
+    return bt, pos2
+
+
 def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object, int]:
     """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
     if k == _K_MEMARG_X:
         return _memarg_x(buf, pos, mf)
     if k == _K_MEMIDX:
         return _u32(buf, pos)
+    if k == _K_DELEGATE:
+        return _u32(buf, pos)
+    if k == _K_TRY_TABLE:
+        bt, pos = _blocktype(buf, pos)
+        start = pos
+        n, pos = _u32(buf, pos)
+        if n > total - start:
+            raise _Err("length out of bounds", start)
+        catches = []
+        for _ in range(n):
+            kind = buf[pos]
+            if kind > 3:
+                raise _Err("malformed catch clause", pos)
+            pos += 1
+            tag = None
+            if kind < 2:
+                tag, pos = _u32(buf, pos)
+            label, pos = _u32(buf, pos)
+            catches.append((kind, tag, label))
+        return (bt, tuple(catches)), pos
     if k == _K_I64:
         return _sleb(buf, pos, 64)
     if k == _K_F32:
@@ -676,6 +738,12 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
             else:
                 imm, pos = _rare(buf, pos, k, total, kinds[256])
                 append((op, imm))
+                if k == 22:  # _K_TRY_TABLE: a block, closed by `end`
+                    push(False)
+                elif k == 23:  # _K_DELEGATE: closes a legacy `try`
+                    if not stack:
+                        raise _Err("unexpected delegate", offsets[-1])
+                    pop()
     except IndexError:
         raise _Err(_END_OF_SECTION, len(buf)) from None
 
@@ -813,6 +881,13 @@ class _Reader:
         self.pos += 1
         return GlobalType(t, bool(m))
 
+    def tagtype(self) -> int:
+        """A tag type: the attribute byte (0, exception) and a type index."""
+        pos = self.pos
+        if self.byte() != 0:
+            raise _Err("malformed tag attribute", pos)
+        return self.u32()
+
     def expr(self) -> List[tuple]:
         instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False, self.kinds)
         return instrs
@@ -826,6 +901,7 @@ class _Decoder:
         # Non-zero segment flags (passive, declarative, explicit index, expressions).
         self.elem_flags = bool(features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES))
         self.bulk_memory = bool(features & CoreFeatures.BULK_MEMORY)
+        self.exceptions = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
         self.module = Module()
         self.func_types: List[int] = []
         self.codes: Optional[List[Function]] = None
@@ -851,10 +927,16 @@ class _Decoder:
         while pos < n:
             sid = data[pos]
             if sid > 12 or (sid == 12 and not self.bulk_memory):
-                if sid == 12:
+                if sid == 13 and self.exceptions:
+                    pass
+                elif sid == 13:
+                    raise DecodeError("malformed section id (the tag section requires the "
+                                      "exceptions feature)", offset=pos)
+                elif sid == 12:
                     raise DecodeError("malformed section id (the data count section requires "
                                       "the bulk-memory feature)", offset=pos)
-                raise DecodeError("malformed section id", offset=pos)
+                else:
+                    raise DecodeError("malformed section id", offset=pos)
             secname = SECTION_NAMES[sid]
             if sid:
                 rank = _SECTION_RANK[sid]
@@ -988,6 +1070,8 @@ class _Decoder:
                 desc = r.memtype()
             elif kind == EXTERN_GLOBAL:
                 desc = r.globaltype()
+            elif kind == EXTERN_TAG and self.exceptions:
+                desc = r.tagtype()
             else:
                 raise _Err("malformed import kind", pos)
             imports.append(Import(mod, nm, kind, desc))
@@ -1041,9 +1125,14 @@ class _Decoder:
             nm = r.name()
             pos = r.pos
             kind = r.byte()
-            if kind > 3:
+            if kind > 4 or (kind == EXTERN_TAG and not self.exceptions):
                 raise _Err("malformed export kind", pos)
             exports.append(Export(nm, kind, r.u32()))
+
+    def _tag(self, r: _Reader) -> None:
+        tags = self.module.tags
+        for _ in range(r.count()):
+            tags.append(r.tagtype())
 
     def _start(self, r: _Reader) -> None:
         self.module.start = r.u32()
@@ -1183,6 +1272,7 @@ class _Decoder:
         10: _code,
         11: _data,
         12: _data_count,
+        13: _tag,
     }
 
 

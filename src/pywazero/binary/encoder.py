@@ -42,6 +42,7 @@ from ..wasm.types import (
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
     FUNCREF,
     HT_FUNC,
     I32,
@@ -93,6 +94,7 @@ SEC_ELEMENT = 9
 SEC_CODE = 10
 SEC_DATA = 11
 SEC_DATA_COUNT = 12
+SEC_TAG = 13
 
 _U32_MAX = 0xFFFFFFFF
 _pack_u32 = struct.Struct("<I").pack
@@ -216,7 +218,7 @@ _K_OTHER = 6     # handled by _write_rare
 
 _U32_IMMS = frozenset((
     _ops.IMM_LABEL, _ops.IMM_FUNC, _ops.IMM_LOCAL, _ops.IMM_GLOBAL, _ops.IMM_TABLE,
-    _ops.IMM_MEMORY, _ops.IMM_ELEM, _ops.IMM_TYPE,
+    _ops.IMM_MEMORY, _ops.IMM_ELEM, _ops.IMM_TYPE, _ops.IMM_TAG,
 ))
 
 
@@ -324,6 +326,17 @@ def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
         out += lanes
     elif imm_kind == _ops.IMM_LANE:
         _w_lane(out, imm)
+    elif imm_kind == _ops.IMM_TRY_TABLE:
+        bt, catches = imm
+        _w_s33(out, bt)
+        _w_u32(out, len(catches))
+        for kind, tag, label in catches:
+            if not 0 <= kind <= 3:
+                raise ValueError(f"unknown catch clause kind {kind!r}")
+            out.append(kind)
+            if kind < 2:
+                _w_u32(out, tag)
+            _w_u32(out, label)
     elif imm_kind == _ops.IMM_MEMARG_LANE:
         align, offset, mem, lane = imm
         _w_memarg(out, align, offset, mem)
@@ -602,7 +615,7 @@ def _encode_name_section(names: NameSection) -> bytes:
 _ITEM_NAMES = {
     SEC_TYPE: "type", SEC_IMPORT: "import", SEC_FUNCTION: "function declaration",
     SEC_TABLE: "table", SEC_MEMORY: "memory", SEC_GLOBAL: "global",
-    SEC_EXPORT: "export", SEC_ELEMENT: "element segment", SEC_DATA: "data segment",
+    SEC_EXPORT: "export", SEC_ELEMENT: "element segment", SEC_DATA: "data segment", SEC_TAG: "tag",
 }
 # Exceptions a malformed model can provoke while encoding; they are re-raised as
 # ValueError saying where.
@@ -716,13 +729,16 @@ def _w_import(out: bytearray, imp, i: int) -> None:
         _w_memtype(out, imp.desc)
     elif kind == EXTERN_GLOBAL:
         _w_globaltype(out, imp.desc)
+    elif kind == EXTERN_TAG:
+        out.append(0)   # attribute: exception
+        _w_u32(out, imp.desc)
     else:
         raise ValueError(f"unknown import kind {kind!r}")
 
 
 def _w_export(out: bytearray, exp, i: int) -> None:
     _w_name(out, exp.name)
-    if not 0 <= exp.kind <= 3:
+    if not 0 <= exp.kind <= 4:
         raise ValueError(f"unknown export kind {exp.kind!r}")
     out.append(exp.kind)
     _w_u32(out, exp.index)
@@ -767,6 +783,7 @@ def encode_module(module: Module) -> bytes:
                  lambda b, f, i: _w_u32(b, f.type_index))
     _vec_section(out, SEC_TABLE, module.tables, lambda b, t, i: _w_table(b, t, module.table_init(i)))
     _vec_section(out, SEC_MEMORY, module.mems, lambda b, m, i: _w_memtype(b, m))
+    _vec_section(out, SEC_TAG, module.tags, lambda b, t, i: (b.append(0), _w_u32(b, t)))
     _vec_section(out, SEC_GLOBAL, module.globals, _w_global)
     _vec_section(out, SEC_EXPORT, module.exports, _w_export)
     if module.start is not None:

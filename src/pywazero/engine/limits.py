@@ -99,8 +99,9 @@ DEADLINE = "interrupted: deadline exceeded"
 #: Operators that cost no fuel (as in wasmtime): they generate no code or are plain
 #: control-flow structure.  ``if``, ``br``, ``br_if``, ``br_table``, calls and every
 #: other operator cost 1.
-FREE_OPS = frozenset({0x01, 0x1A, 0x02, 0x03, 0x00, 0x0F, 0x05, 0x0B})
+FREE_OPS = frozenset({0x01, 0x1A, 0x02, 0x03, 0x00, 0x0F, 0x05, 0x0B, 0x06, 0x07, 0x19, 0x18})
 #                     nop   drop  block loop unreach return else end
+# and legacy exceptions' block-like markers (no wasmtime to follow): try catch catch_all delegate
 
 #: the most fuel the fuel cell holds (the rest waits in ``ExecutionLimits.reserve``):
 #: CPython caches the ints -5..256, so charging a count in this range allocates

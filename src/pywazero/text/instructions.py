@@ -35,7 +35,7 @@ OP_SELECT_T = 0x1C
 STRUCTURAL_KEYWORDS = frozenset((
     "param", "result", "local", "type", "then", "else", "item", "offset", "export",
     "import", "table", "memory", "func", "global", "elem", "data", "start", "module",
-    "mut", "declare",
+    "mut", "declare", "tag", "do", "catch", "catch_ref", "catch_all", "catch_all_ref", "delegate",
 ))
 
 # Frame kinds of the explicit parse stack.
@@ -45,6 +45,11 @@ _F_BLOCK = 2     # body of a folded block/loop; emit end when done
 _F_IF_COND = 3   # condition operands of a folded if
 _F_THEN = 4      # then arm of a folded if
 _F_ELSE = 5      # else arm of a folded if
+_F_TRY = 6       # the (do ...) (catch ...) ... parts of a folded legacy try
+
+# try_table's catch clauses: text keyword -> (kind, has a tag index)
+_CATCH_CLAUSES = {"catch": (_ops.CATCH, True), "catch_ref": (_ops.CATCH_REF, True),
+                  "catch_all": (_ops.CATCH_ALL, False), "catch_all_ref": (_ops.CATCH_ALL_REF, False)}
 
 _V128_SHAPES = {
     # shape: (lane count, lane bits, lane parser)
@@ -103,6 +108,11 @@ def _imm_func(mp, ctx, op, items, i, n, optok):
 def _imm_local(mp, ctx, op, items, i, n, optok):
     tok = _need_token(mp, items, i, n, optok)
     return (op, ctx.local(tok)), i + 1
+
+
+def _imm_tag(mp, ctx, op, items, i, n, optok):
+    tok = _need_token(mp, items, i, n, optok)
+    return (op, mp.index(tok, "tag")), i + 1
 
 
 def _imm_global(mp, ctx, op, items, i, n, optok):
@@ -490,13 +500,16 @@ _IMM_HANDLERS: Dict[int, Optional[Callable]] = {
     _ops.IMM_TYPE_TYPE: _imm_type_space("type"),
     _ops.IMM_CAST: _imm_cast,
     _ops.IMM_BR_ON_CAST: _imm_br_on_cast,
+    _ops.IMM_TAG: _imm_tag,
+    _ops.IMM_TRY_TABLE: None,
 }
 
 # Text name -> (opcode, immediate parser or None).  Structured instructions
 # (block, loop, if, else, end) are handled by the sequence parser itself.
 _PLAIN: Dict[str, Tuple[int, Optional[Callable]]] = {}
 for _info in _ops.BY_OP.values():
-    if _info.name in ("block", "loop", "if", "else", "end", "select_t", "ref.test_null", "ref.cast_null"):
+    if _info.name in ("block", "loop", "if", "else", "end", "select_t", "try_table", "try", "catch",
+                      "catch_all", "delegate", "ref.test_null", "ref.cast_null"):
         continue
     if _info.name == "select":
         _PLAIN["select"] = (OP_SELECT, _imm_select)
@@ -584,9 +597,18 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
                     out.pop()
                 out.append(END)
                 labels.pop()
+            elif kind == _F_TRY:
+                if fr[4] == 0:
+                    raise mp.error("unexpected token", its[n - 1].end if n else 0, "(missing do)")
+                if fr[4] != 4:
+                    out.append(END)
+                    labels.pop()
             continue
         node = its[i]
         kind = fr[3]
+        if kind == _F_TRY:
+            _try_part(mp, ctx, fr, node, out, frames, len(flat))
+            continue
         if type(node) is Token:
             if kind == _F_PLAIN or kind == _F_IF_COND or node.kind != KEYWORD:
                 if node.kind == RESERVED:
@@ -608,6 +630,40 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
                 out.append((_BLOCK_OPS[name], bt))
                 labels.append(label)
                 flat.append([name, label, node, False])
+                fr[1] = j
+                continue
+            if name == "try_table" or name == "try":
+                label, bt, j = _label_blocktype(mp, its, i + 1, n, node)
+                if name == "try_table":
+                    catches, j = _catch_clauses(mp, ctx, its, j, n)
+                    out.append((_ops.OP_TRY_TABLE, (bt, catches)))
+                else:
+                    out.append((_ops.OP_TRY, bt))
+                labels.append(label)
+                # (for try, the last entry counts catches: 0 none, 1 catch, 2 catch_all)
+                flat.append([name, label, node, 0])
+                fr[1] = j
+                continue
+            if name == "catch" or name == "catch_all" or name == "delegate":
+                if len(flat) <= fr[5] or flat[-1][0] != "try" or flat[-1][3] == 2 \
+                        or (name == "delegate" and flat[-1][3]):
+                    raise mp.error("unexpected token", node.pos, name)
+                top = flat[-1]
+                j = i + 1
+                if name == "catch":
+                    tok = _need_token(mp, its, j, n, node)
+                    out.append((_ops.OP_CATCH, mp.index(tok, "tag")))
+                    top[3] = 1
+                    j += 1
+                elif name == "catch_all":
+                    out.append((_ops.OP_CATCH_ALL, None))
+                    top[3] = 2
+                else:
+                    flat.pop()
+                    labels.pop()
+                    tok = _need_token(mp, its, j, n, node)
+                    out.append((_ops.OP_DELEGATE, ctx.label(tok)))
+                    j += 1
                 fr[1] = j
                 continue
             if name == "else" or name == "end":
@@ -661,6 +717,21 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
             labels.append(label)
             frames.append([sub, j, m, _F_BLOCK, None, len(flat)])
             continue
+        if name == "try_table":
+            label, bt, j = _label_blocktype(mp, sub, 1, m, head)
+            catches, j = _catch_clauses(mp, ctx, sub, j, m)
+            out.append((_ops.OP_TRY_TABLE, (bt, catches)))
+            labels.append(label)
+            frames.append([sub, j, m, _F_BLOCK, None, len(flat)])
+            continue
+        if name == "try":
+            label, bt, j = _label_blocktype(mp, sub, 1, m, head)
+            out.append((_ops.OP_TRY, bt))
+            labels.append(label)
+            # data: 0 before (do), 1 after it, 2 after a catch, 3 after catch_all,
+            # 4 after delegate
+            frames.append([sub, j, m, _F_TRY, 0, len(flat)])
+            continue
         if name == "if":
             label, bt, j = _label_blocktype(mp, sub, 1, m, head)
             t = j
@@ -702,3 +773,59 @@ def _label_blocktype(mp, items, i, n, optok):
             i += 1
     bt, i = mp.blocktype(items, i, n, optok)
     return label, bt, i
+
+
+def _catch_clauses(mp, ctx, items, i, n):
+    """try_table's ``(catch x l)``/``(catch_ref x l)``/``(catch_all l)``/
+    ``(catch_all_ref l)`` clauses at ``items[i:]`` (labels of the enclosing context)."""
+    out = []
+    while i < n:
+        node = items[i]
+        if type(node) is not SList:
+            break
+        clause = _CATCH_CLAUSES.get(node.head or "")
+        if clause is None:
+            break
+        kind, has_tag = clause
+        sub = node.items
+        want = 3 if has_tag else 2
+        if len(sub) != want:
+            raise mp.error("unexpected token", sub[want].pos if len(sub) > want else node.end)
+        tag = None
+        if has_tag:
+            tok = _need_token(mp, sub, 1, want, sub[0])
+            tag = mp.index(tok, "tag")
+        tok = _need_token(mp, sub, want - 1, want, sub[0])
+        out.append((kind, tag, ctx.label(tok)))
+        i += 1
+    return tuple(out), i
+
+
+def _try_part(mp, ctx, fr, node, out, frames, depth) -> None:
+    """One part of a folded legacy try: ``(do ...)``, ``(catch x ...)``,
+    ``(catch_all ...)`` or ``(delegate l)``."""
+    fr[1] += 1
+    head = node.head if type(node) is SList else None
+    st = fr[4]
+    sub = node.items if head is not None else None
+    if head == "do" and st == 0:
+        fr[4] = 1
+        frames.append([sub, 1, len(sub), _F_SEQ, None, depth])
+    elif head == "catch" and (st == 1 or st == 2):
+        tok = _need_token(mp, sub, 1, len(sub), sub[0])
+        out.append((_ops.OP_CATCH, mp.index(tok, "tag")))
+        fr[4] = 2
+        frames.append([sub, 2, len(sub), _F_SEQ, None, depth])
+    elif head == "catch_all" and (st == 1 or st == 2):
+        out.append((_ops.OP_CATCH_ALL, None))
+        fr[4] = 3
+        frames.append([sub, 1, len(sub), _F_SEQ, None, depth])
+    elif head == "delegate" and st == 1:
+        if len(sub) != 2:
+            raise mp.error("unexpected token", sub[2].pos if len(sub) > 2 else node.end)
+        ctx.labels.pop()
+        tok = _need_token(mp, sub, 1, 2, sub[0])
+        out.append((_ops.OP_DELEGATE, ctx.label(tok)))
+        fr[4] = 4
+    else:
+        raise mp.error("unexpected token", node.pos)

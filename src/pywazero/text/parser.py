@@ -45,6 +45,7 @@ from ..wasm.types import (
     EXTERN_GLOBAL,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
     FUNCREF,
     HEAP_TYPE_BY_NAME,
     HT_FUNC,
@@ -78,10 +79,11 @@ _REFTYPES = {"funcref": FUNCREF, "externref": VALTYPE_BY_NAME["externref"]}
 _REF_FUNC = ref_type(HT_FUNC, False)
 
 # Identifier namespaces (the names also appear in "duplicate ..." / "unknown ..." errors).
-_SPACES = ("type", "func", "table", "memory", "global", "elem", "data")
+_SPACES = ("type", "func", "table", "memory", "global", "elem", "data", "tag")
 _KIND_OF_FIELD = {"func": EXTERN_FUNC, "table": EXTERN_TABLE, "memory": EXTERN_MEMORY,
-                  "global": EXTERN_GLOBAL}
-_IMPORT_AFTER = {"func": "function", "table": "table", "memory": "memory", "global": "global"}
+                  "global": EXTERN_GLOBAL, "tag": EXTERN_TAG}
+_IMPORT_AFTER = {"func": "function", "table": "table", "memory": "memory", "global": "global",
+                 "tag": "tag"}
 _PAGE = 65536
 
 
@@ -530,6 +532,7 @@ class _ModuleParser:
         self.n_table = 0
         self.n_mem = 0
         self.n_global = 0
+        self.n_tag = 0
         for f in fields:
             handler = _FIELD_HANDLERS.get(f.head or "")
             handler(self, f)
@@ -703,6 +706,9 @@ class _ModuleParser:
         elif kind == EXTERN_MEMORY:
             value, i = self.memtype(d, i, n, desc)
             self.n_mem += 1
+        elif kind == EXTERN_TAG:
+            value, i, _ = self.typeuse(d, i, n, [])
+            self.n_tag += 1
         else:
             value, i = self.globaltype(d, i, n, desc)
             self.n_global += 1
@@ -845,6 +851,22 @@ class _ModuleParser:
             return
         init = parse_instrs(self, InstrContext(self), items, i, n, f)
         self.module.globals.append(Global(gt, init))
+
+    def field_tag(self, f: SList) -> None:
+        """``(tag $id? (export "n")* (import "m" "n")? typeuse)``."""
+        items = f.items
+        n = len(items)
+        i = 2 if _opt_id(items, 1) is not None else 1
+        index = self.n_tag
+        self.n_tag += 1
+        i = self.inline_exports(items, i, EXTERN_TAG, index)
+        imp, i = self.inline_import(items, i)
+        x, i, _ = self.typeuse(items, i, n, [])
+        self.expect_end(items, i, f)
+        if imp is not None:
+            self.module.imports.append(Import(imp[0], imp[1], EXTERN_TAG, x))
+        else:
+            self.module.tags.append(x)
 
     def field_export(self, f: SList) -> None:
         items = f.items
@@ -1063,4 +1085,5 @@ _FIELD_HANDLERS = {
     "start": _ModuleParser.field_start,
     "elem": _ModuleParser.field_elem,
     "data": _ModuleParser.field_data,
+    "tag": _ModuleParser.field_tag,
 }

@@ -53,7 +53,7 @@ __all__ = [
     "Value", "NanPattern", "RefPattern", "NullPattern", "V128Pattern", "Either", "Result",
     "Command", "ModuleCommand", "ModuleInstance", "Register", "Invoke", "Get", "Action",
     "AssertReturn", "AssertReturnNan", "AssertReturnCanonicalNan", "AssertReturnArithmeticNan",
-    "AssertTrap", "AssertExhaustion",
+    "AssertTrap", "AssertExhaustion", "AssertException",
     "AssertMalformed", "AssertInvalid", "AssertUnlinkable", "AssertUninstantiable",
     "CANONICAL", "ARITHMETIC", "V128_SHAPES",
 ]
@@ -430,6 +430,15 @@ class AssertExhaustion(Command):
 
 
 @dataclass
+class AssertException(Command):
+    """``(assert_exception (action))``: the action throws a WebAssembly exception
+    (exception handling) that no handler catches."""
+
+    action: Optional[Action] = None
+    kind: ClassVar[str] = "assert_exception"
+
+
+@dataclass
 class _ModuleAssertion(Command):
     module: Optional[ModuleCommand] = None
     message: str = ""
@@ -613,6 +622,12 @@ class _Reader:
         action = self.action(items[1] if len(items) > 1 else None, node)
         return AssertExhaustion(self.line(node), action=action, message=self.message(node, 2))
 
+    def assert_exception(self, node: SList) -> AssertException:
+        items = node.items
+        action = self.action(items[1] if len(items) > 1 else None, node)
+        self.no_more(node, 2)
+        return AssertException(self.line(node), action=action)
+
     def module_assertion(self, node: SList) -> Command:
         cls = _MODULE_ASSERTIONS[node.head]
         items = node.items
@@ -739,6 +754,7 @@ _COMMANDS = {
     "assert_return_arithmetic_nan": _Reader.assert_return_nan,
     "assert_trap": _Reader.assert_trap,
     "assert_exhaustion": _Reader.assert_exhaustion,
+    "assert_exception": _Reader.assert_exception,
     "assert_malformed": _Reader.module_assertion,
     "assert_invalid": _Reader.module_assertion,
     "assert_unlinkable": _Reader.module_assertion,
@@ -746,7 +762,7 @@ _COMMANDS = {
 }
 
 _MODULE_FIELDS = frozenset(
-    ("type", "import", "func", "table", "memory", "global", "export", "start", "elem", "data"))
+    ("type", "import", "func", "table", "memory", "global", "export", "start", "elem", "data", "tag"))
 
 _MODULE_ASSERTIONS = {
     "assert_malformed": AssertMalformed,

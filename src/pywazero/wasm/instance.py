@@ -20,6 +20,7 @@ from .budget import DEFAULT_TABLE_ELEMENTS_LIMIT, MEMORIES, MEMORY_BYTES, TABLE_
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
+    EXTERN_TAG,
     EXTERN_MEMORY,
     EXTERN_TABLE,
     I32,
@@ -38,6 +39,7 @@ __all__ = [
     "MemoryInstance",
     "TableInstance",
     "GlobalInstance",
+    "TagInstance",
     "FunctionInstance",
     "WasmFunctionInstance",
     "HostFunctionInstance",
@@ -214,6 +216,23 @@ class GlobalInstance:
         self.value = value
 
 
+class TagInstance:
+    """A tag (exception handling): ``type`` is the :class:`FuncType` whose params
+    are the payload of the exceptions it tags.  A tag *is* its identity: every
+    instantiation of a module defining a tag makes a new one; an imported (or
+    re-exported) tag is the same object."""
+
+    __slots__ = ("type", "name", "api", "__weakref__")
+
+    def __init__(self, tag_type: FuncType, name: str = "tag") -> None:
+        self.type = tag_type
+        self.name = name
+        self.api: Any = None   # the pywazero.Tag facade, made on first use
+
+    def __repr__(self) -> str:
+        return f"<TagInstance {self.name} {self.type}>"
+
+
 class FunctionInstance:
     """Base class of functions in the store.  ``type`` is the :class:`FuncType`.
 
@@ -325,6 +344,7 @@ class ModuleInstance:
         self.tables: List[TableInstance] = []
         self.mems: List[MemoryInstance] = []
         self.globals: List[GlobalInstance] = []
+        self.tags: List[TagInstance] = []
         self.elems: List[List[Any]] = []
         self.datas: List[bytes] = []
         self.exports: Dict[str, Any] = {}
@@ -376,6 +396,7 @@ EXTERN_CLASSES = {
     EXTERN_TABLE: TableInstance,
     EXTERN_MEMORY: MemoryInstance,
     EXTERN_GLOBAL: GlobalInstance,
+    EXTERN_TAG: TagInstance,
 }
 
 

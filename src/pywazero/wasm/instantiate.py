@@ -26,6 +26,7 @@ from .instance import (
     MemoryInstance,
     ModuleInstance,
     TableInstance,
+    TagInstance,
     WasmFunctionInstance,
 )
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
@@ -38,6 +39,7 @@ from .types import (
     EXTERN_KIND_NAMES,
     EXTERN_MEMORY,
     EXTERN_TABLE,
+    EXTERN_TAG,
     MAX_PAGES,
     PAGE_SIZE,
     FuncType,
@@ -67,6 +69,8 @@ def describe_extern(value: Any) -> str:
     if isinstance(value, GlobalInstance):
         t = value.type
         return f"global {GlobalType(describe_valtype(t.valtype), t.mutable)}"
+    if isinstance(value, TagInstance):
+        return f"tag {describe_functype(value.type)}"
     return type(value).__name__
 
 
@@ -83,6 +87,9 @@ def _describe_import(module: Module, imp: Any) -> str:
         tt = imp.desc
         return str(TableType(describe_valtype(tt.elem_type, module.canonical_ids()), tt.limits,
                              tt.address_type))
+    if imp.kind == EXTERN_TAG:
+        ft = module.types[imp.desc]
+        return f"tag {describe_functype(ft, module.canonical_ids() if has_concrete(ft) else None)}"
     return str(imp.desc)
 
 
@@ -148,6 +155,14 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
             return True
         # an immutable global of a subtype will do (3.0)
         return not gt.mutable and val_subtype(value.type.valtype, want_t)
+    if kind == EXTERN_TAG:
+        # (tag types match exactly: a tag's parameters are both read and written)
+        if not isinstance(value, TagInstance):
+            return False
+        want = module.types[imp.desc]
+        if not has_concrete(want) and not has_concrete(value.type):
+            return value.type == want
+        return value.type == closed_functype(want, module.canonical_ids())
     return False
 
 
@@ -158,7 +173,7 @@ def resolve_imports(module: Module, resolve: Resolver) -> List[Any]:
     for imp in module.imports:
         value = resolve(imp.module, imp.name)
         want = f"{EXTERN_KIND_NAMES[imp.kind]} {_describe_import(module, imp)}"
-        if imp.kind in (EXTERN_FUNC, EXTERN_GLOBAL):
+        if imp.kind in (EXTERN_FUNC, EXTERN_GLOBAL, EXTERN_TAG):
             want = _describe_import(module, imp)
         if value is None:
             raise LinkError(f"unknown import: {imp.module!r}.{imp.name!r} (expected {want})")
@@ -252,7 +267,7 @@ class InstantiationPlan:
         # (closed types: equal across modules when equivalent)
         types = self.types = _closed_types(module)
         self.func_types = [types[f.type_index] for f in module.funcs]
-        nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0}
+        nimp = {EXTERN_FUNC: 0, EXTERN_TABLE: 0, EXTERN_MEMORY: 0, EXTERN_GLOBAL: 0, EXTERN_TAG: 0}
         for imp in module.imports:
             nimp[imp.kind] += 1
         self.nimp_funcs = nimp[EXTERN_FUNC]
@@ -301,8 +316,12 @@ class InstantiationPlan:
         nfuncs = nimp[EXTERN_FUNC] + len(module.funcs)
         ntables = nimp[EXTERN_TABLE] + len(module.tables)
         nmems = nimp[EXTERN_MEMORY] + len(module.mems)
+        nglobals = nimp[EXTERN_GLOBAL] + len(module.globals)
         base = {EXTERN_FUNC: 0, EXTERN_TABLE: nfuncs, EXTERN_MEMORY: nfuncs + ntables,
-                EXTERN_GLOBAL: nfuncs + ntables + nmems}
+                EXTERN_GLOBAL: nfuncs + ntables + nmems,
+                EXTERN_TAG: nfuncs + ntables + nmems + nglobals}
+        # defined tags: their types (a new TagInstance each per instantiation)
+        self.tag_types = [types[ti] for ti in module.tags]
         self.export_names = [e.name for e in module.exports]
         positions = [base[e.kind] + e.index for e in module.exports]
         self.export_getter: Any = None
@@ -385,8 +404,10 @@ def instantiate(
                 tables.append(value)
             elif kind == EXTERN_MEMORY:
                 mems.append(value)
-            else:
+            elif kind == EXTERN_GLOBAL:
                 globals_.append(value)
+            else:
+                inst.tags.append(value)
 
     # functions first: ref.func in global and element initialisers may name any of them
     nimp = len(funcs)
@@ -403,6 +424,10 @@ def instantiate(
         engines = [engine_of(i) or engine for i in range(n)]
     funcs.extend(WasmFunctionInstance.create_many(ftypes, inst, nimp, codes, engines))
 
+    if plan.tag_types:
+        tags = inst.tags
+        for tt in plan.tag_types:
+            tags.append(TagInstance(tt, f"{name or 'module'}.tag{len(tags)}"))
     for gt, is_const, v in plan.globals:
         globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
     for tt, (is_const, v) in zip(plan.table_types, plan.table_inits):
@@ -427,7 +452,7 @@ def instantiate(
                 return dict(zip(names, getter(funcs)))
         else:
             def make_exports() -> Any:
-                return dict(zip(names, getter(funcs + tables + mems + globals_)))
+                return dict(zip(names, getter(funcs + tables + mems + globals_ + inst.tags)))
         # built on first use (ModuleInstance.__getattr__)
         del inst.exports
         inst._make_exports = make_exports

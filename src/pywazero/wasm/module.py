@@ -25,8 +25,9 @@ MODE_DECLARATIVE = "declarative"
 
 @dataclass
 class Import:
-    """``kind`` is an EXTERN_* constant; ``desc`` is a type index (func),
-    :class:`TableType`, :class:`MemoryType` or :class:`GlobalType`."""
+    """``kind`` is an EXTERN_* constant; ``desc`` is a type index (func, tag: the
+    tag's function type), :class:`TableType`, :class:`MemoryType` or
+    :class:`GlobalType`."""
 
     module: str
     name: str
@@ -68,6 +69,9 @@ class FunctionInfo:
     block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
     heights: Dict[int, int] = field(default_factory=dict)
     branch_heights: Dict[int, int] = field(default_factory=dict)
+    # Legacy exceptions: a ``try`` opener's ``catch``/``catch_all`` indices, in order
+    # (its ``partner`` is its ``end``, or its ``delegate``, which closes it too).
+    catches: Dict[int, List[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +156,9 @@ class Module:
     table_inits: List[Optional[Expr]] = field(default_factory=list)
     mems: List[MemoryType] = field(default_factory=list)
     globals: List[Global] = field(default_factory=list)
+    # Tags defined by the module (the tag section): the type index of each, a
+    # function type whose parameters are the exception's payload (no results).
+    tags: List[int] = field(default_factory=list)
     exports: List[Export] = field(default_factory=list)
     start: Optional[int] = None
     elems: List[ElementSegment] = field(default_factory=list)
@@ -190,6 +197,12 @@ class Module:
         return [imp.desc for imp in self.imports if imp.kind == EXTERN_GLOBAL] + [
             g.type for g in self.globals
         ]
+
+    def tag_types(self) -> List[int]:
+        """Type index of every tag in the tag index space (imports first)."""
+        from .types import EXTERN_TAG
+
+        return [imp.desc for imp in self.imports if imp.kind == EXTERN_TAG] + list(self.tags)
 
     def num_imported_funcs(self) -> int:
         from .types import EXTERN_FUNC

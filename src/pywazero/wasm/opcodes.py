@@ -43,6 +43,16 @@ IMM_V128 = 23         # int: the 128-bit value, unsigned, little-endian lanes
 IMM_SHUFFLE = 24      # bytes of length 16: lane indices
 IMM_LANE = 25         # int: lane index
 IMM_MEMARG_LANE = 26  # (align exponent, offset, memory index, lane index)
+IMM_TAG = 27          # int: tag index (throw, legacy catch)
+IMM_TRY_TABLE = 28    # (block type, tuple of catch clauses): a clause is
+#                       (CATCH_*, tag index or None, label index)
+
+# try_table catch clause kinds, numbered as in the binary format.
+CATCH = 0
+CATCH_REF = 1
+CATCH_ALL = 2
+CATCH_ALL_REF = 3
+CATCH_NAMES = ("catch", "catch_ref", "catch_all", "catch_all_ref")
 # (numbered apart from the kinds other 3.0 proposals add)
 IMM_TYPE = 40         # int: type index (call_ref, return_call_ref)
 # GC (0xFB prefix)
@@ -118,6 +128,16 @@ _add(0x02, "block", IMM_BLOCK)
 _add(0x03, "loop", IMM_BLOCK)
 _add(0x04, "if", IMM_BLOCK)
 _add(0x05, "else")
+# exception handling (0x08 throw, 0x0A throw_ref, 0x1F try_table) and the legacy
+# instructions (0x06 try, 0x07 catch, 0x09 rethrow, 0x18 delegate, 0x19 catch_all)
+_add(0x06, "try", IMM_BLOCK)
+_add(0x07, "catch", IMM_TAG)
+_add(0x08, "throw", IMM_TAG)
+_add(0x09, "rethrow", IMM_LABEL)
+_add(0x0A, "throw_ref")
+_add(0x18, "delegate", IMM_LABEL)
+_add(0x19, "catch_all")
+_add(0x1F, "try_table", IMM_TRY_TABLE)
 _add(0x0B, "end")
 _add(0x0C, "br", IMM_LABEL)
 _add(0x0D, "br_if", IMM_LABEL)
@@ -390,6 +410,14 @@ GC_CONST_OPS = frozenset((fb(0), fb(1), fb(6), fb(7), fb(8), fb(26), fb(27), fb(
 
 OP_END = 0x0B
 OP_ELSE = 0x05
+OP_TRY = 0x06
+OP_CATCH = 0x07
+OP_THROW = 0x08
+OP_RETHROW = 0x09
+OP_THROW_REF = 0x0A
+OP_DELEGATE = 0x18
+OP_CATCH_ALL = 0x19
+OP_TRY_TABLE = 0x1F
 
 
 def op_name(op: int) -> str:

@@ -36,6 +36,8 @@ from .module import (
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
+    EXTERN_TAG,
+    EXNREF,
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERNREF,
@@ -91,7 +93,10 @@ _TABLE_MAX = 0xFFFFFFFF
 _TABLE_MAX64 = (1 << 64) - 1
 # Operand types select (without immediate) accepts: numeric, vector or unknown.
 _SELECTABLE = frozenset((I32, I64, F32, F64, V128, _UNK))
-_REF_OR_UNK = frozenset((FUNCREF, EXTERNREF, _UNK))
+_REF_OR_UNK = frozenset((FUNCREF, EXTERNREF, EXNREF, _UNK))
+# The non-nullable (ref exn) a catch_ref / catch_all_ref clause passes its label.
+_EXN_NONNULL = ref_type(HT_EXN, False)
+
 # Above this many locals the local types are looked up by bisection instead of
 # being expanded into a list (a module may declare up to 2**32-1 locals).
 _EXPAND_LOCALS_LIMIT = 1 << 16
@@ -122,11 +127,13 @@ class _Fail(Exception):
     K_TABLE_SIZE, K_TABLE_GROW, K_TABLE_FILL, K_TABLE_COPY, K_TABLE_INIT,
     K_ELEM_DROP, K_REF_NULL, K_REF_IS_NULL, K_REF_FUNC, K_DISABLED,
     K_RETURN_CALL, K_RETURN_CALL_INDIRECT,
-) = range(46)
+    K_THROW, K_THROW_REF, K_TRY_TABLE, K_TRY, K_CATCH, K_CATCH_ALL, K_DELEGATE, K_RETHROW,
+) = range(54)
 # typed function references (numbered apart from other proposals' kinds)
 K_CALL_REF, K_RETURN_CALL_REF, K_REF_AS_NON_NULL, K_BR_ON_NULL, K_BR_ON_NON_NULL = range(100, 105)
 # GC: every 0xFB instruction and ref.eq (typed by _gc_instr)
 K_GC = 110
+
 
 _SPECIAL = {
     0x00: K_UNREACHABLE, 0x02: K_BLOCK, 0x03: K_BLOCK, 0x04: K_IF, 0x05: K_ELSE,
@@ -139,6 +146,8 @@ _SPECIAL = {
     _ops.fc(8): K_MEMORY_INIT, _ops.fc(9): K_DATA_DROP, _ops.fc(10): K_MEMORY_COPY,
     _ops.fc(12): K_TABLE_INIT, _ops.fc(13): K_ELEM_DROP, _ops.fc(14): K_TABLE_COPY,
     _ops.fc(15): K_TABLE_GROW, _ops.fc(16): K_TABLE_SIZE, _ops.fc(17): K_TABLE_FILL,
+    0x08: K_THROW, 0x0A: K_THROW_REF, 0x1F: K_TRY_TABLE, 0x06: K_TRY, 0x07: K_CATCH,
+    0x19: K_CATCH_ALL, 0x18: K_DELEGATE, 0x09: K_RETHROW,
     0x14: K_CALL_REF, 0x15: K_RETURN_CALL_REF, 0xD4: K_REF_AS_NON_NULL,
     0xD5: K_BR_ON_NULL, 0xD6: K_BR_ON_NON_NULL, 0xD3: K_GC,
 }
@@ -185,6 +194,7 @@ def _build_table() -> Dict[int, tuple]:
     return table
 
 
+
 _TABLE = _build_table()
 
 # The feature each post-1.0 instruction needs.
@@ -209,6 +219,10 @@ for _op in _ops.BY_OP:
         _OP_FEATURE[_op] = CoreFeatures.FUNCTION_REFERENCES
     elif _op == 0xD3 or _op >> 16 == _ops.PREFIX_FB:
         _OP_FEATURE[_op] = CoreFeatures.GC
+    elif _op in (0x08, 0x0A, 0x1F):
+        _OP_FEATURE[_op] = CoreFeatures.EXCEPTIONS
+    elif _op in (0x06, 0x07, 0x09, 0x18, 0x19):
+        _OP_FEATURE[_op] = CoreFeatures.LEGACY_EXCEPTIONS
 del _op, _sub
 
 # Instruction tables of reduced feature sets, built on first use.
@@ -454,6 +468,7 @@ class _Context:
         self.valtypes = _ValTypes(vts, features, len(module.types)) if features & _REF_3 else frozenset(vts)
         # canonical type ids (after the type section is checked: see _validate_module)
         self.canon = None
+        self.exceptions = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
         # (IntFlag operations are slow: the per-body flags are plain bools)
         self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
         self.ref_types = bool(features & CoreFeatures.REFERENCE_TYPES)
@@ -474,6 +489,8 @@ class _Context:
         self.mem_at: List[int] = []
         self.globals: List[Tuple[int, bool]] = []
         self.nimported_globals = 0
+        # tags: the type index of each (its parameters are the payload)
+        self.tags: List[int] = module.tag_types()
         for imp in module.imports:
             kind = imp.kind
             if kind == EXTERN_FUNC:
@@ -566,6 +583,13 @@ def _check_table_type(tt, where: str, features: CoreFeatures = _V2, allowed=None
         _check_limits(tt.limits, _TABLE_MAX64, "table size must be at most 2^64-1", where)
     else:
         _check_limits(tt.limits, _TABLE_MAX, "table size must be at most 2^32-1", where)
+
+
+def _check_tag_type(ctx: "_Context", ti, where: str) -> None:
+    if not (isinstance(ti, int) and 0 <= ti < len(ctx.types)):
+        raise _err(f"unknown type {ti}", where)
+    if ctx.types[ti][1]:
+        raise _err("non-empty tag result type", where)
 
 
 def _check_memory_type(mt, where: str, features: CoreFeatures = _V2) -> None:
@@ -848,6 +872,10 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
             _check_global_type(imp.desc, where, allowed)
             if imp.desc.mutable and not mutable_global:
                 raise _err(_needs("importing a mutable global", CoreFeatures.MUTABLE_GLOBAL), where)
+        elif kind == EXTERN_TAG:
+            if not ctx.exceptions:
+                raise _err(_needs("importing a tag", CoreFeatures.EXCEPTIONS), where)
+            _check_tag_type(ctx, imp.desc, where)
         else:
             raise _err("invalid import kind", where)
 
@@ -870,6 +898,13 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         _check_memory_type(mt, f"memory {nmimp + i}", features)
     if ctx.nmems > 1 and not features & CoreFeatures.MULTI_MEMORY:
         raise _err(_needs("multiple memories", CoreFeatures.MULTI_MEMORY), "memory 1")
+
+    # Tags.
+    if module.tags and not ctx.exceptions:
+        raise _err(_needs("a tag section", CoreFeatures.EXCEPTIONS), "tag 0")
+    ntagimp = len(ctx.tags) - len(module.tags)
+    for i, ti in enumerate(module.tags):
+        _check_tag_type(ctx, ti, f"tag {ntagimp + i}")
 
     ctx.refs = _collect_refs(module)
     canon = ctx.canon
@@ -970,6 +1005,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         EXTERN_TABLE: (ntables, "table"),
         EXTERN_MEMORY: (ctx.nmems, "memory"),
         EXTERN_GLOBAL: (len(ctx.globals), "global"),
+        EXTERN_TAG: (len(ctx.tags), "tag"),
     }
     for exp in module.exports:
         where = f'export "{exp.name}"'
@@ -979,6 +1015,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         n, noun = entry
         if not (isinstance(exp.index, int) and 0 <= exp.index < n):
             raise _err(f"unknown {noun} {exp.index}", where)
+        if exp.kind == EXTERN_TAG and not ctx.exceptions:
+            raise _err(_needs("exporting a tag", CoreFeatures.EXCEPTIONS), where)
         if exp.name in names:
             raise _err("duplicate export name", where)
         names.add(exp.name)
@@ -1341,6 +1379,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     ndatas = ctx.ndatas
     elem_types = ctx.elem_types
     nelems = len(elem_types)
+    tags = ctx.tags
+    ntags = len(tags)
+    catches: Dict[int, List[int]] = {}
     refs = ctx.refs
     table_get = ctx.op_table.get
     # 1.0's br_table rule (before reference types): every label has the default's type.
@@ -1842,6 +1883,107 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 _pop_vals(vals, height, unreach, p)
                 del vals[height:]
                 top[_F_UNREACH] = unreach = True
+            elif K_THROW <= k <= K_RETHROW:
+                if k == K_THROW or k == K_CATCH:
+                    if not 0 <= imm < ntags:
+                        raise _Fail(f"unknown tag {imm}")
+                    tp = types[tags[imm]][0]
+                if k == K_THROW:
+                    _pop_vals(vals, height, unreach, tp)
+                    del vals[height:]
+                    top[_F_UNREACH] = unreach = True
+                elif k == K_THROW_REF:
+                    _pop1(vals, height, unreach, EXNREF)
+                    del vals[height:]
+                    top[_F_UNREACH] = unreach = True
+                elif k == K_TRY_TABLE or k == K_TRY:
+                    bt = imm[0] if k == K_TRY_TABLE else imm
+                    bp, br, sig = _resolve_blocktype(ctx, bt, bt_cache)
+                    if k == K_TRY_TABLE:
+                        for clause in imm[1]:
+                            ckind, tag, lab = clause
+                            if not 0 <= lab < len(ctrls):
+                                raise _Fail(f"unknown label {lab}")
+                            if ckind < 2:
+                                if not 0 <= tag < ntags:
+                                    raise _Fail(f"unknown tag {tag}")
+                                passed = list(types[tags[tag]][0])
+                            elif ckind < 4:
+                                passed = []
+                            else:
+                                raise _Fail("malformed catch clause")
+                            if ckind & 1:
+                                passed.append(_EXN_NONNULL)
+                            lt = ctrls[-1 - lab][_F_LABEL]
+                            if len(passed) != len(lt) or not vals_subtype(passed, lt, canon):
+                                raise _Fail("type mismatch")
+                    n = len(bp)
+                    if n == 0:
+                        h = len(vals)
+                    else:
+                        _pop_vals(vals, height, unreach, bp)
+                        h = len(vals)
+                        vals.extend(bp)
+                        if len(vals) > max_stack:
+                            max_stack = len(vals)
+                    top = [op, bp, br, h, False, pc, br, len(init_log)]
+                    ctrls.append(top)
+                    height = h
+                    unreach = False
+                    block_types[pc] = sig
+                    heights[pc] = h
+                elif k == K_CATCH or k == K_CATCH_ALL:
+                    fop = top[_F_OP]
+                    if fop != 0x06 and fop != 0x07:
+                        raise _Fail("catch without matching try" if fop != 0x19 else
+                                    "catch after catch_all")
+                    et = top[_F_END]
+                    n = len(et)
+                    if not (len(vals) - height == n and (n == 0 or vals[-n:] == et)):
+                        _pop_vals(vals, height, unreach, et)
+                        if len(vals) != height:
+                            raise _Fail("type mismatch")
+                    del vals[height:]
+                    opener = top[_F_OPENER]
+                    if len(init_log) > top[_F_INIT]:
+                        _reset_inits(init_log, top[_F_INIT], unset)
+                    top = [op, top[_F_START], et, height, False, opener, et, len(init_log)]
+                    ctrls[-1] = top
+                    unreach = False
+                    if k == K_CATCH:
+                        vals.extend(tp)
+                        if len(vals) > max_stack:
+                            max_stack = len(vals)
+                    partner[pc] = opener
+                    catches.setdefault(opener, []).append(pc)
+                elif k == K_DELEGATE:
+                    if top[_F_OP] != 0x06:
+                        raise _Fail("delegate without matching try")
+                    et = top[_F_END]
+                    _pop_vals(vals, height, unreach, et)
+                    if len(vals) != height:
+                        raise _Fail("type mismatch")
+                    vals.extend(et)
+                    if len(init_log) > top[_F_INIT]:
+                        _reset_inits(init_log, top[_F_INIT], unset)
+                    ctrls.pop()
+                    if not 0 <= imm < len(ctrls):
+                        raise _Fail(f"unknown label {imm}")
+                    opener = top[_F_OPENER]
+                    partner[opener] = pc
+                    partner[pc] = opener
+                    top = ctrls[-1]
+                    height = top[_F_HEIGHT]
+                    unreach = top[_F_UNREACH]
+                elif k == K_RETHROW:
+                    if not 0 <= imm < len(ctrls):
+                        raise _Fail(f"unknown label {imm}")
+                    if ctrls[-1 - imm][_F_OP] not in (0x07, 0x19):
+                        raise _Fail("invalid rethrow label")
+                    del vals[height:]
+                    top[_F_UNREACH] = unreach = True
+                else:  # pragma: no cover
+                    raise _Fail("unknown instruction")
             elif k == K_DISABLED:
                 raise _Fail(ent[3])
             else:  # pragma: no cover - every kind is handled above
@@ -1860,4 +2002,5 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     # would double the memory a module of a million functions takes)
     return FunctionInfo(partner=partner or _EMPTY, else_of=else_of or _EMPTY, max_stack=max_stack,
                         block_types=block_types or _EMPTY, heights=heights or _EMPTY,
-                        branch_heights=branch_heights or _EMPTY)
+                        branch_heights=branch_heights or _EMPTY,
+                        catches=catches or _EMPTY)

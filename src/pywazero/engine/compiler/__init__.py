@@ -145,6 +145,8 @@ class CompiledWasm(CompiledCode):
                 g["G%d" % k] = gl
             else:
                 g["g%d" % k] = gl.value
+        for k, tag in enumerate(inst.tags):
+            g["TG%d" % k] = tag
         g["_ci"], g["_cr"] = _make_call_indirect(inst)
         funcs = inst.funcs
         names = self.names

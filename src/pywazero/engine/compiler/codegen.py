@@ -72,6 +72,11 @@ MAX_EXPR = 160
 CHAIN_MIN = 4
 
 
+# legacy exception handling's instructions: functions with a delegate (or with any
+# of them when fuel is counted) run on the interpreter
+_LEGACY_EH = frozenset((0x06, 0x07, 0x09, 0x18, 0x19))
+
+
 class TooComplex(Exception):
     """The function cannot be expressed within Python's compiler limits."""
 
@@ -104,10 +109,12 @@ class _E:
 
 class _Ctl:
     __slots__ = ("kind", "opener", "height", "nparams", "nresults", "pyloop", "cid", "escapes",
-                 "mark", "alias", "chain", "level")
+                 "mark", "alias", "chain", "level", "exc", "branches", "hid", "delegated")
 
     def __init__(self, kind: int, height: int, nparams: int, nresults: int, opener: int = -1) -> None:
-        self.kind = kind            # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function
+        # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function, 5 try_table,
+        # 6 legacy try (with catches), 7 legacy try ... delegate
+        self.kind = kind
         self.opener = opener        # body index of the block/loop/if (-1: none)
         self.height = height        # stack height below the params (FunctionInfo.heights)
         self.nparams = nparams
@@ -122,6 +129,14 @@ class _Ctl:
         self.chain: Optional[_Chain] = None   # member of a flattened block chain
         self.level = 0
         self.mark = 0               # len(lines) after the construct's header
+        # a legacy try: the variable holding the caught exception (its catches'
+        # rethrow reads it) once in the catches, and how many catch tests were emitted
+        self.exc: Optional[str] = None
+        self.branches = 0
+        # a handler (try_table, legacy try): its id, and whether a legacy delegate
+        # sends exceptions to it (its except clause then takes _Deleg too)
+        self.hid = 0
+        self.delegated = False
 
 
 class _Chain:
@@ -202,9 +217,14 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
     out = set()
     stack: List[int] = [-1]
     for i, (op, imm) in enumerate(body):
-        if op in (0x02, 0x03, 0x04):
+        if op in (0x02, 0x03, 0x04, 0x06):
             stack.append(i)
-        elif op == 0x0B:
+        elif op == 0x1F:   # try_table: its catch clauses branch (labels outside it)
+            for _kind, _tag, lab in imm[1]:
+                if lab < len(stack):
+                    out.add(stack[-1 - lab])
+            stack.append(i)
+        elif op == 0x0B or op == 0x18:   # (delegate closes a legacy try)
             if len(stack) > 1:
                 stack.pop()
         elif op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:   # br, br_if, br_on_(non_)null
@@ -221,7 +241,8 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
 _RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x0D, 0xD5, 0xD6, 0x04, 0x05, 0x0C,
-                       0x0E, 0x0F, 0x00, 0x03))
+                       0x0E, 0x0F, 0x00, 0x03,
+                       0x08, 0x0A))   # (throw, throw_ref: no run goes on after them)
 # tail calls (calls of every kind: limits.calls_out)
 TAIL_CALL_OPS = frozenset((0x12, 0x13, 0x15))
 
@@ -282,7 +303,7 @@ class _FuelPlan:
                     boundary = True
                 else:
                     acc += n
-            if op == 0x02:
+            if op == 0x02 or op == 0x1F:
                 ctl.append((0, i))
             elif op == 0x03:
                 ctl.append((1, i))
@@ -379,6 +400,13 @@ class FunctionGenerator:
         self.reachable = True
         gtypes = module.global_types()
         self.global_mut = [g.mutable for g in gtypes]
+        # exception handling: the payload size of each tag; Python try statements
+        # open (they count towards Python's limit of nested blocks with the loops)
+        self.tag_params = [len(module.types[t].params) for t in module.tag_types()]
+        self.ntry = 0
+        self.nexc = 0
+        self.nhandler = 0
+        self.deleg_out = False   # a delegate sends an exception to the caller
 
 
     # -- emission helpers -------------------------------------------------------------
@@ -447,7 +475,7 @@ class FunctionGenerator:
         c.cid = self.ncid
         c.pyloop = True
         self.pyloops.append(c)
-        if len(self.pyloops) > MAX_PY_LOOPS:
+        if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
             raise TooComplex("too many nested loops")
         self.emit("while True:")
         self.ind += 1
@@ -568,15 +596,22 @@ class FunctionGenerator:
         if info is None:
             info = validate_function(module, self.index)
         partner = info.partner
+        catches_of = info.catches
         else_of = info.else_of
         block_types = info.block_types
         heights = info.heights
         # Which constructs are branched to (they become Python loops): the one fact
         # found here by a scan, as the validator does not record branch targets.
-        targeted = _targets(body) if info.branch_heights else _EMPTY
+        # (try_table's catch clauses branch too)
+        targeted = (_targets(body) if info.branch_heights or any(op == 0x1F for op, _ in body)
+                    else _EMPTY)
         pending: List[_Ctl] = []   # blocks waiting for the construct they alias
         chain: Optional[_Chain] = None   # the block chain being opened
         nchains = 0
+        # legacy exception handling: fuel counting through legacy handlers is left to
+        # the interpreter
+        if self.fuel and any(op in _LEGACY_EH for op, _ in body):
+            raise TooComplex("legacy exception handling with fuel runs on the interpreter")
         fctl = _Ctl(3, 0, 0, self.nresults)
         self.ctl.append(fctl)
         # past the shallow depth only the frame that crosses it (to raise the recursion
@@ -767,7 +802,7 @@ class FunctionGenerator:
                     st.append(_E("s%d" % (c.height + k), K_VAR))
                 self.reachable = True
                 c.kind = 4  # an if whose else has been seen
-            elif op == 0x0B:  # end
+            elif op == 0x0B or op == 0x18:  # end, or a legacy try's delegate
                 c = self.ctl.pop()
                 if c.kind == 3:
                     if self.reachable:
@@ -779,6 +814,34 @@ class FunctionGenerator:
                     if len(self.lines) == c.mark:
                         self.emit("pass")
                     self.ind -= 1
+                elif c.kind == 5:
+                    self.gen_catches(c, body[c.opener][1][1])
+                elif c.kind == 7:   # delegate: on to the handler it names
+                    if len(self.lines) == c.mark:
+                        self.emit("pass")
+                    self.ind -= 1
+                    self.nexc += 1
+                    x = "_x%d" % self.nexc
+                    self.except_header(c, x)
+                    t = self.delegate_target(imm)
+                    if t is None:
+                        self.deleg_out = True
+                        self.emit(" raise _Deleg(%s, 0)" % x)
+                    else:
+                        t.delegated = True
+                        self.emit(" raise _Deleg(%s, %d)" % (x, t.hid))
+                    self.ntry -= 1
+                elif c.kind == 6:
+                    if c.branches != -2:   # the last catch's test
+                        if len(self.lines) == c.mark:
+                            self.emit("pass")
+                        self.ind -= 1
+                    if c.branches > 0:   # no catch_all: anything else goes on
+                        self.emit("else:")
+                        # (explicitly: what is being handled may be a _Deleg)
+                        self.emit(" raise %s" % c.exc if c.delegated else " raise")
+                    self.ind -= 1
+                    self.ntry -= 1
                 if c.pyloop:
                     self.close_pyloop(c)
                 if c.chain is not None:
@@ -811,6 +874,100 @@ class FunctionGenerator:
                 i = self.skip_dead(i, partner, else_of)
             elif op == 0x01:
                 pass
+            elif op == 0x1F:  # try_table: a Python try statement
+                j = i - 1
+                bp, br = block_types[j]
+                p = len(bp)
+                self.enter(p)
+                c = _Ctl(5, heights[j], p, len(br), j)
+                self.nhandler += 1
+                c.hid = self.nhandler
+                self.ctl.append(c)
+                if j in targeted:
+                    self.open_pyloop(c)
+                self.ntry += 1
+                if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
+                    raise TooComplex("too many nested loops")
+                self.emit("try:")
+                self.ind += 1
+                if self.ind > MAX_INDENT:
+                    raise TooComplex("too deeply nested")
+                c.mark = len(self.lines)
+            elif op == 0x08 or op == 0x0A:  # throw / throw_ref
+                if op == 0x08:
+                    np_ = self.tag_params[imm]
+                    vals = st[len(st) - np_:] if np_ else []
+                    if np_:
+                        del st[len(st) - np_:]
+                    self.emit("%sraise _exn(TG%d, (%s))" % (
+                        self.store_fuel, imm, "".join(e.expr + ", " for e in vals)))
+                else:
+                    e = st.pop()
+                    self.emit("%sraise _throw_ref(%s)" % (self.store_fuel, e.expr))
+                i = self.skip_dead(i, partner, else_of)
+            elif op == 0x06:  # legacy try
+                j = i - 1
+                bp, br = block_types[j]
+                p = len(bp)
+                self.enter(p)
+                delegating = body[partner[j]][0] == 0x18
+                if not catches_of.get(j) and not delegating:
+                    # try ... end without catches: a block
+                    c = _Ctl(0, heights[j], p, len(br), j)
+                    self.ctl.append(c)
+                    if j in targeted:
+                        self.open_pyloop(c)
+                    c.mark = len(self.lines)
+                else:
+                    c = _Ctl(7 if delegating else 6, heights[j], p, len(br), j)
+                    self.nhandler += 1
+                    c.hid = self.nhandler
+                    self.ctl.append(c)
+                    if j in targeted:
+                        self.open_pyloop(c)
+                    self.ntry += 1
+                    if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
+                        raise TooComplex("too many nested loops")
+                    self.emit("try:")
+                    self.ind += 1
+                    if self.ind > MAX_INDENT:
+                        raise TooComplex("too deeply nested")
+                    c.mark = len(self.lines)
+            elif op == 0x07 or op == 0x19:  # legacy catch / catch_all
+                c = self.ctl[-1]
+                if self.reachable:
+                    self.move_results(c.height, c.nresults)
+                if len(self.lines) == c.mark:
+                    self.emit("pass")
+                self.ind -= 1
+                if c.exc is None:
+                    self.nexc += 1
+                    c.exc = "_c%d" % self.nexc
+                    self.except_header(c, "_x%d" % self.nexc)
+                    self.ind += 1
+                    self.emit("%s = _x%d" % (c.exc, self.nexc))
+                del st[c.height:]
+                if op == 0x07:
+                    self.emit("%s %s._tag is TG%d:" % ("elif" if c.branches else "if", c.exc, imm))
+                    c.branches += 1
+                    self.ind += 1
+                    np_ = self.tag_params[imm]
+                    if np_:
+                        names = [self.temp() for _ in range(np_)]
+                        self.emit("%s, = %s._values" % (", ".join(names), c.exc))
+                        st.extend(_E(nm, K_VAR) for nm in names)
+                elif c.branches:
+                    self.emit("else:")
+                    c.branches = -1   # (the else is the last: no raise after it)
+                    self.ind += 1
+                else:
+                    c.branches = -2   # catch_all alone: no test, no indentation
+                c.mark = len(self.lines)
+                self.reachable = True
+            elif op == 0x09:  # rethrow
+                c = self.ctl[-1 - imm]
+                self.emit("%sraise _throw_ref(%s)" % (self.store_fuel, c.exc))
+                i = self.skip_dead(i, partner, else_of)
             elif op == 0x10:  # call
                 ft = module.types[self.func_types[imm]]
                 if imm >= self.nimp:
@@ -893,10 +1050,85 @@ class FunctionGenerator:
         if self.selfloop is not None:
             self.ind = 2
             self.close_pyloop(self.selfloop)
+        if self.deleg_out:
+            # a delegate to the caller: its _Deleg leaves as the exception itself
+            lines = self.lines
+            lines[br_line:] = [" " + line for line in lines[br_line:]]
+            lines.insert(br_line, " try:")
+            lines.append(" except _Deleg as _dx:")
+            lines.append("  raise _dx.exc")
+            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
+            if self.notes is not None:
+                self.notes = {k + (k >= br_line): v for k, v in self.notes.items()}
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
             self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
         return self.lines
+
+    def gen_catches(self, c: _Ctl, clauses: Any) -> None:
+        """The ``except`` of a try_table (``c``, already popped; the try body is
+        done): each catch clause in order tests the exception's tag and branches to
+        its label with the payload (and the exception itself, as the exnref);
+        nothing matching re-raises it."""
+        st = self.stack
+        if len(self.lines) == c.mark:
+            self.emit("pass")
+        self.ind -= 1
+        self.ntry -= 1
+        self.nexc += 1
+        x = "_x%d" % self.nexc
+        self.except_header(c, x)
+        self.ind += 1
+        saved = st[c.height:]
+        del st[c.height:]
+        was = self.reachable
+        unconditional = False
+        for ckind, tag, lab in clauses:
+            if ckind < 2:
+                self.emit("if %s._tag is TG%d:" % (x, tag))
+                self.ind += 1
+                n = self.tag_params[tag]
+                if n:
+                    names = [self.temp() for _ in range(n)]
+                    self.emit("%s, = %s._values" % (", ".join(names), x))
+                    st.extend(_E(nm, K_VAR) for nm in names)
+            if ckind & 1:
+                st.append(_E(x, K_VAR))
+            self.reachable = True
+            self.branch(lab)
+            del st[c.height:]
+            if ckind < 2:
+                self.ind -= 1
+            else:
+                unconditional = True
+                break
+        if not unconditional:
+            # (explicitly: what is being handled may be a _Deleg)
+            self.emit("raise %s" % x if c.delegated else "raise")
+        self.ind -= 1
+        st.extend(saved)
+        self.reachable = was
+
+    def except_header(self, c: _Ctl, x: str) -> None:
+        """The ``except`` line of handler ``c`` binding the exception to ``x``; one
+        a legacy delegate sends exceptions to also takes its ``_Deleg`` (and the
+        others' on their way out)."""
+        if c.delegated:
+            self.emit("except (_WE, _Deleg) as %s:" % x)
+            self.emit(" if %s.__class__ is _Deleg:" % x)
+            self.emit("  if %s.target != %d: raise" % (x, c.hid))
+            self.emit("  %s = %s.exc" % (x, x))
+        else:
+            self.emit("except _WE as %s:" % x)
+
+    def delegate_target(self, depth: int) -> Optional[_Ctl]:
+        """The handler a ``delegate depth`` (its try already popped) sends to: the
+        construct of that label if it is a handler still in its body, else the
+        innermost such around it; None: the caller."""
+        for c in reversed(self.ctl[:len(self.ctl) - depth]):
+            if c.kind == 5 or c.kind == 7 or (c.kind == 6 and c.exc is None):
+                return c
+        return None
 
     def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
         """After an unconditional transfer of control (``body[i - 1]``): the code up to
@@ -911,6 +1143,11 @@ class FunctionGenerator:
             stop = -1
             if c.kind == 2:
                 stop = else_of.get(c.opener, -1)
+            elif c.kind == 6:   # the next catch of a legacy try, else its end
+                for k in self.module.funcs[self.index].info.catches[c.opener]:
+                    if k >= i:
+                        stop = k
+                        break
             if stop < 0:
                 stop = partner[c.opener]
         if self.notes is not None:
@@ -1108,7 +1345,9 @@ class FunctionGenerator:
         args = [a.expr for a in st[len(st) - np_:]] if np_ else []
         if np_:
             del st[len(st) - np_:]
-        if op == 0x12 and imm >= self.nimp and not self.tail_funcs(imm - self.nimp):
+        # (inside a try_table the callee must not run under its handlers: the
+        # trampoline runs it once this frame is gone)
+        if op == 0x12 and imm >= self.nimp and not self.ntry and not self.tail_funcs(imm - self.nimp):
             self.callees.add(imm)
             self.plain_tail_lines.append(len(self.lines))
             self.emit("%sreturn f%d(%s)" % (self.store_fuel, imm, ", ".join(args + ["_d"])))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Dict, List
 
-from ...errors import Trap
+from ...errors import Trap, WasmException
 from .. import bulk
 from .. import numerics as num
 
@@ -70,6 +70,14 @@ def _make_extend_load(fmt: str, width: int) -> Any:
 
     return load
 
+def _throw_ref(exn: Any) -> BaseException:
+    """What ``throw_ref`` raises: the exnref's exception itself (a null one traps);
+    a fresh traceback each time, so re-throwing in a loop keeps none growing."""
+    if exn is None:
+        return Trap("null exception reference")
+    return exn.with_traceback(None)
+
+
 class TailCall(tuple):
     """What the body of a function containing tail calls returns for one:
     ``(callee, args)``, ``callee`` a *tail entry* (the body of a function that may
@@ -80,10 +88,22 @@ class TailCall(tuple):
     __slots__ = ()
 
 
+class _Deleg(Exception):
+    """A wasm exception on its way to the handler a legacy ``delegate`` names
+    (``target``: the id codegen gave that handler, 0: the function's caller).
+    Handlers in between are ``except _WE`` clauses, which let it pass; it never
+    leaves the function that raised it (see codegen, legacy exceptions)."""
+
+    def __init__(self, exc: BaseException, target: int) -> None:
+        self.exc = exc
+        self.target = target
+
+
 BASE_NAMESPACE: Dict[str, Any] = dict(num.NAMESPACE)
 BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
+    "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref, "_Deleg": _Deleg,
     "_exhausted": _exhausted,
     "_TC": TailCall,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,

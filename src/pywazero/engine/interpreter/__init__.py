@@ -11,7 +11,7 @@ import functools
 import struct
 from typing import Any, List, Tuple
 
-from ...errors import Trap
+from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
@@ -19,7 +19,8 @@ from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
-from .kinds import K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I
+from .kinds import (K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I,
+                    K_TAIL_CALL)
 
 __all__ = ["InterpreterEngine", "InterpretedModule", "FuncCode", "execute"]
 
@@ -212,347 +213,407 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
     frames: List[Any] = []
     WFI = WasmFunctionInstance
     LAZY = _LazyCode
-    try:
-        while True:
-            k, a, b, c = code[pc]
-            pc += 1
-            # Two-level dispatch: groups of 8 kinds, hottest first (see kinds.py).
-            if k < 8:
-                if k == 0:  # LGET
-                    S.append(L[a])
-                elif k == 1:  # LC_ADD
-                    S.append((L[a] + b) & c)
-                elif k == 2:  # LL_BIN
-                    S.append(c(L[a], L[b]))
-                elif k == 3:  # LC_BIN
-                    S.append(c(L[a], b))
-                elif k == 4:  # LSET
-                    L[a] = S.pop()
-                elif k == 5:  # CONST
-                    S.append(a)
-                elif k == 6:  # BR_IF_LLBIN
-                    if c(L[b[0]], L[b[1]]):
+    while True:   # (re-entered after a wasm exception was caught)
+        try:
+            while True:
+                k, a, b, c = code[pc]
+                pc += 1
+                # Two-level dispatch: groups of 8 kinds, hottest first (see kinds.py).
+                if k < 8:
+                    if k == 0:  # LGET
+                        S.append(L[a])
+                    elif k == 1:  # LC_ADD
+                        S.append((L[a] + b) & c)
+                    elif k == 2:  # LL_BIN
+                        S.append(c(L[a], L[b]))
+                    elif k == 3:  # LC_BIN
+                        S.append(c(L[a], b))
+                    elif k == 4:  # LSET
+                        L[a] = S.pop()
+                    elif k == 5:  # CONST
+                        S.append(a)
+                    elif k == 6:  # BR_IF_LLBIN
+                        if c(L[b[0]], L[b[1]]):
+                            pc = a
+                    elif k == 7:  # BR_IF_LCBIN
+                        if c(L[b[0]], b[1]):
+                            pc = a
+                elif k < 16:
+                    if k == 8:  # LC_ADD_LSET
+                        L[c[1]] = (L[a] + b) & c[0]
+                    elif k == 9:  # BIN
+                        y = S.pop()
+                        S[-1] = a(S[-1], y)
+                    elif k == 10:  # BIN_LSET
+                        y = S.pop()
+                        L[b] = a(S.pop(), y)
+                    elif k == 11:  # LL_BIN_LSET
+                        L[c[1]] = c[0](L[a], L[b])
+                    elif k == 12:  # LC_BIN_LSET
+                        L[c[1]] = c[0](L[a], b)
+                    elif k == 13:  # ADD
+                        y = S.pop()
+                        S[-1] = (S[-1] + y) & a
+                    elif k == 14:  # C_ADD
+                        S[-1] = (S[-1] + a) & b
+                    elif k == 15:  # JMP
                         pc = a
-                elif k == 7:  # BR_IF_LCBIN
-                    if c(L[b[0]], b[1]):
-                        pc = a
-            elif k < 16:
-                if k == 8:  # LC_ADD_LSET
-                    L[c[1]] = (L[a] + b) & c[0]
-                elif k == 9:  # BIN
-                    y = S.pop()
-                    S[-1] = a(S[-1], y)
-                elif k == 10:  # BIN_LSET
-                    y = S.pop()
-                    L[b] = a(S.pop(), y)
-                elif k == 11:  # LL_BIN_LSET
-                    L[c[1]] = c[0](L[a], L[b])
-                elif k == 12:  # LC_BIN_LSET
-                    L[c[1]] = c[0](L[a], b)
-                elif k == 13:  # ADD
-                    y = S.pop()
-                    S[-1] = (S[-1] + y) & a
-                elif k == 14:  # C_ADD
-                    S[-1] = (S[-1] + a) & b
-                elif k == 15:  # JMP
-                    pc = a
-            elif k < 24:
-                if k == 16:  # LL_ADD
-                    S.append((L[a] + L[b]) & c)
-                elif k == 17:  # BR_IF
-                    if S.pop():
-                        pc = a
-                elif k == 18:  # BR_IF_BIN
-                    y = S.pop()
-                    if b(S.pop(), y):
-                        pc = a
-                elif k == 19:  # LOAD
-                    v = a(data, S[-1] + b)[0]
-                    S[-1] = v if c is None else c(v)
-                elif k == 20:  # STORE
-                    v = S.pop()
-                    if c is not None:
-                        v = c(v)
-                    a(data, S.pop() + b, v)
-                elif k == 21:  # LTEE
-                    L[a] = S[-1]
-                elif k == 22 or k == 23:  # CALL / CALL_INDIRECT
-                    if k == 22:
-                        f = F[a]
-                    elif b < 0:   # call_ref
-                        f = S.pop()
-                        if f is None:
-                            raise Trap("null function reference")
-                        b = c[0]
-                    else:
-                        i = S.pop()
-                        elems = inst.tables[b].elements
-                        if i >= len(elems):
-                            raise Trap("undefined element")
-                        f = elems[i]
-                        if f is None:
-                            raise Trap("uninitialized element")
-                        ft = inst.types[a]
-                        if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
-                            raise Trap("indirect call type mismatch")
-                        b = c[0]
-                    n = len(S) - b
-                    if f.__class__ is WFI and f.engine is engine:
-                        if len(frames) >= limit:
-                            raise Trap("call stack exhausted")
-                        fc = f.code
-                        if fc.__class__ is LAZY:
-                            fc = _resolve(f)
-                        if b == 1:
-                            L2 = [S.pop()]
+                elif k < 24:
+                    if k == 16:  # LL_ADD
+                        S.append((L[a] + L[b]) & c)
+                    elif k == 17:  # BR_IF
+                        if S.pop():
+                            pc = a
+                    elif k == 18:  # BR_IF_BIN
+                        y = S.pop()
+                        if b(S.pop(), y):
+                            pc = a
+                    elif k == 19:  # LOAD
+                        v = a(data, S[-1] + b)[0]
+                        S[-1] = v if c is None else c(v)
+                    elif k == 20:  # STORE
+                        v = S.pop()
+                        if c is not None:
+                            v = c(v)
+                        a(data, S.pop() + b, v)
+                    elif k == 21:  # LTEE
+                        L[a] = S[-1]
+                    elif k == 22 or k == 23:  # CALL / CALL_INDIRECT
+                        if k == 22:
+                            f = F[a]
+                        elif b < 0:   # call_ref
+                            f = S.pop()
+                            if f is None:
+                                raise Trap("null function reference")
+                            b = c[0]
                         else:
-                            L2 = S[n:]
+                            i = S.pop()
+                            elems = inst.tables[b].elements
+                            if i >= len(elems):
+                                raise Trap("undefined element")
+                            f = elems[i]
+                            if f is None:
+                                raise Trap("uninitialized element")
+                            ft = inst.types[a]
+                            if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
+                                raise Trap("indirect call type mismatch")
+                            b = c[0]
+                        n = len(S) - b
+                        if f.__class__ is WFI and f.engine is engine:
+                            if len(frames) >= limit:
+                                raise Trap("call stack exhausted")
+                            fc = f.code
+                            if fc.__class__ is LAZY:
+                                fc = _resolve(f)
+                            if b == 1:
+                                L2 = [S.pop()]
+                            else:
+                                L2 = S[n:]
+                                del S[n:]
+                            if fc.local_init:
+                                if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
+                                    raise Trap("call stack exhausted")
+                                L2 += fc.local_init
+                            frames.append((code, pc, L, S, fi))
+                            fi = f
+                            code = fc.code
+                            pc = 0
+                            L = L2
+                            S = []
+                            if f.module is not inst:
+                                inst = f.module
+                                G = inst.globals
+                                F = inst.funcs
+                                data = inst.mems[0].data if inst.mems else None
+                        else:
+                            args = S[n:]
                             del S[n:]
-                        if fc.local_init:
-                            if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
-                                raise Trap("call stack exhausted")
-                            L2 += fc.local_init
-                        frames.append((code, pc, L, S, fi))
-                        fi = f
-                        code = fc.code
-                        pc = 0
-                        L = L2
-                        S = []
-                        if f.module is not inst:
-                            inst = f.module
-                            G = inst.globals
-                            F = inst.funcs
-                            data = inst.mems[0].data if inst.mems else None
-                    else:
-                        args = S[n:]
-                        del S[n:]
-                        S += _call_other(f, args, inst, base + len(frames) + 1)
-            elif k < 32:
-                if k == 24:  # RETURN
-                    if not frames:
-                        return S[len(S) - a:] if a else []
-                    if a == 1:
-                        v = S[-1]
-                        code, pc, L, S, fi = frames.pop()
-                        S.append(v)
-                    elif a == 0:
-                        code, pc, L, S, fi = frames.pop()
-                    else:
-                        res = S[len(S) - a:]
-                        code, pc, L, S, fi = frames.pop()
-                        S += res
-                    if fi.module is not inst:
-                        inst = fi.module
-                        G = inst.globals
-                        F = inst.funcs
-                        data = inst.mems[0].data if inst.mems else None
-                elif k == 25:  # GGET
-                    S.append(G[a].value)
-                elif k == 26:  # GSET
-                    G[a].value = S.pop()
-                elif k == 27:  # IF_LCBIN
-                    if not c(L[b[0]], b[1]):
-                        pc = a
-                elif k == 28:  # IF_LLBIN
-                    if not c(L[b[0]], L[b[1]]):
-                        pc = a
-                elif k == 29:  # IF_BIN
-                    y = S.pop()
-                    if not b(S.pop(), y):
-                        pc = a
-                elif k == 30:  # IF_FALSE
-                    if not S.pop():
-                        pc = a
-                elif k == 31:  # LL_ADD_LSET
-                    L[c[1]] = (L[a] + L[b]) & c[0]
-            elif k < 40:
-                if k == 32:  # LOAD8U
-                    S[-1] = data[S[-1] + a]
-                elif k == 33:  # STORE8
-                    v = S.pop()
-                    data[S.pop() + a] = v & 0xFF
-                elif k == 34:  # C_BIN
-                    S[-1] = b(S[-1], a)
-                elif k == 35:  # L_BIN
-                    S[-1] = b(S[-1], L[a])
-                elif k == 36:  # UN
-                    S[-1] = a(S[-1])
-                elif k == 37:  # L_UN
-                    S.append(b(L[a]))
-                elif k == 38:  # CONST_LSET
-                    L[b] = a
-                elif k == 39:  # LGET_LSET
-                    L[b] = L[a]
-            elif k < 48:
-                if k == 40:  # DROP
-                    S.pop()
-                elif k == 41:  # SELECT
-                    cond = S.pop()
-                    y = S.pop()
-                    if not cond:
-                        S[-1] = y
-                elif k == 42:  # BR_IF_UN
-                    if b(S.pop()):
-                        pc = a
-                elif k == 43:  # BR_IF_LUN
-                    if c(L[b]):
-                        pc = a
-                elif k == 44:  # IF_UN
-                    if not b(S.pop()):
-                        pc = a
-                elif k == 45:  # IF_LUN
-                    if not c(L[b]):
-                        pc = a
-                elif k == 46 or k == 47:  # BR_A / BR_IF_A (with stack adjustment)
-                    if k == 47 and not S.pop():
-                        continue
-                    if c == 0:
-                        del S[b:]
-                    elif c == 1:
-                        v = S[-1]
-                        del S[b:]
-                        S.append(v)
-                    else:
-                        S[b:] = S[len(S) - c:]
-                    pc = a
-            else:
-                if k == 48:  # BR_TABLE
-                    i = S.pop()
-                    if i >= b:
-                        i = b
-                    pc, h, n = a[i]
-                    if h >= 0:
-                        if n == 0:
-                            del S[h:]
-                        else:
-                            S[h:] = S[len(S) - n:]
-                elif k == 49:  # RARE
-                    a(S, inst, b, c)
-                elif k == 50:  # LOADM
-                    v = a(inst.mems[c[1]].data, S[-1] + b)[0]
-                    S[-1] = v if c[0] is None else c[0](v)
-                elif k == 51:  # STOREM
-                    v = S.pop()
-                    if c[0] is not None:
-                        v = c[0](v)
-                    a(inst.mems[c[1]].data, S.pop() + b, v)
-                elif k == 52:  # UNREACHABLE
-                    raise Trap("unreachable")
-                elif k == 53:  # TAIL_CALL: the callee replaces this frame
-                    # (THE tail call of this engine: return_call (a == 0),
-                    # return_call_indirect (1) and return_call_ref (2) only differ
-                    # in how the FunctionInstance is found)
-                    if a == 0:
-                        f = F[b]
-                    elif a == 1:
-                        i = S.pop()
-                        elems = inst.tables[b[1]].elements
-                        if i >= len(elems):
-                            raise Trap("undefined element")
-                        f = elems[i]
-                        if f is None:
-                            raise Trap("uninitialized element")
-                        ft = inst.types[b[0]]
-                        if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
-                            raise Trap("indirect call type mismatch")
-                    else:
-                        f = S.pop()
-                        if f is None:
-                            raise Trap("null function reference")
-                    n = len(S) - c
-                    if f.__class__ is WFI and f.engine is engine:
-                        fc = f.code
-                        if fc.__class__ is LAZY:
-                            fc = _resolve(f)
-                        L = S[n:]
-                        if fc.local_init:
-                            if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
-                                raise Trap("call stack exhausted")
-                            L += fc.local_init
-                        # the caller's frame is reused: no frame is pushed, so a
-                        # chain of tail calls runs in constant space
-                        fi = f
-                        code = fc.code
-                        pc = 0
-                        S = []
-                        if f.module is not inst:
-                            inst = f.module
-                            G = inst.globals
-                            F = inst.funcs
-                            data = inst.mems[0].data if inst.mems else None
-                    else:
-                        # a host function (or another engine's): a call, then return
-                        # its results (run at this frame's depth: this one is gone)
-                        res = _call_other(f, S[n:], inst, base + len(frames))
+                            S += _call_other(f, args, inst, base + len(frames) + 1)
+                elif k < 32:
+                    if k == 24:  # RETURN
                         if not frames:
-                            return res
-                        code, pc, L, S, fi = frames.pop()
-                        S += res
+                            return S[len(S) - a:] if a else []
+                        if a == 1:
+                            v = S[-1]
+                            code, pc, L, S, fi = frames.pop()
+                            S.append(v)
+                        elif a == 0:
+                            code, pc, L, S, fi = frames.pop()
+                        else:
+                            res = S[len(S) - a:]
+                            code, pc, L, S, fi = frames.pop()
+                            S += res
                         if fi.module is not inst:
                             inst = fi.module
                             G = inst.globals
                             F = inst.funcs
                             data = inst.mems[0].data if inst.mems else None
-                # execution limits (only in code translated with them on).  Keep this
-                # chain last, starting with K_FUEL: execute_limited (_limits_first)
-                # is this function with the chain moved to the front.
-                elif k == 54:  # FUEL: charge a straight-line run
-                    b.cell_contents -= a
-                elif k == 61:  # JMP_CHECK_F: a loop's back-edge, with its header's check
-                    v = b.cell_contents
-                    if v <= 0:   # (nothing left, or the reserve refills the cell)
-                        v = engine.limits.refill()
-                    b.cell_contents = v - c
-                    pc = a
-                elif k == 62:  # JMP_CHECK_I: the same for interruption
-                    if b.cell_contents:
-                        engine.limits.interrupted()
-                    pc = a
-                elif k == 55:  # CHECK_F: loop header
-                    v = b.cell_contents
-                    if v <= 0:
-                        v = engine.limits.refill()
-                    b.cell_contents = v - a
-                elif k == 56:  # CHECK_I: loop header or function entry
-                    if b.cell_contents:
-                        engine.limits.interrupted()
-                elif k == 57:  # CHECK_FI: loop header (flag first, as the compiler)
-                    if c.cell_contents:
-                        engine.limits.interrupted()
-                    v = b.cell_contents
-                    if v <= 0:
-                        v = engine.limits.refill()
-                    b.cell_contents = v - a
-                elif k == 58 or k == 59:  # ENTRY_F / ENTRY_FI: function entry
-                    v = b.cell_contents - 1
-                    b.cell_contents = v - a
-                    if v <= 0:
-                        engine.limits.refill(a)
-                    if k == 59 and c.cell_contents:
-                        engine.limits.interrupted()
-                elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
-                    b.cell_contents += c
-                    pc = a
+                    elif k == 25:  # GGET
+                        S.append(G[a].value)
+                    elif k == 26:  # GSET
+                        G[a].value = S.pop()
+                    elif k == 27:  # IF_LCBIN
+                        if not c(L[b[0]], b[1]):
+                            pc = a
+                    elif k == 28:  # IF_LLBIN
+                        if not c(L[b[0]], L[b[1]]):
+                            pc = a
+                    elif k == 29:  # IF_BIN
+                        y = S.pop()
+                        if not b(S.pop(), y):
+                            pc = a
+                    elif k == 30:  # IF_FALSE
+                        if not S.pop():
+                            pc = a
+                    elif k == 31:  # LL_ADD_LSET
+                        L[c[1]] = (L[a] + L[b]) & c[0]
+                elif k < 40:
+                    if k == 32:  # LOAD8U
+                        S[-1] = data[S[-1] + a]
+                    elif k == 33:  # STORE8
+                        v = S.pop()
+                        data[S.pop() + a] = v & 0xFF
+                    elif k == 34:  # C_BIN
+                        S[-1] = b(S[-1], a)
+                    elif k == 35:  # L_BIN
+                        S[-1] = b(S[-1], L[a])
+                    elif k == 36:  # UN
+                        S[-1] = a(S[-1])
+                    elif k == 37:  # L_UN
+                        S.append(b(L[a]))
+                    elif k == 38:  # CONST_LSET
+                        L[b] = a
+                    elif k == 39:  # LGET_LSET
+                        L[b] = L[a]
+                elif k < 48:
+                    if k == 40:  # DROP
+                        S.pop()
+                    elif k == 41:  # SELECT
+                        cond = S.pop()
+                        y = S.pop()
+                        if not cond:
+                            S[-1] = y
+                    elif k == 42:  # BR_IF_UN
+                        if b(S.pop()):
+                            pc = a
+                    elif k == 43:  # BR_IF_LUN
+                        if c(L[b]):
+                            pc = a
+                    elif k == 44:  # IF_UN
+                        if not b(S.pop()):
+                            pc = a
+                    elif k == 45:  # IF_LUN
+                        if not c(L[b]):
+                            pc = a
+                    elif k == 46 or k == 47:  # BR_A / BR_IF_A (with stack adjustment)
+                        if k == 47 and not S.pop():
+                            continue
+                        if c == 0:
+                            del S[b:]
+                        elif c == 1:
+                            v = S[-1]
+                            del S[b:]
+                            S.append(v)
+                        else:
+                            S[b:] = S[len(S) - c:]
+                        pc = a
                 else:
-                    raise AssertionError(f"bad internal instruction {k}")
-    except (struct.error, OverflowError, IndexError):
-        # In validated code only memory accesses can fail this way: struct's
-        # unpack_from/pack_into and the byte accesses of LOAD8U/STORE8 (addresses are
-        # never negative).  Host functions' exceptions come wrapped in _Passthrough.
-        trap = Trap("out of bounds memory access")
-        trap.wasm_stack.extend(_stack(fi, frames))
-        raise trap from None
-    except Trap as trap:
-        trap.wasm_stack.extend(_stack(fi, frames))
-        raise
-    except RecursionError:
-        trap = Trap("call stack exhausted")
-        trap.wasm_stack.extend(_stack(fi, frames))
-        raise trap from None
-    except _Passthrough as p:
-        host_exc = p.exc
+                    if k == 48:  # BR_TABLE
+                        i = S.pop()
+                        if i >= b:
+                            i = b
+                        pc, h, n = a[i]
+                        if h >= 0:
+                            if n == 0:
+                                del S[h:]
+                            else:
+                                S[h:] = S[len(S) - n:]
+                    elif k == 49:  # RARE
+                        a(S, inst, b, c)
+                    elif k == 50:  # LOADM
+                        v = a(inst.mems[c[1]].data, S[-1] + b)[0]
+                        S[-1] = v if c[0] is None else c[0](v)
+                    elif k == 51:  # STOREM
+                        v = S.pop()
+                        if c[0] is not None:
+                            v = c[0](v)
+                        a(inst.mems[c[1]].data, S.pop() + b, v)
+                    elif k == 52:  # UNREACHABLE
+                        raise Trap("unreachable")
+                    elif k == 53:  # TAIL_CALL: the callee replaces this frame
+                        # (THE tail call of this engine: return_call (a == 0),
+                        # return_call_indirect (1) and return_call_ref (2) only differ
+                        # in how the FunctionInstance is found)
+                        if a == 0:
+                            f = F[b]
+                        elif a == 1:
+                            i = S.pop()
+                            elems = inst.tables[b[1]].elements
+                            if i >= len(elems):
+                                raise Trap("undefined element")
+                            f = elems[i]
+                            if f is None:
+                                raise Trap("uninitialized element")
+                            ft = inst.types[b[0]]
+                            if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
+                                raise Trap("indirect call type mismatch")
+                        else:
+                            f = S.pop()
+                            if f is None:
+                                raise Trap("null function reference")
+                        n = len(S) - c
+                        if f.__class__ is WFI and f.engine is engine:
+                            fc = f.code
+                            if fc.__class__ is LAZY:
+                                fc = _resolve(f)
+                            L = S[n:]
+                            if fc.local_init:
+                                if len(fc.local_init) > _BIG_FRAME and _too_many_slots(frames, fc):
+                                    raise Trap("call stack exhausted")
+                                L += fc.local_init
+                            # the caller's frame is reused: no frame is pushed, so a
+                            # chain of tail calls runs in constant space
+                            fi = f
+                            code = fc.code
+                            pc = 0
+                            S = []
+                            if f.module is not inst:
+                                inst = f.module
+                                G = inst.globals
+                                F = inst.funcs
+                                data = inst.mems[0].data if inst.mems else None
+                        else:
+                            # a host function (or another engine's): a call, then return
+                            # its results (run at this frame's depth: this one is gone)
+                            res = _call_other(f, S[n:], inst, base + len(frames))
+                            if not frames:
+                                return res
+                            code, pc, L, S, fi = frames.pop()
+                            S += res
+                            if fi.module is not inst:
+                                inst = fi.module
+                                G = inst.globals
+                                F = inst.funcs
+                                data = inst.mems[0].data if inst.mems else None
+                    # execution limits (only in code translated with them on).  Keep this
+                    # chain last, starting with K_FUEL: execute_limited (_limits_first)
+                    # is this function with the chain moved to the front.
+                    elif k == 54:  # FUEL: charge a straight-line run
+                        b.cell_contents -= a
+                    elif k == 61:  # JMP_CHECK_F: a loop's back-edge, with its header's check
+                        v = b.cell_contents
+                        if v <= 0:   # (nothing left, or the reserve refills the cell)
+                            v = engine.limits.refill()
+                        b.cell_contents = v - c
+                        pc = a
+                    elif k == 62:  # JMP_CHECK_I: the same for interruption
+                        if b.cell_contents:
+                            engine.limits.interrupted()
+                        pc = a
+                    elif k == 55:  # CHECK_F: loop header
+                        v = b.cell_contents
+                        if v <= 0:
+                            v = engine.limits.refill()
+                        b.cell_contents = v - a
+                    elif k == 56:  # CHECK_I: loop header or function entry
+                        if b.cell_contents:
+                            engine.limits.interrupted()
+                    elif k == 57:  # CHECK_FI: loop header (flag first, as the compiler)
+                        if c.cell_contents:
+                            engine.limits.interrupted()
+                        v = b.cell_contents
+                        if v <= 0:
+                            v = engine.limits.refill()
+                        b.cell_contents = v - a
+                    elif k == 58 or k == 59:  # ENTRY_F / ENTRY_FI: function entry
+                        v = b.cell_contents - 1
+                        b.cell_contents = v - a
+                        if v <= 0:
+                            engine.limits.refill(a)
+                        if k == 59 and c.cell_contents:
+                            engine.limits.interrupted()
+                    elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
+                        b.cell_contents += c
+                        pc = a
+                    else:
+                        raise AssertionError(f"bad internal instruction {k}")
+        except (struct.error, OverflowError, IndexError):
+            # In validated code only memory accesses can fail this way: struct's
+            # unpack_from/pack_into and the byte accesses of LOAD8U/STORE8 (addresses are
+            # never negative).  Host functions' exceptions come wrapped in _Passthrough.
+            trap = Trap("out of bounds memory access")
+            trap.wasm_stack.extend(_stack(fi, frames))
+            raise trap from None
+        except Trap as trap:
+            trap.wasm_stack.extend(_stack(fi, frames))
+            raise
+        except RecursionError:
+            trap = Trap("call stack exhausted")
+            trap.wasm_stack.extend(_stack(fi, frames))
+            raise trap from None
+        except _Passthrough as p:
+            host_exc = p.exc
+            break
+        except WasmException as e:
+            exc = e
+        # a wasm exception: the innermost handler of this frame, else of its callers
+        while True:
+            regions = fi.code.handlers
+            # (not after a tail call to another engine's function: this frame is
+            # gone, its handlers with it)
+            if regions is not None and code[pc - 1][0] != K_TAIL_CALL:
+                npc = _catch(regions, pc - 1, exc, S, L, fi.module.tags)
+                if npc >= 0:
+                    break
+            if not frames:
+                raise exc
+            code, pc, L, S, fi = frames.pop()
+        pc = npc
+        if fi.module is not inst:
+            inst = fi.module
+            G = inst.globals
+            F = inst.funcs
+            data = inst.mems[0].data if inst.mems else None
     # re-raised outside the handler so the host's exception keeps its own context
     raise host_exc
+
+
+def _catch(regions: Any, p: int, exc: WasmException, S: List[Any], L: List[Any], tags: List[Any]) -> int:
+    """The pc of the handler of ``exc`` raised at ``p`` in code with handler
+    ``regions`` (FuncCode.handlers), with the operand stack ``S`` (and, for a legacy
+    catch, the local slot holding the exception) set up for it; -1 if none."""
+    best = -1
+    best_start = -1
+    for idx, reg in enumerate(regions):
+        # the innermost region around p: nested regions may start at the same pc, the
+        # inner one comes later
+        if reg[0] <= p < reg[1] and reg[0] >= best_start:
+            best = idx
+            best_start = reg[0]
+    tag = exc._tag
+    r = best
+    while r >= 0:
+        _start, _end, nxt, kind, data = regions[r]
+        if kind == 0:
+            for ckind, t, pc, h in data:
+                if ckind >= 2 or tags[t] is tag:
+                    if h >= 0:
+                        del S[h:]
+                    if ckind < 2:
+                        S.extend(exc._values)
+                    if ckind & 1:
+                        S.append(exc)
+                    return pc
+        elif kind == 1:
+            for t, pc, h, slot in data:
+                if t is None or tags[t] is tag:
+                    del S[h:]
+                    if t is not None:
+                        S.extend(exc._values)
+                    L[slot] = exc
+                    return pc
+        r = nxt
+    return -1
 
 
 def _stack(fi: Any, frames: List[Any]) -> List[str]:
@@ -590,8 +651,9 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
                 and isinstance(t.ops[0], opclass) and isinstance(t.comparators[0], ast.Constant)
                 and t.comparators[0].value == value)
 
-    # the dispatch: the `if k < 8:` statement inside the `while True:` loop
-    loop = next(n for n in ast.walk(func) if isinstance(n, ast.While))
+    # the dispatch: the `if k < 8:` statement inside the inner `while True:` loop
+    loop = next(n for n in ast.walk(func) if isinstance(n, ast.While)
+                and any(is_cmp(x, ast.Lt, 8) for x in n.body))
     pos = next(i for i, n in enumerate(loop.body) if is_cmp(n, ast.Lt, 8))
     dispatch = loop.body[pos]
     group = dispatch

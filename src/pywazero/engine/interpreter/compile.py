@@ -52,11 +52,19 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 class FuncCode:
     """The interpreter's code for one defined function (shared by all instances)."""
 
-    __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index")
+    __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index", "handlers")
 
     def __init__(self, code: list, nparams: int, nresults: int, local_init: list,
-                 ftype: FuncType, index: int) -> None:
+                 ftype: FuncType, index: int, handlers: Optional[list] = None) -> None:
         self.code = code
+        # exception handling: None, or the regions of code whose exceptions a
+        # try_table / legacy try handles: (start, end, next, kind, data) with
+        # code[start:end] the region, ``next`` the region tried when this one does
+        # not catch (-1: the caller), kind 0 try_table (data: its clauses
+        # (catch kind, tag, target pc, stack height to cut to or -1)), 1 legacy try
+        # (data: (tag or None for catch_all, handler pc, height, exception slot)),
+        # 2 legacy try ... delegate (no data; ``next`` is the delegate's target)
+        self.handlers = handlers
         self.nparams = nparams
         self.nresults = nresults
         self.local_init = local_init
@@ -236,11 +244,11 @@ class _Ctl:
     FunctionInfo; what is kept here is about the code being emitted)."""
 
     __slots__ = ("kind", "opener", "height", "arity", "fixups", "loop_pc", "if_fixup", "stop",
-                 "then_run", "check")
+                 "then_run", "check", "region", "outer_region", "slot")
 
     def __init__(self, kind: int, opener: int, height: int, arity: int, loop_pc: int,
                  stop: int) -> None:
-        self.kind = kind          # 0 block, 1 loop, 2 if, 3 function
+        self.kind = kind          # 0 block, 1 loop, 2 if, 3 function, 4 try_table, 5 try
         self.opener = opener      # body index of the block/loop/if (-1: the function)
         self.height = height      # FunctionInfo.heights[opener]
         self.arity = arity        # label arity: the loop's params, else the results
@@ -254,6 +262,12 @@ class _Ctl:
         # with the run before the if (the else arm gives that part back)
         self.then_run: Optional[Tuple[list, int]] = None
         self.check: Optional[list] = None   # a loop's header check (limits on)
+        # exception handling: the handler region a try_table / try opened (-1:
+        # none), the innermost region open around this construct, the local slot
+        # holding a legacy try's caught exception (for rethrow)
+        self.region = -1
+        self.outer_region = -1
+        self.slot = -1
 
 
 # ops whose result is a plain function of their operands (numeric)
@@ -361,6 +375,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
     block_types = info.block_types
     heights = info.heights
     branch_heights = info.branch_heights
+    catches = info.catches
     ftype = module.types[func.type_index]
     nimp = len(func_types) - len(module.funcs)
     local_types = list(ftype.params) + func.local_types()
@@ -381,6 +396,13 @@ def compile_function(module: Module, index: int, func_types: List[int],
     tramps: List[Tuple[list, list, int]] = []   # (forward br_if, its run, run amount there)
     elses: List[Tuple[list, Tuple[list, int]]] = []   # (else arm's charge, then_run)
     backs: List[Tuple[list, list]] = []   # (JMP_CHECK_F, the loop's header check)
+    # exception handling: regions (see FuncCode.handlers), the open ones, catch
+    # clauses branching to the function's label (their pc: a RETURN added at the end)
+    regions: List[list] = []
+    open_regions: List[int] = []
+    returns: List[Tuple[list, int]] = []
+    tag_types: Optional[List[int]] = None
+    nslots = 0
     # (a function that calls none needs no interruption check at its entry: it runs
     # for a bounded time between its loops' checks; ExecutionLimits.enter checks
     # calls from Python)
@@ -606,12 +628,28 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 out.append(run)
                 elses.append((run, c.then_run))
             reachable = True
-        elif op == 0x0B:  # end
+        elif op == 0x0B or op == 0x18:  # end, or a legacy try's delegate
             c = ctl.pop()
             end_pc = len(out)
+            if c.region >= 0 and regions[c.region][1] < 0:
+                regions[c.region][1] = end_pc
+                open_regions.pop()
+                if op == 0x18:
+                    # the target's handler: its own if it is a try_table / try still
+                    # in its body, else the innermost region open around it
+                    reg = regions[c.region]
+                    reg[3] = 2
+                    reg[2] = -1
+                    for j in range(len(ctl) - 1 - imm, -1, -1):
+                        cj = ctl[j]
+                        if cj.region >= 0 and regions[cj.region][1] < 0:
+                            reg[2] = cj.region
+                            break
             for k in c.fixups:
                 if isinstance(k, tuple):
                     out[k[0]][1][k[1]][0] = end_pc
+                elif isinstance(k, list):   # a catch clause's target
+                    k[2] = end_pc
                 else:
                     out[k][1] = end_pc
             if c.if_fixup >= 0:
@@ -656,6 +694,64 @@ def compile_function(module: Module, index: int, func_types: List[int],
             i = ctl[-1].stop
         elif op == 0x01:  # nop
             pass
+        elif op == 0x1F or op == 0x06:  # try_table / legacy try
+            opener = i - 1
+            p, r = block_types[opener]
+            if op == 0x06:
+                cs = catches.get(opener)
+                stop = cs[0] if cs else partner[opener]
+            else:
+                stop = partner[opener]
+            c = _Ctl(4 if op == 0x1F else 5, opener, heights[opener], len(r), len(out), stop)
+            c.outer_region = open_regions[-1] if open_regions else -1
+            data: list = []
+            if op == 0x1F:
+                for ckind, tag, lab in imm[1]:
+                    t = ctl[-1 - lab]
+                    clause = [ckind, tag, -1, t.height]
+                    if t.kind == 3:
+                        clause[3] = -1
+                        returns.append((clause, t.arity))
+                    elif t.kind == 1:
+                        clause[2] = t.loop_pc
+                    else:
+                        t.fixups.append(clause)   # type: ignore[arg-type]
+                    data.append(clause)
+            elif cs:
+                c.slot = len(local_types) + nslots
+                nslots += 1
+            c.region = len(regions)
+            regions.append([len(out), -1, c.outer_region, 0 if op == 0x1F else 1, data])
+            open_regions.append(c.region)
+            ctl.append(c)
+        elif op == 0x07 or op == 0x19:  # legacy catch / catch_all
+            c = ctl[-1]
+            reg = regions[c.region]
+            if reg[1] < 0:   # the first: the try's body ends here
+                reg[1] = len(out)
+                open_regions.pop()
+            if reachable:
+                emit(K_JMP, -1, 0, 0)
+                c.fixups.append(len(out) - 1)
+            reg[4].append((imm if op == 0x07 else None, len(out), c.height, c.slot))
+            cs = catches[c.opener]
+            k = cs.index(i - 1) + 1
+            c.stop = cs[k] if k < len(cs) else partner[c.opener]
+            barrier = len(out)
+            run = None
+            reachable = True
+        elif op == 0x08 or op == 0x0A or op == 0x09:  # throw / throw_ref / rethrow
+            if op == 0x08:
+                if tag_types is None:
+                    tag_types = module.tag_types()
+                emit(K_RARE, R.throw, imm, len(types[tag_types[imm]].params))
+            else:
+                if op == 0x09:
+                    emit(K_LGET, ctl[-1 - imm].slot, 0, 0)
+                emit(K_RARE, R.throw_ref, None, None)
+            run = None
+            reachable = False
+            i = ctl[-1].stop
         elif op == 0x10:  # call
             ft = types[func_types[imm]]
             emit(K_CALL, imm, len(ft.params), len(ft.results))
@@ -721,6 +817,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
             e[1] -= k
     for ins, chk in backs:
         ins[3] = chk[1]
+    for clause, arity in returns:
+        clause[2] = len(out)
+        out.append([K_RETURN, arity, 0, 0])
     for ins in out:
         if ins[0] == K_BR_TABLE:
             ins[1] = [tuple(e) for e in ins[1]]
@@ -728,4 +827,10 @@ def compile_function(module: Module, index: int, func_types: List[int],
             _specialise_add(ins)
     code = [tuple(ins) for ins in out]
     local_init = [default_value(t) for t in local_types[len(ftype.params):]]
-    return FuncCode(code, len(ftype.params), len(ftype.results), local_init, ftype, nimp + index)
+    if nslots:
+        local_init += [None] * nslots
+    handlers = None
+    if regions:
+        handlers = [(s, e, nx, k, tuple(tuple(d) for d in data)) for s, e, nx, k, data in regions]
+    return FuncCode(code, len(ftype.params), len(ftype.results), local_init, ftype, nimp + index,
+                    handlers)

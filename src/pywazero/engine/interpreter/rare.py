@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Tuple
 
-from ...errors import Trap
+from ...errors import Trap, WasmException
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import I64
@@ -321,3 +321,24 @@ def simd_translate(op: int, imm: Any) -> Tuple[str, Any, Any, Any]:
     if n == 2:
         return ("bin", f, None, None)
     return ("rare", _ternary(f), None, None)
+
+
+# -- exception handling (the handlers' search is in __init__.py) ---------------------
+
+def throw(S: List[Any], inst: Any, a: int, b: int) -> None:
+    """``throw a``: the tag's ``b`` payload values are the topmost."""
+    if b:
+        values = tuple(S[-b:])
+        del S[-b:]
+    else:
+        values = ()
+    raise WasmException._raw(inst.tags[a], values)
+
+
+def throw_ref(S: List[Any], inst: Any, a: Any, b: Any) -> None:
+    """``throw_ref`` (and legacy ``rethrow``, whose exception is pushed first): an
+    exnref is the WasmException object itself."""
+    exc = S.pop()
+    if exc is None:
+        raise Trap("null exception reference")
+    raise exc.with_traceback(None)
