@@ -415,6 +415,51 @@ def lookup(op: int, imm: Any, module: Any) -> Tuple[Callable, Any, Any]:
     raise ValueError(f"not a GC instruction: {ops.op_name(op)}")  # pragma: no cover
 
 
+# operands consumed and produced, by 0xFB sub-opcode (struct.new and
+# array.new_fixed: see arity)
+_ARITY = {1: (0, 1), 2: (1, 1), 3: (1, 1), 4: (1, 1), 5: (2, 0), 6: (2, 1), 7: (1, 1),
+          9: (2, 1), 10: (2, 1), 11: (2, 1), 12: (2, 1), 13: (2, 1), 14: (3, 0), 15: (1, 1),
+          16: (4, 0), 17: (5, 0), 18: (4, 0), 19: (4, 0), 20: (1, 1), 21: (1, 1), 22: (1, 1),
+          23: (1, 1), 26: (1, 1), 27: (1, 1), 28: (1, 1), 29: (1, 1), 30: (1, 1)}
+
+
+def arity(op: int, imm: Any, module: Any = None) -> Tuple[int, int]:
+    """``(operands consumed, results)`` of GC instruction ``(op, imm)`` (not
+    br_on_cast)."""
+    if op == 0xD3:
+        return 2, 1
+    sub = op & 0xFFFF
+    if sub == 0:
+        return len(module.types[imm].fields), 1
+    if sub == 8:
+        return imm[1], 1
+    return _ARITY[sub]
+
+
+class _Segments:
+    """What the handlers read of an instance: its data and element segments."""
+
+    __slots__ = ("datas", "elems")
+
+    def __init__(self, datas: Any, elems: Any) -> None:
+        self.datas = datas
+        self.elems = elems
+
+
+def call_of(op: int, imm: Any, module: Any) -> Callable[..., Any]:
+    """A function ``f(datas, elems, *operands) -> result`` (None without one)
+    running GC instruction ``(op, imm)`` of ``module``: the compiler's way to the
+    handlers."""
+    fn, a, b = lookup(op, imm, module)
+    nout = arity(op, imm, module)[1]
+
+    def call(datas: Any, elems: Any, *args: Any) -> Any:
+        S = list(args)
+        fn(S, _Segments(datas, elems), a, b)
+        return S[-1] if nout else None
+    return call
+
+
 def closed_ref(t: int, canon: Any) -> int:
     """Reference type ``t`` of a module with its type index as a canonical id."""
     from ..wasm.subtyping import closed_valtype
