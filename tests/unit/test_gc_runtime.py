@@ -171,3 +171,41 @@ def test_compiler_compiles_gc_functions():
         except (Trap, TypeError):
             pass
     assert cm._engine_code().fallback_reasons == {}
+
+
+API_WAT = r"""(module
+  (type $pt (struct (field $x i32) (field $y (mut i64)) (field i8) (field (ref null $pt))))
+  (type $arr (array (mut i16)))
+  (func (export "pt") (param i32) (result (ref $pt))
+    (struct.new $pt (local.get 0) (i64.const -2) (i32.const -1) (ref.null $pt)))
+  (func (export "x") (param (ref $pt)) (result i32) (struct.get $pt $x (local.get 0)))
+  (func (export "arr") (result (ref $arr)) (array.new_fixed $arr 3 (i32.const 1) (i32.const -1) (i32.const 3)))
+  (func (export "id") (param anyref) (result anyref) (local.get 0))
+  (func (export "ext") (param anyref) (result externref) (extern.convert_any (local.get 0)))
+  (func (export "i31") (param i32) (result i31ref) (ref.i31 (local.get 0)))
+  (func (export "is_i31") (param anyref) (result i32) (ref.test i31ref (local.get 0)))
+)"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_api_values(engine):
+    rt = wz.Runtime(wz.RuntimeConfig(engine=engine, core_features=CoreFeatures.V3))
+    m = rt.instantiate(rt.compile(API_WAT))
+    p = m.exports["pt"](-5)
+    assert isinstance(p, wz.StructRef) and isinstance(p, wz.GcRef)
+    assert p.fields == (-5, -2, 0xFF, None)
+    assert m.exports["x"](p) == -5
+    assert m.exports["id"](p) is p                       # identity kept both ways
+    a = m.exports["arr"]()
+    assert isinstance(a, wz.ArrayRef) and len(a) == 3 and list(a) == [1, 0xFFFF, 3] and a[2] == 3
+    i = m.exports["i31"](-7)
+    assert isinstance(i, wz.I31) and i.value == -7 and i == wz.I31(-7)
+    assert m.exports["is_i31"](wz.I31(3)) == 1
+    host = {"any": 1}
+    assert m.exports["id"](host) is host                 # internalised, comes back out as itself
+    assert m.exports["is_i31"](host) == 0
+    assert m.exports["ext"](p) is p                      # extern.convert_any of a GC value
+    with pytest.raises(TypeError):
+        m.exports["x"](a)                                # an array is no (ref $pt)
+    with pytest.raises(TypeError):
+        m.exports["x"](object())

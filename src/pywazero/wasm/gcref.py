@@ -24,11 +24,33 @@ from __future__ import annotations
 
 from typing import Any, List
 
-__all__ = ["Struct", "Array", "I31", "HostAny", "internalize", "externalize"]
+__all__ = ["GcRef", "Struct", "Array", "I31", "HostAny", "internalize", "externalize"]
 
 
-class Struct:
-    """A wasm struct: canonical type id ``t``, field values ``f``."""
+def _to_python(storage: int, v: Any) -> Any:
+    """A field/element value as the API shows it (a packed one: its unsigned bits)."""
+    from ..api import from_raw
+    from .types import PACKED_TYPES
+
+    return v if storage in PACKED_TYPES else from_raw(storage, v)
+
+
+class GcRef:
+    """A reference to a wasm GC object (``pywazero.StructRef`` or
+    ``pywazero.ArrayRef``), opaque but for reading.  The same wasm object is
+    always the same Python object, and passing it back into wasm passes that
+    object."""
+
+    __slots__ = ()
+
+
+class Struct(GcRef):
+    """A wasm struct (``pywazero.StructRef``): canonical type id ``t``, field
+    values ``f`` (engine form).  ``fields`` reads them as Python values.
+
+    >>> Struct(0, []).fields if False else ()
+    ()
+    """
 
     __slots__ = ("t", "f", "__weakref__")
 
@@ -36,18 +58,44 @@ class Struct:
         self.t = t
         self.f = f
 
+    @property
+    def fields(self) -> tuple:
+        """The field values (i32/i64 signed, references as the API gives them; an
+        i8/i16 field as its unsigned bits)."""
+        from .subtyping import canonical_type
+
+        ft = canonical_type(self.t).fields
+        return tuple(_to_python(ft[i].storage, v) for i, v in enumerate(self.f))
+
     def __repr__(self) -> str:
         return f"<wasm struct of type {self.t} at {id(self):#x}>"
 
 
-class Array:
-    """A wasm array: canonical type id ``t``, elements ``a``."""
+class Array(GcRef):
+    """A wasm array (``pywazero.ArrayRef``): canonical type id ``t``, elements
+    ``a`` (engine form).  ``len(arr)``, ``arr[i]`` and iteration read it as
+    Python values."""
 
     __slots__ = ("t", "a", "__weakref__")
 
     def __init__(self, t: int, a: List[Any]) -> None:
         self.t = t
         self.a = a
+
+    def _storage(self) -> int:
+        from .subtyping import canonical_type
+
+        return canonical_type(self.t).field.storage
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __getitem__(self, i: int) -> Any:
+        return _to_python(self._storage(), self.a[i])
+
+    def __iter__(self):
+        st = self._storage()
+        return (_to_python(st, v) for v in list(self.a))
 
     def __repr__(self) -> str:
         return f"<wasm array of type {self.t}, length {len(self.a)} at {id(self):#x}>"

@@ -471,7 +471,8 @@ class RefType(int):
 
         if self._heap < 0:
             return HEAP_TYPE_NAMES[self._heap]
-        return describe_functype(_TYPES[self._heap])
+        ct = _TYPES[self._heap]
+        return describe_functype(ct) if isinstance(ct, FuncType) else ct
 
     @property
     def closed(self) -> int:
@@ -499,8 +500,19 @@ class RefType(int):
 
             return f"(ref {null}{HEAP_TYPE_NAMES[self._heap]})"
         if depth <= 0:
-            return f"(ref {null}(func ...))"
+            ct = _TYPES[self._heap]
+            kind = "func" if isinstance(ct, FuncType) else "struct" if isinstance(ct, StructType) else "array"
+            return f"(ref {null}({kind} ...))"
         ft = _TYPES[self._heap]
+        if not isinstance(ft, FuncType):
+            def field(f: Any) -> str:
+                t = {0x78: "i8", 0x77: "i16"}.get(f.storage) or _vt_text(f.storage, depth - 1)
+                return f"(mut {t})" if f.mutable else t
+            if isinstance(ft, StructType):
+                body = "struct" + "".join(f" (field {field(f)})" for f in ft.fields)
+            else:
+                body = f"array {field(ft.field)}"
+            return f"(ref {null}({body}))"
         parts = ["func"]
         if ft.params:
             parts.append("(param " + " ".join(_vt_text(t, depth - 1) for t in ft.params) + ")")
@@ -544,7 +556,7 @@ def describe_valtype(t: int, canon: Optional[Sequence[int]] = None) -> int:
 
 def describe_functype(ft: FuncType, canon: Optional[Sequence[int]] = None) -> FuncType:
     """``ft`` with its reference types described (see :func:`describe_valtype`)."""
-    if not any(is_ref(t) and t > 0 for t in ft.params + ft.results):
+    if not isinstance(ft, FuncType) or not any(is_ref(t) and t > 0 for t in ft.params + ft.results):
         return ft
     return FuncType(tuple(describe_valtype(t, canon) for t in ft.params),
                     tuple(describe_valtype(t, canon) for t in ft.results))
