@@ -94,6 +94,8 @@ def test_host_function_throws_into_wasm(engine):
             raise wz.WasmException(tag, [x * 10])
         if x == 2:
             raise ValueError("a Python error is not a wasm exception")
+        if x == 3:
+            raise wz.ExitError(9)
         return None
 
     rt.host_module("env").function("boom", boom, params=[wz.I32]).export("tag", tag).instantiate()
@@ -113,6 +115,8 @@ def test_host_function_throws_into_wasm(engine):
     assert m.function("f")(0) == -1
     with pytest.raises(ValueError, match="not a wasm exception"):
         m.function("f")(2)
+    with pytest.raises(wz.ExitError):   # (catch_all does not catch an exit)
+        m.function("f")(3)
     # an exception of a tag no handler names escapes unchanged
     other = wz.Tag([])
     rt2 = runtime(engine)
@@ -464,3 +468,17 @@ def test_inspect_shows_tags(tmp_path):
     assert "host.oops: tag [i64 f64] -> []" in text
     assert "e: tag [i32] -> []" in text
     assert "tags (2):\n  0: [i64 f64] -> [] (imported)\n  1: [i32] -> []" in text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("features", [V3, LEGACY], ids=["try_table", "legacy"])
+def test_interruption_is_not_caught(engine, features):
+    """An interruption inside a handler's body (a loop calling a host function that
+    interrupts) is a trap that catch_all does not catch."""
+    rt = runtime(engine, features, interruptible=True)
+    rt.host_module("env").function("stop", rt.interrupt).instantiate()
+    body = ("(block $h (try_table (catch_all $h) (loop $l (call $stop) (br $l))))"
+            if features == V3 else "(try (do (loop $l (call $stop) (br $l))) (catch_all))")
+    m = inst(rt, '(module (import "env" "stop" (func $stop)) (func (export "f") %s))' % body)
+    with pytest.raises(wz.Trap, match="interrupted"):
+        m.function("f")()

@@ -301,6 +301,28 @@ def test_interrupt_tight_loops_and_recursion(how: str, fuel: bool):
         assert m.function("fib")(10) == 55
 
 
+TAIL_SPIN = '''(module
+  (type $t (func (param i32)))
+  (table funcref (elem $a $b))
+  (func $self (export "self") (param i32) (return_call $self (i32.add (local.get 0) (i32.const 1))))
+  (func $a (export "pingpong") (param i32) (return_call_indirect (type $t) (local.get 0) (i32.const 1)))
+  (func $b (param i32) (return_call_indirect (type $t) (local.get 0) (i32.const 0))))'''
+
+
+@pytest.mark.parametrize("how", ["thread", "signal"])
+def test_interrupt_endless_tail_calls(how: str):
+    # no loop and no frame growth: only the checks made at calls stop these (code
+    # with interruption but no fuel has no entry checks: calls_check_interrupts)
+    rt = wz.Runtime(wz.RuntimeConfig(engine="interpreter", interruptible=True,
+                                     core_features=wz.CoreFeatures.V2 | wz.CoreFeatures.TAIL_CALL))
+    m = rt.instantiate(TAIL_SPIN)
+    for name in ("self", "pingpong"):
+        assert _interrupted_after(rt, lambda: m.function(name)(0), how) < 0.05
+    fib = rt.instantiate(SPIN).function("fib")
+    assert fib(10) == 55
+    assert not {ins[0] for ins in fib._fn.code.code} & LIMIT_KINDS   # (no entry check)
+
+
 def test_interrupt_from_thread_while_other_thread_runs():
     rt = wz.Runtime(wz.RuntimeConfig(engine="interpreter", interruptible=True))
     m = rt.instantiate(SPIN)

@@ -66,7 +66,9 @@ engine tests ``flag.cell_contents`` and when it is set raises
 :meth:`trap_interrupted` (message :data:`INTERRUPTED`, or :data:`DEADLINE`).
 :meth:`interrupt` only stores into the cell (any thread, a signal handler).
 The entry check is only needed where a function calls others (:func:`calls_out`): a
-function that calls none runs for a bounded time between its loops' checks.
+function that calls none runs for a bounded time between its loops' checks.  An
+engine may instead test the flag where it starts a callee (the interpreter does
+without fuel: every wasm call and tail call it makes).
 Every entry into wasm from Python (``invoke``, ``entry``, and re-entries from host
 functions) calls :meth:`enter` before and :meth:`leave` after (only when
 ``interruptible``: the off path stays untouched); they only count the calls running

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
@@ -33,6 +33,8 @@ class InterpretedModule(CompiledCode):
         self.module = module
         # fuel / interruption on: the code gets check points (see compile.py)
         self.limits = limits if limits is not None and (limits.consume_fuel or limits.interruptible) else None
+        # interruption checked by the loop at calls rather than at function entries
+        self._calls_check = calls_check_interrupts(self.limits)
         self.func_types = module.func_types()
         self.codes: List[Any] = [None] * len(module.funcs)
         nimp = len(self.func_types) - len(module.funcs)
@@ -45,7 +47,8 @@ class InterpretedModule(CompiledCode):
     def translate(self, index: int) -> FuncCode:
         code = self.codes[index]
         if code is None:
-            code = compile_function(self.module, index, self.func_types, self.limits)
+            code = compile_function(self.module, index, self.func_types, self.limits,
+                                    entry_check=not self._calls_check)
             self.codes[index] = code
         return code
 
@@ -623,7 +626,11 @@ def _stack(fi: Any, frames: List[Any]) -> List[str]:
     return names
 
 
-def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_limited") -> Any:
+_SOURCES: Dict[Any, Tuple[List[str], int, str]] = {}
+
+
+def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_limited",
+                  call_checks: bool = False) -> Any:
     """``fn`` (:func:`execute`) with the execution-limit kinds (``K_FUEL`` and up)
     tested before the others instead of last: what code translated with fuel or
     interruption on runs (one comparison more per instruction, far fewer for each
@@ -631,16 +638,28 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     The kinds in ``front`` are tested first among them (the only ones code with
     interruption but no fuel has).  Made from execute's own source with :mod:`ast`
     (line numbers kept, so tracebacks show the real lines), named ``name``; without
-    the source, ``fn`` itself (correct, slower)."""
+    the source, ``fn`` itself (correct, slower).
+
+    With ``call_checks``, every place in the loop that starts running a wasm function
+    (``pc = 0``: calls and tail calls) is followed by the interruption check, so the
+    translated code needs no ``CHECK_I`` at function entry (an instruction less per
+    call); the result's ``_call_checks`` says whether any such place was found."""
     import ast
+    import copy
     import inspect
     import textwrap
 
-    try:
-        lines, first = inspect.getsourcelines(fn)
-        filename = inspect.getsourcefile(fn) or "<interpreter>"
-    except (OSError, TypeError):  # pragma: no cover - no source (e.g. .pyc only)
-        return fn
+    # (read once per function and kept: a variant made later must not see a source
+    # file edited since the module was imported)
+    src = _SOURCES.get(fn)
+    if src is None:
+        try:
+            lines, first = inspect.getsourcelines(fn)
+            filename = inspect.getsourcefile(fn) or "<interpreter>"
+        except (OSError, TypeError):  # pragma: no cover - no source (e.g. .pyc only)
+            return fn
+        src = _SOURCES[fn] = (lines, first, filename)
+    lines, first, filename = src
     tree = ast.parse(textwrap.dedent("".join(lines)))
     ast.increment_lineno(tree, first - 1)
     func = tree.body[0]
@@ -685,6 +704,40 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
             a.orelse = [b]
         tests[-1].orelse = last_else
         limits_chain = tests[0]
+    sites = 0
+    if call_checks:
+        check = ast.parse("if _flag.cell_contents:\n    engine.limits.interrupted()").body[0]
+
+        def is_pc0(st: Any) -> bool:
+            return (isinstance(st, ast.Assign) and len(st.targets) == 1
+                    and isinstance(st.targets[0], ast.Name) and st.targets[0].id == "pc"
+                    and isinstance(st.value, ast.Constant) and st.value.value == 0)
+
+        def add_checks(node: Any) -> int:
+            n = 0
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stmts = getattr(node, field, None)
+                if not isinstance(stmts, list):
+                    continue
+                i = 0
+                while i < len(stmts):
+                    n += add_checks(stmts[i])
+                    if is_pc0(stmts[i]):
+                        chk = ast.fix_missing_locations(ast.copy_location(copy.deepcopy(check), stmts[i]))
+                        for sub in ast.walk(chk):
+                            ast.copy_location(sub, stmts[i])
+                        stmts.insert(i + 1, chk)
+                        i += 1
+                        n += 1
+                    i += 1
+            return n
+
+        sites = add_checks(loop)
+        if sites:
+            flag = ast.parse("_flag = engine.limits.flag").body[0]
+            for sub in ast.walk(flag):
+                ast.copy_location(sub, func.body[1])
+            func.body.insert(1, flag)   # (after the docstring)
     top = ast.If(test=ast.Compare(left=ast.Name("k", ast.Load()), ops=[ast.Gt()],
                                   comparators=[ast.Constant(K_FUEL - 1)]),
                  body=[limits_chain], orelse=[dispatch])
@@ -701,6 +754,7 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     exec(code, fn.__globals__, ns)
     out = ns[func.name]
     out.__doc__ = fn.__doc__
+    out._call_checks = sites > 0
     return out
 
 
@@ -716,10 +770,22 @@ _INTERRUPTIBLE: List[Any] = []
 def execute_interruptible() -> Any:
     """:func:`execute` for code translated with interruption on and fuel off: as
     :data:`execute_limited`, with the only limit kinds such code has
-    (``JMP_CHECK_I``, ``CHECK_I``) tested first.  Made on first use."""
+    (``JMP_CHECK_I``, ``CHECK_I``) tested first, and the interruption check made by
+    calls rather than by a ``CHECK_I`` at each function's entry (see
+    :func:`calls_check_interrupts`).  Made on first use."""
     if not _INTERRUPTIBLE:
         try:
-            _INTERRUPTIBLE.append(_limits_first(execute, (K_JMP_CHECK_I, K_CHECK_I), "execute_interruptible"))
+            _INTERRUPTIBLE.append(_limits_first(execute, (K_JMP_CHECK_I, K_CHECK_I), "execute_interruptible",
+                                                call_checks=True))
         except Exception:  # pragma: no cover - execute's shape changed
             _INTERRUPTIBLE.append(execute_limited)
     return _INTERRUPTIBLE[0]
+
+
+def calls_check_interrupts(limits: Any) -> bool:
+    """Whether code translated for ``limits`` runs on a loop whose calls check the
+    interrupt flag (interruption on, fuel off), so its functions need no entry
+    ``CHECK_I``.  (Calls from Python check the flag in their entry; calls from
+    another engine come from code with checks of its own.)"""
+    return (limits is not None and limits.interruptible and not limits.consume_fuel
+            and getattr(execute_interruptible(), "_call_checks", False))

@@ -351,7 +351,7 @@ _BR_ON_CAST_FAIL = ops.fb(25)
 
 
 def compile_function(module: Module, index: int, func_types: List[int],
-                     limits: Any = None) -> FuncCode:
+                     limits: Any = None, entry_check: bool = True) -> FuncCode:
     """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
     facts of its ``info`` (validating the body first when it has none).
 
@@ -365,7 +365,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
     loop header, and after a bulk operator of dynamic length (charged and checked
     once it succeeded).  Runs have no exits but their last instruction (and traps),
     so at every check point, call and return exactly the executed operators have
-    been charged, as the compiler engine and wasmtime charge them."""
+    been charged, as the compiler engine and wasmtime charge them.  With
+    ``entry_check`` False (interruption without fuel, run by a loop whose calls check
+    the flag: ``calls_check_interrupts``) functions get no entry check."""
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
@@ -406,7 +408,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
     # (a function that calls none needs no interruption check at its entry: it runs
     # for a bounded time between its loops' checks; ExecutionLimits.enter checks
     # calls from Python)
-    entry_check = intr_on and calls_out(body)
+    # (nor when the loop running the code checks at calls, ``entry_check`` False:
+    # interpreter.calls_check_interrupts)
+    entry_check = intr_on and calls_out(body) and (entry_check or fuel_on)
     if fuel_on:
         run = [K_ENTRY_FI if entry_check else K_ENTRY_F, 0, FC, FL]
         out.append(run)
