@@ -149,7 +149,7 @@ def struct_set(S: List[Any], inst: Any, y: int, mask: int) -> None:
 def _alloc(n: int) -> None:
     # (a length beyond what any memory holds: a trap, never a MemoryError)
     if n > 0x7FFFFFF:
-        raise Trap("out of memory: array too large")
+        raise Trap("out of memory: array too large for pywazero")
 
 
 def array_new(S: List[Any], inst: Any, t: int, mask: int) -> None:
