@@ -15,6 +15,9 @@ from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
 from .wasm.features import CoreFeatures
 from .wasm.subtyping import RefType
+from .wasm.gcref import GcRef, I31
+from .wasm.gcref import Array as ArrayRef
+from .wasm.gcref import Struct as StructRef
 from .wasm.types import (
     EXTERNREF,
     F32,
@@ -53,7 +56,7 @@ __all__ = [
     "CoreFeatures",
     "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
-    "WasmException",
+    "WasmException", "I31", "GcRef", "StructRef", "ArrayRef",
     "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF",
     "FuncType", "GlobalType", "Limits", "MemoryType", "TableType", "RefType",
     "wat2wasm", "__version__",

@@ -50,6 +50,7 @@ from .wasm.types import (
     FuncType,
     GlobalType,
     MemoryType,
+    HT_ANY,
     HT_FUNC,
     HT_EXN,
     HT_NOEXN,
@@ -61,7 +62,8 @@ from .wasm.types import (
     ref_nullable,
     valtype_name,
 )
-from .wasm.subtyping import RefType, canonical_type, describe_functype, describe_valtype, top_heap
+from .wasm.gcref import HostAny
+from .wasm.subtyping import RefType, canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
            "from_raw"]
@@ -149,6 +151,31 @@ def _is_func_ref(t: int) -> bool:
     return r
 
 
+# value type -> whether it is in the any hierarchy (GC)
+_ANY_REF: Dict[int, bool] = {}
+
+
+def _is_any_ref(t: int) -> bool:
+    r = _ANY_REF.get(t)
+    if r is None:
+        r = _ANY_REF[t] = bool(isinstance(t, int) and t > 0 and is_ref(t) and top_heap(ref_heap(t)) == HT_ANY)
+    return r
+
+
+def _gc_to_raw(t: int, v: Any, what: str) -> Any:
+    """A Python value as a reference in the any hierarchy: for ``anyref`` a host
+    object is internalised (as ``any.convert_extern`` would); for the types below
+    it the value must have the type (a StructRef of the struct type, an I31...)."""
+    from .engine.gc import make_test
+    from .wasm.gcref import internalize
+
+    if ref_heap(t) == HT_ANY:
+        return internalize(v)
+    if not make_test(t)(v):
+        raise TypeError(f"{what}: a {type(v).__name__} is not a {describe_valtype(t)}")
+    return v
+
+
 def _ref_to_raw(t: int, v: Any, what: str) -> Any:
     """A Python value as a reference of type ``t`` (the store's form: a concrete
     heap type is a canonical id), checked: a function reference must have the
@@ -163,7 +190,7 @@ def _ref_to_raw(t: int, v: Any, what: str) -> Any:
         if fi is None or h == HT_NOFUNC:
             allowed = "None" if h == HT_NOFUNC else "a pywazero Function" + (" or None" if ref_nullable(t) else "")
             raise TypeError(f"{what} must be {allowed}, not {type(v).__name__}")
-        if h >= 0 and fi.type != canonical_type(h):
+        if h >= 0 and fi.type != canonical_type(h) and not func_subtype(fi.type, canonical_type(h)):
             raise TypeError(f"{what}: a function of type {describe_functype(fi.type)} is not a "
                             f"{describe_valtype(t)}")
         return fi
@@ -173,6 +200,8 @@ def _ref_to_raw(t: int, v: Any, what: str) -> Any:
         if isinstance(v, ExnRef):
             return v._exn
         raise TypeError(f"{what} must be a pywazero ExnRef, not {type(v).__name__}")
+    if _is_any_ref(t):
+        return _gc_to_raw(t, v, what)
     return v
 
 
@@ -187,6 +216,8 @@ def from_raw(t: int, v: Any) -> Any:
         return None if v is None else Function(v)
     if t == EXNREF or (v is not None and t >= 0x100 and ref_heap(t) == HT_EXN):
         return None if v is None else ExnRef(v)
+    if v.__class__ is HostAny:
+        return v.obj      # (an anyref made of a host object: the object itself)
     return v
 
 
@@ -211,6 +242,8 @@ def raw_bits_out(t: int, v: Any) -> Any:
         return None if v is None else Function(v)
     if t == EXNREF:
         return None if v is None else ExnRef(v)
+    if v.__class__ is HostAny:
+        return v.obj
     return v
 
 
@@ -476,6 +509,8 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
             return "(None if %s is None else _Function(%s))" % (r, r)
         if t == EXNREF:
             return "(None if %s is None else _ExnRef(%s))" % (r, r)
+        if _is_any_ref(t):
+            return "(%s.obj if %s.__class__ is _HostAny else %s)" % (r, r, r)
         return r
 
     if not results:
@@ -490,7 +525,7 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
         lines.append("    return (%s,)" % ", ".join(out(t, r) for t, r in zip(results, rs)))
     ns: Dict[str, Any] = {
         "_check_int": _check_int, "_to_raw": to_raw, "_round_f32": _numerics().round_f32,
-        "_closed_error": _closed_error, "_Function": Function, "_ExnRef": ExnRef,
+        "_closed_error": _closed_error, "_Function": Function, "_ExnRef": ExnRef, "_HostAny": HostAny,
     }
     exec(compile("\n".join(lines) + "\n", "<pywazero Function %s -> %s>" % (
         " ".join(valtype_name(t) for t in params), " ".join(valtype_name(t) for t in results)), "exec"), ns)

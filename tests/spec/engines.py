@@ -14,13 +14,18 @@ from pywazero.runtime import CompiledModule
 from pywazero.text import wast
 from pywazero.wasm.instance import GlobalInstance
 from pywazero.wasm.subtyping import top_heap
-from pywazero.wasm.types import EXTERNREF, F32, F64, FUNCREF, HT_FUNC, I32, I64, V128, is_ref, ref_heap
+from pywazero.wasm.gcref import Array, HostAny, I31, Struct, internalize
+from pywazero.wasm.types import (ANYREF, ARRAYREF, EXTERNREF, F32, F64, FUNCREF, HT_ANY, HT_FUNC, I31REF, I32,
+                                 I64, STRUCTREF, V128, is_ref, ref_heap)
 
 from .runner import Engine
 
 
 def _to_raw(v: "wast.Value") -> Any:
     t, bits = v.type, v.bits
+    if t == ANYREF and bits is not None:
+        # (ref.host N): host reference N internalised (any.convert_extern)
+        return internalize(bits)
     if t == F32:
         return num.f32_from_bits(bits)
     if t == F64:
@@ -38,6 +43,13 @@ def _from_raw(t: int, v: Any) -> "wast.Value":
         return wast.Value(t, num.f64_to_bits(v))
     if t == FUNCREF or (is_ref(t) and top_heap(ref_heap(t)) == HT_FUNC):
         return wast.Value(t, None if v is None else getattr(v, "index", 0))
+    if is_ref(t) and top_heap(ref_heap(t)) == HT_ANY and v is not None:
+        # a GC value: its dynamic kind ((ref.struct), (ref.i31), (ref.host N), ...)
+        if isinstance(v, HostAny):
+            return wast.Value(ANYREF, v.obj)
+        kind = STRUCTREF if isinstance(v, Struct) else ARRAYREF if isinstance(v, Array) else \
+            I31REF if isinstance(v, I31) else ANYREF
+        return wast.Value(kind, v)
     return wast.Value(t, v)
 
 

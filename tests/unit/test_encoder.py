@@ -34,7 +34,7 @@ from pywazero.wasm.module import (
     NameSection,
 )
 from pywazero.wasm.opcodes import BY_NAME, fc, fd
-from pywazero.wasm.types import HT_FUNC, ref_type  # noqa: E402
+from pywazero.wasm.types import ANYREF, HT_FUNC, ref_type  # noqa: E402
 from pywazero.wasm.types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -429,12 +429,16 @@ def test_every_opcode_in_the_table_encodes():
         O.IMM_TABLE_COPY: (0, 0), O.IMM_V128: 0, O.IMM_SHUFFLE: bytes(16),
         O.IMM_LANE: 0, O.IMM_MEMARG_LANE: (0, 0, 0, 0), O.IMM_TYPE: 0,
         O.IMM_TAG: 0, O.IMM_TRY_TABLE: (-64, ((O.CATCH, 0, 0), (O.CATCH_ALL_REF, None, 0))),
+        O.IMM_FIELD: (0, 0), O.IMM_TYPE_N: (0, 0), O.IMM_TYPE_DATA: (0, 0), O.IMM_TYPE_ELEM: (0, 0),
+        O.IMM_TYPE_TYPE: (0, 0), O.IMM_CAST: ANYREF, O.IMM_BR_ON_CAST: (0, ANYREF, ANYREF),
     }
     imm_size = {
         O.IMM_NONE: 0, O.IMM_BR_TABLE: 3, O.IMM_CALL_INDIRECT: 2, O.IMM_SELECT_T: 2,
         O.IMM_MEMARG: 2, O.IMM_F32: 4, O.IMM_F64: 8, O.IMM_MEMORY_INIT: 2,
         O.IMM_MEMORY_COPY: 2, O.IMM_TABLE_INIT: 2, O.IMM_TABLE_COPY: 2, O.IMM_V128: 16,
         O.IMM_SHUFFLE: 16, O.IMM_MEMARG_LANE: 3, O.IMM_TRY_TABLE: 7,
+        O.IMM_FIELD: 2, O.IMM_TYPE_N: 2, O.IMM_TYPE_DATA: 2, O.IMM_TYPE_ELEM: 2, O.IMM_TYPE_TYPE: 2,
+        O.IMM_BR_ON_CAST: 4,
     }
     for code, info in O.BY_OP.items():
         b = encode_expr([(code, sample[info.imm])])

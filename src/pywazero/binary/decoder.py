@@ -28,7 +28,7 @@ Implementation notes
 from __future__ import annotations
 
 from struct import Struct
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
@@ -61,9 +61,14 @@ from ..wasm.types import (
     I32,
     I64,
     VALUE_TYPES,
+    I8,
+    I16,
     blocktype_of_valtype,
     ref_type,
+    ArrayType,
+    FieldType,
     FuncType,
+    StructType,
     GlobalType,
     Limits,
     MemoryType,
@@ -335,6 +340,7 @@ _KIND[_opc.OP_ELSE] = _K_ELSE
 _KIND[0x04] = _K_IF
 _KIND[_opc.OP_DELEGATE] = _K_DELEGATE
 _PLAIN[_opc.OP_END] = _PLAIN[_opc.OP_ELSE] = None
+_KIND[_opc.PREFIX_FB] = _K_PREFIX
 _KIND[_opc.PREFIX_FC] = _K_PREFIX
 _KIND[_opc.PREFIX_FD] = _K_PREFIX
 del _code, _info
@@ -408,6 +414,8 @@ _END = (_opc.OP_END, None)
 _ELSE = (_opc.OP_ELSE, None)
 _OP_MEMORY_INIT = _opc.fc(8)
 _OP_DATA_DROP = _opc.fc(9)
+_OP_ARRAY_NEW_DATA = _opc.fb(9)
+_OP_ARRAY_INIT_DATA = _opc.fb(18)
 _OP_REF_FUNC = 0xD2
 
 
@@ -479,6 +487,24 @@ def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, obje
         if buf[pos] != 0:
             raise _Err("zero byte expected", pos)
         return op, 0, pos + 1
+    if kind == _opc.IMM_TYPE:
+        x, pos = _u32(buf, pos)
+        return op, x, pos
+    if kind >= _opc.IMM_FIELD and kind <= _opc.IMM_TYPE_TYPE:
+        x, pos = _u32(buf, pos)
+        y, pos = _u32(buf, pos)
+        return op, (x, y), pos
+    if kind == _opc.IMM_CAST:
+        ht, pos = _heaptype(buf, pos)
+        return op, ref_type(ht, sub == 21 or sub == 23), pos
+    if kind == _opc.IMM_BR_ON_CAST:
+        flags = buf[pos]
+        if flags > 3:
+            raise _Err("malformed br_on_cast flags", pos)
+        label, pos = _u32(buf, pos + 1)
+        h1, pos = _heaptype(buf, pos)
+        h2, pos = _heaptype(buf, pos)
+        return op, (label, ref_type(h1, bool(flags & 1)), ref_type(h2, bool(flags & 2))), pos
     raise AssertionError(f"unhandled immediate kind {kind}")  # pragma: no cover
 
 
@@ -703,7 +729,8 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                 append(_ELSE)
             elif k == 17:  # _K_PREFIX
                 op, imm, pos = _prefixed(buf, pos, op, kinds[256])
-                if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP):
+                if need_data_count and (op == _OP_MEMORY_INIT or op == _OP_DATA_DROP
+                                        or op == _OP_ARRAY_NEW_DATA or op == _OP_ARRAY_INIT_DATA):
                     raise _Err("data count section required", offsets[-1])
                 append((op, imm))
             elif k == 0:  # _K_ILLEGAL
@@ -970,18 +997,63 @@ class _Decoder:
                 self.module.names = names
 
     def _type(self, r: _Reader) -> None:
-        types = self.module.types
+        m = self.module
+        types = m.types
         for _ in range(r.count()):
             pos = r.pos
             form = r.byte()
-            if form != 0x60:
-                # The form is an s7 in LEB128: a continuation bit means too long.
-                if form & 0x80:
-                    raise _Err("integer representation too long", pos)
-                raise _Err("malformed function type", pos)
+            if form == 0x60:
+                # (the only form before GC: the fast path)
+                params = r.valtypes()
+                results = r.valtypes()
+                types.append(FuncType(params, results))
+                continue
+            if form == 0x4E:                      # rec: a vector of subtypes
+                n = r.count()
+                start = len(types)
+                for _ in range(n):
+                    self._subtype(r, r.pos, r.byte())
+                m.rec_groups.append((start, n))
+            else:
+                self._subtype(r, pos, form)
+
+    def _subtype(self, r: _Reader, pos: int, form: int) -> None:
+        """One GC subtype whose first byte ``form`` was read (at ``pos``)."""
+        m = self.module
+        if form == 0x50 or form == 0x4F:          # sub / sub final
+            supers = tuple(r.u32() for _ in range(r.count()))
+            m.subtypes[len(m.types)] = (form == 0x4F, supers)
+            pos = r.pos
+            form = r.byte()
+        m.types.append(self._comptype(r, pos, form))
+
+    def _comptype(self, r: _Reader, pos: int, form: int) -> Any:
+        if form == 0x60:
             params = r.valtypes()
             results = r.valtypes()
-            types.append(FuncType(params, results))
+            return FuncType(params, results)
+        if form == 0x5F:
+            return StructType(tuple(self._fieldtype(r) for _ in range(r.count())))
+        if form == 0x5E:
+            return ArrayType(self._fieldtype(r))
+        # The form is an s7 in LEB128: a continuation bit means too long.
+        if form & 0x80:
+            raise _Err("integer representation too long", pos)
+        raise _Err("malformed function type" if form < 0x40 or form > 0x60 else "malformed composite type",
+                   pos)
+
+    @staticmethod
+    def _fieldtype(r: _Reader) -> FieldType:
+        t = r.buf[r.pos]
+        if t == I8 or t == I16:
+            r.pos += 1
+        else:
+            t = r.valtype()
+        pos = r.pos
+        mut = r.byte()
+        if mut > 1:
+            raise _Err("malformed mutability", pos)
+        return FieldType(t, mut == 1)
 
     def _import(self, r: _Reader) -> None:
         imports = self.module.imports

@@ -47,6 +47,10 @@ from ..wasm.types import (
     HT_FUNC,
     I32,
     I64,
+    PACKED_TYPES,
+    ArrayType,
+    FuncType,
+    StructType,
     GlobalType,
     Limits,
     MemoryType,
@@ -337,6 +341,18 @@ def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
         align, offset, mem, lane = imm
         _w_memarg(out, align, offset, mem)
         _w_lane(out, lane)
+    elif _ops.IMM_FIELD <= imm_kind <= _ops.IMM_TYPE_TYPE:
+        a, b = imm
+        _w_u32(out, a)
+        _w_u32(out, b)
+    elif imm_kind == _ops.IMM_CAST:
+        _w_s33(out, ref_heap(imm))
+    elif imm_kind == _ops.IMM_BR_ON_CAST:
+        label, t1, t2 = imm
+        out.append((1 if ref_nullable(t1) else 0) | (2 if ref_nullable(t2) else 0))
+        _w_u32(out, label)
+        _w_s33(out, ref_heap(t1))
+        _w_s33(out, ref_heap(t2))
     else:  # pragma: no cover - every kind in opcodes.py is handled above
         raise ValueError(f"unsupported immediate kind {imm_kind}")
 
@@ -387,7 +403,7 @@ def _write_expr(out: bytearray, expr: Iterable) -> bool:
                 uses_data = True
                 _w_u32(out, imm)
             else:
-                if imm_kind == _ops.IMM_MEMORY_INIT:
+                if imm_kind == _ops.IMM_MEMORY_INIT or imm_kind == _ops.IMM_TYPE_DATA:
                     uses_data = True
                 _write_rare(out, imm_kind, imm)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error) as exc:
@@ -630,6 +646,76 @@ def _w_functype(out: bytearray, ft, i: int) -> None:
         _w_valtype(out, t)
 
 
+def _w_comptype(out: bytearray, ct) -> None:
+    if isinstance(ct, StructType):
+        out.append(0x5F)
+        _w_u32(out, len(ct.fields))
+        for f in ct.fields:
+            _w_fieldtype(out, f)
+    elif isinstance(ct, ArrayType):
+        out.append(0x5E)
+        _w_fieldtype(out, ct.field)
+    else:
+        _w_functype(out, ct, 0)
+
+
+def _w_fieldtype(out: bytearray, f) -> None:
+    if f.storage in PACKED_TYPES:
+        out.append(f.storage)
+    else:
+        _w_valtype(out, f.storage)
+    out.append(1 if f.mutable else 0)
+
+
+def _w_subtype(out: bytearray, module: Module, i: int) -> None:
+    sub = module.subtypes.get(i)
+    if sub is not None and sub != (True, ()):
+        final, supers = sub
+        out.append(0x4F if final else 0x50)
+        _w_u32(out, len(supers))
+        for x in supers:
+            _w_u32(out, x)
+    _w_comptype(out, module.types[i])
+
+
+def _w_type_section(out: bytearray, module: Module) -> None:
+    """The type section: one entry per recursion group (``rec`` for explicit ones)."""
+    if not module.types and not module.rec_groups:
+        return
+    if not module.rec_groups and not module.subtypes and all(type(t) is FuncType for t in module.types):
+        _vec_section(out, SEC_TYPE, module.types, _w_functype)
+        return
+    starts: dict = {}
+    for s, c in module.rec_groups:
+        starts.setdefault(s, []).append(c)
+    entries = []
+    i = 0
+    n = len(module.types)
+    while True:
+        counts = starts.pop(i, None)
+        if counts:
+            for c in counts:       # empty groups, then at most one non-empty one
+                entries.append((i, c, True))
+            i += sum(counts)
+        elif i < n:
+            entries.append((i, 1, False))
+            i += 1
+        else:
+            break
+    buf = bytearray()
+    _w_u32(buf, len(entries))
+    for s, c, explicit in entries:
+        if explicit:
+            buf.append(0x4E)
+            _w_u32(buf, c)
+        for k in range(s, s + c):
+            try:
+                _w_subtype(buf, module, k)
+            except _MODEL_ERRORS as exc:
+                raise ValueError(f"type {k}: {exc}") from exc
+    _w_section(out, SEC_TYPE, buf)
+
+
 def _w_import(out: bytearray, imp, i: int) -> None:
     _w_name(out, imp.module)
     _w_name(out, imp.name)
@@ -691,7 +777,7 @@ def encode_module(module: Module) -> bytes:
     out = bytearray(MAGIC)
     out += VERSION
 
-    _vec_section(out, SEC_TYPE, module.types, _w_functype)
+    _w_type_section(out, module)
     _vec_section(out, SEC_IMPORT, module.imports, _w_import)
     _vec_section(out, SEC_FUNCTION, module.funcs,
                  lambda b, f, i: _w_u32(b, f.type_index))

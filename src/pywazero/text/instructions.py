@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..wasm import opcodes as _ops
-from ..wasm.types import EXTERNREF, FUNCREF, ref_type
+from ..wasm.types import EXTERNREF, FUNCREF, ref_nullable, ref_type
 from .lexer import ID, KEYWORD, NUM, RESERVED, SList, Token
 from .numbers import parse_f32_bits, parse_f64_bits, parse_int, parse_uint
 
@@ -321,6 +321,54 @@ def _imm_type(mp, ctx, op, items, i, n, optok):
     return (op, mp.index(tok, "type")), i + 1
 
 
+def _imm_field(mp, ctx, op, items, i, n, optok):
+    # struct.get $t $field: the field by index or by its id in type $t
+    x = mp.index(_need_token(mp, items, i, n, optok), "type")
+    tok = _need_token(mp, items, i + 1, n, optok)
+    if tok.kind == ID:
+        y = mp.field_ids.get(x, {}).get(tok.text)
+        if y is None:
+            raise mp.error("unknown field", tok.pos, tok.text)
+    else:
+        y = mp.u32_index(tok)
+    return (op, (x, y)), i + 2
+
+
+def _imm_type_n(mp, ctx, op, items, i, n, optok):
+    x = mp.index(_need_token(mp, items, i, n, optok), "type")
+    return (op, (x, mp.u32(_need_token(mp, items, i + 1, n, optok)))), i + 2
+
+
+def _imm_type_space(space):
+    def imm(mp, ctx, op, items, i, n, optok):
+        x = mp.index(_need_token(mp, items, i, n, optok), "type")
+        if space == "data":
+            mp.uses_data_count = True
+        return (op, (x, mp.index(_need_token(mp, items, i + 1, n, optok), space))), i + 2
+    return imm
+
+
+def _reftype_imm(mp, items, i, n, optok) -> int:
+    if i >= n:
+        _need_token(mp, items, i, n, optok)
+    return mp.reftype(items[i])
+
+
+def _imm_cast(mp, ctx, op, items, i, n, optok):
+    # ref.test/ref.cast reftype: a nullable target is the other opcode
+    t = _reftype_imm(mp, items, i, n, optok)
+    if ref_nullable(t):
+        op = _ops.NULLABLE_CAST_OP.get(op, op)
+    return (op, t), i + 1
+
+
+def _imm_br_on_cast(mp, ctx, op, items, i, n, optok):
+    label = ctx.label(_need_token(mp, items, i, n, optok))
+    t1 = _reftype_imm(mp, items, i + 1, n, optok)
+    t2 = _reftype_imm(mp, items, i + 2, n, optok)
+    return (op, (label, t1, t2)), i + 3
+
+
 def _const_token(mp, items, i, n, optok) -> Token:
     tok = _need_token(mp, items, i, n, optok)
     k = tok.kind
@@ -445,6 +493,13 @@ _IMM_HANDLERS: Dict[int, Optional[Callable]] = {
     _ops.IMM_SHUFFLE: _imm_shuffle,
     _ops.IMM_LANE: _imm_lane,
     _ops.IMM_MEMARG_LANE: _imm_memarg_lane,
+    _ops.IMM_FIELD: _imm_field,
+    _ops.IMM_TYPE_N: _imm_type_n,
+    _ops.IMM_TYPE_DATA: _imm_type_space("data"),
+    _ops.IMM_TYPE_ELEM: _imm_type_space("elem"),
+    _ops.IMM_TYPE_TYPE: _imm_type_space("type"),
+    _ops.IMM_CAST: _imm_cast,
+    _ops.IMM_BR_ON_CAST: _imm_br_on_cast,
     _ops.IMM_TAG: _imm_tag,
     _ops.IMM_TRY_TABLE: None,
 }
@@ -454,7 +509,7 @@ _IMM_HANDLERS: Dict[int, Optional[Callable]] = {
 _PLAIN: Dict[str, Tuple[int, Optional[Callable]]] = {}
 for _info in _ops.BY_OP.values():
     if _info.name in ("block", "loop", "if", "else", "end", "select_t", "try_table", "try", "catch",
-                      "catch_all", "delegate"):
+                      "catch_all", "delegate", "ref.test_null", "ref.cast_null"):
         continue
     if _info.name == "select":
         _PLAIN["select"] = (OP_SELECT, _imm_select)

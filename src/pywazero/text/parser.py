@@ -49,10 +49,15 @@ from ..wasm.types import (
     FUNCREF,
     HEAP_TYPE_BY_NAME,
     HT_FUNC,
+    I8,
+    I16,
     I32,
     I64,
     VALTYPE_BY_NAME,
+    ArrayType,
+    FieldType,
     FuncType,
+    StructType,
     GlobalType,
     Limits,
     MemoryType,
@@ -127,6 +132,8 @@ class _ModuleParser:
         self.ids: Dict[str, Dict[str, int]] = {s: {} for s in _SPACES}
         self.counts: Dict[str, int] = {s: 0 for s in _SPACES}
         self.type_lookup: Dict[FuncType, int] = {}
+        # struct field ids: type index -> {"$x": field index}
+        self.field_ids: Dict[int, Dict[str, int]] = {}
         self.uses_data_count = False
 
     # -- errors and small helpers ----------------------------------------------
@@ -308,6 +315,94 @@ class _ModuleParser:
         self.expect_end(items, i, node)
         return FuncType(tuple(params), tuple(results))
 
+    def typedef(self, f: SList, alone: bool) -> None:
+        """``(type $id? comptype)`` or ``(type $id? (sub final? $super* comptype))``;
+        ``alone``: not inside a ``rec`` (only such a plain function type may be
+        found again by an inline type use)."""
+        m = self.module
+        items = f.items
+        i = 1
+        if i < len(items) and type(items[i]) is Token and items[i].kind == ID:
+            i += 1
+        if i >= len(items) or type(items[i]) is not SList:
+            raise self.error("unexpected token", _pos(items[i]) if i < len(items) else f.end)
+        node = items[i]
+        self.expect_end(items, i + 1, f)
+        x = len(m.types)
+        sub = None
+        if node.head == "sub":
+            sitems = node.items
+            j = 1
+            final = False
+            if j < len(sitems) and type(sitems[j]) is Token and sitems[j].kind == KEYWORD \
+                    and sitems[j].text == "final":
+                final = True
+                j += 1
+            supers = []
+            while j < len(sitems) and type(sitems[j]) is Token:
+                supers.append(self.index(sitems[j], "type"))
+                j += 1
+            if j >= len(sitems) or type(sitems[j]) is not SList:
+                raise self.error("unexpected token", _pos(sitems[j]) if j < len(sitems) else node.end)
+            self.expect_end(sitems, j + 1, node)
+            sub = (final, tuple(supers))
+            node = sitems[j]
+        ct = self.comptype(node, x)
+        m.types.append(ct)
+        if sub is not None and sub != (True, ()):
+            m.subtypes[x] = sub
+        elif alone and isinstance(ct, FuncType):
+            self.type_lookup.setdefault(ct, x)
+        self.counts["type"] += 1
+
+    def comptype(self, node: SList, x: int) -> Any:
+        """``(func ...)``, ``(struct (field ...)*)`` or ``(array fieldtype)`` of type ``x``."""
+        if node.head == "func":
+            return self.functype(node)
+        items = node.items
+        if node.head == "array":
+            if len(items) != 2:
+                raise self.error("unexpected token", _pos(items[2]) if len(items) > 2 else node.end)
+            return ArrayType(self.fieldtype(items[1]))
+        if node.head != "struct":
+            raise self.error("unexpected token", node.pos)
+        fields = []
+        names: Dict[str, int] = {}
+        for fd in items[1:]:
+            if type(fd) is not SList or fd.head != "field":
+                raise self.unexpected(fd)
+            fitems = fd.items
+            tok = _opt_id(fitems, 1)
+            if tok is not None:
+                if len(fitems) != 3:
+                    raise self.error("unexpected token", fd.pos)
+                if tok.text in names:
+                    raise self.error("duplicate field", tok.pos, tok.text)
+                names[tok.text] = len(fields)
+                fields.append(self.fieldtype(fitems[2]))
+            else:
+                for ft in fitems[1:]:
+                    fields.append(self.fieldtype(ft))
+        if names:
+            self.field_ids[x] = names
+        return StructType(tuple(fields))
+
+    def fieldtype(self, node: Node) -> FieldType:
+        """``storagetype`` or ``(mut storagetype)``."""
+        if type(node) is SList and node.head == "mut":
+            if len(node.items) != 2:
+                raise self.error("unexpected token", node.pos)
+            return FieldType(self.storagetype(node.items[1]), True)
+        return FieldType(self.storagetype(node), False)
+
+    def storagetype(self, node: Node) -> int:
+        if type(node) is Token and node.kind == KEYWORD:
+            if node.text == "i8":
+                return I8
+            if node.text == "i16":
+                return I16
+        return self.valtype(node)
+
     def implicit_type(self, ft: FuncType) -> int:
         x = self.type_lookup.get(ft)
         if x is None:
@@ -353,6 +448,8 @@ class _ModuleParser:
         if x is not None:
             types = self.module.types
             known = types[x] if x < len(types) else None
+            if not isinstance(known, FuncType):
+                known = None      # (a struct or array type: the validator rejects it)
             if params or results:
                 if known is None:
                     raise self.error("unknown type", items[start].pos)
@@ -457,8 +554,14 @@ class _ModuleParser:
         defined further down."""
         x = 0
         for f in fields:
-            if f.head == "type":
-                items = f.items
+            if f.head == "rec":
+                defs = [d for d in f.items[1:] if type(d) is SList and d.head == "type"]
+            elif f.head == "type":
+                defs = [f]
+            else:
+                continue
+            for d in defs:
+                items = d.items
                 if len(items) > 1 and type(items[1]) is Token and items[1].kind == ID:
                     self.bind("type", items[1], x)
                 x += 1
@@ -479,23 +582,19 @@ class _ModuleParser:
                 if head is None or head == "module":
                     raise self.unexpected(items[0])
                 raise self.error("unknown operator", items[0].pos, head)
-            if head == "type":
+            if head == "type" or head == "rec":
                 if not type_ids_bound:
                     self.bind_type_ids(fields)
                     type_ids_bound = True
-                i = 1
-                tok = None
-                if i < len(items) and type(items[i]) is Token and items[i].kind == ID:
-                    tok = items[i]
-                    i += 1
-                if i >= len(items) or type(items[i]) is not SList:
-                    raise self.error("unexpected token", _pos(items[i]) if i < len(items) else f.end)
-                ft = self.functype(items[i])
-                self.expect_end(items, i + 1, f)
-                x = len(m.types)
-                m.types.append(ft)
-                self.type_lookup.setdefault(ft, x)
-                counts["type"] += 1
+                if head == "rec":
+                    start = len(m.types)
+                    for d in items[1:]:
+                        if type(d) is not SList or d.head != "type":
+                            raise self.unexpected(d)
+                        self.typedef(d, False)
+                    m.rec_groups.append((start, len(m.types) - start))
+                else:
+                    self.typedef(f, True)
             elif head == "import":
                 if len(items) < 4 or type(items[3]) is not SList or items[3].head not in _KIND_OF_FIELD:
                     raise self.error("unexpected token", _pos(items[min(len(items) - 1, 3)]))
@@ -976,6 +1075,7 @@ _CUSTOM_PLACES = frozenset(("type", "import", "func", "table", "memory", "global
 _FIELD_HANDLERS = {
     "@custom": _ModuleParser.field_custom,
     "type": _ModuleParser.field_type,
+    "rec": _ModuleParser.field_type,
     "import": _ModuleParser.field_import,
     "func": _ModuleParser.field_func,
     "table": _ModuleParser.field_table,

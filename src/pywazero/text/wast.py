@@ -183,7 +183,8 @@ class RefPattern:
     ``type`` is the nullable abstract reference type (FUNCREF, EXTERNREF, ...).
     Function and extern references only need the result to be in the same hierarchy
     (``(ref.func)`` matches a ``(ref $t)`` result); the GC types below ``any``
-    (``(ref.i31)``, ``(ref.struct)``, ...) need that exact static type."""
+    (``(ref.i31)``, ``(ref.struct)``, ``(ref.eq)``, ...) need a result of that type
+    or a subtype (engines report a GC value's dynamic kind)."""
 
     type: int
 
@@ -193,7 +194,13 @@ class RefPattern:
         heap = ref_heap(self.type)
         if heap in (HT_FUNC, HT_EXTERN, HT_EXN, HT_ANY):
             return _same_hierarchy(self.type, value.type)
-        return ref_heap(value.type) == heap
+        vh = ref_heap(value.type)
+        if vh < 0:
+            # ((ref.eq) matches a struct, an array or an i31)
+            from ..wasm.subtyping import heap_subtype
+
+            return heap_subtype(vh, heap)
+        return vh == heap
 
     def __str__(self) -> str:
         return f"(ref.{valtype_name(self.type)[:-3]})"

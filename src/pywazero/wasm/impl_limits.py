@@ -26,9 +26,11 @@ __all__ = [
     "MAX_FUNCTION_LOCALS", "MAX_FUNCTION_PARAMS", "MAX_FUNCTION_RESULTS", "MAX_FUNCTION_SIZE",
     "MAX_BR_TABLE_TARGETS", "MAX_SEGMENT_ITEMS",
     "COMPILER_MAX_INSTRUCTIONS", "COMPILER_MAX_LOCALS", "COMPILER_MAX_DEPTH",
-    "INTERPRETER_MAX_STACK_SLOTS",
+    "INTERPRETER_MAX_STACK_SLOTS", "MAX_ARRAY_NEW_FIXED",
 ]
 
+#: operands of one array.new_fixed (GC; the limit the JS API and wasmtime use)
+MAX_ARRAY_NEW_FIXED = 10_000
 #: types in the type section
 MAX_TYPES = 1_000_000
 #: functions, imported and defined

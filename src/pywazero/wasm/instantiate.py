@@ -32,7 +32,7 @@ from .instance import (
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .module import MODE_ACTIVE, MODE_DECLARATIVE, Expr, Module
 from .subtyping import (canonical_type, closed_functype, closed_valtype, describe_functype, describe_valtype,
-                        has_concrete, val_subtype)
+                        func_subtype, has_concrete, val_subtype)
 from .types import (
     EXTERN_FUNC,
     EXTERN_GLOBAL,
@@ -107,7 +107,8 @@ def _closed_types(module: Module) -> List[FuncType]:
     :mod:`pywazero.wasm.subtyping`): what the store holds, comparable across
     modules.  The types themselves for a module without concrete references."""
     types = module.types
-    if not any(map(has_concrete, types)):
+    if not module.rec_groups and not module.subtypes and all(
+            type(t) is FuncType and not has_concrete(t) for t in types):
         return list(types)
     canon = module.canonical_ids()
     return [canonical_type(c) for c in canon]
@@ -119,10 +120,12 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         if not isinstance(value, FunctionInstance):
             return False
         want = module.types[imp.desc]
-        if not has_concrete(want) and not has_concrete(value.type):
+        if not has_concrete(want) and not has_concrete(value.type) and not module.rec_groups \
+                and imp.desc not in module.subtypes:
             return value.type == want
-        # without GC, function types match when equivalent (same canonical type)
-        return value.type == closed_functype(want, module.canonical_ids())
+        # the function's type must be the wanted one or declare it as a supertype
+        want = canonical_type(module.canonical_ids()[imp.desc])
+        return value.type == want or func_subtype(value.type, want)
     if kind == EXTERN_TABLE:
         if not isinstance(value, TableInstance):
             return False
@@ -224,6 +227,10 @@ def eval_const(expr: Expr, inst: ModuleInstance) -> Any:
         elif op == 0x7E:
             b = stack.pop()
             stack[-1] = (stack[-1] * b) & _M64
+        elif op >> 16 == ops.PREFIX_FB:
+            from ..engine.gc import const_op   # (GC: only modules using it get here)
+
+            const_op(op, imm, stack, inst)
         else:
             raise ValueError(f"not a constant instruction: {ops.op_name(op)}")
     return stack[-1] if stack else None

@@ -140,7 +140,14 @@ class NameSection:
 
 @dataclass
 class Module:
-    types: List[FuncType] = field(default_factory=list)
+    # Composite types: FuncType, and with GC StructType and ArrayType.
+    types: List[Any] = field(default_factory=list)
+    # GC: the explicit recursion groups ``(rec ...)`` as ``(first type index,
+    # count)`` in order (a type in none is a group of its own), and the ``sub``
+    # declarations: type index -> ``(final, supertype indices)`` (a type not
+    # listed is final without supertypes, the only form before GC).
+    rec_groups: List[Tuple[int, int]] = field(default_factory=list)
+    subtypes: Dict[int, Tuple[bool, Tuple[int, ...]]] = field(default_factory=dict)
     imports: List[Import] = field(default_factory=list)
     funcs: List[Function] = field(default_factory=list)
     tables: List[TableType] = field(default_factory=list)
@@ -214,6 +221,13 @@ class Module:
         if canon is None or len(canon) != len(self.types):
             from .subtyping import canonical_ids
 
-            canon = canonical_ids(self.types)
+            canon = canonical_ids(self.types, self.rec_groups, self.subtypes)
             self.__dict__["_canonical"] = canon
         return canon
+
+    def type_groups(self) -> List[Tuple[int, int]]:
+        """Every recursion group as ``(first, count)``, covering all types in order
+        (types outside an explicit ``rec`` are groups of one; empty groups left out)."""
+        from .subtyping import rec_group_spans
+
+        return rec_group_spans(len(self.types), self.rec_groups)

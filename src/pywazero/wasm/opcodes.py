@@ -55,9 +55,23 @@ CATCH_ALL_REF = 3
 CATCH_NAMES = ("catch", "catch_ref", "catch_all", "catch_all_ref")
 # (numbered apart from the kinds other 3.0 proposals add)
 IMM_TYPE = 40         # int: type index (call_ref, return_call_ref)
+# GC (0xFB prefix)
+IMM_FIELD = 50        # (type index, field index): struct.get/set
+IMM_TYPE_N = 51       # (type index, u32 count): array.new_fixed
+IMM_TYPE_DATA = 52    # (type index, data index): array.new_data, array.init_data
+IMM_TYPE_ELEM = 53    # (type index, elem index): array.new_elem, array.init_elem
+IMM_TYPE_TYPE = 54    # (destination type index, source type index): array.copy
+IMM_CAST = 55         # int: the target reference type (ref.test, ref.cast); the
+                      # opcode says the nullability in the binary
+IMM_BR_ON_CAST = 56   # (label, source reference type, target reference type)
 
+PREFIX_FB = 0xFB
 PREFIX_FC = 0xFC
 PREFIX_FD = 0xFD
+
+
+def fb(sub: int) -> int:
+    return (PREFIX_FB << 16) | sub
 
 
 def fc(sub: int) -> int:
@@ -220,6 +234,29 @@ _add(0x15, "return_call_ref", IMM_TYPE)
 _add(0xD4, "ref.as_non_null")
 _add(0xD5, "br_on_null", IMM_LABEL)
 _add(0xD6, "br_on_non_null", IMM_LABEL)
+# --- GC (WebAssembly 3.0): ref.eq and the 0xFB prefix --------------------------------
+_add(0xD3, "ref.eq")
+for _k, _name, _imm in [
+    (0, "struct.new", IMM_TYPE), (1, "struct.new_default", IMM_TYPE),
+    (2, "struct.get", IMM_FIELD), (3, "struct.get_s", IMM_FIELD), (4, "struct.get_u", IMM_FIELD),
+    (5, "struct.set", IMM_FIELD),
+    (6, "array.new", IMM_TYPE), (7, "array.new_default", IMM_TYPE), (8, "array.new_fixed", IMM_TYPE_N),
+    (9, "array.new_data", IMM_TYPE_DATA), (10, "array.new_elem", IMM_TYPE_ELEM),
+    (11, "array.get", IMM_TYPE), (12, "array.get_s", IMM_TYPE), (13, "array.get_u", IMM_TYPE),
+    (14, "array.set", IMM_TYPE), (15, "array.len", IMM_NONE), (16, "array.fill", IMM_TYPE),
+    (17, "array.copy", IMM_TYPE_TYPE), (18, "array.init_data", IMM_TYPE_DATA),
+    (19, "array.init_elem", IMM_TYPE_ELEM),
+    (20, "ref.test", IMM_CAST), (21, "ref.test_null", IMM_CAST),
+    (22, "ref.cast", IMM_CAST), (23, "ref.cast_null", IMM_CAST),
+    (24, "br_on_cast", IMM_BR_ON_CAST), (25, "br_on_cast_fail", IMM_BR_ON_CAST),
+    (26, "any.convert_extern", IMM_NONE), (27, "extern.convert_any", IMM_NONE),
+    (28, "ref.i31", IMM_NONE), (29, "i31.get_s", IMM_NONE), (30, "i31.get_u", IMM_NONE),
+]:
+    _add(fb(_k), _name, _imm)
+#: GC instructions whose text name covers two opcodes: ``ref.test (ref null $t)`` is
+#: ``ref.test_null`` (0xFB 21) in the binary.
+NULLABLE_CAST_OP = {fb(20): fb(21), fb(22): fb(23)}
+
 # --- 0xFC prefix -----------------------------------------------------------------
 for _k, (_name, _sg) in enumerate([
     ("i32.trunc_sat_f32_s", "f:i"), ("i32.trunc_sat_f32_u", "f:i"),
@@ -368,6 +405,8 @@ RELAXED_SIMD_FIRST = 0x100
 
 # Constant-expression instructions (WebAssembly 2.0), besides global.get and end.
 CONST_OPS = frozenset((0x41, 0x42, 0x43, 0x44, 0xD0, 0xD2, fd(12)))
+# ... and the ones GC adds.
+GC_CONST_OPS = frozenset((fb(0), fb(1), fb(6), fb(7), fb(8), fb(26), fb(27), fb(28)))
 
 OP_END = 0x0B
 OP_ELSE = 0x05

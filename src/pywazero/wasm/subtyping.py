@@ -14,10 +14,11 @@ its own closed form (the same object), so WebAssembly 2.0 types are untouched.
 
 Without GC every type is a function type that is its own recursion group, may
 refer to earlier types and to itself, and has no declared supertype; structural
-equality is then the spec's type equivalence.  GC replaces :func:`_type_key`
-by iso-recursive canonicalisation of recursion groups (and extends
-:func:`heap_subtype` with declared supertypes); everything else goes through
-the functions here.
+equality is then the spec's type equivalence.  With GC, :func:`canonical_ids`
+canonicalises whole recursion groups (iso-recursively) and records each
+canonical type's declared supertype chain (:func:`cid_subtype`); a closed type
+that is more than its structure is a :class:`CanonFuncType` (equal only to
+itself) or a closed StructType/ArrayType known by its id.
 
 >>> from pywazero.wasm.types import FuncType, I32, FUNCREF, ref_type, HT_FUNC
 >>> a = [FuncType((I32,), ()), FuncType((ref_type(0),), ())]
@@ -48,7 +49,11 @@ from .types import (
     HT_NOFUNC,
     HT_NONE,
     HT_STRUCT,
+    ArrayType,
+    FieldType,
     FuncType,
+    StructType,
+    comp_storage_types,
     is_ref,
     ref_heap,
     ref_nullable,
@@ -59,7 +64,8 @@ __all__ = [
     "RefType", "describe_valtype", "describe_functype", "closed_of", "intern_closed",
     "canonical_ids", "canonical_type", "closed_valtype", "closed_functype",
     "heap_subtype", "val_subtype", "vals_subtype", "has_concrete", "top_heap",
-    "bottom_heap",
+    "bottom_heap", "cid_subtype", "func_subtype", "CanonFuncType", "rec_group_spans",
+    "concrete_kind", "supertype_chain", "is_final",
 ]
 
 _CONCRETE = 0x200
@@ -71,11 +77,47 @@ _CONCRETE = 0x200
 # by the distinct function types with concrete references ever compiled.
 _LOCK = threading.Lock()
 _IDS: Dict[Any, int] = {}
-_TYPES: List[FuncType] = []
+_TYPES: List[Any] = []
+# Per canonical id: the chain of declared supertypes from the root down to the
+# type itself (casts and declared subtyping look up one position: O(1)), and
+# whether the type is final.
+_CHAIN: List[Tuple[int, ...]] = []
+_FINAL: List[bool] = []
 
 
-def has_concrete(ft: FuncType) -> bool:
-    """Whether ``ft`` mentions a concrete reference type ``(ref null? $t)``."""
+class CanonFuncType(FuncType):
+    """The closed form of a function type whose identity is more than its
+    structure (it belongs to a recursion group, is not final or has a declared
+    supertype): equal only to the closed type of the same canonical id ``cid``."""
+
+    __slots__ = ("cid",)
+
+    def __init__(self, params: Tuple[int, ...], results: Tuple[int, ...], cid: int) -> None:
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "results", results)
+        object.__setattr__(self, "cid", cid)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (type(other) is CanonFuncType and other.cid == self.cid)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("cid", self.cid))
+
+    def __repr__(self) -> str:
+        return f"CanonFuncType({self}, cid={self.cid})"
+
+    def __reduce__(self) -> Any:
+        return (CanonFuncType, (self.params, self.results, self.cid))
+
+
+def has_concrete(ft: Any) -> bool:
+    """Whether ``ft`` (a composite type) mentions a concrete reference type
+    ``(ref null? $t)``."""
+    if type(ft) is not FuncType and not isinstance(ft, FuncType):
+        return any(t >= _CONCRETE for t in comp_storage_types(ft))
     for t in ft.params:
         if t >= _CONCRETE:
             return True
@@ -85,47 +127,142 @@ def has_concrete(ft: FuncType) -> bool:
     return False
 
 
-def _type_key(index: int, ft: FuncType, canon: Sequence[int]) -> Any:
-    """The structural key of module type ``index``: its value types with
-    references to earlier types as canonical ids, and to itself as ``("self",
-    nullable)`` (a recursion group of one).  Equal keys mean equivalent types."""
+def rec_group_spans(ntypes: int, rec_groups: Sequence[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """All recursion groups ``(first, count)`` of ``ntypes`` types whose explicit
+    groups are ``rec_groups`` (the others are groups of one; empty ones dropped)."""
+    out: List[Tuple[int, int]] = []
+    i = 0
+    for s, c in rec_groups:
+        if c <= 0:
+            continue
+        while i < s:
+            out.append((i, 1))
+            i += 1
+        out.append((s, c))
+        i = s + c
+    while i < ntypes:
+        out.append((i, 1))
+        i += 1
+    return out
 
-    def enc(t: int) -> Any:
-        if t < _CONCRETE:
-            return t
-        h = ref_heap(t)
-        if h == index:
-            return ("self", ref_nullable(t))
-        return ref_type(canon[h], ref_nullable(t))
 
-    return (tuple(map(enc, ft.params)), tuple(map(enc, ft.results)))
+def _map_comp(ct: Any, f: Any) -> Any:
+    """``ct`` with every value/storage type mapped by ``f``."""
+    if isinstance(ct, FuncType):
+        return (tuple(map(f, ct.params)), tuple(map(f, ct.results)))
+    if isinstance(ct, StructType):
+        return tuple((f(x.storage), x.mutable) for x in ct.fields)
+    return (f(ct.field.storage), ct.field.mutable)
 
 
-def canonical_ids(types: Sequence[FuncType]) -> List[int]:
+def _rebuild(ct: Any, mapped: Any, cid: int, plain: bool) -> Any:
+    """The closed composite type of kind ``ct`` from :func:`_map_comp`'s result."""
+    if isinstance(ct, FuncType):
+        return FuncType(*mapped) if plain else CanonFuncType(mapped[0], mapped[1], cid)
+    if isinstance(ct, StructType):
+        return StructType(tuple(FieldType(t, m) for t, m in mapped))
+    return ArrayType(FieldType(*mapped))
+
+
+def canonical_ids(types: Sequence[Any], rec_groups: Sequence[Tuple[int, int]] = (),
+                  subtypes: Optional[Dict[int, Tuple[bool, Tuple[int, ...]]]] = None) -> List[int]:
     """The canonical id of each of a module's types (indices into the canonical
-    table, equal for equivalent types of any module).  ``types`` must refer only
-    to earlier types and themselves (the validator checks this first); a type
-    without concrete references is keyed by itself."""
+    table, equal for equivalent types of any module): iso-recursive
+    canonicalisation, a recursion group being keyed by its members' structure
+    with references inside the group as relative indices and references to
+    earlier groups as their canonical ids.  ``types`` must refer only to earlier
+    groups and their own (the validator checks this first); a plain function type
+    (its own final group, no supertype, no reference to itself) is keyed by its
+    closed form, so WebAssembly 2.0 types are keyed by themselves."""
+    subs = subtypes or {}
     canon: List[int] = []
-    for i, ft in enumerate(types):
-        key: Any = _type_key(i, ft, canon) if has_concrete(ft) else ft
-        cid = _IDS.get(key)
-        if cid is None:
+    for s, c in rec_group_spans(len(types), rec_groups):
+        end = s + c
+
+        def enc(t: int) -> Any:
+            if t < _CONCRETE:
+                return t
+            h = ref_heap(t)
+            if s <= h < end:
+                return ("r", h - s, ref_nullable(t))
+            return ref_type(canon[h], ref_nullable(t))
+
+        members = []
+        for i in range(s, end):
+            final, supers = subs.get(i, (True, ()))
+            sup = tuple(canon[x] if x < s else ("r", x - s) for x in supers)
+            members.append((type(types[i]).__name__, final, sup, _map_comp(types[i], enc)))
+        ct0 = types[s]
+        plain = (c == 1 and members[0][1] and not members[0][2] and isinstance(ct0, FuncType)
+                 and not any(isinstance(e, tuple) for e in members[0][3][0] + members[0][3][1]))
+        key: Any
+        if plain:
+            key = ct0 if not has_concrete(ct0) else FuncType(*members[0][3])
+        else:
+            key = ("rec", tuple(members))
+        base = _IDS.get(key)
+        if base is None:
             with _LOCK:
-                cid = _IDS.get(key)
-                if cid is None:
-                    cid = len(_TYPES)
-                    # the closed form: self references become the new id itself
-                    if key is ft:
-                        closed = ft
-                    else:
-                        def close(e: Any, cid: int = cid) -> int:
-                            return ref_type(cid, e[1]) if isinstance(e, tuple) else e
-                        closed = FuncType(tuple(map(close, key[0])), tuple(map(close, key[1])))
-                    _TYPES.append(closed)
-                    _IDS[key] = cid
-        canon.append(cid)
+                base = _IDS.get(key)
+                if base is None:
+                    base = len(_TYPES)
+
+                    def close(e: Any) -> int:
+                        return ref_type(base + e[1], e[2]) if isinstance(e, tuple) else e
+
+                    for k, (kind, final, sup, mapped) in enumerate(members):
+                        ct = types[s + k]
+                        if plain:
+                            closed = key
+                        elif isinstance(ct, FuncType):
+                            closed = _rebuild(ct, (tuple(map(close, mapped[0])),
+                                                   tuple(map(close, mapped[1]))), base + k, False)
+                        elif isinstance(ct, StructType):
+                            closed = _rebuild(ct, tuple((close(t), m) for t, m in mapped), base + k, False)
+                        else:
+                            closed = _rebuild(ct, (close(mapped[0]), mapped[1]), base + k, False)
+                        chain: Tuple[int, ...] = ()
+                        if sup:
+                            x = sup[0]
+                            x = base + x[1] if isinstance(x, tuple) else x
+                            if x < len(_CHAIN):
+                                chain = _CHAIN[x]
+                        _TYPES.append(closed)
+                        _CHAIN.append(chain + (base + k,))
+                        _FINAL.append(final)
+                    _IDS[key] = base
+        canon.extend(range(base, base + c))
     return canon
+
+
+def cid_subtype(a: int, b: int) -> bool:
+    """Whether canonical type ``a`` is ``b`` or declares it as a (transitive)
+    supertype: one lookup in ``a``'s supertype chain."""
+    if a == b:
+        return True
+    ca = _CHAIN[a]
+    d = len(_CHAIN[b])
+    return d <= len(ca) and ca[d - 1] == b
+
+
+def func_subtype(a: FuncType, b: FuncType) -> bool:
+    """Whether closed function type ``a`` matches closed function type ``b``
+    (``call_indirect``, function imports): equal, or ``a`` declares ``b`` as a
+    supertype.  (A plain function type is final: only equality matches it.)"""
+    if a == b:
+        return True
+    return type(a) is CanonFuncType and type(b) is CanonFuncType and cid_subtype(a.cid, b.cid)
+
+
+def supertype_chain(cid: int) -> Tuple[int, ...]:
+    """The declared supertypes of canonical type ``cid``, root first, ending with
+    ``cid`` itself."""
+    return _CHAIN[cid]
+
+
+def is_final(cid: int) -> bool:
+    """Whether canonical type ``cid`` was declared final (``sub final`` or plain)."""
+    return _FINAL[cid]
 
 
 def canonical_type(cid: int) -> FuncType:
@@ -167,11 +304,26 @@ _ABOVE = {
 }
 
 
-def top_heap(h: int, canon: Optional[Sequence[int]] = None) -> int:
-    """The top of ``h``'s hierarchy (func, extern, exn or any).  Concrete types
-    are function types (GC adds struct and array types, under any)."""
-    if h >= 0:
+def _kind_top(cid: int) -> int:
+    """The abstract heap type just above concrete canonical type ``cid``: func,
+    struct or array."""
+    t = _TYPES[cid]
+    if isinstance(t, FuncType):
         return HT_FUNC
+    return HT_STRUCT if isinstance(t, StructType) else HT_ARRAY
+
+
+def concrete_kind(h: int, canon: Optional[Sequence[int]] = None) -> int:
+    """``HT_FUNC``, ``HT_STRUCT`` or ``HT_ARRAY``: the kind of concrete heap type
+    ``h`` (a type index mapped through ``canon``, or a canonical id)."""
+    return _kind_top(canon[h] if canon is not None else h)
+
+
+def top_heap(h: int, canon: Optional[Sequence[int]] = None) -> int:
+    """The top of ``h``'s hierarchy (func, extern, exn or any); a concrete ``h``
+    is a type index mapped through ``canon``, or a canonical id."""
+    if h >= 0:
+        return HT_FUNC if concrete_kind(h, canon) == HT_FUNC else HT_ANY
     return _TOP[h]
 
 
@@ -183,19 +335,19 @@ def bottom_heap(h: int, canon: Optional[Sequence[int]] = None) -> int:
 def heap_subtype(a: int, b: int, canon: Optional[Sequence[int]] = None) -> bool:
     """Whether heap type ``a`` matches heap type ``b``.  Concrete heap types are
     module type indices mapped through ``canon`` (the module's
-    :func:`canonical_ids`), or canonical ids already when ``canon`` is None."""
+    :func:`canonical_ids`), or canonical ids already when ``canon`` is None.
+    Declared subtyping is one lookup in the supertype chain."""
     if a == b and (a < 0 or canon is None):
         return True
     if a >= 0:
+        ca = canon[a] if canon is not None else a
         if b >= 0:
-            if canon is None:
-                return False
-            return canon[a] == canon[b]
-        # a concrete function type is below func (and nothing else abstract)
-        return b == HT_FUNC
+            return cid_subtype(ca, canon[b] if canon is not None else b)
+        k = _kind_top(ca)
+        return b == k or (k != HT_FUNC and (b == HT_EQ or b == HT_ANY))
     if b >= 0:
-        # only the bottom of the function hierarchy is below a concrete type
-        return a == HT_NOFUNC
+        # only the bottom of a hierarchy is below a concrete type
+        return a == (HT_NOFUNC if concrete_kind(b, canon) == HT_FUNC else HT_NONE)
     if a == b:
         return True
     if a in _BOTTOM.values():
@@ -229,8 +381,10 @@ def types_equivalent(a: int, b: int, canon: Optional[Sequence[int]] = None) -> b
     if not (is_ref(a) and is_ref(b)) or ref_nullable(a) != ref_nullable(b):
         return False
     ha, hb = ref_heap(a), ref_heap(b)
-    if ha >= 0 and hb >= 0 and canon is not None:
-        return canon[ha] == canon[hb]
+    if ha >= 0 and hb >= 0:
+        if canon is not None:
+            return canon[ha] == canon[hb]
+        return ha == hb
     return False
 
 
@@ -242,14 +396,16 @@ def closed_tuple(ts: Tuple[int, ...], canon: Sequence[int]) -> Tuple[int, ...]:
 def intern_closed(ft: FuncType) -> int:
     """The canonical id of a closed function type that refers to no recursion
     group of its own (one built from closed types, e.g. at the host API)."""
-    key: Any = (tuple(ft.params), tuple(ft.results)) if has_concrete(ft) else ft
+    key = FuncType(tuple(ft.params), tuple(ft.results))
     cid = _IDS.get(key)
     if cid is None:
         with _LOCK:
             cid = _IDS.get(key)
             if cid is None:
                 cid = len(_TYPES)
-                _TYPES.append(ft)
+                _TYPES.append(key)
+                _CHAIN.append((cid,))
+                _FINAL.append(True)
                 _IDS[key] = cid
     return cid
 
@@ -315,7 +471,8 @@ class RefType(int):
 
         if self._heap < 0:
             return HEAP_TYPE_NAMES[self._heap]
-        return describe_functype(_TYPES[self._heap])
+        ct = _TYPES[self._heap]
+        return describe_functype(ct) if isinstance(ct, FuncType) else ct
 
     @property
     def closed(self) -> int:
@@ -343,8 +500,19 @@ class RefType(int):
 
             return f"(ref {null}{HEAP_TYPE_NAMES[self._heap]})"
         if depth <= 0:
-            return f"(ref {null}(func ...))"
+            ct = _TYPES[self._heap]
+            kind = "func" if isinstance(ct, FuncType) else "struct" if isinstance(ct, StructType) else "array"
+            return f"(ref {null}({kind} ...))"
         ft = _TYPES[self._heap]
+        if not isinstance(ft, FuncType):
+            def field(f: Any) -> str:
+                t = {0x78: "i8", 0x77: "i16"}.get(f.storage) or _vt_text(f.storage, depth - 1)
+                return f"(mut {t})" if f.mutable else t
+            if isinstance(ft, StructType):
+                body = "struct" + "".join(f" (field {field(f)})" for f in ft.fields)
+            else:
+                body = f"array {field(ft.field)}"
+            return f"(ref {null}({body}))"
         parts = ["func"]
         if ft.params:
             parts.append("(param " + " ".join(_vt_text(t, depth - 1) for t in ft.params) + ")")
@@ -388,7 +556,7 @@ def describe_valtype(t: int, canon: Optional[Sequence[int]] = None) -> int:
 
 def describe_functype(ft: FuncType, canon: Optional[Sequence[int]] = None) -> FuncType:
     """``ft`` with its reference types described (see :func:`describe_valtype`)."""
-    if not any(is_ref(t) and t > 0 for t in ft.params + ft.results):
+    if not isinstance(ft, FuncType) or not any(is_ref(t) and t > 0 for t in ft.params + ft.results):
         return ft
     return FuncType(tuple(describe_valtype(t, canon) for t in ft.params),
                     tuple(describe_valtype(t, canon) for t in ft.results))

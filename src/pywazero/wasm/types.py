@@ -177,6 +177,62 @@ class FuncType:
         return f"[{p}] -> [{r}]"
 
 
+# GC's packed storage types (struct fields and array elements only).
+I8 = 0x78
+I16 = 0x77
+PACKED_TYPES = frozenset((I8, I16))
+STORAGE_NAMES = {I8: "i8", I16: "i16"}
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A struct field or array element type (GC): a value type or a packed type
+    (``I8``, ``I16``), and mutability.  ``FieldType(I8, True)`` is ``(mut i8)``."""
+
+    storage: int
+    mutable: bool = False
+
+    def __str__(self) -> str:
+        t = STORAGE_NAMES.get(self.storage) or valtype_name(self.storage)
+        return f"(mut {t})" if self.mutable else t
+
+
+@dataclass(frozen=True)
+class StructType:
+    """A struct type (GC): ``StructType((FieldType(I32, True),))`` is
+    ``(struct (field (mut i32)))``."""
+
+    fields: Tuple[FieldType, ...] = ()
+
+    def __str__(self) -> str:
+        return "(struct" + "".join(f" (field {f})" for f in self.fields) + ")"
+
+
+@dataclass(frozen=True)
+class ArrayType:
+    """An array type (GC): ``ArrayType(FieldType(I8, True))`` is ``(array (mut i8))``."""
+
+    field: FieldType
+
+    def __str__(self) -> str:
+        return f"(array {self.field})"
+
+
+def comp_storage_types(ct: object) -> Tuple[int, ...]:
+    """Every value/storage type a composite type (FuncType, StructType, ArrayType)
+    mentions, for the checks that look at all of them."""
+    if isinstance(ct, FuncType):
+        return ct.params + ct.results
+    if isinstance(ct, StructType):
+        return tuple(f.storage for f in ct.fields)
+    return (ct.field.storage,)
+
+
+def unpacked(storage: int) -> int:
+    """The value type a storage type is read as (i8/i16 -> i32)."""
+    return I32 if storage in PACKED_TYPES else storage
+
+
 @dataclass(frozen=True)
 class Limits:
     """``min`` and optional ``max`` (pages for memories, elements for tables)."""

@@ -67,8 +67,19 @@ from .types import (
     ref_type,
     valtype_name,
     valtype_of_blocktype,
+    ARRAYREF,
+    EQREF,
+    I31REF,
+    HT_ANY,
+    HT_I31,
+    HT_STRUCT,
+    unpacked,
+    PACKED_TYPES,
+    ArrayType,
+    StructType,
+    comp_storage_types,
 )
-from .subtyping import val_subtype, vals_subtype, canonical_ids
+from .subtyping import val_subtype, vals_subtype, canonical_ids, types_equivalent, top_heap
 
 __all__ = ["validate_module", "validate_function"]
 
@@ -120,6 +131,8 @@ class _Fail(Exception):
 ) = range(54)
 # typed function references (numbered apart from other proposals' kinds)
 K_CALL_REF, K_RETURN_CALL_REF, K_REF_AS_NON_NULL, K_BR_ON_NULL, K_BR_ON_NON_NULL = range(100, 105)
+# GC: every 0xFB instruction and ref.eq (typed by _gc_instr)
+K_GC = 110
 
 
 _SPECIAL = {
@@ -136,8 +149,9 @@ _SPECIAL = {
     0x08: K_THROW, 0x0A: K_THROW_REF, 0x1F: K_TRY_TABLE, 0x06: K_TRY, 0x07: K_CATCH,
     0x19: K_CATCH_ALL, 0x18: K_DELEGATE, 0x09: K_RETHROW,
     0x14: K_CALL_REF, 0x15: K_RETURN_CALL_REF, 0xD4: K_REF_AS_NON_NULL,
-    0xD5: K_BR_ON_NULL, 0xD6: K_BR_ON_NON_NULL,
+    0xD5: K_BR_ON_NULL, 0xD6: K_BR_ON_NON_NULL, 0xD3: K_GC,
 }
+_SPECIAL.update((op, K_GC) for op in _ops.BY_OP if op >> 16 == _ops.PREFIX_FB)
 
 
 def _build_table() -> Dict[int, tuple]:
@@ -203,6 +217,8 @@ for _op in _ops.BY_OP:
         _OP_FEATURE[_op] = CoreFeatures.TAIL_CALL
     elif _op in (0x14, 0x15, 0xD4, 0xD5, 0xD6):
         _OP_FEATURE[_op] = CoreFeatures.FUNCTION_REFERENCES
+    elif _op == 0xD3 or _op >> 16 == _ops.PREFIX_FB:
+        _OP_FEATURE[_op] = CoreFeatures.GC
     elif _op in (0x08, 0x0A, 0x1F):
         _OP_FEATURE[_op] = CoreFeatures.EXCEPTIONS
     elif _op in (0x06, 0x07, 0x09, 0x18, 0x19):
@@ -422,6 +438,19 @@ class _ValTypes:
         return None
 
 
+class _NotFunc:
+    """The validation context's entry for a type that is no function type:
+    unpacking it as ``params, results`` is a validation failure."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __iter__(self):
+        raise _Fail(f"type mismatch: type {self.index} is not a function type")
+
+
 class _Context:
     """The validation context C of the specification, in flat lists."""
 
@@ -444,9 +473,14 @@ class _Context:
         self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
         self.ref_types = bool(features & CoreFeatures.REFERENCE_TYPES)
         # types: (params list, results list)
+        # (a struct or array type (GC) is a _NotFunc: using it as a signature fails)
+        self.comp_types = module.types
         self.types: List[Tuple[list, list]] = []
-        for ft in module.types:
-            self.types.append((list(ft.params), list(ft.results)))
+        for i, ft in enumerate(module.types):
+            if isinstance(ft, FuncType):
+                self.types.append((list(ft.params), list(ft.results)))
+            else:
+                self.types.append(_NotFunc(i))
         self.func_type_idx: List[int] = []
         self.tables: List[int] = []  # element types
         self.table_types: List[TableType] = []
@@ -624,6 +658,13 @@ def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False,
             if len(stack) < 2 or stack[-1] != t or stack[-2] != t:
                 raise _err("type mismatch", where)
             stack.pop()
+        elif op in _ops.GC_CONST_OPS:
+            # (disabled without GC: rejected above)
+            _BODY.canon = ctx.canon
+            try:
+                _gc_instr(ctx, op, imm, stack, 0, False, [], 0, {}, i)
+            except _Fail as e:
+                raise _err(e.reason, where) from None
         else:
             raise _err("constant expression required", where)
     return stack
@@ -727,6 +768,82 @@ def _check_impl_limits(module: Module) -> None:
                    f"is {L.MAX_FUNCTION_SIZE})", f"function {nimp[EXTERN_FUNC] + i}")
 
 
+def _check_types(module: Module, ctx: "_Context", features: CoreFeatures, allowed, multi_value: bool) -> None:
+    """The type section: composite types, recursion groups (a type refers only to
+    earlier groups and its own), ``sub`` declarations (GC); sets ``ctx.canon``."""
+    gc = bool(features & CoreFeatures.GC)
+    types = module.types
+    subtypes = module.subtypes
+    if (module.rec_groups or subtypes) and not gc:
+        raise _err(_needs("recursive types and subtyping", CoreFeatures.GC), "type section")
+    for s, c in module.type_groups():
+        end = s + c
+        for i in range(s, end):
+            ct = types[i]
+            where = f"type {i}"
+            if isinstance(ct, FuncType):
+                for t in ct.params:
+                    _check_valtype(t, where, allowed)
+                for t in ct.results:
+                    _check_valtype(t, where, allowed)
+                if len(ct.results) > 1 and not multi_value:
+                    raise _err("invalid result arity", where)
+            elif isinstance(ct, (StructType, ArrayType)):
+                if not gc:
+                    raise _err(_needs("struct and array types", CoreFeatures.GC), where)
+                for t in comp_storage_types(ct):
+                    if t not in PACKED_TYPES:
+                        _check_valtype(t, where, allowed)
+            else:
+                raise _err("invalid function type", where)
+            if ctx.func_refs:
+                for t in comp_storage_types(ct):
+                    if t >= 0x200 and ref_heap(t) >= end:
+                        raise _err(f"unknown type {ref_heap(t)}", where)
+            sub = subtypes.get(i)
+            if sub is not None:
+                supers = sub[1]
+                if len(supers) > 1:
+                    raise _err("sub type: more than one supertype", where)
+                for x in supers:
+                    if not (isinstance(x, int) and 0 <= x < i):
+                        raise _err(f"unknown type {x}", where)
+    if not ctx.func_refs:
+        return
+    canon = ctx.canon = module.canonical_ids()
+    for i, (_final, supers) in subtypes.items():
+        for x in supers:
+            if subtypes.get(x, (True, ()))[0]:
+                raise _err(f"sub type: type {x} is final", f"type {i}")
+            if not comp_subtype(types[i], types[x], canon):
+                raise _err(f"sub type: type {i} does not match its supertype {x}", f"type {i}")
+
+
+def comp_subtype(a, b, canon) -> bool:
+    """Whether composite type ``a`` matches ``b`` structurally (a declared
+    supertype): function types contravariant in parameters and covariant in
+    results; a struct may add fields; immutable fields are covariant, mutable ones
+    invariant."""
+    if isinstance(a, FuncType):
+        return (isinstance(b, FuncType) and len(a.params) == len(b.params)
+                and vals_subtype(b.params, a.params, canon) and vals_subtype(a.results, b.results, canon))
+    if isinstance(a, StructType):
+        if not isinstance(b, StructType) or len(a.fields) < len(b.fields):
+            return False
+        return all(_field_subtype(fa, fb, canon) for fa, fb in zip(a.fields, b.fields))
+    return isinstance(b, ArrayType) and _field_subtype(a.field, b.field, canon)
+
+
+def _field_subtype(a, b, canon) -> bool:
+    if a.mutable != b.mutable:
+        return False
+    if a.storage in PACKED_TYPES or b.storage in PACKED_TYPES:
+        return a.storage == b.storage
+    if a.mutable:
+        return types_equivalent(a.storage, b.storage, canon)
+    return val_subtype(a.storage, b.storage, canon)
+
+
 def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     _check_impl_limits(module)
     ctx = _Context(module, features)
@@ -736,22 +853,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     ref_types = ctx.ref_types
     mutable_global = bool(features & CoreFeatures.MUTABLE_GLOBAL)
 
-    for i, ft in enumerate(module.types):
-        if not isinstance(ft, FuncType):
-            raise _err("invalid function type", f"type {i}")
-        for t in ft.params:
-            _check_valtype(t, f"type {i}", allowed)
-        for t in ft.results:
-            _check_valtype(t, f"type {i}", allowed)
-        if len(ft.results) > 1 and not multi_value:
-            raise _err("invalid result arity", f"type {i}")
-        if ctx.func_refs:
-            # (without recursion groups a type refers to earlier types and itself)
-            for t in ft.params + ft.results:
-                if t >= 0x200 and ref_heap(t) > i:
-                    raise _err(f"unknown type {ref_heap(t)}", f"type {i}")
-    if ctx.func_refs:
-        ctx.canon = module.canonical_ids()
+    _check_types(module, ctx, features, allowed, multi_value)
 
     # Imports.
     for i, imp in enumerate(module.imports):
@@ -760,6 +862,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         if kind == EXTERN_FUNC:
             if not (isinstance(imp.desc, int) and 0 <= imp.desc < ntypes):
                 raise _err(f"unknown type {imp.desc}", where)
+            if type(ctx.types[imp.desc]) is _NotFunc:
+                raise _err(f"type mismatch: type {imp.desc} is not a function type", where)
         elif kind == EXTERN_TABLE:
             _check_table_type(imp.desc, where, features, allowed)
         elif kind == EXTERN_MEMORY:
@@ -780,6 +884,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
     for i, f in enumerate(module.funcs):
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < ntypes):
             raise _err(f"unknown type {f.type_index}", f"function {nimp + i}")
+        if type(ctx.types[f.type_index]) is _NotFunc:
+            raise _err(f"type mismatch: type {f.type_index} is not a function type", f"function {nimp + i}")
 
     # Tables and memories.
     ntimp = len(ctx.table_types) - len(module.tables)
@@ -1065,6 +1171,190 @@ def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreac
             _pop_vals(vals, height, unreach, lt)
             vals.extend(lt[:-1])
     return max(max_stack, len(vals))
+
+
+# --- GC instructions --------------------------------------------------------------
+_NUMERIC_STORAGE = frozenset((I32, I64, F32, F64, V128)) | PACKED_TYPES
+_STRUCTREF_N = ref_type(HT_STRUCT)
+
+
+def _defaultable(t: int) -> bool:
+    return not (t > 0 and is_ref(t)) or ref_nullable(t)
+
+
+def _gc_type(ctx: _Context, x, cls, what: str):
+    """Type ``x`` of the module, which must be a struct (``cls`` StructType) or
+    array type."""
+    types = ctx.comp_types
+    if not (isinstance(x, int) and 0 <= x < len(types)):
+        raise _Fail(f"unknown type {x}")
+    ct = types[x]
+    if not isinstance(ct, cls):
+        raise _Fail(f"type mismatch: type {x} is not {what} type")
+    return ct
+
+
+def _check_ref_imm(ctx: _Context, t) -> None:
+    if not (isinstance(t, int) and t > 0 and is_ref(t)):
+        raise _Fail("malformed reference type")
+    if t not in ctx.valtypes:
+        vt = ctx.valtypes
+        raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else "invalid value type")
+
+
+def _diff_ref(t1: int, t2: int) -> int:
+    """rt1 minus rt2: rt1, non-null when rt2 admits null."""
+    return ref_type(ref_heap(t1), ref_nullable(t1) and not ref_nullable(t2))
+
+
+def _gc_instr(ctx: _Context, op: int, imm, vals: list, height: int, unreach: bool,
+              ctrls: list, max_stack: int, branch_heights: dict, pc: int) -> int:
+    """The typing rules of GC's instructions (and ref.eq); returns the new maximum
+    stack depth."""
+    sub = op & 0xFFFF if op != 0xD3 else -1
+    canon = ctx.canon
+    if sub == -1:                                              # ref.eq
+        _pop_vals(vals, height, unreach, [EQREF, EQREF])
+        vals.append(I32)
+    elif sub <= 1:                                             # struct.new(_default)
+        st = _gc_type(ctx, imm, StructType, "a struct")
+        if sub == 0:
+            _pop_vals(vals, height, unreach, [unpacked(f.storage) for f in st.fields])
+        elif not all(_defaultable(f.storage) for f in st.fields):
+            raise _Fail("type mismatch: a field is not defaultable")
+        vals.append(ref_type(imm, False))
+    elif sub <= 5:                                             # struct.get(_s/_u), set
+        x, y = imm
+        st = _gc_type(ctx, x, StructType, "a struct")
+        if not (isinstance(y, int) and 0 <= y < len(st.fields)):
+            raise _Fail(f"unknown field {y}")
+        f = st.fields[y]
+        if sub == 5:
+            if not f.mutable:
+                raise _Fail("immutable field")
+            _pop_vals(vals, height, unreach, [ref_type(x), unpacked(f.storage)])
+        else:
+            if (sub == 2) != (f.storage not in PACKED_TYPES):
+                raise _Fail("type mismatch: " + ("packed field: use get_s or get_u" if sub == 2
+                                                 else "get_s/get_u of a field not packed"))
+            _pop1(vals, height, unreach, ref_type(x))
+            vals.append(unpacked(f.storage))
+    elif sub <= 10:                                            # array.new*
+        if sub == 8:
+            x, count = imm
+        elif sub >= 9:
+            x, y = imm
+        else:
+            x = imm
+        at = _gc_type(ctx, x, ArrayType, "an array")
+        t = at.field.storage
+        if sub == 6:
+            _pop_vals(vals, height, unreach, [unpacked(t), I32])
+        elif sub == 7:
+            if not _defaultable(t):
+                raise _Fail("type mismatch: the element type is not defaultable")
+            _pop1(vals, height, unreach, I32)
+        elif sub == 8:
+            if not (isinstance(count, int) and 0 <= count <= L.MAX_ARRAY_NEW_FIXED):
+                raise _Fail("array.new_fixed: too many operands")
+            _pop_vals(vals, height, unreach, [unpacked(t)] * count)
+        elif sub == 9:
+            if t not in _NUMERIC_STORAGE:
+                raise _Fail("array type is not numeric or vector")
+            if not (isinstance(y, int) and 0 <= y < ctx.ndatas):
+                raise _Fail(f"unknown data segment {y}")
+            _pop_vals(vals, height, unreach, [I32, I32])
+        else:
+            _check_elem_into(ctx, y, t, canon)
+            _pop_vals(vals, height, unreach, [I32, I32])
+        vals.append(ref_type(x, False))
+    elif sub <= 14:                                            # array.get(_s/_u), set
+        at = _gc_type(ctx, imm, ArrayType, "an array")
+        f = at.field
+        if sub == 14:
+            if not f.mutable:
+                raise _Fail("immutable array")
+            _pop_vals(vals, height, unreach, [ref_type(imm), I32, unpacked(f.storage)])
+        else:
+            if (sub == 11) != (f.storage not in PACKED_TYPES):
+                raise _Fail("type mismatch: " + ("packed array: use get_s or get_u" if sub == 11
+                                                 else "get_s/get_u of an array not packed"))
+            _pop_vals(vals, height, unreach, [ref_type(imm), I32])
+            vals.append(unpacked(f.storage))
+    elif sub == 15:                                            # array.len
+        _pop1(vals, height, unreach, ARRAYREF)
+        vals.append(I32)
+    elif sub <= 19:                                            # fill, copy, init_*
+        x = imm if sub == 16 else imm[0]
+        at = _gc_type(ctx, x, ArrayType, "an array")
+        f = at.field
+        if not f.mutable:
+            raise _Fail("immutable array")
+        if sub == 16:
+            _pop_vals(vals, height, unreach, [ref_type(x), I32, unpacked(f.storage), I32])
+        elif sub == 17:
+            y = imm[1]
+            src = _gc_type(ctx, y, ArrayType, "an array").field.storage
+            dst = f.storage
+            if src != dst and (src in PACKED_TYPES or dst in PACKED_TYPES
+                               or not val_subtype(src, dst, canon)):
+                raise _Fail("type mismatch: array.copy between incompatible element types")
+            _pop_vals(vals, height, unreach, [ref_type(x), I32, ref_type(y), I32, I32])
+        else:
+            y = imm[1]
+            if sub == 18:
+                if f.storage not in _NUMERIC_STORAGE:
+                    raise _Fail("array type is not numeric or vector")
+                if not (isinstance(y, int) and 0 <= y < ctx.ndatas):
+                    raise _Fail(f"unknown data segment {y}")
+            else:
+                _check_elem_into(ctx, y, f.storage, canon)
+            _pop_vals(vals, height, unreach, [ref_type(x), I32, I32, I32])
+    elif sub <= 23:                                            # ref.test, ref.cast
+        _check_ref_imm(ctx, imm)
+        top = top_heap(ref_heap(imm), canon)
+        _pop1(vals, height, unreach, ref_type(top))
+        vals.append(I32 if sub <= 21 else imm)
+    elif sub <= 25:                                            # br_on_cast(_fail)
+        label, t1, t2 = imm
+        _check_ref_imm(ctx, t1)
+        _check_ref_imm(ctx, t2)
+        if not val_subtype(t2, t1, canon):
+            raise _Fail("type mismatch: the cast's target type must match its source type")
+        if not (isinstance(label, int) and 0 <= label < len(ctrls)):
+            raise _Fail(f"unknown label {label}")
+        lt = ctrls[-1 - label][_F_LABEL]
+        _pop1(vals, height, unreach, t1)
+        branch_t, fall_t = (t2, _diff_ref(t1, t2)) if sub == 24 else (_diff_ref(t1, t2), t2)
+        if not lt or not val_subtype(branch_t, lt[-1], canon):
+            raise _Fail("type mismatch")
+        vals.append(branch_t)
+        branch_heights[pc] = len(vals)
+        _pop_vals(vals, height, unreach, lt)
+        vals.extend(lt[:-1])
+        vals.append(fall_t)
+    elif sub <= 27:                                            # any <-> extern
+        src, dst = (HT_EXTERN, HT_ANY) if sub == 26 else (HT_ANY, HT_EXTERN)
+        t = _pop1(vals, height, unreach, ref_type(src))
+        vals.append(ref_type(dst, t == _UNK or ref_nullable(t)))
+    elif sub == 28:                                            # ref.i31
+        _pop1(vals, height, unreach, I32)
+        vals.append(ref_type(HT_I31, False))
+    elif sub <= 30:                                            # i31.get_s/u
+        _pop1(vals, height, unreach, I31REF)
+        vals.append(I32)
+    else:  # pragma: no cover - every 0xFB opcode is in the table
+        raise _Fail("unknown instruction")
+    return max(max_stack, len(vals))
+
+
+def _check_elem_into(ctx: _Context, y, t: int, canon) -> None:
+    """array.new_elem/init_elem: element segment ``y``'s type must match ``t``."""
+    if not (isinstance(y, int) and 0 <= y < len(ctx.elem_types)):
+        raise _Fail(f"unknown elem segment {y}")
+    et = ctx.elem_types[y]
+    if t in PACKED_TYPES or not (t > 0 and is_ref(t)) or not val_subtype(et, t, canon):
+        raise _Fail("type mismatch: element segment type does not match the array's")
 
 
 def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
@@ -1560,6 +1850,9 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 vals.append(ref_type(func_type_idx[imm], False) if ctx.func_refs else FUNCREF)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
+            elif k == K_GC:
+                max_stack = _gc_instr(ctx, op, imm, vals, height, unreach, ctrls, max_stack,
+                                      branch_heights, pc)
             elif k >= K_CALL_REF:
                 max_stack = _typed_ref_instr(ctx, k, imm, vals, height, unreach, ctrls, max_stack,
                                              branch_heights, pc)

@@ -46,6 +46,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ...errors import Trap
 from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
+from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
@@ -472,7 +473,7 @@ def _make_call_indirect(inst: Any) -> Any:
         if f is None:
             raise Trap("uninitialized element")
         t = f.type
-        if t is not ft and t != ft:
+        if t is not ft and t != ft and not func_subtype(t, ft):
             raise Trap("indirect call type mismatch")
         # (callable_of inlined: call_indirect is on hot paths)
         if f.__class__ is WasmFunctionInstance and f.engine.__class__ is CompilerEngine:

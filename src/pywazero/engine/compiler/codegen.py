@@ -230,6 +230,9 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
         elif op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:   # br, br_if, br_on_(non_)null
             if imm < len(stack):
                 out.add(stack[-1 - imm])
+        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
+            if imm[0] < len(stack):
+                out.add(stack[-1 - imm[0]])
         elif op == 0x0E:
             labels, default = imm
             for d in set(labels) | {default}:
@@ -240,7 +243,10 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
 # ``end`` is decided per construct, ``loop`` starts a run at its header
+_BR_ON_CAST = ops.fb(24)
+_BR_ON_CAST_FAIL = ops.fb(25)
 _RUN_ENDS = frozenset((0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x0D, 0xD5, 0xD6, 0x04, 0x05, 0x0C,
+                       _BR_ON_CAST, _BR_ON_CAST_FAIL,
                        0x0E, 0x0F, 0x00, 0x03,
                        0x08, 0x0A))   # (throw, throw_ref: no run goes on after them)
 # tail calls (calls of every kind: limits.calls_out)
@@ -998,6 +1004,16 @@ class FunctionGenerator:
                 self.branch(imm)
                 self.ind -= 1
                 st.append(e)
+            elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:  # the reference stays either way
+                from .. import gc
+
+                e = st[-1]
+                self.simple(e)
+                test = self.const_name(gc.make_test(gc.closed_ref(imm[2], module.canonical_ids())))
+                self.emit("if %s%s(%s):" % ("not " if op == _BR_ON_CAST_FAIL else "", test, e.expr))
+                self.ind += 1
+                self.branch(imm[0])
+                self.ind -= 1
             elif op == 0xD6:  # br_on_non_null: branch with it, or drop the null
                 e = st[-1]
                 self.simple(e)
@@ -1499,8 +1515,49 @@ class FunctionGenerator:
             self.emit("_mfill(M%d, %s, %s, %s)" % (imm, d.expr, v.expr, nn.expr))
         elif op >> 16 == 0xFD:
             self.gen_simd(op, imm, info)
+        elif op >> 16 == 0xFB or op == 0xD3:
+            self.gen_gc(op, imm)
         else:
             raise TooComplex("cannot compile %s" % info.name)
+
+    def gen_gc(self, op: int, imm: Any) -> None:
+        """GC instructions: the hot accesses inline, the rest a call of engine/gc.py's
+        handler (see gc.call_of) bound as a constant of the function."""
+        from .. import gc
+
+        st = self.stack
+        sub = op & 0xFFFF if op != 0xD3 else -1
+        if sub in (2, 4) or sub == 11 or sub == 13 or sub == 15 or sub == 29 or sub == 30:
+            if sub == 11 or sub == 13:          # array.get(_u)
+                i = st.pop()
+                e = st.pop()
+                self.simple(e)
+                self.simple(i)
+                self.emit("if %s is None: raise Trap('null array reference')" % e.expr)
+                self.emit("if %s >= len(%s.a): raise Trap('out of bounds array access')" % (i.expr, e.expr))
+                self.push_effect("%s.a[%s]" % (e.expr, i.expr))
+                return
+            e = st.pop()
+            self.simple(e)
+            what = "structure" if sub <= 4 else "array" if sub == 15 else "i31"
+            self.emit("if %s is None: raise Trap('null %s reference')" % (e.expr, what))
+            if sub <= 4:
+                self.push_effect("%s.f[%d]" % (e.expr, imm[1]))
+            elif sub == 15:
+                self.push_effect("len(%s.a)" % e.expr)
+            elif sub == 29:
+                self.push_effect("(%s.value & 0xFFFFFFFF)" % e.expr)
+            else:
+                self.push_effect("(%s.value & 0x7FFFFFFF)" % e.expr)
+            return
+        nin, nout = gc.arity(op, imm, self.module)
+        args = [st.pop() for _ in range(nin)][::-1]
+        call = "%s(_D, _E%s)" % (self.const_name(gc.call_of(op, imm, self.module)),
+                                  "".join(", " + a.expr for a in args))
+        if nout:
+            self.push_effect(call)
+        else:
+            self.emit(call)
 
     def gen_simd(self, op: int, imm: Any, info: Any) -> None:
         """SIMD: expressions from engine/simd.py's INLINE templates; memory accesses

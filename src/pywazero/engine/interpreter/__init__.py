@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Tuple
 from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
+from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
@@ -297,7 +298,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             if f is None:
                                 raise Trap("uninitialized element")
                             ft = inst.types[a]
-                            if f.type is not ft and f.type != ft:
+                            if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
                                 raise Trap("indirect call type mismatch")
                             b = c[0]
                         n = len(S) - b
@@ -457,7 +458,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             if f is None:
                                 raise Trap("uninitialized element")
                             ft = inst.types[b[0]]
-                            if f.type is not ft and f.type != ft:
+                            if f.type is not ft and f.type != ft and not func_subtype(f.type, ft):
                                 raise Trap("indirect call type mismatch")
                         else:
                             f = S.pop()

@@ -346,6 +346,10 @@ def _charge_length(fn: Callable, limits: Any, grow: bool) -> Callable:
     return charged
 
 
+_BR_ON_CAST = ops.fb(24)
+_BR_ON_CAST_FAIL = ops.fb(25)
+
+
 def compile_function(module: Module, index: int, func_types: List[int],
                      limits: Any = None, entry_check: bool = True) -> FuncCode:
     """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
@@ -526,11 +530,17 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     prev[2] = f
                 else:
                     emit(K_UN, f, 0, 0)
-        elif op == 0x0D or op == 0xD5 or op == 0xD6:  # br_if, br_on_null, br_on_non_null
-            if op != 0x0D:
+        elif op == 0x0D or op == 0xD5 or op == 0xD6 or op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
+            # br_if, br_on_null, br_on_non_null, br_on_cast(_fail)
+            if op == 0xD5 or op == 0xD6:
                 # a test leaves the branch condition on top: the reference is
                 # dropped where the spec drops it (see rare.br_on_null_test)
                 emit(K_RARE, R.br_on_null_test if op == 0xD5 else R.br_on_non_null_test, 0, 0)
+            elif op != 0x0D:
+                # (GC: the reference stays either way, see gc.br_on_cast_test)
+                fn, a, b = R.lookup(op, imm, module)
+                emit(K_RARE, fn, a, b)
+                imm = imm[0]
             height = branch_heights[i - 1]
             prev = out[-1] if len(out) > barrier else None
             c = ctl[-1 - imm]

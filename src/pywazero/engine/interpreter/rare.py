@@ -203,6 +203,10 @@ def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
         else:
             a, b = imm, None
         return fn, a, b
+    if op >> 16 == ops.PREFIX_FB or op == 0xD3:
+        from .. import gc
+
+        return gc.lookup(op, imm, module)
     info = ops.BY_OP.get(op)
     if info is None:
         raise ValueError(f"unknown opcode {op:#x}")
