@@ -1,0 +1,79 @@
+"""The real-program benchmarks (bench/programs) at tiny sizes: every C program prints,
+on both engines, exactly what its plain-Python twin prints, and the twins agree with
+independent oracles (hashlib, zlib, sorted, collections.Counter)."""
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH / "programs"))
+sys.path.insert(0, str(BENCH))
+
+import real_programs  # noqa: E402
+import twins  # noqa: E402
+
+TINY = {p.name: p for p in real_programs.programs(0.005)}
+
+
+@pytest.mark.parametrize("engine", ["compiler", "interpreter"])
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_program_matches_twin(name: str, engine: str) -> None:
+    prog = TINY[name]
+    data = prog.input()
+    _, _, out = real_programs.run_pywazero(prog, engine, data)
+    assert out == prog.run_twin(data)
+    assert "DISAGREE" not in out and "FAILED" not in out
+
+
+@pytest.mark.parametrize("n", [0, 1, 55, 56, 63, 64, 65, 200])
+def test_sha256_twin_is_sha256(n: int) -> None:
+    data = bytes(range(256))[:n] * 3
+    assert twins.sha256_digest(data) == hashlib.sha256(data).digest()
+
+
+def test_sha256_rounds_against_hashlib() -> None:
+    buf = bytearray(twins.lcg_bytes(100))
+    for _ in range(3):
+        digest = hashlib.sha256(buf).digest()
+        buf[:32] = digest
+    assert twins.sha256(100, 3).endswith(digest.hex() + "\n")
+
+
+def test_crc32_twin_is_crc32() -> None:
+    assert twins.crc32(3000) == "crc32 of 3000 bytes: %08x\n" % zlib.crc32(twins.lcg_bytes(3000))
+
+
+def test_sort_twins_sort() -> None:
+    values = twins._xorshift_values(500)
+    expected = sorted(values)
+    assert twins.sort(500) == "sorted 500 ints three ways: agree, checksum %d, median %d\n" % (
+        twins._checksum(expected), expected[250])
+    assert twins.qsort(500) == "sorted 500 ints, checksum %d\n" % twins._checksum(expected)
+
+
+def test_vm_counts_primes() -> None:
+    primes = [p for p in range(2, 500) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
+    assert twins.vm(500).startswith("primes below 500: %d, sum %d," % (len(primes), sum(primes)))
+
+
+def test_wordcount_twin_against_counter() -> None:
+    text = real_programs.words_text(5000)
+    counts = collections.Counter(re.findall(rb"[a-z]+", text.lower()))
+    lines = twins.wordcount(text).splitlines()
+    assert lines[0] == "5000 bytes, %d words, %d distinct" % (sum(counts.values()), len(counts))
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert lines[1:] == ["%d %s" % (c, w.decode()) for w, c in top]
+
+
+def test_lz77_round_trip_and_compresses() -> None:
+    text = twins.lz77_text(3000)
+    packed = twins.lz77_compress(text)
+    assert twins.lz77_decompress(packed) == text
+    assert len(packed) < len(text) * 0.7
