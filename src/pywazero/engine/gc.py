@@ -32,6 +32,8 @@ __all__ = ["lookup", "make_test", "const_op", "default_of"]
 
 _M32 = 0xFFFFFFFF
 _MASK = {I8: 0xFF, I16: 0xFFFF}
+MASKS = _MASK
+"""The packing mask of each packed storage type (the compiler inlines them)."""
 
 
 def default_of(storage: int) -> Any:
