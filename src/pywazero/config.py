@@ -22,9 +22,11 @@ DEFAULT_MAX_OPEN_FILES = 128
 class RuntimeConfig:
     """How a :class:`~pywazero.Runtime` compiles and runs modules.
 
-    ``core_features`` (a :class:`~pywazero.CoreFeatures`, WebAssembly 2.0 by
-    default) says which proposals modules may use: ``Runtime.compile`` decodes and
-    validates under its rules (``CoreFeatures.V1`` gives WebAssembly 1.0).
+    ``core_features`` (a :class:`~pywazero.CoreFeatures`; by default
+    ``CoreFeatures.DEFAULT``, every feature pywazero implements) says which
+    proposals modules may use: ``Runtime.compile`` decodes and validates under its
+    rules (``CoreFeatures.V2`` gives WebAssembly 2.0, ``V1`` 1.0; legacy exception
+    handling is off unless added: ``DEFAULT | LEGACY_EXCEPTIONS``).
 
     Resource budgets (None, the default, is unlimited) bound what all the instances
     of the runtime may hold together: ``max_memory_bytes`` (linear-memory bytes
@@ -53,7 +55,7 @@ class RuntimeConfig:
     engine: str = "compiler"
     memory_limit_pages: int = 65536
     max_call_depth: int = 10000
-    core_features: CoreFeatures = CoreFeatures.V2
+    core_features: CoreFeatures = CoreFeatures.DEFAULT
     consume_fuel: bool = False
     interruptible: bool = False
     # resource budgets (like wasmtime's StoreLimits), counted across every instance of

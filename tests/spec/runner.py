@@ -598,6 +598,20 @@ def discover(root: Optional[Path] = None) -> List[str]:
     return sorted(keys)
 
 
+GAPS_PATH = Path(__file__).resolve().with_name("gaps.json")
+
+
+def load_gaps(path: Path = GAPS_PATH) -> Dict[str, str]:
+    """The spec scripts allowed to have failing commands, each with the reason
+    (``gaps.json``: ``{"wast-3.0/gc/i31.wast": "needs GC (issue 11)", ...}``).
+    Every other script must pass completely in every mode."""
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return {key: str(reason) for key, reason in data.items()}
+
+
 def load_expected(path: Path = EXPECTED_PATH) -> Dict[str, Dict[str, List[int]]]:
     if not path.exists():
         return {}

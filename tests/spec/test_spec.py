@@ -13,6 +13,7 @@ from . import runner
 SPEC_DIR = runner.spec_dir()
 FILES = runner.discover(SPEC_DIR) if SPEC_DIR.is_dir() else []
 EXPECTED = runner.load_expected()
+GAPS = runner.load_gaps()
 MODES = sorted(runner.ENGINES)
 
 
@@ -47,3 +48,21 @@ def test_spec(mode, key, record_property):
             + runner.format_regressions(report, regs),
             pytrace=False,
         )
+    if key not in GAPS:
+        # 100% is the rule: a script may fail only when gaps.json says why.
+        failed = [o for o in report.outcomes if o.status == runner.FAILED]
+        if failed or report.error:
+            lines = [f"{key}:{o.line}: {o.category}: {o.reason}" for o in failed[:20]]
+            pytest.fail(
+                f"{key} ({mode}) has {len(failed)} failing commands"
+                + (f" and could not be read: {report.error}" if report.error else "")
+                + " and is not listed in gaps.json:\n" + "\n".join(lines),
+                pytrace=False,
+            )
+
+
+def test_gaps_name_spec_files():
+    assert SPEC_DIR.is_dir(), f"spec directory not found: {SPEC_DIR}"
+    stale = sorted(set(GAPS) - set(FILES))
+    assert not stale, f"gaps.json names files that are not in {SPEC_DIR}: {stale}"
+    assert all(reason.strip() for reason in GAPS.values()), "every gap needs a reason"

@@ -101,7 +101,7 @@ def test_check_features():
 
 
 def test_runtime_config():
-    assert RuntimeConfig().core_features == V2
+    assert RuntimeConfig().core_features == CoreFeatures.DEFAULT
     assert RuntimeConfig(core_features=V1).core_features == V1
     assert RuntimeConfig(core_features=~CoreFeatures.SIMD).core_features == CoreFeatures.ALL & ~CoreFeatures.SIMD
     with pytest.raises(TypeError):

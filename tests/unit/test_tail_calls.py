@@ -245,7 +245,7 @@ def test_needs_the_tail_call_feature(src):
     # the binary decodes under 2.0 and the validator names the feature
     data = wat2wasm(src)
     with pytest.raises(ValidationError, match="tail-call"):
-        Runtime().compile(data)
+        Runtime(RuntimeConfig(core_features=CoreFeatures.V2)).compile(data)
 
 
 @pytest.mark.parametrize("src, msg", [
