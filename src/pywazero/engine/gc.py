@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import Trap
 from ..wasm import opcodes as ops
-from ..wasm.gcref import Array, HostAny, I31, Struct, externalize, internalize
+from ..wasm.gcref import Array, I31, Struct, externalize, internalize
 from ..wasm.subtyping import (
     canonical_type, concrete_kind, func_subtype, supertype_chain,
 )
