@@ -209,3 +209,34 @@ def test_api_values(engine):
         m.exports["x"](a)                                # an array is no (ref $pt)
     with pytest.raises(TypeError):
         m.exports["x"](object())
+
+
+def test_host_functions_and_globals_with_anyref():
+    """A host function sees GC values as themselves and host objects unwrapped;
+    an anyref global holds either."""
+    from pywazero.wasm.types import ANYREF
+
+    rt = wz.Runtime(wz.RuntimeConfig(core_features=CoreFeatures.V3))
+    seen = []
+
+    def h(x):
+        seen.append(x)
+        return x
+
+    rt.host_module("env").function("h", h, params=[ANYREF], results=[ANYREF]).instantiate()
+    m = rt.instantiate(rt.compile('''(module (import "env" "h" (func $h (param anyref) (result anyref)))
+      (type $p (struct (field i32)))
+      (global (export "g") (mut anyref) (ref.null any))
+      (func (export "f") (param i32) (result anyref) (call $h (struct.new $p (local.get 0))))
+      (func (export "k") (param anyref) (result i32) (ref.test (ref i31) (call $h (local.get 0)))))'''))
+    s = m.exports["f"](3)
+    assert isinstance(s, wz.StructRef) and s.fields == (3,) and seen[-1] is s
+    assert m.exports["k"](wz.I31(1)) == 1
+    assert m.exports["k"]("text") == 0 and seen[-1] == "text"
+    g = m.exports["g"]
+    g.value = "host"
+    assert g.value == "host"
+    g.value = s
+    assert g.value is s
+    ft = rt.compile('(module (type $p (struct (field i32))) (func (export "f") (param (ref $p))))').exports[0].type
+    assert str(ft.params[0]) == "(ref (struct (field i32)))"

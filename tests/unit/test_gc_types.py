@@ -11,7 +11,7 @@ from pywazero.wasm.features import CoreFeatures
 from pywazero.wasm.subtyping import cid_subtype, func_subtype, canonical_type, heap_subtype
 from pywazero.wasm.types import (
     HT_ANY, HT_ARRAY, HT_EQ, HT_FUNC, HT_I31, HT_NONE, HT_NOFUNC, HT_STRUCT, I8, I16, I32,
-    ArrayType, FieldType, FuncType, StructType, ref_type,
+    ArrayType, FieldType, StructType, ref_type,
 )
 from pywazero.wasm.validation import validate_module
 

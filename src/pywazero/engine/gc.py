@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import Trap
 from ..wasm import opcodes as ops
-from ..wasm.gcref import Array, HostAny, I31, Struct, externalize, internalize
+from ..wasm.gcref import Array, I31, Struct, externalize, internalize
 from ..wasm.subtyping import (
     canonical_type, concrete_kind, func_subtype, supertype_chain,
 )
@@ -32,6 +32,8 @@ __all__ = ["lookup", "make_test", "const_op", "default_of"]
 
 _M32 = 0xFFFFFFFF
 _MASK = {I8: 0xFF, I16: 0xFFFF}
+MASKS = _MASK
+"""The packing mask of each packed storage type (the compiler inlines them)."""
 
 
 def default_of(storage: int) -> Any:

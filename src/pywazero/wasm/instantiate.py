@@ -31,7 +31,7 @@ from .instance import (
 )
 from .budget import INSTANCES, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
 from .module import MODE_ACTIVE, MODE_DECLARATIVE, Expr, Module
-from .subtyping import (canonical_type, closed_functype, closed_valtype, describe_functype, describe_valtype,
+from .subtyping import (canonical_type, closed_valtype, describe_functype, describe_valtype,
                         func_subtype, has_concrete, val_subtype)
 from .types import (
     EXTERN_FUNC,
@@ -160,9 +160,11 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         if not isinstance(value, TagInstance):
             return False
         want = module.types[imp.desc]
-        if not has_concrete(want) and not has_concrete(value.type):
+        if not has_concrete(want) and not has_concrete(value.type) and not module.rec_groups \
+                and imp.desc not in module.subtypes:
             return value.type == want
-        return value.type == closed_functype(want, module.canonical_ids())
+        # (the canonical type: a member of a recursion group is a CanonFuncType)
+        return value.type == canonical_type(module.canonical_ids()[imp.desc])
     return False
 
 

@@ -1550,6 +1550,8 @@ class FunctionGenerator:
             else:
                 self.push_effect("(%s.value & 0x7FFFFFFF)" % e.expr)
             return
+        if self.gen_gc_inline(op, sub, imm, gc):
+            return
         nin, nout = gc.arity(op, imm, self.module)
         args = [st.pop() for _ in range(nin)][::-1]
         call = "%s(_D, _E%s)" % (self.const_name(gc.call_of(op, imm, self.module)),
@@ -1558,6 +1560,78 @@ class FunctionGenerator:
             self.push_effect(call)
         else:
             self.emit(call)
+
+    def gen_gc_inline(self, op: int, sub: int, imm: Any, gc: Any) -> bool:
+        """struct.new/set, array.set, array.new_fixed, ref.test/cast, ref.i31,
+        ref.eq and the any/extern conversions as inline Python; False for the
+        others."""
+        from ...wasm.gcref import I31, Struct, Array, externalize, internalize
+
+        st = self.stack
+        module = self.module
+        if sub == 0 or sub == 8:                          # struct.new, array.new_fixed
+            canon = module.canonical_ids()
+            if sub == 0:
+                x = imm
+                masks = [gc.MASKS.get(f.storage, 0) for f in module.types[x].fields]
+                cls = self.const_name(Struct)
+            else:
+                x, n = imm
+                if n > 64:
+                    return False
+                masks = [gc.MASKS.get(module.types[x].field.storage, 0)] * n
+                cls = self.const_name(Array)
+            args = [st.pop() for _ in masks][::-1]
+            items = ", ".join("(%s & %d)" % (a.expr, m) if m else a.expr for a, m in zip(args, masks))
+            self.push_effect("%s(%d, [%s])" % (cls, canon[x], items))
+            return True
+        if sub == 5 or sub == 14:                         # struct.set, array.set
+            v = st.pop()
+            if sub == 14:
+                i = st.pop()
+                self.simple(i)
+            e = st.pop()
+            self.simple(e)
+            self.simple(v)
+            if sub == 5:
+                mask = gc.MASKS.get(module.types[imm[0]].fields[imm[1]].storage, 0)
+                self.emit("if %s is None: raise Trap('null structure reference')" % e.expr)
+                target = "%s.f[%d]" % (e.expr, imm[1])
+            else:
+                mask = gc.MASKS.get(module.types[imm].field.storage, 0)
+                self.emit("if %s is None: raise Trap('null array reference')" % e.expr)
+                self.emit("if %s >= len(%s.a): raise Trap('out of bounds array access')" % (i.expr, e.expr))
+                target = "%s.a[%s]" % (e.expr, i.expr)
+            self.emit("%s = %s" % (target, "(%s & %d)" % (v.expr, mask) if mask else v.expr))
+            return True
+        if 20 <= sub <= 23:                               # ref.test, ref.cast
+            test = self.const_name(gc.make_test(gc.closed_ref(imm, module.canonical_ids())))
+            e = st.pop()
+            self.simple(e)
+            if sub <= 21:
+                self.push_effect("(1 if %s(%s) else 0)" % (test, e.expr))
+            else:
+                self.emit("if not %s(%s): raise Trap('cast failure')" % (test, e.expr))
+                st.append(e)
+            return True
+        if sub == 28:                                     # ref.i31
+            e = st.pop()
+            self.push_effect("%s(%s)" % (self.const_name(I31.wrap), e.expr))
+            return True
+        if sub == -1:                                     # ref.eq
+            b = st.pop()
+            a = st.pop()
+            self.simple(a)
+            self.simple(b)
+            self.push_effect("(1 if %s is %s or (%s.__class__ is %s and %s == %s) else 0)"
+                             % (a.expr, b.expr, a.expr, self.const_name(I31), a.expr, b.expr))
+            return True
+        if sub == 26 or sub == 27:                        # any.convert_extern, extern.convert_any
+            e = st.pop()
+            fn = internalize if sub == 26 else externalize
+            self.push_effect("%s(%s)" % (self.const_name(fn), e.expr))
+            return True
+        return False
 
     def gen_simd(self, op: int, imm: Any, info: Any) -> None:
         """SIMD: expressions from engine/simd.py's INLINE templates; memory accesses
