@@ -23,7 +23,7 @@ class RuntimeConfig:
     """How a :class:`~pywazero.Runtime` compiles and runs modules.
 
     ``core_features`` (a :class:`~pywazero.CoreFeatures`; by default
-    ``CoreFeatures.DEFAULT``, every feature pywazero implements) says which
+    ``CoreFeatures.DEFAULT``, i.e. ``V3``: all of WebAssembly 3.0) says which
     proposals modules may use: ``Runtime.compile`` decodes and validates under its
     rules (``CoreFeatures.V2`` gives WebAssembly 2.0, ``V1`` 1.0; legacy exception
     handling is off unless added: ``DEFAULT | LEGACY_EXCEPTIONS``).

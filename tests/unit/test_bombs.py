@@ -118,8 +118,22 @@ def child(recipe: str, engine: str, limit: int) -> None:
 
         out = {"outcome": "unexpected " + type(e).__name__, "message": str(e)[:300],
                "where": traceback.format_exc()[-1500:]}
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    out["maxrss_mb"] = _peak_rss_mb()
     print(json.dumps(out))
+
+
+def _peak_rss_mb() -> int:
+    """This process's own peak resident memory.  Linux's ru_maxrss is not it: exec
+    records the forking parent's peak into it, so a child of a big test worker would
+    report the worker's size; VmHWM belongs to the process's own address space."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def run(recipe: str, engine: str, limit: int = GIB, timeout: float = 240) -> dict:

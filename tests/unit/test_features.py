@@ -91,7 +91,7 @@ def test_check_features():
     # ~flag is negative on Python < 3.11: it means "all but flag"
     assert check_features(CoreFeatures(-1 - int(CoreFeatures.SIMD))) == CoreFeatures.ALL & ~CoreFeatures.SIMD
     assert CoreFeatures.LEGACY_EXCEPTIONS not in CoreFeatures.V3 and CoreFeatures.GC in CoreFeatures.V3
-    assert CoreFeatures.GC not in CoreFeatures.DEFAULT and CoreFeatures.V2 in CoreFeatures.DEFAULT
+    assert CoreFeatures.DEFAULT == CoreFeatures.V3 and CoreFeatures.LEGACY_EXCEPTIONS not in CoreFeatures.DEFAULT
     with pytest.raises(TypeError):
         check_features(3)
     with pytest.raises(TypeError):

@@ -80,8 +80,8 @@ class CoreFeatures(enum.IntFlag):
 
     ``V1`` is WebAssembly 1.0 (mutable globals only), ``V2`` WebAssembly 2.0,
     ``V3`` WebAssembly 3.0 (everything but ``LEGACY_EXCEPTIONS``).  ``DEFAULT``
-    is what :class:`~pywazero.RuntimeConfig` uses: every feature pywazero
-    implements (``V3`` without ``GC``, until GC lands).
+    is what :class:`~pywazero.RuntimeConfig` uses: all of WebAssembly 3.0
+    (``V3``); legacy exception handling must be asked for.
     """
 
     MUTABLE_GLOBAL = 1 << 0
@@ -107,7 +107,7 @@ class CoreFeatures(enum.IntFlag):
     V3 = (V2 | TAIL_CALL | EXTENDED_CONST | MULTI_MEMORY | MEMORY64 | EXCEPTIONS
           | FUNCTION_REFERENCES | RELAXED_SIMD | GC)
     ALL = V3 | LEGACY_EXCEPTIONS
-    DEFAULT = V3 & ~GC
+    DEFAULT = V3
 
     def feature_names(self) -> List[str]:
         """The proposal names of the features in this set, e.g. ``['simd']``."""
