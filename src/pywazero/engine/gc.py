@@ -280,7 +280,9 @@ def array_copy(S: List[Any], inst: Any, a: Any, b: Any) -> None:
         dst.a[d:d + n] = src.a[s:s + n]
 
 
-def array_init_data(S: List[Any], inst: Any, y: int, storage: int) -> None:
+def _pop_array_init(S: List[Any]) -> Tuple[Any, int, int, int]:
+    """Pop ``array.init_*``'s operands: the array (not null) and d, s, n, with
+    ``d + n`` checked against the array's length."""
     n = S.pop()
     s = S.pop()
     d = S.pop()
@@ -289,20 +291,18 @@ def array_init_data(S: List[Any], inst: Any, y: int, storage: int) -> None:
         raise _null("array")
     if d + n > len(arr.a):
         raise _oob_array()
+    return arr, d, s, n
+
+
+def array_init_data(S: List[Any], inst: Any, y: int, storage: int) -> None:
+    arr, d, s, n = _pop_array_init(S)
     vals = _read_data(inst.datas[y], storage, s, n)
     if n:
         arr.a[d:d + n] = vals
 
 
 def array_init_elem(S: List[Any], inst: Any, y: int, b: Any) -> None:
-    n = S.pop()
-    s = S.pop()
-    d = S.pop()
-    arr = S.pop()
-    if arr is None:
-        raise _null("array")
-    if d + n > len(arr.a):
-        raise _oob_array()
+    arr, d, s, n = _pop_array_init(S)
     elems = inst.elems[y]
     if s + n > len(elems):
         raise Trap("out of bounds table access")

@@ -476,6 +476,23 @@ class FunctionGenerator:
         return e
 
     # -- control ------------------------------------------------------------------------
+    def open_try(self, c: _Ctl, targeted: bool) -> None:
+        """Open the Python ``try:`` of a try_table (kind 5) or legacy try (6, 7 with
+        delegate) whose control entry is ``c``."""
+        self.nhandler += 1
+        c.hid = self.nhandler
+        self.ctl.append(c)
+        if targeted:
+            self.open_pyloop(c)
+        self.ntry += 1
+        if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
+            raise TooComplex("too many nested loops")
+        self.emit("try:")
+        self.ind += 1
+        if self.ind > MAX_INDENT:
+            raise TooComplex("too deeply nested")
+        c.mark = len(self.lines)
+
     def open_pyloop(self, c: _Ctl) -> None:
         self.ncid += 1
         c.cid = self.ncid
@@ -885,20 +902,7 @@ class FunctionGenerator:
                 bp, br = block_types[j]
                 p = len(bp)
                 self.enter(p)
-                c = _Ctl(5, heights[j], p, len(br), j)
-                self.nhandler += 1
-                c.hid = self.nhandler
-                self.ctl.append(c)
-                if j in targeted:
-                    self.open_pyloop(c)
-                self.ntry += 1
-                if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
-                    raise TooComplex("too many nested loops")
-                self.emit("try:")
-                self.ind += 1
-                if self.ind > MAX_INDENT:
-                    raise TooComplex("too deeply nested")
-                c.mark = len(self.lines)
+                self.open_try(_Ctl(5, heights[j], p, len(br), j), j in targeted)
             elif op == 0x08 or op == 0x0A:  # throw / throw_ref
                 if op == 0x08:
                     np_ = self.tag_params[imm]
@@ -925,20 +929,7 @@ class FunctionGenerator:
                         self.open_pyloop(c)
                     c.mark = len(self.lines)
                 else:
-                    c = _Ctl(7 if delegating else 6, heights[j], p, len(br), j)
-                    self.nhandler += 1
-                    c.hid = self.nhandler
-                    self.ctl.append(c)
-                    if j in targeted:
-                        self.open_pyloop(c)
-                    self.ntry += 1
-                    if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
-                        raise TooComplex("too many nested loops")
-                    self.emit("try:")
-                    self.ind += 1
-                    if self.ind > MAX_INDENT:
-                        raise TooComplex("too deeply nested")
-                    c.mark = len(self.lines)
+                    self.open_try(_Ctl(7 if delegating else 6, heights[j], p, len(br), j), j in targeted)
             elif op == 0x07 or op == 0x19:  # legacy catch / catch_all
                 c = self.ctl[-1]
                 if self.reachable:
