@@ -21,6 +21,7 @@ from typing import Any, List, Optional
 import pytest
 
 from pywazero.text import wast
+from pywazero.wasm.features import CoreFeatures
 
 from . import runner
 
@@ -80,8 +81,9 @@ def _normalize_decoded(orig, back) -> None:
         back.data_count = None
 
 
-def roundtrip_problem(module) -> Optional[str]:
-    """None if ``module`` survives encode -> decode -> validate, else what went wrong."""
+def roundtrip_problem(module, features: CoreFeatures = CoreFeatures.V2) -> Optional[str]:
+    """None if ``module`` survives encode -> decode -> validate under ``features``,
+    else what went wrong."""
     from pywazero.binary.decoder import decode_module
     from pywazero.binary.encoder import encode_module
     from pywazero.wasm.validation import validate_module
@@ -91,11 +93,11 @@ def roundtrip_problem(module) -> Optional[str]:
     except Exception as e:  # noqa: BLE001
         return f"encode: {runner.describe(e)[0]}"
     try:
-        back = decode_module(data)
+        back = decode_module(data, features)
     except Exception as e:  # noqa: BLE001
         return f"decode of the encoding: {runner.describe(e)[0]}"
     try:
-        validate_module(back)
+        validate_module(back, features)
     except Exception as e:  # noqa: BLE001
         return f"validation of the encoding: {runner.describe(e)[0]}"
     _normalize_decoded(module, back)
@@ -108,13 +110,14 @@ def test_roundtrip(key):
     commands = wast.read_script_file(SPEC_DIR / key)
     compiled = problems = 0
     report = []
+    features = runner.features_for(key)
     for cmd in _module_commands(commands):
         try:
-            module = runner.compile_module(cmd)
+            module = runner.compile_module(cmd, features)
         except Exception:  # noqa: BLE001 - not compiling is test_spec's business
             continue
         compiled += 1
-        problem = roundtrip_problem(module)
+        problem = roundtrip_problem(module, features)
         if problem:
             problems += 1
             if len(report) < 20:
