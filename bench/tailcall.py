@@ -224,10 +224,9 @@ def _calls(src: str, engine: str, scale: float) -> Dict[str, float]:
 
 
 def _export(rev: str, into: str) -> str:
-    archive = subprocess.run(["git", "-C", str(ROOT.parent), "archive", rev, "src"], check=True,
-                             stdout=subprocess.PIPE).stdout
-    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
-    return os.path.join(into, "src")
+    from before_after import export_src
+
+    return str(export_src(rev, Path(into)))
 
 
 def before_after(rev: str, after: Optional[str], engines: List[str], scale: float, rounds: int) -> None:

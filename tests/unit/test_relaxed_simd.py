@@ -38,19 +38,7 @@ RELAXED = [
 
 # --- lane helpers and a per-lane reference ------------------------------------------------
 
-def lanes(v, w):
-    return [(v >> (k * w)) & ((1 << w) - 1) for k in range(128 // w)]
-
-
-def slanes(v, w):
-    return [x - (1 << w) if x >> (w - 1) else x for x in lanes(v, w)]
-
-
-def join(xs, w):
-    r = 0
-    for k, x in enumerate(xs):
-        r |= (x & ((1 << w) - 1)) << (k * w)
-    return r
+from .test_simd_numerics import join, lanes, slanes  # noqa: E402
 
 
 def f32(bits):

@@ -111,20 +111,18 @@ def _w_u32(out: bytearray, v: int) -> None:
         return
     if not 0 <= v <= _U32_MAX:
         raise ValueError(f"u32 out of range: {v!r}")
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return
+    _w_uleb(out, v)
 
 
 def _w_u64(out: bytearray, v: int) -> None:
     """Append ``v`` as unsigned LEB128 (u64 range: memory64 offsets and limits)."""
     if not 0 <= v < (1 << 64):
         raise ValueError(f"u64 out of range: {v!r}")
+    _w_uleb(out, v)
+
+
+def _w_uleb(out: bytearray, v: int) -> None:
+    """Append ``v >= 0`` as unsigned LEB128 (the caller checked its range)."""
     while True:
         b = v & 0x7F
         v >>= 7
