@@ -147,7 +147,7 @@ class CompiledWasm(CompiledCode):
                 g["g%d" % k] = gl.value
         for k, tag in enumerate(inst.tags):
             g["TG%d" % k] = tag
-        g["_ci"], g["_cr"] = _make_call_indirect(inst)
+        g["_ci"], g["_cr"], g["_CIMAKE"], g["_CR"] = _make_call_indirect(inst)
         funcs = inst.funcs
         names = self.names
         for k in range(self.nimp):
@@ -227,7 +227,7 @@ class CompiledWasm(CompiledCode):
             if isinstance(c, _types.CodeType):
                 if c.co_name == "_limits":  # the wrapper binding the limits' cells
                     c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
-                return (c, consts, callees, _helpers_of(c), tail)
+                return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c))
         raise AssertionError("no function in generated code")  # pragma: no cover
 
     def compile_all(self) -> None:
@@ -241,10 +241,14 @@ class CompiledWasm(CompiledCode):
         if entry is _FALLBACK:
             f = self._fallback(index, fi)
         else:
-            code, consts, callees, helpers, tail = entry
+            code, consts, callees, helpers, tail, caches = entry
             for name, v in helpers:
                 if name not in g:
                     g[name] = v
+            for name, view, a, b in caches:
+                if name not in g:
+                    # a memory's typed views, or a call_indirect cache
+                    g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
             if consts:
                 g.update(consts)
             names = self.names
@@ -307,6 +311,21 @@ class CompiledWasm(CompiledCode):
         run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+def _instance_names_of(code: Any) -> Any:
+    """The per-instance objects ``code`` reads that are made on demand, as ``(name,
+    True, format, memory)`` for a memory's typed views ``_V<format><memory>``
+    (MemoryInstance.views) and ``(name, False, table, type index)`` for a
+    call_indirect cache ``_CI<table>_<type>`` (codegen's ``indirect_callee``)."""
+    out = []
+    for n in code.co_names:
+        if n.startswith("_CI") and n[3:4].isdigit():
+            tab, tidx = n[3:].split("_")
+            out.append((n, False, int(tab), int(tidx)))
+        elif n.startswith("_V") and n[3:4].isdigit() and n[2] in "IiQdHh":
+            out.append((n, True, n[2], int(n[3:])))
+    return tuple(out)
 
 
 def _helpers_of(code: Any) -> Any:
@@ -463,7 +482,59 @@ def _callable_for(f: Any, inst: Any) -> Any:
     return _host_shim(f, inst)
 
 
+# entries an indirect-call cache holds before it starts over (it keeps the function
+# instances it has seen alive: tables may hold functions of other instances)
+_CACHE_MAX = 1 << 14
+
+
+class _IndirectCache(dict):
+    """Function instance -> its callable, for the functions that passed the type
+    check of one call_indirect type (through one table, in one instance): generated
+    code calls ``_CI<table>_<type>[T<table>[i]](...)``.  No table write ever needs to
+    invalidate it: an entry depends only on the function instance, whose type and
+    callable never change once created.  A miss (a function's first call from here, a
+    null, a mistyped function) checks and traps exactly as ``call_indirect`` does."""
+
+    __slots__ = ("check", "ft")
+
+    def __init__(self, check: Callable[[Any, Any, int], Any], ft: Any) -> None:
+        super().__init__()
+        self.check = check
+        self.ft = ft
+
+    def __missing__(self, f: Any) -> Any:
+        c = self.check((f,), self.ft, 0)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[f] = c
+        return c
+
+
+class _RefCache(dict):
+    """call_ref's cache (``_CR``): function instance -> callable; a null traps
+    (validation guarantees the type)."""
+
+    __slots__ = ("resolve",)
+
+    def __init__(self, resolve: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.resolve = resolve
+
+    def __missing__(self, f: Any) -> Any:
+        c = self.resolve(f)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[f] = c
+        return c
+
+
 def _make_call_indirect(inst: Any) -> Any:
+    """Instance ``inst``'s indirect-call machinery: ``(call_indirect, call_ref,
+    make_cache, call_ref_cache)``.  ``call_indirect(elems, ft, i)`` and
+    ``call_ref(f)`` check and return the callee's callable (tail calls, and
+    call_indirect where codegen cannot use a cache); ``make_cache(table, ft)`` makes
+    the ``_CI`` cache of one table and expected type and ``call_ref_cache`` is
+    ``_CR``, call_ref's cache."""
     shims: Dict[int, Any] = {}
 
     def call_indirect(elems: List[Any], ft: Any, i: int) -> Any:
@@ -500,7 +571,10 @@ def _make_call_indirect(inst: Any) -> Any:
             shims[id(f)] = s
         return s[1]
 
-    return call_indirect, call_ref
+    def make_cache(table: int, ft: Any) -> Any:
+        return _IndirectCache(call_indirect, ft)
+
+    return call_indirect, call_ref, make_cache, _RefCache(call_ref)
 
 
 def _wasm_stack(tb: Any) -> List[str]:
