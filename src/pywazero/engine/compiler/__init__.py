@@ -308,7 +308,7 @@ class CompiledWasm(CompiledCode):
         ie = self.engine.interpreter()
         proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
         run_loop = ie.execute   # (the interpreter's loop for code with check points, if on)
-        run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results))
+        run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
 
@@ -426,47 +426,62 @@ def tail_entry(fi: Any, inst: Any) -> Any:
 def _host_shim(f: Any, inst: Any) -> Any:
     """A callable with the generated code's calling convention for a host function or
     a wasm function of another engine."""
+    n = len(f.type.params)
     if f.__class__ is HostFunctionInstance:
-        raw = f.raw
-
-        def call(args: List[Any]) -> List[Any]:
-            return raw(inst, args)
-    else:
-        call = f.call
-    return _raw_call_shim(call, len(f.type.results))
+        # (the raw function called straight from the shim: no layer in between)
+        return _raw_call_shim(f.raw, len(f.type.results), n, inst)
+    return _raw_call_shim(f.call, len(f.type.results), n)
 
 
-def _raw_call_shim(call: Callable[[List[Any]], List[Any]], nres: int) -> Any:
-    """Give ``call`` (lists of raw values in and out) the generated code's calling
-    convention: positional arguments with the call depth last, results as a value,
-    a tuple or None.  The depth is handed on through the thread-local ``call_depth``,
-    and exceptions that generated code would mistake for its own memory faults are
-    wrapped so they reach the caller unchanged."""
-    tls = call_depth
-
-    def shim(*args: Any) -> Any:
-        hosts = tls.hosts
-        if hosts >= MAX_HOST_NESTING:
+# A shim per (arity, result count, host or not), made from source: the arguments
+# go into the list the raw call takes without a *args tuple.
+_SHIM_TEMPLATE = """
+def make(call, inst):
+    def shim(%(params)s):
+        hosts = _tls.hosts
+        if hosts >= _MAXH:
             # each wasm -> host -> wasm level costs C stack: trap before it runs out
-            raise Trap("call stack exhausted")
-        saved = tls.depth
-        tls.depth = args[-1] - 1
-        tls.hosts = hosts + 1
-        _REENTRY[0] = 1
+            raise _Trap("call stack exhausted")
+        saved = _tls.depth
+        _tls.depth = d - 1
+        _tls.hosts = hosts + 1
+        _R[0] = 1
         try:
-            res = call(list(args[:-1]))
-        except _MEM_ERRORS as e:
-            raise _Passthrough(e)
+            res = %(call)s
+        except _MEMERR as e:
+            raise _Pass(e)
         finally:
-            tls.depth = saved
-            tls.hosts = hosts
-        if nres == 1:
-            return res[0]
-        if nres == 0:
-            return None
-        return tuple(res)
-
+            _tls.depth = saved
+            _tls.hosts = hosts
+        return %(ret)s
     return shim
+"""
+_SHIMS: Dict[Any, Any] = {}
+
+
+def _raw_call_shim(call: Callable[..., List[Any]], nres: int, nparams: int, inst: Any = _FALLBACK) -> Any:
+    """Give ``call`` (lists of raw values in and out; a host function's raw
+    ``call(inst, args)`` when ``inst`` is given) the generated code's calling
+    convention: ``nparams`` positional arguments with the call depth last, results as
+    a value, a tuple or None.  The depth is handed on through the thread-local
+    ``call_depth``, and exceptions that generated code would mistake for its own
+    memory faults are wrapped so they reach the caller unchanged."""
+    host = inst is not _FALLBACK
+    key = (nparams, nres, host)
+    make = _SHIMS.get(key)
+    if make is None:
+        args = ["a%d" % i for i in range(nparams)]
+        lst = "[%s]" % ", ".join(args)
+        src = _SHIM_TEMPLATE % {
+            "params": ", ".join(args + ["d"]),
+            "call": "call(inst, %s)" % lst if host else "call(%s)" % lst,
+            "ret": "res[0]" if nres == 1 else ("None" if nres == 0 else "tuple(res)"),
+        }
+        ns: Dict[str, Any] = {"_tls": call_depth, "_MAXH": MAX_HOST_NESTING, "_Trap": Trap, "_R": _REENTRY,
+                              "_MEMERR": _MEM_ERRORS, "_Pass": _Passthrough}
+        exec(compile(src, "<pywazero host call>", "exec"), ns)
+        make = _SHIMS[key] = ns["make"]
+    return make(call, inst)
 
 
 def _is_compiled(f: Any) -> bool:
