@@ -51,7 +51,7 @@ from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
-from .rt import BASE_NAMESPACE, TailCall
+from .rt import BASE_NAMESPACE, TailCall, new_namespace
 
 __all__ = ["CompilerEngine", "CompiledWasm", "dump", "tail_entry"]
 
@@ -126,7 +126,7 @@ class CompiledWasm(CompiledCode):
         self.interp_codes = {}
 
     def bind(self, inst: Any) -> None:
-        g = dict(self._namespace)
+        g = new_namespace(self._namespace)
         g["_INST"] = inst
         g["_F"] = inst.funcs
         g["_E"] = inst.elems
@@ -403,7 +403,7 @@ def _trampoline(nparams: int) -> Any:
     make = _TRAMPOLINES.get(nparams)
     if make is None:
         params = ", ".join(["a%d" % i for i in range(nparams)] + ["d"])
-        ns: Dict[str, Any] = {"_TC": TailCall}
+        ns: Dict[str, Any] = new_namespace({"_TC": TailCall})
         exec(compile(_TRAMPOLINE_TEMPLATE % {"params": params}, "<pywazero tail calls>", "exec"), ns)
         make = _TRAMPOLINES[nparams] = ns["make"]
     return make
@@ -809,10 +809,11 @@ def _entry_maker(n: int, counted: int = 0) -> Any:
     params = ", ".join("a%d" % i for i in range(n))
     src = _ENTRY_TEMPLATE % dict((_UNCOUNTED, _FLAG_ONLY, _COUNTED)[counted], params=params,
                                  args=params + ", d" if n else "d")
-    ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
-                          "_CAUGHT": _CAUGHT, "_failure": _failure,
-                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
-                          "_bind": bind_cells}
+    ns: Dict[str, Any] = new_namespace({
+        "_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
+        "_CAUGHT": _CAUGHT, "_failure": _failure,
+        "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
+        "_bind": bind_cells})
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:

@@ -26,7 +26,10 @@ branched to is wrapped in a one-shot ``while True: ... break`` (a branch to it i
 ``break``); constructs that are never branched to emit no loop at all.  A branch out
 of several nested Python loops sets ``_br`` to the target's id and breaks; after each
 such inner loop a check (``if _br: ...``) continues or breaks on outward.  Only loops
-crossed by such a branch pay for the check.
+crossed by such a branch pay for the check.  A ``switch`` (nested blocks whose
+innermost body ends in a ``br_table``, :class:`_Switch`) puts each case that only the
+``br_table`` enters and that ends in a jump into its leaf of the dispatch tree, so it
+runs straight after the comparisons, without flags or one-shot loops.
 
 The control-flow facts come from the validator's ``Function.info``
 (:class:`~pywazero.wasm.module.FunctionInfo`; a function without one is validated
@@ -149,13 +152,129 @@ class _Chain:
     segments m > i are skipped.  Keeps big ``br_table`` switches within Python's
     nesting limits."""
 
-    __slots__ = ("var", "size", "segment", "opened")
+    __slots__ = ("var", "size", "segment", "opened", "plan", "guard")
 
-    def __init__(self, var: str, size: int) -> None:
+    def __init__(self, var: str, size: int, plan: Optional["_Switch"] = None) -> None:
         self.var = var
         self.size = size
         self.segment: Optional[_Ctl] = None
         self.opened = 0
+        self.plan = plan
+        self.guard = -1   # a switch: len(lines) after the open guard's header
+
+
+# instructions after which the rest of their block is dead (translation skips it)
+_TERMINATORS = frozenset((0x0C, 0x0E, 0x0F, 0x00, 0x08, 0x0A, 0x09, 0x12, 0x13, 0x15))
+_OPENERS = frozenset((0x02, 0x03, 0x04, 0x06, 0x1F))
+
+
+def _exits(body: List[Tuple[int, Any]], start: int, stop: int) -> Tuple[List[Tuple[int, int]], int]:
+    """Branches in ``body[start:stop]`` (a sequence of whole constructs) to labels
+    outside it, as ``(index, r)`` where ``r`` counts the enclosing labels outward
+    from the range's own (0: the innermost construct around the range); and the
+    index of the first unconditional transfer at the range's top level (-1: none).
+    """
+    out: List[Tuple[int, int]] = []
+    depth = 0
+    term = -1
+    for i in range(start, stop):
+        op, imm = body[i]
+        if op in _OPENERS:
+            if op == 0x1F:   # try_table's catch clauses branch from outside it
+                for _kind, _tag, lab in imm[1]:
+                    if lab >= depth:
+                        out.append((i, lab - depth))
+            depth += 1
+            continue
+        if op == 0x0B or op == 0x18:
+            depth -= 1
+            continue
+        if op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:
+            labs: Any = (imm,)
+        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
+            labs = (imm[0],)
+        elif op == 0x0E:
+            labs = set(imm[0]) | {imm[1]}
+        else:
+            labs = ()
+        for lab in labs:
+            if lab >= depth:
+                out.append((i, lab - depth))
+        if depth == 0 and op in _TERMINATORS:
+            term = i
+            break
+    return out, term
+
+
+class _Switch:
+    """How a chain of blocks B1..Bk ending in a ``br_table`` (what C compilers emit
+    for ``switch``) is lowered.  The code after ``Bm``'s end (the case, up to
+    ``B(m-1)``'s end) is translated inside the dispatch tree's leaf when nothing
+    but that one leaf enters it (``inline``: m -> (start, stop)), so the case runs
+    right after the comparisons and its branches to enclosing loops are plain
+    ``continue``/``break``.  Other cases run after the tree, guarded by the chain
+    variable as in a plain chain (``guarded``: whether there are any); such a case is
+    a one-shot loop only when it branches to another case's block from anywhere
+    but its end (``loops``: their levels), otherwise its branches leave it by
+    setting the variable and falling out of the guard."""
+
+    __slots__ = ("bt", "inline", "guarded", "loops")
+
+    def __init__(self, bt: int, inline: Dict[int, Tuple[int, int]], guarded: bool,
+                 loops: set) -> None:
+        self.bt = bt
+        self.inline = inline
+        self.guarded = guarded
+        self.loops = loops
+
+
+def _switch_plan(body: List[Tuple[int, Any]], info: Any, j0: int, k: int) -> Optional[_Switch]:
+    """The :class:`_Switch` for the ``k`` nested blocks opened at ``body[j0:j0+k]``,
+    or None when they are no such switch or no case can be inlined."""
+    partner = info.partner
+    block_types = info.block_types
+    for j in range(j0, j0 + k):
+        bp, br = block_types[j]
+        if bp or br:
+            return None
+    jk = j0 + k - 1
+    refs, bt = _exits(body, jk + 1, partner[jk])
+    if bt < 0 or body[bt][0] != 0x0E:
+        return None
+    # (r < k: a chain block, level k - r)
+    if any(r < k for i, r in refs if i != bt):
+        return None
+    labels, default = body[bt][1]
+    leaves: Dict[int, int] = {}
+    prev = None
+    for d in list(labels) + [default]:
+        if d != prev and d < k:
+            leaves[k - d] = leaves.get(k - d, 0) + 1
+        prev = d
+    others: Dict[int, int] = {}
+    terms: Dict[int, int] = {}
+    own: Dict[int, List[Tuple[int, int]]] = {}
+    for m in range(k, 1, -1):
+        start, stop = partner[j0 + m - 1] + 1, partner[j0 + m - 2]
+        refs, term = _exits(body, start, stop)
+        terms[m] = term
+        own[m] = [(i, r) for i, r in refs if r < m - 1]
+        for _i, r in own[m]:
+            others[m - 1 - r] = others.get(m - 1 - r, 0) + 1
+    inline: Dict[int, Tuple[int, int]] = {}
+    loops = set()
+    for m in range(k, 1, -1):
+        term = terms[m]
+        # (its branches to other cases' blocks: only a br ending it)
+        tail = all(i == term and body[i][0] == 0x0C for i, _r in own[m])
+        if (leaves.get(m) == 1 and not others.get(m) and term >= 0
+                and (m == k or terms[m + 1] >= 0) and tail):
+            inline[m] = (partner[j0 + m - 1] + 1, partner[j0 + m - 2])
+        elif not tail:
+            loops.add(m)
+    if not inline:
+        return None
+    return _Switch(bt, inline, len(inline) < k - 1, loops)
 
 
 # Comparison instructions as Python conditions (operands parenthesized).
@@ -436,6 +555,16 @@ class FunctionGenerator:
         self.nexc = 0
         self.nhandler = 0
         self.deleg_out = False   # a delegate sends an exception to the caller
+        # translate()'s state between instructions: blocks waiting for the construct
+        # they alias, the block chain being opened, how many chains were made
+        self.pending: List[_Ctl] = []
+        self.chain_open: Optional[_Chain] = None
+        self.nchains = 0
+        # switch lowering (_Switch): on unless a retry without it; whether used; the
+        # chain whose dispatch tree is being emitted
+        self.switches = True
+        self.used_switch = False
+        self.switch: Optional[_Chain] = None
 
 
     # -- emission helpers -------------------------------------------------------------
@@ -588,8 +717,17 @@ class FunctionGenerator:
         n = c.nparams if c.kind == 1 else c.nresults
         self.move_results(c.height, n)
         if c.chain is not None:
-            self.emit("%s = %d" % (c.chain.var, c.level))
-            c = c.chain.segment
+            ch = c.chain
+            if ch.segment is None:
+                # a switch's dispatch tree, inlined case or guarded case without a
+                # loop, in tail position: falls out into the guarded cases
+                if ch.plan is not None and ch.plan.guarded:
+                    self.emit("%s = %d" % (ch.var, c.level))
+                else:
+                    self.emit("pass")
+                return
+            self.emit("%s = %d" % (ch.var, c.level))
+            c = ch.segment
             jump = "break"
         elif c.alias is not None:
             c = c.alias
@@ -651,9 +789,6 @@ class FunctionGenerator:
         # (try_table's catch clauses branch too)
         targeted = (_targets(body) if info.branch_heights or any(op == 0x1F for op, _ in body)
                     else _EMPTY)
-        pending: List[_Ctl] = []   # blocks waiting for the construct they alias
-        chain: Optional[_Chain] = None   # the block chain being opened
-        nchains = 0
         # legacy exception handling: fuel counting through legacy handlers is left to
         # the interpreter
         if self.fuel and any(op in _LEGACY_EH for op, _ in body):
@@ -666,7 +801,6 @@ class FunctionGenerator:
                   % (self.max_depth, self.max_depth + 1))
         fplan: Optional[_FuelPlan] = None
         charge_at: Dict[int, int] = {}
-        dyn: Optional[str] = None
         if self.fuel:
             fplan = self.fplan = _FuelPlan(body, info, targeted, length_charges(module, self.index))
             charge_at = fplan.charge_at
@@ -705,12 +839,54 @@ class FunctionGenerator:
             for k in range(0, len(names), 32):
                 self.emit(" = ".join(names[k:k + 32]) + " = " + init)
 
+        self.body = body
+        self.partner = partner
+        self.else_of = else_of
+        self.catches_of = catches_of
+        self.block_types = block_types
+        self.heights = heights
+        self.targeted = targeted
+        self.charge_at = charge_at
+        self.info = info
+        self.translate(0, len(body))
+        if self.selfloop is not None:
+            self.ind = 2
+            self.close_pyloop(self.selfloop)
+        if self.deleg_out:
+            # a delegate to the caller: its _Deleg leaves as the exception itself
+            lines = self.lines
+            lines[br_line:] = [" " + line for line in lines[br_line:]]
+            lines.insert(br_line, " try:")
+            lines.append(" except _Deleg as _dx:")
+            lines.append("  raise _dx.exc")
+            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
+            if self.notes is not None:
+                self.notes = {k + (k >= br_line): v for k, v in self.notes.items()}
+        if self.uses_br:
+            self.lines.insert(br_line, " _br = 0")
+            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
+        return self.lines
+
+    def translate(self, i: int, stop: int) -> int:
+        """Translate ``body[i:stop]`` (stopping early at the function's end); returns
+        the index where translation stopped.  Switch lowering (``gen_br_table``)
+        calls it again for a case's code."""
+        module = self.module
+        body = self.body
+        partner = self.partner
+        catches_of = self.catches_of
+        else_of = self.else_of
+        block_types = self.block_types
+        heights = self.heights
+        targeted = self.targeted
+        fplan = self.fplan
+        charge_at = self.charge_at
+        dyn: Optional[str] = None
         st = self.stack
         n = len(body)
-        i = 0
         INLINE = num.INLINE
         BY_OP = ops.BY_OP
-        while i < n:
+        while i < stop:
             op, imm = body[i]
             if i in charge_at:
                 k = charge_at[i]
@@ -769,25 +945,32 @@ class FunctionGenerator:
                 self.enter(p)
                 c = _Ctl(0 if op == 0x02 else 1, heights[j], p, r, j)
                 self.ctl.append(c)
-                if chain is None and op == 0x02 and not pending:
+                if self.chain_open is None and op == 0x02 and not self.pending:
                     run = 1
                     while i - 1 + run < n and body[i - 1 + run][0] == 0x02:
                         run += 1
-                    if run >= CHAIN_MIN:
-                        nchains += 1
-                        chain = _Chain("_p%d" % nchains, run)
-                if chain is not None:
-                    chain.opened += 1
-                    c.chain = chain
-                    c.level = chain.opened
-                    if chain.opened == chain.size:
-                        # the innermost body: first segment
-                        self.emit("%s = %d" % (chain.var, chain.size))
-                        seg = _Ctl(0, len(st), 0, 0)
-                        self.open_pyloop(seg)
-                        chain.segment = seg
-                        chain = None
-                elif pending or j in targeted:
+                    plan = (_switch_plan(body, self.info, j, run)
+                            if run >= 2 and self.switches else None)
+                    if run >= CHAIN_MIN or plan is not None:
+                        self.nchains += 1
+                        self.chain_open = _Chain("_p%d" % self.nchains, run, plan)
+                        if plan is not None:
+                            self.used_switch = True
+                if self.chain_open is not None:
+                    ch = self.chain_open
+                    ch.opened += 1
+                    c.chain = ch
+                    c.level = ch.opened
+                    if ch.opened == ch.size:
+                        if ch.plan is None:
+                            # the innermost body: first segment
+                            self.emit("%s = %d" % (ch.var, ch.size))
+                            seg = _Ctl(0, len(st), 0, 0)
+                            self.open_pyloop(seg)
+                            ch.segment = seg
+                        # (a switch: no segment until its guarded cases)
+                        self.chain_open = None
+                elif self.pending or j in targeted:
                     nxt = body[i][0] if i < n else None
                     if op == 0x02 and (nxt == 0x02 or nxt == 0x03) and partner[i] + 1 == partner[j]:
                         bp, br = block_types[i]
@@ -795,12 +978,12 @@ class FunctionGenerator:
                     else:
                         alias = False
                     if alias:
-                        pending.append(c)
+                        self.pending.append(c)
                     else:
                         self.open_pyloop(c)
-                        for b in pending:
+                        for b in self.pending:
                             b.alias = c
-                        del pending[:]
+                        del self.pending[:]
                         if op == 0x03:
                             self.back_edge(c)
                 if op == 0x03 and fplan is not None:
@@ -890,7 +1073,32 @@ class FunctionGenerator:
                     self.ntry -= 1
                 if c.pyloop:
                     self.close_pyloop(c)
-                if c.chain is not None:
+                skip_to = -1
+                if c.chain is not None and c.chain.plan is not None:
+                    ch = c.chain
+                    if ch.segment is not None:
+                        self.close_pyloop(ch.segment)
+                        ch.segment = None
+                    if ch.guard >= 0:
+                        if len(self.lines) == ch.guard:
+                            self.emit("pass")
+                        self.ind -= 1
+                        ch.guard = -1
+                    if c.level in ch.plan.inline:
+                        # its case was translated in the dispatch tree, and ends in
+                        # a jump: on at the end of the next block out
+                        skip_to = partner[self.ctl[-1].opener]
+                    elif c.level > 1:
+                        self.emit("if %s >= %d:" % (ch.var, c.level))
+                        self.ind += 1
+                        if self.ind > MAX_INDENT:
+                            raise TooComplex("too deeply nested")
+                        ch.guard = len(self.lines)
+                        if c.level in ch.plan.loops:
+                            seg = _Ctl(0, c.height, 0, 0)
+                            self.open_pyloop(seg)
+                            ch.segment = seg
+                elif c.chain is not None:
                     ch = c.chain
                     self.close_pyloop(ch.segment)
                     if c.level < ch.size:
@@ -907,8 +1115,11 @@ class FunctionGenerator:
                 # Reachable after the construct: when its end was reachable, or a
                 # branch targets it, or it is an if without else (the implicit else).
                 self.reachable = True
+                if skip_to >= 0:
+                    self.reachable = False
+                    i = skip_to
             elif op == 0x0E:  # br_table
-                self.gen_br_table(imm)
+                self.gen_br_table(imm, i - 1)
                 i = self.skip_dead(i, partner, else_of)
             elif op == 0x0F:  # return
                 self.emit_return()
@@ -1076,23 +1287,7 @@ class FunctionGenerator:
                 if op in _GROW_OPS:
                     self.ind -= 1
                 dyn = None
-        if self.selfloop is not None:
-            self.ind = 2
-            self.close_pyloop(self.selfloop)
-        if self.deleg_out:
-            # a delegate to the caller: its _Deleg leaves as the exception itself
-            lines = self.lines
-            lines[br_line:] = [" " + line for line in lines[br_line:]]
-            lines.insert(br_line, " try:")
-            lines.append(" except _Deleg as _dx:")
-            lines.append("  raise _dx.exc")
-            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
-            if self.notes is not None:
-                self.notes = {k + (k >= br_line): v for k, v in self.notes.items()}
-        if self.uses_br:
-            self.lines.insert(br_line, " _br = 0")
-            self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
-        return self.lines
+        return i
 
     def gen_catches(self, c: _Ctl, clauses: Any) -> None:
         """The ``except`` of a try_table (``c``, already popped; the try body is
@@ -1446,7 +1641,7 @@ class FunctionGenerator:
             self.emit("_br = %d" % (c.cid * 2 + 1))
             self.emit("break")
 
-    def gen_br_table(self, imm: Any) -> None:
+    def gen_br_table(self, imm: Any, at: int) -> None:
         labels, default = imm
         st = self.stack
         idx = st.pop()
@@ -1463,26 +1658,52 @@ class FunctionGenerator:
             if not runs or runs[-1][1] != d:
                 runs.append((k, d))
         x = idx.expr
+        ch = self.ctl[-1].chain
+        self.switch = ch if ch is not None and ch.plan is not None and ch.plan.bt == at else None
         if len(runs) == 1:
-            self.branch(runs[0][1])
+            self.leaf(runs[0][1])
+        else:
+            self.tree(x, runs, 0, len(runs))
+        self.switch = None
+
+    def leaf(self, depth: int) -> None:
+        """A dispatch tree's leaf: a branch to label ``depth``, or the inlined case
+        of a switch (:class:`_Switch`) in its place."""
+        sw = self.switch
+        c = self.ctl[-1 - depth]
+        if sw is None or c.chain is not sw or c.level not in sw.plan.inline:
+            self.branch(depth)
             return
-        self.tree(x, runs, 0, len(runs))
+        self.switch = None
+        start, stop = sw.plan.inline[c.level]
+        ctl = self.ctl
+        st = self.stack
+        saved_ctl = ctl[:]
+        saved_st = st[:]
+        del ctl[len(ctl) - depth - 1:]
+        del st[c.height:]
+        self.reachable = True
+        self.translate(start, stop)
+        assert not self.reachable, "an inlined case falls through"
+        ctl[:] = saved_ctl
+        st[:] = saved_st
+        self.switch = sw
 
     def tree(self, x: str, runs: List[Tuple[int, int]], lo: int, hi: int) -> None:
         """Dispatch on ``x`` among runs[lo:hi] (x is known to be >= runs[lo] start and
         below runs[hi] start)."""
         if hi - lo == 1:
-            self.branch(runs[lo][1])
+            self.leaf(runs[lo][1])
             return
         if hi - lo <= 3:
             for k in range(lo, hi - 1):
                 self.emit(("if %s < %d:" if k == lo else "elif %s < %d:") % (x, runs[k + 1][0]))
                 self.ind += 1
-                self.branch(runs[k][1])
+                self.leaf(runs[k][1])
                 self.ind -= 1
             self.emit("else:")
             self.ind += 1
-            self.branch(runs[hi - 1][1])
+            self.leaf(runs[hi - 1][1])
             self.ind -= 1
             return
         mid = (lo + hi) // 2
@@ -1785,7 +2006,18 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
                           tail_funcs)
     if annotate:
         g.notes = {}
-    lines = g.generate()
+    try:
+        lines = g.generate()
+    except TooComplex:
+        if not g.used_switch:
+            raise
+        # inlined switch cases nest deeper: without them it may fit
+        g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
+                              tail_funcs)
+        g.switches = False
+        if annotate:
+            g.notes = {}
+        lines = g.generate()
     tail = sorted(g.tail) if g.tail is not None else None
     limits = fuel or interrupt
     if g.plain_tail_lines and not annotate:

@@ -6,13 +6,32 @@ generator.
 from __future__ import annotations
 
 import struct
+import sys
+import types
 from typing import Any, Dict, List
 
 from ...errors import Trap, WasmException
 from .. import bulk
 from .. import numerics as num
 
-__all__ = ["BASE_NAMESPACE"]
+__all__ = ["BASE_NAMESPACE", "new_namespace"]
+
+#: PyPy's JIT constant-folds global-name reads only in a module's dict (with its
+#: cell strategy and version tag); in any other dict each one is a hash lookup at
+#: run time (~25x slower for a loop reading a few globals), so there the globals of
+#: generated code live in a module dict
+_MODULE_DICTS = sys.implementation.name == "pypy"
+
+
+def new_namespace(items: Any = ()) -> Dict[str, Any]:
+    """A fresh globals dict for generated code holding ``items`` (a mapping or
+    pairs): a plain dict, or on PyPy a module's dict (see ``_MODULE_DICTS``)."""
+    if not _MODULE_DICTS:
+        return dict(items)
+    ns = types.ModuleType("pywazero_wasm").__dict__
+    ns.clear()   # (keeps the module dict's strategy)
+    ns.update(items)
+    return ns
 
 
 def _exhausted(d: int = 0) -> None:
