@@ -477,8 +477,8 @@ def _raw_call_shim(call: Callable[..., List[Any]], nres: int, nparams: int, inst
             "call": "call(inst, %s)" % lst if host else "call(%s)" % lst,
             "ret": "res[0]" if nres == 1 else ("None" if nres == 0 else "tuple(res)"),
         }
-        ns: Dict[str, Any] = {"_tls": call_depth, "_MAXH": MAX_HOST_NESTING, "_Trap": Trap, "_R": _REENTRY,
-                              "_MEMERR": _MEM_ERRORS, "_Pass": _Passthrough}
+        ns: Dict[str, Any] = new_namespace({"_tls": call_depth, "_MAXH": MAX_HOST_NESTING, "_Trap": Trap,
+                                            "_R": _REENTRY, "_MEMERR": _MEM_ERRORS, "_Pass": _Passthrough})
         exec(compile(src, "<pywazero host call>", "exec"), ns)
         make = _SHIMS[key] = ns["make"]
     return make(call, inst)
