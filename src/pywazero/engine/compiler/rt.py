@@ -43,6 +43,11 @@ def _exhausted(d: int = 0) -> None:
     raise t
 
 
+def _undefined_element() -> None:
+    """call_indirect's index is past the end of the table."""
+    raise Trap("undefined element")
+
+
 _oob_mem = bulk.oob_memory
 _oob_table = bulk.oob_table
 
@@ -123,7 +128,7 @@ BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
     "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref, "_Deleg": _Deleg,
-    "_exhausted": _exhausted,
+    "_exhausted": _exhausted, "_undefined_element": _undefined_element,
     "_TC": TailCall,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
     "_tinit": bulk.table_init, "_minit": bulk.memory_init, "_mcopy": bulk.memory_copy,
