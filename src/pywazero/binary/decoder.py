@@ -816,7 +816,7 @@ class _Reader:
         if end > len(self.buf):
             raise _Err(_END_OF_SECTION, len(self.buf))
         self.pos = end
-        return self.buf[start:end]
+        return bytes(self.buf[start:end])
 
     def name(self) -> str:
         start = self.pos
@@ -982,7 +982,16 @@ class _Decoder:
                 raise DecodeError("unexpected end", offset=n, section=secname)
             # A prefix of the module ending with the section: positions stay module
             # offsets, and reading past the section raises IndexError.
-            r = _Reader(data if end == n else data[:end], start, n, kinds)
+            # (custom sections, often most of a module's bytes in debug info, and the
+            # data section are read through a view: copying the prefix would cost
+            # up to the module's size again)
+            if end == n:
+                buf = data
+            elif sid == 0 or sid == 11:
+                buf = memoryview(data)[:end]
+            else:
+                buf = data[:end]
+            r = _Reader(buf, start, n, kinds)
             self.func_index = None
             try:
                 handlers[sid](self, r)
@@ -1009,7 +1018,7 @@ class _Decoder:
     # -- sections ------------------------------------------------------------------
     def _custom(self, r: _Reader) -> None:
         name = r.name()
-        payload = r.buf[r.pos:]
+        payload = bytes(r.buf[r.pos:])
         r.pos = len(r.buf)
         self.module.customs.append(CustomSection(name, payload))
         if name == "name" and not self.names_parsed:
