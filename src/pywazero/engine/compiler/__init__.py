@@ -223,6 +223,9 @@ class CompiledWasm(CompiledCode):
         except Exception as e:  # noqa: BLE001 - a code generator bug: stay correct
             self.fallback_reasons[index] = "internal error: %s: %s" % (type(e).__name__, e)
             return _FALLBACK
+        # The code object is what stays: a lazily decoded body (and its validator
+        # facts) is dropped again, decoded anew should anything read it later.
+        self.module.funcs[index].release()
         for c in code.co_consts:
             if isinstance(c, _types.CodeType):
                 if c.co_name == "_limits":  # the wrapper binding the limits' cells
