@@ -490,3 +490,26 @@ def test_instances_keep_working_after_close(rt):
     cm.close()
     assert m.function("b")() == 2
     assert m.function("a")() == 1
+
+
+def test_instances_get_separate_namespaces_pypy_module_dicts():
+    """Each instance has its own globals for generated code (instances of one module
+    do not see each other's memories); on PyPy they are module dicts, whose global
+    reads the JIT folds (in a plain dict each is a run-time hash lookup)."""
+    src = """(module (memory 1) (func (export "put") (param i32) (i32.store (i32.const 0) (local.get 0)))
+                     (func (export "get") (result i32) (i32.load (i32.const 0))))"""
+    with make_rt() as r:
+        c = r.compile(src)
+        a, b = r.instantiate(c), r.instantiate(c)
+        a.function("put")(7)
+        b.function("put")(9)
+        assert (a.function("get")(), b.function("get")()) == (7, 9)
+        ga, gb = a.instance.engine_data, b.instance.engine_data
+        assert ga is not gb and ga["M0"] is not gb["M0"]
+        assert ga["f0"].__globals__ is ga
+        if sys.implementation.name == "pypy":
+            import __pypy__
+            assert __pypy__.strategy(ga) == "ModuleDictStrategy"
+            assert __pypy__.strategy(C.rt.new_namespace({"x": 1})) == "ModuleDictStrategy"
+        ns = C.rt.new_namespace([("x", 1)])
+        assert dict(ns) == {"x": 1} and C.rt.new_namespace(ns) is not ns

@@ -279,6 +279,10 @@ def test_symlinks(engine, root):
     # hard link to a symlink target with the follow flag
     assert g.path_link(3, 1, *g.s("ln"), 3, *g.s("hard")) == 0
     assert os.path.samefile(root / "hard", root / "hello.txt")
+    # without it, a hard link to the symlink itself (on PyPy too, whose linkat
+    # rejects follow_symlinks=False)
+    assert g.path_link(3, 0, *g.s("ln"), 3, *g.s("hard2")) == 0
+    assert os.path.islink(root / "hard2") and os.readlink(root / "hard2") == os.readlink(root / "ln")
     # creating through a symlink to a new file
     assert g.path_symlink(*g.s("created.txt"), 3, *g.s("tocreate")) == 0
     assert g.open("tocreate", oflags=CREAT)[0] == 0 and (root / "created.txt").exists()

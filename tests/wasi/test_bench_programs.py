@@ -77,3 +77,20 @@ def test_lz77_round_trip_and_compresses() -> None:
     packed = twins.lz77_compress(text)
     assert twins.lz77_decompress(packed) == text
     assert len(packed) < len(text) * 0.7
+
+
+@pytest.mark.parametrize("engine", ["compiler", "interpreter"])
+def test_wordcount_twin_on_edge_bytes(engine: str) -> None:
+    """The twin scans bytes as the C program does: only ASCII letters make words
+    (the neighbours of 'A'-'Z' and 'a'-'z', '@[`{', digits and bytes >= 0x80 split
+    them), lowercased; the C program's output is the reference."""
+    text = (b"Hello hELLO@world[World`wORLD{x 9lives caf\xc3\xa9 na\xefve \xc1b \xff"
+            b"\x80zz ZZ zz\tzz\nA a a b B b b c\x00c")
+    prog = real_programs.Program("wordcount", [len(text)], twins.wordcount,
+                                 stdin=lambda n: text)
+    _, _, out = real_programs.run_pywazero(prog, engine, text)
+    assert out == twins.wordcount(text)
+    # (counted by hand: hello 2, world 3, b 5 (one after \xc1), zz 4, a 3, c 2 and
+    # x, lives, caf, na, ve once each)
+    assert out.splitlines()[:5] == ["%d bytes, 24 words, 11 distinct" % len(text),
+                                    "5 b", "4 zz", "3 a", "3 world"]

@@ -38,6 +38,7 @@ from typing import Any, List, Optional, Tuple
 from .errno import EILSEQ, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTSUP, EPERM, WasiError
 
 MAX_SYMLINKS = 40
+_PYPY = sys.implementation.name == "pypy"
 MAX_PATH = 4096
 
 
@@ -78,6 +79,21 @@ HAVE_DIR_FD: bool = (
     and os.scandir in os.supports_fd and os.utime in os.supports_fd
     and os.stat in os.supports_follow_symlinks and os.utime in os.supports_follow_symlinks
     and bool(_O_DIRECTORY) and bool(_O_NOFOLLOW))
+
+
+def _link_nofollow(src: str, dst: str, **dir_fds: int) -> None:
+    """``os.link(src, dst, follow_symlinks=False, **dir_fds)``: a symlink ``src`` is
+    linked itself, never its target."""
+    try:
+        os.link(src, dst, follow_symlinks=False, **dir_fds)
+    except OSError as e:
+        # PyPy (7.3.11 at least) passes linkat() AT_SYMLINK_NOFOLLOW for
+        # follow_symlinks=False, a flag linkat() rejects with EINVAL, and no flag (no
+        # following either) for the default; so where that call failed so, the
+        # default call is the one that does not follow
+        if e.errno != errno.EINVAL or not _PYPY:
+            raise
+        os.link(src, dst, **dir_fds)
 
 
 class Dir:
@@ -219,7 +235,7 @@ class FdDir(Dir):
                 raise WasiError(ENOTSUP)
             os.link(name, dst_name, src_dir_fd=self._fd(), dst_dir_fd=dst._fd())
             return
-        os.link(name, dst_name, src_dir_fd=self._fd(), dst_dir_fd=dst._fd(), follow_symlinks=False)
+        _link_nofollow(name, dst_name, src_dir_fd=self._fd(), dst_dir_fd=dst._fd())
 
     def utime(self, name: str, ns: Tuple[int, int]) -> None:
         os.utime(name, ns=ns, dir_fd=self._fd(), follow_symlinks=False)
@@ -318,8 +334,8 @@ class PathDir(Dir):
         if is_symlink:
             if os.link not in os.supports_follow_symlinks:
                 raise WasiError(ENOTSUP)
-            os.link(src, target, follow_symlinks=False)  # a link to the symlink itself
-        else:  # (not a symlink: following is moot; PyPy rejects follow_symlinks=False)
+            _link_nofollow(src, target)  # a link to the symlink itself
+        else:  # (not a symlink: following is moot)
             os.link(src, target)
 
     def utime(self, name: str, ns: Tuple[int, int]) -> None:

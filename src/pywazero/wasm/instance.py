@@ -12,6 +12,7 @@ while separate instances may run in parallel.
 """
 from __future__ import annotations
 
+import struct
 from itertools import repeat
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -78,9 +79,10 @@ class MemoryInstance:
     """
 
     __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "address_type",
-                 "__weakref__")
+                 "_views", "__weakref__")
 
     def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES, budget: Any = None) -> None:
+        self._views: Optional[Dict[str, List[Any]]] = None
         lim = mem_type.limits
         if lim.min > limit_pages:
             raise ValueError(
@@ -114,6 +116,24 @@ class MemoryInstance:
     def pages(self) -> int:
         return len(self.data) // PAGE_SIZE
 
+    def views(self, fmt: str) -> List[Any]:
+        """Typed views of ``data`` for an engine's loads and stores: for the
+        ``struct`` format ``fmt`` of size ``n`` (native byte order: only for
+        little-endian hosts), the list of ``n`` memoryviews ``v[k]`` cast to ``fmt``
+        over the bytes from ``k`` on, so that the value at address ``a`` is
+        ``v[a % n][a // n]``, and an access past the end raises IndexError.  The list
+        is made on the first request and stays the same object: :meth:`grow`
+        releases its views (a bytearray with views cannot be resized) and puts new
+        ones in place, so code holding the list sees the grown memory at once.
+        Views never leave the engines."""
+        views = self._views
+        if views is None:
+            views = self._views = {}
+        lst = views.get(fmt)
+        if lst is None:
+            lst = views[fmt] = _make_views(self.data, fmt)
+        return lst
+
     @property
     def type(self) -> MemoryType:
         """The memory's current type (its current size as the minimum)."""
@@ -132,13 +152,33 @@ class MemoryInstance:
             nbytes = delta * PAGE_SIZE
             if budget is not None and not budget.try_grow(self._charge, MEMORY_BYTES, nbytes):
                 return -1
+            views = self._views
+            if views:
+                for lst in views.values():
+                    for v in lst:
+                        v.release()
             try:
                 self.data.extend(bytes(nbytes))
             except (MemoryError, OverflowError):
                 if budget is not None:
                     budget.undo_grow(self._charge, MEMORY_BYTES, nbytes)
                 return -1
+            finally:
+                if views:
+                    for fmt, lst in views.items():
+                        lst[:] = _make_views(self.data, fmt)
         return old
+
+
+def _make_views(data: bytearray, fmt: str) -> List[Any]:
+    """MemoryInstance.views: the ``n`` views of ``data`` cast to ``fmt`` (size ``n``)
+    starting at bytes ``0 .. n-1``, each as long as whole items fit."""
+    base = memoryview(data)
+    n = struct.calcsize(fmt)
+    size = len(data)
+    out = [base[k:k + (size - k) // n * n].cast(fmt) for k in range(n)]
+    base.release()
+    return out
 
 
 class TableInstance:

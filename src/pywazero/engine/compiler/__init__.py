@@ -51,7 +51,7 @@ from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
-from .rt import BASE_NAMESPACE, TailCall
+from .rt import BASE_NAMESPACE, TailCall, new_namespace
 
 __all__ = ["CompilerEngine", "CompiledWasm", "dump", "tail_entry"]
 
@@ -126,7 +126,7 @@ class CompiledWasm(CompiledCode):
         self.interp_codes = {}
 
     def bind(self, inst: Any) -> None:
-        g = dict(self._namespace)
+        g = new_namespace(self._namespace)
         g["_INST"] = inst
         g["_F"] = inst.funcs
         g["_E"] = inst.elems
@@ -147,7 +147,7 @@ class CompiledWasm(CompiledCode):
                 g["g%d" % k] = gl.value
         for k, tag in enumerate(inst.tags):
             g["TG%d" % k] = tag
-        g["_ci"], g["_cr"] = _make_call_indirect(inst)
+        g["_ci"], g["_cr"], g["_CIMAKE"], g["_CR"] = _make_call_indirect(inst)
         funcs = inst.funcs
         names = self.names
         for k in range(self.nimp):
@@ -227,7 +227,7 @@ class CompiledWasm(CompiledCode):
             if isinstance(c, _types.CodeType):
                 if c.co_name == "_limits":  # the wrapper binding the limits' cells
                     c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
-                return (c, consts, callees, _helpers_of(c), tail)
+                return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c))
         raise AssertionError("no function in generated code")  # pragma: no cover
 
     def compile_all(self) -> None:
@@ -241,10 +241,14 @@ class CompiledWasm(CompiledCode):
         if entry is _FALLBACK:
             f = self._fallback(index, fi)
         else:
-            code, consts, callees, helpers, tail = entry
+            code, consts, callees, helpers, tail, caches = entry
             for name, v in helpers:
                 if name not in g:
                     g[name] = v
+            for name, view, a, b in caches:
+                if name not in g:
+                    # a memory's typed views, or a call_indirect cache
+                    g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
             if consts:
                 g.update(consts)
             names = self.names
@@ -304,9 +308,24 @@ class CompiledWasm(CompiledCode):
         ie = self.engine.interpreter()
         proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
         run_loop = ie.execute   # (the interpreter's loop for code with check points, if on)
-        run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results))
+        run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+def _instance_names_of(code: Any) -> Any:
+    """The per-instance objects ``code`` reads that are made on demand, as ``(name,
+    True, format, memory)`` for a memory's typed views ``_V<format><memory>``
+    (MemoryInstance.views) and ``(name, False, table, type index)`` for a
+    call_indirect cache ``_CI<table>_<type>`` (codegen's ``indirect_callee``)."""
+    out = []
+    for n in code.co_names:
+        if n.startswith("_CI") and n[3:4].isdigit():
+            tab, tidx = n[3:].split("_")
+            out.append((n, False, int(tab), int(tidx)))
+        elif n.startswith("_V") and n[3:4].isdigit() and n[2] in "IiQdHh":
+            out.append((n, True, n[2], int(n[3:])))
+    return tuple(out)
 
 
 def _helpers_of(code: Any) -> Any:
@@ -384,7 +403,7 @@ def _trampoline(nparams: int) -> Any:
     make = _TRAMPOLINES.get(nparams)
     if make is None:
         params = ", ".join(["a%d" % i for i in range(nparams)] + ["d"])
-        ns: Dict[str, Any] = {"_TC": TailCall}
+        ns: Dict[str, Any] = new_namespace({"_TC": TailCall})
         exec(compile(_TRAMPOLINE_TEMPLATE % {"params": params}, "<pywazero tail calls>", "exec"), ns)
         make = _TRAMPOLINES[nparams] = ns["make"]
     return make
@@ -407,47 +426,62 @@ def tail_entry(fi: Any, inst: Any) -> Any:
 def _host_shim(f: Any, inst: Any) -> Any:
     """A callable with the generated code's calling convention for a host function or
     a wasm function of another engine."""
+    n = len(f.type.params)
     if f.__class__ is HostFunctionInstance:
-        raw = f.raw
-
-        def call(args: List[Any]) -> List[Any]:
-            return raw(inst, args)
-    else:
-        call = f.call
-    return _raw_call_shim(call, len(f.type.results))
+        # (the raw function called straight from the shim: no layer in between)
+        return _raw_call_shim(f.raw, len(f.type.results), n, inst)
+    return _raw_call_shim(f.call, len(f.type.results), n)
 
 
-def _raw_call_shim(call: Callable[[List[Any]], List[Any]], nres: int) -> Any:
-    """Give ``call`` (lists of raw values in and out) the generated code's calling
-    convention: positional arguments with the call depth last, results as a value,
-    a tuple or None.  The depth is handed on through the thread-local ``call_depth``,
-    and exceptions that generated code would mistake for its own memory faults are
-    wrapped so they reach the caller unchanged."""
-    tls = call_depth
-
-    def shim(*args: Any) -> Any:
-        hosts = tls.hosts
-        if hosts >= MAX_HOST_NESTING:
+# A shim per (arity, result count, host or not), made from source: the arguments
+# go into the list the raw call takes without a *args tuple.
+_SHIM_TEMPLATE = """
+def make(call, inst):
+    def shim(%(params)s):
+        hosts = _tls.hosts
+        if hosts >= _MAXH:
             # each wasm -> host -> wasm level costs C stack: trap before it runs out
-            raise Trap("call stack exhausted")
-        saved = tls.depth
-        tls.depth = args[-1] - 1
-        tls.hosts = hosts + 1
-        _REENTRY[0] = 1
+            raise _Trap("call stack exhausted")
+        saved = _tls.depth
+        _tls.depth = d - 1
+        _tls.hosts = hosts + 1
+        _R[0] = 1
         try:
-            res = call(list(args[:-1]))
-        except _MEM_ERRORS as e:
-            raise _Passthrough(e)
+            res = %(call)s
+        except _MEMERR as e:
+            raise _Pass(e)
         finally:
-            tls.depth = saved
-            tls.hosts = hosts
-        if nres == 1:
-            return res[0]
-        if nres == 0:
-            return None
-        return tuple(res)
-
+            _tls.depth = saved
+            _tls.hosts = hosts
+        return %(ret)s
     return shim
+"""
+_SHIMS: Dict[Any, Any] = {}
+
+
+def _raw_call_shim(call: Callable[..., List[Any]], nres: int, nparams: int, inst: Any = _FALLBACK) -> Any:
+    """Give ``call`` (lists of raw values in and out; a host function's raw
+    ``call(inst, args)`` when ``inst`` is given) the generated code's calling
+    convention: ``nparams`` positional arguments with the call depth last, results as
+    a value, a tuple or None.  The depth is handed on through the thread-local
+    ``call_depth``, and exceptions that generated code would mistake for its own
+    memory faults are wrapped so they reach the caller unchanged."""
+    host = inst is not _FALLBACK
+    key = (nparams, nres, host)
+    make = _SHIMS.get(key)
+    if make is None:
+        args = ["a%d" % i for i in range(nparams)]
+        lst = "[%s]" % ", ".join(args)
+        src = _SHIM_TEMPLATE % {
+            "params": ", ".join(args + ["d"]),
+            "call": "call(inst, %s)" % lst if host else "call(%s)" % lst,
+            "ret": "res[0]" if nres == 1 else ("None" if nres == 0 else "tuple(res)"),
+        }
+        ns: Dict[str, Any] = new_namespace({"_tls": call_depth, "_MAXH": MAX_HOST_NESTING, "_Trap": Trap,
+                                            "_R": _REENTRY, "_MEMERR": _MEM_ERRORS, "_Pass": _Passthrough})
+        exec(compile(src, "<pywazero host call>", "exec"), ns)
+        make = _SHIMS[key] = ns["make"]
+    return make(call, inst)
 
 
 def _is_compiled(f: Any) -> bool:
@@ -463,7 +497,59 @@ def _callable_for(f: Any, inst: Any) -> Any:
     return _host_shim(f, inst)
 
 
+# entries an indirect-call cache holds before it starts over (it keeps the function
+# instances it has seen alive: tables may hold functions of other instances)
+_CACHE_MAX = 1 << 14
+
+
+class _IndirectCache(dict):
+    """Function instance -> its callable, for the functions that passed the type
+    check of one call_indirect type (through one table, in one instance): generated
+    code calls ``_CI<table>_<type>[T<table>[i]](...)``.  No table write ever needs to
+    invalidate it: an entry depends only on the function instance, whose type and
+    callable never change once created.  A miss (a function's first call from here, a
+    null, a mistyped function) checks and traps exactly as ``call_indirect`` does."""
+
+    __slots__ = ("check", "ft")
+
+    def __init__(self, check: Callable[[Any, Any, int], Any], ft: Any) -> None:
+        super().__init__()
+        self.check = check
+        self.ft = ft
+
+    def __missing__(self, f: Any) -> Any:
+        c = self.check((f,), self.ft, 0)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[f] = c
+        return c
+
+
+class _RefCache(dict):
+    """call_ref's cache (``_CR``): function instance -> callable; a null traps
+    (validation guarantees the type)."""
+
+    __slots__ = ("resolve",)
+
+    def __init__(self, resolve: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.resolve = resolve
+
+    def __missing__(self, f: Any) -> Any:
+        c = self.resolve(f)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[f] = c
+        return c
+
+
 def _make_call_indirect(inst: Any) -> Any:
+    """Instance ``inst``'s indirect-call machinery: ``(call_indirect, call_ref,
+    make_cache, call_ref_cache)``.  ``call_indirect(elems, ft, i)`` and
+    ``call_ref(f)`` check and return the callee's callable (tail calls, and
+    call_indirect where codegen cannot use a cache); ``make_cache(table, ft)`` makes
+    the ``_CI`` cache of one table and expected type and ``call_ref_cache`` is
+    ``_CR``, call_ref's cache."""
     shims: Dict[int, Any] = {}
 
     def call_indirect(elems: List[Any], ft: Any, i: int) -> Any:
@@ -500,7 +586,10 @@ def _make_call_indirect(inst: Any) -> Any:
             shims[id(f)] = s
         return s[1]
 
-    return call_indirect, call_ref
+    def make_cache(table: int, ft: Any) -> Any:
+        return _IndirectCache(call_indirect, ft)
+
+    return call_indirect, call_ref, make_cache, _RefCache(call_ref)
 
 
 def _wasm_stack(tb: Any) -> List[str]:
@@ -720,10 +809,11 @@ def _entry_maker(n: int, counted: int = 0) -> Any:
     params = ", ".join("a%d" % i for i in range(n))
     src = _ENTRY_TEMPLATE % dict((_UNCOUNTED, _FLAG_ONLY, _COUNTED)[counted], params=params,
                                  args=params + ", d" if n else "d")
-    ns: Dict[str, Any] = {"_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
-                          "_CAUGHT": _CAUGHT, "_failure": _failure,
-                          "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
-                          "_bind": bind_cells}
+    ns: Dict[str, Any] = new_namespace({
+        "_tls": call_depth, "_R": _REENTRY, "_Lazy": _Lazy, "_resolve": _resolve,
+        "_CAUGHT": _CAUGHT, "_failure": _failure,
+        "_DEEP": DEEP, "_undeepen": undeepen, "_SHALLOW1": _SHALLOW_DEPTH + 1,
+        "_bind": bind_cells})
     exec(compile(src, "<pywazero entry>", "exec"), ns)
     make = ns["make"]
     for c in make.__code__.co_consts:

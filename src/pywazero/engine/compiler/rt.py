@@ -6,13 +6,32 @@ generator.
 from __future__ import annotations
 
 import struct
+import sys
+import types
 from typing import Any, Dict, List
 
 from ...errors import Trap, WasmException
 from .. import bulk
 from .. import numerics as num
 
-__all__ = ["BASE_NAMESPACE"]
+__all__ = ["BASE_NAMESPACE", "new_namespace"]
+
+#: PyPy's JIT constant-folds global-name reads only in a module's dict (with its
+#: cell strategy and version tag); in any other dict each one is a hash lookup at
+#: run time (~25x slower for a loop reading a few globals), so there the globals of
+#: generated code live in a module dict
+_MODULE_DICTS = sys.implementation.name == "pypy"
+
+
+def new_namespace(items: Any = ()) -> Dict[str, Any]:
+    """A fresh globals dict for generated code holding ``items`` (a mapping or
+    pairs): a plain dict, or on PyPy a module's dict (see ``_MODULE_DICTS``)."""
+    if not _MODULE_DICTS:
+        return dict(items)
+    ns = types.ModuleType("pywazero_wasm").__dict__
+    ns.clear()   # (keeps the module dict's strategy)
+    ns.update(items)
+    return ns
 
 
 def _exhausted(d: int = 0) -> None:
@@ -22,6 +41,11 @@ def _exhausted(d: int = 0) -> None:
     t = Trap("call stack exhausted")
     t._not_entered = True  # type: ignore[attr-defined]
     raise t
+
+
+def _undefined_element() -> None:
+    """call_indirect's index is past the end of the table."""
+    raise Trap("undefined element")
 
 
 _oob_mem = bulk.oob_memory
@@ -104,7 +128,7 @@ BASE_NAMESPACE.update({
     "__builtins__": __builtins__,
     "Trap": Trap,
     "_WE": WasmException, "_exn": WasmException._raw, "_throw_ref": _throw_ref, "_Deleg": _Deleg,
-    "_exhausted": _exhausted,
+    "_exhausted": _exhausted, "_undefined_element": _undefined_element,
     "_TC": TailCall,
     "_tget": _tget, "_tset": _tset, "_tfill": bulk.table_fill, "_tcopy": bulk.table_copy,
     "_tinit": bulk.table_init, "_minit": bulk.memory_init, "_mcopy": bulk.memory_copy,
