@@ -46,6 +46,8 @@ from .wasm.types import (
     EXTERN_TAG,
     EXNREF,
     EXTERNREF,
+    F32,
+    F64,
     FUNCREF,
     I32,
     I64,
@@ -122,6 +124,10 @@ def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[in
     # (an externref result may itself be a tuple or list: never unwrapped)
     extern_result = bool(rtypes) and is_ref(rtypes[0]) and top_heap(ref_heap(rtypes[0])) == HT_EXTERN
 
+    if not raw and nres <= 1 and len(ptypes) <= _MAX_SPECIALISED:
+        return HostFunctionInstance(ftype, _specialised_call(fn, ptypes, rtypes, with_caller, plain_in,
+                                                             extern_result, name), name)
+
     def call(caller_inst: Optional[ModuleInstance], args: List[Any]) -> List[Any]:
         if plain_in:
             pyargs = args
@@ -143,6 +149,53 @@ def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[in
                 for i, (t, v) in enumerate(zip(rtypes, r))]
 
     return HostFunctionInstance(ftype, call, name)
+
+
+# host functions of up to this many parameters (and at most one result) get a
+# ``call`` written out for their signature
+_MAX_SPECIALISED = 16
+
+
+def _specialised_call(fn: Callable, ptypes: Sequence[int], rtypes: Sequence[int], with_caller: bool,
+                      plain_in: bool, extern_result: bool, name: str) -> Callable:
+    """The raw ``call(caller_inst, args)`` of :func:`make_host_function`, written out
+    for one signature (as ``api.Function`` is): i32/i64 arguments converted inline,
+    floats passed as they are, an int or float result checked inline; everything
+    else, and every error, through ``from_raw``/``to_raw`` as in the generic path."""
+    n = len(ptypes)
+    names = ["a%d" % i for i in range(n)]
+    lines = ["def call(caller_inst, args):"]
+    if n:
+        lines.append("    %s, = args" % ", ".join(names))
+    conv = ["_Caller(caller_inst)"] if with_caller else []
+    for a, t in zip(names, ptypes):
+        if t == I32:
+            conv.append("(%s - 4294967296 if %s & 2147483648 else %s)" % (a, a, a))
+        elif t == I64:
+            conv.append("(%s - 18446744073709551616 if %s & 9223372036854775808 else %s)" % (a, a, a))
+        elif t == F32 or t == F64 or plain_in:
+            conv.append(a)
+        else:
+            conv.append("_from_raw(%d, %s)" % (t, a))
+    call = "fn(%s)" % ", ".join(conv)
+    if not rtypes:
+        lines += ["    %s" % call, "    return []"]
+    else:
+        t = rtypes[0]
+        lines.append("    r = %s" % call)
+        if t == I32 or t == I64:
+            bits = 32 if t == I32 else 64
+            lines += ["    if r.__class__ is int and %d <= r <= %d:" % (-(1 << (bits - 1)), (1 << bits) - 1),
+                      "        return [r & %d]" % ((1 << bits) - 1)]
+        elif t == F64:
+            lines += ["    if r.__class__ is float:", "        return [r]"]
+        if not extern_result:   # (a sequence of one value is that value)
+            lines += ["    if isinstance(r, (tuple, list)) and len(r) == 1:", "        r = r[0]"]
+        lines.append("    return [_to_raw(%d, r, _what)]" % t)
+    ns: Dict[str, Any] = {"fn": fn, "_Caller": Caller, "_from_raw": from_raw, "_to_raw": to_raw,
+                          "_what": f"result of host function {name}"}
+    exec(compile("\n".join(lines) + "\n", "<pywazero host function %s>" % name, "exec"), ns)
+    return ns["call"]
 
 
 class HostModuleBuilder:

@@ -325,3 +325,61 @@ def test_views_are_used_only_where_chosen(monkeypatch):
         with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as rt:
             text = C.dump(rt.compile(src), 0)
             assert ("_VI0[" in text) == views and ("_lI(" in text) != views
+
+
+# -- host functions -------------------------------------------------------------------
+
+RETURNS = [0, 5, -1, 2**31 - 1, -2**31, 2**32 - 1, 2**32, -2**31 - 1, 2**63, -2**63, 2**64 - 1, 2**64,
+           True, 1.5, -0.0, float("inf"), 10**400, "x", None, (7,), [7], (1, 2), [], (2.5,), object()]
+
+
+def _host_outcome(make, t_params, t_result, ret, args):
+    from pywazero.host import make_host_function
+
+    seen = []
+
+    def fn(*a):
+        seen.append(a)
+        return ret
+
+    hf = make_host_function(fn, t_params, [t_result] if t_result is not None else [], name="h")
+    try:
+        out = hf.raw(None, list(args))
+    except Exception as e:  # noqa: BLE001 - compared by type and message
+        out = (type(e).__name__, str(e))
+    return seen, out
+
+
+@pytest.mark.parametrize("t_result", [None, wz.I32, wz.I64, wz.F32, wz.F64, wz.EXTERNREF])
+def test_host_functions_written_out_convert_as_the_generic_path(monkeypatch, t_result):
+    """make_host_function writes ``call`` out per signature; the generic ``call`` is
+    the reference: same arguments seen by the Python function, same results, same
+    errors."""
+    from pywazero import host
+
+    params = [wz.I32, wz.I64, wz.F32, wz.F64]
+    raw_args = [0xFFFFFFFF, 0x8000000000000000, 1.5, float("-inf")]
+    for ret in RETURNS:
+        special = _host_outcome(None, params, t_result, ret, raw_args)
+        monkeypatch.setattr(host, "_MAX_SPECIALISED", -1)
+        generic = _host_outcome(None, params, t_result, ret, raw_args)
+        monkeypatch.undo()
+        assert special == generic, (t_result, ret)
+    # the values the Python function sees, worked out by hand
+    assert special[0] == [(-1, -2**63, 1.5, float("-inf"))]
+
+
+def test_host_function_with_caller_and_references(monkeypatch):
+    from pywazero import host
+
+    for params in ([wz.EXTERNREF, wz.EXTERNREF], [wz.I32, wz.EXTERNREF], [wz.FUNCREF]):
+        outs = []
+        for limit in (16, -1):
+            monkeypatch.setattr(host, "_MAX_SPECIALISED", limit)
+            seen = []
+            hf = host.make_host_function(lambda caller, *a: seen.append((type(caller).__name__, a)),
+                                         params, [], name="h", with_caller=True)
+            args = [None] * len(params) if params == [wz.FUNCREF] else [3, "obj"][:len(params)]
+            outs.append((hf.raw(None, list(args)), seen))
+        assert outs[0] == outs[1]
+        assert outs[0][1][0][0] == "Caller"
