@@ -50,21 +50,35 @@ class ExportType:
     type: object
 
 
-def _decode(source: Source, features: Any = None) -> Module:
+def _decode(source: Source, features: Any = None, validate: bool = False) -> Module:
+    """Decode (or parse) ``source``; with ``validate``, validate it too (a binary
+    module while it is decoded, body by body: see ``decode_module``)."""
     if isinstance(source, str):
         from .text.parser import parse_module_text
 
-        return parse_module_text(source, features)
-    if isinstance(source, (bytes, bytearray, memoryview)):
+        module = parse_module_text(source, features)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data.startswith(_WASM_MAGIC) and data.lstrip()[:1] in (b"(", b";"):
             from .text.parser import parse_module_text
 
-            return parse_module_text(data, features)
-        from .binary.decoder import decode_module
+            module = parse_module_text(data, features)
+        else:
+            from .binary.decoder import decode_module
 
-        return decode_module(data) if features is None else decode_module(data, features)
-    raise TypeError(f"source must be bytes (binary) or str (text), not {type(source).__name__}")
+            if features is None:
+                return decode_module(data, validate=validate)
+            return decode_module(data, features, validate=validate)
+    else:
+        raise TypeError(f"source must be bytes (binary) or str (text), not {type(source).__name__}")
+    if validate:
+        from .wasm.validation import validate_module
+
+        if features is None:
+            validate_module(module)
+        else:
+            validate_module(module, features)
+    return module
 
 
 class CompiledModule:
@@ -238,10 +252,8 @@ class Runtime:
         (both :class:`~pywazero.CompileError`).
         """
         self._check_open()
-        from .wasm.validation import validate_module
-
         try:
-            compiled = self._compile(source, validate_module)
+            compiled = self._compile(source)
         except MemoryError:
             # the last line of defence: within the implementation limits a module
             # costs memory proportional to its size, but a big module on a small
@@ -259,9 +271,8 @@ class Runtime:
                 )
         return compiled
 
-    def _compile(self, source: Source, validate_module: Any) -> CompiledModule:
-        module = _decode(source, self.config.core_features)
-        validate_module(module, self.config.core_features)
+    def _compile(self, source: Source) -> CompiledModule:
+        module = _decode(source, self.config.core_features, validate=True)
         compiled = CompiledModule(module, self)
         compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled

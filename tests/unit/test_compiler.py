@@ -513,3 +513,21 @@ def test_instances_get_separate_namespaces_pypy_module_dicts():
             assert __pypy__.strategy(C.rt.new_namespace({"x": 1})) == "ModuleDictStrategy"
         ns = C.rt.new_namespace([("x", 1)])
         assert dict(ns) == {"x": 1} and C.rt.new_namespace(ns) is not ns
+
+
+@pytest.mark.parametrize("params", ["", "no_such_parameter=1"])
+def test_pypy_jit_tuning_once_per_process_and_only_on_pypy(params):
+    """The compiler sets PyPy's JIT parameters once per process, on PyPy only; the
+    environment's PYWAZERO_PYPY_JIT_PARAMS replaces them ("" or a bad setting: no
+    tuning, and no error)."""
+    import os
+    import subprocess
+    code = ("import pywazero as wz, pywazero.engine.compiler as C\n"
+            "for _ in range(2):\n"
+            "    wz.Runtime(wz.RuntimeConfig(engine='compiler')).instantiate("
+            "'(module (func (export \"f\") (result i32) (i32.const 7)))').function('f')()\n"
+            "print(len(C._jit_tuned))\n")
+    env = dict(os.environ, PYWAZERO_PYPY_JIT_PARAMS=params)
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == ("1" if sys.implementation.name == "pypy" else "0")

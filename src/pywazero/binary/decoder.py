@@ -748,6 +748,25 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
         raise _Err(_END_OF_SECTION, len(buf)) from None
 
 
+class _BodySource:
+    """Where a decoded module's function bodies are: the module's bytes and the
+    decoding options, shared by all its functions (:meth:`Function.lazy`).  A body
+    was decoded once (and found well-formed) when the module was, so decoding it
+    again from the same bytes gives the same instructions and cannot fail."""
+
+    __slots__ = ("data", "need_data_count", "kinds")
+
+    def __init__(self, data: bytes, need_data_count: bool, kinds: List[int]) -> None:
+        self.data = data
+        self.need_data_count = need_data_count
+        self.kinds = kinds
+
+    def decode(self, pos: int) -> Tuple[List[tuple], List[int]]:
+        data = self.data
+        body, offsets, _ = _decode_instrs(data, pos, len(data), self.need_data_count, self.kinds)
+        return body, offsets
+
+
 # ---------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------
@@ -797,7 +816,7 @@ class _Reader:
         if end > len(self.buf):
             raise _Err(_END_OF_SECTION, len(self.buf))
         self.pos = end
-        return self.buf[start:end]
+        return bytes(self.buf[start:end])
 
     def name(self) -> str:
         start = self.pos
@@ -894,8 +913,13 @@ class _Reader:
 
 
 class _Decoder:
-    def __init__(self, data: bytes, features: CoreFeatures = CoreFeatures.V2) -> None:
+    def __init__(self, data: bytes, features: CoreFeatures = CoreFeatures.V2,
+                 lazy: bool = True, validator: Any = None) -> None:
         self.data = data
+        # lazy: keep no instruction list per function (Function.lazy); validator:
+        # (validate=True) gets each body as it is decoded, see decode_module
+        self.lazy = lazy
+        self.validator = validator
         self.features = features
         self.kinds = _kinds_for(features)
         # Non-zero segment flags (passive, declarative, explicit index, expressions).
@@ -905,6 +929,7 @@ class _Decoder:
         self.module = Module()
         self.func_types: List[int] = []
         self.codes: Optional[List[Function]] = None
+        self.ncodes = 0
         self.func_index: Optional[int] = None
         self.names_parsed = False
 
@@ -957,7 +982,16 @@ class _Decoder:
                 raise DecodeError("unexpected end", offset=n, section=secname)
             # A prefix of the module ending with the section: positions stay module
             # offsets, and reading past the section raises IndexError.
-            r = _Reader(data if end == n else data[:end], start, n, kinds)
+            # (custom sections, often most of a module's bytes in debug info, and the
+            # data section are read through a view: copying the prefix would cost
+            # up to the module's size again)
+            if end == n:
+                buf = data
+            elif sid == 0 or sid == 11:
+                buf = memoryview(data)[:end]
+            else:
+                buf = data[:end]
+            r = _Reader(buf, start, n, kinds)
             self.func_index = None
             try:
                 handlers[sid](self, r)
@@ -975,19 +1009,16 @@ class _Decoder:
 
     def _finish(self) -> None:
         m = self.module
-        codes = self.codes or []
-        if len(codes) != len(self.func_types):
+        if self.ncodes != len(self.func_types):
             raise DecodeError("function and code section have inconsistent lengths", section="code")
-        for f, ti in zip(codes, self.func_types):
-            f.type_index = ti
-        m.funcs = codes
+        m.funcs = self.codes or []
         if m.data_count is not None and m.data_count != len(m.datas):
             raise DecodeError("data count and data section have inconsistent lengths", section="data")
 
     # -- sections ------------------------------------------------------------------
     def _custom(self, r: _Reader) -> None:
         name = r.name()
-        payload = r.buf[r.pos:]
+        payload = bytes(r.buf[r.pos:])
         r.pos = len(r.buf)
         self.module.customs.append(CustomSection(name, payload))
         if name == "name" and not self.names_parsed:
@@ -1181,10 +1212,20 @@ class _Decoder:
         decode = _decode_instrs
         kinds = self.kinds
         valtypes = _VALUE_TYPES
-        codes: List[Function] = []
+        # One Function per entry of the function section, filled in as the bodies
+        # come (a count mismatch is reported once the module is read).
+        func_types = self.func_types
+        codes: List[Function] = [Function.lazy(ti, [], None, 0, 0) for ti in func_types]
         self.codes = codes
-        append = codes.append
+        nfuncs = len(codes)
+        lazy = self.lazy
+        source = _BodySource(self.data, need_dc, kinds) if lazy else None
+        check = None
+        if self.validator is not None:
+            m.funcs = codes
+            check = self.validator.begin(m)
         n = r.count()
+        self.ncodes = n
         pos = r.pos
         for i in range(n):
             self.func_index = first + i
@@ -1228,10 +1269,22 @@ class _Decoder:
                     nlocals += c
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
+            start = pos
             body, offsets, pos = decode(buf, pos, total, need_dc, kinds)
             if pos != body_end:
                 raise _Err("section size mismatch", min(pos, body_end))
-            append(Function(-1, locals_, body, offsets))
+            if i < nfuncs:
+                f = codes[i]
+                f.locals = locals_
+                if lazy:
+                    f._source = source
+                    f._pos = start
+                    f._size = len(body)
+                else:
+                    f._body = body
+                    f._offsets = offsets
+                if check is not None:
+                    check(i, f, body, offsets)
         r.pos = pos
         self.func_index = None
 
@@ -1337,10 +1390,19 @@ def _parse_name_section(payload: bytes) -> Optional[NameSection]:
 # Entry point
 # ---------------------------------------------------------------------------------
 def decode_module(data: Union[bytes, bytearray, memoryview],
-                  features: CoreFeatures = CoreFeatures.V2) -> Module:
+                  features: CoreFeatures = CoreFeatures.V2, *, lazy: bool = True,
+                  validate: bool = False) -> Module:
     """Decode a module in the WebAssembly 2.0 binary format.
 
     Raises :class:`DecodeError` (and nothing else) for malformed input.
+
+    With ``lazy`` (the default) function bodies are checked but not kept: each
+    :class:`~pywazero.wasm.module.Function` decodes its body from the module's
+    bytes the first time ``body`` is read (so a module costs memory in proportion
+    to the functions used, not to its size).  With ``validate``, the module is also
+    validated as by :func:`~pywazero.wasm.validation.validate_module` with the same
+    ``features`` (same errors, a malformed module still raising DecodeError first),
+    each body as soon as it is decoded, so no body is decoded twice.
 
     ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`) selects the
     binary format: without ``REFERENCE_TYPES``, ``call_indirect``'s table index and
@@ -1367,8 +1429,13 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
         features = check_features(features)
     # The cycle collector is deliberately left alone: pausing it would speed up
     # decoding but is process-wide state that races with other threads.
+    validator = None
+    if validate:
+        from ..wasm.validation import StreamingValidator
+
+        validator = StreamingValidator(features)
     try:
-        return _Decoder(data, features).decode()
+        module = _Decoder(data, features, lazy, validator).decode()
     except DecodeError:
         raise
     except (IndexError, KeyError, ValueError, OverflowError, TypeError, AttributeError,
@@ -1376,3 +1443,6 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
         # A bug in the decoder, not a property of the input: still honour the
         # contract that malformed (or unexpected) input only raises DecodeError.
         raise DecodeError(f"malformed module ({type(e).__name__}: {e})") from e
+    if validator is not None:
+        validator.finish(module)
+    return module

@@ -74,26 +74,136 @@ class FunctionInfo:
     catches: Dict[int, List[int]] = field(default_factory=dict)
 
 
-@dataclass
 class Function:
     """A function defined in the module (imports are not listed here).
 
     ``locals`` is the compressed declaration, a list of ``(count, valtype)``;
     ``offsets[i]`` is the byte offset of ``body[i]`` in the binary (for text input,
     offsets may be empty).
+
+    A decoded module keeps no instruction list per function: the decoder leaves a
+    *source* (an object whose ``decode(pos)`` returns ``(body, offsets)``, see
+    :mod:`pywazero.binary.decoder`) and the position of the body in the module's
+    bytes, and ``body``/``offsets`` are decoded the first time they are read, then
+    kept.  :meth:`peek` reads a body without keeping it (the validator's way).
+    ``size`` is the number of instructions, known without decoding.
     """
 
-    type_index: int
-    locals: List[Tuple[int, int]] = field(default_factory=list)
-    body: Expr = field(default_factory=list)
-    offsets: List[int] = field(default_factory=list)
-    info: Optional[FunctionInfo] = None
+    __slots__ = ("type_index", "locals", "_body", "_offsets", "info", "_source", "_pos", "_size")
+
+    def __init__(self, type_index: int, locals: Optional[List[Tuple[int, int]]] = None,
+                 body: Optional[Expr] = None, offsets: Optional[List[int]] = None,
+                 info: Optional[FunctionInfo] = None) -> None:
+        self.type_index = type_index
+        self.locals: List[Tuple[int, int]] = [] if locals is None else locals
+        self._body: Optional[Expr] = [] if body is None else body
+        self._offsets: Optional[List[int]] = [] if offsets is None else offsets
+        self.info = info
+        self._source: Any = None
+        self._pos = 0
+        self._size = 0
+
+    @classmethod
+    def lazy(cls, type_index: int, locals: List[Tuple[int, int]], source: Any, pos: int,
+             size: int) -> "Function":
+        """A function whose body is decoded on first use: ``source.decode(pos)``
+        must return ``(body, offsets)`` with ``size`` instructions."""
+        f = cls.__new__(cls)
+        f.type_index = type_index
+        f.locals = locals
+        f._body = f._offsets = None
+        f.info = None
+        f._source = source
+        f._pos = pos
+        f._size = size
+        return f
+
+    def _load(self) -> None:
+        body, offsets = self._source.decode(self._pos)
+        # (offsets first: a reader that sees the body sees its offsets too)
+        self._offsets = offsets
+        self._body = body
+
+    @property
+    def body(self) -> Expr:
+        """The instructions, decoded now if they were not yet (then kept)."""
+        body = self._body
+        if body is None:
+            self._load()
+            body = self._body
+        return body
+
+    @body.setter
+    def body(self, body: Expr) -> None:
+        if self._offsets is None:
+            self._offsets = []
+        self._body = body
+        self._source = None
+
+    @property
+    def offsets(self) -> List[int]:
+        """Byte offset of each instruction (decoded with the body)."""
+        offsets = self._offsets
+        if offsets is None:
+            self._load()
+            offsets = self._offsets
+        return offsets
+
+    @offsets.setter
+    def offsets(self, offsets: List[int]) -> None:
+        if self._body is None:
+            self._load()
+        self._offsets = offsets
+
+    @property
+    def size(self) -> int:
+        """The number of instructions of the body (``end`` included)."""
+        body = self._body
+        return self._size if body is None else len(body)
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the body is held in memory (not only as bytes)."""
+        return self._body is not None
+
+    def peek(self) -> Tuple[Expr, List[int]]:
+        """``(body, offsets)`` without keeping them when they are not held yet."""
+        body = self._body
+        if body is None:
+            return self._source.decode(self._pos)
+        return body, self._offsets
+
+    def release(self) -> None:
+        """Drop the decoded body and its info when it can be decoded again."""
+        if self._source is not None:
+            self._body = self._offsets = None
+            self.info = None
 
     def local_types(self) -> List[int]:
         out: List[int] = []
         for count, t in self.locals:
             out.extend([t] * count)
         return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Function):
+            return NotImplemented
+        return (self.type_index == other.type_index and self.locals == other.locals
+                and self.body == other.body and self.offsets == other.offsets
+                and self.info == other.info)
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, like the dataclasses here)
+
+    def __repr__(self) -> str:
+        return (f"Function(type_index={self.type_index!r}, locals={self.locals!r}, "
+                f"body={self.body!r}, offsets={self.offsets!r}, info={self.info!r})")
+
+    def __getstate__(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
 
 
 @dataclass
@@ -224,6 +334,12 @@ class Module:
             canon = canonical_ids(self.types, self.rec_groups, self.subtypes)
             self.__dict__["_canonical"] = canon
         return canon
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # (the validator's cached body context is rebuilt on demand, not pickled)
+        state = dict(self.__dict__)
+        state.pop("_body_ctx", None)
+        return state
 
     def type_groups(self) -> List[Tuple[int, int]]:
         """Every recursion group as ``(first, count)``, covering all types in order

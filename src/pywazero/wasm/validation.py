@@ -761,7 +761,7 @@ def _check_impl_limits(module: Module) -> None:
         if len(seg.init) > L.MAX_SEGMENT_ITEMS:
             raise _err(f"too many items: {len(seg.init)} (the implementation limit is "
                        f"{L.MAX_SEGMENT_ITEMS})", f"element segment {i}")
-    sizes = [len(f.body) for f in module.funcs]
+    sizes = [f.size for f in module.funcs]
     if sizes and max(sizes) > L.MAX_FUNCTION_SIZE:
         i = next(i for i, n in enumerate(sizes) if n > L.MAX_FUNCTION_SIZE)
         raise _err(f"function too large: {sizes[i]} instructions (the implementation limit "
@@ -844,7 +844,9 @@ def _field_subtype(a, b, canon) -> bool:
     return val_subtype(a.storage, b.storage, canon)
 
 
-def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
+def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool = True) -> "_Context":
+    """Everything, or (``bodies`` false) everything but the function bodies;
+    returns the context the bodies are validated in."""
     _check_impl_limits(module)
     ctx = _Context(module, features)
     ntypes = len(ctx.types)
@@ -1023,22 +1025,98 @@ def _validate_module(module: Module, features: CoreFeatures = _V2) -> None:
         if exp.kind == EXTERN_GLOBAL and not mutable_global and ctx.globals[exp.index][1]:
             raise _err(_needs("exporting a mutable global", CoreFeatures.MUTABLE_GLOBAL), where)
 
-    # Function bodies.
-    for i, f in enumerate(module.funcs):
-        f.info = _validate_body(ctx, f, nimp + i)
+    # Function bodies (a body not held in memory is decoded for the check and
+    # dropped again, its info too: an engine validates it anew when it needs it).
+    if bodies:
+        for i, f in enumerate(module.funcs):
+            body, offsets = f.peek()
+            info = _validate_body(ctx, f, nimp + i, body, offsets)
+            if f.decoded:
+                f.info = info
+    module.__dict__["_features"] = features
+    return ctx
+
+
+class StreamingValidator:
+    """Validates a module while the decoder reads it (``decode_module(...,
+    validate=True)``): the decoder calls :meth:`begin` when the code section starts
+    (every section a body depends on is read by then), the function it returns with
+    each body as soon as it is decoded, and :meth:`finish` at the end.  The outcome
+    is exactly :func:`validate_module`'s: module-level errors (including the data
+    segments, which follow the code) come first, then the first invalid body; a
+    malformed module still fails with its DecodeError, since errors in bodies are
+    only raised by :meth:`finish`."""
+
+    def __init__(self, features: CoreFeatures = CoreFeatures.V2) -> None:
+        self.features = features if features is _V2 else check_features(features)
+        self.ctx: Optional[_Context] = None
+        self.error: Optional[ValidationError] = None
+        self.nimp = 0
+
+    def begin(self, module: Module):
+        """Check what precedes the code section; return the per-body check, or None
+        when that check fails (then :meth:`finish` validates everything)."""
+        try:
+            ctx = _validate_module(module, self.features, bodies=False)
+        except (ValidationError,) + _STRUCTURAL_ERRORS:
+            return None
+        # The data segments follow the code section: bodies see the declared count
+        # (without a data count section, instructions naming a segment are malformed).
+        ctx.ndatas = module.data_count or 0
+        self.ctx = ctx
+        self.nimp = ctx.nimported_funcs
+        return self.check
+
+    def check(self, i: int, func: Function, body: list, offsets: List[int]) -> None:
+        """Validate defined function ``i``'s freshly decoded body; the first error
+        is kept for :meth:`finish`."""
+        if self.error is not None:
+            return
+        try:
+            info = _validate_body(self.ctx, func, self.nimp + i, body, offsets)
+        except ValidationError as e:
+            self.error = e
+            return
+        if func.decoded:
+            func.info = info
+
+    def finish(self, module: Module) -> None:
+        """Raise the module's first validation error, as validate_module would."""
+        if self.ctx is None:
+            validate_module(module, self.features)
+            return
+        try:
+            _validate_module(module, self.features, bodies=False)
+        except _STRUCTURAL_ERRORS as e:
+            raise ValidationError(f"malformed module: {type(e).__name__}: {e}") from None
+        if self.error is not None:
+            module.__dict__.pop("_features", None)
+            raise self.error
 
 
 def validate_function(module: Module, index: int,
-                      features: CoreFeatures = CoreFeatures.V2) -> FunctionInfo:
+                      features: Optional[CoreFeatures] = None) -> FunctionInfo:
     """Validate only the body of ``module.funcs[index]`` (the rest of the module is
-    assumed valid) and return its :class:`FunctionInfo` (also stored in ``info``)."""
+    assumed valid) and return its :class:`FunctionInfo` (also stored in ``info``).
+
+    ``features`` default to those the module was validated with
+    (:func:`validate_module`), else 2.0's.  The context is built once per module
+    and feature set (engines call this on each function's first use)."""
+    if features is None:
+        features = module.__dict__.get("_features", _V2)
     if features is not _V2:
         features = check_features(features)
     try:
-        ctx = _Context(module, features)
-        ctx.refs = _collect_refs(module)
-        if ctx.func_refs:
-            ctx.canon = module.canonical_ids()
+        cached = module.__dict__.get("_body_ctx")
+        if (cached is not None and cached[0] == features and cached[1] == len(module.funcs)
+                and cached[2] == len(module.types)):
+            ctx = cached[3]
+        else:
+            ctx = _Context(module, features)
+            ctx.refs = _collect_refs(module)
+            if ctx.func_refs:
+                ctx.canon = module.canonical_ids()
+            module.__dict__["_body_ctx"] = (features, len(module.funcs), len(module.types), ctx)
         f = module.funcs[index]
         fidx = ctx.nimported_funcs + index
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < len(ctx.types)):
@@ -1057,8 +1135,11 @@ _F_OP, _F_START, _F_END, _F_HEIGHT, _F_UNREACH, _F_OPENER, _F_LABEL, _F_INIT = r
 _OP_FUNC = -1
 
 
-def _validate_body(ctx: _Context, func: Function, fidx: int) -> FunctionInfo:
-    body = func.body
+def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[list] = None,
+                   offsets: Optional[List[int]] = None) -> FunctionInfo:
+    if body is None:
+        body = func.body
+        offsets = func.offsets
     try:
         return _check_body(ctx, func, body)
     except _Fail as e:
@@ -1078,7 +1159,6 @@ def _validate_body(ctx: _Context, func: Function, fidx: int) -> FunctionInfo:
             name = _ops.op_name(op) if isinstance(op, int) else repr(op)
         except Exception:  # pragma: no cover - defensive
             name = None
-        offsets = func.offsets
         if offsets and pc < len(offsets):
             offset = offsets[pc]
         else:

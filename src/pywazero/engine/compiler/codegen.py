@@ -114,7 +114,8 @@ class _E:
 
 class _Ctl:
     __slots__ = ("kind", "opener", "height", "nparams", "nresults", "pyloop", "cid", "escapes",
-                 "mark", "alias", "chain", "level", "exc", "branches", "hid", "delegated")
+                 "mark", "alias", "chain", "level", "exc", "branches", "hid", "delegated",
+                 "nest", "nmark")
 
     def __init__(self, kind: int, height: int, nparams: int, nresults: int, opener: int = -1) -> None:
         # 0 block, 1 loop, 2 if (4 once its else is seen), 3 function, 5 try_table,
@@ -131,6 +132,10 @@ class _Ctl:
         # A block whose body is exactly one construct C emitted as a Python loop is
         # not a loop itself: a branch to it is a break out of C.
         self.alias: Optional[_Ctl] = None
+        # a block lowered without a loop (_nestable): how many ``if not cond:`` its
+        # branches opened (-1: not such a block), len(lines) after the last one
+        self.nest = -1
+        self.nmark = 0
         self.chain: Optional[_Chain] = None   # member of a flattened block chain
         self.level = 0
         self.mark = 0               # len(lines) after the construct's header
@@ -204,6 +209,52 @@ def _exits(body: List[Tuple[int, Any]], start: int, stop: int) -> Tuple[List[Tup
             term = i
             break
     return out, term
+
+
+# most ``br_if``s whose rest of block nests in an ``if not cond:`` (each costs one
+# indentation level)
+MAX_NEST = 8
+
+
+def _nestable(body: List[Tuple[int, Any]], block_types: Any) -> set:
+    """Blocks (opener indices) without results that are branched to only by ``br``
+    and at most MAX_NEST ``br_if`` at their own top level (label 0).  Such a block
+    needs no one-shot loop: ``br_if`` becomes ``if not cond:`` around the rest of
+    the block, ``br`` ends that rest."""
+    ok: Dict[int, int] = {}
+    bad = set()
+    stack: List[int] = [-1]
+    for i, (op, imm) in enumerate(body):
+        if op in _OPENERS:
+            if op == 0x1F:
+                for _kind, _tag, lab in imm[1]:
+                    if lab < len(stack):
+                        bad.add(stack[-1 - lab])
+            stack.append(i)
+            if op == 0x02 and not block_types[i][1]:
+                ok[i] = 0
+        elif op == 0x0B or op == 0x18:
+            if len(stack) > 1:
+                stack.pop()
+        elif op == 0x0C or op == 0x0D:
+            if imm == 0:
+                if op == 0x0D:
+                    top = stack[-1]
+                    if top in ok:
+                        ok[top] += 1
+            elif imm < len(stack):
+                bad.add(stack[-1 - imm])
+        elif op == 0x0E:
+            for d in set(imm[0]) | {imm[1]}:
+                if d < len(stack):
+                    bad.add(stack[-1 - d])
+        elif op == 0xD5 or op == 0xD6:
+            if imm < len(stack):
+                bad.add(stack[-1 - imm])
+        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
+            if imm[0] < len(stack):
+                bad.add(stack[-1 - imm[0]])
+    return {j for j, n in ok.items() if n <= MAX_NEST and j not in bad}
 
 
 class _Switch:
@@ -560,10 +611,11 @@ class FunctionGenerator:
         self.pending: List[_Ctl] = []
         self.chain_open: Optional[_Chain] = None
         self.nchains = 0
-        # switch lowering (_Switch): on unless a retry without it; whether used; the
-        # chain whose dispatch tree is being emitted
-        self.switches = True
-        self.used_switch = False
+        # switch lowering (_Switch) and blocks without loops (_nestable): on unless a
+        # retry without them; whether used; the chain whose dispatch tree is being
+        # emitted
+        self.nesting = True
+        self.used_nesting = False
         self.switch: Optional[_Chain] = None
 
 
@@ -657,9 +709,11 @@ class FunctionGenerator:
         if self.ind > MAX_INDENT:
             raise TooComplex("too deeply nested")
 
-    def close_pyloop(self, c: _Ctl) -> None:
-        """End the ``while True`` of ``c`` (the current indentation is its body's)."""
-        self.emit("break")
+    def close_pyloop(self, c: _Ctl, dead: bool = False) -> None:
+        """End the ``while True`` of ``c`` (the current indentation is its body's);
+        ``dead``: its body's end is unreachable (no ``break`` needed there)."""
+        if not dead:
+            self.emit("break")
         self.ind -= 1
         self.pyloops.pop()
         if c.escapes:
@@ -716,6 +770,11 @@ class FunctionGenerator:
             return
         n = c.nparams if c.kind == 1 else c.nresults
         self.move_results(c.height, n)
+        if c.nest >= 0:
+            # (a br at the block's top level) the rest of the block is dead: on at
+            # its end
+            self.emit("pass")
+            return
         if c.chain is not None:
             ch = c.chain
             if ch.segment is None:
@@ -848,6 +907,7 @@ class FunctionGenerator:
         self.targeted = targeted
         self.charge_at = charge_at
         self.info = info
+        self.nestable = _nestable(body, block_types) if targeted else _EMPTY
         self.translate(0, len(body))
         if self.selfloop is not None:
             self.ind = 2
@@ -926,14 +986,29 @@ class FunctionGenerator:
                 self.gen_store(op, imm)
             elif op == 0x0D:  # br_if
                 c = st.pop()
-                self.emit("if %s:" % self.cond_of(c))
-                self.ind += 1
-                if fplan is not None:
-                    k = fplan.refund.get(i - 1)
+                k = fplan.refund.get(i - 1) if fplan is not None else 0
+                t = self.ctl[-1 - imm]
+                if t.nest >= 0:
+                    # (imm is 0) the rest of the block runs when the branch is not
+                    # taken
+                    if k:   # the fall-through run was charged with this one
+                        self.emit("if %s:" % self.cond_of(c))
+                        self.emit(" %s += %d" % (self.fv, k))
+                        self.emit("else:")
+                    else:
+                        self.emit("if not (%s):" % self.cond_of(c))
+                    self.ind += 1
+                    if self.ind > MAX_INDENT:
+                        raise TooComplex("too deeply nested")
+                    t.nest += 1
+                    t.nmark = len(self.lines)
+                else:
+                    self.emit("if %s:" % self.cond_of(c))
+                    self.ind += 1
                     if k:   # the fall-through run was charged with this one
                         self.emit("%s += %d" % (self.fv, k))
-                self.branch(imm)
-                self.ind -= 1
+                    self.branch(imm)
+                    self.ind -= 1
             elif op == 0x0C:  # br
                 self.branch(imm)
                 i = self.skip_dead(i, partner, else_of)
@@ -950,12 +1025,12 @@ class FunctionGenerator:
                     while i - 1 + run < n and body[i - 1 + run][0] == 0x02:
                         run += 1
                     plan = (_switch_plan(body, self.info, j, run)
-                            if run >= 2 and self.switches else None)
+                            if run >= 2 and self.nesting else None)
                     if run >= CHAIN_MIN or plan is not None:
                         self.nchains += 1
                         self.chain_open = _Chain("_p%d" % self.nchains, run, plan)
                         if plan is not None:
-                            self.used_switch = True
+                            self.used_nesting = True
                 if self.chain_open is not None:
                     ch = self.chain_open
                     ch.opened += 1
@@ -970,6 +1045,9 @@ class FunctionGenerator:
                             ch.segment = seg
                         # (a switch: no segment until its guarded cases)
                         self.chain_open = None
+                elif j in targeted and j in self.nestable and not self.pending and self.nesting:
+                    c.nest = 0
+                    self.used_nesting = True
                 elif self.pending or j in targeted:
                     nxt = body[i][0] if i < n else None
                     if op == 0x02 and (nxt == 0x02 or nxt == 0x03) and partner[i] + 1 == partner[j]:
@@ -1071,13 +1149,18 @@ class FunctionGenerator:
                         self.emit(" raise %s" % c.exc if c.delegated else " raise")
                     self.ind -= 1
                     self.ntry -= 1
+                if c.nest > 0:
+                    if len(self.lines) == c.nmark:
+                        self.emit("pass")
+                    self.ind -= c.nest
                 if c.pyloop:
-                    self.close_pyloop(c)
+                    # (an if's other arm may still fall through)
+                    self.close_pyloop(c, not self.reachable and (c.kind == 0 or c.kind == 1))
                 skip_to = -1
                 if c.chain is not None and c.chain.plan is not None:
                     ch = c.chain
                     if ch.segment is not None:
-                        self.close_pyloop(ch.segment)
+                        self.close_pyloop(ch.segment, not self.reachable)
                         ch.segment = None
                     if ch.guard >= 0:
                         if len(self.lines) == ch.guard:
@@ -1100,7 +1183,7 @@ class FunctionGenerator:
                             ch.segment = seg
                 elif c.chain is not None:
                     ch = c.chain
-                    self.close_pyloop(ch.segment)
+                    self.close_pyloop(ch.segment, not self.reachable)
                     if c.level < ch.size:
                         self.ind -= 1   # the segment's guard
                     if c.level > 1:
@@ -2011,9 +2094,10 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     try:
         lines = g.generate()
     except TooComplex:
-        if not g.used_switch:
+        if not g.used_nesting:
             raise
-        # inlined switch cases nest deeper: without them it may fit
+        # inlined switch cases and blocks lowered to ifs nest deeper: without them
+        # it may fit
         g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                               tail_funcs)
         g.switches = False
