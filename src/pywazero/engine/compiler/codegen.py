@@ -1613,13 +1613,15 @@ class FunctionGenerator:
         callable once its type passed the check, so the hot path is two C-level
         subscripts and no table write ever needs to invalidate anything.  The cache
         traps on a null or mistyped element; an index past the table's end raises
-        IndexError, turned here into the right trap."""
+        IndexError, turned here into the right trap (only the table read is under
+        the try: nothing else's IndexError may pass for it)."""
         if len(self.pyloops) + self.ntry >= MAX_PY_LOOPS:
             # (a try statement would be one static block too many)
             return "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
         t = self.temp()
-        self.emit("try: %s = _CI%d_%d[T%d[%s]]" % (t, tab, tidx, tab, e.expr))
+        self.emit("try: %s = T%d[%s]" % (t, tab, e.expr))
         self.emit("except IndexError: _undefined_element()")
+        self.emit("%s = _CI%d_%d[%s]" % (t, tab, tidx, t))
         return t
 
     def gen_call(self, callee: str, ft: Any) -> None:
