@@ -29,7 +29,9 @@ such inner loop a check (``if _br: ...``) continues or breaks on outward.  Only 
 crossed by such a branch pay for the check.  A ``switch`` (nested blocks whose
 innermost body ends in a ``br_table``, :class:`_Switch`) puts each case that only the
 ``br_table`` enters and that ends in a jump into its leaf of the dispatch tree, so it
-runs straight after the comparisons, without flags or one-shot loops.
+runs straight after the comparisons, without flags or one-shot loops.  A block
+without results left only by ``br``/``br_if`` at its own top level is no loop either:
+each ``br_if`` nests the rest of the block in ``if not cond:`` (``_branch_facts``).
 
 The control-flow facts come from the validator's ``Function.info``
 (:class:`~pywazero.wasm.module.FunctionInfo`; a function without one is validated
