@@ -383,3 +383,27 @@ def test_host_function_with_caller_and_references(monkeypatch):
             outs.append((hf.raw(None, list(args)), seen))
         assert outs[0] == outs[1]
         assert outs[0][1][0][0] == "Caller"
+
+
+def test_call_indirect_nested_too_deep_for_a_try(monkeypatch):
+    """A call_indirect inside as many Python loops as the compiler allows has no room
+    for the cache's try statement: it checks through ``_ci`` and still traps
+    exactly."""
+    depth = codegen.MAX_PY_LOOPS
+    opens = "".join("(loop $l%d (br_if $l%d (i32.const 0)) " % (k, k) for k in range(depth))
+    src = """
+    (module
+      (type $ii (func (param i32) (result i32)))
+      (table 2 funcref)
+      (func $inc (type $ii) (i32.add (local.get 0) (i32.const 1)))
+      (elem (i32.const 0) $inc)
+      (func (export "f") (param i32) (result i32) (local $r i32)
+        %s(local.set $r (call_indirect (type $ii) (i32.const 41) (local.get 0)))%s
+        (local.get $r)))""" % (opens, ")" * depth)
+    with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as rt:
+        cm = rt.compile(src)
+        assert "_ci(T0" in C.dump(cm, 1)
+        m = rt.instantiate(cm)
+        assert [outcome(m.function("f"), i) for i in range(3)] == [
+            42, "uninitialized element", "undefined element"]
+        assert cm._engine_code().fallback_reasons == {}

@@ -1,7 +1,7 @@
 """The compiler's lowering of C ``switch`` statements (nested blocks ending in a
 ``br_table``, codegen's ``_Switch``): cases inlined into the dispatch tree, the
 guarded chain for the others; and of blocks left only by ``br_if``/``br`` at their
-own top level (``_nestable``: ``if not cond:`` instead of a one-shot loop).  Every
+own top level (``_branch_facts``: ``if not cond:`` instead of a one-shot loop).  Every
 program runs on both engines, which must agree on results, traps and fuel."""
 from __future__ import annotations
 

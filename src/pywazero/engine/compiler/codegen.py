@@ -29,7 +29,9 @@ such inner loop a check (``if _br: ...``) continues or breaks on outward.  Only 
 crossed by such a branch pay for the check.  A ``switch`` (nested blocks whose
 innermost body ends in a ``br_table``, :class:`_Switch`) puts each case that only the
 ``br_table`` enters and that ends in a jump into its leaf of the dispatch tree, so it
-runs straight after the comparisons, without flags or one-shot loops.
+runs straight after the comparisons, without flags or one-shot loops.  A block
+without results left only by ``br``/``br_if`` at its own top level is no loop either:
+each ``br_if`` nests the rest of the block in ``if not cond:`` (``_branch_facts``).
 
 The control-flow facts come from the validator's ``Function.info``
 (:class:`~pywazero.wasm.module.FunctionInfo`; a function without one is validated
@@ -75,6 +77,9 @@ MAX_INDENT = 90
 MAX_EXPR = 160
 # Runs of at least this many directly nested blocks are flattened (see _Chain).
 CHAIN_MIN = 4
+# A block left by at most this many br_ifs at its top level nests the rest of its
+# body in ``if not cond:`` (one indentation level each) instead of being a loop.
+MAX_NEST = 8
 
 
 # legacy exception handling's instructions: functions with a delegate (or with any
@@ -132,7 +137,7 @@ class _Ctl:
         # A block whose body is exactly one construct C emitted as a Python loop is
         # not a loop itself: a branch to it is a break out of C.
         self.alias: Optional[_Ctl] = None
-        # a block lowered without a loop (_nestable): how many ``if not cond:`` its
+        # a block lowered without a loop (_branch_facts): how many ``if not cond:`` its
         # branches opened (-1: not such a block), len(lines) after the last one
         self.nest = -1
         self.nmark = 0
@@ -211,52 +216,6 @@ def _exits(body: List[Tuple[int, Any]], start: int, stop: int) -> Tuple[List[Tup
     return out, term
 
 
-# most ``br_if``s whose rest of block nests in an ``if not cond:`` (each costs one
-# indentation level)
-MAX_NEST = 8
-
-
-def _nestable(body: List[Tuple[int, Any]], block_types: Any) -> set:
-    """Blocks (opener indices) without results that are branched to only by ``br``
-    and at most MAX_NEST ``br_if`` at their own top level (label 0).  Such a block
-    needs no one-shot loop: ``br_if`` becomes ``if not cond:`` around the rest of
-    the block, ``br`` ends that rest."""
-    ok: Dict[int, int] = {}
-    bad = set()
-    stack: List[int] = [-1]
-    for i, (op, imm) in enumerate(body):
-        if op in _OPENERS:
-            if op == 0x1F:
-                for _kind, _tag, lab in imm[1]:
-                    if lab < len(stack):
-                        bad.add(stack[-1 - lab])
-            stack.append(i)
-            if op == 0x02 and not block_types[i][1]:
-                ok[i] = 0
-        elif op == 0x0B or op == 0x18:
-            if len(stack) > 1:
-                stack.pop()
-        elif op == 0x0C or op == 0x0D:
-            if imm == 0:
-                if op == 0x0D:
-                    top = stack[-1]
-                    if top in ok:
-                        ok[top] += 1
-            elif imm < len(stack):
-                bad.add(stack[-1 - imm])
-        elif op == 0x0E:
-            for d in set(imm[0]) | {imm[1]}:
-                if d < len(stack):
-                    bad.add(stack[-1 - d])
-        elif op == 0xD5 or op == 0xD6:
-            if imm < len(stack):
-                bad.add(stack[-1 - imm])
-        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
-            if imm[0] < len(stack):
-                bad.add(stack[-1 - imm[0]])
-    return {j for j, n in ok.items() if n <= MAX_NEST and j not in bad}
-
-
 class _Switch:
     """How a chain of blocks B1..Bk ending in a ``br_table`` (what C compilers emit
     for ``switch``) is lowered.  The code after ``Bm``'s end (the case, up to
@@ -289,6 +248,8 @@ def _switch_plan(body: List[Tuple[int, Any]], info: Any, j0: int, k: int) -> Opt
         if bp or br:
             return None
     jk = j0 + k - 1
+    if body[partner[jk] - 1][0] != 0x0E:   # (what compilers emit: a br_table last)
+        return None
     refs, bt = _exits(body, jk + 1, partner[jk])
     if bt < 0 or body[bt][0] != 0x0E:
         return None
@@ -402,10 +363,16 @@ MEMORY_VIEWS = (sys.implementation.name == "cpython" and sys.byteorder == "littl
                 and all(struct.calcsize(f) == n for f, n in _VIEW_SIZES.items()))
 
 
-def _targets(body: List[Tuple[int, Any]]) -> set:
-    """Indices of the block/loop/if instructions some branch targets (a branch in
-    unreachable code counts too)."""
+def _branch_facts(body: List[Tuple[int, Any]], block_types: Any) -> Tuple[set, set]:
+    """``(targeted, nestable)``: the indices of the block/loop/if instructions some
+    branch targets (a branch in unreachable code counts too); and those of the
+    targeted blocks without results that only ``br`` and at most MAX_NEST ``br_if``
+    at their own top level (label 0) branch to.  Such a block needs no one-shot
+    loop: ``br_if`` becomes ``if not cond:`` around the rest of the block, ``br``
+    ends that rest."""
     out = set()
+    bad = set()              # targeted otherwise
+    nbr_if: Dict[int, int] = {}
     stack: List[int] = [-1]
     for i, (op, imm) in enumerate(body):
         if op in (0x02, 0x03, 0x04, 0x06):
@@ -414,22 +381,36 @@ def _targets(body: List[Tuple[int, Any]]) -> set:
             for _kind, _tag, lab in imm[1]:
                 if lab < len(stack):
                     out.add(stack[-1 - lab])
+                    bad.add(stack[-1 - lab])
             stack.append(i)
         elif op == 0x0B or op == 0x18:   # (delegate closes a legacy try)
             if len(stack) > 1:
                 stack.pop()
-        elif op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:   # br, br_if, br_on_(non_)null
+        elif op == 0x0C or op == 0x0D:   # br, br_if
+            if imm < len(stack):
+                t = stack[-1 - imm]
+                out.add(t)
+                if imm:
+                    bad.add(t)
+                elif op == 0x0D:
+                    nbr_if[t] = nbr_if.get(t, 0) + 1
+        elif op == 0xD5 or op == 0xD6:   # br_on_(non_)null
             if imm < len(stack):
                 out.add(stack[-1 - imm])
+                bad.add(stack[-1 - imm])
         elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
             if imm[0] < len(stack):
                 out.add(stack[-1 - imm[0]])
+                bad.add(stack[-1 - imm[0]])
         elif op == 0x0E:
             labels, default = imm
             for d in set(labels) | {default}:
                 if d < len(stack):
                     out.add(stack[-1 - d])
-    return out
+                    bad.add(stack[-1 - d])
+    nestable = {j for j in out - bad
+                if j >= 0 and body[j][0] == 0x02 and not block_types[j][1] and nbr_if.get(j, 0) <= MAX_NEST}
+    return out, nestable
 
 
 # operators after which a straight-line run of fuel charging ends (see _FuelPlan);
@@ -611,7 +592,7 @@ class FunctionGenerator:
         self.pending: List[_Ctl] = []
         self.chain_open: Optional[_Chain] = None
         self.nchains = 0
-        # switch lowering (_Switch) and blocks without loops (_nestable): on unless a
+        # switch lowering (_Switch) and blocks without loops (_branch_facts): on unless a
         # retry without them; whether used; the chain whose dispatch tree is being
         # emitted
         self.nesting = True
@@ -846,8 +827,9 @@ class FunctionGenerator:
         # Which constructs are branched to (they become Python loops): the one fact
         # found here by a scan, as the validator does not record branch targets.
         # (try_table's catch clauses branch too)
-        targeted = (_targets(body) if info.branch_heights or any(op == 0x1F for op, _ in body)
-                    else _EMPTY)
+        targeted, nestable = (_branch_facts(body, block_types)
+                              if info.branch_heights or any(op == 0x1F for op, _ in body)
+                              else (_EMPTY, _EMPTY))
         # legacy exception handling: fuel counting through legacy handlers is left to
         # the interpreter
         if self.fuel and any(op in _LEGACY_EH for op, _ in body):
@@ -907,7 +889,7 @@ class FunctionGenerator:
         self.targeted = targeted
         self.charge_at = charge_at
         self.info = info
-        self.nestable = _nestable(body, block_types) if targeted else _EMPTY
+        self.nestable = nestable
         self.translate(0, len(body))
         if self.selfloop is not None:
             self.ind = 2
@@ -1633,13 +1615,15 @@ class FunctionGenerator:
         callable once its type passed the check, so the hot path is two C-level
         subscripts and no table write ever needs to invalidate anything.  The cache
         traps on a null or mistyped element; an index past the table's end raises
-        IndexError, turned here into the right trap."""
+        IndexError, turned here into the right trap (only the table read is under
+        the try: nothing else's IndexError may pass for it)."""
         if len(self.pyloops) + self.ntry >= MAX_PY_LOOPS:
             # (a try statement would be one static block too many)
             return "_ci(T%d, FT%d, %s)" % (tab, tidx, e.expr)
         t = self.temp()
-        self.emit("try: %s = _CI%d_%d[T%d[%s]]" % (t, tab, tidx, tab, e.expr))
+        self.emit("try: %s = T%d[%s]" % (t, tab, e.expr))
         self.emit("except IndexError: _undefined_element()")
+        self.emit("%s = _CI%d_%d[%s]" % (t, tab, tidx, t))
         return t
 
     def gen_call(self, callee: str, ft: Any) -> None:
