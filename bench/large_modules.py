@@ -264,15 +264,12 @@ def wasmtime_output(mod: LargeModule, wasm: Path, workdir: Optional[str]) -> Tup
 # Driver
 # ---------------------------------------------------------------------------------
 def export_src(ref: str, into: Path) -> Path:
-    import tarfile
+    """``src/`` of commit ``ref`` under ``into`` (created), via before_after's export."""
+    sys.path.insert(0, str(ROOT))
+    from before_after import export_src as export  # noqa: PLC0415
 
     into.mkdir(parents=True, exist_ok=True)
-    archive = into / "src.tar"
-    with open(archive, "wb") as f:
-        subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], stdout=f, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into)
-    return into / "src"
+    return export(ref, into)
 
 
 def median(xs: List[float]) -> float:
