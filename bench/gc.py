@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional
+
+from timing import timed  # (bench/ is on sys.path: these run as scripts)
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -59,15 +60,6 @@ def check_py(n: Node) -> int:
 
 def run_py(d: int) -> int:
     return check_py(make_py(d))
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> "tuple[float, Any]":
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def wasmtime_run() -> Optional[Callable[[int], int]]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
@@ -21,16 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import pywazero  # noqa: E402
 import workloads as W  # noqa: E402
-
-
-def timed(fn: Callable[[], object], repeat: int = 1):
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+from timing import timed  # noqa: E402
 
 
 class PywasmRunner:

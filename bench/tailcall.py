@@ -27,9 +27,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
+
+from timing import timed  # (bench/ is on sys.path: these run as scripts)
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT.parent / "src"
@@ -166,16 +167,6 @@ print("fib(%d)" % n_fib, best(lambda: fib(n_fib)))
 print("call_indirect x%dk" % (n_ind // 1000), best(lambda: ind(n_ind)))
 print("host->wasm x%dk" % (n_tiny // 1000), best(lambda: [tiny(i) for i in range(n_tiny)]))
 """
-
-
-def timed(fn: Callable[[], object], repeat: int = 1):
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def tail_rows(engines: List[str], scale: float) -> None:
