@@ -257,15 +257,21 @@ def _imm_data(mp, ctx, op, items, i, n, optok):
     return (op, mp.index(tok, "data")), i + 1
 
 
-def _imm_memory_copy(mp, ctx, op, items, i, n, optok):
-    # memory.copy (memidx memidx)?
-    toks, i = _idx_tokens(items, i, n, 2)
-    if not toks:
-        return (op, (0, 0)), i
-    if len(toks) == 1:
-        node = items[i] if i < n else None
-        raise mp.error("unexpected token", node.pos if node is not None else toks[0].pos)
-    return (op, (mp.index(toks[0], "memory"), mp.index(toks[1], "memory"))), i
+def _index_pair(space):
+    """The immediate of ``memory.copy``/``table.copy``: ``(idx idx)?`` in ``space``,
+    both 0 when absent; one alone is an error."""
+    def imm(mp, ctx, op, items, i, n, optok):
+        toks, i = _idx_tokens(items, i, n, 2)
+        if not toks:
+            return (op, (0, 0)), i
+        if len(toks) == 1:
+            node = items[i] if i < n else None
+            raise mp.error("unexpected token", node.pos if node is not None else toks[0].pos)
+        return (op, (mp.index(toks[0], space), mp.index(toks[1], space))), i
+    return imm
+
+
+_imm_memory_copy = _index_pair("memory")
 
 
 def _imm_elem(mp, ctx, op, items, i, n, optok):
@@ -295,14 +301,7 @@ def _imm_table_init(mp, ctx, op, items, i, n, optok):
     return (op, (mp.index(toks[0], "elem"), 0)), i
 
 
-def _imm_table_copy(mp, ctx, op, items, i, n, optok):
-    toks, i = _idx_tokens(items, i, n, 2)
-    if not toks:
-        return (op, (0, 0)), i
-    if len(toks) == 1:
-        node = items[i] if i < n else None
-        raise mp.error("unexpected token", node.pos if node is not None else toks[0].pos)
-    return (op, (mp.index(toks[0], "table"), mp.index(toks[1], "table"))), i
+_imm_table_copy = _index_pair("table")
 
 
 def _imm_reftype(mp, ctx, op, items, i, n, optok):

@@ -670,12 +670,7 @@ class FunctionGenerator:
         if targeted:
             self.open_pyloop(c)
         self.ntry += 1
-        if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
-            raise TooComplex("too many nested loops")
-        self.emit("try:")
-        self.ind += 1
-        if self.ind > MAX_INDENT:
-            raise TooComplex("too deeply nested")
+        self.open_block("try:")
         c.mark = len(self.lines)
 
     def open_pyloop(self, c: _Ctl) -> None:
@@ -683,9 +678,14 @@ class FunctionGenerator:
         c.cid = self.ncid
         c.pyloop = True
         self.pyloops.append(c)
+        self.open_block("while True:")
+
+    def open_block(self, header: str) -> None:
+        """Emit ``header`` (a ``while``/``try`` just counted) and indent, within
+        CPython's limits on nested blocks and indentation."""
         if len(self.pyloops) + self.ntry > MAX_PY_LOOPS:
             raise TooComplex("too many nested loops")
-        self.emit("while True:")
+        self.emit(header)
         self.ind += 1
         if self.ind > MAX_INDENT:
             raise TooComplex("too deeply nested")
