@@ -134,7 +134,7 @@ def test_call_indirect_cache_is_per_instance_and_checked():
         assert b.function("call")(0, 1) == 2
         # the caches live in each instance's namespace and hold checked callees only
         caches = {k: v for k, v in b.instance.engine_data.items() if k.startswith("_CI") and k[3].isdigit()}
-        assert caches and all(isinstance(v, C._IndirectCache) for v in caches.values())
+        assert caches and all(isinstance(v, C._CalleeCache) for v in caches.values())
         assert all(f.type == v.ft for v in caches.values() for f in v)
 
 

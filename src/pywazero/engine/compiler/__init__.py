@@ -505,38 +505,22 @@ def _callable_for(f: Any, inst: Any) -> Any:
 _CACHE_MAX = 1 << 14
 
 
-class _IndirectCache(dict):
-    """Function instance -> its callable, for the functions that passed the type
-    check of one call_indirect type (through one table, in one instance): generated
-    code calls ``_CI<table>_<type>[T<table>[i]](...)``.  No table write ever needs to
-    invalidate it: an entry depends only on the function instance, whose type and
-    callable never change once created.  A miss (a function's first call from here, a
-    null, a mistyped function) checks and traps exactly as ``call_indirect`` does."""
+class _CalleeCache(dict):
+    """Function instance -> its callable, for the functions that passed one check:
+    the type check of one call_indirect type through one table, in one instance
+    (``_CI<table>_<type>``: generated code calls ``_CI<table>_<type>[T<table>[i]](...)``),
+    or call_ref's null check (``_CR``; validation guarantees the type).  No table
+    write ever needs to invalidate it: an entry depends only on the function
+    instance, whose type and callable never change once created.  A miss (a
+    function's first call from here, a null, a mistyped function) runs ``resolve``,
+    which checks and traps exactly as ``call_indirect``/``call_ref`` do."""
 
-    __slots__ = ("check", "ft")
+    __slots__ = ("resolve", "ft")
 
-    def __init__(self, check: Callable[[Any, Any, int], Any], ft: Any) -> None:
-        super().__init__()
-        self.check = check
-        self.ft = ft
-
-    def __missing__(self, f: Any) -> Any:
-        c = self.check((f,), self.ft, 0)
-        if len(self) >= _CACHE_MAX:
-            self.clear()
-        self[f] = c
-        return c
-
-
-class _RefCache(dict):
-    """call_ref's cache (``_CR``): function instance -> callable; a null traps
-    (validation guarantees the type)."""
-
-    __slots__ = ("resolve",)
-
-    def __init__(self, resolve: Callable[[Any], Any]) -> None:
+    def __init__(self, resolve: Callable[[Any], Any], ft: Any = None) -> None:
         super().__init__()
         self.resolve = resolve
+        self.ft = ft    # call_indirect's expected type (None: call_ref's cache)
 
     def __missing__(self, f: Any) -> Any:
         c = self.resolve(f)
@@ -590,9 +574,9 @@ def _make_call_indirect(inst: Any) -> Any:
         return s[1]
 
     def make_cache(table: int, ft: Any) -> Any:
-        return _IndirectCache(call_indirect, ft)
+        return _CalleeCache(lambda f: call_indirect((f,), ft, 0), ft)
 
-    return call_indirect, call_ref, make_cache, _RefCache(call_ref)
+    return call_indirect, call_ref, make_cache, _CalleeCache(call_ref)
 
 
 def _wasm_stack(tb: Any) -> List[str]:

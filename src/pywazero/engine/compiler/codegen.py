@@ -1611,7 +1611,7 @@ class FunctionGenerator:
     def indirect_callee(self, tab: int, tidx: int, e: _E) -> str:
         """The callee of ``call_indirect`` through table ``tab`` with type ``tidx``,
         index ``e``: a per-instance cache ``_CI<tab>_<tidx>`` (compiler/__init__.py,
-        ``_IndirectCache``) maps the *function instance* found in the table to its
+        ``_CalleeCache``) maps the *function instance* found in the table to its
         callable once its type passed the check, so the hot path is two C-level
         subscripts and no table write ever needs to invalidate anything.  The cache
         traps on a null or mistyped element; an index past the table's end raises
