@@ -145,6 +145,19 @@ def test_a_module_level_error_after_the_code_section_comes_first():
     assert e.value.func_index is None
 
 
+def test_too_many_data_segments_after_the_code_section_come_first(monkeypatch):
+    # (the data segments' implementation limit is checked when the data section,
+    # after the bodies, has been read: still before the invalid body's error)
+    from pywazero.wasm import impl_limits
+
+    monkeypatch.setattr(impl_limits, "MAX_DATA_SEGMENTS", 1)
+    wat = chain(4, bad=2)[:-1] + '(memory 1) (data (i32.const 0) "x") (data (i32.const 1) "y"))'
+    data = binary(wat)
+    with pytest.raises(ValidationError, match="too many data segments") as e:
+        wz.Runtime().compile(data)
+    assert f"ValidationError: {e.value}" == eager_error(data)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_lazily_validated_body_uses_the_modules_features(engine):
     # GC and typed references: the first call validates the body again, under the

@@ -973,19 +973,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
             raise _err("invalid element segment mode", where)
 
     # Data segments.
-    for i, seg in enumerate(module.datas):
-        where = f"data segment {i}"
-        mode = seg.mode
-        if mode == MODE_ACTIVE:
-            x = seg.memory
-            if not (isinstance(x, int) and 0 <= x < ctx.nmems):
-                raise _err(f"unknown memory {x}", where)
-            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.mem_at[x]]:
-                raise _err("type mismatch", where)
-        elif mode != MODE_PASSIVE:
-            raise _err("invalid data segment mode", where)
-        elif not features & CoreFeatures.BULK_MEMORY:
-            raise _err(_needs("a passive data segment", CoreFeatures.BULK_MEMORY), where)
+    ctx.seg_globals = seg_globals
+    _check_data_segments(ctx, module)
 
     # Start function.
     nfuncs = len(ctx.func_type_idx)
@@ -1037,6 +1026,26 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
     return ctx
 
 
+def _check_data_segments(ctx: "_Context", module: Module) -> None:
+    """The data segments' part of :func:`_validate_module` (their count's
+    implementation limit is :func:`_check_impl_limits`')."""
+    features = ctx.features
+    seg_globals = ctx.seg_globals
+    for i, seg in enumerate(module.datas):
+        where = f"data segment {i}"
+        mode = seg.mode
+        if mode == MODE_ACTIVE:
+            x = seg.memory
+            if not (isinstance(x, int) and 0 <= x < ctx.nmems):
+                raise _err(f"unknown memory {x}", where)
+            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.mem_at[x]]:
+                raise _err("type mismatch", where)
+        elif mode != MODE_PASSIVE:
+            raise _err("invalid data segment mode", where)
+        elif not features & CoreFeatures.BULK_MEMORY:
+            raise _err(_needs("a passive data segment", CoreFeatures.BULK_MEMORY), where)
+
+
 class StreamingValidator:
     """Validates a module while the decoder reads it (``decode_module(...,
     validate=True)``): the decoder calls :meth:`begin` when the code section starts
@@ -1085,10 +1094,16 @@ class StreamingValidator:
         if self.ctx is None:
             validate_module(module, self.features)
             return
+        # Everything before the code section passed in begin(); what came after it
+        # is the data section: its segments and their count (as validate_module
+        # checks them, so its first error is the same).
         try:
-            _validate_module(module, self.features, bodies=False)
+            if len(module.datas) > L.MAX_DATA_SEGMENTS:
+                _check_impl_limits(module)
+            _check_data_segments(self.ctx, module)
         except _STRUCTURAL_ERRORS as e:
             raise ValidationError(f"malformed module: {type(e).__name__}: {e}") from None
+        module.__dict__["_features"] = self.features
         if self.error is not None:
             module.__dict__.pop("_features", None)
             raise self.error
