@@ -176,6 +176,21 @@ class _Chain:
 # instructions after which the rest of their block is dead (translation skips it)
 _TERMINATORS = frozenset((0x0C, 0x0E, 0x0F, 0x00, 0x08, 0x0A, 0x09, 0x12, 0x13, 0x15))
 _OPENERS = frozenset((0x02, 0x03, 0x04, 0x06, 0x1F))
+# br, br_if, br_table, br_on_null, br_on_non_null, br_on_cast(_fail), try_table
+_BRANCHING = frozenset((0x0C, 0x0D, 0x0E, 0xD5, 0xD6, ops.fb(24), ops.fb(25), 0x1F))
+
+
+def _branch_labels(op: int, imm: Any) -> Any:
+    """The labels (relative depths, as the instruction names them) that instruction
+    ``(op, imm)`` of :data:`_BRANCHING` may branch to; a ``try_table``'s are its
+    catch clauses', counted from outside it."""
+    if op == 0x0E:
+        return set(imm[0]) | {imm[1]}
+    if op == 0x1F:
+        return [lab for _kind, _tag, lab in imm[1]]
+    if op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:
+        return (imm,)
+    return (imm[0],)   # br_on_cast, br_on_cast_fail
 
 
 def _exits(body: List[Tuple[int, Any]], start: int, stop: int) -> Tuple[List[Tuple[int, int]], int]:
@@ -189,27 +204,16 @@ def _exits(body: List[Tuple[int, Any]], start: int, stop: int) -> Tuple[List[Tup
     term = -1
     for i in range(start, stop):
         op, imm = body[i]
+        if op in _BRANCHING:
+            for lab in _branch_labels(op, imm):
+                if lab >= depth:
+                    out.append((i, lab - depth))
         if op in _OPENERS:
-            if op == 0x1F:   # try_table's catch clauses branch from outside it
-                for _kind, _tag, lab in imm[1]:
-                    if lab >= depth:
-                        out.append((i, lab - depth))
             depth += 1
             continue
         if op == 0x0B or op == 0x18:
             depth -= 1
             continue
-        if op == 0x0C or op == 0x0D or op == 0xD5 or op == 0xD6:
-            labs: Any = (imm,)
-        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
-            labs = (imm[0],)
-        elif op == 0x0E:
-            labs = set(imm[0]) | {imm[1]}
-        else:
-            labs = ()
-        for lab in labs:
-            if lab >= depth:
-                out.append((i, lab - depth))
         if depth == 0 and op in _TERMINATORS:
             term = i
             break
@@ -375,39 +379,20 @@ def _branch_facts(body: List[Tuple[int, Any]], block_types: Any) -> Tuple[set, s
     nbr_if: Dict[int, int] = {}
     stack: List[int] = [-1]
     for i, (op, imm) in enumerate(body):
-        if op in (0x02, 0x03, 0x04, 0x06):
-            stack.append(i)
-        elif op == 0x1F:   # try_table: its catch clauses branch (labels outside it)
-            for _kind, _tag, lab in imm[1]:
+        if op in _BRANCHING:
+            for lab in _branch_labels(op, imm):
                 if lab < len(stack):
-                    out.add(stack[-1 - lab])
-                    bad.add(stack[-1 - lab])
+                    t = stack[-1 - lab]
+                    out.add(t)
+                    if lab or (op != 0x0C and op != 0x0D):
+                        bad.add(t)
+                    elif op == 0x0D:   # (a br_if to its own block's label)
+                        nbr_if[t] = nbr_if.get(t, 0) + 1
+        if op in _OPENERS:
             stack.append(i)
         elif op == 0x0B or op == 0x18:   # (delegate closes a legacy try)
             if len(stack) > 1:
                 stack.pop()
-        elif op == 0x0C or op == 0x0D:   # br, br_if
-            if imm < len(stack):
-                t = stack[-1 - imm]
-                out.add(t)
-                if imm:
-                    bad.add(t)
-                elif op == 0x0D:
-                    nbr_if[t] = nbr_if.get(t, 0) + 1
-        elif op == 0xD5 or op == 0xD6:   # br_on_(non_)null
-            if imm < len(stack):
-                out.add(stack[-1 - imm])
-                bad.add(stack[-1 - imm])
-        elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:
-            if imm[0] < len(stack):
-                out.add(stack[-1 - imm[0]])
-                bad.add(stack[-1 - imm[0]])
-        elif op == 0x0E:
-            labels, default = imm
-            for d in set(labels) | {default}:
-                if d < len(stack):
-                    out.add(stack[-1 - d])
-                    bad.add(stack[-1 - d])
     nestable = {j for j in out - bad
                 if j >= 0 and body[j][0] == 0x02 and not block_types[j][1] and nbr_if.get(j, 0) <= MAX_NEST}
     return out, nestable
