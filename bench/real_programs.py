@@ -241,6 +241,11 @@ def pywasm_available() -> bool:
     return True
 
 
+def _failure(p: "subprocess.CompletedProcess[str]") -> str:
+    """Why a child process failed: the last line of its stderr, else its status."""
+    return (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
+
+
 def run_pywasm(prog: Program, data: bytes, timeout: float) -> Tuple[Optional[float], str, str]:
     """(seconds, or None past ``timeout``; stdout; error) of ``prog`` on pywasm, the
     time including its decoding and instantiation."""
@@ -255,7 +260,7 @@ def run_pywasm(prog: Program, data: bytes, timeout: float) -> Tuple[Optional[flo
         except subprocess.TimeoutExpired:
             return None, "", ""
     if p.returncode != 0:
-        return None, "", (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
+        return None, "", _failure(p)
     r = json.loads(p.stdout)
     if r["code"]:
         return None, r["out"], "exit status %s" % r["code"]
@@ -276,7 +281,7 @@ def child_rows(python: str, args: argparse.Namespace, names: List[str], src: Opt
             cmd += ["--src", src]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if not os.path.exists(out):
-            err = (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
+            err = _failure(p)
             log(f"  {python} {'--src ' + src if src else ''} failed: {err}")
             return {}, err
         with open(out) as f:
