@@ -534,6 +534,30 @@ class _FuelPlan:
         return self._trace.get(p, 0)
 
 
+# instructions after which code may run without everything before it having run
+# (branches, conditionals, handlers, returns; blocks, loops and ends fall through)
+_NOT_STRAIGHT = _BRANCHING | {0x00, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0F, 0x12, 0x13, 0x15,
+                               0x18, 0x19}
+
+
+def _set_first(body: List[Tuple[int, Any]], first: int, stop: int) -> set:
+    """The locals ``first <= i < stop`` first mentioned by a ``local.set``/``local.tee``
+    in the straight-line start of ``body`` (before any branch or conditional): every
+    read of them comes after that assignment on every path, so they need no
+    initial value."""
+    out = set()
+    seen = set()
+    for op, imm in body:
+        if op == 0x20 or op == 0x21 or op == 0x22:
+            if imm not in seen:
+                seen.add(imm)
+                if op != 0x20 and first <= imm < stop:
+                    out.add(imm)
+        elif op in _NOT_STRAIGHT:
+            break
+    return out
+
+
 class FunctionGenerator:
     """Generates the Python source of one defined function."""
 
@@ -644,8 +668,9 @@ class FunctionGenerator:
     def retarget(self, e: _E, name: str) -> bool:
         """When ``e`` is a temporary that the last emitted line assigns (a load's,
         a call's or a global's value) and no other stack entry mentions it, make that
-        line assign variable ``name`` instead and return True: ``local.set`` of such
-        a value then costs no extra store and load."""
+        line start with ``name`` (``"l3 = "``, ``"return "``) instead of ``"t<k> = "``
+        and return True: ``local.set`` or ``return`` of such a value then costs no
+        extra store and load."""
         t = e.expr
         if e.kind != K_VAR or t[0] != "t" or not self.lines:
             return False
@@ -661,10 +686,10 @@ class FunctionGenerator:
             if len(lines) < 2 or not (line.startswith(heads[1][1]) and lines[-2].startswith(heads[0][1])):
                 return False
         for o in self.stack:
-            if _mentions(o.expr, t) or (o.raw is not None and _mentions(o.raw, t)):
+            if o is not e and (_mentions(o.expr, t) or (o.raw is not None and _mentions(o.raw, t))):
                 return False
         for k, h in heads:
-            lines[k] = h[:-len(t) - 3] + name + " = " + lines[k][len(h):]
+            lines[k] = h[:-len(t) - 3] + name + lines[k][len(h):]
         return True
 
     def simple(self, e: _E) -> None:
@@ -830,7 +855,9 @@ class FunctionGenerator:
         if n == 0:
             self.emit("return")
         elif n == 1:
-            self.emit("return " + st[-1].expr)
+            e = st[-1]
+            if not self.retarget(e, "return "):
+                self.emit("return " + e.expr)
         else:
             self.emit("return (%s)" % ", ".join(e.expr for e in st[len(st) - n:]))
 
@@ -897,7 +924,10 @@ class FunctionGenerator:
             self.open_pyloop(self.selfloop)
         # locals
         groups: Dict[str, List[str]] = {}
+        assigned = _set_first(body, nparams, len(ltypes))
         for i in range(nparams, len(ltypes)):
+            if i in assigned:
+                continue
             t = ltypes[i]
             # (references of every type are < 0x7B or >= 0x100: numbers and v128 are
             # 0x7B-0x7F)
@@ -977,7 +1007,7 @@ class FunctionGenerator:
                     if imm in o.locs:
                         self.materialize(o)
                 name = "l%d" % imm
-                if e.expr != name and not self.retarget(e, name):
+                if e.expr != name and not self.retarget(e, name + " = "):
                     self.emit("%s = %s" % (name, e.expr))
                 if op == 0x22:
                     st.append(_E(name, K_LOCAL, frozenset((imm,))))
@@ -1495,6 +1525,20 @@ class FunctionGenerator:
         if tpl.startswith("S"):
             sign_s, o = tpl[1:].split(":")
             sign = int(sign_s)
+            if (b.kind == K_CONST and b.expr.isdigit()) != (a.kind == K_CONST and a.expr.isdigit()):
+                self.push_expr(*self.signed_vs_const(a, b, o, sign))
+                return
+            if not (b.kind == K_CONST and b.expr.isdigit()):
+                # two variables: unsigned order when their signs agree, else the
+                # negative one is the smaller (comparisons only: ``x ^ sign``
+                # allocates a new int for each operand)
+                self.simple(a)
+                self.simple(b)
+                x, y = a.expr, b.expr
+                cond = "((%s %s %s) if (%s < %d) == (%s < %d) else (%s %s %s))" % (
+                    x, o, y, x, sign, y, sign, x, ">" if o[0] == "<" else "<", y)
+                self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond)
+                return
             if b.kind == K_CONST and b.expr.isdigit():
                 rb = str(int(b.expr) ^ sign)
             else:
@@ -1507,6 +1551,31 @@ class FunctionGenerator:
         else:
             cond = tpl.format(a.expr, b.expr)
         self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond)
+
+    @staticmethod
+    def signed_vs_const(a: _E, b: _E, o: str, sign: int) -> Tuple[str, frozenset, str]:
+        """``push_expr``'s arguments for the signed comparison ``a o b`` (``o`` one of
+        ``< <= > >=``, ``sign`` the sign bit) where exactly one of ``a``, ``b`` is a
+        literal: a range test on the unsigned value (a chained comparison, no
+        ``^ sign`` on the variable side, which allocates)."""
+        if a.kind == K_CONST and a.expr.isdigit():
+            a, b = b, a
+            o = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[o]
+        x = a.expr
+        c = int(b.expr)
+        if c < sign:
+            # x is negative (>= sign) or compares as unsigned
+            # c <= x < sign (x >= c, not x < c), or c < x < sign (x > c, not x <= c)
+            inclusive = o == "<" or o == ">="
+            low = "" if inclusive and c == 0 else ("%d <= " if inclusive else "%d < ") % c
+            inside = "%s%s < %d" % (low, x, sign)
+            cond = inside if o[0] == ">" else "not (%s)" % inside
+        else:
+            # both negative: unsigned order
+            upper = "< %d" % c if o == "<" or o == ">=" else "<= %d" % c
+            inside = "%d <= %s %s" % (sign, x, upper)
+            cond = inside if o[0] == "<" else "not (%s)" % inside
+        return "(1 if %s else 0)" % cond, a.locs | b.locs, cond
 
     def gen_numeric(self, name: str, nargs: int) -> None:
         st = self.stack
@@ -1559,7 +1628,13 @@ class FunctionGenerator:
                 raw = "(%s * %s)" % (ra, rb)
                 bits = ba + bb
             elif op == "+" or op == "-":
-                raw = "(%s %s %s)" % (ra, op, rb)
+                if b.kind == K_CONST and rb.isdigit() and int(rb) >= 1 << (n - 1):
+                    # adding a constant of the top half subtracts a small one
+                    # (CPython's fast path for one-digit ints; x + 0xFFFFFFFF makes
+                    # a two-digit one)
+                    raw = "(%s %s %d)" % (ra, "-" if op == "+" else "+", (1 << n) - int(rb))
+                else:
+                    raw = "(%s %s %s)" % (ra, op, rb)
                 bits = max(ba, bb) + 1
             else:
                 raw = "(%s %s %s)" % (ra, op, rb)
