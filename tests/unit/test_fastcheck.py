@@ -55,27 +55,27 @@ class Bodies:
         self.spans = [(f._pos, decoder._decode_instrs(data, f._pos, len(data), self.need_dc,
                                                      self.kinds)[2]) for f in self.module.funcs]
 
-    def full(self, buf: bytes, i: int) -> Optional[Tuple[int, int]]:
-        """The full path's verdict on body ``i`` read from ``buf``: ``(end, count)``
-        when it decodes and validates, else None."""
+    def full(self, buf: bytes, i: int) -> int:
+        """The full path's verdict on body ``i`` read from ``buf``: the position
+        after its final end when it decodes and validates, else -1."""
         f = self.module.funcs[i]
         try:
             body, offsets, end = decoder._decode_instrs(buf, f._pos, len(buf), self.need_dc, self.kinds)
         except (decoder._Err, IndexError):
-            return None
+            return -1
         try:
             _validate_body(self.ctx, f, self.nimp + i, body, offsets)
         except ValidationError:
-            return None
-        return end, len(body)
+            return -1
+        return end
 
-    def check(self, buf: bytes, i: int) -> Optional[Tuple[int, int]]:
-        """The fast verdict on body ``i`` of ``buf``, held to the rule."""
+    def check(self, buf: bytes, i: int) -> int:
+        """The fast verdict on body ``i`` of ``buf`` (-1: don't know), held to the rule."""
         f = self.module.funcs[i]
         verdict = self.fast.check(buf, f._pos, f.type_index, f.locals)
-        if verdict is not None:
+        if verdict != -1:
             assert self.full(buf, i) == verdict, (
-                f"fast path accepted body {i} ({verdict}) that the full path reads as {self.full(buf, i)}")
+                f"fast path accepted body {i} (end {verdict}) that the full path reads as {self.full(buf, i)}")
         return verdict
 
 
@@ -112,12 +112,12 @@ def _compile_both(data: bytes, features: CoreFeatures, monkeypatch) -> Tuple[obj
 def test_programs_fast_and_right(path):
     b = Bodies(path.read_bytes(), DEFAULT)
     verdicts = [b.check(b.data, i) for i in range(len(b.module.funcs))]
-    fast = sum(v is not None for v in verdicts)
+    fast = sum(v != -1 for v in verdicts)
     # (compiled C: MVP numerics, memory 0, calls, blocks: the fast path's domain)
     assert fast >= 0.95 * len(verdicts), f"{path.name}: only {fast} of {len(verdicts)} bodies"
     for (start, end), v in zip(b.spans, verdicts):
-        if v is not None:
-            assert v[0] == end
+        if v != -1:
+            assert v == end
 
 
 def test_compile_with_fast_path_keeps_sizes(monkeypatch):
@@ -187,7 +187,7 @@ def test_invalid_bodies_are_handed_over(text, reason):
         validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
     assert str(e.value).startswith(reason) or reason in str(e.value)
     b = Bodies(data, DEFAULT)
-    assert b.check(data, 0) is None
+    assert b.check(data, 0) == -1
     with pytest.raises(ValidationError) as e2:
         decode_module(data, DEFAULT, validate=True)
     assert str(e2.value) == str(e.value)
@@ -233,7 +233,7 @@ def test_mutated_bodies(path):
     rng = random.Random(path.name)
     accepted = 0
     for i, buf in _mutants(b.data, b.spans, rng, 400):
-        if b.check(buf, i) is not None:
+        if b.check(buf, i) != -1:
             accepted += 1
     # (some mutations keep a body valid: the check above then ran its assertion)
     assert accepted > 0
@@ -261,7 +261,7 @@ def test_features_gate_the_fast_path(monkeypatch):
         b = _loadable(data, features)
         if b is None:  # (1.0 may refuse the module before its bodies)
             continue
-        got = [b.check(data, i) is not None for i in range(3)]
+        got = [b.check(data, i) != -1 for i in range(3)]
         assert got == expect, features
     fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
     assert fast == slow and fast is not None
@@ -280,7 +280,7 @@ def test_padded_indices(monkeypatch):
     data = HEADER + types + funcs + table + code
     assert decode_module(data, DEFAULT, validate=True).funcs[0].size == 3
     b = Bodies(data, DEFAULT)
-    assert b.check(data, 0) == (len(data), 3)
+    assert b.check(data, 0) == len(data)
     fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
     assert fast == slow and fast[0] == "DecodeError"
 
@@ -316,7 +316,7 @@ def test_smith_modules(config, tmp_path, monkeypatch):
         assert b is not None, f"seed {seed}: smith's module does not load"
         for i in range(len(b.module.funcs)):
             total += 1
-            accepted += b.check(data, i) is not None
+            accepted += b.check(data, i) != -1
         rng = random.Random(seed)
         for i, buf in _mutants(data, b.spans, rng, 30):
             b.check(buf, i)
@@ -324,3 +324,23 @@ def test_smith_modules(config, tmp_path, monkeypatch):
             fast, slow = _compile_both(buf, DEFAULT, monkeypatch)
             assert fast == slow, f"seed {seed}: fast {fast}, full {slow}"
     assert accepted > 0 and total > 0
+
+
+def test_function_size_limit_while_streaming(monkeypatch):
+    """A body past MAX_FUNCTION_SIZE instructions fails compiling as with
+    validate_module (an implementation limit: before a later body's error), fast
+    path or not; a body of at most that many bytes cannot exceed it."""
+    from pywazero.wasm import impl_limits
+    from pywazero.wasm.validation import validate_module
+
+    text = ("(module (func (result i32) (i32.add (i32.const 1) (i32.add (i32.const 2) (i32.const 3))))"
+            " (func (result i32) (i32.const 1)) (func (result i32) (i64.const 1)))")
+    data = encode_module(parse_module_text(text))
+    monkeypatch.setattr(impl_limits, "MAX_FUNCTION_SIZE", 4)
+    eager = _outcome(lambda: validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT))
+    assert eager is not None and eager[1].startswith("function too large: 6 instructions")
+    fast, slow = _compile_both(data, DEFAULT, monkeypatch)
+    assert fast == slow == eager
+    monkeypatch.setattr(impl_limits, "MAX_FUNCTION_SIZE", 6)
+    fast, slow = _compile_both(data, DEFAULT, monkeypatch)
+    assert fast == slow and fast[1].startswith("type mismatch")

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
 from ..wasm.features import CoreFeatures, check_features
+from ..wasm import impl_limits as _limits
 from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
@@ -1238,6 +1239,7 @@ class _Decoder:
         n = r.count()
         self.ncodes = n
         pos = r.pos
+        max_size = _limits.MAX_FUNCTION_SIZE
         for i in range(n):
             self.func_index = first + i
             # Body size.
@@ -1281,16 +1283,18 @@ class _Decoder:
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
             start = pos
-            if fast is not None and i < nfuncs and self.validator.error is None:
-                done = fast(buf, pos, func_types[i], locals_)
-                if done is not None and done[0] == body_end:
-                    f = codes[i]
-                    f.locals = locals_
-                    f._source = source
-                    f._pos = start
-                    f._size = done[1]
-                    pos = body_end
-                    continue
+            # (a body of at most MAX_FUNCTION_SIZE bytes has at most as many
+            # instructions: the validator's limit holds without counting them)
+            if (fast is not None and i < nfuncs and self.validator.error is None
+                    and body_end - start <= max_size
+                    and fast(buf, pos, func_types[i], locals_) == body_end):
+                f = codes[i]
+                f.locals = locals_
+                f._source = source
+                f._pos = start
+                f._size = -1
+                pos = body_end
+                continue
             body, offsets, pos = decode(buf, pos, total, need_dc, kinds)
             if pos != body_end:
                 raise _Err("section size mismatch", min(pos, body_end))
