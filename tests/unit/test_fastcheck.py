@@ -69,13 +69,15 @@ class Bodies:
             return -1
         return end
 
-    def check(self, buf: bytes, i: int) -> int:
-        """The fast verdict on body ``i`` of ``buf`` (-1: don't know), held to the rule."""
+    def check(self, buf: bytes, i: int) -> bool:
+        """The fast verdict on body ``i`` of ``buf`` (the bytes of the original
+        body's span, as the decoder passes them), held to the rule."""
         f = self.module.funcs[i]
-        verdict = self.fast.check(buf, f._pos, f.type_index, f.locals)
-        if verdict != -1:
-            assert self.full(buf, i) == verdict, (
-                f"fast path accepted body {i} (end {verdict}) that the full path reads as {self.full(buf, i)}")
+        start, end = self.spans[i]
+        verdict = self.fast.check(buf[start:end], f.type_index, f.locals)
+        if verdict:
+            assert self.full(buf, i) == end, (
+                f"fast path accepted body {i} that the full path reads as {self.full(buf, i)}")
         return verdict
 
 
@@ -112,12 +114,9 @@ def _compile_both(data: bytes, features: CoreFeatures, monkeypatch) -> Tuple[obj
 def test_programs_fast_and_right(path):
     b = Bodies(path.read_bytes(), DEFAULT)
     verdicts = [b.check(b.data, i) for i in range(len(b.module.funcs))]
-    fast = sum(v != -1 for v in verdicts)
+    fast = sum(verdicts)
     # (compiled C: MVP numerics, memory 0, calls, blocks: the fast path's domain)
     assert fast >= 0.95 * len(verdicts), f"{path.name}: only {fast} of {len(verdicts)} bodies"
-    for (start, end), v in zip(b.spans, verdicts):
-        if v != -1:
-            assert v == end
 
 
 def test_compile_with_fast_path_keeps_sizes(monkeypatch):
@@ -187,7 +186,7 @@ def test_invalid_bodies_are_handed_over(text, reason):
         validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
     assert str(e.value).startswith(reason) or reason in str(e.value)
     b = Bodies(data, DEFAULT)
-    assert b.check(data, 0) == -1
+    assert b.check(data, 0) is False
     with pytest.raises(ValidationError) as e2:
         decode_module(data, DEFAULT, validate=True)
     assert str(e2.value) == str(e.value)
@@ -233,7 +232,7 @@ def test_mutated_bodies(path):
     rng = random.Random(path.name)
     accepted = 0
     for i, buf in _mutants(b.data, b.spans, rng, 400):
-        if b.check(buf, i) != -1:
+        if b.check(buf, i):
             accepted += 1
     # (some mutations keep a body valid: the check above then ran its assertion)
     assert accepted > 0
@@ -261,7 +260,7 @@ def test_features_gate_the_fast_path(monkeypatch):
         b = _loadable(data, features)
         if b is None:  # (1.0 may refuse the module before its bodies)
             continue
-        got = [b.check(data, i) != -1 for i in range(3)]
+        got = [b.check(data, i) for i in range(3)]
         assert got == expect, features
     fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
     assert fast == slow and fast is not None
@@ -280,7 +279,7 @@ def test_padded_indices(monkeypatch):
     data = HEADER + types + funcs + table + code
     assert decode_module(data, DEFAULT, validate=True).funcs[0].size == 3
     b = Bodies(data, DEFAULT)
-    assert b.check(data, 0) == len(data)
+    assert b.check(data, 0) is True
     fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
     assert fast == slow and fast[0] == "DecodeError"
 
@@ -316,7 +315,7 @@ def test_smith_modules(config, tmp_path, monkeypatch):
         assert b is not None, f"seed {seed}: smith's module does not load"
         for i in range(len(b.module.funcs)):
             total += 1
-            accepted += b.check(data, i) != -1
+            accepted += b.check(data, i)
         rng = random.Random(seed)
         for i, buf in _mutants(data, b.spans, rng, 30):
             b.check(buf, i)

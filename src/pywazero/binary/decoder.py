@@ -1287,7 +1287,7 @@ class _Decoder:
             # instructions: the validator's limit holds without counting them)
             if (fast is not None and i < nfuncs and self.validator.error is None
                     and body_end - start <= max_size
-                    and fast(buf, pos, func_types[i], locals_) == body_end):
+                    and fast(buf[start:body_end], func_types[i], locals_)):
                 f = codes[i]
                 f.locals = locals_
                 f._source = source

@@ -30,7 +30,7 @@ which (like every other surprise) just means *don't know*.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..wasm import impl_limits as _L
 from ..wasm import opcodes as _opc
@@ -45,14 +45,13 @@ __all__ = ["FastBodyChecker"]
 _FAST_TYPES = frozenset((I32, I64, F32, F64))
 _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 
-# Fast kinds of the one-byte opcodes (0: don't know).
+# Fast kinds of the one-byte opcodes (0: don't know).  _run compares against
+# these numbers literally (a constant is cheaper than a global in its loop).
 (_GIVE_UP, _BIN, _UN, _LOAD, _STORE, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _BLOCK, _LOOP, _IF,
  _ELSE, _BR, _CALL, _I64_CONST, _F32_CONST, _F64_CONST, _DROP, _SELECT, _RETURN, _BR_TABLE,
  _UNREACHABLE, _CALL_INDIRECT, _GLOBAL_GET, _GLOBAL_SET, _MEM_SIZE, _MEM_GROW, _PREFIX_FC,
  _NOP, _RETURN_CALL, _RETURN_CALL_INDIRECT) = range(32)
 
-_u32 = _d._u32
-_sleb = _d._sleb
 
 
 class FastBodyChecker:
@@ -155,370 +154,376 @@ class FastBodyChecker:
         self.gset = [t if (t in fast and m) else 0 for t, m in ctx.globals]
         self.check = self._check
 
-    def _check(self, buf: bytes, pos: int, type_index: int,
-               locals_: List[Tuple[int, int]]) -> int:
-        """Check the body whose instructions start at ``buf[pos]``.  Returns the
-        position after its final end when it is valid, or -1 when the full path
-        must decide.  (Instructions are not counted: that would cost ~10% here.)"""
+    def _check(self, code: bytes, type_index: int, locals_: List[Tuple[int, int]]) -> bool:
+        """Whether ``code``, a body's instructions (its bytes after the local
+        declarations, up to the end its size declares), is certainly a well-formed
+        and valid body of a function of type ``type_index`` with ``locals_``.
+        False means don't know: the full path decides."""
         try:
             sig = self.sigs[type_index]
         except (IndexError, TypeError):
-            return -1
+            return False
         if sig is None:
-            return -1
+            return False
         params, results = sig
         lt = list(params)
         fast = _FAST_TYPES
         for c, t in locals_:
             if t not in fast:
-                return -1
+                return False
             if c:
                 if c + len(lt) > _L.MAX_FUNCTION_LOCALS:
-                    return -1
+                    return False
                 lt.extend([t] * c)
         try:
-            return self._run(buf, pos, lt, results)
-        except (IndexError, _d._Err, TypeError, KeyError):
-            return -1
+            return self._run(iter(code), lt, results)
+        except (_GiveUp, StopIteration, IndexError, TypeError, KeyError):
+            return False
 
-    def _run(self, buf: bytes, pos: int, lt: List[int], results: list) -> int:
+    def _run(self, it: Iterator[int], lt: List[int], results: list) -> bool:
+        # (iterating over the bytes is cheaper than indexing them; immediates are
+        # read with next(); running out of bytes raises StopIteration)
+        nxt = it.__next__
         kind = self.kind
         p1 = self.p1
         res = self.res
         nat = self.nat
         blocks = self.blocks
         calls = self.calls
-        u32 = _u32
+        u32 = _u32_rest
         I32_ = I32
         st: List[int] = [_MARK]
         push = st.append
         pop = st.pop
         # control frames: (marker index, label types, end types, opener kind,
         # params, the enclosing frame's unreachable flag)
-        ctrl: List[tuple] = [(0, results, results, _BLOCK, [], False)]
+        ctrl: List[tuple] = [(0, results, results, 9, [], False)]
         h = 0            # the current frame's marker index
         unr = False      # the current frame is unreachable (after br, return, ...)
-        while True:
-            op = buf[pos]
-            pos += 1
+        for op in it:
             if op == 0x20:  # local.get
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
                 push(lt[x])
                 continue
             if op == 0x41:  # i32.const
-                if buf[pos] < 0x80:
-                    pos += 1
-                elif buf[pos + 1] < 0x80:
-                    pos += 2
-                elif buf[pos + 2] < 0x80:
-                    pos += 3
-                else:
-                    _x, pos = _sleb(buf, pos, 32)
+                x = nxt()
+                if x >= 0x80:
+                    _skip_s32(nxt)
                 push(I32_)
                 continue
             k = kind[op]
-            if k == _BIN:
+            if k == 1:  # BIN
                 t = p1[op]
                 if st[-1] != t or st[-2] != t:
-                    return -1
+                    return False
                 pop()
                 st[-1] = res[op]
-            elif k == _LOAD:
-                a = buf[pos]
-                if a > nat[op]:
-                    return -1
-                if buf[pos + 1] < 0x80:
-                    pos += 2
-                else:
-                    _x, pos = u32(buf, pos + 1)
+            elif k == 3:  # LOAD
+                if nxt() > nat[op]:
+                    return False
+                x = nxt()
+                if x >= 0x80:
+                    u32(x, nxt)
                 if st[-1] != I32_:
-                    return -1
+                    return False
                 st[-1] = res[op]
-            elif k == _BR_IF:
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
+            elif k == 5 or k == 6:  # LOCAL_SET, LOCAL_TEE
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                if st[-1] != lt[x]:
+                    return False
+                if k == 5:
+                    pop()
+            elif k == 8:  # BR_IF
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
                 if st[-1] != I32_:
-                    return -1
+                    return False
                 pop()
                 lab = ctrl[-1 - x][1]
                 if lab:
                     if st[-len(lab):] != lab:
-                        return -1
-            elif k == _LOCAL_TEE or k == _LOCAL_SET:
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
-                if st[-1] != lt[x]:
-                    return -1
-                if k == _LOCAL_SET:
-                    pop()
-            elif k == _END:
+                        return False
+            elif k == 7:  # END
                 fr = ctrl.pop()
                 et = fr[2]
                 ne = len(et)
                 if unr:
                     have = len(st) - h - 1
                     if have > ne or (have and st[h + 1:] != et[ne - have:]):
-                        return -1
+                        return False
                 elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
-                    return -1
-                if fr[3] == _IF and fr[4] != et:
-                    return -1
-                del st[h:]
+                    return False
+                if fr[3] == 11 and fr[4] != et:  # an if without else
+                    return False
                 if not ctrl:
-                    return pos
+                    # the body's declared size must end with this end
+                    return next(it, None) is None
+                del st[h:]
                 st.extend(et)
                 unr = fr[5]
                 h = ctrl[-1][0]
-            elif k == _STORE:
-                a = buf[pos]
-                if a > nat[op]:
-                    return -1
-                if buf[pos + 1] < 0x80:
-                    pos += 2
-                else:
-                    _x, pos = u32(buf, pos + 1)
+            elif k == 4:  # STORE
+                if nxt() > nat[op]:
+                    return False
+                x = nxt()
+                if x >= 0x80:
+                    u32(x, nxt)
                 if st[-1] != p1[op] or st[-2] != I32_:
-                    return -1
+                    return False
                 del st[-2:]
-            elif k == _BLOCK or k == _LOOP or k == _IF:
-                sig = blocks[buf[pos]]
+            elif k == 9 or k == 10 or k == 11:  # BLOCK, LOOP, IF
+                sig = blocks[nxt()]
                 if sig is None:
-                    return -1
-                pos += 1
-                if k == _IF:
+                    return False
+                if k == 11:
                     if st[-1] != I32_:
-                        return -1
+                        return False
                     pop()
                 bp, br = sig
                 np_ = len(bp)
                 if np_:
                     if st[-np_:] != bp:
-                        return -1
+                        return False
                     del st[-np_:]
-                ctrl.append((len(st), bp if k == _LOOP else br, br, k, bp, unr))
                 h = len(st)
+                ctrl.append((h, bp if k == 10 else br, br, k, bp, unr))
                 push(_MARK)
                 if np_:
                     st.extend(bp)
                 unr = False
-            elif k == _BR or k == _RETURN:
-                if k == _BR:
-                    x = buf[pos]
-                    if x < 0x80:
-                        pos += 1
-                    else:
-                        x, pos = u32(buf, pos)
+            elif k == 13 or k == 20:  # BR, RETURN
+                if k == 13:
+                    x = nxt()
+                    if x >= 0x80:
+                        x = u32(x, nxt)
                     lab = ctrl[-1 - x][1]
                 else:
                     lab = results
                 if lab:
                     if st[-len(lab):] != lab:
-                        return -1
+                        return False
                 del st[h + 1:]
                 unr = True
-            elif k == _CALL:
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
+            elif k == 14:  # CALL
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
                 sig = calls[x]
                 if sig is None:
-                    return -1
+                    return False
                 cp, cr = sig
                 if cp:
                     np_ = len(cp)
                     if st[-np_:] != cp:
-                        return -1
+                        return False
                     del st[-np_:]
                 if cr:
                     st.extend(cr)
-            elif k == _UN:
+            elif k == 2:  # UN
                 if st[-1] != p1[op]:
-                    return -1
+                    return False
                 st[-1] = res[op]
-            elif k == _I64_CONST:
-                if buf[pos] < 0x80:
-                    pos += 1
-                else:
-                    _x, pos = _sleb(buf, pos, 64)
+            elif k == 15:  # I64_CONST
+                x = nxt()
+                if x >= 0x80:
+                    _skip_s64(nxt)
                 push(I64)
-            elif k == _DROP:
+            elif k == 18:  # DROP
                 if st[-1] == _MARK:
-                    return -1
+                    return False
                 pop()
-            elif k == _SELECT:
+            elif k == 19:  # SELECT
                 t = st[-2]
                 if st[-1] != I32_ or t == _MARK or st[-3] != t:
-                    return -1
+                    return False
                 del st[-2:]
-            elif k == _ELSE:
+            elif k == 12:  # ELSE
                 fr = ctrl[-1]
-                if fr[3] != _IF:
-                    return -1
+                if fr[3] != 11:
+                    return False
                 et = fr[2]
                 ne = len(et)
                 if unr:
                     have = len(st) - h - 1
                     if have > ne or (have and st[h + 1:] != et[ne - have:]):
-                        return -1
+                        return False
                 elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
-                    return -1
-                ctrl[-1] = (h, fr[1], et, _ELSE, fr[4], fr[5])
+                    return False
+                ctrl[-1] = (h, fr[1], et, 12, fr[4], fr[5])
                 del st[h + 1:]
                 st.extend(fr[4])
                 unr = False
-            elif k == _BR_TABLE:
-                start = pos
-                cnt, pos = u32(buf, pos)
-                if cnt > _v._MAX_BR_TABLE or cnt > len(buf) - start:
-                    return -1
+            elif k == 21:  # BR_TABLE
+                cnt = nxt()
+                if cnt >= 0x80:
+                    cnt = u32(cnt, nxt)
+                if cnt > _v._MAX_BR_TABLE:
+                    return False
                 labs = []
-                for _ in range(cnt):
-                    x = buf[pos]
-                    if x < 0x80:
-                        pos += 1
-                    else:
-                        x, pos = u32(buf, pos)
+                for _ in range(cnt):   # (each label takes a byte: bounded by the body)
+                    x = nxt()
+                    if x >= 0x80:
+                        x = u32(x, nxt)
                     labs.append(x)
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
                 dt = ctrl[-1 - x][1]
                 for x in labs:
                     lab = ctrl[-1 - x][1]
                     if lab is not dt and lab != dt:
-                        return -1
+                        return False
                 if st[-1] != I32_:
-                    return -1
+                    return False
                 pop()
                 if dt:
                     if st[-len(dt):] != dt:
-                        return -1
+                        return False
                 del st[h + 1:]
                 unr = True
-            elif k == _UNREACHABLE:
+            elif k == 22:  # UNREACHABLE
                 del st[h + 1:]
                 unr = True
-            elif k == _F32_CONST:
-                pos += 4
+            elif k == 16:  # F32_CONST
+                nxt(), nxt(), nxt(), nxt()
                 push(F32)
-            elif k == _F64_CONST:
-                pos += 8
+            elif k == 17:  # F64_CONST
+                nxt(), nxt(), nxt(), nxt(), nxt(), nxt(), nxt(), nxt()
                 push(F64)
-            elif k == _GLOBAL_GET or k == _GLOBAL_SET:
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
-                if k == _GLOBAL_GET:
+            elif k == 24 or k == 25:  # GLOBAL_GET, GLOBAL_SET
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                if k == 24:
                     t = self.gget[x]
                     if not t:
-                        return -1
+                        return False
                     push(t)
                 else:
                     t = self.gset[x]
                     if not t or st[-1] != t:
-                        return -1
+                        return False
                     pop()
-            elif k == _CALL_INDIRECT:
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
-                if buf[pos] == 0:
-                    pos += 1
-                else:  # (toolchains may pad the table index to 5 bytes)
-                    tab, pos = u32(buf, pos)
-                    if tab != 0 or not self.ci_leb:
-                        return -1
-                if not self.ci_ok:
-                    return -1
-                sig = self.sigs[x]
-                if sig is None or st[-1] != I32_:
-                    return -1
+            elif k == 23 or k == 31:  # CALL_INDIRECT, RETURN_CALL_INDIRECT
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                tab = nxt()
+                # (toolchains may pad the table index to 5 bytes; without reference
+                # types it is one zero byte)
+                if tab >= 0x80:
+                    if not self.ci_leb:
+                        return False
+                    tab = u32(tab, nxt)
+                if tab != 0 or not self.ci_ok or st[-1] != I32_:
+                    return False
                 pop()
+                sig = self.sigs[x]
+                if sig is None:
+                    return False
                 cp, cr = sig
+                if k == 31 and cr != results:
+                    return False
                 if cp:
                     np_ = len(cp)
                     if st[-np_:] != cp:
-                        return -1
+                        return False
                     del st[-np_:]
-                if cr:
+                if k == 31:
+                    del st[h + 1:]
+                    unr = True
+                elif cr:
                     st.extend(cr)
-            elif k == _MEM_SIZE or k == _MEM_GROW:
-                if buf[pos] != 0:
-                    return -1
-                pos += 1
-                if k == _MEM_SIZE:
-                    push(I32_)
-                elif st[-1] != I32_:
-                    return -1
-            elif k == _PREFIX_FC:
-                sub = buf[pos]
-                pos += 1
-                if sub < 8:
-                    sig = self.fc_un[sub]
-                    if sig is None or st[-1] != sig[0]:
-                        return -1
-                    st[-1] = sig[1]
-                elif (sub == 10 or sub == 11) and self.fc_mem[sub]:
-                    if buf[pos] != 0:
-                        return -1
-                    if sub == 10:
-                        if buf[pos + 1] != 0:
-                            return -1
-                        pos += 2
-                    else:
-                        pos += 1
-                    if st[-1] != I32_ or st[-2] != I32_ or st[-3] != I32_:
-                        return -1
-                    del st[-3:]
-                else:
-                    return -1
-            elif k == _NOP:
-                pass
-            elif k == _RETURN_CALL or k == _RETURN_CALL_INDIRECT:
-                # the callee's results must be the function's; then as after return
-                x = buf[pos]
-                if x < 0x80:
-                    pos += 1
-                else:
-                    x, pos = u32(buf, pos)
-                if k == _RETURN_CALL:
-                    sig = calls[x]
-                else:
-                    if buf[pos] == 0:
-                        pos += 1
-                    else:
-                        tab, pos = u32(buf, pos)
-                        if tab != 0 or not self.ci_leb:
-                            return -1
-                    if not self.ci_ok or st[-1] != I32_:
-                        return -1
-                    pop()
-                    sig = self.sigs[x]
+            elif k == 30:  # RETURN_CALL: the callee's results must be the function's
+                x = nxt()
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                sig = calls[x]
                 if sig is None or sig[1] != results:
-                    return -1
+                    return False
                 cp = sig[0]
                 if cp:
                     if st[-len(cp):] != cp:
-                        return -1
+                        return False
                 del st[h + 1:]
                 unr = True
+            elif k == 26 or k == 27:  # MEM_SIZE, MEM_GROW
+                if nxt() != 0:
+                    return False
+                if k == 26:
+                    push(I32_)
+                elif st[-1] != I32_:
+                    return False
+            elif k == 28:  # PREFIX_FC
+                sub = nxt()
+                if sub < 8:
+                    sig = self.fc_un[sub]
+                    if sig is None or st[-1] != sig[0]:
+                        return False
+                    st[-1] = sig[1]
+                elif (sub == 10 or sub == 11) and self.fc_mem[sub]:
+                    if nxt() != 0 or (sub == 10 and nxt() != 0):
+                        return False
+                    if st[-1] != I32_ or st[-2] != I32_ or st[-3] != I32_:
+                        return False
+                    del st[-3:]
+                else:
+                    return False
+            elif k == 29:  # NOP
+                pass
             else:
-                return -1
+                return False
+        return False   # (out of bytes before the final end)
+
+
+class _GiveUp(Exception):
+    """An immediate the decoder would refuse (the fast path just gives up)."""
+
+
+def _u32_rest(b: int, nxt: Callable[[], int]) -> int:
+    """The rest of a u32 LEB128 whose first byte ``b`` has the continuation bit;
+    the decoder's rules (at most 5 bytes, value < 2**32)."""
+    result = b & 0x7F
+    b = nxt()
+    result |= (b & 0x7F) << 7
+    if b < 0x80:
+        return result
+    b = nxt()
+    result |= (b & 0x7F) << 14
+    if b < 0x80:
+        return result
+    b = nxt()
+    result |= (b & 0x7F) << 21
+    if b < 0x80:
+        return result
+    b = nxt()
+    if b & 0xF0:   # a value bit past 32, or a sixth byte
+        raise _GiveUp
+    return result | (b << 28)
+
+
+def _skip_s32(nxt: Callable[[], int]) -> None:
+    """Skip the rest of an s32 LEB128 after a first byte with the continuation bit."""
+    for _ in range(3):
+        if nxt() < 0x80:
+            return
+    b = nxt()
+    # the fifth byte: no continuation, and its unused bits equal to the sign bit
+    if b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78):
+        raise _GiveUp
+
+
+def _skip_s64(nxt: Callable[[], int]) -> None:
+    """Skip the rest of an s64 LEB128 after a first byte with the continuation bit."""
+    for _ in range(8):
+        if nxt() < 0x80:
+            return
+    b = nxt()
+    # the tenth byte: 0 or 0x7F (the sign bit repeated)
+    if b != 0 and b != 0x7F:
+        raise _GiveUp
