@@ -98,15 +98,30 @@ K_VAR = 2     # a temporary or slot variable (never reassigned while pending)
 K_EXPR = 3    # a pure compound expression
 
 _EMPTY: frozenset = frozenset()
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _mentions(expr: str, name: str) -> bool:
+    """Whether the identifier ``name`` occurs in expression ``expr``."""
+    k = expr.find(name)
+    n = len(name)
+    while k >= 0:
+        if ((k == 0 or expr[k - 1] not in _NAME_CHARS)
+                and (k + n == len(expr) or expr[k + n] not in _NAME_CHARS)):
+            return True
+        k = expr.find(name, k + 1)
+    return False
 
 
 class _E:
     """A compile-time stack entry.  ``expr`` is always the value in its canonical
     form (unsigned bit pattern); integer arithmetic may also offer ``raw``, a cheaper
     expression congruent to it modulo 2**N (not yet masked) of at most ``bits`` bits,
-    which only the wrap-around-compatible operators consume."""
+    which only the wrap-around-compatible operators consume.  ``wrap``: ``raw`` may
+    be negative (a subtraction) or is likely to reach 2**N (it adds or multiplies a
+    constant of the top half, i.e. a negative one): then it is no memory address."""
 
-    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits")
+    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap")
 
     def __init__(self, expr: str, kind: int, locs: frozenset = _EMPTY, cond: Optional[str] = None) -> None:
         self.expr = expr
@@ -115,6 +130,7 @@ class _E:
         self.cond = cond
         self.raw: Optional[str] = None
         self.bits = 0
+        self.wrap = False
 
 
 class _Ctl:
@@ -625,6 +641,32 @@ class FunctionGenerator:
         e.cond = None
         e.raw = None
 
+    def retarget(self, e: _E, name: str) -> bool:
+        """When ``e`` is a temporary that the last emitted line assigns (a load's,
+        a call's or a global's value) and no other stack entry mentions it, make that
+        line assign variable ``name`` instead and return True: ``local.set`` of such
+        a value then costs no extra store and load."""
+        t = e.expr
+        if e.kind != K_VAR or t[0] != "t" or not self.lines:
+            return False
+        lines = self.lines
+        pad = " " * self.ind
+        head = pad + t + " = "
+        line = lines[-1]
+        if line.startswith(head):
+            heads = ((-1, head),)
+        else:
+            # (a guarded memory access: both of its statements)
+            heads = ((-2, pad + "try: " + t + " = "), (-1, pad + "except IndexError: " + t + " = "))
+            if len(lines) < 2 or not (line.startswith(heads[1][1]) and lines[-2].startswith(heads[0][1])):
+                return False
+        for o in self.stack:
+            if _mentions(o.expr, t) or (o.raw is not None and _mentions(o.raw, t)):
+                return False
+        for k, h in heads:
+            lines[k] = h[:-len(t) - 3] + name + " = " + lines[k][len(h):]
+        return True
+
     def simple(self, e: _E) -> None:
         """Make ``e`` safe to mention several times in one expression."""
         if e.kind == K_EXPR:
@@ -935,7 +977,7 @@ class FunctionGenerator:
                     if imm in o.locs:
                         self.materialize(o)
                 name = "l%d" % imm
-                if e.expr != name:
+                if e.expr != name and not self.retarget(e, name):
                     self.emit("%s = %s" % (name, e.expr))
                 if op == 0x22:
                     st.append(_E(name, K_LOCAL, frozenset((imm,))))
@@ -1500,8 +1542,11 @@ class FunctionGenerator:
             if attempt == 0:
                 ra, ba = (a.raw, a.bits) if a.raw is not None else (a.expr, n)
                 rb, bb = (b.raw, b.bits) if b.raw is not None else (b.expr, n)
+                wa = a.raw is not None and a.wrap
+                wb = b.raw is not None and b.wrap
             else:
                 ra, ba, rb, bb = a.expr, n, b.expr, n
+                wa = wb = False
             if op == "<<":
                 if b.kind == K_CONST and b.expr.isdigit():
                     k = int(b.expr) & (n - 1)
@@ -1526,10 +1571,20 @@ class FunctionGenerator:
         if canonical:
             self.push_expr(raw, locs)
             return
+        if op == "-":
+            wrap = True
+        elif op == "&":
+            # (bounded by its operand that is neither negative nor big)
+            wrap = wa and wb
+        else:
+            half = 1 << (n - 1)
+            wrap = (wa or wb or op != "<<" and any(
+                x.kind == K_CONST and x.expr.isdigit() and int(x.expr) >= half for x in (a, b)))
         e = self.push_expr("(%s & %s)" % (raw, mask), locs)
         if e.kind == K_EXPR:
             e.raw = raw
             e.bits = bits
+            e.wrap = wrap
 
     def addr(self, e: _E, offset: int) -> str:
         if offset == 0:
@@ -1551,27 +1606,64 @@ class FunctionGenerator:
             return "%s[%s & %d][%s >> %d]" % (v, where, n - 1, where, shift)
         return "%s[(_a := %s) & %d][_a >> %d]" % (v, where, n - 1, shift)
 
+    def fast_addr(self, a: _E, offset: int) -> Optional[str]:
+        """The address expression of an access through an unmasked address (``a``'s
+        ``raw`` form), or None when ``a`` has none fit for it.  Memory is at most
+        2**N bytes, so a raw address that differs from the masked one (it is
+        >= 2**N: raw forms are never negative here) always fails the bounds check,
+        an IndexError; the access is then redone with the masked address (see
+        ``guarded``), which traps exactly or finds the wrapped-around address."""
+        if (a.raw is None or a.wrap or a.kind != K_EXPR or not self.views
+                or len(self.pyloops) + self.ntry >= MAX_PY_LOOPS):
+            return None
+        return a.raw if offset == 0 else "%s + %d" % (a.raw, offset)
+
+    def guarded(self, fast: str, slow: str) -> None:
+        """Emit statement ``fast``, and ``slow`` when it raises IndexError."""
+        self.emit("try: " + fast)
+        self.emit("except IndexError: " + slow)
+
+    def load_expr(self, op: int, mem: int, where: str) -> Tuple[str, str]:
+        """(the access, its post-processing template) of load ``op`` at ``where``."""
+        helper, post = _LOADS[op]
+        if self.views and op in _VIEW_LOADS:
+            fmt, post = _VIEW_LOADS[op]
+            return self.view_access(fmt, mem, where), post
+        if op == 0x2C or op == 0x30:   # load8_s: sign-extend the byte
+            return "((M%d[%s] ^ 128) - 128)" % (mem, where), post
+        if helper == "IDX":
+            return "M%d[%s]" % (mem, where), post
+        return "%s(M%d, %s)[0]" % (helper, mem, where), post
+
     def gen_load(self, op: int, imm: Any) -> None:
         _, offset, mem = imm
         a = self.stack.pop()
-        helper, post = _LOADS[op]
-        where = self.addr(a, offset)
-        if self.views and op in _VIEW_LOADS:
-            fmt, post = _VIEW_LOADS[op]
-            raw = self.view_access(fmt, mem, where)
-        elif op == 0x2C or op == 0x30:   # load8_s: sign-extend the byte
-            raw = "((M%d[%s] ^ 128) - 128)" % (mem, where)
-        elif helper == "IDX":
-            raw = "M%d[%s]" % (mem, where)
-        else:
-            raw = "%s(M%d, %s)[0]" % (helper, mem, where)
-        if post == "F32":
+        raw, post = self.load_expr(op, mem, self.addr(a, offset))
+        fast = self.fast_addr(a, offset)
+        if fast is not None:
+            t = self.temp()
+            fraw, _ = self.load_expr(op, mem, fast)
+            val = "%s" if post == "F32" else post
+            self.guarded("%s = %s" % (t, val.format(fraw)), "%s = %s" % (t, val.format(raw)))
+            if post == "F32":
+                self.push_effect(num.INLINE["f32.reinterpret_i32"].format(t))
+            else:
+                self.stack.append(_E(t, K_VAR))
+        elif post == "F32":
             t = self.push_effect(raw)
             self.stack.pop()
             e = _E(t.expr, K_VAR)
             self.push_effect(num.INLINE["f32.reinterpret_i32"].format(e.expr))
         else:
             self.push_effect(post.format(raw))
+
+    def store_stmt(self, op: int, mem: int, where: str, val: str) -> str:
+        helper, _pre = _STORES[op]
+        if self.views and op in _VIEW_STORES:
+            return "%s = %s" % (self.view_access(_VIEW_STORES[op], mem, where), val)
+        if helper == "IDX":
+            return "M%d[%s] = %s" % (mem, where, val)
+        return "%s(M%d, %s, %s)" % (helper, mem, where, val)
 
     def gen_store(self, op: int, imm: Any) -> None:
         _, offset, mem = imm
@@ -1585,13 +1677,12 @@ class FunctionGenerator:
             val = str(int(v.expr) & int(pre.split("& ")[1].rstrip(")"), 16))
         else:
             val = pre.format(v.expr)
-        where = self.addr(a, offset)
-        if self.views and op in _VIEW_STORES:
-            self.emit("%s = %s" % (self.view_access(_VIEW_STORES[op], mem, where), val))
-        elif helper == "IDX":
-            self.emit("M%d[%s] = %s" % (mem, where, val))
+        slow = self.store_stmt(op, mem, self.addr(a, offset), val)
+        fast = self.fast_addr(a, offset)
+        if fast is not None:
+            self.guarded(self.store_stmt(op, mem, fast, val), slow)
         else:
-            self.emit("%s(M%d, %s, %s)" % (helper, mem, where, val))
+            self.emit(slow)
 
     def indirect_callee(self, tab: int, tidx: int, e: _E) -> str:
         """The callee of ``call_indirect`` through table ``tab`` with type ``tidx``,
