@@ -386,14 +386,26 @@ def test_cross_module_calls_and_tables(rt):
     assert a.function("get")() == 5
 
 
-def test_large_module_compiles_lazily():
+@pytest.mark.parametrize("tier", [False, True])
+def test_large_module_compiles_lazily(monkeypatch, tier):
+    from pywazero.engine.compiler import CompilerEngine
+
+    if not tier:
+        monkeypatch.setattr(CompilerEngine, "tier_min_funcs", None)
     funcs = "".join("(func (export \"f%d\") (param i32) (result i32)"
                     " (i32.add (local.get 0) (i32.const %d)))" % (k, k) for k in range(3000))
     with make_rt() as r:
         cm = r.compile("(module %s)" % funcs)
         m = r.instantiate(cm)
         assert m.function("f2999")(1) == 3000
-        assert sum(1 for c in cm._engine_code().codes if c is not None) == 1
+        cw = cm._engine_code()
+        # without the tier the called function is compiled; with it (a large
+        # module) it runs on the interpreter until called tier_calls times
+        assert sum(1 for c in cw.codes if c is not None) == (0 if tier else 1)
+        assert len(cw.interp_codes) == (1 if tier else 0)
+        for _ in range(CompilerEngine.tier_calls):
+            assert m.function("f2999")(2) == 3001
+        assert sum(1 for c in cw.codes if c is not None) == 1
 
 
 def test_too_complex_raises_for_deep_nesting():

@@ -34,6 +34,14 @@ Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 fills ``wasm_stack`` from the Python traceback (generated code objects are named
 ``<wasm:INDEX>``), so the hot path pays nothing for either.
 
+Cheap tier (modules defining at least ``CompilerEngine.tier_min_funcs`` functions,
+without fuel or interruption): a function runs on the interpreter for its first
+``tier_calls`` calls (``fi.code`` is a counting callable that then compiles it), and a
+loop of such a call that gets hot moves to compiled code at its header (on-stack
+replacement, :mod:`.tier`): most functions of a large program run a few times, and
+translating them (code generation and ``compile()``) costs far more than
+interpreting them.
+
 Use :func:`dump` to see the Python generated for a function.
 """
 from __future__ import annotations
@@ -108,6 +116,12 @@ class CompiledWasm(CompiledCode):
             ns["_interrupted"] = lim.interrupted
             self._cells = {"_fuel": lim.fuel, "_intr": lim.flag}
         self._namespace = ns
+        # the cheap tier (see tiered): only without execution limits, whose exact
+        # check points the on-stack replacement does not keep
+        self.tier = (engine.tier_min_funcs is not None and n >= engine.tier_min_funcs
+                     and not (self._fuel or self._intr))
+        self.calls: List[int] = [0] * n if self.tier else []
+        self.osr_codes: Dict[Any, Any] = {}
 
     # -- the CompiledCode contract --------------------------------------------------
     def function_code(self, index: int) -> Any:
@@ -124,6 +138,7 @@ class CompiledWasm(CompiledCode):
         # cached code objects are released.
         self.codes = [None] * len(self.codes)
         self.interp_codes = {}
+        self.osr_codes = {}
 
     def bind(self, inst: Any) -> None:
         g = new_namespace(self._namespace)
@@ -179,15 +194,16 @@ class CompiledWasm(CompiledCode):
                 self.module.funcs[index].body, None if self._fuel or self._intr else self.nimp + index)
         return r
 
-    def _check_size(self, index: int) -> None:
+    def _check_size(self, index: int, module: Any = None) -> None:
         """Raise TooComplex for a function too large to hand to Python's compiler
         (its memory grows much faster than the body): it runs on the interpreter,
         whose translation is proportional to the body."""
-        f = self.module.funcs[index]
+        module = module or self.module
+        f = module.funcs[index]
         n = len(f.body)
         if n > COMPILER_MAX_INSTRUCTIONS:
             raise codegen.TooComplex("%d instructions (more than %d)" % (n, COMPILER_MAX_INSTRUCTIONS))
-        nlocals = len(self.module.types[f.type_index].params) + sum(c for c, _ in f.locals)
+        nlocals = len(module.types[f.type_index].params) + sum(c for c, _ in f.locals)
         if nlocals > COMPILER_MAX_LOCALS:
             raise codegen.TooComplex("%d locals (more than %d)" % (nlocals, COMPILER_MAX_LOCALS))
         if n > COMPILER_MAX_DEPTH:  # (no deeper nesting possible in fewer instructions)
@@ -210,12 +226,23 @@ class CompiledWasm(CompiledCode):
         return entry
 
     def _compile(self, index: int) -> Any:
-        fidx = self.nimp + index
+        entry = self._translate(self.module, index, self.func_types, self.nimp + index)
+        # The code object is what stays: a lazily decoded body (and its validator
+        # facts) is dropped again, decoded anew should anything read it later.
+        self.module.funcs[index].release()
+        return entry
+
+    def _translate(self, module: Any, index: int, func_types: List[int], fidx: int,
+                   param_defaults: Any = ()) -> Any:
+        """The code of defined function ``index`` of ``module`` (this module, or a
+        copy holding an on-stack-replacement function), its code object named
+        ``<wasm:fidx>``; _FALLBACK (the reason recorded) if Python cannot run it."""
         try:
-            self._check_size(index)
+            self._check_size(index, module)
             src, consts, callees, tail = codegen.generate(
-                self.module, index, self.func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
-                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs)
+                module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
+                param_defaults=param_defaults)
             code = compile(src, "<wasm:%d>" % fidx, "exec")
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
@@ -223,14 +250,12 @@ class CompiledWasm(CompiledCode):
         except Exception as e:  # noqa: BLE001 - a code generator bug: stay correct
             self.fallback_reasons[index] = "internal error: %s: %s" % (type(e).__name__, e)
             return _FALLBACK
-        # The code object is what stays: a lazily decoded body (and its validator
-        # facts) is dropped again, decoded anew should anything read it later.
-        self.module.funcs[index].release()
         for c in code.co_consts:
             if isinstance(c, _types.CodeType):
                 if c.co_name == "_limits":  # the wrapper binding the limits' cells
                     c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
-                return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c))
+                defaults = tuple(_LITERALS[v] for v in param_defaults) if param_defaults else None
+                return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c), defaults)
         raise AssertionError("no function in generated code")  # pragma: no cover
 
     def compile_all(self) -> None:
@@ -240,11 +265,26 @@ class CompiledWasm(CompiledCode):
 
     def materialize(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Create instance ``g``'s function object for defined function ``index``."""
+        if self.tier and self.codes[index] is None and self.calls[index] <= self.engine.tier_calls:
+            f = self._tiered(index, g, fi)
+            if f is not None:
+                return f
         entry = self.get_code(index)
         if entry is _FALLBACK:
             f = self._fallback(index, fi)
         else:
-            code, consts, callees, helpers, tail, caches = entry
+            f = self._bind(entry, g)
+            if entry[4] is not None:
+                return self._with_trampoline(index, g, fi, f, entry[4])
+        g[self.names[self.nimp + index]] = f
+        fi.code = f
+        return f
+
+    def _bind(self, entry: Any, g: Dict[str, Any]) -> Any:
+        """The function object of code ``entry`` (from _translate) in instance
+        namespace ``g``, with what it reads added to ``g``."""
+        if True:
+            code, consts, callees, helpers, tail, caches, defaults = entry
             for name, v in helpers:
                 if name not in g:
                     g[name] = v
@@ -264,14 +304,119 @@ class CompiledWasm(CompiledCode):
                     g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
             if code.co_freevars:
                 cells = self._cells
-                f = _types.FunctionType(code, g, None, None, tuple(cells[v] for v in code.co_freevars))
-            else:
-                f = _types.FunctionType(code, g)
-            if tail is not None:
-                return self._with_trampoline(index, g, fi, f, tail)
-        g[self.names[self.nimp + index]] = f
-        fi.code = f
+                return _types.FunctionType(code, g, None, defaults, tuple(cells[v] for v in code.co_freevars))
+            return _types.FunctionType(code, g, None, defaults)
+
+    # -- the cheap tier -----------------------------------------------------------------
+    # In a module defining many functions (CompilerEngine.tier_min_funcs, without
+    # execution limits) most functions run a few times, and translating them costs
+    # far more than running them on the interpreter (QuickJS's first output: ~70%
+    # translation).  So a function starts on the interpreter, with a call counter: past
+    # tier_calls calls it is compiled (for its next call).  A loop of an interpreted
+    # call that runs tier_loop back-edges moves to compiled code at its header (see
+    # tier.py: the rest of the function from there is translated as a function of its
+    # locals), and the function is compiled for its next call.
+
+    def _tiered(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
+        """Install instance ``g``'s interpreted callable of defined function
+        ``index`` (None: the function goes straight to the compiler)."""
+        if self.tail_funcs(index):
+            # (a trampoline needs the tail entry of the compiled body)
+            return None
+        fc = self.interp_codes.get(("tier", index))
+        if fc is None:
+            from ..interpreter.compile import compile_function
+
+            try:
+                fc = compile_function(self.module, index, self.func_types, None, osr=_OsrHook(self, index))
+            except Exception:  # noqa: BLE001 - compiled then, as without the tier
+                return None
+            # (the body stays decoded, with its validator facts: a promotion
+            # translates it again)
+            self.interp_codes[("tier", index)] = fc
+        ie = self.engine.interpreter()
+        proxy = WasmFunctionInstance(fi.type, fi.module, fi.index, fc, ie, fi.name)
+        execute = ie.execute
+        run = _raw_call_shim(lambda args: execute(ie, proxy, args), len(fi.type.results), len(fi.type.params))
+        calls = self.calls
+        limit = self.engine.tier_calls
+        cw = self
+
+        def tiered(*args: Any) -> Any:
+            n = calls[index] + 1
+            calls[index] = n
+            if n > limit or args[-1] > _TIER_DEPTH:
+                f = fi.code
+                if f is tiered:
+                    f = cw._promote(index, g, fi)
+                return f(*args)
+            return run(*args)
+
+        tiered.__name__ = "tiered_f%d" % fi.index
+        g[self.names[self.nimp + index]] = tiered
+        fi.code = tiered
+        return tiered
+
+    def _promote(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
+        """Replace instance ``g``'s interpreted callable of ``index`` by the compiled
+        one."""
+        self.calls[index] = self.engine.tier_calls + 1
+        self.interp_codes.pop(("tier", index), None)   # (instances keep their own)
+        f = self.materialize(index, g, fi)
+        # indirect-call caches may hold the interpreted callable (it would still
+        # work: it forwards to fi.code)
+        for v in list(g.values()):
+            if v.__class__ is _CalleeCache:
+                v.clear()
         return f
+
+    def osr_code(self, index: int, loop_at: int) -> Any:
+        """The code of the function continuing defined function ``index`` from its
+        loop at ``loop_at`` (tier.py), or _FALLBACK if there is none (cached)."""
+        key = (index, loop_at)
+        entry = self.osr_codes.get(key)
+        if entry is not None:
+            return entry
+        entry = _FALLBACK
+        try:
+            entry = self._osr_translate(index, loop_at)
+        except Exception as e:  # noqa: BLE001 - the loop goes on interpreted
+            self.fallback_reasons[-1 - index] = "on-stack replacement: %s: %s" % (type(e).__name__, e)
+        finally:
+            self.module.funcs[index].release()
+        self.osr_codes[key] = entry
+        return entry
+
+    def _osr_translate(self, index: int, loop_at: int) -> Any:
+        import copy
+
+        from ...wasm.module import Function
+        from ...wasm.validation import validate_function
+        from .tier import osr_function
+
+        module = self.module
+        func = module.funcs[index]
+        if func.info is None:
+            validate_function(module, index)
+        made = osr_function(module, index, loop_at)
+        if made is None:
+            return _FALLBACK
+        ftype, body = made
+        # a copy of the module holding the new function (and its type) at the end
+        m = copy.copy(module)
+        m.types = module.types + [ftype]
+        m.funcs = module.funcs + [Function(len(module.types), [], body)]
+        validate_function(m, len(module.funcs))
+        # the parameters that were locals default to their initial values, and `o`
+        # to 1: called as the original, it is the original (tier.py)
+        nparams = len(module.types[func.type_index].params)
+        defaults = [_INITS.get(t, "None" if t < 0x7B or t >= 0x100 else "0")
+                    for t in ftype.params[nparams:-1]] + ["1"]
+        entry = self._translate(m, len(module.funcs), self.func_types + [len(module.types)],
+                                self.nimp + index, defaults)
+        if entry is not _FALLBACK and entry[4] is not None:
+            return _FALLBACK   # (tail calls: the rest stays interpreted)
+        return entry
 
     def _with_trampoline(self, index: int, g: Dict[str, Any], fi: Any, body: Any, tail: List[int]) -> Any:
         """Install ``body``, the function object of a function with tail calls: its
@@ -314,6 +459,68 @@ class CompiledWasm(CompiledCode):
         run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+# Interpreted calls go through Python recursion (several frames each, and a host
+# call level for the depth and C stack accounting): past this wasm depth a function
+# is compiled instead, whose frames raise the recursion limit as needed (see
+# CompilerEngine._exhausted) and count no host level.
+_TIER_DEPTH = 64
+
+# Python literals of the initial values of locals of these types (references: None)
+_INITS = {0x7F: "0", 0x7E: "0", 0x7D: "0.0", 0x7C: "0.0", 0x7B: "0"}
+_LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
+
+
+class _OsrHook:
+    """The ``K_OSR`` hook of a function on the cheap tier (CompiledWasm._tiered):
+    counts its loops' iterations; at ``tier_loop`` runs the rest of the call as
+    compiled code from that loop's header and returns its results (and the function
+    is compiled for its next call)."""
+
+    __slots__ = ("cw", "index", "count", "declined")
+
+    def __init__(self, cw: CompiledWasm, index: int) -> None:
+        self.cw = cw
+        self.index = index
+        self.count = 0
+        self.declined: Any = ()
+
+    def __call__(self, L: List[Any], loop_at: int, fi: Any, depth: int) -> Optional[List[Any]]:
+        self.count += 1
+        if self.count < self.cw.engine.tier_loop or loop_at in self.declined:
+            return None
+        cw = self.cw
+        index = self.index
+        if cw.calls[index] <= cw.engine.tier_calls:
+            cw.calls[index] = cw.engine.tier_calls   # (compiled from its next call)
+        entry = cw.osr_code(index, loop_at)
+        if entry is _FALLBACK:
+            self.declined = frozenset(self.declined) | {loop_at}
+            return None
+        if cw.codes[index] is None:
+            cw.codes[index] = entry   # (what the next call runs: see tier.py)
+        f = cw._bind(entry, fi.module.engine_data)
+        np = len(fi.type.params)
+        # (the interpreter's frame may have slots beyond the locals)
+        nlocals = f.__code__.co_argcount - 2
+        try:
+            r = f(*L[:np], depth, *L[np:nlocals], 0)
+        except (Trap, struct.error, IndexError, OverflowError) as e:
+            # the trap's wasm frames: those of the compiled code, but this frame's
+            # own name comes from the interpreter (execute) as for any of its frames
+            x = _failure(cw.engine, e)
+            t = e if x is None else x
+            names = t.wasm_stack
+            if names and names[-1] == fi.name:
+                names.pop()
+            raise t.with_traceback(None) from None
+        n = len(fi.type.results)
+        if n == 1:
+            return [r]
+        if n == 0:
+            return []
+        return list(r)
 
 
 def _instance_names_of(code: Any) -> Any:
@@ -644,6 +851,15 @@ class CompilerEngine(Engine):
     #: place for fuel or deadline checks on back-edges.  None: nothing.
     back_edge_hook: Optional[str] = None
 
+    #: the cheap tier (CompiledWasm._tiered): modules defining at least this many
+    #: functions run each function on the interpreter for its first ``tier_calls``
+    #: calls, and move a loop of such a call to compiled code after ``tier_loop``
+    #: iterations of the function's loops (None: every function is compiled on its
+    #: first call).  Not with fuel or interruption on.
+    tier_min_funcs: Optional[int] = 300
+    tier_calls = 20
+    tier_loop = 200
+
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.max_depth = config.max_call_depth
@@ -685,7 +901,13 @@ class CompilerEngine(Engine):
             t._not_entered = True  # type: ignore[attr-defined]
             raise t
         if not call_depth.deep:
-            deepen(self._py_limit, self._py_cap)
+            cap = self._py_cap
+            got = getattr(call_depth, "stack_bytes", 0)
+            if got and got < self._stack_bytes:
+                # a big-stack worker with less stack than this engine's depth needs:
+                # as many frames as it holds (deeper raises RecursionError: a trap)
+                cap = min(cap or self._py_limit, self._py_limit * got // self._stack_bytes)
+            deepen(self._py_limit, cap)
 
     def interpreter(self) -> Any:
         if self._interp is None:
@@ -862,22 +1084,28 @@ class _BigStackWorker:
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
         old = threading.stack_size()
-        while True:
-            try:
-                threading.stack_size(stack_bytes)
-                break
-            except (ValueError, RuntimeError):  # too big for this platform: halve it
-                if stack_bytes <= 8 << 20:
-                    raise
-                stack_bytes //= 2
         try:
-            t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
-            t.start()
+            while True:
+                try:
+                    threading.stack_size(stack_bytes)
+                    #: the stack the thread gets (maybe less than asked for)
+                    self.stack_bytes = stack_bytes
+                    t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
+                    t.start()
+                    break
+                except (ValueError, RuntimeError):
+                    # too big for this platform, or for the address space left under
+                    # RLIMIT_AS ("can't start new thread"): halve it (calls on it
+                    # then get a lower recursion cap, see CompilerEngine._exhausted)
+                    if stack_bytes <= 8 << 20:
+                        raise
+                    stack_bytes //= 2
         finally:
             threading.stack_size(old)
 
     def _loop(self) -> None:
         call_depth.big_stack = True
+        call_depth.stack_bytes = self.stack_bytes
         while True:
             token, fn, args = self.requests.get()
             try:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import struct
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
@@ -2210,6 +2210,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
              back_edge_hook: Optional[str] = None,
              annotate: bool = False, fuel: bool = False,
              interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None,
+             param_defaults: Sequence[str] = (),
              ) -> Tuple[str, Dict[str, Any], List[int], Optional[List[int]]]:
     """``(source, constants, callees, tail)`` for defined function ``index``: the
     source defines ``f<function index>``; ``constants`` are extra globals it needs and
@@ -2219,7 +2220,9 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     ``tail`` the functions whose tail entries ``f<k>_t`` it reads.  ``annotate`` puts
     each wasm instruction as a comment before the code it became part of.
     ``tail_funcs(k)``: whether defined function ``k`` has tail calls (default: scan
-    its body)."""
+    its body).  ``param_defaults``: Python literals, the default values of the last
+    parameters, which then come after the depth (the engine's on-stack replacement
+    functions: their locals are parameters)."""
     g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                           tail_funcs)
     if annotate:
@@ -2253,7 +2256,9 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         lines = merged
     func = module.funcs[index]
     ftype = module.types[func.type_index]
-    params = ["l%d" % k for k in range(len(ftype.params))] + ["_d"]
+    np = len(ftype.params) - len(param_defaults)
+    params = ["l%d" % k for k in range(np)] + ["_d"] + [
+        "l%d=%s" % (np + k, v) for k, v in enumerate(param_defaults)]
     head = "def f%d(%s):" % (g.fidx, ", ".join(params))
     if fuel or interrupt:
         # the limits' cells are free variables (bound by CompiledWasm.materialize):

@@ -538,6 +538,11 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
                         b.cell_contents += c
                         pc = a
+                    elif k == 63:  # OSR: a loop header on the compiler's cheap tier
+                        if not frames and not S:
+                            res = b(L, c, fi, base + 1)
+                            if res is not None:
+                                return res
                     else:
                         raise AssertionError(f"bad internal instruction {k}")
         except (struct.error, OverflowError, IndexError):

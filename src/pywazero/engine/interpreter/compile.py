@@ -351,7 +351,7 @@ _BR_ON_CAST_FAIL = ops.fb(25)
 
 
 def compile_function(module: Module, index: int, func_types: List[int],
-                     limits: Any = None, entry_check: bool = True) -> FuncCode:
+                     limits: Any = None, entry_check: bool = True, osr: Any = None) -> FuncCode:
     """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
     facts of its ``info`` (validating the body first when it has none).
 
@@ -367,7 +367,10 @@ def compile_function(module: Module, index: int, func_types: List[int],
     so at every check point, call and return exactly the executed operators have
     been charged, as the compiler engine and wasmtime charge them.  With
     ``entry_check`` False (interruption without fuel, run by a loop whose calls check
-    the flag: ``calls_check_interrupts``) functions get no entry check."""
+    the flag: ``calls_check_interrupts``) functions get no entry check.
+
+    ``osr`` (the compiler engine's tier-up hook, only without limits): every loop
+    header starts with a ``K_OSR`` calling it (see kinds.py)."""
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
@@ -587,6 +590,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 elif intr_on:
                     c.check = [K_CHECK_I, 0, FL, 0]
                     out.append(c.check)
+                elif osr is not None:
+                    out.append([K_OSR, 0, osr, opener])
                 barrier = len(out)
             ctl.append(c)
         elif op == 0x04:  # if
