@@ -98,6 +98,19 @@ LOCALS = """
   ;; sums with constants of the top half (written as subtractions)
   (func (export "dec") (param i32) (result i32) (i32.add (local.get 0) (i32.const -1)))
   (func (export "dec64") (param i64) (result i64) (i64.sub (local.get 0) (i64.const -9)))
+  ;; counters stepped by small constants across 2**32 and 2**64
+  (func (export "count") (param $i i32) (param $stop i32) (result i32) (local $n i32)
+    (loop
+      (local.set $i (i32.add (local.get $i) (i32.const 3)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if 0 (i32.ne (local.get $i) (local.get $stop))))
+    (local.get $n))
+  (func (export "count64") (param $i i64) (param $stop i64) (result i32) (local $n i32)
+    (loop
+      (local.set $i (i64.sub (local.get $i) (i64.const 5)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if 0 (i64.ne (local.get $i) (local.get $stop))))
+    (local.get $n))
   (func (export "mix") (param i32 i32) (result i32)
     (i32.mul (i32.add (local.get 0) (i32.const -16)) (i32.add (local.get 1) (i32.const 0x80000000))))
 )
@@ -121,3 +134,70 @@ def test_locals_and_top_half_constants(engine):
                 want = ((x - 16) * (y + 0x80000000)) & 0xFFFFFFFF
                 assert m.function("mix")(signed(x, 32), signed(y, 32)) & 0xFFFFFFFF == want, (x, y)
         assert m.function("dec64")(-1) & (1 << 64) - 1 == 8
+        assert m.function("count")(signed(0xFFFFFFF7, 32), 6) == 5
+        assert m.function("count")(signed(0xFFFFFFFE, 32), 1) == 1
+        assert m.function("count64")(3, signed((3 - 35) % (1 << 64), 64)) == 7
+
+
+WIDTHS = """
+(module
+  (memory (export "mem") 1)
+  ;; operands of known width (zero-extending loads, shifts right, masks, comparisons):
+  ;; sums and products that cannot reach 2**N need no mask, the others keep it
+  (func (export "narrow_sum") (param i32) (result i32)
+    (i32.add (i32.load8_u (local.get 0)) (i32.load16_u offset=2 (local.get 0))))
+  (func (export "narrow_prod") (param i32) (result i32)
+    (i32.mul (i32.load16_u (local.get 0)) (i32.load16_u offset=2 (local.get 0))))
+  (func (export "prod_plus") (param i32) (result i32)
+    (i32.add (i32.mul (i32.load16_u (local.get 0)) (i32.load16_u offset=2 (local.get 0)))
+             (i32.load16_u offset=4 (local.get 0))))
+  (func (export "shifted") (param i32 i32) (result i32)
+    (i32.add (i32.shl (i32.load8_u (local.get 0)) (i32.const 24)) (local.get 1)))
+  (func (export "halves") (param i32 i32) (result i32)
+    (i32.mul (i32.shr_u (local.get 0) (i32.const 16)) (i32.shr_u (local.get 1) (i32.const 16))))
+  (func (export "halves_plus") (param i32 i32) (result i32)
+    (i32.add (i32.mul (i32.shr_u (local.get 0) (i32.const 15)) (i32.shr_u (local.get 1) (i32.const 16)))
+             (i32.lt_u (local.get 0) (local.get 1))))
+  (func (export "masked") (param i32 i32) (result i32)
+    (i32.add (i32.and (local.get 0) (i32.const 0xFFFF)) (i32.and (local.get 1) (i32.const 0x7FFF0000))))
+  (func (export "diff") (param i32) (result i32)
+    (i32.add (i32.sub (i32.load8_u (local.get 0)) (i32.load8_u offset=1 (local.get 0))) (i32.const 3)))
+  (func (export "wide64") (param i32) (result i64)
+    (i64.mul (i64.load32_u (local.get 0)) (i64.load32_u offset=4 (local.get 0))))
+  (func (export "wide64_plus") (param i32) (result i64)
+    (i64.add (i64.mul (i64.load32_u (local.get 0)) (i64.load32_u offset=4 (local.get 0)))
+             (i64.load32_u offset=8 (local.get 0))))
+)
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_operands_of_known_width(engine):
+    import struct
+    with wz.Runtime(wz.RuntimeConfig(engine=engine)) as rt:
+        m = rt.instantiate(WIDTHS)
+        mem = m.memory("mem")
+        f = {name: m.function(name) for name in (
+            "narrow_sum", "narrow_prod", "prod_plus", "shifted", "halves", "halves_plus", "masked",
+            "diff", "wide64", "wide64_plus")}
+        M32, M64 = 0xFFFFFFFF, (1 << 64) - 1
+        for words in ([0xFFFFFFFF] * 3, [0, 0, 0], [0x12345678, 0xFFFF0001, 0x8000FFFF], [0xFF, 0x1, 0xFFFFFFFF]):
+            mem.write(0, struct.pack("<3I", *words))
+            raw = struct.pack("<3I", *words)
+            b = raw[0]
+            h0, h1, h2 = struct.unpack_from("<3H", raw)
+            w0, w1, w2 = words
+            assert f["narrow_sum"](0) & M32 == b + h1
+            assert f["narrow_prod"](0) & M32 == h0 * h1
+            assert f["prod_plus"](0) & M32 == (h0 * h1 + h2) & M32
+            assert f["diff"](0) & M32 == (raw[0] - raw[1] + 3) & M32
+            assert f["wide64"](0) & M64 == w0 * w1
+            assert f["wide64_plus"](0) & M64 == (w0 * w1 + w2) & M64
+            for y in (0, 1, 0xFFFFFF, 0xFFFFFFFF, 0x80000000):
+                assert f["shifted"](0, signed(y, 32)) & M32 == ((b << 24) + y) & M32
+        for x in (0, 0xFFFF, 0x10000, 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF):
+            for y in (0, 0xFFFF, 0x1FFFF, 0xFFFFFFFF, 0x80000000):
+                sx, sy = signed(x, 32), signed(y, 32)
+                assert f["halves"](sx, sy) & M32 == (x >> 16) * (y >> 16)
+                assert f["halves_plus"](sx, sy) & M32 == ((x >> 15) * (y >> 16) + (x < y)) & M32
+                assert f["masked"](sx, sy) & M32 == (x & 0xFFFF) + (y & 0x7FFF0000)

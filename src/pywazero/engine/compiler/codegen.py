@@ -101,6 +101,13 @@ _EMPTY: frozenset = frozenset()
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
+def _width(e: "_E", n: int) -> int:
+    """A bound on the bit length of ``e``'s canonical value (an N-bit integer)."""
+    if e.kind == K_CONST and e.expr.isdigit():
+        return max(1, int(e.expr).bit_length())
+    return e.width or n
+
+
 def _mentions(expr: str, name: str) -> bool:
     """Whether the identifier ``name`` occurs in expression ``expr``."""
     k = expr.find(name)
@@ -121,7 +128,7 @@ class _E:
     be negative (a subtraction) or is likely to reach 2**N (it adds or multiplies a
     constant of the top half, i.e. a negative one): then it is no memory address."""
 
-    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap")
+    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap", "width")
 
     def __init__(self, expr: str, kind: int, locs: frozenset = _EMPTY, cond: Optional[str] = None) -> None:
         self.expr = expr
@@ -131,6 +138,7 @@ class _E:
         self.raw: Optional[str] = None
         self.bits = 0
         self.wrap = False
+        self.width = 0   # known: the value is below 2**width (0: unknown)
 
 
 class _Ctl:
@@ -364,6 +372,10 @@ _STORES: Dict[int, Tuple[str, str]] = {
 }
 
 
+# zero-extending loads: op -> the width of the value
+_NARROW_LOADS = {0x2D: 8, 0x2F: 16, 0x31: 8, 0x33: 16, 0x35: 32}
+
+
 # Loads and stores through typed memoryviews (MemoryInstance.views): op -> (struct
 # format, size, post/pre-processing as in _LOADS/_STORES).  ``V[a & (n-1)][a >> k]``
 # costs about 20% less than struct's unpack_from/pack_into on CPython; on PyPy,
@@ -379,6 +391,17 @@ _VIEW_STORES: Dict[int, str] = {
     0x36: "I", 0x37: "Q", 0x38: "I", 0x39: "d", 0x3B: "H", 0x3D: "H", 0x3E: "I",
 }
 _VIEW_SIZES = {"I": 4, "i": 4, "Q": 8, "d": 8, "H": 2, "h": 2}
+# CPython: ``x % 2**N`` is cheaper than ``x & (2**N - 1)`` for the small non-negative
+# values of pointer and counter arithmetic (a remainder of an int shorter than the
+# modulus is the int itself); PyPy's JIT prefers the mask
+REMAINDER_MASKS = sys.implementation.name == "cpython"
+
+
+def _small(c: int, n: int) -> bool:
+    """Whether N-bit literal ``c`` is small (below 2**16) as a signed number."""
+    return (c if c < 1 << (n - 1) else (1 << n) - c) < 1 << 16
+
+
 MEMORY_VIEWS = (sys.implementation.name == "cpython" and sys.byteorder == "little"
                 and all(struct.calcsize(f) == n for f, n in _VIEW_SIZES.items()))
 
@@ -1391,7 +1414,7 @@ class FunctionGenerator:
                 elif name == "i32.eqz" or name == "i64.eqz":
                     e = st.pop()
                     cond = "not %s" % e.expr if e.cond is None else "not (%s)" % e.cond
-                    self.push_expr("(0 if %s else 1)" % self.cond_of(e), e.locs, cond)
+                    self.push_expr("(0 if %s else 1)" % self.cond_of(e), e.locs, cond).width = 1
                 elif name in INLINE and op >> 16 != 0xFD:
                     self.gen_numeric(name, len(info.params))
                 else:
@@ -1526,7 +1549,7 @@ class FunctionGenerator:
             sign_s, o = tpl[1:].split(":")
             sign = int(sign_s)
             if (b.kind == K_CONST and b.expr.isdigit()) != (a.kind == K_CONST and a.expr.isdigit()):
-                self.push_expr(*self.signed_vs_const(a, b, o, sign))
+                self.push_expr(*self.signed_vs_const(a, b, o, sign)).width = 1
                 return
             if not (b.kind == K_CONST and b.expr.isdigit()):
                 # two variables: unsigned order when their signs agree, else the
@@ -1537,7 +1560,7 @@ class FunctionGenerator:
                 x, y = a.expr, b.expr
                 cond = "((%s %s %s) if (%s < %d) == (%s < %d) else (%s %s %s))" % (
                     x, o, y, x, sign, y, sign, x, ">" if o[0] == "<" else "<", y)
-                self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond)
+                self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond).width = 1
                 return
             if b.kind == K_CONST and b.expr.isdigit():
                 rb = str(int(b.expr) ^ sign)
@@ -1550,7 +1573,7 @@ class FunctionGenerator:
             cond = "%s %s %s" % (ra, o, rb)
         else:
             cond = tpl.format(a.expr, b.expr)
-        self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond)
+        self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond).width = 1
 
     @staticmethod
     def signed_vs_const(a: _E, b: _E, o: str, sign: int) -> Tuple[str, frozenset, str]:
@@ -1599,23 +1622,27 @@ class FunctionGenerator:
         if name in _TRAPPING:
             self.push_effect(expr)
         else:
-            self.push_expr(expr, locs)
+            e = self.push_expr(expr, locs)
+            if name.endswith(".shr_u") and args[1].kind == K_CONST and args[1].expr.isdigit():
+                n = 32 if name[1] == "3" else 64
+                e.width = max(1, _width(args[0], n) - (int(args[1].expr) & (n - 1)))
 
     def gen_raw_op(self, name: str, a: _E, b: _E) -> None:
         """Wrap-around-compatible integer operators: the result's ``raw`` form skips
-        the masking of intermediate results."""
+        the masking of intermediate results; a result that cannot reach 2**N (its
+        operands' known widths, :func:`_width`) needs no mask at all."""
         n = 32 if name[1] == "3" else 64
         mask = "0xFFFFFFFF" if n == 32 else "0xFFFFFFFFFFFFFFFF"
         op = _RAW_OPS[name]
+        flipped = False
         for attempt in (0, 1):
-            if attempt == 0:
-                ra, ba = (a.raw, a.bits) if a.raw is not None else (a.expr, n)
-                rb, bb = (b.raw, b.bits) if b.raw is not None else (b.expr, n)
-                wa = a.raw is not None and a.wrap
-                wb = b.raw is not None and b.wrap
-            else:
-                ra, ba, rb, bb = a.expr, n, b.expr, n
-                wa = wb = False
+            # ca/cb: the operand is used in its canonical form (never negative)
+            ca = attempt == 1 or a.raw is None
+            cb = attempt == 1 or b.raw is None
+            ra, ba = (a.expr, _width(a, n)) if ca else (a.raw, a.bits)
+            rb, bb = (b.expr, _width(b, n)) if cb else (b.raw, b.bits)
+            wa = not ca and a.wrap
+            wb = not cb and b.wrap
             if op == "<<":
                 if b.kind == K_CONST and b.expr.isdigit():
                     k = int(b.expr) & (n - 1)
@@ -1633,18 +1660,32 @@ class FunctionGenerator:
                     # (CPython's fast path for one-digit ints; x + 0xFFFFFFFF makes
                     # a two-digit one)
                     raw = "(%s %s %d)" % (ra, "-" if op == "+" else "+", (1 << n) - int(rb))
+                    flipped = True
+                    bits = max(ba, bb) + 1
                 else:
                     raw = "(%s %s %s)" % (ra, op, rb)
-                bits = max(ba, bb) + 1
+                    bits = max(ba, bb) + 1
+            elif op == "&":
+                raw = "(%s & %s)" % (ra, rb)
+                # (an operand that is not negative bounds it)
+                bits = min(ba if ca else bb, bb if cb else ba) if ca or cb else max(ba, bb)
             else:
                 raw = "(%s %s %s)" % (ra, op, rb)
                 bits = max(ba, bb)
             if bits <= 2 * n + 8:
                 break
-        canonical = (op == "&" and (ba == n or bb == n)) or (op in ("|", "^") and ba == n and bb == n)
         locs = a.locs | b.locs
+        # (may the raw value be negative: a subtraction, or an operand's)
+        negative = op == "-" or flipped or not ca and a.wrap or not cb and b.wrap
+        if op == "&":
+            canonical = ca or cb
+        elif op == "|" or op == "^":
+            canonical = ca and cb
+        else:
+            canonical = not negative and bits <= n
         if canonical:
-            self.push_expr(raw, locs)
+            e = self.push_expr(raw, locs)
+            e.width = min(bits, n)
             return
         if op == "-":
             wrap = True
@@ -1655,7 +1696,13 @@ class FunctionGenerator:
             half = 1 << (n - 1)
             wrap = (wa or wb or op != "<<" and any(
                 x.kind == K_CONST and x.expr.isdigit() and int(x.expr) >= half for x in (a, b)))
-        e = self.push_expr("(%s & %s)" % (raw, mask), locs)
+        if (REMAINDER_MASKS and (op == "+" or op == "-") and ca
+                and b.kind == K_CONST and b.expr.isdigit() and _small(int(b.expr), n)):
+            # a pointer or counter stepped by a small constant: ``% 2**N`` returns
+            # an operand below the modulus as is, where ``&`` builds a new int
+            e = self.push_expr("(%s %% %d)" % (raw, 1 << n), locs)
+        else:
+            e = self.push_expr("(%s & %s)" % (raw, mask), locs)
         if e.kind == K_EXPR:
             e.raw = raw
             e.bits = bits
@@ -1731,6 +1778,8 @@ class FunctionGenerator:
             self.push_effect(num.INLINE["f32.reinterpret_i32"].format(e.expr))
         else:
             self.push_effect(post.format(raw))
+        if op in _NARROW_LOADS:
+            self.stack[-1].width = _NARROW_LOADS[op]
 
     def store_stmt(self, op: int, mem: int, where: str, val: str) -> str:
         helper, _pre = _STORES[op]
