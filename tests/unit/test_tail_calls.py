@@ -351,7 +351,9 @@ def test_compiler_turns_a_self_tail_call_into_a_loop():
     cm = runtime("compiler").compile(SELF)
     src = dump(cm, 0)
     assert "_TC" not in src and "while True:" in src and "continue" in src
-    assert "l0, l1 = l1, ((l0 - 1) & 0xFFFFFFFF)" in src
+    # (the step is reduced with % on CPython, masked elsewhere: codegen.REMAINDER_MASKS)
+    assert ("l0, l1 = l1, ((l0 - 1) % 4294967296)" in src
+            or "l0, l1 = l1, ((l0 - 1) & 0xFFFFFFFF)" in src)
     # so it has no trampoline, and a tail call to it is a plain call at the same depth
     cm = runtime("compiler").compile(SELF.rstrip()[:-1] + """
       (func (export "caller") (param i32) (result i32) (return_call $swap (local.get 0) (i32.const 4))))""")
