@@ -343,3 +343,36 @@ def test_function_size_limit_while_streaming(monkeypatch):
     monkeypatch.setattr(impl_limits, "MAX_FUNCTION_SIZE", 6)
     fast, slow = _compile_both(data, DEFAULT, monkeypatch)
     assert fast == slow and fast[1].startswith("type mismatch")
+
+
+@pytest.mark.parametrize("offset, value", [
+    (b"\x00", 0), (b"\x3f", 63), (b"\xc0\x00", 64), (b"\x7f", -1), (b"\x80\x08", 1024),
+    (b"\xff\xff\xff\xff\x07", 2**31 - 1), (b"\x80\x80\x80\x80\x78", -2**31),
+])
+def test_data_segment_offsets(offset, value):
+    """Active segments at an i32.const offset are read inline (no instruction
+    decoder): the same model as the general path."""
+    from tests.unit._wasm_bytes import HEADER, section
+
+    seg = b"\x00\x41" + offset + b"\x0b" + b"\x02hi"
+    data = HEADER + section(5, b"\x01\x00\x01") + section(11, b"\x02" + seg + b"\x01\x01z")
+    m = decode_module(data, DEFAULT, validate=True)
+    assert [(d.mode, d.init, d.memory, d.offset) for d in m.datas] == [
+        ("active", b"hi", 0, [(0x41, value), (0x0B, None)]), ("passive", b"z", 0, None)]
+
+
+@pytest.mark.parametrize("seg, error", [
+    (b"\x00\x41\x80\x80\x80\x80\x70\x0b\x00", "DecodeError: integer too large"),
+    (b"\x00\x41\x80", "DecodeError: unexpected end of section or function"),
+    (b"\x00\x41\x05\x41\x06\x0b\x00", "ValidationError: type mismatch"),
+    (b"\x00\x42\x05\x0b\x00", "ValidationError: type mismatch"),
+    (b"\x00\x41\x05\x0b\x05", "DecodeError: length out of bounds"),
+])
+def test_data_segment_errors(seg, error):
+    from tests.unit._wasm_bytes import HEADER, section
+    from pywazero.wasm.validation import validate_module
+
+    data = HEADER + section(5, b"\x01\x00\x01") + section(11, b"\x01" + seg)
+    got = _outcome(lambda: decode_module(data, DEFAULT, validate=True))
+    assert got is not None and f"{got[0]}: {got[1]}".startswith(error)
+    assert got == _outcome(lambda: validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT))

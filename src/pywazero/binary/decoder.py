@@ -1315,8 +1315,22 @@ class _Decoder:
 
     def _data(self, r: _Reader) -> None:
         datas = self.module.datas
+        buf = r.buf
         for _ in range(r.count()):
             pos = r.pos
+            if pos + 1 < len(buf) and buf[pos] == 0 and buf[pos + 1] == 0x41:
+                # (the usual segment, active with an i32.const offset, read here
+                # without the instruction decoder; anything else, malformed input
+                # included, takes the general path below from the start)
+                try:
+                    v, p2 = _sleb(buf, pos + 2, 32)
+                    ok = buf[p2] == 0x0B
+                except (_Err, IndexError):
+                    ok = False
+                if ok:
+                    r.pos = p2 + 1
+                    datas.append(DataSegment(MODE_ACTIVE, r.raw(), 0, [(0x41, v), _END]))
+                    continue
             flags = r.u32()
             if (flags == 1 or flags == 2) and not self.bulk_memory:
                 raise _Err(f"malformed data segment kind (flags {flags} require the "
