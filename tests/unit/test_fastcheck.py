@@ -376,3 +376,50 @@ def test_data_segment_errors(seg, error):
     got = _outcome(lambda: decode_module(data, DEFAULT, validate=True))
     assert got is not None and f"{got[0]}: {got[1]}".startswith(error)
     assert got == _outcome(lambda: validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT))
+
+
+def _leb_cases(bits: int, signed: bool):
+    """(encoding, well-formed) of LEB128 immediates around the length limits."""
+    from tests.unit._wasm_bytes import sleb, uleb
+
+    n = (bits + 6) // 7
+    vals = [0, 1, 63, 64, 127, 128, 8191, 8192, 2**(bits - 1) - 1] + ([-1, -64, -65, -2**(bits - 1)] if signed
+                                                                   else [2**bits - 1])
+    for v in vals:
+        yield (sleb(v) if signed else uleb(v)), True
+    yield b"\x80" * (n - 1) + b"\x00", True          # padded zero, full length
+    yield b"\xff" * (n - 1) + (b"\x7f" if signed else b"\x0f"), True
+    yield b"\x80" * n + b"\x00", False               # one byte too many
+    yield b"\x80" * (n - 1) + b"\x70", False         # value bits past the limit
+    yield b"\x80" * (n - 1) + b"\x40", False         # unused bits not the sign
+    yield b"\x80" * 3, False                         # cut short
+
+
+@pytest.mark.parametrize("what", ["i32.const", "i64.const", "load offset", "call", "local.get"])
+def test_leb_immediates(what):
+    """Immediates of every length up to the limit, and just past it: the fast
+    path agrees with the full decoder (and accepts the well-formed ones)."""
+    from tests.unit._wasm_bytes import HEADER, section
+
+    bits, signed = {"i32.const": (32, True), "i64.const": (64, True)}.get(what, (32, False))
+    for enc, ok in _leb_cases(bits, signed):
+        if what == "i32.const":
+            code, rtype = b"\x41" + enc, b"\x7f"
+        elif what == "i64.const":
+            code, rtype = b"\x42" + enc, b"\x7e"
+        elif what == "load offset":
+            code, rtype = b"\x41\x00\x28\x02" + enc, b"\x7f"
+        elif what == "call":   # function 0 (itself); a padded 0 is fine, others unknown
+            code, rtype = b"\x10" + enc + b"\x1a\x41\x00", b"\x7f"
+        else:
+            code, rtype = b"\x20" + enc, b"\x7f"
+        body = b"\x01\x01\x7f" + code + b"\x0b"      # one i32 local
+        data = (HEADER + section(1, b"\x01\x60\x00\x01" + rtype) + section(3, b"\x01\x00")
+                + section(5, b"\x01\x00\x01") + section(10, b"\x01" + bytes([len(body)]) + body))
+        full = _outcome(lambda: decode_module(data, DEFAULT, validate=True))
+        b = _loadable(data, DEFAULT)
+        fast = b is not None and b.check(data, 0)
+        if fast:
+            assert full is None
+        if full is None and ok and what in ("i32.const", "i64.const", "load offset"):
+            assert fast, (what, enc)
