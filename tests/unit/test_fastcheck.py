@@ -24,7 +24,7 @@ import pytest
 from pywazero.binary import decoder
 from pywazero.binary.decoder import decode_module
 from pywazero.binary.fastcheck import FastBodyChecker
-from pywazero.errors import CompileError, DecodeError, ValidationError
+from pywazero.errors import CompileError, ValidationError
 from pywazero.text.parser import parse_module_text
 from pywazero.binary.encoder import encode_module
 from pywazero.wasm import opcodes

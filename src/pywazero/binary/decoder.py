@@ -23,7 +23,10 @@ Implementation notes
   read (``"length out of bounds"``), and nothing is ever preallocated from a count.
 * The instruction loop inlines the one-byte LEB128 fast paths of the common
   immediate kinds; everything rarer goes through small helpers.
-* The cycle collector is paused while decoding (see :func:`decode_module`).
+* With ``validate=True`` (``Runtime.compile``) each body first goes through
+  :mod:`pywazero.binary.fastcheck`, a single pass over its bytes that either
+  knows it is well-formed and valid (no instruction tuples are built) or gives
+  up, and then the body is decoded and validated here as always.
 """
 from __future__ import annotations
 

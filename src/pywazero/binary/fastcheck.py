@@ -22,11 +22,22 @@ from :mod:`pywazero.wasm.opcodes`' signatures and the feature gates), and block
 types, function types, globals, memories and tables come from the validator's
 context for the module.
 
-How it stays cheap: the operand stack is a list of value-type bytes with a
-marker (0, never a type) under each control frame's operands, so a pop that
-would cross into the enclosing frame fails an ordinary type comparison, and no
-height is compared per instruction; reading past the section raises IndexError,
-which (like every other surprise) just means *don't know*.
+How it stays cheap (~250-300 ns per instruction on CPython 3.11, against ~800
+for decoding into tuples and validating those): the body's bytes are iterated
+over (opcodes from a ``for`` loop, immediates with ``next``; one- and two-byte
+LEB128 immediates inline); the operand stack is a list of value-type bytes with
+a marker (0, never a type) under each control frame's operands, so a pop that
+would cross into the enclosing frame fails an ordinary type comparison and no
+height is compared per instruction; instructions are not counted
+(``Function.size`` counts on first read).  Running out of bytes
+(StopIteration), an index out of range (IndexError) and an immediate the decoder
+would refuse all just mean *don't know*.
+
+Unreachable code: after ``br``/``return``/``unreachable``/``br_table`` the
+frame's operands are dropped down to its marker; instructions that only push
+still work, anything popping below the marker gives up, and ``end``/``else``
+accept what is left when it matches a suffix of the frame's results (the
+polymorphic stack's rule, restricted to known types).
 """
 from __future__ import annotations
 
