@@ -189,7 +189,14 @@ def test_largest_max_call_depth_traps_cleanly(engine: str) -> None:
             print("trap:", str(e).splitlines()[0], len(e.wasm_stack))
         print("limit:", sys.getrecursionlimit())
     """, timeout=400)
-    assert f"trap: call stack exhausted {MAX_CALL_DEPTH}" in out
+    if sys.implementation.name == "pypy":
+        # PyPy reserves its GC's shadow stack in proportion to the recursion limit:
+        # under this script's RLIMIT_AS the limit cannot reach 2 * MAX_CALL_DEPTH, so
+        # the same trap comes earlier (not a MemoryError from setrecursionlimit)
+        depth = int(out.split("trap: call stack exhausted ")[1].split()[0])
+        assert 10000 < depth <= MAX_CALL_DEPTH, out
+    else:
+        assert f"trap: call stack exhausted {MAX_CALL_DEPTH}" in out
     assert "limit: 1000" in out
 
 

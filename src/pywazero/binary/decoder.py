@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
 from ..wasm.features import CoreFeatures, check_features
+from ..wasm import impl_limits as _limits
 from ..wasm.module import (
     MODE_ACTIVE,
     MODE_DECLARATIVE,
@@ -116,6 +117,10 @@ _VALUE_TYPES_3 = _VALUE_TYPES | _ABBREV_REF_TYPES
 _REF_FUNC = ref_type(HT_FUNC, False)   # (ref func)
 _REF_NULL_PREFIX = 0x63
 _REF_PREFIX = 0x64
+
+# Whether streaming validation first tries binary/fastcheck.py's single-pass
+# check on each body (tests and benchmarks switch it off to compare).
+FAST_BODIES = True
 
 _u32_le = Struct("<I").unpack_from
 _u64_le = Struct("<Q").unpack_from
@@ -1221,12 +1226,20 @@ class _Decoder:
         lazy = self.lazy
         source = _BodySource(self.data, need_dc, kinds) if lazy else None
         check = None
+        fast = None
         if self.validator is not None:
             m.funcs = codes
             check = self.validator.begin(m)
+            if check is not None and lazy and FAST_BODIES:
+                # Bodies this checker calls valid need neither instruction tuples
+                # nor the validator; the others take the full path below.
+                from .fastcheck import FastBodyChecker
+
+                fast = FastBodyChecker(self.validator.ctx, kinds).check
         n = r.count()
         self.ncodes = n
         pos = r.pos
+        max_size = _limits.MAX_FUNCTION_SIZE
         for i in range(n):
             self.func_index = first + i
             # Body size.
@@ -1270,6 +1283,18 @@ class _Decoder:
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
             start = pos
+            # (a body of at most MAX_FUNCTION_SIZE bytes has at most as many
+            # instructions: the validator's limit holds without counting them)
+            if (fast is not None and i < nfuncs and self.validator.error is None
+                    and body_end - start <= max_size
+                    and fast(buf[start:body_end], func_types[i], locals_)):
+                f = codes[i]
+                f.locals = locals_
+                f._source = source
+                f._pos = start
+                f._size = -1
+                pos = body_end
+                continue
             body, offsets, pos = decode(buf, pos, total, need_dc, kinds)
             if pos != body_end:
                 raise _Err("section size mismatch", min(pos, body_end))

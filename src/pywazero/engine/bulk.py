@@ -17,6 +17,8 @@ b'aabcef'
 """
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Any, Callable, List
 
 from ..errors import Trap
@@ -36,6 +38,12 @@ def oob_table() -> Trap:
 #: the most bytes (references) one piece of a bulk operation moves
 CHUNK = 1 << 20
 
+#: PyPy frees the pieces' temporaries only at a major collection, which a heap
+#: holding a big memory makes rare (a gigabyte copy piled up ~400 MB of them): there
+#: a copy collects after every this many pieces
+_COLLECT_EVERY = 64 if sys.implementation.name == "pypy" else 0
+_collect = gc.collect
+
 
 def _copy(dst: Any, d: int, src: Any, s: int, n: int, oob: Callable[[], Trap]) -> None:
     if s + n > len(src) or d + n > len(dst):
@@ -50,10 +58,14 @@ def _copy(dst: Any, d: int, src: Any, s: int, n: int, oob: Callable[[], Trap]) -
             start = end - CHUNK if end > CHUNK else 0
             dst[d + start:d + end] = src[s + start:s + end]
             end = start
+            if _COLLECT_EVERY and (n - end) % (_COLLECT_EVERY * CHUNK) == 0:
+                _collect()
     else:
         for start in range(0, n, CHUNK):
             end = start + CHUNK if n - start > CHUNK else n
             dst[d + start:d + end] = src[s + start:s + end]
+            if _COLLECT_EVERY and end % (_COLLECT_EVERY * CHUNK) == 0:
+                _collect()
 
 
 def _fill(data: Any, d: int, piece: Any, n: int) -> None:

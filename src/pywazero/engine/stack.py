@@ -63,11 +63,25 @@ def deepen(extra: int, cap: int = 0) -> None:
         if cap and need > cap:
             need = max(cap, _saved[0])
         if cur < need:
-            sys.setrecursionlimit(need)
-            _set[0] = need
+            _set[0] = _raise_limit(cur, need)
         if not call_depth.deep:
             DEEP[0] += 1
             call_depth.deep = True
+
+
+def _raise_limit(cur: int, need: int) -> int:
+    """Set the recursion limit to ``need``, or as near it as the host allows, and
+    return what it is now.  PyPy reserves the GC's shadow stack in proportion to the
+    limit: under an address-space limit (``RLIMIT_AS``) a high one fails with
+    MemoryError, so the increase is halved until it fits.  Frames past the limit
+    then raise RecursionError, which the engines report as "call stack exhausted"."""
+    while need > cur:
+        try:
+            sys.setrecursionlimit(need)
+            return need
+        except MemoryError:
+            need = cur + (need - cur) // 2
+    return cur
 
 
 def undeepen() -> None:

@@ -13,6 +13,7 @@ while separate instances may run in parallel.
 from __future__ import annotations
 
 import struct
+import sys
 from itertools import repeat
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -102,7 +103,7 @@ class MemoryInstance:
             want = [(MEMORIES, 1), (MEMORY_BYTES, nbytes)]
             budget.reserve(want, f"a memory of {lim.min} pages")
         try:
-            self.data = bytearray(nbytes)
+            self.data = _zeroed(nbytes)
         except MemoryError:
             if budget is not None:
                 budget.refund(want)
@@ -168,6 +169,16 @@ class MemoryInstance:
                     for fmt, lst in views.items():
                         lst[:] = _make_views(self.data, fmt)
         return old
+
+
+if sys.implementation.name == "pypy":
+    def _zeroed(n: int) -> bytearray:
+        """``n`` zero bytes.  PyPy's ``bytearray(n)`` holds a second copy of them
+        while it is made (a 1 GiB memory needs 2 GiB of address space); repeating one
+        byte does not."""
+        return bytearray(b"\0") * n
+else:
+    _zeroed = bytearray
 
 
 def _make_views(data: bytearray, fmt: str) -> List[Any]:

