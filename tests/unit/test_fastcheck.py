@@ -115,8 +115,11 @@ def test_programs_fast_and_right(path):
     b = Bodies(path.read_bytes(), DEFAULT)
     verdicts = [b.check(b.data, i) for i in range(len(b.module.funcs))]
     fast = sum(verdicts)
-    # (compiled C: MVP numerics, memory 0, calls, blocks: the fast path's domain)
-    assert fast >= 0.95 * len(verdicts), f"{path.name}: only {fast} of {len(verdicts)} bodies"
+    # (compiled C for WASI: MVP numerics, memory 0, calls, blocks: the fast path's
+    # domain; tests/wasm3 may hold programs of other 3.0 features)
+    if "wasm3" not in path.parts:
+        assert fast >= 0.95 * len(verdicts), f"{path.name}: only {fast} of {len(verdicts)} bodies"
+    assert fast > 0
 
 
 def test_compile_with_fast_path_keeps_sizes(monkeypatch):
