@@ -391,7 +391,7 @@ def test_large_module_compiles_lazily(monkeypatch, tier):
     from pywazero.engine.compiler import CompilerEngine
 
     if not tier:
-        monkeypatch.setattr(CompilerEngine, "tier_min_funcs", None)
+        monkeypatch.setattr(CompilerEngine, "tier_min_size", None)
     funcs = "".join("(func (export \"f%d\") (param i32) (result i32)"
                     " (i32.add (local.get 0) (i32.const %d)))" % (k, k) for k in range(3000))
     with make_rt() as r:

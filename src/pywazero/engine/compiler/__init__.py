@@ -34,7 +34,7 @@ Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 fills ``wasm_stack`` from the Python traceback (generated code objects are named
 ``<wasm:INDEX>``), so the hot path pays nothing for either.
 
-Cheap tier (modules defining at least ``CompilerEngine.tier_min_funcs`` functions,
+Cheap tier (modules of at least ``CompilerEngine.tier_min_size`` bytes of code,
 without fuel or interruption): a function runs on the interpreter for its first
 ``tier_calls`` calls (``fi.code`` is a counting callable that then compiles it), and a
 loop of such a call that gets hot moves to compiled code at its header (on-stack
@@ -118,8 +118,8 @@ class CompiledWasm(CompiledCode):
         self._namespace = ns
         # the cheap tier (see tiered): only without execution limits, whose exact
         # check points the on-stack replacement does not keep
-        self.tier = (engine.tier_min_funcs is not None and n >= engine.tier_min_funcs
-                     and not (self._fuel or self._intr))
+        self.tier = (engine.tier_min_size is not None and not (self._fuel or self._intr)
+                     and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
         self.osr_codes: Dict[Any, Any] = {}
 
@@ -308,7 +308,7 @@ class CompiledWasm(CompiledCode):
             return _types.FunctionType(code, g, None, defaults)
 
     # -- the cheap tier -----------------------------------------------------------------
-    # In a module defining many functions (CompilerEngine.tier_min_funcs, without
+    # In a large module (CompilerEngine.tier_min_size bytes of code, without
     # execution limits) most functions run a few times, and translating them costs
     # far more than running them on the interpreter (QuickJS's first output: ~70%
     # translation).  So a function starts on the interpreter, with a call counter: past
@@ -459,6 +459,19 @@ class CompiledWasm(CompiledCode):
         run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+def _code_bytes(module: Any) -> int:
+    """The bytes the function bodies of ``module`` take, without decoding any: the
+    span of the lazily decoded bodies in the module's bytes, else (bodies from the
+    text format) 2 per instruction."""
+    funcs = module.funcs
+    if not funcs:
+        return 0
+    first, last = funcs[0], funcs[-1]
+    if getattr(first, "_source", None) is not None and getattr(last, "_source", None) is not None:
+        return last._pos - first._pos + 2 * max(last._size, 1)
+    return 2 * sum(len(f.body) for f in funcs)
 
 
 # Interpreted calls go through Python recursion (several frames each, and a host
@@ -863,12 +876,14 @@ class CompilerEngine(Engine):
     #: place for fuel or deadline checks on back-edges.  None: nothing.
     back_edge_hook: Optional[str] = None
 
-    #: the cheap tier (CompiledWasm._tiered): modules defining at least this many
-    #: functions run each function on the interpreter for its first ``tier_calls``
-    #: calls, and move a loop of such a call to compiled code after ``tier_loop``
-    #: iterations of the function's loops (None: every function is compiled on its
-    #: first call).  Not with fuel or interruption on.
-    tier_min_funcs: Optional[int] = 300
+    #: the cheap tier (CompiledWasm._tiered): modules whose function bodies take at
+    #: least this many bytes (about half as many instructions; a C program with its
+    #: libc: 19 KB and up, the largest spec test module 13 KB) run
+    #: each function on the interpreter for its first ``tier_calls`` calls, and move
+    #: a loop of such a call to compiled code after ``tier_loop`` iterations of the
+    #: function's loops (None: every function is compiled on its first call).  Not
+    #: with fuel or interruption on.
+    tier_min_size: Optional[int] = 16000
     tier_calls = 20
     tier_loop = 200
 
