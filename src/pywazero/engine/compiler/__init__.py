@@ -283,29 +283,28 @@ class CompiledWasm(CompiledCode):
     def _bind(self, entry: Any, g: Dict[str, Any]) -> Any:
         """The function object of code ``entry`` (from _translate) in instance
         namespace ``g``, with what it reads added to ``g``."""
-        if True:
-            code, consts, callees, helpers, tail, caches, defaults = entry
-            for name, v in helpers:
-                if name not in g:
-                    g[name] = v
-            for name, view, a, b in caches:
-                if name not in g:
-                    # a memory's typed views, or a call_indirect cache
-                    g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
-            if consts:
-                g.update(consts)
-            names = self.names
-            funcs = g["_F"]
-            for k in callees:
-                name = names[k]
-                if name not in g:
-                    callee = funcs[k]
-                    c = callee.code
-                    g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
-            if code.co_freevars:
-                cells = self._cells
-                return _types.FunctionType(code, g, None, defaults, tuple(cells[v] for v in code.co_freevars))
-            return _types.FunctionType(code, g, None, defaults)
+        code, consts, callees, helpers, tail, caches, defaults = entry
+        for name, v in helpers:
+            if name not in g:
+                g[name] = v
+        for name, view, a, b in caches:
+            if name not in g:
+                # a memory's typed views, or a call_indirect cache
+                g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
+        if consts:
+            g.update(consts)
+        names = self.names
+        funcs = g["_F"]
+        for k in callees:
+            name = names[k]
+            if name not in g:
+                callee = funcs[k]
+                c = callee.code
+                g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
+        if code.co_freevars:
+            cells = self._cells
+            return _types.FunctionType(code, g, None, defaults, tuple(cells[v] for v in code.co_freevars))
+        return _types.FunctionType(code, g, None, defaults)
 
     # -- the cheap tier -----------------------------------------------------------------
     # In a large module (CompilerEngine.tier_min_size bytes of code, without
