@@ -1,7 +1,7 @@
 """The compiler engine's cheap tier: cold functions on the interpreter, hot loops
 moved to compiled code at their header (on-stack replacement).
 
-Large modules get the tier (``CompilerEngine.tier_min_funcs``); these tests force it
+Large modules get the tier (``CompilerEngine.tier_min_size``); these tests force it
 on small ones with tiny thresholds, so every function starts interpreted and every
 qualifying loop is replaced after a few iterations, and check results, traps and
 the trap's wasm stack against a Python model or the untiered engine.
@@ -21,14 +21,14 @@ from pywazero.wasm.validation import validate_function
 def tiered(monkeypatch):
     """A compiler runtime whose every module is tiered: 2 interpreted calls per
     function, a loop replaced at its 3rd iteration."""
-    monkeypatch.setattr(CompilerEngine, "tier_min_funcs", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     monkeypatch.setattr(CompilerEngine, "tier_calls", 2)
     monkeypatch.setattr(CompilerEngine, "tier_loop", 3)
     return wz.Runtime(wz.RuntimeConfig(engine="compiler"))
 
 
 def untiered_runtime(monkeypatch) -> wz.Runtime:
-    monkeypatch.setattr(CompilerEngine, "tier_min_funcs", None)
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", None)
     return wz.Runtime(wz.RuntimeConfig(engine="compiler"))
 
 
@@ -227,7 +227,7 @@ def test_traps_in_replaced_loops_as_without_the_tier(tiered, monkeypatch, export
 
 
 def test_no_tier_with_fuel(monkeypatch):
-    monkeypatch.setattr(CompilerEngine, "tier_min_funcs", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     rt = wz.Runtime(wz.RuntimeConfig(engine="compiler", consume_fuel=True))
     cm = rt.compile(NESTED)
     assert not cm._engine_code().tier
@@ -284,7 +284,7 @@ def test_deep_recursion_through_cold_functions(tiered, depth):
 
 
 def test_call_stack_exhaustion_as_without_the_tier(monkeypatch):
-    monkeypatch.setattr(CompilerEngine, "tier_min_funcs", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     rt = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=500))
     m = rt.instantiate(ring(60))
     assert m.function("f0")(498) == 498

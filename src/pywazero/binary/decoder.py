@@ -23,7 +23,10 @@ Implementation notes
   read (``"length out of bounds"``), and nothing is ever preallocated from a count.
 * The instruction loop inlines the one-byte LEB128 fast paths of the common
   immediate kinds; everything rarer goes through small helpers.
-* The cycle collector is paused while decoding (see :func:`decode_module`).
+* With ``validate=True`` (``Runtime.compile``) each body first goes through
+  :mod:`pywazero.binary.fastcheck`, a single pass over its bytes that either
+  knows it is well-formed and valid (no instruction tuples are built) or gives
+  up, and then the body is decoded and validated here as always.
 """
 from __future__ import annotations
 
@@ -1315,8 +1318,22 @@ class _Decoder:
 
     def _data(self, r: _Reader) -> None:
         datas = self.module.datas
+        buf = r.buf
         for _ in range(r.count()):
             pos = r.pos
+            if pos + 1 < len(buf) and buf[pos] == 0 and buf[pos + 1] == 0x41:
+                # (the usual segment, active with an i32.const offset, read here
+                # without the instruction decoder; anything else, malformed input
+                # included, takes the general path below from the start)
+                try:
+                    v, p2 = _sleb(buf, pos + 2, 32)
+                    ok = buf[p2] == 0x0B
+                except (_Err, IndexError):
+                    ok = False
+                if ok:
+                    r.pos = p2 + 1
+                    datas.append(DataSegment(MODE_ACTIVE, r.raw(), 0, [(0x41, v), _END]))
+                    continue
             flags = r.u32()
             if (flags == 1 or flags == 2) and not self.bulk_memory:
                 raise _Err(f"malformed data segment kind (flags {flags} require the "

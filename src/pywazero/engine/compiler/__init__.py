@@ -34,7 +34,7 @@ Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 fills ``wasm_stack`` from the Python traceback (generated code objects are named
 ``<wasm:INDEX>``), so the hot path pays nothing for either.
 
-Cheap tier (modules defining at least ``CompilerEngine.tier_min_funcs`` functions,
+Cheap tier (modules of at least ``CompilerEngine.tier_min_size`` bytes of code,
 without fuel or interruption): a function runs on the interpreter for its first
 ``tier_calls`` calls (``fi.code`` is a counting callable that then compiles it), and a
 loop of such a call that gets hot moves to compiled code at its header (on-stack
@@ -118,8 +118,8 @@ class CompiledWasm(CompiledCode):
         self._namespace = ns
         # the cheap tier (see tiered): only without execution limits, whose exact
         # check points the on-stack replacement does not keep
-        self.tier = (engine.tier_min_funcs is not None and n >= engine.tier_min_funcs
-                     and not (self._fuel or self._intr))
+        self.tier = (engine.tier_min_size is not None and not (self._fuel or self._intr)
+                     and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
         self.osr_codes: Dict[Any, Any] = {}
 
@@ -283,32 +283,31 @@ class CompiledWasm(CompiledCode):
     def _bind(self, entry: Any, g: Dict[str, Any]) -> Any:
         """The function object of code ``entry`` (from _translate) in instance
         namespace ``g``, with what it reads added to ``g``."""
-        if True:
-            code, consts, callees, helpers, tail, caches, defaults = entry
-            for name, v in helpers:
-                if name not in g:
-                    g[name] = v
-            for name, view, a, b in caches:
-                if name not in g:
-                    # a memory's typed views, or a call_indirect cache
-                    g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
-            if consts:
-                g.update(consts)
-            names = self.names
-            funcs = g["_F"]
-            for k in callees:
-                name = names[k]
-                if name not in g:
-                    callee = funcs[k]
-                    c = callee.code
-                    g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
-            if code.co_freevars:
-                cells = self._cells
-                return _types.FunctionType(code, g, None, defaults, tuple(cells[v] for v in code.co_freevars))
-            return _types.FunctionType(code, g, None, defaults)
+        code, consts, callees, helpers, tail, caches, defaults = entry
+        for name, v in helpers:
+            if name not in g:
+                g[name] = v
+        for name, view, a, b in caches:
+            if name not in g:
+                # a memory's typed views, or a call_indirect cache
+                g[name] = g["MI%d" % b].views(a) if view else g["_CIMAKE"](a, g["FT%d" % b])
+        if consts:
+            g.update(consts)
+        names = self.names
+        funcs = g["_F"]
+        for k in callees:
+            name = names[k]
+            if name not in g:
+                callee = funcs[k]
+                c = callee.code
+                g[name] = c if c.__class__ is not _Lazy else _make_stub(self, k - self.nimp, g, callee, name)
+        if code.co_freevars:
+            cells = self._cells
+            return _types.FunctionType(code, g, None, defaults, tuple(cells[v] for v in code.co_freevars))
+        return _types.FunctionType(code, g, None, defaults)
 
     # -- the cheap tier -----------------------------------------------------------------
-    # In a module defining many functions (CompilerEngine.tier_min_funcs, without
+    # In a large module (CompilerEngine.tier_min_size bytes of code, without
     # execution limits) most functions run a few times, and translating them costs
     # far more than running them on the interpreter (QuickJS's first output: ~70%
     # translation).  So a function starts on the interpreter, with a call counter: past
@@ -459,6 +458,19 @@ class CompiledWasm(CompiledCode):
         run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+def _code_bytes(module: Any) -> int:
+    """The bytes the function bodies of ``module`` take, without decoding any: the
+    span of the lazily decoded bodies in the module's bytes, else (bodies from the
+    text format) 2 per instruction."""
+    funcs = module.funcs
+    if not funcs:
+        return 0
+    first, last = funcs[0], funcs[-1]
+    if getattr(first, "_source", None) is not None and getattr(last, "_source", None) is not None:
+        return last._pos - first._pos + 2 * max(last._size, 1)
+    return 2 * sum(len(f.body) for f in funcs)
 
 
 # Interpreted calls go through Python recursion (several frames each, and a host
@@ -814,32 +826,44 @@ def _wasm_stack(tb: Any) -> List[str]:
     return names
 
 
-#: PyPy's JIT parameters the compiler sets once per process (see _tune_pypy_jit)
-PYPY_JIT_PARAMS = "max_unroll_recursion=0"
+#: PyPy's JIT parameters the compiler sets once per process (see _tune_pypy_jit):
+#: no recursion unrolling, and every optimisation but ``unroll`` (loop peeling)
+PYPY_JIT_PARAMS = ("max_unroll_recursion=0,"
+                   "enable_opts=intbounds:rewrite:virtualize:string:pure:earlyforce:heap")
 _jit_tuned: List[bool] = []
 
 
 def _tune_pypy_jit() -> None:
     """On PyPy, once per process (unless the environment has
     ``PYWAZERO_PYPY_JIT_PARAMS=""``, or other parameters there): set
-    :data:`PYPY_JIT_PARAMS`.  Compiled C recurses (qsort, sorts, parsers) through
+    :data:`PYPY_JIT_PARAMS`, each on its own (a PyPy that refuses one keeps the
+    others).  Compiled C recurses (qsort, sorts, parsers) through
     large generated functions; PyPy's default of unrolling recursion 7 levels deep into
     a trace makes traces of those run past the trace limit, and the aborted and retried
     tracing costs more than the run (sort, qsort, wordcount, strings ~25-40% faster
-    with 0 at the bench's sizes, the other programs unchanged).  The parameter is
-    process-wide (it applies to all Python code), hence the way out."""
+    with 0 at the bench's sizes, the other programs unchanged).  Runs of compiled C
+    are dominated by the JIT's warm-up (tracing and optimising hundreds of loops and
+    bridges of branchy generated code), and loop peeling doubles each trace the
+    optimiser and backend handle: without it the nine bench programs run 13% faster
+    at their sizes (geometric mean of CPU times, 8 of 9 faster), 12% at 4x and 8% at
+    16x (none measurably slower).  Both parameters are process-wide (they apply to
+    all Python code: peeling is what hoists loop invariants in long-running loops),
+    hence the way out."""
     if _jit_tuned:
         return
     _jit_tuned.append(True)
     import os
     params = os.environ.get("PYWAZERO_PYPY_JIT_PARAMS", PYPY_JIT_PARAMS)
-    if not params:
-        return
     try:
         import pypyjit
-        pypyjit.set_param(params)
-    except Exception:  # noqa: BLE001 - a PyPy without the JIT or a bad setting: no tuning
-        pass
+    except ImportError:  # a PyPy without the JIT
+        return
+    for param in params.split(","):
+        if param.strip():
+            try:
+                pypyjit.set_param(param.strip())
+            except Exception:  # noqa: BLE001 - a setting this PyPy does not know: skipped
+                pass
 
 
 class CompilerEngine(Engine):
@@ -851,12 +875,14 @@ class CompilerEngine(Engine):
     #: place for fuel or deadline checks on back-edges.  None: nothing.
     back_edge_hook: Optional[str] = None
 
-    #: the cheap tier (CompiledWasm._tiered): modules defining at least this many
-    #: functions run each function on the interpreter for its first ``tier_calls``
-    #: calls, and move a loop of such a call to compiled code after ``tier_loop``
-    #: iterations of the function's loops (None: every function is compiled on its
-    #: first call).  Not with fuel or interruption on.
-    tier_min_funcs: Optional[int] = 300
+    #: the cheap tier (CompiledWasm._tiered): modules whose function bodies take at
+    #: least this many bytes (about half as many instructions; a C program with its
+    #: libc: 19 KB and up, the largest spec test module 13 KB) run
+    #: each function on the interpreter for its first ``tier_calls`` calls, and move
+    #: a loop of such a call to compiled code after ``tier_loop`` iterations of the
+    #: function's loops (None: every function is compiled on its first call).  Not
+    #: with fuel or interruption on.
+    tier_min_size: Optional[int] = 16000
     tier_calls = 20
     tier_loop = 200
 
