@@ -543,3 +543,32 @@ def test_pypy_jit_tuning_once_per_process_and_only_on_pypy(params):
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == ("1" if sys.implementation.name == "pypy" else "0")
+
+
+def test_pypy_jit_parameters_are_set_one_by_one(monkeypatch):
+    """Each parameter of PYPY_JIT_PARAMS (or the environment's) is set on its own: one
+    a PyPy refuses does not keep the others from being set."""
+    import types
+    seen = []
+
+    def set_param(p):
+        seen.append(p)
+        if p.startswith("enable_opts"):
+            raise ValueError("error in JIT parameters string")
+
+    monkeypatch.setitem(sys.modules, "pypyjit", types.SimpleNamespace(set_param=set_param))
+    monkeypatch.setattr(C, "_jit_tuned", [])
+    monkeypatch.delenv("PYWAZERO_PYPY_JIT_PARAMS", raising=False)
+    C._tune_pypy_jit()
+    assert seen == C.PYPY_JIT_PARAMS.split(",") and len(seen) == 2
+    assert seen[0] == "max_unroll_recursion=0" and "unroll" not in seen[1].split("=")[1].split(":")
+    C._tune_pypy_jit()   # (once per process)
+    assert len(seen) == 2
+    monkeypatch.setattr(C, "_jit_tuned", [])
+    monkeypatch.setenv("PYWAZERO_PYPY_JIT_PARAMS", "threshold=500, trace_limit=7000,")
+    C._tune_pypy_jit()
+    assert seen[2:] == ["threshold=500", "trace_limit=7000"]
+    monkeypatch.setattr(C, "_jit_tuned", [])
+    monkeypatch.setenv("PYWAZERO_PYPY_JIT_PARAMS", "")
+    C._tune_pypy_jit()
+    assert len(seen) == 4
