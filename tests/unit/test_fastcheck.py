@@ -426,3 +426,56 @@ def test_leb_immediates(what):
             assert full is None
         if full is None and ok and what in ("i32.const", "i64.const", "load offset"):
             assert fast, (what, enc)
+
+
+EH_HEAD = "(tag $e (param i32)) (tag $u) "
+EH_INVALID = [
+    "(func (block $l (result i64) (try_table (catch $e $l) (throw $e (i32.const 1)))) drop)",
+    "(func (block $l (try_table (catch_ref $e $l) (nop))))",
+    "(func (block $l (result i32 exnref) (try_table (catch_all_ref $l) (nop)) unreachable) drop drop)",
+    "(func (throw $e (i64.const 1)))",
+    "(func (throw_ref (i32.const 0)))",
+    "(func (param exnref exnref) (select (local.get 0) (local.get 1) (i32.const 1)) drop)",
+    "(func (result exnref) (block $l (result exnref) (try_table (catch $u $l) (nop)) unreachable))",
+]
+
+
+@pytest.mark.parametrize("text", EH_INVALID)
+def test_invalid_exception_bodies_are_handed_over(text):
+    from pywazero.wasm.validation import validate_module
+
+    data = encode_module(parse_module_text("(module " + EH_HEAD + text + ")"))
+    with pytest.raises(ValidationError) as e:
+        validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    with pytest.raises(ValidationError) as e2:
+        decode_module(data, DEFAULT, validate=True)
+    assert str(e2.value) == str(e.value)
+
+
+def test_exception_bodies_on_the_fast_path():
+    """try_table with catch/catch_ref/catch_all_ref clauses, throw and throw_ref,
+    exnref locals and block results: valid, and decided fast."""
+    f0 = """(func (param i32) (result i32) (local exnref)
+      (block $a (result exnref)
+        (block $p (result i32)
+          (try_table (catch $e $p) (catch_all_ref $a)
+            (if (local.get 0) (then (throw $e (i32.const 7))))
+            (throw $u))
+          (unreachable))
+        (return))
+      (local.set 1)
+      (throw_ref (local.get 1)))"""
+    f1 = """(func (result i32)
+      (block $c (result i32 exnref)
+        (try_table (catch_ref $e $c) (nop))
+        (return (i32.const 1)))
+      drop)"""
+    text = "(module " + EH_HEAD + f0 + f1 + ")"
+    data = encode_module(parse_module_text(text))
+    b = Bodies(data, DEFAULT)
+    assert [b.check(data, i) for i in range(2)] == [True, True]
+    decode_module(data, DEFAULT, validate=True)
+    # without the exception feature the module is refused, fast path or not
+    assert _loadable(data, CoreFeatures.V2) is None

@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 from ..wasm import impl_limits as _L
 from ..wasm import opcodes as _opc
 from ..wasm import validation as _v
-from ..wasm.types import F32, F64, FUNCREF, I32, I64
+from ..wasm.types import EXNREF, F32, F64, FUNCREF, I32, I64
 from . import decoder as _d
 
 __all__ = ["FastBodyChecker"]
@@ -61,7 +61,7 @@ _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 (_GIVE_UP, _BIN, _UN, _LOAD, _STORE, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _BLOCK, _LOOP, _IF,
  _ELSE, _BR, _CALL, _I64_CONST, _F32_CONST, _F64_CONST, _DROP, _SELECT, _RETURN, _BR_TABLE,
  _UNREACHABLE, _CALL_INDIRECT, _GLOBAL_GET, _GLOBAL_SET, _MEM_SIZE, _MEM_GROW, _PREFIX_FC,
- _NOP, _RETURN_CALL, _RETURN_CALL_INDIRECT) = range(32)
+ _NOP, _RETURN_CALL, _RETURN_CALL_INDIRECT, _TRY_TABLE, _THROW, _THROW_REF) = range(35)
 
 
 
@@ -73,11 +73,14 @@ class FastBodyChecker:
     module's features.  :meth:`check` is the per-body entry point."""
 
     __slots__ = ("kind", "p1", "res", "nat", "fc_un", "fc_mem", "blocks", "sigs", "calls",
-                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "check")
+                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "check")
 
     def __init__(self, ctx: Any, kinds: List[int]) -> None:
         table = ctx.op_table
-        fast = _FAST_TYPES
+        # (exnref joins the followed types when the exception feature allows it:
+        # C++ compiled with exceptions keeps caught exceptions in exnref locals)
+        fast = _FAST_TYPES | {EXNREF} if EXNREF in ctx.valtypes else _FAST_TYPES
+        self.fast = fast
         kind = [_GIVE_UP] * 256
         p1: List[int] = [0] * 256    # the (top) operand's type
         res: List[int] = [0] * 256   # the result type (0: none)
@@ -104,6 +107,7 @@ class FastBodyChecker:
             0x11: _CALL_INDIRECT, 0x1A: _DROP, 0x1B: _SELECT, 0x21: _LOCAL_SET, 0x22: _LOCAL_TEE,
             0x23: _GLOBAL_GET, 0x24: _GLOBAL_SET, 0x42: _I64_CONST, 0x43: _F32_CONST,
             0x44: _F64_CONST, 0x12: _RETURN_CALL, 0x13: _RETURN_CALL_INDIRECT,
+            0x1F: _TRY_TABLE, 0x08: _THROW, 0x0A: _THROW_REF,
         }
         for op, k in simple.items():
             ent = table.get(op)
@@ -136,7 +140,7 @@ class FastBodyChecker:
                 bt = -0x40
             elif b < 0x40:
                 bt = b
-            elif b in (0x7F, 0x7E, 0x7D, 0x7C):
+            elif b in (0x7F, 0x7E, 0x7D, 0x7C, EXNREF):
                 bt = b - 0x80
             else:
                 continue
@@ -161,6 +165,9 @@ class FastBodyChecker:
         self.ci_ok = (len(ctx.tables) >= 1 and ctx.tables[0] == FUNCREF and ctx.table_at[0] == I32)
         # (without reference types the table index is one zero byte, never a LEB)
         self.ci_leb = kinds[0x11] == _d._K_CALL_INDIRECT
+        # each tag's payload types (its type's parameters), None when not followed
+        self.tag_params = [sigs[ti][0] if isinstance(ti, int) and 0 <= ti < ntypes and sigs[ti] is not None
+                           and not sigs[ti][1] else None for ti in ctx.tags]
         self.gget = [t if t in fast else 0 for t, _m in ctx.globals]
         self.gset = [t if (t in fast and m) else 0 for t, m in ctx.globals]
         self.check = self._check
@@ -178,7 +185,7 @@ class FastBodyChecker:
             return False
         params, results = sig
         lt = list(params)
-        fast = _FAST_TYPES
+        fast = self.fast
         for c, t in locals_:
             if t not in fast:
                 return False
@@ -349,9 +356,9 @@ class FastBodyChecker:
                 if st[-1] == _MARK:
                     return False
                 pop()
-            elif k == 19:  # SELECT
+            elif k == 19:  # SELECT (untyped: numeric operands only, 0x7C..0x7F)
                 t = st[-2]
-                if st[-1] != I32_ or t == _MARK or st[-3] != t:
+                if st[-1] != I32_ or t < 0x7C or st[-3] != t:
                     return False
                 del st[-2:]
             elif k == 12:  # ELSE
@@ -488,6 +495,62 @@ class FastBodyChecker:
                     return False
             elif k == 29:  # NOP
                 pass
+            elif k == 32:  # TRY_TABLE: a block whose catch clauses branch out
+                sig = blocks[next(it)]
+                if sig is None:
+                    return False
+                cnt = next(it)
+                if cnt >= 0x80:
+                    cnt = u32(cnt, nxt)
+                for _ in range(cnt):   # (each clause takes 2 bytes: bounded by the body)
+                    ck = next(it)
+                    if ck > 3:
+                        return False
+                    if ck < 2:   # catch / catch_ref: the tag's payload
+                        x = next(it)
+                        if x >= 0x80:
+                            x = u32(x, nxt)
+                        passed = self.tag_params[x]
+                        if passed is None:
+                            return False
+                    else:
+                        passed = []
+                    x = next(it)
+                    if x >= 0x80:
+                        x = u32(x, nxt)
+                    lab = ctrl[-1 - x][1]
+                    if ck & 1:   # *_ref: also the exception, a (ref exn) <: exnref
+                        if lab[:-1] != passed or lab[-1:] != [EXNREF]:
+                            return False
+                    elif lab != passed:
+                        return False
+                bp, br = sig
+                np_ = len(bp)
+                if np_:
+                    if st[-np_:] != bp:
+                        return False
+                    del st[-np_:]
+                h = len(st)
+                ctrl.append((h, br, br, 9, bp, unr))
+                push(_MARK)
+                if np_:
+                    st.extend(bp)
+                unr = False
+            elif k == 33 or k == 34:  # THROW, THROW_REF
+                if k == 33:
+                    x = next(it)
+                    if x >= 0x80:
+                        x = u32(x, nxt)
+                    tp = self.tag_params[x]
+                    if tp is None:
+                        return False
+                    if tp:
+                        if st[-len(tp):] != tp:
+                            return False
+                elif st[-1] != EXNREF:
+                    return False
+                del st[h + 1:]
+                unr = True
             else:
                 return False
         return False   # (out of bytes before the final end)
