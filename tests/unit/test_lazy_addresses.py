@@ -19,15 +19,8 @@ from pywazero.engine.compiler import codegen
 
 M32 = 0xFFFFFFFF
 PAGE = 65536
-SCHEMES = [("interpreter", False), ("compiler", False), ("compiler", True)]
-
-
-@pytest.fixture(params=SCHEMES, ids=["interpreter", "compiler-struct", "compiler-views"])
-def rt(request, monkeypatch):
-    engine, views = request.param
-    monkeypatch.setattr(codegen, "MEMORY_VIEWS", views)
-    with wz.Runtime(wz.RuntimeConfig(engine=engine)) as r:
-        yield r
+# runs each test on the interpreter and both memory schemes of the compiler
+from .test_calls_memory import rt  # noqa: E402,F401  (a pytest fixture)
 
 
 def outcome(f, *args):

@@ -583,35 +583,34 @@ def _u32_rest(b: int, nxt: Callable[[], int], b2: int = -1) -> int:
     return result | (b << 28)
 
 
-def _skip_u32(nxt: Callable[[], int], read: int = 1) -> None:
-    """Skip the rest of a u32 LEB128 of which ``read`` bytes, all with the
-    continuation bit, were read."""
-    for _ in range(4 - read):
+def _last_byte(nxt: Callable[[], int], most: int, read: int) -> int:
+    """Skip the continuation bytes of a LEB128 of at most ``most`` bytes, of which
+    ``read`` bytes, all with the continuation bit, were read: -1 if it ends
+    early, else its last possible byte (whose value bits the caller checks)."""
+    for _ in range(most - 1 - read):
         if nxt() < 0x80:
-            return
-    if nxt() & 0xF0:   # a value bit past 32, or a sixth byte
+            return -1
+    return nxt()
+
+
+def _skip_u32(nxt: Callable[[], int], read: int = 1) -> None:
+    """Skip the rest of a u32 LEB128 (see _last_byte)."""
+    b = _last_byte(nxt, 5, read)
+    if b > 0 and b & 0xF0:   # a value bit past 32, or a sixth byte
         raise _GiveUp
 
 
 def _skip_s32(nxt: Callable[[], int], read: int = 1) -> None:
-    """Skip the rest of an s32 LEB128 of which ``read`` bytes, all with the
-    continuation bit, were read."""
-    for _ in range(4 - read):
-        if nxt() < 0x80:
-            return
-    b = nxt()
+    """Skip the rest of an s32 LEB128 (see _last_byte)."""
+    b = _last_byte(nxt, 5, read)
     # the fifth byte: no continuation, and its unused bits equal to the sign bit
-    if b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78):
+    if b > 0 and (b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78)):
         raise _GiveUp
 
 
 def _skip_s64(nxt: Callable[[], int], read: int = 1) -> None:
-    """Skip the rest of an s64 LEB128 of which ``read`` bytes, all with the
-    continuation bit, were read."""
-    for _ in range(9 - read):
-        if nxt() < 0x80:
-            return
-    b = nxt()
+    """Skip the rest of an s64 LEB128 (see _last_byte)."""
+    b = _last_byte(nxt, 10, read)
     # the tenth byte: 0 or 0x7F (the sign bit repeated)
-    if b != 0 and b != 0x7F:
+    if b > 0 and b != 0x7F:
         raise _GiveUp
