@@ -227,8 +227,12 @@ print(json.dumps(out))
 
 
 def child(src: Path, what: str, wasm: Path, engine: str, spec: dict) -> dict:
+    # Bytecode caching on, as users have it: without .pyc files every fresh process
+    # would also compile pywazero's own source, lazily imported modules inside the
+    # timed compile included.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     r = subprocess.run([sys.executable, "-c", CHILD, str(src), what, str(wasm), engine, json.dumps(spec)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"{what} of {wasm.name} on {engine} failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
