@@ -409,8 +409,7 @@ class CompiledWasm(CompiledCode):
         # the parameters that were locals default to their initial values, and `o`
         # to 1: called as the original, it is the original (tier.py)
         nparams = len(module.types[func.type_index].params)
-        defaults = [_INITS.get(t, "None" if t < 0x7B or t >= 0x100 else "0")
-                    for t in ftype.params[nparams:-1]] + ["1"]
+        defaults = [codegen.local_init(t) for t in ftype.params[nparams:-1]] + ["1"]
         entry = self._translate(m, len(module.funcs), self.func_types + [len(module.types)],
                                 self.nimp + index, defaults)
         if entry is not _FALLBACK and entry[4] is not None:
@@ -479,8 +478,7 @@ def _code_bytes(module: Any) -> int:
 # CompilerEngine._exhausted) and count no host level.
 _TIER_DEPTH = 64
 
-# Python literals of the initial values of locals of these types (references: None)
-_INITS = {0x7F: "0", 0x7E: "0", 0x7D: "0.0", 0x7C: "0.0", 0x7B: "0"}
+# the values of codegen.local_init's literals (and of o's 1)
 _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
 
 
@@ -527,12 +525,17 @@ class _OsrHook:
             if names and names[-1] == fi.name:
                 names.pop()
             raise t.with_traceback(None) from None
-        n = len(fi.type.results)
-        if n == 1:
-            return [r]
-        if n == 0:
-            return []
-        return list(r)
+        return _result_list(r, len(fi.type.results))
+
+
+def _result_list(r: Any, n: int) -> List[Any]:
+    """The list of ``n`` results of a generated function that returned ``r`` (the
+    value itself for one result, a tuple for several)."""
+    if n == 1:
+        return [r]
+    if n == 0:
+        return []
+    return list(r)
 
 
 def _instance_names_of(code: Any) -> Any:
@@ -968,12 +971,7 @@ class CompilerEngine(Engine):
         finally:
             if DEEP[0] and not base:  # the outermost call: undo a raised recursion limit
                 undeepen()
-        n = len(fn.type.results)
-        if n == 1:
-            return [r]
-        if n == 0:
-            return []
-        return list(r)
+        return _result_list(r, len(fn.type.results))
 
 
     def entry(self, fn: Any) -> Any:

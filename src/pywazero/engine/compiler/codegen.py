@@ -951,11 +951,7 @@ class FunctionGenerator:
         for i in range(nparams, len(ltypes)):
             if i in assigned:
                 continue
-            t = ltypes[i]
-            # (references of every type are < 0x7B or >= 0x100: numbers and v128 are
-            # 0x7B-0x7F)
-            init = "0.0" if t in (F32, F64) else ("None" if t < 0x7B or t >= 0x100 else "0")
-            groups.setdefault(init, []).append("l%d" % i)
+            groups.setdefault(local_init(ltypes[i]), []).append("l%d" % i)
         for init, names in groups.items():
             for k in range(0, len(names), 32):
                 self.emit(" = ".join(names[k:k + 32]) + " = " + init)
@@ -2253,6 +2249,12 @@ class FunctionGenerator:
 
 # scalar loads of 8, 16, 32 and 64 bits; %s is "memory, address"
 _SIMD_SCALAR_LOAD = ("_lB(%s)[0]", "_lH(%s)[0]", "_lI(%s)[0]", "_lQ(%s)[0]")
+
+
+def local_init(t: int) -> str:
+    """The Python literal of the initial value of a local of value type ``t``."""
+    # (references of every type are < 0x7B or >= 0x100: numbers and v128 are 0x7B-0x7F)
+    return "0.0" if t in (F32, F64) else ("None" if t < 0x7B or t >= 0x100 else "0")
 
 
 def generate(module: Module, index: int, func_types: List[int], max_depth: int,
