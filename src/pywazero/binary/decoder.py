@@ -629,6 +629,21 @@ def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object
     raise AssertionError(f"unhandled kind {k}")  # pragma: no cover
 
 
+_TABLE_SET, _TABLE_INIT, _TABLE_COPY = 0x26, _opc.fc(12), _opc.fc(14)
+_TABLE_GROW, _TABLE_FILL = _opc.fc(15), _opc.fc(17)
+
+
+def _table_writes(body: List[Tuple[int, Any]], written: set) -> None:
+    """Add the tables instructions of ``body`` write to ``written``."""
+    for op, imm in body:
+        if op == _TABLE_SET or op == _TABLE_GROW or op == _TABLE_FILL:
+            written.add(imm)
+        elif op == _TABLE_INIT:
+            written.add(imm[1])
+        elif op == _TABLE_COPY:
+            written.add(imm[0])
+
+
 def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
                    kinds: List[int] = _KIND) -> Tuple[List[tuple], List[int], int]:
     """Decode instructions from ``buf[pos]`` up to and including the ``end`` that
@@ -1243,6 +1258,9 @@ class _Decoder:
         self.ncodes = n
         pos = r.pos
         max_size = _limits.MAX_FUNCTION_SIZE
+        # the tables the bodies write (the fast check takes no table instruction:
+        # only bodies of the full path below can)
+        written: set = set()
         for i in range(n):
             self.func_index = first + i
             # Body size.
@@ -1301,6 +1319,8 @@ class _Decoder:
             body, offsets, pos = decode(buf, pos, total, need_dc, kinds)
             if pos != body_end:
                 raise _Err("section size mismatch", min(pos, body_end))
+            if buf.find(b"\x26", start, body_end) >= 0 or buf.find(b"\xfc", start, body_end) >= 0:
+                _table_writes(body, written)
             if i < nfuncs:
                 f = codes[i]
                 f.locals = locals_
@@ -1315,6 +1335,7 @@ class _Decoder:
                     check(i, f, body, offsets)
         r.pos = pos
         self.func_index = None
+        m.tables_written = written
 
     def _data(self, r: _Reader) -> None:
         datas = self.module.datas

@@ -59,6 +59,7 @@ from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
+from .inline import Inliner
 from .rt import BASE_NAMESPACE, TailCall, new_namespace
 
 __all__ = ["CompilerEngine", "CompiledWasm", "dump", "tail_entry"]
@@ -122,6 +123,11 @@ class CompiledWasm(CompiledCode):
                      and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
         self.osr_codes: Dict[Any, Any] = {}
+        # (like the tier, only without execution limits: fuel counts and check
+        # points follow the original instructions)
+        self.inline_failures: Dict[int, str] = {}   # (a rewrite that did not validate)
+        self.inliner = (Inliner(module, self.func_types) if engine.inline and not (self._fuel or self._intr)
+                        else None)
 
     # -- the CompiledCode contract --------------------------------------------------
     def function_code(self, index: int) -> Any:
@@ -178,7 +184,8 @@ class CompiledWasm(CompiledCode):
         """The generated Python source of defined function ``index`` (with the wasm
         instructions as comments when ``annotate``)."""
         self._check_size(index)
-        src = codegen.generate(self.module, index, self.func_types, self.engine.shallow_depth,
+        module = self._inlined(self.module, index)
+        src = codegen.generate(module, index, self.func_types, self.engine.shallow_depth,
                                self.engine.back_edge_hook, annotate, self._fuel, self._intr,
                                self.tail_funcs)[0]
         return src
@@ -239,6 +246,7 @@ class CompiledWasm(CompiledCode):
         ``<wasm:fidx>``; _FALLBACK (the reason recorded) if Python cannot run it."""
         try:
             self._check_size(index, module)
+            module = self._inlined(module, index)
             src, consts, callees, tail = codegen.generate(
                 module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
                 fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
@@ -257,6 +265,39 @@ class CompiledWasm(CompiledCode):
                 defaults = tuple(_LITERALS[v] for v in param_defaults) if param_defaults else None
                 return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c), defaults)
         raise AssertionError("no function in generated code")  # pragma: no cover
+
+    def _inlined(self, module: Any, index: int) -> Any:
+        """``module``, or a copy of it whose defined function ``index`` has its small
+        leaf callees inlined and its static call_indirects guarded (inline.py)."""
+        inliner = self.inliner
+        if inliner is None:
+            return module
+        func = module.funcs[index]
+        made = inliner.rewrite(func, len(module.types[func.type_index].params))
+        if made is None:
+            return module
+        import copy
+
+        from ...wasm.module import Function
+        from ...wasm.validation import validate_function
+
+        locals_, body = made
+        m = copy.copy(module)
+        m.funcs = _Replaced(module.funcs, index, Function(func.type_index, locals_, body))
+        try:
+            self._check_size(index, m)
+        except codegen.TooComplex:
+            return module   # (the original may still fit Python's limits)
+        try:
+            validate_function(m, index)
+        except Exception as e:  # noqa: BLE001 - a rewrite bug: the original stays
+            self.inline_failures[index] = "%s: %s" % (type(e).__name__, e)
+            return module
+        # the validator's per-module context, built for the copy if the module had
+        # none yet, serves the module too (same types, functions and features)
+        if "_body_ctx" in m.__dict__ and "_body_ctx" not in module.__dict__:
+            module.__dict__["_body_ctx"] = m.__dict__["_body_ctx"]
+        return m
 
     def compile_all(self) -> None:
         """Compile every function now (instead of on first call)."""
@@ -457,6 +498,34 @@ class CompiledWasm(CompiledCode):
         run = _raw_call_shim(lambda args: run_loop(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         run.__name__ = "interpreted_f%d" % fi.index
         return run
+
+
+class _Replaced:
+    """A module's function list with one function replaced (no copy of the list:
+    modules may have tens of thousands)."""
+
+    __slots__ = ("funcs", "index", "func")
+
+    def __init__(self, funcs: List[Any], index: int, func: Any) -> None:
+        self.funcs = funcs
+        self.index = index
+        self.func = func
+
+    def __len__(self) -> int:
+        return len(self.funcs)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self.funcs)))]
+        if i < 0:
+            i += len(self.funcs)
+        return self.func if i == self.index else self.funcs[i]
+
+    def __iter__(self) -> Any:
+        return (self[j] for j in range(len(self.funcs)))
+
+    def __add__(self, other: List[Any]) -> List[Any]:
+        return list(self) + list(other)
 
 
 def _code_bytes(module: Any) -> int:
@@ -888,6 +957,11 @@ class CompilerEngine(Engine):
     tier_min_size: Optional[int] = 16000
     tier_calls = 20
     tier_loop = 200
+
+    #: inline small leaf callees and guard call_indirect through static tables by
+    #: the index (inline.py) before translating a function; not with fuel or
+    #: interruption on.
+    inline = True
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
