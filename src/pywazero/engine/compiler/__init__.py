@@ -140,6 +140,17 @@ class CompiledWasm(CompiledCode):
         self.interp_codes = {}
         self.osr_codes = {}
 
+    def adopt(self, other: CompiledCode) -> None:
+        # Generated code reads from its module only the types, the globals'
+        # mutability, tags and address types (immutable globals' values, memories,
+        # tables and segments are bound per instance): a snapshot has the same.
+        if isinstance(other, CompiledWasm) and other.engine is self.engine \
+                and len(other.codes) == len(self.codes):
+            self.codes = list(other.codes)
+            self.interp_codes = dict(other.interp_codes)
+            self.fallback_reasons = dict(other.fallback_reasons)
+            self._tail_funcs = dict(other._tail_funcs)
+
     def bind(self, inst: Any) -> None:
         g = new_namespace(self._namespace)
         g["_INST"] = inst
