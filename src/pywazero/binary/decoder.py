@@ -955,6 +955,8 @@ class _Decoder:
         self.ncodes = 0
         self.func_index: Optional[int] = None
         self.names_parsed = False
+        # (decode_module's trusted: bodies are located, not read)
+        self.trusted = False
 
     # -- driver ------------------------------------------------------------------
     def decode(self) -> Module:
@@ -1259,8 +1261,9 @@ class _Decoder:
         pos = r.pos
         max_size = _limits.MAX_FUNCTION_SIZE
         # the tables the bodies write (the fast check takes no table instruction:
-        # only bodies of the full path below can)
+        # only bodies of the full path below can; trusted bodies are not read)
         written: set = set()
+        trusted = self.trusted
         for i in range(n):
             self.func_index = first + i
             # Body size.
@@ -1304,6 +1307,14 @@ class _Decoder:
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
             start = pos
+            if trusted and i < nfuncs:
+                f = codes[i]
+                f.locals = locals_
+                f._source = source
+                f._pos = start
+                f._size = -1
+                pos = body_end
+                continue
             # (a body of at most MAX_FUNCTION_SIZE bytes has at most as many
             # instructions: the validator's limit holds without counting them)
             if (fast is not None and i < nfuncs and self.validator.error is None
@@ -1335,7 +1346,7 @@ class _Decoder:
                     check(i, f, body, offsets)
         r.pos = pos
         self.func_index = None
-        m.tables_written = written
+        m.tables_written = None if trusted else written
 
     def _data(self, r: _Reader) -> None:
         datas = self.module.datas
@@ -1454,7 +1465,7 @@ def _parse_name_section(payload: bytes) -> Optional[NameSection]:
 # ---------------------------------------------------------------------------------
 def decode_module(data: Union[bytes, bytearray, memoryview],
                   features: CoreFeatures = CoreFeatures.V2, *, lazy: bool = True,
-                  validate: bool = False) -> Module:
+                  validate: bool = False, trusted: bool = False) -> Module:
     """Decode a module in the WebAssembly 2.0 binary format.
 
     Raises :class:`DecodeError` (and nothing else) for malformed input.
@@ -1466,6 +1477,13 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
     validated as by :func:`~pywazero.wasm.validation.validate_module` with the same
     ``features`` (same errors, a malformed module still raising DecodeError first),
     each body as soon as it is decoded, so no body is decoded twice.
+
+    ``trusted`` (lazy only, without ``validate``) is for bytes this pywazero decoded
+    and validated before, such as the module a serialized ``CompiledModule``
+    carries: function bodies are not even read until first use (each costs only
+    its size and local declarations here), and the module counts as validated
+    under ``features``.  A malformed body in such bytes would raise its
+    DecodeError on first use instead of now.
 
     ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`) selects the
     binary format: without ``REFERENCE_TYPES``, ``call_indirect``'s table index and
@@ -1498,7 +1516,9 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
 
         validator = StreamingValidator(features)
     try:
-        module = _Decoder(data, features, lazy, validator).decode()
+        decoder = _Decoder(data, features, lazy, validator)
+        decoder.trusted = trusted and lazy and validator is None
+        module = decoder.decode()
     except DecodeError:
         raise
     except (IndexError, KeyError, ValueError, OverflowError, TypeError, AttributeError,
@@ -1508,4 +1528,8 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
         raise DecodeError(f"malformed module ({type(e).__name__}: {e})") from e
     if validator is not None:
         validator.finish(module)
+    elif decoder.trusted:
+        # (validated before under these features: what validate_function assumes,
+        # as after validate_module)
+        module.__dict__["_features"] = features
     return module
