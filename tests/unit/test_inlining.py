@@ -315,3 +315,36 @@ def test_speculated_callee_that_is_not_a_leaf_is_called_directly(monkeypatch):
     assert guarded(source_of(cm, 1), 0) and "f0(" in source_of(cm, 1)
     assert [outcome(inst.exports["f"], *a) for a in ([5, 0], [5, 1], [5, 2])] == [
         10, ("trap", "uninitialized element"), ("trap", "undefined element")]
+
+
+def test_caller_too_nested_with_the_leaf_inside_keeps_the_call(monkeypatch):
+    # 16 loops around the call, 4 in the leaf: past Python's 20 nested blocks once
+    # inlined (codegen.MAX_PY_LOOPS), so the caller is translated with the call
+    def loops(n: int, inner: str) -> str:
+        for k in range(n):
+            inner = "(loop $l%d %s (br_if $l%d (i32.eqz (i32.const 1))))" % (k, inner, k)
+        return inner
+    leaf = ("(func $leaf (param i32) (result i32) (local $i i32) %s (local.get $i))"
+            % loops(4, "(local.set $i (i32.add (local.get $i) (local.get 0)))"))
+    wat = """(module %s
+      (func (export "f") (param i32) (result i32) (local $r i32)
+        %s (local.get $r)))""" % (leaf, loops(16, "(local.set $r (call $leaf (local.get 0)))"))
+    rt = runtimes(monkeypatch)
+    cm, inst = instance(rt, wat)
+    assert inst.exports["f"](5) == 5
+    cw = cm._engine_code()
+    assert cw.fallback_reasons == {} and cw.inline_failures == {}
+    assert "f0(" in source_of(cm, 1)
+
+
+def test_code_chunks_carry_inlined_code_only_to_engines_that_inline(monkeypatch):
+    rt = runtimes(monkeypatch)
+    cm, inst = instance(rt, LEAVES)
+    assert inst.exports["fresh3"](5) == 15
+    cw = cm._engine_code()
+    chunk = cw.export_codes()
+    other = runtimes(monkeypatch).compile(binary(LEAVES))._engine_code()
+    assert other.import_codes(chunk) == len(cw.translated()) > 0
+    plain = runtimes(monkeypatch, inline=False).compile(binary(LEAVES))._engine_code()
+    assert plain.code_key() != cw.code_key()
+    assert plain.import_codes(chunk) == 0

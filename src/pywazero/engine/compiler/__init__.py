@@ -263,11 +263,16 @@ class CompiledWasm(CompiledCode):
         """The generated Python source of defined function ``index`` (with the wasm
         instructions as comments when ``annotate``)."""
         self._check_size(index)
-        module = self._inlined(self.module, index)
-        src = codegen.generate(module, index, self.func_types, self.engine.shallow_depth,
-                               self.engine.back_edge_hook, annotate, self._fuel, self._intr,
-                               self.tail_funcs)[0]
-        return src
+        inlined = self._inlined(self.module, index)
+        for module in (inlined, self.module):
+            try:
+                return codegen.generate(module, index, self.func_types, self.engine.shallow_depth,
+                                        self.engine.back_edge_hook, annotate, self._fuel, self._intr,
+                                        self.tail_funcs)[0]
+            except codegen.TooComplex:
+                if module is self.module:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def tail_funcs(self, index: int) -> bool:
         """Whether defined function ``index`` has tail calls, so a tail entry (a body
@@ -325,12 +330,14 @@ class CompiledWasm(CompiledCode):
         ``<wasm:fidx>``; _FALLBACK (the reason recorded) if Python cannot run it."""
         try:
             self._check_size(index, module)
-            module = self._inlined(module, index)
-            src, consts, callees, tail = codegen.generate(
-                module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
-                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-                param_defaults=param_defaults)
-            code = compile(src, "<wasm:%d>" % fidx, "exec")
+            inlined = self._inlined(module, index)
+            try:
+                code, consts, callees, tail = self._generate(inlined, index, func_types, fidx, param_defaults)
+            except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError):
+                if inlined is module:
+                    raise
+                # (the inlined bodies' nesting may be what Python cannot take)
+                code, consts, callees, tail = self._generate(module, index, func_types, fidx, param_defaults)
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
             return _FALLBACK
@@ -344,6 +351,16 @@ class CompiledWasm(CompiledCode):
                 defaults = tuple(_LITERALS[v] for v in param_defaults) if param_defaults else None
                 return (c, consts, callees, _helpers_of(c), tail, _instance_names_of(c), defaults)
         raise AssertionError("no function in generated code")  # pragma: no cover
+
+    def _generate(self, module: Any, index: int, func_types: List[int], fidx: int,
+                  param_defaults: Any) -> Any:
+        """``(module code object, constants, callees, tail)`` of defined function
+        ``index`` of ``module`` (see _translate)."""
+        src, consts, callees, tail = codegen.generate(
+            module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+            fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
+            param_defaults=param_defaults)
+        return compile(src, "<wasm:%d>" % fidx, "exec"), consts, callees, tail
 
     def _inlined(self, module: Any, index: int) -> Any:
         """``module``, or a copy of it whose defined function ``index`` has its small
