@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
 from .config import ModuleConfig, RuntimeConfig
+from .engine.pause import collector_paused
 from .errors import CompileError, ExitError, LinkError
 from .wasm import types as T
 from .wasm.instance import WasmFunctionInstance
@@ -272,9 +273,10 @@ class Runtime:
         return compiled
 
     def _compile(self, source: Source) -> CompiledModule:
-        module = _decode(source, self.config.core_features, validate=True)
-        compiled = CompiledModule(module, self)
-        compiled._engine_code()  # the engine's per-module work happens here, once
+        with collector_paused():
+            module = _decode(source, self.config.core_features, validate=True)
+            compiled = CompiledModule(module, self)
+            compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled
 
     def _resolve(self, module: str, name: str) -> Any:
