@@ -184,6 +184,74 @@ class CompiledWasm(CompiledCode):
         # (the recursion limit is raised only while a deep call runs: see
         # CompilerEngine._exhausted and engine/stack.py)
 
+    # -- persistence (see persist.py) ----------------------------------------------------
+    def translated(self) -> List[int]:
+        """The defined functions translated so far (``codes[i]`` filled: generated
+        Python, or marked to run on the interpreter), in index order.
+
+        >>> import pywazero
+        >>> cm = pywazero.Runtime().compile('(module (func (export "f")))')
+        >>> cw = cm._engine_code()
+        >>> cw.translated(), (cw.compile_all(), cw.translated())[1]
+        ([], [0])
+        """
+        return [i for i, e in enumerate(self.codes) if e is not None]
+
+    def code_key(self) -> str:
+        """What this module's generated code depends on besides the module (Python,
+        pywazero, execution-limit settings): code exported here is imported only
+        where this is equal (see :mod:`.persist`)."""
+        from .persist import code_key
+
+        return code_key(self)
+
+    def export_codes(self, indices: Optional[Any] = None) -> bytes:
+        """The translated functions among ``indices`` (defined-function indices,
+        default all) as a self-checking *code chunk* for :meth:`import_codes`.
+        Untranslated functions are skipped, as are those whose code holds
+        process-specific objects (GC casts and allocations), which are translated
+        again where imported.  To add the functions translated since an earlier
+        export, pass ``set(cw.translated()) - exported_before``; chunks are
+        independent and may be imported in any order.
+
+        >>> import pywazero
+        >>> cw = pywazero.Runtime().compile('(module (func (export "f")))')._engine_code()
+        >>> cw.compile_all()
+        >>> cw2 = pywazero.Runtime().compile('(module (func (export "f")))')._engine_code()
+        >>> cw2.import_codes(cw.export_codes()), cw2.translated()
+        (1, [0])
+        """
+        from .persist import export_codes
+
+        return export_codes(self, indices)
+
+    def import_codes(self, data: Any) -> int:
+        """Fill untranslated functions from a chunk of :meth:`export_codes` made for
+        the same module; returns how many were filled.  A chunk made under another
+        :meth:`code_key` (another Python, pywazero or limits) is ignored (0); a
+        damaged or truncated one raises :class:`~pywazero.SerializationError` before
+        anything is unmarshalled.  The chunk must come from a trusted source: its
+        code objects run.  Functions already translated keep their code."""
+        from .persist import import_codes
+
+        return import_codes(self, data)
+
+    def adopt_codes(self, other: "CompiledWasm") -> int:
+        """Share the translated functions of ``other`` (same module, this process:
+        entries are immutable and hold no per-instance or per-engine object) when
+        their :meth:`code_key` matches; returns how many were taken."""
+        if len(other.codes) != len(self.codes) or other.code_key() != self.code_key():
+            return 0
+        codes = self.codes
+        n = 0
+        for i, e in enumerate(other.codes):
+            if e is not None and codes[i] is None:
+                codes[i] = e
+                if e is _FALLBACK and i in other.fallback_reasons:
+                    self.fallback_reasons[i] = other.fallback_reasons[i]
+                n += 1
+        return n
+
     # -- compilation ------------------------------------------------------------------
     def source(self, index: int, annotate: bool = False) -> str:
         """The generated Python source of defined function ``index`` (with the wasm
@@ -323,7 +391,7 @@ class CompiledWasm(CompiledCode):
     # far more than running them on the interpreter (QuickJS's first output: ~70%
     # translation).  So a function starts on the interpreter, with a call counter: past
     # tier_calls calls it is compiled (for its next call).  A loop of an interpreted
-    # call that runs tier_loop back-edges moves to compiled code at its header (see
+    # call that runs _loop_threshold back-edges moves to compiled code at its header (see
     # tier.py: the rest of the function from there is translated as a function of its
     # locals), and the function is compiled for its next call.
 
@@ -338,7 +406,8 @@ class CompiledWasm(CompiledCode):
             from ..interpreter.compile import compile_function
 
             try:
-                fc = compile_function(self.module, index, self.func_types, None, osr=_OsrHook(self, index))
+                fc = compile_function(self.module, index, self.func_types, None,
+                                      osr=_OsrHook(self, index, self._loop_threshold(index)))
             except Exception:  # noqa: BLE001 - compiled then, as without the tier
                 return None
             # (the body stays decoded, with its validator facts: a promotion
@@ -366,6 +435,16 @@ class CompiledWasm(CompiledCode):
         g[self.names[self.nimp + index]] = tiered
         fi.code = tiered
         return tiered
+
+    def _loop_threshold(self, index: int) -> int:
+        """The loop iterations (all loops of all its calls) after which an
+        interpreted call of defined function ``index`` moves to compiled code.  It
+        grows with the function's size: the translation costs in proportion to the
+        whole body, an iteration runs only its loop (Boolector's first output: at a
+        flat 200, loops running a few hundred times in two ~40k-instruction
+        functions cost ~1 s of translation)."""
+        e = self.engine
+        return max(e.tier_loop, int(len(self.module.funcs[index].body) * e.tier_loop_scale))
 
     def _promote(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Replace instance ``g``'s interpreted callable of ``index`` by the compiled
@@ -495,21 +574,22 @@ _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
 
 class _OsrHook:
     """The ``K_OSR`` hook of a function on the cheap tier (CompiledWasm._tiered):
-    counts its loops' iterations; at ``tier_loop`` runs the rest of the call as
+    counts its loops' iterations; at ``limit`` (CompiledWasm._loop_threshold) runs the rest of the call as
     compiled code from that loop's header and returns its results (and the function
     is compiled for its next call)."""
 
-    __slots__ = ("cw", "index", "count", "declined")
+    __slots__ = ("cw", "index", "count", "declined", "limit")
 
-    def __init__(self, cw: CompiledWasm, index: int) -> None:
+    def __init__(self, cw: CompiledWasm, index: int, limit: int) -> None:
         self.cw = cw
         self.index = index
         self.count = 0
         self.declined: Any = ()
+        self.limit = limit
 
     def __call__(self, L: List[Any], loop_at: int, fi: Any, depth: int) -> Optional[List[Any]]:
         self.count += 1
-        if self.count < self.cw.engine.tier_loop or loop_at in self.declined:
+        if self.count < self.limit or loop_at in self.declined:
             return None
         cw = self.cw
         index = self.index
@@ -899,6 +979,9 @@ class CompilerEngine(Engine):
     tier_min_size: Optional[int] = 16000
     tier_calls = 20
     tier_loop = 200
+    #: ... or, in a function of N instructions, after ``tier_loop_scale * N``
+    #: iterations when that is more (CompiledWasm._loop_threshold)
+    tier_loop_scale = 2.0
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
