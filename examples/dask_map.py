@@ -70,10 +70,10 @@ def main(argv=None):
         client, cluster = Client(args.scheduler), None
     else:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
     try:
-        client.wait_for_workers(1)
+        client.wait_for_workers(1 if cluster is None else args.workers)
         start = time.perf_counter()
         counts = dask_map(client, cm, ranges)
         elapsed = time.perf_counter() - start

@@ -107,7 +107,7 @@ def test_dask_local_cluster_two_workers_same_results_as_local():
     local = [cm.runtime.instantiate(cm).function("count_primes")(lo, hi) for lo, hi in RANGES]
     assert local == EXPECTED
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         client.wait_for_workers(2, timeout=120)
         pids = client.run(tasks.install)   # the counters, before the module arrives
