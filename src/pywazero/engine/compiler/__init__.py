@@ -144,12 +144,8 @@ class CompiledWasm(CompiledCode):
         # Generated code reads from its module only the types, the globals'
         # mutability, tags and address types (immutable globals' values, memories,
         # tables and segments are bound per instance): a snapshot has the same.
-        if isinstance(other, CompiledWasm) and other.engine is self.engine \
-                and len(other.codes) == len(self.codes):
-            self.codes = list(other.codes)
-            self.interp_codes = dict(other.interp_codes)
-            self.fallback_reasons = dict(other.fallback_reasons)
-            self._tail_funcs = dict(other._tail_funcs)
+        if isinstance(other, CompiledWasm):
+            self.adopt_codes(other)
 
     def bind(self, inst: Any) -> None:
         g = new_namespace(self._namespace)
