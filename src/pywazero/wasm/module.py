@@ -10,7 +10,7 @@ a constant expression is a list of them, ending with ``end`` (op 0x0B).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .types import FuncType, GlobalType, MemoryType, TableType
 
@@ -284,11 +284,11 @@ class Module:
     names: NameSection = field(default_factory=NameSection)
     # Set by the text parser: the $id of the module, if any.
     id: Optional[str] = None
-    # Set by the binary decoder when it has read every body: the indices of the
-    # tables some instruction writes (table.set/grow/fill, table.init/copy into
-    # them); None: not known.  (Engines use it to find tables whose contents never
-    # change.)
-    tables_written: Optional[Set[int]] = field(default=None, compare=False, repr=False)
+    # (Not a field: ``tables_written``, set by the binary decoder when it has read
+    # every body, is the set of tables some instruction writes -- table.set/grow/
+    # fill, table.init/copy into them -- a fact about the bodies, not content; read
+    # it with ``getattr(module, "tables_written", None)``, None meaning not known.
+    # Engines use it to find tables whose contents never change.)
 
     # -- index spaces (imports come first) ------------------------------------
     def imported(self, kind: int) -> List[Import]:
