@@ -57,6 +57,7 @@ from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
+from ..pause import collector_paused
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .rt import BASE_NAMESPACE, TailCall, new_namespace
@@ -193,6 +194,19 @@ class CompiledWasm(CompiledCode):
         """
         return [i for i, e in enumerate(self.codes) if e is not None]
 
+    def translate_used(self) -> int:
+        """Translate now every function that has run only on the cheap tier's
+        interpreter so far (called, not compiled yet), so that exporting afterwards
+        carries every function used here; returns how many were translated.  (Without
+        the tier every function called is translated already.)"""
+        calls, codes = self.calls, self.codes
+        n = 0
+        for i in range(len(calls)):
+            if calls[i] and codes[i] is None:
+                self.get_code(i)
+                n += 1
+        return n
+
     def code_key(self) -> str:
         """What this module's generated code depends on besides the module (Python,
         pywazero, execution-limit settings): code exported here is imported only
@@ -221,16 +235,18 @@ class CompiledWasm(CompiledCode):
 
         return export_codes(self, indices)
 
-    def import_codes(self, data: Any) -> int:
+    def import_codes(self, data: Any, verified: bool = False) -> int:
         """Fill untranslated functions from a chunk of :meth:`export_codes` made for
         the same module; returns how many were filled.  A chunk made under another
         :meth:`code_key` (another Python, pywazero or limits) is ignored (0); a
         damaged or truncated one raises :class:`~pywazero.SerializationError` before
-        anything is unmarshalled.  The chunk must come from a trusted source: its
-        code objects run.  Functions already translated keep their code."""
+        anything is unmarshalled (``verified``: the caller checked a digest over
+        the chunk already, e.g. inside a serialized module).  The chunk must come
+        from a trusted source: its code objects run.  Functions already translated
+        keep their code."""
         from .persist import import_codes
 
-        return import_codes(self, data)
+        return import_codes(self, data, verified)
 
     def adopt_codes(self, other: "CompiledWasm") -> int:
         """Share the translated functions of ``other`` (same module, this process:
@@ -314,11 +330,12 @@ class CompiledWasm(CompiledCode):
         ``<wasm:fidx>``; _FALLBACK (the reason recorded) if Python cannot run it."""
         try:
             self._check_size(index, module)
-            src, consts, callees, tail = codegen.generate(
-                module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
-                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-                param_defaults=param_defaults)
-            code = compile(src, "<wasm:%d>" % fidx, "exec")
+            with collector_paused():
+                src, consts, callees, tail = codegen.generate(
+                    module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+                    fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
+                    param_defaults=param_defaults)
+                code = compile(src, "<wasm:%d>" % fidx, "exec")
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
             return _FALLBACK
@@ -402,8 +419,9 @@ class CompiledWasm(CompiledCode):
             from ..interpreter.compile import compile_function
 
             try:
-                fc = compile_function(self.module, index, self.func_types, None,
-                                      osr=_OsrHook(self, index, self._loop_threshold(index)))
+                with collector_paused():
+                    fc = compile_function(self.module, index, self.func_types, None,
+                                          osr=_OsrHook(self, index, self._loop_threshold(index)))
             except Exception:  # noqa: BLE001 - compiled then, as without the tier
                 return None
             # (the body stays decoded, with its validator facts: a promotion
@@ -464,7 +482,8 @@ class CompiledWasm(CompiledCode):
             return entry
         entry = _FALLBACK
         try:
-            entry = self._osr_translate(index, loop_at)
+            with collector_paused():
+                entry = self._osr_translate(index, loop_at)
         except Exception as e:  # noqa: BLE001 - the loop goes on interpreted
             self.fallback_reasons[-1 - index] = "on-stack replacement: %s: %s" % (type(e).__name__, e)
         finally:
