@@ -1011,6 +1011,40 @@ class Module:
     def closed(self) -> bool:
         return self._inst.closed
 
+    def snapshot(self, *, remove_exports: Sequence[str] = ()) -> Any:
+        """A new :class:`~pywazero.CompiledModule` whose instances start with this
+        instance's memories, globals and tables as they are now (what Wizer does):
+        run an expensive initialisation once, snapshot, and instantiate the
+        snapshot as often as needed without running it again.
+
+        The snapshot has no start function (it has run); ``remove_exports`` names
+        exports to leave out (e.g. the initialisation function, so it cannot run
+        twice, or a command's ``_start``: ``Runtime.instantiate`` calls
+        ``ModuleConfig.start_functions``, ``("_start",)`` by default).  Imports stay
+        as they are and are resolved afresh by each instantiation; WASI state
+        (descriptors, arguments, environment) is not captured: each new instance
+        gets its own from its ``ModuleConfig``.  The snapshot can be instantiated,
+        pickled and serialized like any compiled module of the runtime.
+
+        Raises ValueError, with the reason, for what cannot be captured: a module
+        that is closed or whose wasm is running (called from a host function), an
+        imported memory, table or mutable global (their state belongs to another
+        module), a table or global holding a host function, another instance's
+        function, an externref, a GC struct or array or an exnref.
+
+        >>> import pywazero
+        >>> rt = pywazero.Runtime()
+        >>> m = rt.instantiate('''(module (global $n (export "n") (mut i32) (i32.const 0))
+        ...   (func (export "init") (global.set $n (i32.const 42))))''')
+        >>> m.function("init")()
+        >>> snap = m.snapshot(remove_exports=["init"])
+        >>> rt.instantiate(snap).global_("n").value
+        42
+        """
+        from .snapshot import snapshot
+
+        return snapshot(self, remove_exports)
+
     def close(self) -> None:
         if self._inst.closed:
             return

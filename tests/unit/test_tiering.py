@@ -24,6 +24,7 @@ def tiered(monkeypatch):
     monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     monkeypatch.setattr(CompilerEngine, "tier_calls", 2)
     monkeypatch.setattr(CompilerEngine, "tier_loop", 3)
+    monkeypatch.setattr(CompilerEngine, "tier_loop_scale", 0)
     return wz.Runtime(wz.RuntimeConfig(engine="compiler"))
 
 
@@ -291,3 +292,31 @@ def test_call_stack_exhaustion_as_without_the_tier(monkeypatch):
     with pytest.raises(wz.Trap) as e:
         m.function("f0")(500)
     assert e.value.reason == "call stack exhausted"
+
+
+COUNT = """(module
+  (func (export "count") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (i32.mul (local.get $i) (i32.const 3))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $acc))
+)"""
+
+
+def test_loop_threshold_grows_with_the_function(tiered, monkeypatch):
+    """With ``tier_loop_scale`` a function's loops stay interpreted for as many
+    iterations as the scale times its instruction count (at least ``tier_loop``)."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 100)
+    monkeypatch.setattr(CompilerEngine, "tier_loop_scale", 2.0)
+    cm = tiered.compile(COUNT)
+    size = len(cm._engine_code().module.funcs[0].body)
+    assert size > 3   # (so the scaled threshold is the one that counts)
+    count = tiered.instantiate(cm).function("count")
+    below = 2 * size - 1
+    assert count(below) == sum(3 * i for i in range(below)) & 0xFFFFFFFF
+    assert osr_made(cm) == 0
+    # the counter runs over calls: one more iteration reaches the threshold
+    assert count(2) == 3
+    assert osr_made(cm) == 1

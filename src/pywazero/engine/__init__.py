@@ -56,6 +56,13 @@ class CompiledCode:
     def close(self) -> None:
         pass
 
+    def adopt(self, other: "CompiledCode") -> None:
+        """Take over what ``other`` (code of the same engine) has translated so far,
+        for a module whose functions are ``other``'s: the same bodies, types,
+        globals' mutability and address types, while segments, initial values and
+        sizes may differ (a snapshot, see ``pywazero.api.Module.snapshot``).  By
+        default nothing is taken: functions are translated again when first called."""
+
 
 class Engine:
     name = ""

@@ -140,6 +140,17 @@ class CompiledWasm(CompiledCode):
         self.interp_codes = {}
         self.osr_codes = {}
 
+    def adopt(self, other: CompiledCode) -> None:
+        # Generated code reads from its module only the types, the globals'
+        # mutability, tags and address types (immutable globals' values, memories,
+        # tables and segments are bound per instance): a snapshot has the same.
+        if isinstance(other, CompiledWasm) and other.engine is self.engine \
+                and len(other.codes) == len(self.codes):
+            self.codes = list(other.codes)
+            self.interp_codes = dict(other.interp_codes)
+            self.fallback_reasons = dict(other.fallback_reasons)
+            self._tail_funcs = dict(other._tail_funcs)
+
     def bind(self, inst: Any) -> None:
         g = new_namespace(self._namespace)
         g["_INST"] = inst
@@ -322,7 +333,7 @@ class CompiledWasm(CompiledCode):
     # far more than running them on the interpreter (QuickJS's first output: ~70%
     # translation).  So a function starts on the interpreter, with a call counter: past
     # tier_calls calls it is compiled (for its next call).  A loop of an interpreted
-    # call that runs tier_loop back-edges moves to compiled code at its header (see
+    # call that runs _loop_threshold back-edges moves to compiled code at its header (see
     # tier.py: the rest of the function from there is translated as a function of its
     # locals), and the function is compiled for its next call.
 
@@ -337,7 +348,8 @@ class CompiledWasm(CompiledCode):
             from ..interpreter.compile import compile_function
 
             try:
-                fc = compile_function(self.module, index, self.func_types, None, osr=_OsrHook(self, index))
+                fc = compile_function(self.module, index, self.func_types, None,
+                                      osr=_OsrHook(self, index, self._loop_threshold(index)))
             except Exception:  # noqa: BLE001 - compiled then, as without the tier
                 return None
             # (the body stays decoded, with its validator facts: a promotion
@@ -365,6 +377,16 @@ class CompiledWasm(CompiledCode):
         g[self.names[self.nimp + index]] = tiered
         fi.code = tiered
         return tiered
+
+    def _loop_threshold(self, index: int) -> int:
+        """The loop iterations (all loops of all its calls) after which an
+        interpreted call of defined function ``index`` moves to compiled code.  It
+        grows with the function's size: the translation costs in proportion to the
+        whole body, an iteration runs only its loop (Boolector's first output: at a
+        flat 200, loops running a few hundred times in two ~40k-instruction
+        functions cost ~1 s of translation)."""
+        e = self.engine
+        return max(e.tier_loop, int(len(self.module.funcs[index].body) * e.tier_loop_scale))
 
     def _promote(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Replace instance ``g``'s interpreted callable of ``index`` by the compiled
@@ -494,21 +516,22 @@ _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
 
 class _OsrHook:
     """The ``K_OSR`` hook of a function on the cheap tier (CompiledWasm._tiered):
-    counts its loops' iterations; at ``tier_loop`` runs the rest of the call as
+    counts its loops' iterations; at ``limit`` (CompiledWasm._loop_threshold) runs the rest of the call as
     compiled code from that loop's header and returns its results (and the function
     is compiled for its next call)."""
 
-    __slots__ = ("cw", "index", "count", "declined")
+    __slots__ = ("cw", "index", "count", "declined", "limit")
 
-    def __init__(self, cw: CompiledWasm, index: int) -> None:
+    def __init__(self, cw: CompiledWasm, index: int, limit: int) -> None:
         self.cw = cw
         self.index = index
         self.count = 0
         self.declined: Any = ()
+        self.limit = limit
 
     def __call__(self, L: List[Any], loop_at: int, fi: Any, depth: int) -> Optional[List[Any]]:
         self.count += 1
-        if self.count < self.cw.engine.tier_loop or loop_at in self.declined:
+        if self.count < self.limit or loop_at in self.declined:
             return None
         cw = self.cw
         index = self.index
@@ -898,6 +921,9 @@ class CompilerEngine(Engine):
     tier_min_size: Optional[int] = 16000
     tier_calls = 20
     tier_loop = 200
+    #: ... or, in a function of N instructions, after ``tier_loop_scale * N``
+    #: iterations when that is more (CompiledWasm._loop_threshold)
+    tier_loop_scale = 2.0
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)

@@ -52,6 +52,13 @@ class InterpretedModule(CompiledCode):
             self.codes[index] = code
         return code
 
+    def adopt(self, other: CompiledCode) -> None:
+        # (a function's translation reads only its body and the module's types,
+        # mutability and address types: the same in a snapshot)
+        if isinstance(other, InterpretedModule) and len(other.codes) == len(self.codes) \
+                and other.limits is self.limits:
+            self.codes = list(other.codes)
+
     def translate_all(self) -> None:
         for i in range(len(self.codes)):
             self.translate(i)
