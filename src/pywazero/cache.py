@@ -66,38 +66,17 @@ def _check_private(path: str, st: os.stat_result, what: str) -> None:
                          f"runs, so it must be private (chmod 700)")
 
 
-_fingerprint: Optional[bytes] = None
-
-
 def build_fingerprint() -> bytes:
     """What makes this process's generated code what it is, besides the module and
-    the runtime's settings: pywazero's version and the hash of its own source files
-    (a development tree changes code without changing the version), the Python
-    implementation, version and bytecode magic (code objects are marshalled), and
-    the byte order (it chooses how memory is read).  Computed once per process."""
-    global _fingerprint
-    if _fingerprint is None:
-        import hashlib
-        import importlib.util
+    the runtime's settings: pywazero's version and the digest of its own source
+    files (a development tree changes code without changing the version), the
+    Python implementation, version and bytecode magic (code objects are
+    marshalled), and the byte order (it chooses how memory is read)."""
+    from . import __version__
+    from .engine.compiler.persist import python_tag, source_fingerprint
 
-        from . import __version__
-
-        h = hashlib.sha256()
-        root = os.path.dirname(os.path.abspath(__file__))
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    path = os.path.join(dirpath, name)
-                    h.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0")
-                    with open(path, "rb") as f:
-                        h.update(f.read())
-                    h.update(b"\0")
-        impl = sys.implementation
-        parts = [__version__, impl.name, repr(tuple(impl.version)), sys.version,
-                 importlib.util.MAGIC_NUMBER.hex(), sys.byteorder, h.hexdigest()]
-        _fingerprint = "\n".join(parts).encode("utf-8", "surrogateescape")
-    return _fingerprint
+    return "|".join([__version__, python_tag(), sys.version, sys.byteorder,
+                     source_fingerprint()]).encode("utf-8", "surrogateescape")
 
 
 class CompilationCache:
@@ -337,28 +316,24 @@ def _load(runtime: Any, payload: bytes) -> Any:
 
 def _translated(compiled: Any) -> int:
     """How many functions the engine has translated for ``compiled`` (what an entry
-    gains by being written again)."""
-    code = compiled._code
-    codes = getattr(code, "codes", None)
-    if not isinstance(codes, list):
-        return 0
-    return len(codes) - codes.count(None)
+    gains by being written again; the interpreter's code is not stored)."""
+    translated = getattr(compiled._code, "translated", None)
+    return 0 if translated is None else len(translated())
 
 
 def _merge(compiled: Any, payload: bytes) -> None:
     """Add to ``compiled`` the translated functions of ``payload`` (an entry written
     by another process) that it lacks, so the entry written next is a superset."""
+    from .serialize import read_header
+
     try:
-        other = compiled._runtime.deserialize(payload)
+        header, _, code = read_header(payload)
+        importer = getattr(compiled._code, "import_codes", None)
+        if (importer is not None and len(code) and header["engine"] == compiled._runtime.engine
+                and header.get("funcs") == len(compiled.module.funcs)):
+            importer(code)
     except Exception:  # noqa: BLE001 - unusable: ours replaces it
-        return
-    mine, theirs = compiled._code, other._code
-    a, b = getattr(mine, "codes", None), getattr(theirs, "codes", None)
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, entry in enumerate(b):
-            if a[i] is None and entry is not None:
-                a[i] = entry
-    other.close()
+        pass
 
 
 def _unwrap(blob: bytes) -> Optional[bytes]:

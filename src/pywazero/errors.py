@@ -17,6 +17,7 @@ __all__ = [
     "Trap",
     "ExitError",
     "WasmException",
+    "SerializationError",
 ]
 
 
@@ -253,3 +254,18 @@ class WasmException(WasmError):
 
     def __reduce__(self) -> Any:   # pragma: no cover - not picklable meaningfully
         return (Exception, (str(self),))
+
+
+class SerializationError(WasmError, ValueError):
+    """Serialized code (``Runtime.deserialize``, an unpickled ``CompiledModule``,
+    ``CompiledWasm.import_codes``) cannot be used: it is not pywazero's format, it is
+    corrupt or truncated (its checksum does not match), or it was made by another
+    pywazero or Python version or implementation.  ``reason`` says which.
+
+    >>> str(SerializationError("corrupt"))
+    'corrupt'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

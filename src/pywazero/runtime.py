@@ -1,6 +1,7 @@
 """The entry point: :class:`Runtime` compiles modules into :class:`CompiledModule`."""
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
@@ -96,6 +97,56 @@ class CompiledModule:
         self._runtime = runtime
         self._code: Any = None
         self._plan: Any = None
+        # the module's binary, when known (compiled from bytes, or deserialized):
+        # what serialize() carries
+        self._wasm: Optional[bytes] = None
+
+    @property
+    def runtime(self) -> "Runtime":
+        """The runtime this module belongs to (``runtime.instantiate(self)``); for a
+        module from ``pickle.loads``, the process's ``Runtime.default(config)``."""
+        return self._runtime
+
+    def _wasm_bytes(self) -> bytes:
+        """The module's binary: the bytes it was compiled from, else (text) its
+        encoding, made once."""
+        wasm = self._wasm
+        if wasm is None:
+            from .binary.encoder import encode_module
+
+            wasm = self._wasm = encode_module(self.module)
+        return wasm
+
+    def serialize(self) -> bytes:
+        """This module as bytes for :meth:`Runtime.deserialize`, with the engine's
+        code for every function translated so far (so another process loads it
+        without decoding, validating or translating those again).
+
+        The bytes hold a header (format, pywazero and Python version, core features,
+        engine), the module's binary, the compiled code and a checksum; they load
+        only under the same pywazero and Python (implementation and bytecode
+        version).  They contain code objects that run when called: treat them like
+        a program (see docs/SECURITY.md).  Raises ValueError when closed.
+
+        >>> import pywazero
+        >>> rt = pywazero.Runtime()
+        >>> blob = rt.compile('(module (func (export "f") (result i32) i32.const 7))').serialize()
+        >>> rt.instantiate(rt.deserialize(blob)).function("f")()
+        7
+        """
+        from .serialize import dumps
+
+        return dumps(self)
+
+    def __reduce__(self) -> Any:
+        # pickle: the serialized form plus the runtime's configuration; loaded by
+        # the receiving process's Runtime.default(config)
+        from dataclasses import fields
+
+        cfg = self._runtime.config
+        state = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+        state["core_features"] = int(state["core_features"])
+        return (_unpickle, (self.serialize(), state))
 
     def _engine_code(self) -> Any:
         """The engine's per-module code, compiled on first use and then reused by
@@ -192,6 +243,20 @@ class CompiledModule:
         self.close()
 
 
+def _unpickle(blob: bytes, config_state: Dict[str, Any]) -> CompiledModule:
+    """``pickle.loads`` of a CompiledModule: onto the process's default runtime for
+    the pickled configuration."""
+    from .wasm.features import CoreFeatures
+
+    state = dict(config_state)
+    state["core_features"] = CoreFeatures(state["core_features"])
+    return Runtime.default(RuntimeConfig(**state)).deserialize(blob)
+
+
+_DEFAULTS: Dict[RuntimeConfig, "Runtime"] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
 class Runtime:
     """Compiles and instantiates WebAssembly modules.
 
@@ -268,13 +333,16 @@ class Runtime:
             compiled = None
         if compiled is None:
             raise CompileError("module too large: the host ran out of memory compiling it")
+        self._check_memory_limits(compiled)
+        return compiled
+
+    def _check_memory_limits(self, compiled: CompiledModule) -> None:
         limit = self.config.memory_limit_pages
         for mt in compiled.module.mem_types():
             if mt.limits.min > limit:
                 raise CompileError(
                     f"memory minimum of {mt.limits.min} pages exceeds the runtime's limit of {limit} pages"
                 )
-        return compiled
 
     def _compile(self, source: Source) -> CompiledModule:
         cache = self.config.cache
@@ -285,10 +353,91 @@ class Runtime:
         return self._compile_fresh(source)
 
     def _compile_fresh(self, source: Source) -> CompiledModule:
+        if isinstance(source, (bytearray, memoryview)):
+            source = bytes(source)   # (one copy, kept: the decoder's and serialize's)
         module = _decode(source, self.config.core_features, validate=True)
         compiled = CompiledModule(module, self)
+        if isinstance(source, bytes) and source.startswith(_WASM_MAGIC):
+            compiled._wasm = source
         compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled
+
+    def deserialize(self, data: Union[bytes, bytearray, memoryview]) -> CompiledModule:
+        """The :class:`CompiledModule` serialized in ``data`` (by
+        :meth:`CompiledModule.serialize`), belonging to this runtime.
+
+        Functions translated before serializing are not translated again.  Raises
+        :class:`~pywazero.SerializationError` (a ValueError) for bytes that are not a
+        serialized module, are truncated or damaged (checked before anything is
+        decoded), or were made by another pywazero version or another Python
+        (implementation or bytecode version): those are refused, not recompiled;
+        compile the ``.wasm`` again.  Defined cases that still load: a runtime with
+        other core features validates the carried module under its own (as
+        :meth:`compile`, with its errors); code of another engine, or made under
+        other fuel/interruption/call-depth settings, is ignored and functions are
+        translated again on first call.
+
+        Only deserialize bytes you trust: they hold code objects that run.
+
+        >>> rt = Runtime(RuntimeConfig(engine="interpreter"))
+        >>> blob = Runtime().compile('(module (func (export "f") (result i32) i32.const 7))').serialize()
+        >>> rt.instantiate(rt.deserialize(blob)).function("f")()
+        7
+        """
+        self._check_open()
+        from .serialize import loads
+
+        return loads(self, data)
+
+    def adopt(self, compiled: CompiledModule) -> CompiledModule:
+        """``compiled`` (from any runtime of this process) as a module of this
+        runtime: itself if it is one already, else a new CompiledModule sharing the
+        decoded module and, where the engine and its code settings match, the code
+        translated so far.  The way to instantiate a module unpickled onto
+        ``Runtime.default`` in a runtime of one's own.
+
+        >>> rt1, rt2 = Runtime(), Runtime()
+        >>> cm = rt1.compile('(module (func (export "f") (result i32) i32.const 7))')
+        >>> rt2.instantiate(rt2.adopt(cm)).function("f")()
+        7
+        """
+        self._check_open()
+        if not isinstance(compiled, CompiledModule):
+            raise TypeError("adopt() takes a CompiledModule")
+        if compiled._runtime is self:
+            return compiled
+        module = compiled.module   # (ValueError when closed)
+        if int(compiled._runtime.config.core_features) != int(self.config.core_features):
+            cm = self.compile(compiled._wasm_bytes())
+        else:
+            cm = CompiledModule(module, self)
+            cm._wasm = compiled._wasm
+            self._check_memory_limits(cm)
+        src, dst = compiled._code, cm._engine_code()
+        if src is not None and compiled._runtime.engine == self.engine and hasattr(dst, "adopt_codes"):
+            dst.adopt_codes(src)
+        return cm
+
+    @classmethod
+    def default(cls, config: Optional[RuntimeConfig] = None) -> "Runtime":
+        """The process's shared runtime for ``config`` (default: ``RuntimeConfig()``),
+        created on first use (again if it was closed).  Unpickled compiled modules
+        belong to it: register their imports there, e.g.
+        ``pywazero.wasi.instantiate(cm.runtime)``; host modules registered on the
+        pickling side are not carried.
+
+        >>> Runtime.default() is Runtime.default(RuntimeConfig())
+        True
+        """
+        if config is None:
+            config = RuntimeConfig()
+        if not isinstance(config, RuntimeConfig):
+            raise TypeError("config must be a RuntimeConfig")
+        with _DEFAULTS_LOCK:
+            rt = _DEFAULTS.get(config)
+            if rt is None or rt._closed:
+                rt = _DEFAULTS[config] = cls(config)
+            return rt
 
     def _resolve(self, module: str, name: str) -> Any:
         inst = self._modules.get(module)
@@ -318,7 +467,8 @@ class Runtime:
             compiled = self.compile(compiled)
             owned = True
         elif compiled._runtime is not self:
-            raise ValueError("compiled module belongs to another runtime")
+            raise ValueError("compiled module belongs to another runtime "
+                             "(runtime.adopt(compiled) makes it one of this runtime)")
         try:
             name = config.name
             if name is not None and name in self._modules:

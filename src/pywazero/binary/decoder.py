@@ -940,6 +940,8 @@ class _Decoder:
         self.ncodes = 0
         self.func_index: Optional[int] = None
         self.names_parsed = False
+        # (decode_module's trusted: bodies are located, not read)
+        self.trusted = False
 
     # -- driver ------------------------------------------------------------------
     def decode(self) -> Module:
@@ -1243,6 +1245,7 @@ class _Decoder:
         self.ncodes = n
         pos = r.pos
         max_size = _limits.MAX_FUNCTION_SIZE
+        trusted = self.trusted
         for i in range(n):
             self.func_index = first + i
             # Body size.
@@ -1286,6 +1289,14 @@ class _Decoder:
                 if nlocals >= 0x1_0000_0000:
                     raise _Err("too many locals", body_start)
             start = pos
+            if trusted and i < nfuncs:
+                f = codes[i]
+                f.locals = locals_
+                f._source = source
+                f._pos = start
+                f._size = -1
+                pos = body_end
+                continue
             # (a body of at most MAX_FUNCTION_SIZE bytes has at most as many
             # instructions: the validator's limit holds without counting them)
             if (fast is not None and i < nfuncs and self.validator.error is None
@@ -1433,7 +1444,7 @@ def _parse_name_section(payload: bytes) -> Optional[NameSection]:
 # ---------------------------------------------------------------------------------
 def decode_module(data: Union[bytes, bytearray, memoryview],
                   features: CoreFeatures = CoreFeatures.V2, *, lazy: bool = True,
-                  validate: bool = False) -> Module:
+                  validate: bool = False, trusted: bool = False) -> Module:
     """Decode a module in the WebAssembly 2.0 binary format.
 
     Raises :class:`DecodeError` (and nothing else) for malformed input.
@@ -1445,6 +1456,13 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
     validated as by :func:`~pywazero.wasm.validation.validate_module` with the same
     ``features`` (same errors, a malformed module still raising DecodeError first),
     each body as soon as it is decoded, so no body is decoded twice.
+
+    ``trusted`` (lazy only, without ``validate``) is for bytes this pywazero decoded
+    and validated before, such as the module a serialized ``CompiledModule``
+    carries: function bodies are not even read until first use (each costs only
+    its size and local declarations here), and the module counts as validated
+    under ``features``.  A malformed body in such bytes would raise its
+    DecodeError on first use instead of now.
 
     ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`) selects the
     binary format: without ``REFERENCE_TYPES``, ``call_indirect``'s table index and
@@ -1477,7 +1495,9 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
 
         validator = StreamingValidator(features)
     try:
-        module = _Decoder(data, features, lazy, validator).decode()
+        decoder = _Decoder(data, features, lazy, validator)
+        decoder.trusted = trusted and lazy and validator is None
+        module = decoder.decode()
     except DecodeError:
         raise
     except (IndexError, KeyError, ValueError, OverflowError, TypeError, AttributeError,
@@ -1487,4 +1507,8 @@ def decode_module(data: Union[bytes, bytearray, memoryview],
         raise DecodeError(f"malformed module ({type(e).__name__}: {e})") from e
     if validator is not None:
         validator.finish(module)
+    elif decoder.trusted:
+        # (validated before under these features: what validate_function assumes,
+        # as after validate_module)
+        module.__dict__["_features"] = features
     return module

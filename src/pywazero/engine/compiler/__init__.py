@@ -184,6 +184,74 @@ class CompiledWasm(CompiledCode):
         # (the recursion limit is raised only while a deep call runs: see
         # CompilerEngine._exhausted and engine/stack.py)
 
+    # -- persistence (see persist.py) ----------------------------------------------------
+    def translated(self) -> List[int]:
+        """The defined functions translated so far (``codes[i]`` filled: generated
+        Python, or marked to run on the interpreter), in index order.
+
+        >>> import pywazero
+        >>> cm = pywazero.Runtime().compile('(module (func (export "f")))')
+        >>> cw = cm._engine_code()
+        >>> cw.translated(), (cw.compile_all(), cw.translated())[1]
+        ([], [0])
+        """
+        return [i for i, e in enumerate(self.codes) if e is not None]
+
+    def code_key(self) -> str:
+        """What this module's generated code depends on besides the module (Python,
+        pywazero, execution-limit settings): code exported here is imported only
+        where this is equal (see :mod:`.persist`)."""
+        from .persist import code_key
+
+        return code_key(self)
+
+    def export_codes(self, indices: Optional[Any] = None) -> bytes:
+        """The translated functions among ``indices`` (defined-function indices,
+        default all) as a self-checking *code chunk* for :meth:`import_codes`.
+        Untranslated functions are skipped, as are those whose code holds
+        process-specific objects (GC casts and allocations), which are translated
+        again where imported.  To add the functions translated since an earlier
+        export, pass ``set(cw.translated()) - exported_before``; chunks are
+        independent and may be imported in any order.
+
+        >>> import pywazero
+        >>> cw = pywazero.Runtime().compile('(module (func (export "f")))')._engine_code()
+        >>> cw.compile_all()
+        >>> cw2 = pywazero.Runtime().compile('(module (func (export "f")))')._engine_code()
+        >>> cw2.import_codes(cw.export_codes()), cw2.translated()
+        (1, [0])
+        """
+        from .persist import export_codes
+
+        return export_codes(self, indices)
+
+    def import_codes(self, data: Any) -> int:
+        """Fill untranslated functions from a chunk of :meth:`export_codes` made for
+        the same module; returns how many were filled.  A chunk made under another
+        :meth:`code_key` (another Python, pywazero or limits) is ignored (0); a
+        damaged or truncated one raises :class:`~pywazero.SerializationError` before
+        anything is unmarshalled.  The chunk must come from a trusted source: its
+        code objects run.  Functions already translated keep their code."""
+        from .persist import import_codes
+
+        return import_codes(self, data)
+
+    def adopt_codes(self, other: "CompiledWasm") -> int:
+        """Share the translated functions of ``other`` (same module, this process:
+        entries are immutable and hold no per-instance or per-engine object) when
+        their :meth:`code_key` matches; returns how many were taken."""
+        if len(other.codes) != len(self.codes) or other.code_key() != self.code_key():
+            return 0
+        codes = self.codes
+        n = 0
+        for i, e in enumerate(other.codes):
+            if e is not None and codes[i] is None:
+                codes[i] = e
+                if e is _FALLBACK and i in other.fallback_reasons:
+                    self.fallback_reasons[i] = other.fallback_reasons[i]
+                n += 1
+        return n
+
     # -- compilation ------------------------------------------------------------------
     def source(self, index: int, annotate: bool = False) -> str:
         """The generated Python source of defined function ``index`` (with the wasm
