@@ -9,7 +9,8 @@ processes, on the compiler engine:
   compile/translate part is the compile plus the time spent translating functions
   during the run (the compiler's code generation and ``compile()``, and the cheap
   tier's interpreter translation), measured by wrapping those two functions.
-  The process then serializes the module (timed too) into a temporary file.
+  The process then serializes the module (timed too) into a temporary file
+  (with ``--translate-used``: ``serialize(translate_used=True)``).
 * **warm**: ``Runtime.deserialize`` of that file then the same run; its
   compile/translate part is the deserialize plus whatever the run still
   translates.
@@ -79,13 +80,13 @@ except pywazero.ExitError:
     pass
 run = time.process_time() - t1
 res = {"load": load, "translate": spent[0], "translations": spent[1], "run": run,
-       "translated": len(cm._engine_code().translated()),
        "stdout": b"".join(out).decode("utf-8", "replace")}
 if mode == "cold":
     t2 = time.process_time()
-    blob = cm.serialize()
+    blob = cm.serialize(translate_used=spec["used"])
     res["serialize"] = time.process_time() - t2
     res["blob"] = len(blob)
+    res["translated"] = len(cm._engine_code().translated())
     open(blob_path, "wb").write(blob)
 print(json.dumps(res))
 '''
@@ -104,6 +105,8 @@ def main() -> int:
     ap.add_argument("--only", default="quickjs,python")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cache-dir")
+    ap.add_argument("--translate-used", action="store_true",
+                    help="serialize(translate_used=True): also carry the functions run interpreted")
     args = ap.parse_args()
     cache = cache_dir(args.cache_dir)
     print("%-10s %9s %9s %9s %9s %8s %9s %9s %7s" % (
@@ -112,7 +115,7 @@ def main() -> int:
         if mod.name not in args.only.split(","):
             continue
         wasm = fetch(mod, cache)
-        spec = {"name": mod.name, "args": mod.args, "stdin": mod.stdin.hex()}
+        spec = {"name": mod.name, "args": mod.args, "stdin": mod.stdin.hex(), "used": args.translate_used}
         colds, warms = [], []
         with tempfile.TemporaryDirectory() as tmp:
             blob = Path(tmp) / "m.pwz"

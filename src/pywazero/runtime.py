@@ -100,6 +100,8 @@ class CompiledModule:
         # the module's binary, when known (compiled from bytes, or deserialized):
         # what serialize() carries
         self._wasm: Optional[bytes] = None
+        # (the last serialize(): (translated function count, bytes))
+        self._serialized: Any = None
 
     @property
     def runtime(self) -> "Runtime":
@@ -117,10 +119,13 @@ class CompiledModule:
             wasm = self._wasm = encode_module(self.module)
         return wasm
 
-    def serialize(self) -> bytes:
+    def serialize(self, *, translate_used: bool = False) -> bytes:
         """This module as bytes for :meth:`Runtime.deserialize`, with the engine's
         code for every function translated so far (so another process loads it
-        without decoding, validating or translating those again).
+        without decoding, validating or translating those again).  With
+        ``translate_used``, functions that have run only on the compiler's cheap
+        tier (interpreted: called a few times) are translated first, so the loading
+        side translates nothing it ran here (it costs their translation now).
 
         The bytes hold a header (format, pywazero and Python version, core features,
         engine), the module's binary, the compiled code and a checksum; they load
@@ -136,7 +141,7 @@ class CompiledModule:
         """
         from .serialize import dumps
 
-        return dumps(self)
+        return dumps(self, translate_used)
 
     def __reduce__(self) -> Any:
         # pickle: the serialized form plus the runtime's configuration; loaded by
@@ -235,6 +240,8 @@ class CompiledModule:
             self._code = None
         self._plan = None
         self._module = None
+        self._wasm = None
+        self._serialized = None
 
     def __enter__(self) -> "CompiledModule":
         return self
@@ -248,9 +255,18 @@ def _unpickle(blob: bytes, config_state: Dict[str, Any]) -> CompiledModule:
     the pickled configuration."""
     from .wasm.features import CoreFeatures
 
-    state = dict(config_state)
-    state["core_features"] = CoreFeatures(state["core_features"])
-    return Runtime.default(RuntimeConfig(**state)).deserialize(blob)
+    try:
+        state = dict(config_state)
+        state["core_features"] = CoreFeatures(state["core_features"])
+        config = RuntimeConfig(**state)
+    except (TypeError, ValueError, KeyError) as e:
+        # (most likely pickled by another pywazero: say so if the blob tells)
+        from .errors import SerializationError
+        from .serialize import read_header
+
+        read_header(blob)
+        raise SerializationError(f"pickled runtime configuration not usable here: {e}") from None
+    return Runtime.default(config).deserialize(blob)
 
 
 _DEFAULTS: Dict[RuntimeConfig, "Runtime"] = {}

@@ -48,15 +48,24 @@ _DIGEST = 32
 _MAX_HEADER = 1 << 16
 
 
-def dumps(cm: Any) -> bytes:
-    """The serialized form of compiled module ``cm`` (see the module docstring)."""
+def dumps(cm: Any, translate_used: bool = False) -> bytes:
+    """The serialized form of compiled module ``cm`` (see the module docstring);
+    ``translate_used``: see ``CompiledModule.serialize``."""
     from . import __version__
     from .engine.compiler.persist import python_tag
 
     module = cm.module   # (ValueError when closed)
-    wasm = cm._wasm_bytes()
     code_obj = cm._engine_code()
     export = getattr(code_obj, "export_codes", None)
+    if translate_used and export is not None:
+        code_obj.translate_used()
+    # (pickling the same module again, e.g. once per task, costs nothing while no
+    # function was translated since: the blob is kept with its count)
+    filled = len(code_obj.translated()) if export is not None else 0
+    cached = cm._serialized
+    if cached is not None and cached[0] == filled:
+        return cached[1]
+    wasm = cm._wasm_bytes()
     code = export() if export is not None else b""
     header = json.dumps({
         "format": FORMAT, "pywazero": __version__, "python": python_tag(),
@@ -68,7 +77,9 @@ def dumps(cm: Any) -> bytes:
     for p in parts:
         h.update(p)
     parts.append(h.digest())
-    return b"".join(parts)
+    blob = b"".join(parts)
+    cm._serialized = (filled, blob)
+    return blob
 
 
 def read_header(data: Any) -> Tuple[Dict[str, Any], memoryview, memoryview]:
@@ -148,5 +159,5 @@ def loads(runtime: Any, data: Any) -> Any:
         if importer is not None:
             if header.get("funcs") != len(cm.module.funcs):
                 raise SerializationError("corrupt serialized module: code for another module")
-            importer(code)
+            importer(code, verified=True)
     return cm

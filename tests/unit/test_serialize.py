@@ -419,3 +419,64 @@ def test_adopt_shares_code(count_translations):
     assert count_translations == []
     with pytest.raises(TypeError):
         rt2.adopt(b"\0asm")
+
+
+def test_translate_used_carries_tiered_functions(monkeypatch, count_translations):
+    from pywazero.engine.compiler import CompilerEngine
+
+    # every module tiered: functions run interpreted for their first 2 calls
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 2)
+    rt = wz.Runtime()
+    cm = rt.compile(wz.wat2wasm(ARITH))
+    mod = rt.instantiate(cm)
+    assert mod.function("bump")() == 6 and mod.function("load")(0) == 0
+    cw = cm._engine_code()
+    assert cw.translated() == []   # (both ran on the interpreter)
+    plain = wz.Runtime().deserialize(cm.serialize())
+    assert plain._engine_code().translated() == []
+    full = wz.Runtime().deserialize(cm.serialize(translate_used=True))
+    assert full._engine_code().translated() == [2, 4]
+    del count_translations[:]
+    f = full.runtime.instantiate(full)
+    assert [f.function("bump")() for _ in range(3)] == [6, 7, 8]
+    assert count_translations == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_snapshot_pickles(engine):
+    rt = wz.Runtime(wz.RuntimeConfig(engine=engine))
+    m = rt.instantiate(wz.wat2wasm("""(module (memory (export "mem") 1)
+      (global $n (export "n") (mut i32) (i32.const 0))
+      (func (export "init") (global.set $n (i32.const 42)) (i32.store (i32.const 16) (i32.const 7)))
+      (func (export "get") (result i32) (i32.add (global.get $n) (i32.load (i32.const 16)))))"""))
+    m.function("init")()
+    snap = m.snapshot(remove_exports=["init"])
+    snap2 = pickle.loads(pickle.dumps(snap))
+    inst = snap2.runtime.instantiate(snap2)
+    assert inst.function("get")() == 49 and "init" not in [e.name for e in snap2.exports]
+
+
+def test_unpickle_from_another_version_says_so():
+    from pywazero.runtime import _unpickle
+
+    cm = wz.Runtime().compile(wz.wat2wasm(ARITH))
+    blob, state = cm.__reduce__()[1]
+    with pytest.raises(wz.SerializationError, match="made by pywazero 9.9"):
+        _unpickle(rewrite(blob, pywazero="9.9"), dict(state, future_option=1))
+    with pytest.raises(wz.SerializationError, match="configuration not usable"):
+        _unpickle(blob, dict(state, future_option=1))
+    assert _unpickle(blob, state).runtime is wz.Runtime.default()
+
+
+def test_serialize_again_after_more_translations():
+    rt = wz.Runtime()
+    cm = rt.compile(wz.wat2wasm(ARITH))
+    mod = rt.instantiate(cm)
+    mod.function("bump")()
+    first = cm.serialize()
+    assert cm.serialize() is first   # (nothing new: the same bytes)
+    mod.function("sumsq")(2)
+    second = cm.serialize()
+    assert second != first
+    assert wz.Runtime().deserialize(second)._engine_code().translated() == [0, 1, 2]

@@ -440,3 +440,39 @@ def test_table_runs_split_at_long_null_runs():
     assert _table_runs(e, False, 1) == [(1, 3), (4, 5), (25, 26)]
     assert _table_runs(e, True, 16) == [(0, 27)]
     assert _table_runs([], False, 16) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_serialized_snapshot_keeps_the_state(engine):
+    rt, ticks, m = _initialised(engine)
+    snap = m.snapshot(remove_exports=["init"])
+    again = rt.deserialize(snap.serialize())
+    a = rt.instantiate(again)
+    assert ticks == [1]
+    assert _state(a) == _state(m)
+    assert a.function("ci")(3) == 22 and a.function("call_fn")() == 22
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pickled_snapshot_keeps_the_state(engine):
+    import pickle
+
+    rt = wz.Runtime(wz.RuntimeConfig(engine=engine))
+    m = rt.instantiate(rt.compile('''(module (memory (export "mem") 1)
+      (global $n (export "n") (mut i64) (i64.const 0))
+      (table $t 1 funcref) (type $v (func (result i32)))
+      (func $seven (type $v) (i32.const 7))
+      (elem declare func $seven)
+      (func (export "init") (global.set $n (i64.const -3)) (i32.store (i32.const 60000) (i32.const 5))
+        (table.set $t (i32.const 0) (ref.func $seven)))
+      (func (export "ci") (result i32) (call_indirect (type $v) (i32.const 0))))'''))
+    m.function("init")()
+    snap = pickle.loads(pickle.dumps(m.snapshot()))
+    a = snap.runtime.instantiate(snap)
+    assert a.global_("n").value == -3
+    assert a.memory("mem").read(60000, 4) == b"\5\0\0\0"
+    assert a.function("ci")() == 7
+    # and a snapshot of that one pickles too
+    a.global_("n").value = 4
+    b = pickle.loads(pickle.dumps(a.snapshot()))
+    assert b.runtime.instantiate(b).global_("n").value == 4

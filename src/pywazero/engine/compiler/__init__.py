@@ -144,12 +144,8 @@ class CompiledWasm(CompiledCode):
         # Generated code reads from its module only the types, the globals'
         # mutability, tags and address types (immutable globals' values, memories,
         # tables and segments are bound per instance): a snapshot has the same.
-        if isinstance(other, CompiledWasm) and other.engine is self.engine \
-                and len(other.codes) == len(self.codes):
-            self.codes = list(other.codes)
-            self.interp_codes = dict(other.interp_codes)
-            self.fallback_reasons = dict(other.fallback_reasons)
-            self._tail_funcs = dict(other._tail_funcs)
+        if isinstance(other, CompiledWasm):
+            self.adopt_codes(other)
 
     def bind(self, inst: Any) -> None:
         g = new_namespace(self._namespace)
@@ -197,6 +193,19 @@ class CompiledWasm(CompiledCode):
         """
         return [i for i, e in enumerate(self.codes) if e is not None]
 
+    def translate_used(self) -> int:
+        """Translate now every function that has run only on the cheap tier's
+        interpreter so far (called, not compiled yet), so that exporting afterwards
+        carries every function used here; returns how many were translated.  (Without
+        the tier every function called is translated already.)"""
+        calls, codes = self.calls, self.codes
+        n = 0
+        for i in range(len(calls)):
+            if calls[i] and codes[i] is None:
+                self.get_code(i)
+                n += 1
+        return n
+
     def code_key(self) -> str:
         """What this module's generated code depends on besides the module (Python,
         pywazero, execution-limit settings): code exported here is imported only
@@ -225,16 +234,18 @@ class CompiledWasm(CompiledCode):
 
         return export_codes(self, indices)
 
-    def import_codes(self, data: Any) -> int:
+    def import_codes(self, data: Any, verified: bool = False) -> int:
         """Fill untranslated functions from a chunk of :meth:`export_codes` made for
         the same module; returns how many were filled.  A chunk made under another
         :meth:`code_key` (another Python, pywazero or limits) is ignored (0); a
         damaged or truncated one raises :class:`~pywazero.SerializationError` before
-        anything is unmarshalled.  The chunk must come from a trusted source: its
-        code objects run.  Functions already translated keep their code."""
+        anything is unmarshalled (``verified``: the caller checked a digest over
+        the chunk already, e.g. inside a serialized module).  The chunk must come
+        from a trusted source: its code objects run.  Functions already translated
+        keep their code."""
         from .persist import import_codes
 
-        return import_codes(self, data)
+        return import_codes(self, data, verified)
 
     def adopt_codes(self, other: "CompiledWasm") -> int:
         """Share the translated functions of ``other`` (same module, this process:

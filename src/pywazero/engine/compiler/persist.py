@@ -15,10 +15,11 @@ crash on data from another Python, and code objects from another code generator
 would misbehave.  The payload, checked against its digest next, is
 ``marshal.dumps(records)``, one record per function:
 
-* ``(index, code, consts, callees, tail, defaults)``: ``code`` the function's code
-  object, ``consts`` its constants as ``(name, value)`` pairs (plain data only),
-  ``callees``/``tail`` the functions it calls / tail-calls, ``defaults`` the
-  on-stack replacement defaults (or None).  The helpers it reads and its
+* ``(index, code, consts, callees, tail, defaults, helpers)``: ``code`` the
+  function's code object, ``consts`` its constants as ``(name, value)`` pairs
+  (plain data only), ``callees``/``tail`` the functions it calls / tail-calls,
+  ``defaults`` the on-stack replacement defaults (or None), ``helpers`` the names
+  of the runtime helpers it reads (looked up again in ``rt.BASE_NAMESPACE``).  Its
   per-instance caches are derived again from the code object's names.
 * ``(index, None, reason)``: the function runs on the interpreter (``reason`` as in
   ``CompiledWasm.fallback_reasons``).
@@ -133,11 +134,11 @@ def export_codes(cw: Any, indices: Optional[Iterable[int]] = None) -> bytes:
         if entry is _FALLBACK:
             records.append((i, None, cw.fallback_reasons.get(i, "")))
             continue
-        code, consts, callees, _helpers, tail, _caches, defaults = entry
+        code, consts, callees, helpers, tail, _caches, defaults = entry
         if consts and not all(_plain(v) for v in consts.values()):
             continue
         records.append((i, code, tuple(consts.items()), tuple(callees),
-                        None if tail is None else tuple(tail), defaults))
+                        None if tail is None else tuple(tail), defaults, tuple(n for n, _ in helpers)))
     payload = marshal.dumps(tuple(records))
     key = code_key(cw).encode("ascii")
     return b"".join([CHUNK_MAGIC, struct.pack("<I", len(key)), key,
@@ -148,10 +149,13 @@ def _bad(why: str) -> SerializationError:
     return SerializationError("corrupt compiled code: %s" % why)
 
 
-def import_codes(cw: Any, data: Any) -> int:
+def import_codes(cw: Any, data: Any, verified: bool = False) -> int:
     """Fill the untranslated entries of ``cw.codes`` from code chunk ``data``;
-    returns how many were filled (0 for a chunk made under another key)."""
-    from . import _FALLBACK, _helpers_of, _instance_names_of
+    returns how many were filled (0 for a chunk made under another key).
+    ``verified``: the chunk's bytes were checked by a digest of the caller's (its
+    own is then not computed again)."""
+    from . import _FALLBACK, _instance_names_of
+    from .rt import BASE_NAMESPACE
 
     data = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     n = len(data)
@@ -168,7 +172,7 @@ def import_codes(cw: Any, data: Any) -> int:
         return 0   # made by another Python, pywazero or settings: translated anew
     digest = bytes(data[pos:pos + _DIGEST])
     payload = data[pos + _DIGEST:]
-    if hashlib.sha256(payload).digest() != digest:
+    if not verified and hashlib.sha256(payload).digest() != digest:
         raise _bad("checksum mismatch (truncated or damaged)")
     try:
         records = marshal.loads(payload)
@@ -179,7 +183,7 @@ def import_codes(cw: Any, data: Any) -> int:
     if type(records) is not tuple:
         raise _bad("unexpected payload")
     for rec in records:
-        if type(rec) is not tuple or len(rec) not in (3, 6) or type(rec[0]) is not int \
+        if type(rec) is not tuple or len(rec) not in (3, 7) or type(rec[0]) is not int \
                 or not 0 <= rec[0] < len(codes):
             raise _bad("unexpected record")
         i = rec[0]
@@ -189,10 +193,14 @@ def import_codes(cw: Any, data: Any) -> int:
             codes[i] = _FALLBACK
             cw.fallback_reasons[i] = rec[2]
         else:
-            _, code, consts, callees, tail, defaults = rec
+            _, code, consts, callees, tail, defaults, helper_names = rec
             if type(code) is not _types.CodeType:
                 raise _bad("unexpected record")
-            codes[i] = (code, dict(consts), list(callees), _helpers_of(code),
+            try:
+                helpers = tuple((n, BASE_NAMESPACE[n]) for n in helper_names)
+            except KeyError as e:   # pragma: no cover - the key covers the source
+                raise _bad("unknown helper %s" % e) from None
+            codes[i] = (code, dict(consts), list(callees), helpers,
                         None if tail is None else list(tail), _instance_names_of(code), defaults)
         count += 1
     return count
