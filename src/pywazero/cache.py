@@ -275,9 +275,11 @@ class CompilationCache:
         one loaded or written); the new (known, stamp)."""
         if compiled.closed:
             return known, stamp
-        compile_called = getattr(compiled._code, "compile_called", None)
-        if compile_called is not None:
-            compile_called()
+        # (functions run only on the cheap tier's interpreter are translated too, so
+        # the next process finds compiled code for every function this one used)
+        translate_used = getattr(compiled._code, "translate_used", None)
+        if translate_used is not None:
+            translate_used()
         count = _translated(compiled)
         if count <= known:
             return known, stamp

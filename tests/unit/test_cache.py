@@ -140,6 +140,23 @@ def test_functions_translated_in_a_run_are_in_the_next_runtime(cache_dir, monkey
     assert translated_indices(rt3.compile(WASM)) == {FIB, SQ, TWICE}
 
 
+def test_functions_run_on_the_cheap_tier_are_stored_compiled(cache_dir, monkeypatch):
+    from pywazero.engine.compiler import CompilerEngine
+
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)   # every function starts interpreted
+    rt = runtime(cache_dir)
+    cm = rt.compile(WASM)
+    assert rt.instantiate(cm).function("twice")(4) == 8
+    assert translated_indices(cm) == set()            # ran on the interpreter only
+    rt.close()
+    spy = Spy(monkeypatch)
+    rt2 = runtime(cache_dir)
+    cm2 = rt2.compile(WASM)
+    assert translated_indices(cm2) == {TWICE}
+    assert rt2.instantiate(cm2).function("twice")(5) == 10
+    assert spy.translated == []
+
+
 def test_flush_merges_what_another_runtime_wrote(cache_dir):
     # two runtimes load the same entry; each translates something else
     rt_a, rt_b = runtime(cache_dir), runtime(cache_dir)
@@ -255,10 +272,9 @@ def test_payload_from_another_version_under_our_key_is_rebuilt(cache_dir, monkey
     # an entry whose payload says another pywazero wrote it (as if the key had
     # collided): deserialize refuses it, the cache compiles again
     rt = runtime(cache_dir)
-    cm = rt.compile(WASM)
     monkeypatch.setattr(pywazero, "__version__", "0.0.1-other")
     try:
-        payload = cm.serialize()
+        payload = Runtime().compile(WASM).serialize()
     finally:
         monkeypatch.undo()
     key = CompilationCache.key(WASM, rt)

@@ -353,16 +353,6 @@ class CompiledWasm(CompiledCode):
         for i in range(len(self.codes)):
             self.get_code(i)
 
-    def compile_called(self) -> None:
-        """Compile every function that has run on the cheap tier's interpreter
-        without being compiled yet: a compilation cache stores them, so a later
-        process starts with compiled code for every function this one called
-        (instead of translating them for the interpreter again)."""
-        codes = self.codes
-        for i, n in enumerate(self.calls):
-            if n and codes[i] is None:
-                self.get_code(i)
-
     def materialize(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Create instance ``g``'s function object for defined function ``index``."""
         if self.tier and self.codes[index] is None and self.calls[index] <= self.engine.tier_calls:
