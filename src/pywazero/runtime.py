@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
 from .config import ModuleConfig, RuntimeConfig
+from .engine.pause import collector_paused
 from .errors import CompileError, ExitError, LinkError
 from .wasm import types as T
 from .wasm.instance import WasmFunctionInstance
@@ -371,11 +372,12 @@ class Runtime:
     def _compile_fresh(self, source: Source) -> CompiledModule:
         if isinstance(source, (bytearray, memoryview)):
             source = bytes(source)   # (one copy, kept: the decoder's and serialize's)
-        module = _decode(source, self.config.core_features, validate=True)
-        compiled = CompiledModule(module, self)
-        if isinstance(source, bytes) and source.startswith(_WASM_MAGIC):
-            compiled._wasm = source
-        compiled._engine_code()  # the engine's per-module work happens here, once
+        with collector_paused():
+            module = _decode(source, self.config.core_features, validate=True)
+            compiled = CompiledModule(module, self)
+            if isinstance(source, bytes) and source.startswith(_WASM_MAGIC):
+                compiled._wasm = source
+            compiled._engine_code()  # the engine's per-module work happens here, once
         return compiled
 
     def deserialize(self, data: Union[bytes, bytearray, memoryview]) -> CompiledModule:

@@ -57,6 +57,7 @@ from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
+from ..pause import collector_paused
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .rt import BASE_NAMESPACE, TailCall, new_namespace
@@ -329,11 +330,12 @@ class CompiledWasm(CompiledCode):
         ``<wasm:fidx>``; _FALLBACK (the reason recorded) if Python cannot run it."""
         try:
             self._check_size(index, module)
-            src, consts, callees, tail = codegen.generate(
-                module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
-                fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-                param_defaults=param_defaults)
-            code = compile(src, "<wasm:%d>" % fidx, "exec")
+            with collector_paused():
+                src, consts, callees, tail = codegen.generate(
+                    module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+                    fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
+                    param_defaults=param_defaults)
+                code = compile(src, "<wasm:%d>" % fidx, "exec")
         except (codegen.TooComplex, SyntaxError, RecursionError, MemoryError) as e:
             self.fallback_reasons[index] = "%s: %s" % (type(e).__name__, e)
             return _FALLBACK
@@ -417,8 +419,9 @@ class CompiledWasm(CompiledCode):
             from ..interpreter.compile import compile_function
 
             try:
-                fc = compile_function(self.module, index, self.func_types, None,
-                                      osr=_OsrHook(self, index, self._loop_threshold(index)))
+                with collector_paused():
+                    fc = compile_function(self.module, index, self.func_types, None,
+                                          osr=_OsrHook(self, index, self._loop_threshold(index)))
             except Exception:  # noqa: BLE001 - compiled then, as without the tier
                 return None
             # (the body stays decoded, with its validator facts: a promotion
@@ -479,7 +482,8 @@ class CompiledWasm(CompiledCode):
             return entry
         entry = _FALLBACK
         try:
-            entry = self._osr_translate(index, loop_at)
+            with collector_paused():
+                entry = self._osr_translate(index, loop_at)
         except Exception as e:  # noqa: BLE001 - the loop goes on interpreted
             self.fallback_reasons[-1 - index] = "on-stack replacement: %s: %s" % (type(e).__name__, e)
         finally:

@@ -17,6 +17,7 @@ from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import bind_cells, needs_count
+from ..pause import collector_paused
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
 from .compile import FuncCode, compile_function
 from .kinds import (K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I,
@@ -47,8 +48,9 @@ class InterpretedModule(CompiledCode):
     def translate(self, index: int) -> FuncCode:
         code = self.codes[index]
         if code is None:
-            code = compile_function(self.module, index, self.func_types, self.limits,
-                                    entry_check=not self._calls_check)
+            with collector_paused():
+                code = compile_function(self.module, index, self.func_types, self.limits,
+                                        entry_check=not self._calls_check)
             self.codes[index] = code
         return code
 

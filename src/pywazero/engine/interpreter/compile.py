@@ -280,7 +280,14 @@ def _is_numeric(op: int) -> bool:
     return op >= 0x45 and op <= 0xC4 or (op >> 16 == 0xFC and (op & 0xFFFF) < 8)
 
 
+# the numeric ops and their operand counts (the translation's per-instruction test)
+_NUMERIC_ARITY: Dict[int, int] = {op: len(info.params) for op, info in ops.BY_OP.items() if _is_numeric(op)}
+_V128_CONST = ops.fd(12)
+
+
 _ADD_MASK = {i32_add: _M32, i64_add: _M64}
+# the instruction kinds _specialise_add may rewrite
+_ADD_KINDS = frozenset((K_LC_BIN, K_LC_BIN_LSET, K_C_BIN, K_LL_BIN, K_LL_BIN_LSET, K_BIN))
 _SUB_MASK = {i32_sub: _M32, i64_sub: _M64}
 
 
@@ -471,7 +478,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 run[1] += lengths.get(i - 1) or 0
 
         if op == 0x20:  # local.get
-            emit(K_LGET, imm, 0, 0)
+            out.append([K_LGET, imm, 0, 0])   # (the hot ones skip emit's call)
         elif op == 0x21:  # local.set
             prev = out[-1] if len(out) > barrier else None
             fused = _LSET_FUSION.get(prev[0]) if prev is not None else None
@@ -480,10 +487,17 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 prev[0] = kind
                 prev[slot] = (prev[slot], imm) if paired else imm
             else:
-                emit(K_LSET, imm, 0, 0)
+                out.append([K_LSET, imm, 0, 0])
         elif op == 0x22:  # local.tee
-            emit(K_LTEE, imm, 0, 0)
-        elif op in (0x41, 0x42, 0x43, 0x44) or op == ops.fd(12):
+            out.append([K_LTEE, imm, 0, 0])
+        elif op in _LOADS:
+            if imm[2] == 0 and (op == 0x2D or op == 0x31):   # i32/i64.load8_u
+                emit(K_LOAD8U, imm[1], 0, 0)
+            else:
+                st, conv = _LOADS[op]
+                emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
+                     _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2]))
+        elif op in (0x41, 0x42, 0x43, 0x44) or op == _V128_CONST:
             if op == 0x41:
                 v: Any = imm & _M32
             elif op == 0x42:
@@ -494,7 +508,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 v = _numeric("f64.from_bits")(imm)
             else:
                 v = imm & ((1 << 128) - 1)
-            emit(K_CONST, v, 0, 0)
+            out.append([K_CONST, v, 0, 0])
         elif op >> 16 == 0xFD:  # SIMD (v128.const is handled above)
             how, f, a, b = R.simd_translate(op, imm)
             if how == "un":
@@ -503,9 +517,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 emit(K_BIN, f, 0, 0)
             else:
                 emit(K_RARE, f, a, b)
-        elif _is_numeric(op):
+        elif op in _NUMERIC_ARITY:
             f = numeric_impl(op)
-            if len(ops.BY_OP[op].params) == 2:
+            if _NUMERIC_ARITY[op] == 2:
                 prev = out[-1] if len(out) > barrier else None
                 prev2 = out[-2] if len(out) - 1 > barrier else None
                 if prev is not None and prev[0] == K_LGET and prev2 is not None and prev2[0] == K_LGET:
@@ -793,14 +807,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
             emit(K_GGET, imm, 0, 0)
         elif op == 0x24:
             emit(K_GSET, imm, 0, 0)
-        elif (op == 0x2D or op == 0x31) and imm[2] == 0:  # i32/i64.load8_u
-            emit(K_LOAD8U, imm[1], 0, 0)
         elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
             emit(K_STORE8, imm[1], 0, 0)
-        elif op in _LOADS:
-            st, conv = _LOADS[op]
-            emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
-                 _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2]))
         elif op in _STORES:
             st, conv = _STORES[op]
             emit(K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
@@ -830,9 +838,10 @@ def compile_function(module: Module, index: int, func_types: List[int],
         clause[2] = len(out)
         out.append([K_RETURN, arity, 0, 0])
     for ins in out:
-        if ins[0] == K_BR_TABLE:
+        k = ins[0]
+        if k == K_BR_TABLE:
             ins[1] = [tuple(e) for e in ins[1]]
-        else:
+        elif k in _ADD_KINDS:
             _specialise_add(ins)
     code = [tuple(ins) for ins in out]
     local_init = [default_value(t) for t in local_types[len(ftype.params):]]
