@@ -11,6 +11,7 @@ from .config import ModuleConfig, Mount, RuntimeConfig
 from .errors import (CompileError, DecodeError, ExitError, LinkError, ResourceLimitError,
                      SerializationError, Trap, ValidationError, WasmError, WasmException)
 from .runtime import CompiledModule, ExportType, ImportType, Runtime
+from .cache import CacheError, CompilationCache
 from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
 from .wasm.features import CoreFeatures
@@ -53,7 +54,7 @@ def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> byt
 
 __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
-    "CoreFeatures",
+    "CoreFeatures", "CompilationCache", "CacheError",
     "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "SerializationError",

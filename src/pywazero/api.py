@@ -1027,7 +1027,8 @@ class Module:
         pickled and serialized like any compiled module of the runtime.
 
         Raises ValueError, with the reason, for what cannot be captured: a module
-        that is closed or whose wasm is running (called from a host function), an
+        that is closed or whose wasm is running (called from a host function; a
+        call running in another thread cannot be seen: don't snapshot then), an
         imported memory, table or mutable global (their state belongs to another
         module), a table or global holding a host function, another instance's
         function, an externref, a GC struct or array or an exnref.

@@ -1,7 +1,9 @@
 """The ``pywazero`` command line (also ``python -m pywazero``).
 
 ``pywazero run [options] MODULE [ARGS...]`` runs a WASI command (or any module
-exporting ``_start``); ``pywazero inspect MODULE`` describes a module;
+exporting ``_start``); ``pywazero compile [--cache-dir DIR] [--all] MODULE``
+compiles a module (checking it) and, with ``--cache-dir``, stores it in that
+compilation cache; ``pywazero inspect MODULE`` describes a module;
 ``pywazero version`` prints the version.  MODULE may be binary (``.wasm``) or text
 (``.wat``).
 
@@ -194,9 +196,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
                      help="the engine to run the guest with (default: compiler; "
                           "'--interpreter' is short for '--engine interpreter')")
+    _cache_arguments(run)
     run.add_argument("module", metavar="MODULE", help="the module to run (.wasm or .wat)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
                      help="arguments passed to the guest")
+
+    comp = sub.add_parser(
+        "compile",
+        help="compile (check) a module; with --cache-dir, store it in a compilation cache",
+        description=(
+            "Decode and validate MODULE and do the engine's per-module work, reporting "
+            "errors as 'run' does.  With --cache-dir the compiled module is stored "
+            "there, so that 'pywazero run --cache-dir DIR' (with the same engine, "
+            "fuel and timeout settings) starts from it.  Functions are translated "
+            "on first call; a run adds those it needed to the entry.  --all "
+            "translates every function now (slow for modules of many MB)."),
+        epilog=f"exit status: 0 when the module compiles; {EXIT_ERROR} when it does not.",
+    )
+    comp.add_argument("--all", action="store_true",
+                      help="translate every function now (compiler engine), not only the "
+                           "ones runs call")
+    comp.add_argument("--interpreter", action="store_true",
+                      help="compile for the interpreter engine")
+    comp.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
+                      help="the engine to compile for (default: compiler)")
+    comp.add_argument("--fuel", action="store_true",
+                      help="compile for runs with --fuel (fuel metering changes the code)")
+    comp.add_argument("--timeout", action="store_true",
+                      help="compile for runs with --timeout (interruption checks change the code)")
+    _cache_arguments(comp)
+    comp.add_argument("module", metavar="MODULE", help="the module to compile (.wasm or .wat)")
 
     inspect = sub.add_parser(
         "inspect",
@@ -210,7 +239,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cache_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="use the compilation cache in DIR (created, mode 0700, if missing; "
+                        "it must be private to this user): compiled modules are loaded "
+                        "from it and stored in it, with the functions runs translated")
+
+
 # -- shared helpers ---------------------------------------------------------------------
+
+
+def _engine_of(args: argparse.Namespace) -> str:
+    engine = args.engine or ("interpreter" if args.interpreter else "compiler")
+    if args.interpreter and engine != "interpreter":
+        raise CliError("--interpreter contradicts --engine " + engine)
+    return engine
+
+
+def _cache_of(args: argparse.Namespace) -> Any:
+    if args.cache_dir is None:
+        return None
+    from .cache import CacheError, CompilationCache
+
+    try:
+        return CompilationCache(args.cache_dir)
+    except CacheError as e:
+        raise CliError(f"--cache-dir: {e}")
 
 
 def _read_module_source(path: str) -> Any:
@@ -279,12 +333,10 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     module config.  Raises CliError."""
     import pywazero
 
-    engine = args.engine or ("interpreter" if args.interpreter else "compiler")
-    if args.interpreter and engine != "interpreter":
-        raise CliError("--interpreter contradicts --engine " + engine)
-    cfg = pywazero.RuntimeConfig(engine=engine, max_memory_bytes=args.max_memory,
+    cfg = pywazero.RuntimeConfig(engine=_engine_of(args), max_memory_bytes=args.max_memory,
                                  consume_fuel=args.fuel is not None,
-                                 interruptible=args.timeout is not None)
+                                 interruptible=args.timeout is not None,
+                                 cache=_cache_of(args))
     rt = pywazero.Runtime(cfg)
     if args.fuel is not None:
         rt.set_fuel(args.fuel)
@@ -387,6 +439,29 @@ def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
         _write_line(stderr, f"pywazero: {args.module}: timed out after {args.timeout:g} seconds")
     _flush(stderr)
     return status
+
+
+# -- compile ---------------------------------------------------------------------------
+
+
+def cmd_compile(args: argparse.Namespace, stdout: IO[bytes]) -> int:
+    import pywazero
+
+    cfg = pywazero.RuntimeConfig(engine=_engine_of(args), consume_fuel=args.fuel,
+                                 interruptible=args.timeout, cache=_cache_of(args))
+    rt = pywazero.Runtime(cfg)
+    try:
+        compiled = _compile(rt, args.module)
+        try:
+            if args.all:
+                translate_all = getattr(compiled._engine_code(), "compile_all", None)
+                if translate_all is not None:
+                    translate_all()
+        finally:
+            compiled.close()   # (with a cache: the translated functions are stored)
+    finally:
+        rt.close()
+    return 0
 
 
 # -- inspect ---------------------------------------------------------------------------
@@ -515,6 +590,8 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
     try:
         if args.command == "run":
             return cmd_run(args, stdin, stdout, stderr)
+        if args.command == "compile":
+            return cmd_compile(args, stdout)
         if args.command == "inspect":
             return cmd_inspect(args, stdout)
         if args.command == "version":

@@ -46,6 +46,10 @@ class RuntimeConfig:
     stack exhausted", as do more than 500 host calls in progress at once on one
     thread (each costs C stack).
 
+    ``cache`` (a :class:`~pywazero.CompilationCache`, or the path of its directory)
+    makes ``Runtime.compile`` look binary modules up on disk first and store what it
+    compiles; runtimes and processes may share one.
+
     >>> RuntimeConfig(engine="interpreter", memory_limit_pages=16).engine
     'interpreter'
     >>> RuntimeConfig(core_features=CoreFeatures.V1).core_features == CoreFeatures.MUTABLE_GLOBAL
@@ -65,8 +69,18 @@ class RuntimeConfig:
     max_instances: Optional[int] = None
     max_tables: Optional[int] = None
     max_memories: Optional[int] = None
+    # the on-disk compilation cache (pywazero.cache.CompilationCache), or None
+    cache: Any = None
 
     def __post_init__(self) -> None:
+        if self.cache is not None:
+            from .cache import CompilationCache
+
+            if isinstance(self.cache, (str, os.PathLike)):
+                object.__setattr__(self, "cache", CompilationCache(self.cache))
+            elif not isinstance(self.cache, CompilationCache):
+                raise TypeError(f"cache must be a CompilationCache, a directory path or None, "
+                                f"not {type(self.cache).__name__}")
         # (normalises a negative set such as ``~CoreFeatures.SIMD`` on Python < 3.11)
         object.__setattr__(self, "core_features", check_features(self.core_features))
         if self.engine not in ENGINES:

@@ -230,7 +230,12 @@ class CompiledModule:
 
     def close(self) -> None:
         """Release the module and whatever the engine compiled for it.  Instances
-        already created keep working."""
+        already created keep working.  A module from a compilation cache first adds
+        the functions translated since it was loaded to its entry."""
+        if self._module is not None and self._runtime.config.cache is not None:
+            from . import cache
+
+            cache.release(self)
         if self._code is not None:
             self._code.close()
             self._code = None
@@ -357,6 +362,14 @@ class Runtime:
                 )
 
     def _compile(self, source: Source) -> CompiledModule:
+        cache = self.config.cache
+        if cache is not None and isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            if data.startswith(_WASM_MAGIC):
+                return cache._compile(self, data, self._compile_fresh)
+        return self._compile_fresh(source)
+
+    def _compile_fresh(self, source: Source) -> CompiledModule:
         if isinstance(source, (bytearray, memoryview)):
             source = bytes(source)   # (one copy, kept: the decoder's and serialize's)
         with collector_paused():
@@ -605,7 +618,13 @@ class Runtime:
         return HostModuleBuilder(self, name)
 
     def close(self) -> None:
-        """Close the runtime and every module instantiated in it."""
+        """Close the runtime and every module instantiated in it.  With a
+        compilation cache, the functions translated for its compiled modules since
+        they were loaded are added to their entries first."""
+        if self.config.cache is not None and not self._closed:
+            from . import cache
+
+            cache.release_runtime(self)
         self._closed = True
         for inst in list(self._instances):
             inst.closed = True

@@ -454,8 +454,12 @@ def has_tail_calls(body: List[Tuple[int, Any]], self_index: Optional[int] = None
     With ``self_index`` (the function's index, when it is compiled without fuel or
     interruption), ``return_call`` of itself does not count: that is a loop."""
     tail = TAIL_CALL_OPS
+    # (a set of the opcodes first: most bodies have none, and building it costs
+    # less than a generator step per instruction; the tier asks for every body)
+    if tail.isdisjoint({op for op, _ in body}):
+        return False
     if self_index is None:
-        return any(op in tail for op, _ in body)
+        return True
     return any(op in tail and (op != 0x12 or imm != self_index) for op, imm in body)
 
 
