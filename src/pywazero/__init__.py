@@ -15,6 +15,7 @@ from .cache import CacheError, CompilationCache
 from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
 from .linker import Linker
+from .listener import FunctionDefinition, FunctionListener
 from .wasm.features import CoreFeatures
 from .wasm.subtyping import RefType
 from .wasm.gcref import GcRef, I31
@@ -57,6 +58,7 @@ __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
     "CoreFeatures", "CompilationCache", "CacheError",
     "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder", "Linker",
+    "FunctionListener", "FunctionDefinition",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "SerializationError",
     "WasmException", "I31", "GcRef", "StructRef", "ArrayRef",

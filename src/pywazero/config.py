@@ -50,6 +50,11 @@ class RuntimeConfig:
     makes ``Runtime.compile`` look binary modules up on disk first and store what it
     compiles; runtimes and processes may share one.
 
+    ``function_listener``: a factory of :class:`~pywazero.FunctionListener`
+    (``factory(FunctionDefinition) -> FunctionListener or None``) called around
+    wasm function calls, see :mod:`pywazero.listener`; not carried when a compiled
+    module is pickled.
+
     >>> RuntimeConfig(engine="interpreter", memory_limit_pages=16).engine
     'interpreter'
     >>> RuntimeConfig(core_features=CoreFeatures.V1).core_features == CoreFeatures.MUTABLE_GLOBAL
@@ -71,6 +76,9 @@ class RuntimeConfig:
     max_memories: Optional[int] = None
     # the on-disk compilation cache (pywazero.cache.CompilationCache), or None
     cache: Any = None
+    # function listeners (pywazero.listener): factory(FunctionDefinition) ->
+    # FunctionListener or None; None: no listener, nothing is added to any call
+    function_listener: Any = None
 
     def __post_init__(self) -> None:
         if self.cache is not None:

@@ -165,6 +165,7 @@ class CompiledModule:
         cfg = self._runtime.config
         state = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
         state["core_features"] = int(state["core_features"])
+        state.pop("function_listener", None)   # (Python callables of this process)
         return (_unpickle, (self.serialize(), state))
 
     def _engine_code(self) -> Any:
@@ -325,6 +326,10 @@ class Runtime:
         self.config = config
         self._closed = False
         self._engine = create_engine(config)
+        if config.function_listener is not None:
+            from .listener import engine_listen
+
+            self._engine.listen = engine_listen(config.function_listener)
         from .wasm.budget import ResourceBudget
 
         # resource budgets (None when the config sets none: nothing is counted)

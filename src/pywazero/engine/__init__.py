@@ -39,7 +39,7 @@ host functions propagate unchanged.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 __all__ = ["Engine", "CompiledCode", "create_engine", "call_depth"]
 
@@ -66,6 +66,9 @@ class CompiledCode:
 
 class Engine:
     name = ""
+    #: function listeners (engine/listen.py): ``listen(fi)`` gives a defined
+    #: function's hooks or None; None (the default) when no listener is installed
+    listen: Optional[Callable[[Any], Any]] = None
 
     def __init__(self, config: Any) -> None:
         from .limits import ExecutionLimits

@@ -58,6 +58,7 @@ from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, call_depth
 from ..limits import bind_cells, needs_count
 from ..pause import collector_paused
+from ..listen import hooks_for, listened_callable
 from ..stack import DEEP, MAX_HOST_NESTING, deepen, undeepen
 from . import codegen
 from .inline import Inliner
@@ -120,14 +121,20 @@ class CompiledWasm(CompiledCode):
         self._namespace = ns
         # the cheap tier (see tiered): only without execution limits, whose exact
         # check points the on-stack replacement does not keep
+        # function listeners (engine/listen.py): hooks per defined function, asked
+        # for on first use; with listeners on, no cheap tier, inlining or self-loop
+        # (each would hide calls)
+        self.listen = engine.listen
+        self._hooks: Dict[int, Any] = {}
         self.tier = (engine.tier_min_size is not None and not (self._fuel or self._intr)
-                     and _code_bytes(module) >= engine.tier_min_size)
+                     and self.listen is None and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
         self.osr_codes: Dict[Any, Any] = {}
         # (like the tier, only without execution limits: fuel counts and check
         # points follow the original instructions)
         self.inline_failures: Dict[int, str] = {}   # (a rewrite that did not validate)
-        self.inliner = (Inliner(module, self.func_types) if engine.inline and not (self._fuel or self._intr)
+        self.inliner = (Inliner(module, self.func_types)
+                        if engine.inline and not (self._fuel or self._intr) and self.listen is None
                         else None)
 
     # -- the CompiledCode contract --------------------------------------------------
@@ -294,7 +301,8 @@ class CompiledWasm(CompiledCode):
         r = known.get(index)
         if r is None:
             r = known[index] = codegen.has_tail_calls(
-                self.module.funcs[index].body, None if self._fuel or self._intr else self.nimp + index)
+                self.module.funcs[index].body,
+                None if self._fuel or self._intr or self.listen is not None else self.nimp + index)
         return r
 
     def _check_size(self, index: int, module: Any = None) -> None:
@@ -374,7 +382,7 @@ class CompiledWasm(CompiledCode):
         src, consts, callees, tail = codegen.generate(
             module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
             fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-            param_defaults=param_defaults)
+            param_defaults=param_defaults, **({"listen": True} if self.listen is not None else {}))
         return compile(src, "<wasm:%d>" % fidx, "exec"), consts, callees, tail
 
     def _inlined(self, module: Any, index: int) -> Any:
@@ -427,10 +435,31 @@ class CompiledWasm(CompiledCode):
         else:
             f = self._bind(entry, g)
             if entry[4] is not None:
-                return self._with_trampoline(index, g, fi, f, entry[4])
+                f = self._with_trampoline(index, g, fi, f, entry[4])
+                if self.listen is None:
+                    return f
+        if self.listen is not None:
+            hooks = hooks_for(self._hooks, self.listen, index, fi)
+            if hooks is not None:
+                f = listened_callable(f, hooks, len(fi.type.results), self._listener_failure)
+                name = self.names[self.nimp + index]
+                if name + "_t" in g:   # (a tail call to it passes the hooks too)
+                    g[name + "_t"] = f
         g[self.names[self.nimp + index]] = f
         fi.code = f
         return f
+
+    def _listener_failure(self, e: BaseException) -> BaseException:
+        """What a listener's ``abort`` is told of for exception ``e`` leaving a
+        listened function (memory access errors become the Trap ``invoke`` will
+        make of them; a host function's exception is its own)."""
+        if isinstance(e, _Passthrough):
+            return e.exc
+        if isinstance(e, _MEM_ERRORS):
+            return Trap("out of bounds memory access")
+        if isinstance(e, RecursionError):
+            return Trap("call stack exhausted")
+        return e
 
     def _bind(self, entry: Any, g: Dict[str, Any]) -> Any:
         """The function object of code ``entry`` (from _translate) in instance

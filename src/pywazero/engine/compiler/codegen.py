@@ -590,11 +590,14 @@ class FunctionGenerator:
 
     def __init__(self, module: Module, index: int, func_types: List[int], max_depth: int,
                  back_edge_hook: Optional[str] = None, fuel: bool = False,
-                 interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None) -> None:
+                 interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None,
+                 listen: bool = False) -> None:
         self.module = module
+        # function listeners on (engine/listen.py): a self tail call stays a call
+        self.listen = listen
         # whether defined function k (module.funcs index) contains tail calls
         self.tail_funcs = tail_funcs or (lambda k: has_tail_calls(
-            module.funcs[k].body, None if fuel or interrupt else self.nimp + k))
+            module.funcs[k].body, None if fuel or interrupt or listen else self.nimp + k))
         # None, or (a function with tail calls) the functions whose tail entries
         # ``f<k>_t`` it reads
         # execution limits (engine/limits.py): charge fuel / test the interrupt flag,
@@ -943,7 +946,8 @@ class FunctionGenerator:
             # checks; ExecutionLimits.enter checks calls from Python)
             self.emit("if _intr: %s_interrupted()" % self.store_fuel)
         br_line = len(self.lines)
-        if not (self.fuel or self.interrupt) and any(op == 0x12 and imm == self.fidx for op, imm in body):
+        if not (self.fuel or self.interrupt or self.listen) and any(op == 0x12 and imm == self.fidx
+                                                                    for op, imm in body):
             # return_call to itself: the body is a loop, the tail call assigns the
             # parameters and starts it over (locals re-initialised at its top).  (Not
             # with fuel or interruption, whose entry checks the trampoline keeps.)
@@ -2265,7 +2269,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
              back_edge_hook: Optional[str] = None,
              annotate: bool = False, fuel: bool = False,
              interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None,
-             param_defaults: Sequence[str] = (),
+             param_defaults: Sequence[str] = (), listen: bool = False,
              ) -> Tuple[str, Dict[str, Any], List[int], Optional[List[int]]]:
     """``(source, constants, callees, tail)`` for defined function ``index``: the
     source defines ``f<function index>``; ``constants`` are extra globals it needs and
@@ -2279,7 +2283,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     parameters, which then come after the depth (the engine's on-stack replacement
     functions: their locals are parameters)."""
     g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
-                          tail_funcs)
+                          tail_funcs, listen)
     if annotate:
         g.notes = {}
     try:
@@ -2290,7 +2294,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         # inlined switch cases and blocks lowered to ifs nest deeper: without them
         # it may fit
         g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
-                              tail_funcs)
+                              tail_funcs, listen)
         g.switches = False
         if annotate:
             g.notes = {}

@@ -104,6 +104,8 @@ def code_key(cw: Any) -> str:
         "views=%d" % bool(codegen.MEMORY_VIEWS), "rem=%d" % bool(codegen.REMAINDER_MASKS),
         "fuel=%d" % bool(cw._fuel), "intr=%d" % bool(cw._intr),
         "inline=%d" % (cw.inliner is not None),
+        # (only when listeners are on: keys of code made without them are unchanged)
+        *(["listen=1"] if cw.listen is not None else []),
         "shallow=%d" % engine.shallow_depth, "hook=%r" % (engine.back_edge_hook,),
     ])
 

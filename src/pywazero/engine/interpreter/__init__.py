@@ -19,6 +19,7 @@ from .. import CompiledCode, Engine, _counted_invoke, call_depth
 from ..limits import bind_cells, needs_count
 from ..pause import collector_paused
 from ..stack import DEEP, MAX_HOST_NESTING, undeepen
+from ..listen import ListenedEngine, hooks_for
 from .compile import FuncCode, compile_function
 from .kinds import (K_CHECK_F, K_CHECK_I, K_ENTRY_F, K_FUEL, K_FUEL_JMP, K_JMP_CHECK_F, K_JMP_CHECK_I,
                     K_TAIL_CALL)
@@ -30,8 +31,11 @@ class InterpretedModule(CompiledCode):
     """The interpreter's per-module code: functions are translated lazily, on
     first call, and kept for every later instance."""
 
-    def __init__(self, module: Any, limits: Any = None) -> None:
+    def __init__(self, module: Any, limits: Any = None, listen: Any = None) -> None:
         self.module = module
+        # function listeners (engine/listen.py): hooks per defined function
+        self.listen = listen
+        self._hooks: Dict[int, Any] = {}
         # fuel / interruption on: the code gets check points (see compile.py)
         self.limits = limits if limits is not None and (limits.consume_fuel or limits.interruptible) else None
         # interruption checked by the loop at calls rather than at function entries
@@ -44,6 +48,20 @@ class InterpretedModule(CompiledCode):
     def function_code(self, index: int) -> Any:
         code = self.codes[index]
         return code if code is not None else self._stubs[index]
+
+    def bind(self, instance: Any) -> None:
+        listen = self.listen
+        if listen is None:
+            return
+        # a listened function runs as another engine's would: its ListenedEngine
+        # calls the hooks around the interpreter's run of it
+        funcs = instance.funcs
+        nimp = len(self.func_types) - len(self.codes)
+        for i in range(len(self.codes)):
+            fi = funcs[nimp + i]
+            hooks = hooks_for(self._hooks, listen, i, fi)
+            if hooks is not None:
+                fi.engine = ListenedEngine(fi.engine, hooks)
 
     def translate(self, index: int) -> FuncCode:
         code = self.codes[index]
@@ -105,7 +123,7 @@ class InterpreterEngine(Engine):
             self.invoke = _counted_invoke(self.invoke, self.limits)  # type: ignore[method-assign]
 
     def compile_module(self, module: Any) -> InterpretedModule:
-        return InterpretedModule(module, self.limits)
+        return InterpretedModule(module, self.limits, self.listen)
 
     def entry(self, fn: Any) -> Any:
         """As :meth:`Engine.entry`; when interruptible, with the running-call count
