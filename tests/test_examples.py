@@ -62,6 +62,27 @@ def test_multiple_results():
     ]
 
 
+@pytest.mark.parametrize("engine", [[], ["--interpreter"]])
+def test_linking_and_tracing(engine):
+    code, out, err = run([os.path.join(EXAMPLES, "linking.py")] + engine)
+    assert code == 0, err
+    stub = "unknown import called: 'env'.'on_error' was defined as a trap (Linker.define_unknown_imports_as_traps)"
+    assert out.splitlines() == [
+        "--> app.reduce(84, 36)",
+        "  --> lib.gcd(84, 36)",
+        "    --> lib.gcd(36, 12)",
+        "      --> lib.gcd(12, 0)",
+        "      <-- lib.gcd = 12",
+        "    <-- lib.gcd = 12",
+        "  <-- lib.gcd = 12",
+        "  python: reduced to 7/3 (divided by 12)",
+        "<-- app.reduce",
+        "--> app.reduce(1, 0)",
+        "<-- app.reduce !! Trap: " + stub,
+        "trap: " + stub,
+    ]
+
+
 @needs_wasi
 def test_run_wasi_from_python(tmp_path):
     # from another directory: the script finds its files next to itself

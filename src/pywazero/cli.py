@@ -196,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
                      help="the engine to run the guest with (default: compiler; "
                           "'--interpreter' is short for '--engine interpreter')")
+    run.add_argument("--trace", nargs="?", const="*", default=None, metavar="FILTER",
+                     help="print every call of a wasm function to stderr, indented by depth, "
+                          "with its arguments and results; '--trace=FILTER' only the "
+                          "functions whose name or export name matches one of FILTER's "
+                          "comma-separated shell patterns (e.g. '--trace=fib*,main').  The "
+                          "filter must be attached with '='.")
+    run.add_argument("--host-logging", action="store_true",
+                     help="print every WASI call to stderr with its arguments decoded (paths "
+                          "and strings, clock ids, whence) and its results (errno names and "
+                          "the values it wrote back)")
     _cache_arguments(run)
     run.add_argument("module", metavar="MODULE", help="the module to run (.wasm or .wat)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
@@ -323,6 +333,23 @@ def _mounts(args: argparse.Namespace) -> List[Any]:
     return out
 
 
+class _TextOut:
+    """Lines of text (--trace, --host-logging) written to a binary stream."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+
+    def write(self, s: str) -> None:
+        self.stream.write(s.encode("utf-8", "backslashreplace"))
+
+
+def _trace_flag(argv: Sequence[str]) -> List[str]:
+    """``argv`` with a bare ``--trace`` before the module made ``--trace=*``, so that
+    argparse never takes the next word (the module) for its FILTER; the guest's own
+    arguments are left alone (see main)."""
+    return ["--trace=*" if a == "--trace" else a for a in argv]
+
+
 def _uses_wasi(compiled: Any) -> bool:
     return any(imp.module in _WASI_MODULES for imp in compiled.imports)
 
@@ -333,10 +360,15 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     module config.  Raises CliError."""
     import pywazero
 
+    listener = None
+    if args.trace is not None:
+        from .listener import tracer
+
+        listener = tracer(_TextOut(stderr), None if args.trace == "*" else args.trace)
     cfg = pywazero.RuntimeConfig(engine=_engine_of(args), max_memory_bytes=args.max_memory,
                                  consume_fuel=args.fuel is not None,
                                  interruptible=args.timeout is not None,
-                                 cache=_cache_of(args))
+                                 cache=_cache_of(args), function_listener=listener)
     rt = pywazero.Runtime(cfg)
     if args.fuel is not None:
         rt.set_fuel(args.fuel)
@@ -355,7 +387,7 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
             from . import wasi
         except ImportError:
             raise CliError(f"{args.module}: needs WASI, which this build of pywazero lacks")
-        wasi.instantiate(rt)
+        wasi.instantiate(rt, log=_TextOut(stderr) if args.host_logging else None)
     mcfg = pywazero.ModuleConfig(
         args=[args.module] + list(args.args),
         env=_guest_env(args),
@@ -583,10 +615,14 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
     parser = build_parser()
     for p in [parser] + [a for a in parser._subparsers._group_actions[0].choices.values()]:  # type: ignore[union-attr]
         p.out, p.err = stdout, stderr  # type: ignore[attr-defined]
+    argv = list(argv)
     try:
-        args = parser.parse_args(list(argv))
+        args = parser.parse_args(_trace_flag(argv) if "--trace" in argv else argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    if "--trace" in argv and getattr(args, "args", None):
+        # (the guest's arguments are argv's tail: as given, '--trace' included)
+        args.args = argv[len(argv) - len(args.args):]
     try:
         if args.command == "run":
             return cmd_run(args, stdin, stdout, stderr)

@@ -159,12 +159,14 @@ class Linker:
         """
         return self.define_instance(builder.name, builder.build())
 
-    def define_wasi(self, *, unstable: bool = True) -> "Linker":
+    def define_wasi(self, *, unstable: bool = True, log: Any = None) -> "Linker":
         """Define the WASI functions: ``wasi_snapshot_preview1`` (and
         ``wasi_unstable`` unless ``unstable=False``).  Each guest's WASI state
         (arguments, environment, stdio, mounts) comes, as with
         :func:`pywazero.wasi.instantiate`, from the ``ModuleConfig`` it is
-        instantiated with.
+        instantiated with.  ``log``: a text stream (or a callable taking each line)
+        every WASI call is written to, arguments and results decoded
+        (:mod:`pywazero.wasi.hostlog`).
 
         >>> import io, pywazero as wz
         >>> rt = wz.Runtime()
@@ -174,16 +176,15 @@ class Linker:
         >>> out.getvalue()
         b'Hello, world! (from WebAssembly)\\n'
         """
-        from .wasi import SNAPSHOT_PREVIEW1, UNSTABLE
-        from .wasi.preview1 import FUNCTIONS, NOT_IN_UNSTABLE, host_function
+        from .wasi import SNAPSHOT_PREVIEW1, UNSTABLE, host_functions
 
-        spaces = [(SNAPSHOT_PREVIEW1, False)] + ([(UNSTABLE, True)] if unstable else [])
-        pairs = [(mod, f) for mod, old in spaces for f in FUNCTIONS if not (old and f in NOT_IN_UNSTABLE)]
-        self._check_names(pairs)
-        for mod, old in spaces:
-            for f in FUNCTIONS:
-                if not (old and f in NOT_IN_UNSTABLE):
-                    self._defs[(mod, f)] = host_function(f, old)
+        spaces = [(SNAPSHOT_PREVIEW1, host_functions(False, log))]
+        if unstable:
+            spaces.append((UNSTABLE, host_functions(True, log)))
+        self._check_names([(mod, f) for mod, funcs in spaces for f in funcs])
+        for mod, funcs in spaces:
+            for f, fn in funcs.items():
+                self._defs[(mod, f)] = fn
         return self
 
     def define_unknown_imports_as_traps(self, compiled: Any) -> "Linker":

@@ -67,7 +67,7 @@ Behaviour worth knowing (matching wasmtime where it can be checked):
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 from .clock import FakeClock, SystemClock
 from .errno import WasiError
@@ -81,15 +81,30 @@ SNAPSHOT_PREVIEW1 = "wasi_snapshot_preview1"
 UNSTABLE = "wasi_unstable"
 
 
-def _host_module(runtime: Any, name: str, unstable: bool) -> Any:
-    from ..wasm.instance import ModuleInstance
-    from ..wasm.types import EXTERN_FUNC
-
-    inst = ModuleInstance(None, name)
+def host_functions(unstable: bool, log: Any = None) -> Dict[str, Any]:
+    """The functions of ``wasi_snapshot_preview1`` (``unstable``: of
+    ``wasi_unstable``) by name, logging their calls to ``log`` if given (see
+    :mod:`.hostlog`)."""
+    out = {}
     for fname in FUNCTIONS:
         if unstable and fname in NOT_IN_UNSTABLE:
             continue
         f = host_function(fname, unstable)
+        if log is not None:
+            from .hostlog import logged
+            from .preview1 import _memory
+
+            f = logged(f, fname, unstable, log, _memory)
+        out[fname] = f
+    return out
+
+
+def _host_module(runtime: Any, name: str, unstable: bool, log: Any = None) -> Any:
+    from ..wasm.instance import ModuleInstance
+    from ..wasm.types import EXTERN_FUNC
+
+    inst = ModuleInstance(None, name)
+    for fname, f in host_functions(unstable, log).items():
         f.module = inst
         inst.funcs.append(f)
         inst.exports[fname] = f
@@ -97,16 +112,19 @@ def _host_module(runtime: Any, name: str, unstable: bool) -> Any:
     return runtime._add_instance(inst)
 
 
-def instantiate(runtime: Any, *, unstable: bool = True) -> Any:
+def instantiate(runtime: Any, *, unstable: bool = True, log: Any = None) -> Any:
     """Register the ``wasi_snapshot_preview1`` host module in ``runtime`` (and
     ``wasi_unstable`` too unless ``unstable=False``) and return the preview1 module.
-    Calling it again returns the already registered module."""
+    Calling it again returns the already registered module.  ``log``: a text
+    stream (or a callable taking each line) to which every WASI call is written,
+    with its arguments and results decoded (:mod:`pywazero.wasi.hostlog`,
+    ``pywazero run --host-logging``)."""
     existing = runtime.module(SNAPSHOT_PREVIEW1)
     if existing is not None:
         return existing
-    mod = _host_module(runtime, SNAPSHOT_PREVIEW1, False)
+    mod = _host_module(runtime, SNAPSHOT_PREVIEW1, False, log)
     if unstable and runtime.module(UNSTABLE) is None:
-        _host_module(runtime, UNSTABLE, True)
+        _host_module(runtime, UNSTABLE, True, log)
     return mod
 
 
