@@ -89,7 +89,7 @@ class ListenedEngine(Engine):
             # not the recursion limit, decide how deep it goes)
             deepen(12 * MAX_HOST_NESTING)
         try:
-            res = self.inner.invoke(fn, args)
+            res: List[Any] = self.inner.invoke(fn, args)
         except BaseException as e:
             hooks.abort(_unwrapped(e))
             raise
