@@ -188,6 +188,13 @@ def test_wasi_through_linker(rt):
     assert ("wasi_unstable", "fd_write") not in only
     with pytest.raises(ValueError, match="already defined"):
         linker.define_wasi()
+    lines = []
+    logged = wz.Linker(rt).define_wasi(log=lines.append)   # a callable taking each line
+    out = io.BytesIO()
+    logged.instantiate(EXAMPLES / "hello.wasm", wz.ModuleConfig(stdout=out, args=["hello", "linker"]))
+    assert out.getvalue() == b"Hello, linker! (from WebAssembly)\n"
+    assert '<-- errno=SUCCESS argv=["hello", "linker"]' in lines
+    assert lines[-1] == "<-- errno=SUCCESS nwritten=34"
 
 
 def test_linker_config_name_registers(rt):
