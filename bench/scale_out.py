@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import pickle
 import sys
@@ -134,7 +135,7 @@ def bench_dask(rounds: int, n: int, chunks: int) -> None:
     try:
         for workers in (1, 2):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0")
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
             client.wait_for_workers(workers)
             clusters.append((cluster, client))

@@ -13,6 +13,7 @@ translate the module again.
 Needs ``pip install "dask[distributed]"`` (pywazero itself does not).
 """
 import argparse
+import logging
 import os
 import time
 
@@ -70,7 +71,7 @@ def main(argv=None):
         client, cluster = Client(args.scheduler), None
     else:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         client.wait_for_workers(1 if cluster is None else args.workers)

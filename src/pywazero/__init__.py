@@ -14,6 +14,7 @@ from .runtime import CompiledModule, ExportType, ImportType, Runtime
 from .cache import CacheError, CompilationCache
 from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
 from .host import HostModuleBuilder
+from .linker import Linker
 from .wasm.features import CoreFeatures
 from .wasm.subtyping import RefType
 from .wasm.gcref import GcRef, I31
@@ -55,7 +56,7 @@ def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> byt
 __all__ = [
     "Runtime", "RuntimeConfig", "ModuleConfig", "Mount", "CompiledModule", "ImportType", "ExportType",
     "CoreFeatures", "CompilationCache", "CacheError",
-    "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder",
+    "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder", "Linker",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap", "ExitError",
     "SerializationError",
     "WasmException", "I31", "GcRef", "StructRef", "ArrayRef",

@@ -293,8 +293,34 @@ class HostModuleBuilder:
 
         return self._add(name, unwrap_extern(value))
 
+    @property
+    def name(self) -> str:
+        """The module name the exports are imported by."""
+        return self._name
+
     def instantiate(self) -> Module:
         """Create the module and register it in the runtime under this name."""
+        return self._runtime._add_instance(self._instance())
+
+    def build(self) -> Module:
+        """Create the module without registering it in the runtime: for a
+        :class:`~pywazero.Linker` (``linker.define_instance(name, builder.build())``,
+        or ``linker.define_host_module(builder)``).
+
+        >>> import pywazero as wz
+        >>> rt = wz.Runtime()
+        >>> env = rt.host_module("env").global_("g", wz.I32, 1).build()
+        >>> env.global_("g").value, rt.module("env")
+        (1, None)
+        """
+        from .api import Module as ModuleFacade
+
+        self._runtime._check_open()
+        inst = self._instance()
+        self._runtime._instances.add(inst)
+        return ModuleFacade(inst, self._runtime)
+
+    def _instance(self) -> ModuleInstance:
         inst = ModuleInstance(None, self._name)
         for name, v in self._exports.items():
             inst.exports[name] = v
@@ -317,4 +343,4 @@ class HostModuleBuilder:
                 inst.tags.append(v)
             else:
                 inst.export_kinds[name] = EXTERN_FUNC
-        return self._runtime._add_instance(inst)
+        return inst

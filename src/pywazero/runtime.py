@@ -1,6 +1,7 @@
 """The entry point: :class:`Runtime` compiles modules into :class:`CompiledModule`."""
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -15,6 +16,18 @@ from .wasm.instantiate import InstantiationPlan, instantiate, resolve_imports
 from .wasm.module import Module
 
 Source = Union[bytes, bytearray, memoryview, str]
+#: what Runtime.compile/validate take: a module's bytes (binary or text), its text as
+#: a str, or the path of a file holding either
+CompileSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+
+def _read_source(source: Any) -> Any:
+    """``source``, or the bytes of the file when it is a path (``os.PathLike``: a
+    ``str`` is module text, never a path)."""
+    if isinstance(source, os.PathLike):
+        with open(source, "rb") as f:
+            return f.read()
+    return source
 
 
 def _module_facade() -> Any:
@@ -224,6 +237,19 @@ class CompiledModule:
         return [ExportType(e.name, T.EXTERN_KIND_NAMES[e.kind], self._describe(spaces[e.kind][e.index]))
                 for e in m.exports]
 
+    def custom_sections(self, name: str) -> List[bytes]:
+        """The contents of the module's custom sections called ``name``, in order
+        (an empty list if there are none).
+
+        >>> import pywazero
+        >>> cm = pywazero.Runtime().compile('(module (@custom "meta" "v1"))')
+        >>> cm.custom_sections("meta"), cm.custom_sections("other")
+        ([b'v1'], [])
+        """
+        if not isinstance(name, str):
+            raise TypeError("custom section name must be a str")
+        return [bytes(c.data) for c in self.module.customs if c.name == name]
+
     @property
     def closed(self) -> bool:
         return self._module is None
@@ -332,13 +358,21 @@ class Runtime:
         if self._closed:
             raise ValueError("runtime is closed")
 
-    def compile(self, source: Source) -> CompiledModule:
-        """Decode (binary, or text when given a str) and validate ``source``.
+    def compile(self, source: CompileSource) -> CompiledModule:
+        """Decode (binary, or text when given a str) and validate ``source``.  A
+        ``pathlib.Path`` (any ``os.PathLike``) is read, and its bytes are taken as
+        binary or text by their content (``\\0asm`` or not).
 
         Raises :class:`~pywazero.DecodeError` or :class:`~pywazero.ValidationError`
-        (both :class:`~pywazero.CompileError`).
+        (both :class:`~pywazero.CompileError`); ``OSError`` when a path cannot be read.
+
+        >>> import pathlib, pywazero
+        >>> cm = pywazero.Runtime().compile(pathlib.Path("examples/hello.wasm"))
+        >>> [e.name for e in cm.exports]
+        ['memory', '_start']
         """
         self._check_open()
+        source = _read_source(source)
         try:
             compiled = self._compile(source)
         except MemoryError:
@@ -352,6 +386,29 @@ class Runtime:
             raise CompileError("module too large: the host ran out of memory compiling it")
         self._check_memory_limits(compiled)
         return compiled
+
+    def validate(self, source: CompileSource) -> None:
+        """Check that ``source`` (as for :meth:`compile`) is a valid module under this
+        runtime's core features, without preparing it to run: returns None, or
+        raises :class:`~pywazero.DecodeError` / :class:`~pywazero.ValidationError`.
+
+        >>> import pywazero
+        >>> rt = pywazero.Runtime()
+        >>> rt.validate('(module (func (result i32) i32.const 1))')
+        >>> rt.validate('(module (func (result i32)))')
+        Traceback (most recent call last):
+        ...
+        pywazero.errors.ValidationError: ...
+        """
+        self._check_open()
+        source = _read_source(source)
+        if isinstance(source, (bytearray, memoryview)):
+            source = bytes(source)
+        try:
+            with collector_paused():
+                _decode(source, self.config.core_features, validate=True)
+        except MemoryError:
+            raise CompileError("module too large: the host ran out of memory validating it") from None
 
     def _check_memory_limits(self, compiled: CompiledModule) -> None:
         limit = self.config.memory_limit_pages
@@ -463,7 +520,7 @@ class Runtime:
             return None
         return inst.exports.get(name)
 
-    def instantiate(self, compiled: Union[CompiledModule, Source],
+    def instantiate(self, compiled: Union[CompiledModule, CompileSource],
                     config: Optional[ModuleConfig] = None) -> Any:
         """Instantiate a compiled module (or compile ``source``, instantiate it and
         release the compiled form) and return its :class:`~pywazero.api.Module`.
@@ -473,8 +530,13 @@ class Runtime:
         :class:`~pywazero.Trap` when segment initialisation or a start function
         traps.  After the spec's start function, the exported functions named in
         ``config.start_functions`` that exist are called (``ExitError`` with code 0
-        from them counts as success).
+        from them counts as success).  (A :class:`~pywazero.Linker` resolves imports
+        per instantiation instead.)
         """
+        return self._instantiate(compiled, config, self._resolve)
+
+    def _instantiate(self, compiled: Union[CompiledModule, CompileSource],
+                     config: Optional[ModuleConfig], resolve: Any) -> Any:
         self._check_open()
         if config is None:
             config = ModuleConfig()
@@ -492,7 +554,7 @@ class Runtime:
             if name is not None and name in self._modules:
                 raise ValueError(f"a module named {name!r} is already instantiated in this runtime")
             module = compiled.module
-            imports = resolve_imports(module, self._resolve)
+            imports = resolve_imports(module, resolve)
             try:
                 inst = instantiate(module, imports, compiled._engine_code(), self._engine, name,
                                    self.config.memory_limit_pages, run_start=False,

@@ -49,7 +49,7 @@ from .types import (
     TableType,
 )
 
-__all__ = ["resolve_imports", "instantiate", "eval_const", "describe_extern", "InstantiationPlan"]
+__all__ = ["resolve_imports", "closed_import_type", "instantiate", "eval_const", "describe_extern", "InstantiationPlan"]
 
 Resolver = Callable[[str, str], Any]
 
@@ -166,6 +166,12 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         # (the canonical type: a member of a recursion group is a CanonFuncType)
         return value.type == canonical_type(module.canonical_ids()[imp.desc])
     return False
+
+
+def closed_import_type(module: Module, imp: Any) -> Any:
+    """The store's (closed) function type of function or tag import ``imp``: what a
+    function made to satisfy it must have."""
+    return _closed_types(module)[imp.desc]
 
 
 def resolve_imports(module: Module, resolve: Resolver) -> List[Any]:

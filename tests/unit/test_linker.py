@@ -1,0 +1,262 @@
+"""Linker: per-instantiation imports, shadowing, trap stubs; Runtime.compile from a
+path, Runtime.validate and CompiledModule.custom_sections."""
+from __future__ import annotations
+
+import io
+import pathlib
+
+import pytest
+
+import pywazero as wz
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(params=["compiler", "interpreter"])
+def rt(request):
+    with wz.Runtime(wz.RuntimeConfig(engine=request.param)) as runtime:
+        yield runtime
+
+
+USER = '''(module
+  (import "math" "square" (func $sq (param i32) (result i32)))
+  (func (export "f") (param i32) (result i32) (i32.add (call $sq (local.get 0)) (i32.const 1))))'''
+
+
+def test_define_func_per_instantiation(rt):
+    cm = rt.compile(USER)
+    a = wz.Linker(rt).define_func("math", "square", wz.FuncType([wz.I32], [wz.I32]), lambda x: x * x)
+    b = wz.Linker(rt).define_func("math", "square", wz.FuncType([wz.I32], [wz.I32]), lambda x: -x)
+    ma, mb = a.instantiate(cm), b.instantiate(cm)
+    assert ma.function("f")(7) == 50
+    assert mb.function("f")(7) == -6
+    # nothing was registered in the runtime
+    assert rt.module("math") is None
+    with pytest.raises(wz.LinkError):
+        rt.instantiate(cm)
+
+
+def test_define_instance_links_two_wasm_modules(rt):
+    lib = rt.instantiate('''(module
+      (memory (export "mem") 1)
+      (global (export "counter") (mut i32) (i32.const 0))
+      (func (export "square") (param i32) (result i32)
+        (global.set 0 (i32.add (global.get 0) (i32.const 1)))
+        (i32.mul (local.get 0) (local.get 0))))''')
+    linker = wz.Linker(rt).define_instance("math", lib)
+    m = linker.instantiate(USER)
+    assert m.function("f")(9) == 82
+    assert lib.global_("counter").value == 1
+    # memories are shared, not copied
+    user2 = linker.instantiate('''(module (import "math" "mem" (memory 1))
+      (func (export "poke") (i32.store (i32.const 8) (i32.const 1234))))''')
+    user2.function("poke")()
+    assert lib.memory("mem").read_u32(8) == 1234
+    assert ("math", "square") in linker and len(linker) == 3
+    assert sorted(linker) == [("math", "counter"), ("math", "mem"), ("math", "square")]
+
+
+def test_define_single_externs(rt):
+    lib = rt.instantiate('''(module (table (export "t") 2 funcref) (memory (export "m") 1)
+      (global (export "g") i64 (i64.const -5)) (tag (export "e") (param i32))
+      (func (export "id") (param i32) (result i32) local.get 0))''')
+    linker = wz.Linker(rt)
+    for name in ("t", "m", "g", "e", "id"):
+        linker.define("env", name + "2", lib.exports[name])
+    m = linker.instantiate('''(module
+      (import "env" "t2" (table 1 funcref)) (import "env" "m2" (memory 1))
+      (import "env" "g2" (global $g i64)) (import "env" "e2" (tag (param i32)))
+      (import "env" "id2" (func $id (param i32) (result i32)))
+      (func (export "r") (result i64) (i64.add (global.get $g) (i64.extend_i32_s (call $id (i32.const 2))))))''')
+    assert m.function("r")() == -3
+    assert linker.get("env", "id2") == lib.function("id")
+    assert linker.get("env", "nope") is None
+    with pytest.raises(TypeError):
+        linker.define("env", "x", 42)
+    with pytest.raises(TypeError):
+        linker.define_func("env", "y", [wz.I32], lambda x: x)
+
+
+def test_host_module_through_linker(rt):
+    seen = []
+    builder = rt.host_module("env").function("log", seen.append, params=[wz.I32])
+    linker = wz.Linker(rt).define_host_module(builder)
+    assert rt.module("env") is None
+    m = linker.instantiate('''(module (import "env" "log" (func $log (param i32)))
+      (func (export "run") (call $log (i32.const -3))))''')
+    m.function("run")()
+    assert seen == [-3]
+
+
+def test_shadowing_rules(rt):
+    ft = wz.FuncType([wz.I32], [wz.I32])
+    linker = wz.Linker(rt).define_func("math", "square", ft, lambda x: x * x)
+    with pytest.raises(ValueError, match="already defined"):
+        linker.define_func("math", "square", ft, lambda x: 0)
+    lib = rt.instantiate('(module (func (export "square") (param i32) (result i32) i32.const 5)'
+                         ' (func (export "other")))')
+    # define_instance is all or nothing
+    with pytest.raises(ValueError, match="already defined"):
+        linker.define_instance("math", lib)
+    assert ("math", "other") not in linker
+    assert linker.instantiate(USER).function("f")(3) == 10
+    linker.allow_shadowing = True
+    linker.define_instance("math", lib)
+    assert ("math", "other") in linker
+    assert linker.instantiate(USER).function("f")(3) == 6
+    linker.define_func("math", "square", ft, lambda x: 100)
+    assert linker.instantiate(USER).function("f")(3) == 101
+    assert wz.Linker(rt, allow_shadowing=True).allow_shadowing
+
+
+def test_linker_first_then_registry(rt):
+    ft = wz.FuncType([wz.I32], [wz.I32])
+    rt.host_module("math").function("square", lambda x: x * x, params=[wz.I32], results=[wz.I32]).instantiate()
+    cm = rt.compile(USER)
+    # the registry serves what the linker lacks
+    assert wz.Linker(rt).instantiate(cm).function("f")(4) == 17
+    # the linker's definition wins over the registry's
+    assert wz.Linker(rt).define_func("math", "square", ft, lambda x: 0).instantiate(cm).function("f")(4) == 1
+    # and the registry can be left out
+    with pytest.raises(wz.LinkError, match="unknown import: 'math'.'square'"):
+        wz.Linker(rt, use_runtime_registry=False).instantiate(cm)
+
+
+def test_link_errors_name_import_and_types(rt):
+    cm = rt.compile(USER)
+    with pytest.raises(wz.LinkError) as e:
+        wz.Linker(rt).instantiate(cm)
+    msg = str(e.value)
+    assert "'math'.'square'" in msg and "[i32] -> [i32]" in msg
+    linker = wz.Linker(rt).define_func("math", "square", wz.FuncType([wz.I64], []), lambda x: None)
+    with pytest.raises(wz.LinkError) as e:
+        linker.instantiate(cm)
+    msg = str(e.value)
+    assert "incompatible import type" in msg and "[i32] -> [i32]" in msg and "[i64] -> []" in msg
+    mem = rt.instantiate('(module (memory (export "m") 1))').memory("m")
+    with pytest.raises(wz.LinkError, match="'math'.'square'.*got memory"):
+        wz.Linker(rt).define("math", "square", mem).instantiate(cm)
+
+
+def test_unknown_imports_as_traps(rt):
+    cm = rt.compile('''(module
+      (import "env" "missing" (func $m (param i32) (result i64)))
+      (import "env" "present" (func $p (result i32)))
+      (func (export "ok") (result i32) (call $p))
+      (func (export "bad") (result i64) (call $m (i32.const 1))))''')
+    linker = wz.Linker(rt).define_func("env", "present", wz.FuncType([], [wz.I32]), lambda: 7)
+    with pytest.raises(wz.LinkError, match="'env'.'missing'"):
+        linker.instantiate(cm)
+    linker.define_unknown_imports_as_traps(cm)
+    assert ("env", "missing") in linker
+    m = linker.instantiate(cm)
+    assert m.function("ok")() == 7           # the defined import is not replaced
+    with pytest.raises(wz.Trap) as e:
+        m.function("bad")()
+    assert "'env'.'missing'" in str(e.value) and "trap" in str(e.value)
+    assert linker.get("env", "missing").type == wz.FuncType((wz.I32,), (wz.I64,))
+
+
+def test_unknown_imports_as_traps_only_functions(rt):
+    cm = rt.compile('(module (import "env" "g" (global i32)) (import "env" "f" (func)))')
+    linker = wz.Linker(rt).define_unknown_imports_as_traps(cm)
+    assert ("env", "f") in linker and ("env", "g") not in linker
+    with pytest.raises(wz.LinkError, match="'env'.'g'"):
+        linker.instantiate(cm)
+
+
+def test_unknown_imports_as_traps_skip_registry(rt):
+    rt.host_module("env").function("f", lambda: 3, results=[wz.I32]).instantiate()
+    cm = rt.compile('(module (import "env" "f" (func $f (result i32))) (func (export "g") (result i32) call $f))')
+    linker = wz.Linker(rt).define_unknown_imports_as_traps(cm)
+    assert len(linker) == 0
+    assert linker.instantiate(cm).function("g")() == 3
+    strict = wz.Linker(rt, use_runtime_registry=False).define_unknown_imports_as_traps(cm)
+    with pytest.raises(wz.Trap, match="unknown import called"):
+        strict.instantiate(cm).function("g")()
+
+
+def test_wasi_through_linker(rt):
+    rt.host_module("other").instantiate()
+    out = io.BytesIO()
+    linker = wz.Linker(rt).define_wasi()
+    assert ("wasi_snapshot_preview1", "fd_write") in linker and ("wasi_unstable", "fd_write") in linker
+    assert rt.module("wasi_snapshot_preview1") is None
+    linker.instantiate(pathlib.Path(EXAMPLES / "hello.wasm"), wz.ModuleConfig(stdout=out))
+    assert out.getvalue() == b"Hello, world! (from WebAssembly)\n"
+    only = wz.Linker(rt).define_wasi(unstable=False)
+    assert ("wasi_unstable", "fd_write") not in only
+    with pytest.raises(ValueError, match="already defined"):
+        linker.define_wasi()
+
+
+def test_linker_config_name_registers(rt):
+    lib = wz.Linker(rt).instantiate('(module (func (export "seven") (result i32) i32.const 7))',
+                                    wz.ModuleConfig(name="lib"))
+    assert rt.module("lib") is not None
+    m = rt.instantiate('(module (import "lib" "seven" (func $s (result i32)))'
+                       ' (func (export "f") (result i32) call $s))')
+    assert m.function("f")() == 7
+    assert lib.name == "lib"
+
+
+def test_linker_api_misuse(rt):
+    with pytest.raises(TypeError):
+        wz.Linker("not a runtime")
+    linker = wz.Linker(rt)
+    with pytest.raises(TypeError):
+        linker.define_instance("x", object())
+    with pytest.raises(TypeError):
+        linker.define_unknown_imports_as_traps(b"\0asm")
+    m = rt.instantiate('(module (func (export "f")))')
+    m.close()
+    with pytest.raises(ValueError):
+        linker.define_instance("x", m)
+    other = wz.Runtime()
+    with pytest.raises(ValueError, match="another runtime"):
+        linker.instantiate(other.compile("(module)"))
+
+
+def test_compile_from_path(rt, tmp_path):
+    cm = rt.compile(EXAMPLES / "hello.wasm")
+    assert [e.name for e in cm.exports] == ["memory", "_start"]
+    wat = tmp_path / "m.wat"
+    wat.write_text('(module (func (export "f") (result i32) i32.const 3))')
+    assert rt.instantiate(rt.compile(wat)).function("f")() == 3
+    assert rt.instantiate(wat).function("f")() == 3
+
+    class P:   # any os.PathLike
+        def __fspath__(self):
+            return str(wat)
+
+    assert [e.name for e in rt.compile(P()).exports] == ["f"]
+    with pytest.raises(OSError):
+        rt.compile(tmp_path / "missing.wasm")
+    # a str is module text, never a path
+    with pytest.raises(wz.DecodeError):
+        rt.compile(str(wat))
+
+
+def test_validate(rt, tmp_path):
+    assert rt.validate('(module (func (result i32) i32.const 1))') is None
+    assert rt.validate(EXAMPLES / "hello.wasm") is None
+    with pytest.raises(wz.ValidationError):
+        rt.validate('(module (func (result i32)))')
+    with pytest.raises(wz.DecodeError):
+        rt.validate(b"\0asm\x01\0\0\0\x01")
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(wz.wat2wasm("(module (func (return_call 0)))"))
+    rt.validate(bad)
+    v1 = wz.Runtime(wz.RuntimeConfig(core_features=wz.CoreFeatures.V1))
+    with pytest.raises(wz.ValidationError):
+        v1.validate(bad)
+
+
+def test_custom_sections(rt):
+    wasm = wz.wat2wasm('(module (@custom "meta" "one") (@custom "other" "x") (@custom "meta" (after func) "two"))')
+    cm = rt.compile(wasm)
+    assert cm.custom_sections("meta") == [b"one", b"two"]
+    assert cm.custom_sections("other") == [b"x"]
+    assert cm.custom_sections("none") == []
+    with pytest.raises(TypeError):
+        cm.custom_sections(1)
