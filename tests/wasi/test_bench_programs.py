@@ -94,3 +94,18 @@ def test_wordcount_twin_on_edge_bytes(engine: str) -> None:
     # x, lives, caf, na, ve once each)
     assert out.splitlines()[:5] == ["%d bytes, 24 words, 11 distinct" % len(text),
                                     "5 b", "4 zz", "3 a", "3 world"]
+
+
+def test_real_ab_interpreters_table(capsys: pytest.CaptureFixture) -> None:
+    """bench/real_ab.py --pypy (here with this Python standing in for PyPy): every
+    side runs in its own child, outputs agree, and the table has a row per program
+    with its speed-up and the kernels' geometric mean."""
+    import real_ab
+
+    assert real_ab.main(["--pypy", sys.executable, "--rounds", "1", "--scale", "0.005",
+                         "--only", "nbody,crc32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {ln.split("|")[1].strip(): ln for ln in lines if ln.startswith("| ")}
+    assert {"nbody", "crc32", "geometric mean (kernels)"} <= set(rows)
+    assert re.search(r"\| \d+\.\d\dx \|", rows["nbody"])
+    assert "PyPy speed-up" in rows["program"]
