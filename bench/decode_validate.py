@@ -104,7 +104,7 @@ def main() -> None:
     wasts = sorted(spec.glob("**/*.wast"), key=lambda p: p.stat().st_size)
     if wasts:
         from pywazero.text.parser import parse_module
-        from pywazero.text.wast import ModuleCommand, read_script
+        from pywazero.script.wast import ModuleCommand, read_script
 
         largest = wasts[-1]
         text = largest.read_bytes()

@@ -36,7 +36,7 @@ from .wasm.types import (
     TableType,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> bytes:
@@ -49,7 +49,7 @@ def wat2wasm(text: "str | bytes", features: "CoreFeatures | None" = None) -> byt
     >>> wat2wasm("(module (func (return_call 0)))")[-5:]   # a 3.0 tail call
     b'\\x04\\x00\\x12\\x00\\x0b'
     """
-    from .binary.encoder import wat2wasm as _wat2wasm
+    from .convert import wat2wasm as _wat2wasm
 
     return _wat2wasm(text, features)
 

@@ -62,7 +62,7 @@ from .wasm.types import (
     ref_nullable,
     valtype_name,
 )
-from .wasm.gcref import HostAny
+from .wasm.gcref import HostAny, set_value_converter
 from .wasm.subtyping import RefType, canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
@@ -74,7 +74,7 @@ _M128 = (1 << 128) - 1
 
 
 def _numerics() -> Any:
-    from .engine import numerics
+    from .wasm import numerics
 
     return numerics
 
@@ -166,7 +166,7 @@ def _gc_to_raw(t: int, v: Any, what: str) -> Any:
     """A Python value as a reference in the any hierarchy: for ``anyref`` a host
     object is internalised (as ``any.convert_extern`` would); for the types below
     it the value must have the type (a StructRef of the struct type, an I31...)."""
-    from .engine.gc import make_test
+    from .wasm.gcops import make_test
     from .wasm.gcref import internalize
 
     if ref_heap(t) == HT_ANY:
@@ -219,6 +219,10 @@ def from_raw(t: int, v: Any) -> Any:
     if v.__class__ is HostAny:
         return v.obj      # (an anyref made of a host object: the object itself)
     return v
+
+
+# GC objects read through the model show API values (Function, ExnRef, host objects).
+set_value_converter(from_raw)
 
 
 def raw_bits_in(t: int, v: Any, what: str = "value") -> Any:
@@ -1109,3 +1113,10 @@ class Caller:
         if not isinstance(v, GlobalInstance):
             raise KeyError(f"calling module has no global export {name!r}")
         return Global(v)
+
+
+# The exception class sits below this layer (errors.py imports nothing); give it the
+# public views of tags and values.
+WasmException._api_arguments = exception_values
+WasmException._api_tag = Tag._of
+WasmException._api_value = from_raw

@@ -220,10 +220,15 @@ class WasmException(WasmError):
     _tag: Any
     _values: tuple
 
-    def __init__(self, tag: Any, payload: Sequence[Any] = ()) -> None:
-        from .api import exception_values
+    # How tags and values look to users is the public API's business; errors sit
+    # below every layer and import none, so pywazero.api installs these three when
+    # it is imported (which importing pywazero does).
+    _api_arguments: Any = None   # (tag, payload) -> (store tag, internal values)
+    _api_tag: Any = None         # store tag -> pywazero.Tag
+    _api_value: Any = None       # (value type, internal value) -> Python value
 
-        self._tag, self._values = exception_values(tag, payload)
+    def __init__(self, tag: Any, payload: Sequence[Any] = ()) -> None:
+        self._tag, self._values = WasmException._api_arguments(tag, payload)
         super().__init__()
 
     @classmethod
@@ -236,15 +241,12 @@ class WasmException(WasmError):
 
     @property
     def tag(self) -> Any:
-        from .api import Tag
-
-        return Tag._of(self._tag)
+        return WasmException._api_tag(self._tag)
 
     @property
     def payload(self) -> tuple:
-        from .api import from_raw
-
-        return tuple(from_raw(t, v) for t, v in zip(self._tag.type.params, self._values))
+        convert = WasmException._api_value
+        return tuple(convert(t, v) for t, v in zip(self._tag.type.params, self._values))
 
     def __str__(self) -> str:
         try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, List, Sequence
 
 import pywazero as wz
-from pywazero.engine import numerics as num
+from pywazero.wasm import numerics as num
 from pywazero.runtime import CompiledModule
-from pywazero.text import wast
+from pywazero.script import wast
 from pywazero.wasm.instance import GlobalInstance
 from pywazero.wasm.subtyping import top_heap
 from pywazero.wasm.gcref import Array, HostAny, I31, Struct, internalize

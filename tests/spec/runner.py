@@ -44,7 +44,7 @@ except ImportError:  # not installed: use the source tree
 
 from pywazero.errors import (DecodeError, LinkError, Trap, ValidationError, WasmError,  # noqa: E402
                              WasmException)
-from pywazero.text import wast  # noqa: E402
+from pywazero.script import wast  # noqa: E402
 from pywazero.wasm.features import CoreFeatures  # noqa: E402
 
 PASSED = "passed"
@@ -91,7 +91,7 @@ class Engine:
 
     One engine object runs one script at a time: :meth:`start_script` is called before
     each script and should give a fresh store with the ``spectest`` module registered.
-    Values cross the boundary as :class:`pywazero.text.wast.Value` (type + raw bits).
+    Values cross the boundary as :class:`pywazero.script.wast.Value` (type + raw bits).
     Failures are reported by raising :class:`~pywazero.errors.LinkError` (imports not
     satisfied) or :class:`~pywazero.errors.Trap` (including call-stack exhaustion).
 

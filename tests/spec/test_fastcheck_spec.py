@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from pywazero.text import wast
+from pywazero.script import wast
 
 from ..unit.test_fastcheck import _loadable
 from . import runner

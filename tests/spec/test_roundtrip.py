@@ -20,7 +20,7 @@ from typing import Any, List, Optional
 
 import pytest
 
-from pywazero.text import wast
+from pywazero.script import wast
 from pywazero.wasm.features import CoreFeatures
 from pywazero.wasm.module import Function
 

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from pywazero.errors import LinkError, Trap
-from pywazero.text import wast
-from pywazero.text.wast import Value
+from pywazero.script import wast
+from pywazero.script.wast import Value
 from pywazero.wasm.types import F32, I32
 
 from . import runner

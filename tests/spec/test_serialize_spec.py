@@ -12,7 +12,7 @@ import pytest
 
 import pywazero as wz
 from pywazero.binary.encoder import encode_module
-from pywazero.text import wast
+from pywazero.script import wast
 
 from . import runner
 from .test_streaming_validation import _binaries

@@ -16,7 +16,7 @@ import pytest
 from pywazero.binary.decoder import decode_module
 from pywazero.binary.encoder import encode_module
 from pywazero.errors import CompileError
-from pywazero.text import wast
+from pywazero.script import wast
 from pywazero.wasm.validation import validate_module
 
 from . import runner

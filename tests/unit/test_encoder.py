@@ -638,7 +638,7 @@ def test_global_types_and_import_kinds():
 
 
 def test_wat2wasm_import_is_lazy():
-    code = ("import sys, pywazero.binary.encoder as e; "
+    code = ("import sys, pywazero.convert as e; "
             "assert callable(e.wat2wasm); "
             "assert 'pywazero.text.parser' not in sys.modules; "
             "assert 'pywazero.wasm.validation' not in sys.modules")
@@ -704,7 +704,7 @@ def test_decode_encode_roundtrip(module):
 
 
 def test_wat2wasm_rejects_bad_utf8_bytes():
-    from pywazero.binary.encoder import wat2wasm
+    from pywazero.convert import wat2wasm
     from pywazero.errors import DecodeError
 
     with pytest.raises(DecodeError) as info:

@@ -337,7 +337,7 @@ def test_engines_and_wasmtime_agree(seed, tmp_path):
         return   # relaxed madd/dot: wasmtime is not the spec's deterministic profile
     if "alloc" in (interp.get("instantiate"),) + tuple(c[2] for c in interp["calls"]):
         # a GC array of more elements than pywazero allocates (its implementation
-        # limit, see engine/gc.py; wasmtime reserves them lazily): the engines agree
+        # limit, see wasm/gcops.py; wasmtime reserves them lazily): the engines agree
         return
     compare(interp, run_wasmtime(wasm, calls), "pywazero vs wasmtime")
 

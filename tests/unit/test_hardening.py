@@ -458,7 +458,7 @@ def test_lone_surrogate_in_text_is_a_decode_error(src, line, col):
 
 
 def test_lone_surrogate_in_wast_script_is_a_decode_error():
-    from pywazero.text.wast import read_script
+    from pywazero.script.wast import read_script
 
     with pytest.raises(wz.DecodeError, match="surrogate"):
         read_script('(module)\n(assert_return (invoke "f\ud800"))')

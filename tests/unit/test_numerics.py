@@ -1,4 +1,4 @@
-"""Scalar numerics (pywazero.engine.numerics): boundary cases derived from the spec's
+"""Scalar numerics (pywazero.wasm.numerics): boundary cases derived from the spec's
 numerics chapter, an exact rational reference for the rounding operations, and checks
 that the INLINE templates agree with the functions."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pywazero.engine import numerics as N
+from pywazero.wasm import numerics as N
 from pywazero.errors import Trap
 from pywazero.wasm import opcodes
 from pywazero.wasm.types import F32, F64, I32, I64

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pywazero.engine import numerics as N
+from pywazero.wasm import numerics as N
 from pywazero.engine import simd as S
 from pywazero.wasm import opcodes
 from pywazero.wasm.types import F32, F64, I32, I64, V128

@@ -1,4 +1,4 @@
-"""Unit tests for pywazero.text.wast (WAST script reader)."""
+"""Unit tests for pywazero.script.wast (WAST script reader)."""
 from __future__ import annotations
 
 import struct
@@ -6,8 +6,8 @@ import struct
 import pytest
 
 from pywazero.errors import DecodeError
-from pywazero.text import wast
-from pywazero.text.wast import (
+from pywazero.script import wast
+from pywazero.script.wast import (
     ARITHMETIC,
     CANONICAL,
     NanPattern,

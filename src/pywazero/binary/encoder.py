@@ -18,8 +18,8 @@ of range, active segment without an offset, ...) raises :class:`ValueError` nami
 where the problem is.
 
 The LEB128 helpers :func:`encode_u32`, :func:`encode_s32`, :func:`encode_s33` and
-:func:`encode_s64` are public; :func:`wat2wasm` is a convenience that parses,
-validates and encodes a text module.
+:func:`encode_s64` are public.  Text to binary (parse, validate, encode) sits above
+both formats, in :mod:`pywazero.convert`.
 """
 from __future__ import annotations
 
@@ -72,7 +72,6 @@ __all__ = [
     "encode_s32",
     "encode_s33",
     "encode_s64",
-    "wat2wasm",
     "MAGIC",
     "VERSION",
 ]
@@ -827,30 +826,3 @@ def encode_module(module: Module) -> bytes:
             raise ValueError(f"custom section {i}: {exc}") from exc
         _w_section(out, SEC_CUSTOM, buf)
     return bytes(out)
-
-
-# ---------------------------------------------------------------------------------
-# Text -> binary
-# ---------------------------------------------------------------------------------
-def wat2wasm(text: Union[str, bytes], features: Any = None) -> bytes:
-    """Parse a text-format module, validate it (by the rules of ``features``, a
-    ``CoreFeatures``; default ``CoreFeatures.ALL``), and return its binary.
-
-    Malformed text raises :class:`~pywazero.errors.DecodeError`, an invalid module
-    :class:`~pywazero.errors.ValidationError`.
-    """
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            from ..errors import DecodeError
-
-            raise DecodeError("malformed UTF-8 encoding", offset=exc.start) from None
-    from ..text.parser import parse_module_text
-    from ..wasm.validation import validate_module
-
-    from ..wasm.features import CoreFeatures
-
-    module = parse_module_text(text)
-    validate_module(module, CoreFeatures.ALL if features is None else features)
-    return encode_module(module)

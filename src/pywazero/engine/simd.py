@@ -1,7 +1,7 @@
 """Exact WebAssembly SIMD (v128) numerics, shared by the interpreter and the compiler.
 
 A v128 is a Python int holding the unsigned 128-bit pattern, lane 0 in the low bits.
-Scalars are in the representation of :mod:`pywazero.engine.numerics` (unsigned ints
+Scalars are in the representation of :mod:`pywazero.wasm.numerics` (unsigned ints
 for i32/i64, floats for f32/f64 with the f32 NaN mapping).
 
 Every SIMD instruction without memory access has a function named after it
@@ -57,7 +57,7 @@ import struct
 
 from ..wasm import opcodes
 from ..wasm.opcodes import BY_NAME
-from .numerics import (
+from ..wasm.numerics import (
     f32_ceil, f32_floor, f32_from_bits, f32_max, f32_min, f32_nearest, f32_sqrt,
     f32_to_bits, f32_trunc, f32_demote_f64, f64_ceil, f64_div, f64_floor, f64_from_bits,
     f64_max, f64_min, f64_nearest, f64_promote_f32, f64_sqrt, f64_to_bits, f64_trunc,

@@ -22,17 +22,33 @@ nothing reaches them.
 """
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Callable, List
 
 __all__ = ["GcRef", "Struct", "Array", "I31", "HostAny", "internalize", "externalize"]
 
 
+def _identity(storage: int, v: Any) -> Any:
+    return v
+
+
+# How a stored value looks to users.  The model knows no public API, so the API
+# layer installs its converter here when it is imported (set_value_converter); until
+# then values are shown as stored.
+_value_converter: Callable[[int, Any], Any] = _identity
+
+
+def set_value_converter(convert: Callable[[int, Any], Any]) -> None:
+    """Install how field and element values are shown to users (called by
+    :mod:`pywazero.api` with its ``from_raw``)."""
+    global _value_converter
+    _value_converter = convert
+
+
 def _to_python(storage: int, v: Any) -> Any:
     """A field/element value as the API shows it (a packed one: its unsigned bits)."""
-    from ..api import from_raw
     from .types import PACKED_TYPES
 
-    return v if storage in PACKED_TYPES else from_raw(storage, v)
+    return v if storage in PACKED_TYPES else _value_converter(storage, v)
 
 
 class GcRef:

@@ -16,8 +16,8 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Callable, List, Optional
 
-from ..engine import numerics as num
-from ..engine.bulk import memory_init, table_init
+from . import numerics as num
+from .bulk import memory_init, table_init
 from ..errors import LinkError, ResourceLimitError
 from . import opcodes as ops
 from .instance import (
@@ -236,7 +236,7 @@ def eval_const(expr: Expr, inst: ModuleInstance) -> Any:
             b = stack.pop()
             stack[-1] = (stack[-1] * b) & _M64
         elif op >> 16 == ops.PREFIX_FB:
-            from ..engine.gc import const_op   # (GC: only modules using it get here)
+            from .gcops import const_op   # (GC: only modules using it get here)
 
             const_op(op, imm, stack, inst)
         else:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, List, Tuple
 
-from ..engine import numerics as num
+from . import numerics as num
 from . import opcodes as ops
 from .gcref import I31
 from .instance import ModuleInstance, WasmFunctionInstance

@@ -58,7 +58,7 @@ from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import F32, F64, I32, I64, V128
 from ...wasm.validation import validate_function
-from .. import numerics as num
+from ...wasm import numerics as num
 from ..limits import FREE_OPS as _FREE_OPS
 from ..limits import GROW_OPS as _GROW_OPS
 from ..limits import calls_out, length_charges
@@ -1378,7 +1378,7 @@ class FunctionGenerator:
                 self.ind -= 1
                 st.append(e)
             elif op == _BR_ON_CAST or op == _BR_ON_CAST_FAIL:  # the reference stays either way
-                from .. import gc
+                from ...wasm import gcops as gc
 
                 e = st[-1]
                 self.simple(e)
@@ -2062,9 +2062,9 @@ class FunctionGenerator:
             raise TooComplex("cannot compile %s" % info.name)
 
     def gen_gc(self, op: int, imm: Any) -> None:
-        """GC instructions: the hot accesses inline, the rest a call of engine/gc.py's
+        """GC instructions: the hot accesses inline, the rest a call of wasm/gcops.py's
         handler (see gc.call_of) bound as a constant of the function."""
-        from .. import gc
+        from ...wasm import gcops as gc
 
         st = self.stack
         sub = op & 0xFFFF if op != 0xD3 else -1

@@ -73,7 +73,7 @@ def source_fingerprint() -> str:
     read (e.g. a zip import)."""
     if _FINGERPRINT:
         return _FINGERPRINT[0]
-    from ... import __version__
+    from ..._version import __version__
 
     h = hashlib.sha256(__version__.encode())
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,7 +95,7 @@ def source_fingerprint() -> str:
 def code_key(cw: Any) -> str:
     """The settings the generated code of ``CompiledWasm`` ``cw`` depends on, as
     text: chunks are imported only into a CompiledWasm with the same key."""
-    from ... import __version__
+    from ..._version import __version__
     from . import codegen
 
     engine = cw.engine

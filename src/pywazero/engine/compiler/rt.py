@@ -11,8 +11,8 @@ import types
 from typing import Any, Dict, List
 
 from ...errors import Trap, WasmException
-from .. import bulk
-from .. import numerics as num
+from ...wasm import bulk
+from ...wasm import numerics as num
 
 __all__ = ["BASE_NAMESPACE", "new_namespace"]
 

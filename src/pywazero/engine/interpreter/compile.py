@@ -101,7 +101,7 @@ _LSET_FUSION = {
 }
 
 def _numeric(name: str) -> Callable:
-    from .. import numerics
+    from ...wasm import numerics
 
     return getattr(numerics, name.replace(".", "_"))
 

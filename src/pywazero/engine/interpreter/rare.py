@@ -11,7 +11,7 @@ from ...errors import Trap, WasmException
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import I64
-from .. import bulk
+from ...wasm import bulk
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -204,7 +204,7 @@ def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
             a, b = imm, None
         return fn, a, b
     if op >> 16 == ops.PREFIX_FB or op == 0xD3:
-        from .. import gc
+        from ...wasm import gcops as gc
 
         return gc.lookup(op, imm, module)
     info = ops.BY_OP.get(op)

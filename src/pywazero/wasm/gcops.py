@@ -17,12 +17,12 @@ import struct as _struct
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import Trap
-from ..wasm import opcodes as ops
-from ..wasm.gcref import Array, I31, Struct, externalize, internalize
-from ..wasm.subtyping import (
+from . import opcodes as ops
+from .gcref import Array, I31, Struct, externalize, internalize
+from .subtyping import (
     canonical_type, concrete_kind, func_subtype, supertype_chain,
 )
-from ..wasm.types import (
+from .types import (
     F32, F64, HT_ANY, HT_ARRAY, HT_EQ, HT_EXN, HT_EXTERN, HT_FUNC, HT_I31, HT_STRUCT, I8, I16,
     I32, I64, V128, ref_heap, ref_nullable,
 )
@@ -464,7 +464,7 @@ def call_of(op: int, imm: Any, module: Any) -> Callable[..., Any]:
 
 def closed_ref(t: int, canon: Any) -> int:
     """Reference type ``t`` of a module with its type index as a canonical id."""
-    from ..wasm.subtyping import closed_valtype
+    from .subtyping import closed_valtype
 
     return closed_valtype(t, canon)
 

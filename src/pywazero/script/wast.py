@@ -45,8 +45,8 @@ from ..wasm.types import (
     HT_FUNC, HT_I31, HT_NOEXN, HT_NOEXTERN, HT_NOFUNC, HT_NONE, HT_STRUCT, I32, I64, NULLREF, V128,
     heap_type_name, is_ref, ref_heap, ref_type, valtype_name,
 )
-from . import numbers as _numbers
-from .lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_sexprs
+from ..text import numbers as _numbers
+from ..text.lexer import ID, KEYWORD, NUM, STRING, Node, SList, Source, Token, read_sexprs
 
 __all__ = [
     "read_script", "read_script_file",
@@ -319,7 +319,7 @@ class ModuleCommand(Command):
             if features is None:
                 return decode_module(self.data)
             return decode_module(self.data, features)
-        from . import parser
+        from ..text import parser
 
         if self.form == "quote":
             return parser.parse_module_text(self.data, features)

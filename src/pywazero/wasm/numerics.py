@@ -786,7 +786,7 @@ f64_reinterpret_i64 = f64_from_bits
 # --- tables for the engines ----------------------------------------------------------
 
 def _collect():
-    from ..wasm import opcodes
+    from . import opcodes
 
     out = {}
     g = globals()
@@ -928,7 +928,7 @@ for _t in ("i32", "i64"):
 
 
 def _calls():
-    from ..wasm.opcodes import BY_NAME
+    from .opcodes import BY_NAME
 
     for name in FUNCTIONS:
         if name not in INLINE:
