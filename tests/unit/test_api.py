@@ -298,3 +298,12 @@ def test_engine_code_compiled_once_per_module(rt):
     fb = b.instance.funcs[0]
     assert code.translate(0) is code.translate(0)
     assert fa.code is code.translate(0) and fb.code is code.translate(0)
+
+
+def test_functype_spelled_with_lists_equals_tuples():
+    # A signature written with lists is the same signature (and hashable), so it
+    # can be compared with what a module reports and used as a dict key.
+    listed = wz.FuncType([wz.I32, wz.I64], [wz.F32])
+    assert listed == wz.FuncType((wz.I32, wz.I64), (wz.F32,))
+    assert listed.params == (wz.I32, wz.I64) and listed.results == (wz.F32,)
+    assert {listed: 1}[wz.FuncType((wz.I32, wz.I64), (wz.F32,))] == 1

@@ -171,6 +171,14 @@ class FuncType:
     params: Tuple[int, ...] = ()
     results: Tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Users also write FuncType([I32], [I32]): store tuples, so that equal
+        # signatures compare equal (and hash) however they were spelled.
+        if self.params.__class__ is not tuple:
+            object.__setattr__(self, "params", tuple(self.params))
+        if self.results.__class__ is not tuple:
+            object.__setattr__(self, "results", tuple(self.results))
+
     def __str__(self) -> str:
         p = " ".join(valtype_name(t) for t in self.params)
         r = " ".join(valtype_name(t) for t in self.results)
