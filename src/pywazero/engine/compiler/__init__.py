@@ -46,6 +46,7 @@ Use :func:`dump` to see the Python generated for a function.
 """
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import types as _types
@@ -1390,6 +1391,16 @@ def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
         w = _BigStackWorker(stack_bytes)
         call_depth.worker = w
     return w.call(fn, *args)
+
+
+def _forget_worker_after_fork() -> None:
+    # A forked child keeps the forking thread's handle on its big-stack worker, but
+    # not the worker thread itself: a call handed to it would wait forever.
+    call_depth.__dict__.pop("worker", None)
+
+
+if hasattr(os, "register_at_fork"):   # (POSIX only; nothing forks elsewhere)
+    os.register_at_fork(after_in_child=_forget_worker_after_fork)
 
 
 def dump(compiled: Any, func_index: int, annotate: bool = False) -> str:
