@@ -1339,6 +1339,8 @@ class _BigStackWorker:
 
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
+        #: the stack asked for (a later caller needing more gets a new worker)
+        self.asked = stack_bytes
         old = threading.stack_size()
         try:
             while True:
@@ -1363,7 +1365,10 @@ class _BigStackWorker:
         call_depth.big_stack = True
         call_depth.stack_bytes = self.stack_bytes
         while True:
-            token, fn, args = self.requests.get()
+            request = self.requests.get()
+            if request is None:   # replaced by a worker with a bigger stack
+                return
+            token, fn, args = request
             try:
                 self.replies.put((token, True, fn(*args)))
             except BaseException as e:  # noqa: BLE001 - handed back to the caller
@@ -1387,7 +1392,11 @@ class _BigStackWorker:
 def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     """``fn(*args)`` on this thread's big-stack worker (created on first use)."""
     w = getattr(call_depth, "worker", None)
-    if w is None:
+    if w is None or w.asked < stack_bytes:
+        # (a runtime with a deeper max_call_depth than the worker was made for would
+        # otherwise get its depth capped to the smaller stack)
+        if w is not None:
+            w.requests.put(None)
         w = _BigStackWorker(stack_bytes)
         call_depth.worker = w
     return w.call(fn, *args)
