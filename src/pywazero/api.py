@@ -24,7 +24,7 @@ u64, v128 as u128), so NaN payloads survive exactly.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from .errors import WasmError, WasmException
 from .wasm.instance import (
@@ -63,7 +63,12 @@ from .wasm.types import (
     valtype_name,
 )
 from .wasm.gcref import HostAny, set_value_converter
-from .wasm.subtyping import RefType, canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
+from .wasm.subtyping import canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from .runtime import CompiledModule, Runtime
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
            "from_raw"]
@@ -73,7 +78,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 _M128 = (1 << 128) - 1
 
 
-def _numerics() -> Any:
+def _numerics() -> ModuleType:
     from .wasm import numerics
 
     return numerics
@@ -277,7 +282,8 @@ def _int_in(bits: int) -> Callable[[Any, str], int]:
 def _f64_in(v: Any, what: str) -> float:
     if v.__class__ is float:
         return v
-    return to_raw(F64, v, what)
+    f: float = to_raw(F64, v, what)
+    return f
 
 
 _FAST_IN: Dict[int, Callable[[Any, str], Any]] = {I32: _int_in(32), I64: _int_in(64), F64: _f64_in}
@@ -307,7 +313,7 @@ def _store_entry(fn: FunctionInstance) -> Callable[..., Any]:
     a host function, or any other FunctionInstance."""
     nres = len(fn.type.results)
     if fn.__class__ is HostFunctionInstance:
-        raw = fn.raw  # type: ignore[attr-defined]
+        raw = fn.raw
 
         def call(args: List[Any]) -> List[Any]:
             return raw(None, args)
@@ -331,7 +337,7 @@ def _store_entry(fn: FunctionInstance) -> Callable[..., Any]:
 def _entry_of(fn: FunctionInstance) -> Tuple[Callable[..., Any], Any]:
     """(entry, the module instance whose ``closed`` a call checks first)."""
     if fn.__class__ is WasmFunctionInstance:
-        engine = fn.engine  # type: ignore[attr-defined]
+        engine = fn.engine
         make = getattr(engine, "entry", None)
         if make is not None:
             entry = make(fn)
@@ -339,7 +345,7 @@ def _entry_of(fn: FunctionInstance) -> Tuple[Callable[..., Any], Any]:
             from .engine import _invoke_entry
 
             entry = _invoke_entry(engine.invoke, fn)
-        mod = fn.module  # type: ignore[attr-defined]
+        mod = fn.module
         return entry, (_NEVER_CLOSED if mod is None else mod)
     return _store_entry(fn), _NEVER_CLOSED
 
@@ -382,9 +388,10 @@ class Function:
         if mod is not None and mod.closed:
             raise _closed_error(mod)
         if fn.__class__ is WasmFunctionInstance:
-            return fn.engine.invoke(fn, raw)  # type: ignore[attr-defined]
+            res: List[Any] = fn.engine.invoke(fn, raw)
+            return res
         if fn.__class__ is HostFunctionInstance:
-            return fn.raw(None, raw)  # type: ignore[attr-defined]
+            return fn.raw(None, raw)
         return fn.call(raw)
 
     def _arity_error(self, n: int) -> TypeError:
@@ -630,6 +637,10 @@ class Memory:
         self._check(offset, st.size)
         return st.unpack_from(self._mem.data, offset)[0]
 
+    def _read_int(self, fmt: str, offset: int) -> int:
+        v: int = self._read(fmt, offset)
+        return v
+
     def _write(self, fmt: str, offset: int, value: Any) -> None:
         st = _STRUCTS[fmt]
         self._check(offset, st.size)
@@ -638,18 +649,21 @@ class Memory:
         except struct.error as e:
             raise ValueError(f"cannot store {value!r} as {fmt}: {e}") from None
 
-    def read_u8(self, offset: int) -> int: return self._read("u8", offset)
-    def read_i8(self, offset: int) -> int: return self._read("i8", offset)
-    def read_u16(self, offset: int) -> int: return self._read("u16", offset)
-    def read_i16(self, offset: int) -> int: return self._read("i16", offset)
-    def read_u32(self, offset: int) -> int: return self._read("u32", offset)
-    def read_i32(self, offset: int) -> int: return self._read("i32", offset)
-    def read_u64(self, offset: int) -> int: return self._read("u64", offset)
-    def read_i64(self, offset: int) -> int: return self._read("i64", offset)
-    def read_f64(self, offset: int) -> float: return self._read("f64", offset)
+    def read_u8(self, offset: int) -> int: return self._read_int("u8", offset)
+    def read_i8(self, offset: int) -> int: return self._read_int("i8", offset)
+    def read_u16(self, offset: int) -> int: return self._read_int("u16", offset)
+    def read_i16(self, offset: int) -> int: return self._read_int("i16", offset)
+    def read_u32(self, offset: int) -> int: return self._read_int("u32", offset)
+    def read_i32(self, offset: int) -> int: return self._read_int("i32", offset)
+    def read_u64(self, offset: int) -> int: return self._read_int("u64", offset)
+    def read_i64(self, offset: int) -> int: return self._read_int("i64", offset)
+    def read_f64(self, offset: int) -> float:
+        v: float = self._read("f64", offset)
+        return v
 
     def read_f32(self, offset: int) -> float:
-        return _numerics().f32_from_bits(self._read("u32", offset))
+        v: float = _numerics().f32_from_bits(self._read("u32", offset))
+        return v
 
     def write_u8(self, offset: int, v: int) -> None: self._write("u8", offset, v)
     def write_i8(self, offset: int, v: int) -> None: self._write("i8", offset, v)
@@ -804,7 +818,7 @@ class Global:
         return f"<Global {self._global.type} = {self.value!r}>"
 
 
-def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
+def wrap_extern(value: Any, module: Optional["Module"] = None) -> Extern:
     if isinstance(value, FunctionInstance):
         return Function(value, module)
     if isinstance(value, MemoryInstance):
@@ -818,7 +832,7 @@ def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
     raise TypeError(f"not an extern: {value!r}")
 
 
-def unwrap_extern(value: Any) -> Any:
+def unwrap_extern(value: object) -> object:
     """The store object behind a facade (or the store object itself)."""
     if isinstance(value, Function):
         return value._fn
@@ -863,7 +877,7 @@ class Tag:
     @classmethod
     def _of(cls, tag: TagInstance) -> "Tag":
         """The one facade of store tag ``tag``."""
-        t = tag.api
+        t: Optional[Tag] = tag.api
         if t is None:
             t = cls.__new__(cls)
             t._tag = tag
@@ -904,10 +918,11 @@ class ExnRef:
 
     @property
     def tag(self) -> "Tag":
-        return self._exn.tag
+        t: Tag = self._exn.tag
+        return t
 
     @property
-    def payload(self) -> tuple:
+    def payload(self) -> Tuple[Any, ...]:
         return self._exn.payload
 
     @property
@@ -924,7 +939,7 @@ class ExnRef:
         return f"<ExnRef {self._exn._tag.name} {self.payload!r}>"
 
 
-def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, tuple]:
+def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, Tuple[Any, ...]]:
     """``WasmException(tag, payload)``'s arguments as the store tag and the payload's
     internal values (TypeError/ValueError when they do not fit the tag's type)."""
     if isinstance(tag, Tag):
@@ -943,6 +958,11 @@ def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, tup
 
 # -- modules -----------------------------------------------------------------------
 
+_E = TypeVar("_E", "Function", "Memory", "Table", "Global")
+
+#: What a module exports, and what an import is satisfied with: a facade.
+Extern = Union["Function", "Memory", "Table", "Global", "Tag"]
+
 class Module:
     """An instantiated module.
 
@@ -951,11 +971,11 @@ class Module:
     the runtime; calling its functions afterwards raises.
     """
 
-    def __init__(self, instance: ModuleInstance, runtime: Any = None) -> None:
+    def __init__(self, instance: ModuleInstance, runtime: Optional[Runtime] = None) -> None:
         self._inst = instance
         self._runtime = runtime
-        self._exports: Optional[Dict[str, Any]] = None
-        self._facades: Dict[str, Any] = {}
+        self._exports: Optional[Dict[str, Extern]] = None
+        self._facades: Dict[str, Extern] = {}
 
     @property
     def name(self) -> Optional[str]:
@@ -967,14 +987,14 @@ class Module:
         return self._inst
 
     @property
-    def exports(self) -> Dict[str, Any]:
+    def exports(self) -> Dict[str, Extern]:
         if self._exports is None:
             made = self._facades
             self._exports = {name: made[name] if name in made else wrap_extern(v, self)
                              for name, v in self._inst.exports.items()}
         return self._exports
 
-    def _get(self, name: str, cls: type, what: str) -> Any:
+    def _get(self, name: str, cls: Type[_E], what: str) -> _E:
         # one facade per export, made on demand (not all of them for one lookup)
         if self._exports is not None:
             v = self._exports.get(name)
@@ -1015,7 +1035,7 @@ class Module:
     def closed(self) -> bool:
         return self._inst.closed
 
-    def snapshot(self, *, remove_exports: Sequence[str] = ()) -> Any:
+    def snapshot(self, *, remove_exports: Sequence[str] = ()) -> CompiledModule:
         """A new :class:`~pywazero.CompiledModule` whose instances start with this
         instance's memories, globals and tables as they are now (what Wizer does):
         run an expensive initialisation once, snapshot, and instantiate the

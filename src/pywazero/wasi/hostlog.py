@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 from ..wasm.instance import HostFunctionInstance
 from .errno import NAMES
@@ -198,7 +198,11 @@ def _describe_out(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any,
     return " ".join(out)
 
 
-def logged(f: HostFunctionInstance, name: str, unstable: bool, stream: Any,
+#: where WASI calls are logged: a text stream, or a callable taking each line
+LogSink = Union[TextIO, Callable[[str], object]]
+
+
+def logged(f: HostFunctionInstance, name: str, unstable: bool, stream: LogSink,
            memory_of: Callable[[Any], Any]) -> HostFunctionInstance:
     """WASI host function ``f`` (named ``name``) logging its calls to ``stream`` (a
     text stream, or a callable taking each line)."""

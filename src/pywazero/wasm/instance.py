@@ -384,6 +384,12 @@ class ModuleInstance:
     instance's ``exports`` dict is built on first access.
     """
 
+    # set by the layers above on the instances they make (the API's ModuleConfig,
+    # the compiled code a snapshot takes over, the WASI state of a guest)
+    config: Any
+    engine_code: Any
+    wasi_state: Any
+
     def __init__(self, module: Any = None, name: Optional[str] = None,
                  types: Optional[List[FuncType]] = None) -> None:
         self.module = module
