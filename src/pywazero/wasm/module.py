@@ -132,7 +132,7 @@ class Function:
         if body is None:
             self._load()
             body = self._body
-        return body
+        return body  # type: ignore[return-value]  # (_load set it)
 
     @body.setter
     def body(self, body: Expr) -> None:
@@ -148,7 +148,7 @@ class Function:
         if offsets is None:
             self._load()
             offsets = self._offsets
-        return offsets
+        return offsets  # type: ignore[return-value]  # (_load set it)
 
     @offsets.setter
     def offsets(self, offsets: List[int]) -> None:
@@ -176,8 +176,9 @@ class Function:
         """``(body, offsets)`` without keeping them when they are not held yet."""
         body = self._body
         if body is None:
-            return self._source.decode(self._pos)
-        return body, self._offsets
+            decoded: Tuple[Expr, List[int]] = self._source.decode(self._pos)
+            return decoded
+        return body, self._offsets  # type: ignore[return-value]  # (set with the body)
 
     def release(self) -> None:
         """Drop the decoded body and its info when it can be decoded again."""
@@ -204,10 +205,10 @@ class Function:
         return (f"Function(type_index={self.type_index!r}, locals={self.locals!r}, "
                 f"body={self.body!r}, offsets={self.offsets!r}, info={self.info!r})")
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> Dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
 

@@ -34,7 +34,7 @@ False
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from .types import (
     HT_ANY,
@@ -91,6 +91,7 @@ class CanonFuncType(FuncType):
     supertype): equal only to the closed type of the same canonical id ``cid``."""
 
     __slots__ = ("cid",)
+    cid: int
 
     def __init__(self, params: Tuple[int, ...], results: Tuple[int, ...], cid: int) -> None:
         object.__setattr__(self, "params", params)
@@ -267,7 +268,9 @@ def is_final(cid: int) -> bool:
 
 def canonical_type(cid: int) -> FuncType:
     """The closed function type of canonical id ``cid``."""
-    return _TYPES[cid]
+    # (a GC type id gives its StructType/ArrayType: callers know which they hold)
+    t: FuncType = _TYPES[cid]
+    return t
 
 
 def closed_valtype(t: int, canon: Sequence[int]) -> int:
@@ -531,7 +534,7 @@ def _vt_text(t: int, depth: int) -> str:
     from .types import valtype_name
 
     if is_ref(t) and t > 0:
-        return describe_valtype(t)._text(depth)
+        return cast(RefType, describe_valtype(t))._text(depth)
     return valtype_name(t)
 
 

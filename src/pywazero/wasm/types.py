@@ -10,7 +10,7 @@ reference types of typed function references and GC are ints too (see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, cast
 
 I32 = 0x7F
 I64 = 0x7E
@@ -237,7 +237,7 @@ def comp_storage_types(ct: object) -> Tuple[int, ...]:
         return ct.params + ct.results
     if isinstance(ct, StructType):
         return tuple(f.storage for f in ct.fields)
-    return (ct.field.storage,)
+    return (cast(ArrayType, ct).field.storage,)
 
 
 def unpacked(storage: int) -> int:
