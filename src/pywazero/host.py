@@ -44,7 +44,6 @@ from .wasm.types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERN_TAG,
-    EXNREF,
     EXTERNREF,
     F32,
     F64,
@@ -62,7 +61,6 @@ from .wasm.types import (
     Limits,
     MemoryType,
     TableType,
-    valtype_name,
 )
 
 if TYPE_CHECKING:

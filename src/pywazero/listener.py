@@ -149,7 +149,8 @@ class _Tracer(FunctionListener):
                                                  ": " + what if what else ""))
 
 
-def tracer(stream: Optional[TextIO] = None, filter: "str | Sequence[str] | Callable[[FunctionDefinition], bool] | None" = None
+def tracer(stream: Optional[TextIO] = None,
+           filter: "str | Sequence[str] | Callable[[FunctionDefinition], bool] | None" = None
            ) -> FunctionListenerFactory:
     """A listener factory printing every call of the selected functions to
     ``stream`` (default ``sys.stderr``, looked up when printing), indented by depth:

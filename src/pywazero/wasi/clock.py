@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Dict, Literal, Optional
+from typing import Callable, Dict, Literal, Optional
 
 REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME = 0, 1, 2, 3
 
@@ -39,8 +39,8 @@ class SystemClock:
         PROCESS_CPUTIME: time.process_time_ns,
         THREAD_CPUTIME: _thread_ns,
     }
-    _INFO: Dict[int, Literal['monotonic', 'process_time', 'time', 'thread_time']] = {REALTIME: "time", MONOTONIC: "monotonic", PROCESS_CPUTIME: "process_time",
-             THREAD_CPUTIME: "thread_time"}
+    _INFO: Dict[int, Literal["monotonic", "process_time", "time", "thread_time"]] = {
+        REALTIME: "time", MONOTONIC: "monotonic", PROCESS_CPUTIME: "process_time", THREAD_CPUTIME: "thread_time"}
 
     def time_ns(self, clock_id: int) -> int:
         return self._READERS[clock_id]()

@@ -83,7 +83,7 @@ class Struct(GcRef):
         i8/i16 field as its unsigned bits)."""
         from .subtyping import canonical_type
 
-        ft = cast(StructType, canonical_type(self.t)).fields
+        ft = cast("StructType", canonical_type(self.t)).fields
         return tuple(_to_python(ft[i].storage, v) for i, v in enumerate(self.f))
 
     def __repr__(self) -> str:
@@ -104,7 +104,7 @@ class Array(GcRef):
     def _storage(self) -> int:
         from .subtyping import canonical_type
 
-        storage: int = cast(ArrayType, canonical_type(self.t)).field.storage
+        storage: int = cast("ArrayType", canonical_type(self.t)).field.storage
         return storage
 
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .types import FuncType, GlobalType, MemoryType, TableType
+from .types import GlobalType, MemoryType, TableType
 
 Instr = Tuple[int, Any]
 Expr = List[Instr]

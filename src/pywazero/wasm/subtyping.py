@@ -184,8 +184,8 @@ def canonical_ids(types: Sequence[Any], rec_groups: Sequence[Tuple[int, int]] = 
             if t < _CONCRETE:
                 return t
             h = ref_heap(t)
-            if s <= h < end:
-                return ("r", h - s, ref_nullable(t))
+            if s <= h < end:  # noqa: B023 - called within this iteration only
+                return ("r", h - s, ref_nullable(t))  # noqa: B023
             return ref_type(canon[h], ref_nullable(t))
 
         members = []
@@ -209,9 +209,9 @@ def canonical_ids(types: Sequence[Any], rec_groups: Sequence[Tuple[int, int]] = 
                     base = len(_TYPES)
 
                     def close(e: Any) -> int:
-                        return ref_type(base + e[1], e[2]) if isinstance(e, tuple) else e
+                        return ref_type(base + e[1], e[2]) if isinstance(e, tuple) else e  # noqa: B023 - (idem)
 
-                    for k, (kind, final, sup, mapped) in enumerate(members):
+                    for k, (_kind, final, sup, mapped) in enumerate(members):
                         ct = types[s + k]
                         if plain:
                             closed = key
