@@ -27,6 +27,7 @@ __all__ = ["parse_instrs", "InstrContext", "STRUCTURAL_KEYWORDS"]
 _Node = Union[Token, SList]
 _Items = List[_Node]
 _Instr = Tuple[int, Any]
+_OptTok = Optional[Token]
 # an immediate parser: (mp, ctx, op, items, i, n, optok) -> (instruction, new i)
 _Parsed = Tuple[_Instr, int]
 _ImmParser = Callable[["_MP", "InstrContext", int, _Items, int, int, Optional[Token]], _Parsed]
@@ -91,12 +92,12 @@ def _need_token(mp: _MP, items: _Items, i: int, n: int, anchor: Optional[_Node])
     return node
 
 
-def _imm_label(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_label(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, ctx.label(tok)), i + 1
 
 
-def _imm_br_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_br_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     labels = []
     while i < n:
         node = items[i]
@@ -110,22 +111,22 @@ def _imm_br_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n:
     return (op, (tuple(labels[:-1]), labels[-1])), i
 
 
-def _imm_func(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_func(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "func")), i + 1
 
 
-def _imm_local(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_local(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, ctx.local(tok)), i + 1
 
 
-def _imm_tag(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_tag(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "tag")), i + 1
 
 
-def _imm_global(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_global(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "global")), i + 1
 
@@ -138,18 +139,18 @@ def _opt_index(mp: _MP, items: _Items, i: int, n: int, space: str) -> Tuple[Opti
     return None, i
 
 
-def _imm_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "table")
     return (op, 0 if x is None else x), i
 
 
-def _imm_call_indirect(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_call_indirect(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "table")
     ty, i = mp.call_indirect_type(items, i, n, optok)
     return (op, (ty, 0 if x is None else x)), i
 
 
-def _imm_select(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_select(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     types: List[int] = []
     seen = False
     while i < n:
@@ -197,7 +198,7 @@ def _memarg(mp: _MP, op: int, items: _Items, i: int, n: int,
     return (align, offset, mem or 0), i
 
 
-def _imm_memarg(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_memarg(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     m, i = _memarg(mp, op, items, i, n)
     return (op, m), i
 
@@ -215,18 +216,18 @@ def _lane_index(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token]) 
         raise mp.error("unexpected token", tok.pos, text) from None
 
 
-def _imm_memarg_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_memarg_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     m, i = _memarg(mp, op, items, i, n, True)
     lane, i = _lane_index(mp, items, i, n, optok)
     return (op, m + (lane,)), i
 
 
-def _imm_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     lane, i = _lane_index(mp, items, i, n, optok)
     return (op, lane), i
 
 
-def _imm_shuffle(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_shuffle(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     lanes = []
     while i < n:
         node = items[i]
@@ -245,12 +246,12 @@ def _imm_shuffle(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: 
     return (op, bytes(out)), i
 
 
-def _imm_memory(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_memory(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "memory")
     return (op, x or 0), i
 
 
-def _imm_memory_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_memory_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # memory.init memidx? dataidx
     toks, i = _idx_tokens(items, i, n, 2)
     if not toks:
@@ -262,7 +263,7 @@ def _imm_memory_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int,
     return (op, (mp.index(toks[0], "data"), 0)), i
 
 
-def _imm_data(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_data(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     mp.uses_data_count = True
     return (op, mp.index(tok, "data")), i + 1
@@ -271,7 +272,7 @@ def _imm_data(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int
 def _index_pair(space: str) -> _ImmParser:
     """The immediate of ``memory.copy``/``table.copy``: ``(idx idx)?`` in ``space``,
     both 0 when absent; one alone is an error."""
-    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         toks, i = _idx_tokens(items, i, n, 2)
         if not toks:
             return (op, (0, 0)), i
@@ -285,7 +286,7 @@ def _index_pair(space: str) -> _ImmParser:
 _imm_memory_copy = _index_pair("memory")
 
 
-def _imm_elem(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_elem(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "elem")), i + 1
 
@@ -302,7 +303,7 @@ def _idx_tokens(items: _Items, i: int, n: int, limit: int) -> Tuple[List[Token],
     return toks, i
 
 
-def _imm_table_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_table_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     toks, i = _idx_tokens(items, i, n, 2)
     if not toks:
         _need_token(mp, items, i, n, optok)
@@ -315,7 +316,7 @@ def _imm_table_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, 
 _imm_table_copy = _index_pair("table")
 
 
-def _imm_reftype(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_reftype(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # ref.null heaptype, kept as the nullable reference type
     tok = _need_token(mp, items, i, n, optok)
     if tok.kind == KEYWORD:
@@ -326,12 +327,12 @@ def _imm_reftype(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: 
     return (op, ref_type(mp.heaptype(tok))), i + 1
 
 
-def _imm_type(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_type(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "type")), i + 1
 
 
-def _imm_field(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_field(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # struct.get $t $field: the field by index or by its id in type $t
     x = mp.index(_need_token(mp, items, i, n, optok), "type")
     tok = _need_token(mp, items, i + 1, n, optok)
@@ -344,13 +345,13 @@ def _imm_field(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: in
     return (op, (x, y)), i + 2
 
 
-def _imm_type_n(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_type_n(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x = mp.index(_need_token(mp, items, i, n, optok), "type")
     return (op, (x, mp.u32(_need_token(mp, items, i + 1, n, optok)))), i + 2
 
 
 def _imm_type_space(space: str) -> _ImmParser:
-    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         x = mp.index(_need_token(mp, items, i, n, optok), "type")
         if space == "data":
             mp.uses_data_count = True
@@ -364,7 +365,7 @@ def _reftype_imm(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token])
     return mp.reftype(items[i])
 
 
-def _imm_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # ref.test/ref.cast reftype: a nullable target is the other opcode
     t = _reftype_imm(mp, items, i, n, optok)
     if ref_nullable(t):
@@ -372,7 +373,7 @@ def _imm_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int
     return (op, t), i + 1
 
 
-def _imm_br_on_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_br_on_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     label = ctx.label(_need_token(mp, items, i, n, optok))
     t1 = _reftype_imm(mp, items, i + 1, n, optok)
     t2 = _reftype_imm(mp, items, i + 2, n, optok)
@@ -406,7 +407,7 @@ def _imm_signed(bits: int) -> _ImmParser:
     binary decoder keeps it."""
     sign = 1 << (bits - 1)
 
-    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         tok = _int_token(mp, items, i, n, optok)
         try:
             v = parse_int(tok.text, bits)
@@ -423,7 +424,7 @@ _imm_i32 = _imm_signed(32)
 _imm_i64 = _imm_signed(64)
 
 
-def _imm_f32(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_f32(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _const_token(mp, items, i, n, optok)
     try:
         return (op, parse_f32_bits(tok.text)), i + 1
@@ -431,7 +432,7 @@ def _imm_f32(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int,
         raise mp.error(str(e), tok.pos) from None
 
 
-def _imm_f64(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_f64(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _const_token(mp, items, i, n, optok)
     try:
         return (op, parse_f64_bits(tok.text)), i + 1
@@ -439,7 +440,7 @@ def _imm_f64(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int,
         raise mp.error(str(e), tok.pos) from None
 
 
-def _imm_v128(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: Optional[Token]) -> _Parsed:
+def _imm_v128(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     shape = _V128_SHAPES.get(tok.text) if tok.kind == KEYWORD else None
     if shape is None:

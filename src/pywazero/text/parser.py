@@ -124,6 +124,10 @@ def parse_module(src: Source, node: SList, features: Any = None) -> Module:
     return parser.parse(fields, module_id)
 
 
+# parameter ids of a signature being read (None for an unnamed one), when wanted
+_Names = Optional[List[Optional[Token]]]
+
+
 class _ModuleParser:
     def __init__(self, src: Source, features: Any = None) -> None:
         self.src = src
@@ -267,7 +271,7 @@ class _ModuleParser:
         table[tok.text] = index
 
     # -- types -------------------------------------------------------------------
-    def param_list(self, node: SList, names: Optional[List[Optional[Token]]], out: List[int]) -> None:
+    def param_list(self, node: SList, names: _Names, out: List[int]) -> None:
         """``(param $x? t*)``: append types to ``out`` and ids (or None) to ``names``."""
         items = node.items
         n = len(items)
@@ -284,7 +288,7 @@ class _ModuleParser:
             if names is not None:
                 names.append(None)
 
-    def sig(self, items: List[Any], i: int, n: int, names: Optional[List[Optional[Token]]]) -> Tuple[List[int], List[int], int, bool]:
+    def sig(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[List[int], List[int], int, bool]:
         """``(param ...)* (result ...)*`` from ``items[i:n]``."""
         params: List[int] = []
         results: List[int] = []
@@ -412,7 +416,7 @@ class _ModuleParser:
             self.type_lookup[ft] = x
         return x
 
-    def typeuse(self, items: List[Any], i: int, n: int, names: Optional[List[Optional[Token]]]) -> Tuple[int, int, Optional[FuncType]]:
+    def typeuse(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[int, int, Optional[FuncType]]:
         """A type use; returns ``(type index, next i, function type if known)``.
 
         ``names`` receives the parameter ids (None for anonymous ones); pass None where
@@ -426,7 +430,7 @@ class _ModuleParser:
             names.extend([None] * len(known.params))
         return x, i, known
 
-    def _typeuse_parts(self, items: List[Any], i: int, n: int, names: Optional[List[Optional[Token]]]) -> Tuple[Any, ...]:
+    def _typeuse_parts(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[Any, ...]:
         """Read ``(type x)? (param ...)* (result ...)*`` and check an inline signature
         against type ``x``; returns ``(x or None, type x if it exists, params, results,
         next i)``."""
