@@ -589,9 +589,9 @@ class Runtime:
                 raise ResourceLimitError("host memory", len(module.funcs), None,
                                          "the host ran out of memory instantiating the module")
             # attached before any code runs: host functions (WASI) find it from the caller
-            inst.config = config  # type: ignore[attr-defined]
+            inst.config = config
             # (a snapshot of the instance takes over the functions translated so far)
-            inst.engine_code = compiled._engine_code()  # type: ignore[attr-defined]
+            inst.engine_code = compiled._engine_code()
             if module.start is not None:
                 if self._engine.limits.consume_fuel:
                     self._engine.limits.charge_start()

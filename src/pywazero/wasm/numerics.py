@@ -934,7 +934,7 @@ def _calls() -> None:
 
     for name in FUNCTIONS:
         if name not in INLINE:
-            args = ", ".join("{%d}" % k for k in range(len(BY_NAME[name].params or ())))
+            args = ", ".join("{%d}" % k for k in range(len(BY_NAME[name].params)))  # type: ignore[arg-type]
             INLINE[name] = "%s(%s)" % (name.replace(".", "_"), args)
 
 
