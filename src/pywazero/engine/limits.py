@@ -91,8 +91,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ..errors import Trap
 
-__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "WINDOW",
-           "fuel_cost", "new_cell"]
+__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL",
+           "INTERRUPTED", "DEADLINE", "WINDOW", "fuel_cost", "new_cell"]
 
 OUT_OF_FUEL = "all fuel consumed by WebAssembly"
 INTERRUPTED = "interrupted"
