@@ -2295,7 +2295,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         # it may fit
         g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                               tail_funcs, listen)
-        g.switches = False
+        g.nesting = False
         if annotate:
             g.notes = {}
         lines = g.generate()
