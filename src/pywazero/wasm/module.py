@@ -10,7 +10,7 @@ a constant expression is a list of them, ending with ``end`` (op 0x0B).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .types import GlobalType, MemoryType, TableType
 
@@ -63,15 +63,16 @@ class FunctionInfo:
     function's own label).
     """
 
-    partner: Dict[int, int] = field(default_factory=dict)
-    else_of: Dict[int, int] = field(default_factory=dict)
+    # (read-only mappings: the validator may share one empty mapping between bodies)
+    partner: Mapping[int, int] = field(default_factory=dict)
+    else_of: Mapping[int, int] = field(default_factory=dict)
     max_stack: int = 0
-    block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
-    heights: Dict[int, int] = field(default_factory=dict)
-    branch_heights: Dict[int, int] = field(default_factory=dict)
+    block_types: Mapping[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
+    heights: Mapping[int, int] = field(default_factory=dict)
+    branch_heights: Mapping[int, int] = field(default_factory=dict)
     # Legacy exceptions: a ``try`` opener's ``catch``/``catch_all`` indices, in order
     # (its ``partner`` is its ``end``, or its ``delegate``, which closes it too).
-    catches: Dict[int, List[int]] = field(default_factory=dict)
+    catches: Mapping[int, List[int]] = field(default_factory=dict)
 
 
 class Function:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import struct
 import sys
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
@@ -1507,7 +1507,7 @@ class FunctionGenerator:
                 return c
         return None
 
-    def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
+    def skip_dead(self, i: int, partner: Mapping[int, int], else_of: Mapping[int, int]) -> int:
         """After an unconditional transfer of control (``body[i - 1]``): the code up to
         the innermost open construct's ``else`` (of an ``if`` whose else is not yet
         seen) or ``end`` is dead; return that instruction's index (FunctionInfo's
