@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    from ..listener import TextSink
 
 from ..wasm.instance import HostFunctionInstance
 from .errno import NAMES
@@ -199,7 +202,7 @@ def _describe_out(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any,
 
 
 #: where WASI calls are logged: a text stream, or a callable taking each line
-LogSink = Union[TextIO, Callable[[str], object]]
+LogSink = Union["TextSink", Callable[[str], object]]
 
 
 def logged(f: HostFunctionInstance, name: str, unstable: bool, stream: LogSink,
