@@ -37,6 +37,10 @@ def _read_source(source: CompileSource) -> Source:
     return source
 
 
+# (annotated before the function that rebinds it: PyPy refuses the other order)
+_module_facade_class: Optional[Type[ModuleFacade]] = None
+
+
 def _module_facade() -> Type[ModuleFacade]:
     global _module_facade_class
     if _module_facade_class is None:
@@ -44,9 +48,6 @@ def _module_facade() -> Type[ModuleFacade]:
 
         _module_facade_class = ModuleFacade
     return _module_facade_class
-
-
-_module_facade_class: Optional[Type[ModuleFacade]] = None
 
 _WASM_MAGIC = b"\0asm"
 
