@@ -23,6 +23,8 @@ PACKAGE = Path(pywazero.__file__).resolve().parent
 ROOT = PACKAGE.parents[1]
 
 USER_SCRIPT = '''
+import io
+import random
 from typing import TYPE_CHECKING, List
 
 import pywazero
@@ -46,7 +48,8 @@ def log(caller: Caller, x: int) -> None:
 rt = Runtime()
 cm = rt.compile(WAT)
 linker = Linker(rt).define_func("env", "log", FuncType([I32], []), log)
-m = linker.instantiate(cm, ModuleConfig())
+config = ModuleConfig(stdout=io.BytesIO(), clock=wasi.FakeClock(), random=random.Random(0))
+m = linker.instantiate(cm, config)
 add = m.function("add")
 mem = m.memory("mem")
 data = mem.read(8, 4)
