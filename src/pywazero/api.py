@@ -68,6 +68,8 @@ from .wasm.subtyping import canonical_type, func_subtype, describe_functype, des
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from typing_extensions import Buffer   # (bytes-like; a type checker's own stubs)
+
     from .runtime import CompiledModule, Runtime
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
@@ -621,7 +623,7 @@ class Memory:
         self._check(offset, n)
         return bytes(self._mem.data[offset:offset + n])
 
-    def write(self, offset: int, data: Any) -> None:
+    def write(self, offset: int, data: Buffer) -> None:
         """Copy ``data`` (bytes, bytearray, memoryview or another bytes-like object)
         into memory at ``offset``."""
         if data.__class__ is not bytes and data.__class__ is not bytearray \
