@@ -24,7 +24,8 @@ u64, v128 as u128), so NaN payloads survive exactly.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Protocol, Sequence, Tuple,
+                    Type, TypeVar, Union, overload)
 
 from .errors import WasmError, WasmException
 from .wasm.instance import (
@@ -66,11 +67,18 @@ from .wasm.gcref import HostAny, set_value_converter
 from .wasm.subtyping import canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from typing_extensions import Buffer   # (bytes-like; a type checker's own stubs)
 
     from .runtime import CompiledModule, Runtime
+
+    class _Numerics(Protocol):
+        """What the API uses of :mod:`pywazero.wasm.numerics` (imported lazily)."""
+
+        def f32_from_bits(self, b: int) -> float: ...
+        def f32_to_bits(self, x: float) -> int: ...
+        def f64_from_bits(self, b: int) -> float: ...
+        def f64_to_bits(self, x: float) -> int: ...
+        def round_f32(self, x: float) -> float: ...
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
            "from_raw"]
@@ -80,7 +88,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 _M128 = (1 << 128) - 1
 
 
-def _numerics() -> ModuleType:
+def _numerics() -> _Numerics:
     from .wasm import numerics
 
     return numerics
@@ -634,14 +642,16 @@ class Memory:
         self._check(offset, len(data))
         self._mem.data[offset:offset + len(data)] = data
 
+    # (what each format reads, for the type checker)
+    @overload
+    def _read(self, fmt: Literal["f64"], offset: int) -> float: ...
+    @overload
+    def _read(self, fmt: Literal["u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"], offset: int) -> int: ...
+
     def _read(self, fmt: str, offset: int) -> Any:
         st = _STRUCTS[fmt]
         self._check(offset, st.size)
         return st.unpack_from(self._mem.data, offset)[0]
-
-    def _read_int(self, fmt: str, offset: int) -> int:
-        v: int = self._read(fmt, offset)
-        return v
 
     def _write(self, fmt: str, offset: int, value: Any) -> None:
         st = _STRUCTS[fmt]
@@ -651,21 +661,18 @@ class Memory:
         except struct.error as e:
             raise ValueError(f"cannot store {value!r} as {fmt}: {e}") from None
 
-    def read_u8(self, offset: int) -> int: return self._read_int("u8", offset)
-    def read_i8(self, offset: int) -> int: return self._read_int("i8", offset)
-    def read_u16(self, offset: int) -> int: return self._read_int("u16", offset)
-    def read_i16(self, offset: int) -> int: return self._read_int("i16", offset)
-    def read_u32(self, offset: int) -> int: return self._read_int("u32", offset)
-    def read_i32(self, offset: int) -> int: return self._read_int("i32", offset)
-    def read_u64(self, offset: int) -> int: return self._read_int("u64", offset)
-    def read_i64(self, offset: int) -> int: return self._read_int("i64", offset)
-    def read_f64(self, offset: int) -> float:
-        v: float = self._read("f64", offset)
-        return v
+    def read_u8(self, offset: int) -> int: return self._read("u8", offset)
+    def read_i8(self, offset: int) -> int: return self._read("i8", offset)
+    def read_u16(self, offset: int) -> int: return self._read("u16", offset)
+    def read_i16(self, offset: int) -> int: return self._read("i16", offset)
+    def read_u32(self, offset: int) -> int: return self._read("u32", offset)
+    def read_i32(self, offset: int) -> int: return self._read("i32", offset)
+    def read_u64(self, offset: int) -> int: return self._read("u64", offset)
+    def read_i64(self, offset: int) -> int: return self._read("i64", offset)
+    def read_f64(self, offset: int) -> float: return self._read("f64", offset)
 
     def read_f32(self, offset: int) -> float:
-        v: float = _numerics().f32_from_bits(self._read("u32", offset))
-        return v
+        return _numerics().f32_from_bits(self._read("u32", offset))
 
     def write_u8(self, offset: int, v: int) -> None: self._write("u8", offset, v)
     def write_i8(self, offset: int, v: int) -> None: self._write("i8", offset, v)
