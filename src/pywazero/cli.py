@@ -85,11 +85,14 @@ def parse_mount(spec: str) -> Tuple[str, str, bool]:
     return host, guest, read_only
 
 
-def _parse_env(spec: str) -> Tuple[str, str]:
+def _parse_env(spec: str) -> Tuple[str, Optional[str]]:
+    """``KEY=VALUE`` sets KEY; a bare ``NAME`` passes the host's NAME through
+    (``(NAME, None)``; looked up when the guest starts, not passed if unset)."""
     key, sep, value = spec.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"invalid environment variable {spec!r}: expected KEY=VALUE")
-    return key, value
+    if not key:
+        raise argparse.ArgumentTypeError(
+            f"invalid environment variable {spec!r}: expected KEY=VALUE or NAME")
+    return (key, value) if sep else (key, None)
 
 
 def _parse_fuel(spec: str) -> int:
@@ -102,13 +105,25 @@ def _parse_fuel(spec: str) -> int:
     return value
 
 
-def _parse_timeout(spec: str) -> float:
-    try:
-        value = float(spec)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: expected a number of seconds")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: must be positive")
+_DURATION = re.compile(r"^\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(spec: str) -> float:
+    """A duration in seconds: a number of seconds, or a number with a unit ``ms``,
+    ``s``, ``m`` or ``h``.
+
+    >>> parse_duration("300ms"), parse_duration("2s"), parse_duration("1.5m"), parse_duration("10")
+    (0.3, 2.0, 90.0, 10.0)
+    """
+    m = _DURATION.match(spec)
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid timeout {spec!r}: expected a number of seconds or a duration "
+            "such as 300ms, 2s, 1.5m, 1h")
+    value = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: must be positive and finite")
     return value
 
 
@@ -175,12 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="HOST[:GUEST][:ro]",
                      help="make host directory HOST visible to the guest at GUEST (default: "
                           "HOST as written); ':ro' makes it read-only.  Repeatable.")
-    run.add_argument("--env", action="append", default=[], type=_parse_env, metavar="KEY=VALUE",
-                     help="set an environment variable for the guest.  Repeatable.")
+    run.add_argument("--env", action="append", default=[], type=_parse_env, metavar="KEY=VALUE|NAME",
+                     help="set an environment variable for the guest; a bare NAME passes this "
+                          "process's NAME through (nothing if it is unset).  Repeatable.")
     run.add_argument("--env-inherit", action="store_true",
                      help="pass this process's environment to the guest (--env wins)")
-    run.add_argument("--timeout", type=_parse_timeout, metavar="SECONDS",
-                     help="interrupt the guest (status 124) if it runs longer than SECONDS "
+    run.add_argument("--timeout", type=parse_duration, metavar="DURATION",
+                     help="interrupt the guest (status 124) if it runs longer than DURATION: "
+                          "seconds, or with a unit: '300ms', '2s', '1.5m', '1h' "
                           "(wall clock, instantiation included).  A guest sleeping in "
                           "poll_oneoff is stopped too; one blocked reading a descriptor "
                           "when the read returns.")
@@ -318,7 +335,13 @@ def _guest_env(args: argparse.Namespace) -> Dict[str, str]:
     if args.env_inherit:
         env.update(os.environ)
     for key, value in args.env:
-        env[key] = value
+        if value is not None:
+            env[key] = value
+        elif key in os.environ:
+            env[key] = os.environ[key]
+        else:
+            # unset on the host: not passed, even if an earlier --env set it
+            env.pop(key, None)
     return env
 
 

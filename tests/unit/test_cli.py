@@ -67,7 +67,7 @@ def test_help(argv):
             assert opt in out
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "--env", "NOEQUALS", "m.wasm"],
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "--env", "=VALUE", "m.wasm"],
                                   ["run", "--timeout", "soon", "m.wasm"], ["run", "--timeout", "-1", "m.wasm"],
                                   ["run", "--fuel", "-1", "m.wasm"], ["run", "--fuel", "1e6", "m.wasm"],
                                   ["run", "--mount", ":/x", "m.wasm"], ["inspect"]])
