@@ -45,6 +45,15 @@ _WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 class CliError(Exception):
     """A failure reported as one line on stderr with exit status 1."""
 
+    status = EXIT_ERROR
+
+
+class UsageError(CliError):
+    """A bad command line found after parsing (e.g. an --invoke argument that does
+    not fit its parameter's type): one line on stderr, exit status 2."""
+
+    status = EXIT_USAGE
+
 
 # -- argument parsing -----------------------------------------------------------------
 
@@ -223,10 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print every WASI call to stderr with its arguments decoded (paths "
                           "and strings, clock ids, whence) and its results (errno names and "
                           "the values it wrote back)")
+    run.add_argument("--invoke", metavar="FUNC", default=None,
+                     help="call the exported function FUNC instead of _start, with ARGS as its "
+                          "arguments, and print its results one per line.  The module is "
+                          "instantiated first (its start function runs; a WASI reactor's "
+                          "_initialize too).  Arguments are read by parameter type: integers "
+                          "in decimal or 0x hex, signed or unsigned; floats as 1.5, -0, 1e-3, "
+                          "0x1.8p3, nan, inf, -inf.  v128 and reference parameters cannot be "
+                          "given.  Works for modules without WASI too.")
     _cache_arguments(run)
     run.add_argument("module", metavar="MODULE", help="the module to run (.wasm or .wat)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                     help="arguments passed to the guest")
+                     help="arguments passed to the guest (its argv after MODULE), or with "
+                          "--invoke to FUNC")
 
     comp = sub.add_parser(
         "compile",
@@ -397,13 +415,16 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
         rt.set_fuel(args.fuel)
     compiled = _compile(rt, args.module)
     module = compiled.module
-    starts = [e for e in compiled.exports if e.name == "_start" and e.kind == "func"]
-    if starts and starts[0].type.params:
-        raise CliError(f"{args.module}: its _start function takes parameters "
-                       f"({starts[0].type}); it must take none")
-    if not starts and module.start is None:
-        raise CliError(f"{args.module}: nothing to run: the module exports no _start function "
-                       "(and has no start function)")
+    if args.invoke is not None:
+        args.invoke_args = _invoke_arguments(compiled, args.module, args.invoke, args.args)
+    else:
+        starts = [e for e in compiled.exports if e.name == "_start" and e.kind == "func"]
+        if starts and starts[0].type.params:
+            raise CliError(f"{args.module}: its _start function takes parameters "
+                           f"({starts[0].type}); it must take none")
+        if not starts and module.start is None:
+            raise CliError(f"{args.module}: nothing to run: the module exports no _start "
+                           "function (and has no start function)")
     mounts = _mounts(args)
     if _uses_wasi(compiled):
         try:
@@ -412,7 +433,8 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
             raise CliError(f"{args.module}: needs WASI, which this build of pywazero lacks")
         wasi.instantiate(rt, log=_TextOut(stderr) if args.host_logging else None)
     mcfg = pywazero.ModuleConfig(
-        args=[args.module] + list(args.args),
+        # (with --invoke, ARGS are FUNC's arguments, not the guest's argv)
+        args=[args.module] + (list(args.args) if args.invoke is None else []),
         env=_guest_env(args),
         stdin=stdin, stdout=stdout, stderr=stderr,
         mounts=mounts,
@@ -421,16 +443,61 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     return rt, compiled, mcfg
 
 
-def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[bytes]) -> int:
-    """Instantiate, call _start; map the outcome to an exit status."""
+def _invoke_arguments(compiled: Any, module_path: str, name: str, texts: Sequence[str]) -> List[Any]:
+    """The raw arguments of ``--invoke name``, checked against the export's type
+    before anything runs.  A missing export is CliError (exit 1); a bad count or
+    value UsageError (exit 2)."""
+    from .cli_values import ValueSyntaxError, parse_value
+
+    funcs = [e for e in compiled.exports if e.kind == "func"]
+    found = [e for e in funcs if e.name == name]
+    if not found:
+        names = ", ".join(repr(e.name) for e in funcs[:20]) + (", ..." if len(funcs) > 20 else "")
+        raise CliError(f"{module_path}: no exported function {name!r} to invoke"
+                       + (f" (exported functions: {names})" if funcs else " (it exports no functions)"))
+    ftype = found[0].type
+    params = list(ftype.params)
+    if len(texts) != len(params):
+        raise UsageError(f"--invoke {name}: expected {len(params)} argument"
+                         f"{'' if len(params) == 1 else 's'} ({ftype}), got {len(texts)}")
+    values = []
+    for i, (text, t) in enumerate(zip(texts, params)):
+        try:
+            values.append(parse_value(text, t))
+        except ValueSyntaxError as e:
+            raise UsageError(f"--invoke {name}: argument {i + 1}: {e}") from None
+    return values
+
+
+def _call_export(module: Any, name: str, args: Sequence[Any]) -> Tuple[Any, List[Any]]:
+    fn = module.instance.exports[name]
+    return fn.type, list(fn.call(list(args)))
+
+
+def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[bytes],
+             stderr: IO[bytes], invoke: Optional[str] = None, invoke_args: Sequence[Any] = (),
+             instantiate: Any = None) -> int:
+    """Instantiate, call _start (or, with ``invoke``, a reactor's _initialize and
+    then ``invoke`` with ``invoke_args``, printing its results); map the outcome to
+    an exit status.  ``instantiate(compiled, config)`` defaults to the runtime's."""
     from .errors import ExitError, LinkError, Trap
 
     module = None
     try:
-        module = rt.instantiate(compiled, mcfg)
-        start = module.instance.exports.get("_start")
-        if start is not None and hasattr(start, "call"):
-            start.call([])
+        module = (instantiate or rt.instantiate)(compiled, mcfg)
+        exports = module.instance.exports
+        if invoke is None:
+            start = exports.get("_start")
+            if start is not None and hasattr(start, "call"):
+                start.call([])
+        else:
+            if invoke != "_initialize" and _is_initializer(exports.get("_initialize")):
+                exports["_initialize"].call([])
+            ftype, results = _call_export(module, invoke, invoke_args)
+            from .cli_values import format_value
+
+            for t, v in zip(ftype.results, results):
+                stdout.write((format_value(t, v) + "\n").encode())
     except ExitError as e:
         return e.exit_code & 0xFF if e.exit_code >= 0 else EXIT_ERROR
     except Trap as e:
@@ -457,6 +524,11 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[byt
     return 0
 
 
+def _is_initializer(fn: Any) -> bool:
+    """A WASI reactor's ``_initialize``: an exported function of type [] -> []."""
+    return fn is not None and hasattr(fn, "call") and not fn.type.params and not fn.type.results
+
+
 def format_trap(trap: Any, limit: int = 40) -> str:
     """The trap's reason and wasm stack trace (innermost first), with the middle of a
     very deep stack (runaway recursion) elided."""
@@ -479,14 +551,16 @@ def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     rt, compiled, mcfg = _prepare(args, stdin, stdout, stderr)
     if args.timeout is None:
         try:
-            return _execute(rt, compiled, mcfg, args.module, stderr)
+            return _execute(rt, compiled, mcfg, args.module, stdout, stderr, args.invoke,
+                            getattr(args, "invoke_args", ()))
         finally:
             _flush(stdout, stderr)
             compiled.close()
     # the runtime is interruptible: the deadline interrupts the guest in this thread
     with rt.deadline(args.timeout):
         try:
-            status = _execute(rt, compiled, mcfg, args.module, stderr)
+            status = _execute(rt, compiled, mcfg, args.module, stdout, stderr, args.invoke,
+                              getattr(args, "invoke_args", ()))
         finally:
             _flush(stdout)
             compiled.close()
@@ -659,7 +733,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
         return EXIT_USAGE
     except CliError as e:
         _write_line(stderr, f"pywazero: error: {e}")
-        return EXIT_ERROR
+        return e.status
     except MemoryError:  # e.g. while compiling: still one line, not a traceback
         _write_line(stderr, "pywazero: error: out of host memory")
         return EXIT_ERROR
