@@ -27,6 +27,7 @@ guest's stdio and the CLI's messages use.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -102,6 +103,13 @@ def _parse_env(spec: str) -> Tuple[str, Optional[str]]:
         raise argparse.ArgumentTypeError(
             f"invalid environment variable {spec!r}: expected KEY=VALUE or NAME")
     return (key, value) if sep else (key, None)
+
+
+def _parse_preload(spec: str) -> Tuple[str, str]:
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"invalid preload {spec!r}: expected NAME=MODULE")
+    return name, path
 
 
 def _parse_fuel(spec: str) -> int:
@@ -232,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print every WASI call to stderr with its arguments decoded (paths "
                           "and strings, clock ids, whence) and its results (errno names and "
                           "the values it wrote back)")
+    run.add_argument("--preload", action="append", default=[], type=_parse_preload,
+                     metavar="NAME=MODULE",
+                     help="instantiate MODULE first and let the modules after it import its "
+                          "exports from module name NAME (e.g. '--preload env=libc.wasm' "
+                          "satisfies imports from \"env\").  Preloaded modules may import WASI "
+                          "and earlier preloads; their start function (or a reactor's "
+                          "_initialize) runs, their _start does not.  Repeatable.")
     run.add_argument("--invoke", metavar="FUNC", default=None,
                      help="call the exported function FUNC instead of _start, with ARGS as its "
                           "arguments, and print its results one per line.  The module is "
@@ -401,6 +416,7 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
     module config.  Raises CliError."""
     import pywazero
 
+    _check_preload_names(args.preload)
     listener = None
     if args.trace is not None:
         from .listener import tracer
@@ -425,8 +441,9 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
         if not starts and module.start is None:
             raise CliError(f"{args.module}: nothing to run: the module exports no _start "
                            "function (and has no start function)")
+    preloads = _compile_preloads(rt, args.preload)
     mounts = _mounts(args)
-    if _uses_wasi(compiled):
+    if any(_uses_wasi(c) for c in [compiled] + [p[2] for p in preloads]):
         try:
             from . import wasi
         except ImportError:
@@ -440,7 +457,22 @@ def _prepare(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
         mounts=mounts,
         start_functions=(),  # _execute calls _start itself, to keep hold of the instance
     )
+    args.preloaded = preloads
     return rt, compiled, mcfg
+
+
+def _compile_preloads(rt: Any, specs: Sequence[Tuple[str, str]]) -> List[Tuple[str, str, Any]]:
+    """``(name, path, compiled)`` for each ``--preload NAME=MODULE``, in order."""
+    return [(name, path, _compile(rt, path)) for name, path in specs]
+
+
+def _check_preload_names(specs: Sequence[Tuple[str, str]]) -> None:
+    seen: Dict[str, str] = {}
+    for name, path in specs:
+        if name in seen:
+            raise UsageError(f"--preload {name}={path}: the name {name!r} is already preloaded "
+                             f"from {seen[name]}")
+        seen[name] = path
 
 
 def _invoke_arguments(compiled: Any, module_path: str, name: str, texts: Sequence[str]) -> List[Any]:
@@ -476,15 +508,29 @@ def _call_export(module: Any, name: str, args: Sequence[Any]) -> Tuple[Any, List
 
 def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[bytes],
              stderr: IO[bytes], invoke: Optional[str] = None, invoke_args: Sequence[Any] = (),
-             instantiate: Any = None) -> int:
-    """Instantiate, call _start (or, with ``invoke``, a reactor's _initialize and
-    then ``invoke`` with ``invoke_args``, printing its results); map the outcome to
-    an exit status.  ``instantiate(compiled, config)`` defaults to the runtime's."""
+             preloads: Sequence[Tuple[str, str, Any]] = ()) -> int:
+    """Instantiate the preloads (defining each in a Linker under its name), then the
+    module; call its _start (or, with ``invoke``, a reactor's _initialize and then
+    ``invoke`` with ``invoke_args``, printing its results); map the outcome to an
+    exit status."""
     from .errors import ExitError, LinkError, Trap
+    from .linker import Linker
 
-    module = None
+    linker = Linker(rt)
+    opened: List[Tuple[Any, Any]] = []   # (instance, compiled): WASI files to close
+    current = module_path                # the module errors are reported against
     try:
-        module = (instantiate or rt.instantiate)(compiled, mcfg)
+        for name, path, pre in preloads:
+            current = path
+            config = dataclasses.replace(mcfg, args=[path])
+            instance = linker.instantiate(pre, config)
+            opened.append((instance, pre))
+            if _is_initializer(instance.instance.exports.get("_initialize")):
+                instance.instance.exports["_initialize"].call([])
+            linker.define_instance(name, instance)
+        current = module_path
+        module = linker.instantiate(compiled, mcfg)
+        opened.append((module, compiled))
         exports = module.instance.exports
         if invoke is None:
             start = exports.get("_start")
@@ -501,26 +547,27 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[byt
     except ExitError as e:
         return e.exit_code & 0xFF if e.exit_code >= 0 else EXIT_ERROR
     except Trap as e:
-        _write_line(stderr, f"pywazero: {module_path}: wasm trap: {format_trap(e)}")
+        _write_line(stderr, f"pywazero: {current}: wasm trap: {format_trap(e)}")
         if getattr(e, "reason", None) == DEADLINE:   # --timeout
             return EXIT_TIMEOUT
         return EXIT_TRAP
     except LinkError as e:
-        _write_line(stderr, f"pywazero: {module_path}: cannot link: {e}")
+        _write_line(stderr, f"pywazero: {current}: cannot link: {e}")
         return EXIT_ERROR
     except RecursionError:
-        _write_line(stderr, f"pywazero: {module_path}: wasm trap: call stack exhausted")
+        _write_line(stderr, f"pywazero: {current}: wasm trap: call stack exhausted")
         return EXIT_TRAP
     except MemoryError:
         # the host could not allocate what the module asked for (a memory, a table):
         # one line, like any other module that cannot be run
-        _write_line(stderr, f"pywazero: {module_path}: out of host memory")
+        _write_line(stderr, f"pywazero: {current}: out of host memory")
         return EXIT_ERROR
     finally:
-        if module is not None and _uses_wasi(compiled):
-            from . import wasi
+        for instance, cm in opened:
+            if _uses_wasi(cm):
+                from . import wasi
 
-            wasi.close(module)  # the files the guest left open
+                wasi.close(instance)  # the files the guest left open
     return 0
 
 
@@ -549,21 +596,24 @@ def _flush(*streams: IO[bytes]) -> None:
 def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
             stderr: IO[bytes]) -> int:
     rt, compiled, mcfg = _prepare(args, stdin, stdout, stderr)
-    if args.timeout is None:
+
+    def execute() -> int:
         try:
             return _execute(rt, compiled, mcfg, args.module, stdout, stderr, args.invoke,
-                            getattr(args, "invoke_args", ()))
-        finally:
-            _flush(stdout, stderr)
-            compiled.close()
-    # the runtime is interruptible: the deadline interrupts the guest in this thread
-    with rt.deadline(args.timeout):
-        try:
-            status = _execute(rt, compiled, mcfg, args.module, stdout, stderr, args.invoke,
-                              getattr(args, "invoke_args", ()))
+                            getattr(args, "invoke_args", ()), args.preloaded)
         finally:
             _flush(stdout)
-            compiled.close()
+            for cm in [compiled] + [p[2] for p in args.preloaded]:
+                cm.close()
+
+    if args.timeout is None:
+        try:
+            return execute()
+        finally:
+            _flush(stderr)
+    # the runtime is interruptible: the deadline interrupts the guest in this thread
+    with rt.deadline(args.timeout):
+        status = execute()
     if status == EXIT_TIMEOUT:
         _write_line(stderr, f"pywazero: {args.module}: timed out after {args.timeout:g} seconds")
     _flush(stderr)
