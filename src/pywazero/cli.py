@@ -290,8 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser(
         "inspect",
         help="describe a module's imports, exports, memories, tables, globals and custom sections",
-        description="Decode and validate MODULE (.wasm or .wat) and describe it.",
+        description=(
+            "Decode and validate MODULE (.wasm or .wat) and describe it: imports and "
+            "exports with their types, memories, tables, globals (type and initial value: "
+            "the value when it is a plain constant, else the constant expression), tags, "
+            "function names (from the name section), the start function, the numbers of "
+            "data and element segments, custom sections."),
     )
+    inspect.add_argument("--json", action="store_true",
+                         help="print the description as JSON (floats JSON cannot hold, such as "
+                              "NaN, as strings: \"nan\", \"inf\")")
     inspect.add_argument("module", metavar="MODULE", help="the module to describe (.wasm or .wat)")
 
     sub.add_parser("version", help="print the version", description="Print pywazero's version.")
@@ -646,69 +654,11 @@ def cmd_compile(args: argparse.Namespace, stdout: IO[bytes]) -> int:
 # -- inspect ---------------------------------------------------------------------------
 
 
-def _limits(lim: Any) -> str:
-    return f"min {lim.min}" + ("" if lim.max is None else f", max {lim.max}")
-
-
-def _at(t: Any) -> str:
-    """"i64 " for a 64-bit memory or table (memory64), else nothing."""
-    from .wasm.types import I64
-
-    return "i64 " if getattr(t, "address_type", None) == I64 else ""
-
-
 def describe(compiled: Any) -> List[str]:
     """The lines ``pywazero inspect`` prints for a compiled module."""
-    from .wasm import types as T
+    from .module_info import describe_lines
 
-    m = compiled.module
-    lines = [f"module name: {m.names.module if m.names.module is not None else '(none)'}"]
-
-    def section(title: str, items: List[str]) -> None:
-        lines.append(f"{title} ({len(items)}):" if items else f"{title}: none")
-        lines.extend(f"  {item}" for item in items)
-
-    def kind_desc(kind: str, t: Any) -> str:
-        if kind == "func":
-            return f"func {t}"
-        if kind == "memory":
-            return f"memory {_at(t)}{_limits(t.limits)} (pages of 64 KiB)"
-        if kind == "table":
-            return f"table {_at(t)}{T.valtype_name(t.elem_type)} {_limits(t.limits)}"
-        if kind == "tag":
-            return f"tag {t}"
-        return f"global {t}"
-
-    section("imports", [f"{imp.module}.{imp.name}: {kind_desc(imp.kind, imp.type)}"
-                        for imp in compiled.imports])
-    section("exports", [f"{e.name}: {kind_desc(e.kind, e.type)}" for e in compiled.exports])
-    imported_mems = len(m.imported(T.EXTERN_MEMORY))
-    section("memories", [
-        f"{i}: {_at(mt)}{_limits(mt.limits)} pages{' (imported)' if i < imported_mems else ''}"
-        for i, mt in enumerate(m.mem_types())])
-    imported_tables = len(m.imported(T.EXTERN_TABLE))
-    # (typed references spelled out: (ref (func (param i32))), not a type index)
-    describe_type = compiled._describe
-    section("tables", [
-        f"{i}: {_at(tt)}{T.valtype_name(describe_type(tt).elem_type)} {_limits(tt.limits)}"
-        f"{' (imported)' if i < imported_tables else ''}"
-        for i, tt in enumerate(m.table_types())])
-    imported_globals = len(m.imported(T.EXTERN_GLOBAL))
-    section("globals", [
-        f"{i}: {describe_type(gt)}{' (imported)' if i < imported_globals else ''}"
-        for i, gt in enumerate(m.global_types())])
-    # exception handling's tags: the payload's types (a tag's type has no results)
-    imported_tags = len(m.imported(T.EXTERN_TAG))
-    section("tags", [
-        f"{i}: {describe_type(m.types[ti])}{' (imported)' if i < imported_tags else ''}"
-        for i, ti in enumerate(m.tag_types())])
-    nfuncs = len(m.funcs)
-    lines.append(f"functions: {nfuncs} defined, {m.num_imported_funcs()} imported")
-    if m.start is not None:
-        name = m.names.functions.get(m.start)
-        lines.append(f"start function: {m.start}" + (f" ({name})" if name else ""))
-    section("custom sections", [f"{c.name}: {len(c.data)} bytes" for c in m.customs])
-    return lines
+    return describe_lines(compiled)
 
 
 def cmd_inspect(args: argparse.Namespace, stdout: IO[bytes]) -> int:
@@ -719,7 +669,14 @@ def cmd_inspect(args: argparse.Namespace, stdout: IO[bytes]) -> int:
     rt = pywazero.Runtime(pywazero.RuntimeConfig(engine="interpreter", core_features=features))
     compiled = _compile(rt, args.module)
     try:
-        out = "\n".join(describe(compiled)) + "\n"
+        if args.json:
+            import json
+
+            from .module_info import module_info
+
+            out = json.dumps(module_info(compiled), indent=2) + "\n"
+        else:
+            out = "\n".join(describe(compiled)) + "\n"
     finally:
         compiled.close()
     stdout.write(out.encode("utf-8", "replace"))

@@ -56,6 +56,8 @@ def parse_value(text: str, valtype: int) -> Any:
             return struct.unpack("<f", struct.pack("<f", x))[0]
         except OverflowError:
             raise ValueSyntaxError(f"{text!r} is out of range for f32") from None
+    if not isinstance(valtype, int):   # a described reference type (RefType)
+        raise ValueSyntaxError(f"a reference value ({valtype}) cannot be given on the command line")
     kind = "v128" if valtype == V128 else "reference" if is_ref(valtype) else "this type"
     raise ValueSyntaxError(f"a {kind} value ({valtype_name(valtype)}) cannot be given on the command line")
 
