@@ -122,6 +122,8 @@ def _parse_fuel(spec: str) -> int:
     return value
 
 
+_WAST_FAILURES_SHOWN = 10   # failures listed per script without --verbose
+
 _DURATION = re.compile(r"^\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(ms|s|m|h)?\s*$")
 _DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -142,6 +144,39 @@ def parse_duration(spec: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"invalid timeout {spec!r}: must be positive and finite")
     return value
+
+
+def parse_features(spec: str) -> Any:
+    """A :class:`~pywazero.CoreFeatures` set from comma-separated words: ``v1``,
+    ``v2``, ``v3``, ``default`` or ``all`` start over from that set; a proposal name
+    (``tail-call``, or ``+tail-call``) adds it; ``-name`` removes it.
+
+    >>> parse_features("v2,+tail-call") == CoreFeatures.V2 | CoreFeatures.TAIL_CALL
+    True
+    >>> parse_features("-simd,-relaxed-simd") == CoreFeatures.V3 & ~(CoreFeatures.SIMD | CoreFeatures.RELAXED_SIMD)
+    True
+    """
+    from .wasm.features import CoreFeatures, feature_name
+
+    sets = {"v1": CoreFeatures.V1, "v2": CoreFeatures.V2, "v3": CoreFeatures.V3,
+            "default": CoreFeatures.DEFAULT, "all": CoreFeatures.ALL}
+    by_name = {feature_name(f): f for f in CoreFeatures if f.name and f.name not in
+               ("V1", "V2", "V3", "ALL", "DEFAULT") and bin(int(f)).count("1") == 1}
+    features = int(CoreFeatures.DEFAULT)
+    words = [w.strip() for w in spec.split(",")]
+    if not any(words):
+        raise argparse.ArgumentTypeError("invalid features '': expected e.g. 'v2,+tail-call'")
+    for word in words:
+        name = word.lower().lstrip("+-")
+        if word.lower() in sets:
+            features = int(sets[word.lower()])
+        elif name in by_name:
+            flag = int(by_name[name])
+            features = features & ~flag if word.startswith("-") else features | flag
+        else:
+            known = ", ".join(list(sets) + sorted(by_name))
+            raise argparse.ArgumentTypeError(f"invalid features {spec!r}: unknown {word!r} (known: {known})")
+    return CoreFeatures(features)
 
 
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -271,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
             "fuel and timeout settings) starts from it.  Functions are translated "
             "on first call; a run adds those it needed to the entry.  --all "
             "translates every function now (slow for modules of many MB)."),
-        epilog=f"exit status: 0 when the module compiles; {EXIT_ERROR} when it does not.",
+        epilog=(f"prints one line saying what was checked and compiled.  exit status: 0 when "
+                f"the module compiles; {EXIT_ERROR} when it does not (malformed or invalid "
+                "module, missing file), with a one-line message."),
     )
     comp.add_argument("--all", action="store_true",
                       help="translate every function now (compiler engine), not only the "
@@ -301,6 +338,35 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print the description as JSON (floats JSON cannot hold, such as "
                               "NaN, as strings: \"nan\", \"inf\")")
     inspect.add_argument("module", metavar="MODULE", help="the module to describe (.wasm or .wat)")
+
+    wast_cmd = sub.add_parser(
+        "wast",
+        help="run WebAssembly spec scripts (.wast) and report their results",
+        description=(
+            "Run each FILE, a WAST script (the WebAssembly spec tests' format: modules, "
+            "assert_return, assert_trap, assert_invalid, register, ...), command by "
+            "command, and print per file how many commands passed, failed and were "
+            "skipped, and each failure with its line.  Scripts import the spec's "
+            "'spectest' module (its print functions print nothing)."),
+        epilog=(f"exit status: 0 when every command of every script passed; {EXIT_ERROR} when "
+                f"one failed or a script could not be read; {EXIT_USAGE} for a bad command line."),
+    )
+    wast_cmd.add_argument("--interpreter", action="store_true",
+                          help="use the interpreter engine instead of the compiler")
+    wast_cmd.add_argument("--engine", choices=("compiler", "interpreter"), default=None,
+                          help="the engine to run the scripts with (default: compiler)")
+    wast_cmd.add_argument("--features", type=parse_features, default=None, metavar="FEATURES",
+                          help="the WebAssembly features modules are compiled with: "
+                               "comma-separated 'v1', 'v2', 'v3' (the default: all of 3.0), "
+                               "'all' (3.0 and legacy exceptions), and proposal names to add "
+                               "('+tail-call' or 'tail-call') or remove ('-simd'), e.g. "
+                               "'--features=v2,+tail-call'")
+    shown = wast_cmd.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", "-q", action="store_true",
+                       help="print only the per-file counts, not the failures")
+    shown.add_argument("--verbose", "-v", action="store_true",
+                       help=f"print every failure (default: the first {_WAST_FAILURES_SHOWN} per file)")
+    wast_cmd.add_argument("files", nargs="+", metavar="FILE", help="the scripts to run (.wast)")
 
     sub.add_parser("version", help="print the version", description="Print pywazero's version.")
     parser.add_argument("--version", action="version", version=f"pywazero {__version__}")
@@ -634,20 +700,31 @@ def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
 def cmd_compile(args: argparse.Namespace, stdout: IO[bytes]) -> int:
     import pywazero
 
-    cfg = pywazero.RuntimeConfig(engine=_engine_of(args), consume_fuel=args.fuel,
+    engine = _engine_of(args)
+    cfg = pywazero.RuntimeConfig(engine=engine, consume_fuel=args.fuel,
                                  interruptible=args.timeout, cache=_cache_of(args))
     rt = pywazero.Runtime(cfg)
     try:
         compiled = _compile(rt, args.module)
         try:
+            translated = False
             if args.all:
                 translate_all = getattr(compiled._engine_code(), "compile_all", None)
                 if translate_all is not None:
                     translate_all()
+                    translated = True
+            m = compiled.module
+            summary = (f"{args.module}: valid: {len(m.funcs)} functions defined, "
+                       f"{m.num_imported_funcs()} imported, {len(m.exports)} exports; "
+                       f"compiled for the {engine} engine"
+                       + (", every function translated" if translated else ""))
         finally:
             compiled.close()   # (with a cache: the translated functions are stored)
     finally:
         rt.close()
+    if args.cache_dir is not None:
+        summary += f"; stored in the cache {args.cache_dir}"
+    _write_line(stdout, summary)
     return 0
 
 
@@ -682,6 +759,46 @@ def cmd_inspect(args: argparse.Namespace, stdout: IO[bytes]) -> int:
     stdout.write(out.encode("utf-8", "replace"))
     stdout.flush()
     return 0
+
+
+# -- wast ------------------------------------------------------------------------------
+
+
+def cmd_wast(args: argparse.Namespace, stdout: IO[bytes]) -> int:
+    from .script.runner import FAILED, PASSED, SKIPPED, run_file
+    from .wasm.features import CoreFeatures
+    from .wast_engine import PywazeroEngine
+
+    engine = PywazeroEngine(_engine_of(args))
+    features = CoreFeatures.DEFAULT if args.features is None else args.features
+    status = 0
+    try:
+        for path in args.files:
+            if not os.path.isfile(path):
+                _write_line(stdout, f"{path}: cannot read: "
+                                    f"{'is a directory' if os.path.isdir(path) else 'no such file'}")
+                status = EXIT_ERROR
+                continue
+            report = run_file(path, engine, key=path, features=features)
+            if report.error is not None:
+                _write_line(stdout, f"{path}: cannot read: {report.error}")
+                status = EXIT_ERROR
+                continue
+            failed = report.count(FAILED)
+            _write_line(stdout, f"{path}: {report.count(PASSED)} passed, {failed} failed, "
+                                f"{report.count(SKIPPED)} skipped")
+            if failed:
+                status = EXIT_ERROR
+                if not args.quiet:
+                    limit = failed if args.verbose else _WAST_FAILURES_SHOWN
+                    failures = [o for o in report.outcomes if o.status == FAILED]
+                    for o in failures[:limit]:
+                        _write_line(stdout, f"  {path}:{o.line}: {o.kind}: {o.reason}")
+                    if failed > limit:
+                        _write_line(stdout, f"  ... and {failed - limit} more failures (--verbose lists all)")
+    finally:
+        engine.close()
+    return status
 
 
 def cmd_version(stdout: IO[bytes]) -> int:
@@ -734,6 +851,8 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[bytes]] = N
             return cmd_compile(args, stdout)
         if args.command == "inspect":
             return cmd_inspect(args, stdout)
+        if args.command == "wast":
+            return cmd_wast(args, stdout)
         if args.command == "version":
             return cmd_version(stdout)
         parser.print_help(sys.stderr)

@@ -92,3 +92,41 @@ def test_timeout_duration_expires(engine, tmp_path):
 def test_timeout_duration_not_reached(tmp_path):
     mod = write(tmp_path, "m.wat", '(module (func (export "_start")))')
     assert run_cli(["run", "--timeout", "1m", mod]) == (0, "", "")
+
+
+# -- compile ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine, name", [([], "compiler"), (["--engine", "interpreter"], "interpreter")])
+def test_compile_reports_what_it_checked(engine, name, tmp_path):
+    path = write(tmp_path, "m.wat", '(module (import "env" "f" (func)) (func (export "a")) (func (export "b"))'
+                                    ' (func) (memory (export "mem") 1))')
+    code, out, err = run_cli(["compile"] + engine + [path])
+    assert (code, err) == (0, "")
+    assert out == f"{path}: valid: 3 functions defined, 1 imported, 3 exports; compiled for the {name} engine\n"
+
+
+def test_compile_all_says_so(tmp_path):
+    path = write(tmp_path, "m.wat", '(module (func (export "a") (result i32) (i32.const 1)))')
+    code, out, _ = run_cli(["compile", "--all", path])
+    assert code == 0 and out.rstrip().endswith("compiled for the compiler engine, every function translated")
+
+
+@pytest.mark.parametrize("content, kind", [
+    (b"\0asm\x01\0\0\0\x01\x05", "malformed module"),
+    ("(module (func (result i32) (i64.const 0)))", "invalid module"),
+    ("(module (func $f (call $missing)))", "malformed module"),
+    ("(module (memory 1) (data (i32.const 0) \"x\") (func (export \"f\") (result i32) (f32.const 1)))",
+     "invalid module"),
+])
+def test_compile_rejects_bad_modules(content, kind, tmp_path):
+    path = write(tmp_path, "bad.wasm" if isinstance(content, bytes) else "bad.wat", content)
+    code, out, err = run_cli(["compile", path])
+    assert out == ""
+    assert_one_line_error(code, err, path, kind)
+
+
+def test_compile_missing_file(tmp_path):
+    code, out, err = run_cli(["compile", str(tmp_path / "nope.wasm")])
+    assert out == ""
+    assert_one_line_error(code, err, "no such file")

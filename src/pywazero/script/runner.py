@@ -195,6 +195,9 @@ def describe(exc: BaseException) -> Tuple[str, str]:
         return f"not implemented: {exc} ({where})", f"not implemented ({where})"
     if isinstance(exc, CommandTimeout):
         return str(exc), "timeout"
+    if isinstance(exc, LookupError) and not isinstance(exc, (IndexError, KeyError)):
+        # the script names a module or export that is not there (a failed module)
+        return str(exc), "lookup: " + str(exc).partition(" (")[0]
     where = _where(exc)
     msg = str(exc)
     if len(msg) > 200:
