@@ -1,11 +1,13 @@
 """The ``pywazero`` command line (also ``python -m pywazero``).
 
 ``pywazero run [options] MODULE [ARGS...]`` runs a WASI command (or any module
-exporting ``_start``); ``pywazero compile [--cache-dir DIR] [--all] MODULE``
-compiles a module (checking it) and, with ``--cache-dir``, stores it in that
-compilation cache; ``pywazero inspect MODULE`` describes a module;
-``pywazero version`` prints the version.  MODULE may be binary (``.wasm``) or text
-(``.wat``).
+exporting ``_start``), or with ``--invoke FUNC`` calls one exported function with
+ARGS and prints its results; ``--preload NAME=MODULE`` links other modules in first.
+``pywazero compile [--cache-dir DIR] [--all] MODULE`` compiles a module (checking
+it) and, with ``--cache-dir``, stores it in that compilation cache;
+``pywazero inspect [--json] MODULE`` describes a module; ``pywazero wast FILE...``
+runs spec scripts; ``pywazero version`` prints the version.  MODULE may be binary
+(``.wasm``) or text (``.wat``).
 
 Exit status of ``run``:
 
@@ -19,7 +21,10 @@ Exit status of ``run``:
 * ``1`` when the module cannot be run at all (missing file, malformed or invalid
   module, unknown import, nothing to run, a resource budget exceeded or memory the
   host cannot allocate), with a one-line message on stderr;
-* ``2`` for a bad command line.
+* ``2`` for a bad command line (an ``--invoke`` argument that does not fit its
+  parameter included).
+
+With ``--invoke``, the function's results are printed on stdout, one per line.
 
 :func:`main` takes the arguments and, for embedding and tests, the binary streams the
 guest's stdio and the CLI's messages use.
@@ -227,16 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Instantiate MODULE (binary .wasm or text .wat) with WASI "
             "(wasi_snapshot_preview1) and call its _start function, passing ARGS as "
-            "its arguments (argv[0] is MODULE as given).  The guest sees only the "
-            "directories given with --mount and only the environment given with "
-            "--env/--env-inherit."),
+            "its arguments (argv[0] is MODULE as given); with --invoke FUNC, call the "
+            "exported FUNC with ARGS instead and print its results.  --preload links "
+            "other modules in first.  The guest sees only the directories given with "
+            "--mount and only the environment given with --env/--env-inherit."),
         epilog=(
             f"exit status: the guest's exit code; {EXIT_TRAP} when it traps (the trap "
             f"and its wasm stack trace are printed to stderr); {EXIT_TIMEOUT} when "
             f"--timeout expires (the guest is interrupted and its trap printed); "
             f"{EXIT_ERROR} when the module cannot be run (missing "
             f"file, malformed module, unknown import, nothing to run); {EXIT_USAGE} "
-            "for a bad command line.  Put '--' before ARGS that start with '-'."),
+            "for a bad command line (an --invoke argument that does not fit "
+            "included).  Put '--' before ARGS that start with '-' (negative numbers "
+            "need none)."),
     )
     run.add_argument("--mount", action="append", default=[], type=parse_mount,
                      metavar="HOST[:GUEST][:ro]",
@@ -278,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preload", action="append", default=[], type=_parse_preload,
                      metavar="NAME=MODULE",
                      help="instantiate MODULE first and let the modules after it import its "
-                          "exports from module name NAME (e.g. '--preload env=libc.wasm' "
-                          "satisfies imports from \"env\").  Preloaded modules may import WASI "
+                          "exports from module name NAME (with env=libc.wasm, imports from "
+                          "\"env\" come from libc.wasm).  Preloaded modules may import WASI "
                           "and earlier preloads; their start function (or a reactor's "
                           "_initialize) runs, their _start does not.  Repeatable.")
     run.add_argument("--invoke", metavar="FUNC", default=None,

@@ -59,9 +59,9 @@ def _to_raw(v: "wast.Value") -> Any:
     if t == ANYREF and bits is not None:
         # (ref.host N): host reference N internalised (any.convert_extern)
         return internalize(bits)
-    if t == F32:
+    if t == F32 and bits is not None:
         return num.f32_from_bits(bits)
-    if t == F64:
+    if t == F64 and bits is not None:
         return num.f64_from_bits(bits)
     if t in (FUNCREF, EXTERNREF):
         # an externref (ref.extern N) is represented by the int N itself

@@ -30,10 +30,11 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from ..errors import DecodeError, LinkError, Trap, ValidationError, WasmError, WasmException
 from ..wasm.features import CoreFeatures
+from ..wasm.types import F32, F64
 from . import wast
 
 __all__ = ["PASSED", "FAILED", "SKIPPED", "COMPILE_ONLY", "NEEDS_EXECUTION", "Engine", "Outcome",
@@ -153,13 +154,12 @@ class CommandTimeout(Exception):
 def _time_limit(seconds: Optional[float]) -> Iterator[None]:
     """Raise CommandTimeout in the body after ``seconds`` (POSIX main thread only;
     elsewhere no limit)."""
-    usable = (seconds and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not seconds or not usable:
         yield
         return
 
-    def on_alarm(signum, frame):
+    def on_alarm(signum: int, frame: Any) -> None:
         raise CommandTimeout(f"timed out after {seconds:g} s")
 
     old = signal.signal(signal.SIGALRM, on_alarm)
@@ -220,6 +220,17 @@ def compile_module(cmd: "wast.ModuleCommand", features: CoreFeatures = CoreFeatu
     module = cmd.parse(features)
     validate_module(module, features)
     return module
+
+
+def _module_of(cmd: Any) -> "wast.ModuleCommand":
+    if cmd.module is None:
+        raise LookupError(f"{cmd.kind} has no module")
+    module: wast.ModuleCommand = cmd.module
+    return module
+
+
+def _action_name(action: Optional["wast.Action"]) -> str:
+    return "?" if action is None else action.name
 
 
 def _values_str(values: Iterable[Any]) -> str:
@@ -293,7 +304,7 @@ class ScriptRun:
             return
         if self.engine is None:
             return
-        instance = self.engine.instantiate(module, cmd)
+        instance = self._engine.instantiate(module, cmd)
         self.current = instance
         if cmd.name is not None:
             self.named[cmd.name] = instance
@@ -309,14 +320,14 @@ class ScriptRun:
                 module, mcmd = self.definitions[cmd.module]
             except KeyError:
                 raise LookupError(f"unknown module definition {cmd.module}") from None
-        instance = self.engine.instantiate(module, mcmd)
+        instance = self._engine.instantiate(module, mcmd)
         self.current = instance
         if cmd.instance is not None:
             self.named[cmd.instance] = instance
 
     def do_AssertMalformed(self, cmd: "wast.AssertMalformed", out: Outcome) -> None:
         try:
-            module = cmd.module.parse(self.features)
+            module = _module_of(cmd).parse(self.features)
         except DecodeError as e:
             out.note = _message_note(e, cmd.message)
             return
@@ -340,7 +351,7 @@ class ScriptRun:
         from ..wasm.validation import validate_module
 
         try:
-            module = cmd.module.parse(self.features)
+            module = _module_of(cmd).parse(self.features)
         except DecodeError as e:
             self.fail(out, f"raised DecodeError ({e}), expected ValidationError ({cmd.message!r})",
                       f"DecodeError instead of ValidationError: {e.reason}")
@@ -361,10 +372,17 @@ class ScriptRun:
                   f"accepted invalid: {cmd.message}")
 
     # -- everything below needs an engine
-    def _instantiate_expecting(self, cmd: Any, out: Outcome, exc_type: type) -> None:
+    @property
+    def _engine(self) -> Engine:
+        # (the handlers that use it are skipped in compile-only mode)
+        if self.engine is None:
+            raise RuntimeError("this command needs an engine")
+        return self.engine
+
+    def _instantiate_expecting(self, cmd: Any, out: Outcome, exc_type: Type[BaseException]) -> None:
         module = compile_module(cmd.module, self.features)
         try:
-            instance = self.engine.instantiate(module, cmd.module)
+            instance = self._engine.instantiate(module, cmd.module)
         except exc_type as e:
             out.note = _message_note(e, cmd.message)
             return
@@ -395,14 +413,16 @@ class ScriptRun:
         except KeyError:
             raise LookupError(f"unknown module {name}") from None
 
-    def _act(self, action: "wast.Action") -> List["wast.Value"]:
+    def _act(self, action: Optional["wast.Action"]) -> List["wast.Value"]:
+        if action is None:
+            raise LookupError("the command has no action")
         instance = self._instance(action.module)
         if isinstance(action, wast.Get):
-            return [self.engine.get(instance, action.name)]
-        return list(self.engine.invoke(instance, action.name, action.args))
+            return [self._engine.get(instance, action.name)]
+        return list(self._engine.invoke(instance, action.name, action.args))
 
     def do_Register(self, cmd: "wast.Register", out: Outcome) -> None:
-        self.engine.register(cmd.name, self._instance(cmd.module))
+        self._engine.register(cmd.name, self._instance(cmd.module))
 
     def do_Invoke(self, cmd: "wast.Invoke", out: Outcome) -> None:
         self._act(cmd)
@@ -414,16 +434,16 @@ class ScriptRun:
         got = self._act(cmd.action)
         want = cmd.results
         if len(got) != len(want) or not all(w.matches(g) for w, g in zip(want, got)):
-            self.fail(out, f"{cmd.action.name}: got {_values_str(got)}, expected {_values_str(want)}",
+            self.fail(out, f"{_action_name(cmd.action)}: got {_values_str(got)}, expected {_values_str(want)}",
                       "wrong result")
 
     def do_AssertReturnNan(self, cmd: "wast.AssertReturnNan", out: Outcome) -> None:
         got = self._act(cmd.action)
-        ok = (len(got) == 1 and got[0].type in (wast.F32, wast.F64)
+        ok = (len(got) == 1 and got[0].type in (F32, F64)
               and cmd.pattern_for(got[0].type).matches(got[0]))
         if not ok:
             what = "canonical" if cmd.canonical else "arithmetic"
-            self.fail(out, f"{cmd.action.name}: got {_values_str(got)}, expected a {what} NaN",
+            self.fail(out, f"{_action_name(cmd.action)}: got {_values_str(got)}, expected a {what} NaN",
                       "wrong result")
 
     do_AssertReturnCanonicalNan = do_AssertReturnNan
@@ -438,7 +458,7 @@ class ScriptRun:
         except Trap as e:
             out.note = _message_note(e, cmd.message)
             return
-        self.fail(out, f"{cmd.action.name}: returned {_values_str(got)}, expected trap {cmd.message!r}",
+        self.fail(out, f"{_action_name(cmd.action)}: returned {_values_str(got)}, expected trap {cmd.message!r}",
                   "no trap")
 
     def do_AssertException(self, cmd: "wast.AssertException", out: Outcome) -> None:
@@ -446,7 +466,7 @@ class ScriptRun:
             got = self._act(cmd.action)
         except WasmException:
             return
-        self.fail(out, f"{cmd.action.name}: returned {_values_str(got)}, expected an exception",
+        self.fail(out, f"{_action_name(cmd.action)}: returned {_values_str(got)}, expected an exception",
                   "no exception")
 
     def do_AssertExhaustion(self, cmd: "wast.AssertExhaustion", out: Outcome) -> None:
@@ -455,7 +475,7 @@ class ScriptRun:
         except Trap as e:
             out.note = _message_note(e, cmd.message)
             return
-        self.fail(out, f"{cmd.action.name}: returned {_values_str(got)}, expected {cmd.message!r}",
+        self.fail(out, f"{_action_name(cmd.action)}: returned {_values_str(got)}, expected {cmd.message!r}",
                   "no exhaustion")
 
 
