@@ -156,6 +156,7 @@ def parse_features(spec: str) -> Any:
     ``v2``, ``v3``, ``default`` or ``all`` start over from that set; a proposal name
     (``tail-call``, or ``+tail-call``) adds it; ``-name`` removes it.
 
+    >>> from pywazero import CoreFeatures
     >>> parse_features("v2,+tail-call") == CoreFeatures.V2 | CoreFeatures.TAIL_CALL
     True
     >>> parse_features("-simd,-relaxed-simd") == CoreFeatures.V3 & ~(CoreFeatures.SIMD | CoreFeatures.RELAXED_SIMD)

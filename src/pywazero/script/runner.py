@@ -1,4 +1,4 @@
-"""Running WAST scripts (the spec's test scripts) command by command.
+r"""Running WAST scripts (the spec's test scripts) command by command.
 
 Each command of a script is classified as passed, failed (with a reason) or
 skipped.  ``engine=None`` is *compile-only* mode: modules must compile (decode or
