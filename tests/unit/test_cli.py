@@ -58,7 +58,8 @@ def test_version():
     assert code == 0 and out.startswith(f"pywazero {pywazero.__version__} (")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["inspect", "--help"], ["version", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["inspect", "--help"], ["version", "--help"],
+                                  ["compile", "--help"], ["wast", "--help"]])
 def test_help(argv):
     code, out, err = run_cli(argv)
     assert code == 0 and out.startswith("usage: pywazero") and not err

@@ -222,3 +222,20 @@ def test_parse_value_refuses_unwritable_types(t):
 def test_format_reads_back(t, text):
     raw = parse_value(text, t)
     assert parse_value(format_value(t, raw), t) == raw
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_invoke_with_trace_and_timeout(engine, math_wat, tmp_path):
+    code, out, err = run_cli(["run"] + engine + ["--trace", "--invoke", "add", math_wat, "2", "3"])
+    assert (code, out) == (0, "5\n")
+    assert "add(2, 3)" in err
+    loop = write(tmp_path, "loop.wat", '(module (func (export "spin") (param i32) (loop (br 0))))')
+    code, out, err = run_cli(["run"] + engine + ["--timeout", "100ms", "--invoke", "spin", loop, "1"])
+    assert code == cli.EXIT_TIMEOUT and out == "" and "timed out" in err
+
+
+def test_invoke_with_fuel(math_wat, tmp_path):
+    loop = write(tmp_path, "loop.wat", '(module (func (export "spin") (loop (br 0))))')
+    code, _, err = run_cli(["run", "--fuel", "1000", "--invoke", "spin", loop])
+    assert code == cli.EXIT_TRAP and "fuel" in err
+    assert run_cli(["run", "--fuel", "1000", "--invoke", "add", math_wat, "1", "1"]) == (0, "2\n", "")
