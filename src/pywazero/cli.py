@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "'all' (3.0 and legacy exceptions), and proposal names to add "
                                "('+tail-call' or 'tail-call') or remove ('-simd'), e.g. "
                                "'--features=v2,+tail-call'")
+    wast_cmd.add_argument("--timeout", type=parse_duration, metavar="DURATION", default=None,
+                          help="fail a command that runs longer than DURATION (e.g. '10s'; "
+                               "where the platform has interval timers, i.e. not on Windows)")
     shown = wast_cmd.add_mutually_exclusive_group()
     shown.add_argument("--quiet", "-q", action="store_true",
                        help="print only the per-file counts, not the failures")
@@ -788,7 +791,7 @@ def cmd_wast(args: argparse.Namespace, stdout: IO[bytes]) -> int:
                                     f"{'is a directory' if os.path.isdir(path) else 'no such file'}")
                 status = EXIT_ERROR
                 continue
-            report = run_file(path, engine, key=path, features=features)
+            report = run_file(path, engine, key=path, features=features, timeout=args.timeout)
             if report.error is not None:
                 _write_line(stdout, f"{path}: cannot read: {report.error}")
                 status = EXIT_ERROR

@@ -138,3 +138,19 @@ def test_a_spec_script(engine):
     assert (code, err) == (0, "")
     passed = int(out.split(": ")[1].split()[0])
     assert passed > 400 and out.endswith(" passed, 0 failed, 0 skipped\n")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_timeout_per_command(engine, tmp_path):
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no interval timers on this platform")
+    path = write(tmp_path, "spin.wast", '(module (func (export "spin") (loop (br 0))))\n'
+                                        '(invoke "spin")\n'
+                                        '(assert_return (invoke "spin"))\n')
+    code, out, _ = run_cli(["wast"] + engine + ["--timeout", "200ms", path])
+    assert code == 1
+    assert out.splitlines() == [f"{path}: 1 passed, 2 failed, 0 skipped",
+                                f"  {path}:2: invoke: timed out after 0.2 s",
+                                f"  {path}:3: assert_return: timed out after 0.2 s"]
