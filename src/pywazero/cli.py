@@ -592,9 +592,9 @@ def _call_export(module: Any, name: str, args: Sequence[Any]) -> Tuple[Any, List
     return fn.type, list(fn.call(list(args)))
 
 
-def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[bytes],
-             stderr: IO[bytes], invoke: Optional[str] = None, invoke_args: Sequence[Any] = (),
-             preloads: Sequence[Tuple[str, str, Any]] = ()) -> int:
+def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[bytes], *,
+             stdout: Optional[IO[bytes]] = None, invoke: Optional[str] = None,
+             invoke_args: Sequence[Any] = (), preloads: Sequence[Tuple[str, str, Any]] = ()) -> int:
     """Instantiate the preloads (defining each in a Linker under its name), then the
     module; call its _start (or, with ``invoke``, a reactor's _initialize and then
     ``invoke`` with ``invoke_args``, printing its results); map the outcome to an
@@ -615,7 +615,8 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[byt
                 instance.instance.exports["_initialize"].call([])
             linker.define_instance(name, instance)
         current = module_path
-        module = linker.instantiate(compiled, mcfg)
+        # (with nothing preloaded the runtime's registry, WASI included, is all there is)
+        module = (linker.instantiate if preloads else rt.instantiate)(compiled, mcfg)
         opened.append((module, compiled))
         exports = module.instance.exports
         if invoke is None:
@@ -628,8 +629,9 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stdout: IO[byt
             ftype, results = _call_export(module, invoke, invoke_args)
             from .cli_values import format_value
 
+            out = stdout if stdout is not None else mcfg.stdout
             for t, v in zip(ftype.results, results):
-                stdout.write((format_value(t, v) + "\n").encode())
+                out.write((format_value(t, v) + "\n").encode())
     except ExitError as e:
         return e.exit_code & 0xFF if e.exit_code >= 0 else EXIT_ERROR
     except Trap as e:
@@ -685,8 +687,9 @@ def cmd_run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes],
 
     def execute() -> int:
         try:
-            return _execute(rt, compiled, mcfg, args.module, stdout, stderr, args.invoke,
-                            getattr(args, "invoke_args", ()), args.preloaded)
+            return _execute(rt, compiled, mcfg, args.module, stderr, stdout=stdout,
+                            invoke=args.invoke, invoke_args=getattr(args, "invoke_args", ()),
+                            preloads=args.preloaded)
         finally:
             _flush(stdout)
             for cm in [compiled] + [p[2] for p in args.preloaded]:
