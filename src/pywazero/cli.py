@@ -369,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "comma-separated 'v1', 'v2', 'v3' (the default: all of 3.0), "
                                "'all' (3.0 and legacy exceptions), and proposal names to add "
                                "('+tail-call' or 'tail-call') or remove ('-simd'), e.g. "
-                               "'--features=v2,+tail-call'")
+                               "'--features=v2,+tail-call'.  The spec's wast-1.0 and wast-2.0 "
+                               "scripts assert those versions' rules: run them with v1 and v2.")
     wast_cmd.add_argument("--timeout", type=parse_duration, metavar="DURATION", default=None,
                           help="fail a command that runs longer than DURATION (e.g. '10s'; "
                                "where the platform has interval timers, i.e. not on Windows)")
