@@ -103,7 +103,8 @@ def test_features(engine, tmp_path):
     ("default", CoreFeatures.DEFAULT), ("v2,tail-call", CoreFeatures.V2 | CoreFeatures.TAIL_CALL),
     ("V2, +GC", CoreFeatures.V2 | CoreFeatures.GC),
     ("-simd", CoreFeatures.V3 & ~CoreFeatures.SIMD),
-    ("v3,+legacy-exceptions,-exceptions", (CoreFeatures.V3 | CoreFeatures.LEGACY_EXCEPTIONS) & ~CoreFeatures.EXCEPTIONS),
+    ("v3,+legacy-exceptions,-exceptions",
+     (CoreFeatures.V3 | CoreFeatures.LEGACY_EXCEPTIONS) & ~CoreFeatures.EXCEPTIONS),
 ])
 def test_parse_features(spec, want):
     assert cli.parse_features(spec) == want
