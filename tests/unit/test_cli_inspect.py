@@ -154,3 +154,26 @@ def test_json_errors(tmp_path):
 def test_help_mentions_json():
     code, out, _ = run_cli(["inspect", "--help"])
     assert code == 0 and "--json" in out
+
+
+GC = """(module
+  (type $s (struct (field i32)))
+  (type $f (func (param i32) (result i32)))
+  (global $g (ref null $s) (ref.null $s))
+  (global $h (ref $s) (struct.new $s (i32.const 5)))
+  (table $t 2 (ref null $f))
+  (func $fn (type $f) (local.get 0))
+  (func (export "take") (param (ref null $f))))"""
+
+
+def test_json_typed_references(tmp_path):
+    path = write(tmp_path, "gc.wat", GC)
+    info = inspect_json(path)
+    g0, g1 = info["globals"]
+    assert g0["type"] == "(ref null (struct (field i32)))" and g0["value"] is None
+    assert g1["type"] == "(ref (struct (field i32)))" and "value" not in g1
+    assert g1["init"] == "i32.const 5; struct.new 0"
+    assert info["tables"][0]["element_type"] == "(ref null (func (param i32) (result i32)))"
+    # and such a parameter cannot be given on the command line
+    code, _, err = run_cli(["run", "--invoke", "take", path, "0"])
+    assert code == 2 and "reference value ((ref null (func (param i32) (result i32)))) cannot be given" in err
