@@ -5,7 +5,9 @@ is enough to reject bad modules and ``except pywazero.Trap`` to survive a guest 
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import enum
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = [
     "WasmError",
@@ -15,6 +17,9 @@ __all__ = [
     "LinkError",
     "ResourceLimitError",
     "Trap",
+    "TrapCode",
+    "Frame",
+    "trap_code",
     "ExitError",
     "WasmException",
     "SerializationError",
@@ -134,25 +139,206 @@ class ResourceLimitError(LinkError):
         super().__init__(f"{msg} ({detail})" if detail else msg)
 
 
+class TrapCode(enum.Enum):
+    """The kind of a :class:`Trap`, whatever its message's details.
+
+    The value is the message (or the start of the message) the trap carries;
+    :attr:`Trap.code` is worked out from :attr:`Trap.reason` in one place
+    (:func:`trap_code`), so every raise site gets its code without naming it.
+
+    >>> Trap("integer divide by zero").code
+    <TrapCode.INTEGER_DIVIDE_BY_ZERO: 'integer divide by zero'>
+    """
+
+    UNREACHABLE = "unreachable"
+    INTEGER_DIVIDE_BY_ZERO = "integer divide by zero"
+    INTEGER_OVERFLOW = "integer overflow"
+    INVALID_CONVERSION_TO_INTEGER = "invalid conversion to integer"
+    OUT_OF_BOUNDS_MEMORY_ACCESS = "out of bounds memory access"
+    OUT_OF_BOUNDS_TABLE_ACCESS = "out of bounds table access"
+    OUT_OF_BOUNDS_ARRAY_ACCESS = "out of bounds array access"
+    UNDEFINED_ELEMENT = "undefined element"
+    UNINITIALIZED_ELEMENT = "uninitialized element"
+    INDIRECT_CALL_TYPE_MISMATCH = "indirect call type mismatch"
+    #: a null function, structure, array, i31 or exception reference
+    NULL_REFERENCE = "null reference"
+    CAST_FAILURE = "cast failure"
+    STACK_EXHAUSTED = "call stack exhausted"
+    OUT_OF_FUEL = "all fuel consumed by WebAssembly"
+    INTERRUPTED = "interrupted"
+    DEADLINE_EXCEEDED = "interrupted: deadline exceeded"
+    #: an allocation (a GC array) larger than pywazero can hold
+    OUT_OF_MEMORY = "out of memory"
+    #: a stub made by ``Linker.define_unknown_imports_as_traps`` was called
+    UNKNOWN_IMPORT = "unknown import called"
+    #: a host function refused its arguments (WASI: an invalid enum or flag value,
+    #: or called from Python rather than from wasm)
+    BAD_HOST_CALL = "bad host call"
+    #: an instruction the engine does not implement
+    UNSUPPORTED = "unsupported"
+    #: a message none of the above describes (e.g. a host function's own Trap)
+    UNKNOWN = "unknown"
+
+
+# reason -> code, for the exact messages; then prefixes, tested in order (longest
+# first where one message starts another)
+_EXACT_CODES = {c.value: c for c in TrapCode}
+_PREFIX_CODES = (
+    ("interrupted: deadline exceeded", TrapCode.DEADLINE_EXCEEDED),
+    ("interrupted", TrapCode.INTERRUPTED),
+    ("out of bounds memory access", TrapCode.OUT_OF_BOUNDS_MEMORY_ACCESS),
+    ("out of bounds table access", TrapCode.OUT_OF_BOUNDS_TABLE_ACCESS),
+    ("out of bounds array access", TrapCode.OUT_OF_BOUNDS_ARRAY_ACCESS),
+    ("out of memory", TrapCode.OUT_OF_MEMORY),
+    ("unknown import called", TrapCode.UNKNOWN_IMPORT),
+    ("wasi functions must be called", TrapCode.BAD_HOST_CALL),
+    ("invalid ", TrapCode.BAD_HOST_CALL),
+)
+
+
+def trap_code(reason: str) -> TrapCode:
+    """The :class:`TrapCode` of a trap with message ``reason``.
+
+    >>> trap_code("null structure reference")
+    <TrapCode.NULL_REFERENCE: 'null reference'>
+    """
+    code = _EXACT_CODES.get(reason)
+    if code is not None:
+        return code
+    if reason.startswith("null ") and reason.endswith(" reference"):
+        return TrapCode.NULL_REFERENCE
+    if reason.endswith(" is not supported by the interpreter"):
+        return TrapCode.UNSUPPORTED
+    for prefix, code in _PREFIX_CODES:
+        if reason.startswith(prefix):
+            return code
+    return TrapCode.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One wasm frame of a trap's stack trace (:attr:`Trap.frames`).
+
+    ``module`` is the module's name (from its name section, else
+    ``ModuleConfig.name``; None when it has neither), ``func_index`` the
+    function's index in the module's function index space (imports first),
+    ``func_name`` its name (name section, else an export name; None without
+    one).  ``offset`` is the byte offset *from the start of the module's binary*
+    of the instruction that trapped (innermost frame) or of the call it is in
+    (outer frames): the offset ``wasm-objdump -d`` and ``wasm-tools print
+    --print-offsets`` print, and wasmtime's backtraces show.  It is None for a
+    module compiled from text.  ``source`` is ``(file, line)`` from the module's
+    DWARF ``.debug_line`` when it has one (C built with ``-g``), else None.
+
+    >>> str(Frame("app", 3, "crash", 0x4A, ("prog.c", 12)))
+    'app.crash (func 3, offset 0x4a) prog.c:12'
+    """
+
+    module: Optional[str]
+    func_index: Optional[int]
+    func_name: Optional[str]
+    offset: Optional[int] = None
+    source: Optional[Tuple[str, int]] = None
+
+    def __str__(self) -> str:
+        name = self.func_name if self.func_name is not None else f"${self.func_index}"
+        if self.module:
+            name = f"{self.module}.{name}"
+        where = []
+        if self.func_index is not None:
+            where.append(f"func {self.func_index}")
+        if self.offset is not None:
+            where.append(f"offset 0x{self.offset:x}")
+        text = f"{_short_name(name, MAX_NAME_SHOWN)} ({', '.join(where)})" if where else \
+            _short_name(name, MAX_NAME_SHOWN)
+        if self.source is not None:
+            text += f" {self.source[0]}:{self.source[1]}"
+        return text
+
+
 class Trap(WasmError):
     """WebAssembly code trapped.
 
-    ``reason`` is the spec's message (``"integer divide by zero"``, ...);
-    ``wasm_stack`` lists the function names of the wasm frames, innermost first.
+    ``reason`` is the spec's message (``"integer divide by zero"``, ...) and
+    ``code`` its :class:`TrapCode`.  ``wasm_stack`` lists the function names of
+    the wasm frames, innermost first; ``frames`` the same frames as
+    :class:`Frame` objects, with function indices, byte offsets and (with DWARF
+    line information in the module) source lines.  ``str(trap)`` shows the reason
+    and at most :data:`MAX_FRAMES_SHOWN` frames.
+
+    >>> import pywazero as wz
+    >>> m = wz.Runtime().instantiate(wz.wat2wasm(
+    ...     '(module (func $f (export "f") (param i32) (result i32)'
+    ...     ' (i32.div_u (i32.const 1) (local.get 0))))'))
+    >>> try:
+    ...     m.function("f")(0)
+    ... except wz.Trap as t:
+    ...     print(t.code.name, t.frames[0].func_name, hex(t.frames[0].offset))
+    INTEGER_DIVIDE_BY_ZERO f 0x22
     """
 
-    def __init__(self, reason: str, wasm_stack: Sequence[str] = ()) -> None:
+    def __init__(self, reason: str, wasm_stack: Sequence[str] = (),
+                 code: Optional[TrapCode] = None) -> None:
         self.reason = reason
         self.wasm_stack = list(wasm_stack)
+        # engines' frame sources, aligned with wasm_stack (see add_frames); resolved
+        # into Frames only when someone looks (Trap.frames, str)
+        self._sites: List[Any] = []
+        self._frames: Optional[List[Frame]] = None
+        self._code = code
         super().__init__(reason)
 
+    @property
+    def code(self) -> TrapCode:
+        """The kind of trap (worked out from ``reason`` unless given)."""
+        if self._code is None:
+            self._code = trap_code(self.reason)
+        return self._code
+
+    def add_frames(self, names: Sequence[str], sites: Sequence[Any]) -> None:
+        """Append frames (engines): ``names`` to ``wasm_stack`` and, in step,
+        ``sites``: objects whose ``frame()`` gives the :class:`Frame` (called
+        lazily, when the frames are first read), or None."""
+        if len(self._sites) < len(self.wasm_stack):
+            self._sites.extend([None] * (len(self.wasm_stack) - len(self._sites)))
+        self.wasm_stack.extend(names)
+        self._sites.extend(sites)
+        self._frames = None
+
+    @property
+    def frames(self) -> List[Frame]:
+        """The wasm frames, innermost first (see :class:`Frame`)."""
+        frames = self._frames
+        if frames is None or len(frames) != len(self.wasm_stack):
+            frames = []
+            sites = self._sites
+            for i, name in enumerate(self.wasm_stack):
+                site = sites[i] if i < len(sites) else None
+                frame = None
+                if site is not None:
+                    try:
+                        frame = site.frame()
+                    except Exception:  # noqa: BLE001 - diagnostics must never fail
+                        frame = None
+                frames.append(frame if frame is not None else _named_frame(name))
+            self._frames = frames
+        return frames
+
     def __str__(self) -> str:
-        return format_trap_message(self.reason, self.wasm_stack)
+        if not self._sites:
+            return format_trap_message(self.reason, self.wasm_stack)
+        return format_trap_message(self.reason, [str(f) for f in self.frames])
+
+
+def _named_frame(name: str) -> Frame:
+    """A frame known only by its ``module.function`` name."""
+    mod, dot, fn = str(name).rpartition(".")
+    return Frame(mod if dot else None, None, fn if dot else str(name))
 
 
 #: at most this many frames of a wasm stack trace are shown (the innermost
-#: ``limit - 10`` and the outermost 10; runaway recursion elides the middle) ...
-MAX_FRAMES_SHOWN = 40
+#: ``limit - 5`` and the outermost 5: runaway recursion elides the middle) ...
+MAX_FRAMES_SHOWN = 20
 #: ... and a function name longer than this is shortened (its middle elided)
 MAX_NAME_SHOWN = 200
 
@@ -170,12 +356,20 @@ def format_trap_message(reason: str, wasm_stack: Sequence[str], limit: int = MAX
     """``reason`` and the wasm stack trace (innermost first) as ``str(Trap)`` shows
     them: bounded in size whatever the guest does (10,000 frames of a 100,000-character
     function name would otherwise make a gigabyte string): past ``limit`` frames the
-    middle is elided, names past ``name_limit`` characters are shortened."""
+    middle is elided (``... N more frames``), lines past ``name_limit`` characters
+    are shortened.
+
+    >>> print(format_trap_message("unreachable", ["m.f", "m.g"]))
+    unreachable
+    wasm stack trace:
+      at m.f
+      at m.g
+    """
     if not wasm_stack:
         return reason
     n = len(wasm_stack)
     if n > limit:
-        tail = min(10, limit // 2)
+        tail = min(5, limit // 4)
         head = limit - tail
         frames = [f"  at {_short_name(x, name_limit)}" for x in wasm_stack[:head]]
         frames.append(f"  ... {n - head - tail} more frames")
