@@ -434,13 +434,15 @@ def _execute(rt: Any, compiled: Any, mcfg: Any, module_path: str, stderr: IO[byt
     return 0
 
 
-def format_trap(trap: Any, limit: int = 40) -> str:
-    """The trap's reason and wasm stack trace (innermost first), with the middle of a
-    very deep stack (runaway recursion) elided."""
+def format_trap(trap: Any, limit: int = 20) -> str:
+    """The trap's reason and wasm stack trace (innermost first: function index,
+    byte offset in the module and, with DWARF line information, ``file:line``),
+    with the middle of a very deep stack (runaway recursion) elided."""
     from .errors import format_trap_message
 
-    return format_trap_message(getattr(trap, "reason", str(trap)),
-                               list(getattr(trap, "wasm_stack", ())), limit)
+    frames = getattr(trap, "frames", None)
+    stack = [str(f) for f in frames] if frames is not None else list(getattr(trap, "wasm_stack", ()))
+    return format_trap_message(getattr(trap, "reason", str(trap)), stack, limit)
 
 
 def _flush(*streams: IO[bytes]) -> None:
