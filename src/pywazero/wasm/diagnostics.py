@@ -42,7 +42,10 @@ def wasm_frame(fi: Any, body_index: Optional[int]) -> Frame:
             offsets = func.offsets if func.decoded else func.peek()[1]
             if 0 <= body_index < len(offsets):
                 offset = offsets[body_index]
-                source = source_of(m, offset)
+                try:
+                    source = source_of(m, offset)
+                except Exception:  # noqa: BLE001 - debug info must never break a trap
+                    source = None
     return Frame(mod or None, index, name, offset, source)
 
 
@@ -54,15 +57,19 @@ def source_of(module: Any, offset: int) -> Optional[Tuple[str, int]]:
         table = None
         start = getattr(module, "code_section_start", None)
         if start is not None:
-            for c in module.customs:
-                if c.name == ".debug_line":
-                    from .dwarf import LineTable
+            sections = {c.name: c.data for c in module.customs if c.name.startswith(".debug_")}
+            if ".debug_line" in sections:
+                from .dwarf import LineTable
 
-                    try:
-                        table = LineTable(bytes(c.data), start)
-                    except Exception:  # noqa: BLE001 - malformed debug info: no lines
-                        table = None
-                    break
+                def opt(name: str) -> Optional[bytes]:
+                    data = sections.get(name)
+                    return bytes(data) if data is not None else None
+
+                try:
+                    table = LineTable(bytes(sections[".debug_line"]), start,
+                                      opt(".debug_line_str"), opt(".debug_str"))
+                except Exception:  # noqa: BLE001 - malformed debug info: no lines
+                    table = None
         module.__dict__["_line_table"] = table
     if table is None:
         return None
