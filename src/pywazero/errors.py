@@ -274,7 +274,7 @@ class Trap(WasmError):
     ...     m.function("f")(0)
     ... except wz.Trap as t:
     ...     print(t.code.name, t.frames[0].func_name, hex(t.frames[0].offset))
-    INTEGER_DIVIDE_BY_ZERO f 0x22
+    INTEGER_DIVIDE_BY_ZERO f 0x24
     """
 
     def __init__(self, reason: str, wasm_stack: Sequence[str] = (),
@@ -325,9 +325,31 @@ class Trap(WasmError):
         return frames
 
     def __str__(self) -> str:
-        if not self._sites:
+        if not self._sites and self._frames is None:
             return format_trap_message(self.reason, self.wasm_stack)
         return format_trap_message(self.reason, [str(f) for f in self.frames])
+
+    def __reduce__(self) -> Any:
+        # the engines' sites hold live instances: a pickled trap carries its
+        # resolved frames instead (process pools send traps back)
+        return (_rebuild_trap, (type(self), self.reason, list(self.wasm_stack), self._code,
+                                self.frames,
+                                {k: v for k, v in self.__dict__.items() if not k.startswith("_")}))
+
+
+def _rebuild_trap(cls: Any, reason: str, wasm_stack: List[str], code: Optional[TrapCode],
+                  frames: List[Frame], state: Any = None) -> Trap:
+    t: Trap = cls.__new__(cls)
+    Exception.__init__(t, reason)
+    for k, v in (state or {}).items():
+        if not k.startswith("_"):
+            t.__dict__[k] = v
+    t.reason = reason
+    t.wasm_stack = wasm_stack
+    t._sites = []
+    t._frames = frames
+    t._code = code
+    return t
 
 
 def _named_frame(name: str) -> Frame:

@@ -96,7 +96,8 @@ TRAPS = [
     ("(func (export \"t\") unreachable)", wz.TrapCode.UNREACHABLE),
     ("(func (export \"t\") (drop (i32.div_s (i32.const 1) (i32.const 0))))", wz.TrapCode.INTEGER_DIVIDE_BY_ZERO),
     ("(func (export \"t\") (drop (i32.div_s (i32.const 0x80000000) (i32.const -1))))", wz.TrapCode.INTEGER_OVERFLOW),
-    ("(func (export \"t\") (drop (i32.trunc_f32_s (f32.const nan))))", wz.TrapCode.INVALID_CONVERSION_TO_INTEGER),
+    ("(func (export \"t\") (drop (i32.trunc_f32_s (f32.const nan))))",
+     wz.TrapCode.INVALID_CONVERSION_TO_INTEGER),
     ("(memory 1) (func (export \"t\") (drop (i32.load (i32.const 65536))))", wz.TrapCode.OUT_OF_BOUNDS_MEMORY_ACCESS),
     ("(table 1 funcref) (func (export \"t\") (drop (table.get (i32.const 5))))", wz.TrapCode.OUT_OF_BOUNDS_TABLE_ACCESS),
     ("(table 1 funcref) (func (export \"t\") (call_indirect (i32.const 3)))", wz.TrapCode.UNDEFINED_ELEMENT),
@@ -235,3 +236,48 @@ def test_malformed_debug_line_gives_frames_without_lines():
     m = wz.Runtime().instantiate(bytes(data), wz.ModuleConfig(start_functions=()))
     t = _trap(m.function("crash"), 0)
     assert [f.source for f in t.frames] == [None, None] and t.frames[0].offset is not None
+
+
+# -- the compiler's cheap tier and on-stack replacement -------------------------------------
+
+OSR_WAT = """(module
+  (memory 1)
+  (func $callee (param i32) (result i32)
+    (if (i32.eq (local.get 0) (i32.const -1)) (then (return (call $callee (i32.const 0)))))
+    (i32.load (local.get 0)))
+  (func $hot (export "hot") (param i32) (result i32) (local i32)
+    (block $done
+      (loop $l
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $done (i32.ge_u (local.get 1) (local.get 0)))
+        (br $l)))
+    (drop (i32.const 7))
+    (i32.add (local.get 1) (call $callee (i32.const 70000)))))"""
+
+
+@pytest.mark.parametrize("tier_loop", [3, 10_000])
+def test_tier_and_osr_frames_match_the_interpreter(monkeypatch, tier_loop):
+    from pywazero.engine.compiler import CompilerEngine
+
+    binary = wz.wat2wasm(OSR_WAT)
+    want = _trap(wz.Runtime(wz.RuntimeConfig(engine="interpreter")).instantiate(binary).function("hot"), 50)
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_loop", tier_loop)   # 3: the loop moves to compiled code
+    monkeypatch.setattr(CompilerEngine, "tier_loop_scale", 0)
+    rt = wz.Runtime(wz.RuntimeConfig(engine="compiler"))
+    cm = rt.compile(binary)
+    got = _trap(rt.instantiate(cm).function("hot"), 50)
+    assert bool(cm._engine_code().osr_codes) == (tier_loop == 3)
+    assert [f.offset for f in want.frames] == [f.offset for f in got.frames]
+    assert [f.func_index for f in got.frames] == [0, 1] and None not in [f.offset for f in got.frames]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_traps_pickle_with_their_frames(engine, binary):
+    import pickle
+
+    m = wz.Runtime(wz.RuntimeConfig(engine=engine)).instantiate(binary)
+    t = _trap(m.function("mid"), 0)
+    back = pickle.loads(pickle.dumps(t))
+    assert type(back) is wz.Trap and back.reason == t.reason and back.code is t.code
+    assert back.frames == t.frames and back.wasm_stack == t.wasm_stack and str(back) == str(t)

@@ -73,4 +73,5 @@ def source_of(module: Any, offset: int) -> Optional[Tuple[str, int]]:
         module.__dict__["_line_table"] = table
     if table is None:
         return None
-    return table.lookup(offset)
+    found: Optional[Tuple[str, int]] = table.lookup(offset)
+    return found

@@ -16,7 +16,6 @@ and zig emit 4 or 5); only what a file:line lookup needs is kept.  Used by
 from __future__ import annotations
 
 import bisect
-import struct
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["LineTable", "DwarfError"]
@@ -181,10 +180,10 @@ class LineTable:
         lengths = [r.u(1) for _ in range(opcode_base - 1)]
         files: Dict[int, str] = {}
         if version >= 5:
-            dirs = [e.get(_DW_LNCT_path, "") for e in self._entries(r, offset_size, line_str, debug_str)]
+            dirs = [str(e.get(_DW_LNCT_path, "")) for e in self._entries(r, offset_size, line_str, debug_str)]
             for k, e in enumerate(self._entries(r, offset_size, line_str, debug_str)):
                 d = e.get(_DW_LNCT_directory_index, 0)
-                files[k] = _join(dirs[d] if isinstance(d, int) and d < len(dirs) else "",
+                files[k] = _join(dirs[d] if isinstance(d, int) and 0 <= d < len(dirs) else "",
                                  str(e.get(_DW_LNCT_path, "?")))
         else:
             dirs = [""]

@@ -833,7 +833,9 @@ class _OsrHook:
             if names and names[-1] == fi.name:
                 names.pop()
                 if len(t._sites) > len(names):
-                    t._sites.pop()
+                    # the interpreter adds this frame's name; its position is the
+                    # compiled code's (the interpreter's pc is at the loop header)
+                    t._osr_site = t._sites.pop()  # type: ignore[union-attr]
             raise t.with_traceback(None) from None
         return _result_list(r, len(fi.type.results))
 

@@ -657,7 +657,9 @@ def _stack(trap: Trap, fi: Any, code: Any, pc: int, frames: List[Any]) -> None:
     ``fi`` running ``code``, over the suspended ``frames``: their names now, their
     positions as sites resolved when the trap's frames are read."""
     names = [fi.name]
-    sites = [_Site(fi, code, pc - 1)]
+    # (a trap in compiled code this frame moved to by on-stack replacement: that
+    # code's position)
+    sites = [trap.__dict__.pop("_osr_site", None) or _Site(fi, code, pc - 1)]
     for fr in reversed(frames):
         names.append(fr[4].name)
         sites.append(_Site(fr[4], fr[0], fr[1] - 1))   # (fr[1]: the return pc)
