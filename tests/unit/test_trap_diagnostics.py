@@ -92,22 +92,23 @@ def test_text_modules_have_frames_without_offsets(engine):
     assert [(f.func_name, f.func_index, f.offset, f.source) for f in t.frames] == [("f", 0, None, None)]
 
 
+C = wz.TrapCode
 TRAPS = [
-    ("(func (export \"t\") unreachable)", wz.TrapCode.UNREACHABLE),
-    ("(func (export \"t\") (drop (i32.div_s (i32.const 1) (i32.const 0))))", wz.TrapCode.INTEGER_DIVIDE_BY_ZERO),
-    ("(func (export \"t\") (drop (i32.div_s (i32.const 0x80000000) (i32.const -1))))", wz.TrapCode.INTEGER_OVERFLOW),
+    ("(func (export \"t\") unreachable)", C.UNREACHABLE),
+    ("(func (export \"t\") (drop (i32.div_s (i32.const 1) (i32.const 0))))", C.INTEGER_DIVIDE_BY_ZERO),
+    ("(func (export \"t\") (drop (i32.div_s (i32.const 0x80000000) (i32.const -1))))", C.INTEGER_OVERFLOW),
     ("(func (export \"t\") (drop (i32.trunc_f32_s (f32.const nan))))",
-     wz.TrapCode.INVALID_CONVERSION_TO_INTEGER),
-    ("(memory 1) (func (export \"t\") (drop (i32.load (i32.const 65536))))", wz.TrapCode.OUT_OF_BOUNDS_MEMORY_ACCESS),
-    ("(table 1 funcref) (func (export \"t\") (drop (table.get (i32.const 5))))", wz.TrapCode.OUT_OF_BOUNDS_TABLE_ACCESS),
-    ("(table 1 funcref) (func (export \"t\") (call_indirect (i32.const 3)))", wz.TrapCode.UNDEFINED_ELEMENT),
-    ("(table 1 funcref) (func (export \"t\") (call_indirect (i32.const 0)))", wz.TrapCode.UNINITIALIZED_ELEMENT),
+     C.INVALID_CONVERSION_TO_INTEGER),
+    ("(memory 1) (func (export \"t\") (drop (i32.load (i32.const 65536))))", C.OUT_OF_BOUNDS_MEMORY_ACCESS),
+    ("(table 1 funcref) (func (export \"t\") (drop (table.get (i32.const 5))))", C.OUT_OF_BOUNDS_TABLE_ACCESS),
+    ("(table 1 funcref) (func (export \"t\") (call_indirect (i32.const 3)))", C.UNDEFINED_ELEMENT),
+    ("(table 1 funcref) (func (export \"t\") (call_indirect (i32.const 0)))", C.UNINITIALIZED_ELEMENT),
     ("(table 1 funcref) (elem (i32.const 0) $g) (func $g (param i32))"
-     " (func (export \"t\") (call_indirect (i32.const 0)))", wz.TrapCode.INDIRECT_CALL_TYPE_MISMATCH),
+     " (func (export \"t\") (call_indirect (i32.const 0)))", C.INDIRECT_CALL_TYPE_MISMATCH),
     ("(type $s (struct (field i32))) (func (export \"t\") (drop (struct.get $s 0 (ref.null $s))))",
-     wz.TrapCode.NULL_REFERENCE),
-    ("(func (export \"t\") (drop (ref.cast (ref i31) (ref.null any))))", wz.TrapCode.CAST_FAILURE),
-    ("(func $r (export \"t\") (call $r))", wz.TrapCode.STACK_EXHAUSTED),
+     C.NULL_REFERENCE),
+    ("(func (export \"t\") (drop (ref.cast (ref i31) (ref.null any))))", C.CAST_FAILURE),
+    ("(func $r (export \"t\") (call $r))", C.STACK_EXHAUSTED),
 ]
 
 
