@@ -78,8 +78,13 @@ class ValidationError(CompileError):
     """The module is well-formed but breaks a validation rule.
 
     ``func_index`` and ``offset`` (the instruction's byte offset in the binary; None
-    for text input, where ``where`` names the instruction's index in the body) say
-    where; ``reason`` is the bare message such as ``"type mismatch"``.
+    for text input, where ``line`` and ``column`` locate the instruction in the
+    source) say where; ``reason`` is the bare message such as ``"type mismatch:
+    expected i32, found f64"`` (it starts with the spec tests' words).
+
+    >>> str(ValidationError("type mismatch: expected i32, found f64", func_index=0,
+    ...                     instruction="i32.add", line=3, column=5))
+    'type mismatch: expected i32, found f64 (line 3, column 5, function 0, at i32.add)'
     """
 
     def __init__(
@@ -90,13 +95,19 @@ class ValidationError(CompileError):
         offset: Optional[int] = None,
         instruction: Optional[str] = None,
         where: Optional[str] = None,
+        line: Optional[int] = None,
+        column: Optional[int] = None,
     ) -> None:
         self.reason = reason
         self.func_index = func_index
         self.offset = offset
         self.instruction = instruction
         self.where = where
+        self.line = line
+        self.column = column
         parts = []
+        if line is not None:
+            parts.append(f"line {line}" + (f", column {column}" if column is not None else ""))
         if where is not None:
             parts.append(where)
         if func_index is not None:

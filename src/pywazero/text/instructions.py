@@ -551,9 +551,13 @@ class InstrContext:
 
 
 def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[int] = None,
-                 anchor: Any = None) -> list:
-    """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``."""
+                 anchor: Any = None, positions: Optional[List[int]] = None) -> list:
+    """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``.
+    ``positions`` (function bodies) is filled with each instruction's source offset
+    (its keyword's; a block's ``end`` gets the block's), so validation errors can
+    name a line and column."""
     out: List[tuple] = []
+    cur = anchor.pos if anchor is not None and hasattr(anchor, "pos") else 0
     labels = ctx.labels
     plain = _PLAIN
     # Open flat (unfolded) blocks: [keyword, label, token, saw_else].
@@ -561,12 +565,16 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
     # Frames: [items, i, n, kind, data, flat depth at entry]
     frames: List[list] = [[items, start, len(items) if end is None else end, _F_SEQ, None, 0]]
     while frames:
+        if positions is not None and len(out) > len(positions):
+            positions.extend([cur] * (len(out) - len(positions)))
         fr = frames[-1]
         its = fr[0]
         i = fr[1]
         n = fr[2]
         if i >= n:
             frames.pop()
+            if positions is not None and its and fr[3] != _F_SEQ:
+                cur = its[0].pos
             if len(flat) > fr[5]:
                 tok = flat[-1][2]
                 raise mp.error("unexpected token", tok.pos, f"(missing end of {tok.text})")
@@ -604,6 +612,7 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
                     labels.pop()
             continue
         node = its[i]
+        cur = node.pos
         kind = fr[3]
         if kind == _F_TRY:
             _try_part(mp, ctx, fr, node, out, frames, len(flat))
@@ -760,6 +769,8 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
             raise mp.error("unexpected token", head.pos, name)
         raise mp.error("unknown operator", head.pos, name)
     out.append(END)
+    if positions is not None:
+        positions.extend([cur] * (len(out) - len(positions)))
     return out
 
 
