@@ -32,7 +32,10 @@ Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 ``struct.error``/``IndexError``/``OverflowError`` escape from a memory access;
 :meth:`CompilerEngine.invoke` turns those into "out of bounds memory access" and
 fills ``wasm_stack`` from the Python traceback (generated code objects are named
-``<wasm:INDEX>``), so the hot path pays nothing for either.
+``<wasm:INDEX>``), so the hot path pays nothing for either.  A frame's byte offset
+comes from the traceback's line, mapped back to the wasm instruction by generating
+the function again with a record of lines (:meth:`CompiledWasm.body_index`), only
+when a trap's frames are read.
 
 Cheap tier (modules of at least ``CompilerEngine.tier_min_size`` bytes of code,
 without fuel or interruption): a function runs on the interpreter for its first
