@@ -322,15 +322,15 @@ def _pop_vals(vals: list, height: int, unreach: bool, types) -> list:
         got = vals[size - n:]
         for a, e in zip(got, types):
             if a != e and _mismatch(a, e, vals):
-                raise _type_mismatch(list(types), got)
+                raise _type_mismatch(types, got)
         del vals[size - n:]
         return got
     if not unreach:
-        raise _type_mismatch(list(types), vals[height:] if avail else "nothing (the operand stack is empty)")
+        raise _type_mismatch(types, vals[height:] if avail else "nothing (the operand stack is empty)")
     got = vals[height:]
     for a, e in zip(got, types[n - avail:]):
         if a != e and _mismatch(a, e, vals):
-            raise _type_mismatch(list(types), got)
+            raise _type_mismatch(types, got)
     del vals[height:]
     return [_UNK] * (n - avail) + got
 
@@ -1683,7 +1683,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     found = vals[height:]
                     _pop_vals(vals, height, unreach, et)
                     if len(vals) != height:
-                        raise _type_mismatch(list(et), found)
+                        raise _type_mismatch(et, found)
                     vals.extend(et)
                     if len(vals) > max_stack:
                         max_stack = len(vals)
@@ -1738,7 +1738,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     found = vals[height:]
                     _pop_vals(vals, height, unreach, et)
                     if len(vals) != height:
-                        raise _type_mismatch(list(et), found)
+                        raise _type_mismatch(et, found)
                 del vals[height:]
                 opener = top[_F_OPENER]
                 st = top[_F_START]
@@ -2098,7 +2098,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                         found = vals[height:]
                         _pop_vals(vals, height, unreach, et)
                         if len(vals) != height:
-                            raise _type_mismatch(list(et), found)
+                            raise _type_mismatch(et, found)
                     del vals[height:]
                     opener = top[_F_OPENER]
                     if len(init_log) > top[_F_INIT]:

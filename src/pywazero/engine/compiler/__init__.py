@@ -386,7 +386,7 @@ class CompiledWasm(CompiledCode):
         src, consts, callees, tail = codegen.generate(
             module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
             fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-            param_defaults=param_defaults, **({"listen": True} if self.listen is not None else {}))
+            param_defaults=param_defaults, listen=self.listen is not None)
         return compile(src, "<wasm:%d>" % fidx, "exec"), consts, callees, tail
 
     # -- diagnostics ----------------------------------------------------------------
@@ -458,14 +458,14 @@ class CompiledWasm(CompiledCode):
                 src = codegen.generate(
                     m, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
                     fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-                    param_defaults=param_defaults, origins=lines,
-                    **({"listen": True} if self.listen is not None else {}))[0]
+                    param_defaults=param_defaults, listen=self.listen is not None,
+                    origins=lines)[0]
                 made = _function_code(compile(src, "<wasm:%d>" % fidx, "exec"))
             except Exception:  # noqa: BLE001 - this variant cannot be what ran
                 continue
             if made.co_code != code.co_code or made.co_names != code.co_names:
                 continue
-            if m is not module:
+            if m is not module and self.inliner is not None:
                 func = module.funcs[index]
                 back: List[int] = []
                 self.inliner.rewrite(func, len(module.types[func.type_index].params), origins=back)
@@ -831,14 +831,14 @@ class _OsrHook:
             # the trap's wasm frames: those of the compiled code, but this frame's
             # own name comes from the interpreter (execute) as for any of its frames
             x = _failure(cw.engine, e)
-            t = e if x is None else x
+            t: Any = e if x is None else x
             names = t.wasm_stack
             if names and names[-1] == fi.name:
                 names.pop()
                 if len(t._sites) > len(names):
                     # the interpreter adds this frame's name; its position is the
                     # compiled code's (the interpreter's pc is at the loop header)
-                    t._osr_site = t._sites.pop()  # type: ignore[union-attr]
+                    t._osr_site = t._sites.pop()
             raise t.with_traceback(None) from None
         return _result_list(r, len(fi.type.results))
 

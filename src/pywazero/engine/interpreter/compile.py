@@ -901,7 +901,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
 _FUSED_KEEP = frozenset((0x21, 0x22, 0x0D, 0x04))
 
 
-def _record(record: List[int], out: List[list], cur: int, before: int, last: Any,
+def _record(record: List[int], out: List[List[Any]], cur: int, before: int, last: Any,
             body: List[Any]) -> None:
     """Note in ``record`` that the internal instructions wasm instruction ``cur``
     added to ``out`` (which held ``before`` entries, the last one ``last``: (entry,
