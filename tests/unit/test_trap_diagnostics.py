@@ -282,3 +282,58 @@ def test_traps_pickle_with_their_frames(engine, binary):
     back = pickle.loads(pickle.dumps(t))
     assert type(back) is wz.Trap and back.reason == t.reason and back.code is t.code
     assert back.frames == t.frames and back.wasm_stack == t.wasm_stack and str(back) == str(t)
+
+
+# -- both engines agree on every frame of generated modules --------------------------------
+
+SMITH = ("--ensure-termination", "--fuel", "2000", "--canonicalize-nans", "true", "--max-imports", "0",
+         "--export-everything", "true", "--memory-max-size-required", "true",
+         "--max-memory32-bytes", str(4 * 65536), "--table-max-size-required", "true",
+         "--max-table-elements", "1000", "--min-funcs", "4", "--max-funcs", "12",
+         "--max-instructions", "400", "--gc-enabled", "false", "--threads-enabled", "false",
+         "--exceptions-enabled", "false", "--custom-page-sizes-enabled", "false",
+         "--wide-arithmetic-enabled", "false")
+
+
+def _frames_of(binary, engine):
+    rt = wz.Runtime(wz.RuntimeConfig(engine=engine, max_call_depth=300))
+    cm = rt.compile(binary)
+    m = rt.instantiate(cm)
+    out = []
+    for ex in cm.exports:
+        if ex.kind != "func":
+            continue
+        try:
+            m.function(ex.name).call_raw(*[0] * len(ex.type.params))
+            out.append(None)
+        except wz.Trap as t:
+            out.append((t.code, [(f.func_index, f.offset) for f in t.frames]))
+    return out
+
+
+@pytest.mark.skipif(shutil.which("wasm-tools") is None, reason="wasm-tools not installed")
+def test_engines_agree_on_frames_of_generated_modules(tmp_path, monkeypatch):
+    import random
+
+    from pywazero.engine.compiler import CompilerEngine
+
+    # (inlined calls would drop frames on the compiler only)
+    monkeypatch.setattr(CompilerEngine, "inline", False)
+    compared = 0
+    for seed in range(0, 24, 2):
+        data = random.Random(seed).getrandbits(8 * 1500).to_bytes(1500, "little")
+        (tmp_path / "in").write_bytes(data)
+        subprocess.run(["wasm-tools", "smith", *SMITH, str(tmp_path / "in"), "-o", str(tmp_path / "m.wasm")],
+                       check=True, capture_output=True)
+        binary = (tmp_path / "m.wasm").read_bytes()
+        try:
+            want = _frames_of(binary, "interpreter")
+        except (wz.Trap, wz.LinkError):
+            continue
+        got = _frames_of(binary, "compiler")
+        assert got == want, seed
+        for trap in want:
+            if trap is not None:
+                compared += 1
+                assert all(offset is not None for _, offset in trap[1])
+    assert compared >= 5
