@@ -321,24 +321,32 @@ class Trap(WasmError):
         """The wasm frames, innermost first (see :class:`Frame`)."""
         frames = self._frames
         if frames is None or len(frames) != len(self.wasm_stack):
-            frames = []
-            sites = self._sites
-            for i, name in enumerate(self.wasm_stack):
-                site = sites[i] if i < len(sites) else None
-                frame = None
-                if site is not None:
-                    try:
-                        frame = site.frame()
-                    except Exception:  # noqa: BLE001 - diagnostics must never fail
-                        frame = None
-                frames.append(frame if frame is not None else _named_frame(name))
+            frames = [self._frame(i) for i in range(len(self.wasm_stack))]
             self._frames = frames
         return frames
+
+    def _frame(self, i: int) -> Frame:
+        """Frame ``i``, resolved from its site (a name-only frame without one)."""
+        frames = self._frames
+        if frames is not None and len(frames) == len(self.wasm_stack):
+            return frames[i]
+        site = self._sites[i] if i < len(self._sites) else None
+        frame = None
+        if site is not None:
+            try:
+                frame = site.frame()
+            except Exception:  # noqa: BLE001 - diagnostics must never fail
+                frame = None
+        return frame if frame is not None else _named_frame(self.wasm_stack[i])
 
     def __str__(self) -> str:
         if not self._sites and self._frames is None:
             return format_trap_message(self.reason, self.wasm_stack)
-        return format_trap_message(self.reason, [str(f) for f in self.frames])
+        n = len(self.wasm_stack)
+        # only the frames shown are resolved (a stack overflow has thousands)
+        head, tail = _shown(n, MAX_FRAMES_SHOWN)
+        shown = [str(self._frame(i)) if i < head or i >= n - tail else "" for i in range(n)]
+        return format_trap_message(self.reason, shown)
 
     def __reduce__(self) -> Any:
         # the engines' sites hold live instances: a pickled trap carries its
@@ -384,6 +392,14 @@ def _short_name(name: object, limit: int) -> str:
     return f"{name[:half]}[...]{name[-half:]}"
 
 
+def _shown(n: int, limit: int) -> Tuple[int, int]:
+    """How many of ``n`` frames are shown from the top and from the bottom."""
+    if n <= limit:
+        return n, 0
+    tail = min(5, limit // 4)
+    return limit - tail, tail
+
+
 def format_trap_message(reason: str, wasm_stack: Sequence[str], limit: int = MAX_FRAMES_SHOWN,
                         name_limit: int = MAX_NAME_SHOWN) -> str:
     """``reason`` and the wasm stack trace (innermost first) as ``str(Trap)`` shows
@@ -402,8 +418,7 @@ def format_trap_message(reason: str, wasm_stack: Sequence[str], limit: int = MAX
         return reason
     n = len(wasm_stack)
     if n > limit:
-        tail = min(5, limit // 4)
-        head = limit - tail
+        head, tail = _shown(n, limit)
         frames = [f"  at {_short_name(x, name_limit)}" for x in wasm_stack[:head]]
         frames.append(f"  ... {n - head - tail} more frames")
         frames += [f"  at {_short_name(x, name_limit)}" for x in wasm_stack[n - tail:]]
