@@ -239,7 +239,8 @@ class Frame:
     (outer frames): the offset ``wasm-objdump -d`` and ``wasm-tools print
     --print-offsets`` print, and wasmtime's backtraces show.  It is None for a
     module compiled from text.  ``source`` is ``(file, line)`` from the module's
-    DWARF ``.debug_line`` when it has one (C built with ``-g``), else None.
+    DWARF ``.debug_line`` when it has one (C built with ``-g``); for a module
+    compiled from text, ``("<wat>", line)`` in that text; else None.
 
     >>> str(Frame("app", 3, "crash", 0x4A, ("prog.c", 12)))
     'app.crash (func 3, offset 0x4a) prog.c:12'

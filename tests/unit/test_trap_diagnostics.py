@@ -84,12 +84,26 @@ def test_frames_have_indices_and_offsets(engine, binary):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_text_modules_have_frames_without_offsets(engine):
+def test_text_modules_have_frames_with_wat_lines(engine):
     m = wz.Runtime(wz.RuntimeConfig(engine=engine)).instantiate(
         '(module (func $f (export "f") unreachable))')
     t = _trap(m.function("f"))
     assert t.code is wz.TrapCode.UNREACHABLE
-    assert [(f.func_name, f.func_index, f.offset, f.source) for f in t.frames] == [("f", 0, None, None)]
+    assert [(f.func_name, f.func_index, f.offset, f.source) for f in t.frames] == [("f", 0, None, ("<wat>", 1))]
+    text = """(module
+  (func $inner (param i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then (return (call $inner (i32.const 1)))))
+    (i32.div_u (i32.const 1)
+      (i32.sub (local.get 0) (i32.const 1))))
+  (func (export "f") (result i32)
+    (call $inner (i32.const 1))))"""
+    lines = text.splitlines()
+    m = wz.Runtime(wz.RuntimeConfig(engine=engine)).instantiate(text)
+    t = _trap(m.function("f"))
+    assert [(f.func_index, f.offset) for f in t.frames] == [(0, None), (1, None)]
+    assert "i32.div_u" in lines[t.frames[0].source[1] - 1]
+    assert "call $inner" in lines[t.frames[1].source[1] - 1]
+    assert "(func 0) <wat>:4" in str(t)
 
 
 C = wz.TrapCode

@@ -46,7 +46,22 @@ def wasm_frame(fi: Any, body_index: Optional[int]) -> Frame:
                     source = source_of(m, offset)
                 except Exception:  # noqa: BLE001 - debug info must never break a trap
                     source = None
+            else:
+                source = text_source_of(m, index - nimp, body_index)
     return Frame(mod or None, index, name, offset, source)
+
+
+def text_source_of(module: Any, index: int, body_index: int) -> Optional[Tuple[str, int]]:
+    """``("<wat>", line)`` of instruction ``body_index`` of defined function
+    ``index`` of a module compiled from text (the parser's ``text_positions``)."""
+    positions = module.__dict__.get("text_positions")
+    src = module.__dict__.get("text_source")
+    if not positions or src is None:
+        return None
+    at = positions.get(index)
+    if at is None or not 0 <= body_index < len(at):
+        return None
+    return "<wat>", src.line_col(at[body_index])[0]
 
 
 def source_of(module: Any, offset: int) -> Optional[Tuple[str, int]]:
