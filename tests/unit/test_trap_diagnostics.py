@@ -351,3 +351,19 @@ def test_engines_agree_on_frames_of_generated_modules(tmp_path, monkeypatch):
                 compared += 1
                 assert all(offset is not None for _, offset in trap[1])
     assert compared >= 5
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_offsets_with_fuel_interruption_and_serialized_code(engine, binary):
+    for config in (dict(consume_fuel=True), dict(interruptible=True)):
+        rt = wz.Runtime(wz.RuntimeConfig(engine=engine, **config))
+        if config.get("consume_fuel"):
+            rt.set_fuel(10**6)
+        t = _trap(rt.instantiate(binary).function("mid"), 0)
+        assert [(f.func_index, f.offset) for f in t.frames] == [(1, DIV_U), (2, CALL_DIV)], config
+    rt = wz.Runtime(wz.RuntimeConfig(engine=engine))
+    cm = rt.compile(binary)
+    rt.instantiate(cm).function("mid")(1)          # (translated now, then serialized)
+    again = rt.deserialize(cm.serialize())
+    t = _trap(rt.instantiate(again).function("mid"), 0)
+    assert [(f.func_index, f.offset) for f in t.frames] == [(1, DIV_U), (2, CALL_DIV)]
