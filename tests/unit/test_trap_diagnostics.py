@@ -354,8 +354,10 @@ def test_engines_agree_on_frames_of_generated_modules(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_offsets_with_fuel_interruption_and_serialized_code(engine, binary):
-    for config in (dict(consume_fuel=True), dict(interruptible=True)):
+def test_offsets_with_fuel_interruption_listeners_and_serialized_code(engine, binary):
+    listener = type("Listener", (wz.FunctionListener,), {})
+    for config in (dict(consume_fuel=True), dict(interruptible=True),
+                   dict(function_listener=lambda d: listener())):
         rt = wz.Runtime(wz.RuntimeConfig(engine=engine, **config))
         if config.get("consume_fuel"):
             rt.set_fuel(10**6)
