@@ -52,7 +52,7 @@ from __future__ import annotations
 import struct
 import sys
 import types as _types
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...errors import Trap
 from ...wasm.diagnostics import wasm_frame
@@ -101,7 +101,8 @@ class CompiledWasm(CompiledCode):
         self.codes: List[Any] = [None] * n
         self.names = ["f%d" % k for k in range(self.nimp + n)]
         self.lazy = _Lazy(self)
-        self.interp_codes: Dict[int, Any] = {}
+        # (by function index; a tiered function's interpreted code by ("tier", index))
+        self.interp_codes: Dict[Union[int, Tuple[str, int]], Any] = {}
         self.fallback_reasons: Dict[int, str] = {}
         self._tail_funcs: Dict[int, bool] = {}
         # the per-module part of every instance's namespace; the helpers of
@@ -720,7 +721,8 @@ class CompiledWasm(CompiledCode):
                 continue
             callee = funcs[k]
             c = callee.code
-            g[tname] = getattr(c, "_t", c) if c.__class__ is not _Lazy else _make_tail_stub(self, k - self.nimp, g, callee)
+            g[tname] = (getattr(c, "_t", c) if c.__class__ is not _Lazy
+                        else _make_tail_stub(self, k - self.nimp, g, callee))
         return f
 
     def _fallback(self, index: int, fi: Any) -> Any:
@@ -778,7 +780,8 @@ def _code_bytes(module: Any) -> int:
         return 0
     first, last = funcs[0], funcs[-1]
     if getattr(first, "_source", None) is not None and getattr(last, "_source", None) is not None:
-        return last._pos - first._pos + 2 * max(last._size, 1)
+        size: int = last._pos - first._pos + 2 * max(last._size, 1)
+        return size
     return 2 * sum(len(f.body) for f in funcs)
 
 
@@ -831,7 +834,7 @@ class _OsrHook:
             # the trap's wasm frames: those of the compiled code, but this frame's
             # own name comes from the interpreter (execute) as for any of its frames
             x = _failure(cw.engine, e)
-            t: Any = e if x is None else x
+            t: Any = e if x is None else x   # (a Trap, from _failure or e)
             names = t.wasm_stack
             if names and names[-1] == fi.name:
                 names.pop()
@@ -1042,7 +1045,7 @@ def _callable_for(f: Any, inst: Any) -> Any:
 _CACHE_MAX = 1 << 14
 
 
-class _CalleeCache(dict):
+class _CalleeCache(dict):  # type: ignore[type-arg]  # (function instance -> callable)
     """Function instance -> its callable, for the functions that passed one check:
     the type check of one call_indirect type through one table, in one instance
     (``_CI<table>_<type>``: generated code calls ``_CI<table>_<type>[T<table>[i]](...)``),
@@ -1076,7 +1079,7 @@ def _make_call_indirect(inst: Any) -> Any:
     ``_CR``, call_ref's cache."""
     shims: Dict[int, Any] = {}
 
-    def call_indirect(elems: List[Any], ft: Any, i: int) -> Any:
+    def call_indirect(elems: Sequence[Any], ft: Any, i: int) -> Any:
         if i >= len(elems):
             raise Trap("undefined element")
         f = elems[i]
@@ -1229,7 +1232,7 @@ def _tune_pypy_jit() -> None:
     import os
     params = os.environ.get("PYWAZERO_PYPY_JIT_PARAMS", PYPY_JIT_PARAMS)
     try:
-        import pypyjit
+        import pypyjit  # type: ignore[import-not-found]  # (PyPy's)
     except ImportError:  # a PyPy without the JIT
         return
     for param in params.split(","):
@@ -1334,7 +1337,8 @@ class CompilerEngine(Engine):
         if _REENTRY[0] or self._big_stack:
             base = getattr(call_depth, "depth", 0)
             if self._big_stack and base == 0 and not getattr(call_depth, "big_stack", False):
-                return _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+                results: List[Any] = _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+                return results
         code = fn.code
         if code.__class__ is _Lazy:
             code = _resolve(fn)
@@ -1379,7 +1383,7 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
     if isinstance(e, Trap):
         names = _wasm_stack(e.__traceback__, sites)
         if getattr(e, "_not_entered", False):
-            del e._not_entered
+            del e._not_entered  # type: ignore[attr-defined]  # (set by the caller, see getattr)
             names = names[1:]
             sites = sites[1:]
         e.add_frames(names, sites)
@@ -1388,7 +1392,7 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
         t = Trap("call stack exhausted" if isinstance(e, RecursionError) else "out of bounds memory access")
         t.add_frames(_wasm_stack(e.__traceback__, sites), sites)
         return t
-    return e.exc  # type: ignore[attr-defined]  # _Passthrough: the host's exception
+    return e.exc  # type: ignore[attr-defined,no-any-return]  # _Passthrough: the host's exception
 
 
 # Entries per arity: like invoke, without its list handling and generic call.
