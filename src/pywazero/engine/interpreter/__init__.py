@@ -587,7 +587,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
         except RecursionError:
             # (rebinding the name the Trap clause used, as the first clause does)
             trap = Trap("call stack exhausted")  # type: ignore[misc]
-            _stack(trap, fi, code, pc, frames)
+            _stack(trap, fi, code, pc, frames)  # type: ignore[misc]
             raise trap from None  # type: ignore[misc]
         except _Passthrough as p:
             host_exc = p.exc
