@@ -1549,10 +1549,11 @@ def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     if w is None or w.asked < stack_bytes:
         # (a runtime with a deeper max_call_depth than the worker was made for would
         # otherwise get its depth capped to the smaller stack)
+        # (the new worker first: if it cannot start, the old one keeps serving)
+        new = _BigStackWorker(stack_bytes)
         if w is not None:
             w.requests.put(None)
-        w = _BigStackWorker(stack_bytes)
-        call_depth.worker = w
+        w = call_depth.worker = new
     return w.call(fn, *args)
 
 
