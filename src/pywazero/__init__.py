@@ -8,8 +8,8 @@
 [('add', '[i32 i32] -> [i32]')]
 """
 from .config import ModuleConfig, Mount, RuntimeConfig
-from .errors import (CompileError, DecodeError, ExitError, LinkError, ResourceLimitError,
-                     SerializationError, Trap, ValidationError, WasmError, WasmException)
+from .errors import (CompileError, DecodeError, ExitError, Frame, LinkError, ResourceLimitError,
+                     SerializationError, Trap, TrapCode, ValidationError, WasmError, WasmException)
 from .runtime import CompiledModule, ExportType, ImportType, Runtime
 from .cache import CacheError, CompilationCache
 from .api import Caller, ExnRef, Function, Global, Memory, Module, Table, Tag
@@ -60,6 +60,7 @@ __all__ = [
     "Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "HostModuleBuilder", "Linker",
     "FunctionListener", "FunctionDefinition",
     "WasmError", "CompileError", "DecodeError", "ValidationError", "LinkError", "ResourceLimitError", "Trap",
+    "TrapCode", "Frame",
     "ExitError",
     "SerializationError",
     "WasmException", "I31", "GcRef", "StructRef", "ArrayRef",

@@ -665,13 +665,19 @@ def _is_initializer(fn: Any) -> bool:
     return fn is not None and hasattr(fn, "call") and not fn.type.params and not fn.type.results
 
 
-def format_trap(trap: Any, limit: int = 40) -> str:
-    """The trap's reason and wasm stack trace (innermost first), with the middle of a
-    very deep stack (runaway recursion) elided."""
+def format_trap(trap: Any, limit: int = 20) -> str:
+    """The trap's reason and wasm stack trace (innermost first: function index,
+    byte offset in the module and, with DWARF line information, ``file:line``),
+    with the middle of a very deep stack (runaway recursion) elided."""
     from .errors import format_trap_message
 
-    return format_trap_message(getattr(trap, "reason", str(trap)),
-                               list(getattr(trap, "wasm_stack", ())), limit)
+    from .errors import MAX_FRAMES_SHOWN, Trap
+
+    if isinstance(trap, Trap) and limit == MAX_FRAMES_SHOWN:
+        return str(trap)   # (resolves only the frames it shows)
+    frames = getattr(trap, "frames", None)
+    stack = [str(f) for f in frames] if frames is not None else list(getattr(trap, "wasm_stack", ()))
+    return format_trap_message(getattr(trap, "reason", str(trap)), stack, limit)
 
 
 def _flush(*streams: IO[bytes]) -> None:

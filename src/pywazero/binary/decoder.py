@@ -1230,6 +1230,9 @@ class _Decoder:
 
     def _code(self, r: _Reader) -> None:
         m = self.module
+        # where the section's contents start: DWARF addresses count from here
+        # (wasm/diagnostics.py)
+        m.code_section_start = r.pos  # type: ignore[attr-defined]
         need_dc = m.data_count is None
         first = m.num_imported_funcs()
         buf = r.buf

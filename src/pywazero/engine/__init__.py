@@ -32,7 +32,8 @@ The contract every engine implements:
   ``host.raw(caller_module_instance, args)``.
 
 Traps are :class:`~pywazero.Trap` with the spec's message and ``wasm_stack`` (function
-names, innermost first); call depth beyond ``config.max_call_depth`` traps with
+names, innermost first), added with ``Trap.add_frames`` together with *sites* that
+give ``Trap.frames`` (offsets, source lines) when first read; call depth beyond ``config.max_call_depth`` traps with
 "call stack exhausted" and never surfaces as ``RecursionError``.  Exceptions raised by
 host functions propagate unchanged.
 """

@@ -563,9 +563,13 @@ class InstrContext:
 
 
 def parse_instrs(mp: _MP, ctx: InstrContext, items: _Items, start: int, end: Optional[int] = None,
-                 anchor: Optional[_Node] = None) -> List[_Instr]:
-    """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``."""
+                 anchor: Optional[_Node] = None, positions: Optional[List[int]] = None) -> List[_Instr]:
+    """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``.
+    ``positions`` (function bodies) is filled with each instruction's source offset
+    (its keyword's; a block's ``end`` gets the block's), so validation errors can
+    name a line and column."""
     out: List[_Instr] = []
+    cur = anchor.pos if anchor is not None else 0
     labels = ctx.labels
     plain = _PLAIN
     # Open flat (unfolded) blocks: [keyword, label, token, saw_else].
@@ -573,12 +577,16 @@ def parse_instrs(mp: _MP, ctx: InstrContext, items: _Items, start: int, end: Opt
     # Frames: [items, i, n, kind, data, flat depth at entry]
     frames: List[List[Any]] = [[items, start, len(items) if end is None else end, _F_SEQ, None, 0]]
     while frames:
+        if positions is not None and len(out) > len(positions):
+            positions.extend([cur] * (len(out) - len(positions)))
         fr = frames[-1]
         its = fr[0]
         i = fr[1]
         n = fr[2]
         if i >= n:
             frames.pop()
+            if positions is not None and its and fr[3] != _F_SEQ:
+                cur = its[0].pos
             if len(flat) > fr[5]:
                 tok = flat[-1][2]
                 raise mp.error("unexpected token", tok.pos, f"(missing end of {tok.text})")
@@ -616,6 +624,7 @@ def parse_instrs(mp: _MP, ctx: InstrContext, items: _Items, start: int, end: Opt
                     labels.pop()
             continue
         node = its[i]
+        cur = node.pos
         kind = fr[3]
         if kind == _F_TRY:
             _try_part(mp, ctx, fr, node, out, frames, len(flat))
@@ -772,6 +781,8 @@ def parse_instrs(mp: _MP, ctx: InstrContext, items: _Items, start: int, end: Opt
             raise mp.error("unexpected token", head.pos, name)
         raise mp.error("unknown operator", head.pos, name)
     out.append(END)
+    if positions is not None:
+        positions.extend([cur] * (len(out) - len(positions)))
     return out
 
 

@@ -753,7 +753,13 @@ class _ModuleParser:
                 locals_map[tok.text] = k
                 local_names[k] = tok.text[1:]
         ctx = InstrContext(self, locals_map)
-        body = parse_instrs(self, ctx, items, i, n, f)
+        positions: List[int] = []
+        body = parse_instrs(self, ctx, items, i, n, f, positions)
+        # (each instruction's source offset: a validation error names its line and
+        # column, wasm/validation.py; see text_positions)
+        text_positions = self.module.__dict__.setdefault("text_positions", {})
+        text_positions[len(self.module.funcs)] = positions
+        self.module.text_source = self.src  # type: ignore[attr-defined]
         compressed: List[Tuple[int, int]] = []
         for t in local_types:
             if compressed and compressed[-1][1] == t:

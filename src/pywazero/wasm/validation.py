@@ -272,15 +272,36 @@ def _mismatch(actual: int, expect: int, vals: List[int]) -> bool:
     return actual != _UNK and expect != _UNK and not val_subtype(actual, expect, _BODY.canon)
 
 
+# Type mismatches name the types (the spec tests match the "type mismatch" prefix).
+# Only failures build these messages, never the validator's normal path.
+def _tname(t: int) -> str:
+    return "unknown" if t == _UNK else valtype_name(t)
+
+
+def _tlist(types: Any) -> str:
+    return "[" + " ".join(_tname(t) for t in types) + "]"
+
+
+def _type_mismatch(expect: Any, found: Any) -> _Fail:
+    """expected/found: a type, a list of types, or a description."""
+    def show(x: Any) -> str:
+        if isinstance(x, str):
+            return x
+        if isinstance(x, (list, tuple)):
+            return _tlist(x) if len(x) != 1 else _tname(x[0])
+        return _tname(x)
+    return _Fail(f"type mismatch: expected {show(expect)}, found {show(found)}")
+
+
 def _pop1(vals: List[int], height: int, unreach: bool, expect: int) -> int:
     if len(vals) > height:
         actual = vals.pop()
         if actual != expect and _mismatch(actual, expect, vals):
-            raise _Fail("type mismatch")
+            raise _type_mismatch(expect, actual)
         return actual
     if unreach:
         return _UNK
-    raise _Fail("type mismatch")
+    raise _type_mismatch(expect, "nothing (the operand stack is empty)")
 
 
 def _pop_any(vals: List[int], height: int, unreach: bool) -> int:
@@ -288,7 +309,7 @@ def _pop_any(vals: List[int], height: int, unreach: bool) -> int:
         return vals.pop()
     if unreach:
         return _UNK
-    raise _Fail("type mismatch")
+    raise _type_mismatch("a value", "nothing (the operand stack is empty)")
 
 
 def _pop_vals(vals: List[int], height: int, unreach: bool, types: Sequence[int]) -> List[int]:
@@ -302,15 +323,15 @@ def _pop_vals(vals: List[int], height: int, unreach: bool, types: Sequence[int])
         got = vals[size - n:]
         for a, e in zip(got, types):
             if a != e and _mismatch(a, e, vals):
-                raise _Fail("type mismatch")
+                raise _type_mismatch(types, got)
         del vals[size - n:]
         return got
     if not unreach:
-        raise _Fail("type mismatch")
+        raise _type_mismatch(types, vals[height:] if avail else "nothing (the operand stack is empty)")
     got = vals[height:]
     for a, e in zip(got, types[n - avail:]):
         if a != e and _mismatch(a, e, vals):
-            raise _Fail("type mismatch")
+            raise _type_mismatch(types, got)
     del vals[height:]
     return [_UNK] * (n - avail) + got
 
@@ -1028,7 +1049,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
     if bodies:
         for i, f in enumerate(module.funcs):
             body, offsets = f.peek()
-            info = _validate_body(ctx, f, nimp + i, body, offsets)
+            info = _validate_body(ctx, f, nimp + i, body, offsets, module)
             if f.decoded:
                 f.info = info
     module.__dict__["_features"] = features
@@ -1158,7 +1179,7 @@ def validate_function(module: Module, index: int,
         fidx = ctx.nimported_funcs + index
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < len(ctx.types)):
             raise ValidationError(f"unknown type {f.type_index}", func_index=fidx)
-        f.info = _validate_body(ctx, f, fidx)
+        f.info = _validate_body(ctx, f, fidx, module=module)
         return f.info
     except _STRUCTURAL_ERRORS as e:
         raise ValidationError(f"malformed module: {type(e).__name__}: {e}") from None
@@ -1173,7 +1194,7 @@ _OP_FUNC = -1
 
 
 def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List[Any]] = None,
-                   offsets: Optional[List[int]] = None) -> FunctionInfo:
+                   offsets: Optional[List[int]] = None, module: Optional[Module] = None) -> FunctionInfo:
     if body is None:
         body = func.body
         offsets = func.offsets
@@ -1189,6 +1210,7 @@ def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List
     offset = None
     where = None
     name = None
+    line = column = None
     if 0 <= pc < len(body):
         ins = body[pc]
         try:
@@ -1199,8 +1221,29 @@ def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List
         if offsets and pc < len(offsets):
             offset = offsets[pc]
         else:
-            where = f"instruction #{pc}"
-    raise ValidationError(reason, func_index=fidx, offset=offset, instruction=name, where=where) from None
+            at = _text_position(module, fidx - ctx.nimported_funcs, pc)
+            if at is not None:
+                line, column = at
+            else:
+                where = f"instruction #{pc}"
+    raise ValidationError(reason, func_index=fidx, offset=offset, instruction=name, where=where,
+                          line=line, column=column) from None
+
+
+def _text_position(module: Optional[Module], index: int, pc: int) -> Optional[Tuple[int, int]]:
+    """(line, column) of instruction ``pc`` of defined function ``index`` of a
+    module parsed from text (the parser's ``text_positions``), else None."""
+    if module is None:
+        return None
+    positions = module.__dict__.get("text_positions")
+    source = module.__dict__.get("text_source")
+    if not positions or source is None:
+        return None
+    at = positions.get(index)
+    if at is None or not 0 <= pc < len(at):
+        return None
+    line, column = source.line_col(at[pc])
+    return line, column
 
 
 # a block type's (params, results, (params, results) as tuples)
@@ -1248,7 +1291,7 @@ def _pop_ref(vals: List[int], height: int, unreach: bool) -> int:
     """Pop a reference type (the unknown type stands for any)."""
     t = _pop_any(vals, height, unreach)
     if t != _UNK and not (t > 0 and is_ref(t)):
-        raise _Fail("type mismatch")
+        raise _type_mismatch("a reference", t)
     return t
 
 
@@ -1654,9 +1697,10 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if len(vals) - height == n and (n == 0 or vals[-n:] == et):
                     pass
                 else:
+                    found = vals[height:]
                     _pop_vals(vals, height, unreach, et)
                     if len(vals) != height:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(et, found)
                     vals.extend(et)
                     if len(vals) > max_stack:
                         max_stack = len(vals)
@@ -1664,7 +1708,8 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if fop == 0x04 and top[_F_START] != et and not vals_subtype(top[_F_START], et, canon):
                     # An if without else: the implicit empty else branch must
                     # turn the block's parameters into its results.
-                    raise _Fail("type mismatch")
+                    raise _Fail("type mismatch: an if without else must have as many results "
+                                f"as parameters (expected {_tlist(et)}, found {_tlist(top[_F_START])})")
                 if len(init_log) > top[_F_INIT]:
                     _reset_inits(init_log, top[_F_INIT], unset)
                 ctrls.pop()
@@ -1707,9 +1752,10 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 et = top[_F_END]
                 n = len(et)
                 if not (len(vals) - height == n and (n == 0 or vals[-n:] == et)):
+                    found = vals[height:]
                     _pop_vals(vals, height, unreach, et)
                     if len(vals) != height:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(et, found)
                 del vals[height:]
                 opener = top[_F_OPENER]
                 st = top[_F_START]
@@ -1749,7 +1795,7 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if len(vals) > height:
                     vals.pop()
                 elif not unreach:
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch("a value", "nothing (the operand stack is empty)")
             elif k == K_SELECT:
                 if (len(vals) - height >= 3 and vals[-1] == I32_ and vals[-2] == vals[-3]
                         and vals[-2] in _SELECTABLE):
@@ -1759,9 +1805,10 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                     t1 = _pop_any(vals, height, unreach)
                     t2 = _pop_any(vals, height, unreach)
                     if t1 not in _SELECTABLE or t2 not in _SELECTABLE:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch("a number or vector (untyped select)",
+                                             t2 if t2 not in _SELECTABLE else t1)
                     if t1 != t2 and t1 != _UNK and t2 != _UNK:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(t2, t1)
                     vals.append(t2 if t1 == _UNK else t1)
                     if len(vals) > max_stack:
                         max_stack = len(vals)
@@ -2065,9 +2112,10 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                     et = top[_F_END]
                     n = len(et)
                     if not (len(vals) - height == n and (n == 0 or vals[-n:] == et)):
+                        found = vals[height:]
                         _pop_vals(vals, height, unreach, et)
                         if len(vals) != height:
-                            raise _Fail("type mismatch")
+                            raise _type_mismatch(et, found)
                     del vals[height:]
                     opener = top[_F_OPENER]
                     if len(init_log) > top[_F_INIT]:

@@ -32,7 +32,10 @@ Traps: generated code raises :class:`~pywazero.Trap` directly, or lets
 ``struct.error``/``IndexError``/``OverflowError`` escape from a memory access;
 :meth:`CompilerEngine.invoke` turns those into "out of bounds memory access" and
 fills ``wasm_stack`` from the Python traceback (generated code objects are named
-``<wasm:INDEX>``), so the hot path pays nothing for either.
+``<wasm:INDEX>``), so the hot path pays nothing for either.  A frame's byte offset
+comes from the traceback's line, mapped back to the wasm instruction by generating
+the function again with a record of lines (:meth:`CompiledWasm.body_index`), only
+when a trap's frames are read.
 
 Cheap tier (modules of at least ``CompilerEngine.tier_min_size`` bytes of code,
 without fuel or interruption): a function runs on the interpreter for its first
@@ -53,6 +56,7 @@ import types as _types
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...errors import Trap
+from ...wasm.diagnostics import wasm_frame
 from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
@@ -384,8 +388,92 @@ class CompiledWasm(CompiledCode):
         src, consts, callees, tail = codegen.generate(
             module, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
             fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
-            param_defaults=param_defaults, **({"listen": True} if self.listen is not None else {}))
+            param_defaults=param_defaults, listen=self.listen is not None)
         return compile(src, "<wasm:%d>" % fidx, "exec"), consts, callees, tail
+
+    # -- diagnostics ----------------------------------------------------------------
+    def body_index(self, index: int, code: Any, lineno: int) -> Optional[int]:
+        """The index in defined function ``index``'s body of the wasm instruction
+        that line ``lineno`` of its generated code object ``code`` comes from (None
+        if unknown).  The function is generated again with a record of each line's
+        instruction (generation is deterministic), once per code object, when a
+        trap's frames are first read: the normal path keeps no line table."""
+        cache = self.__dict__.setdefault("_origins_cache", {})
+        origins = cache.get(code, False)
+        if origins is False:
+            func = self.module.funcs[index]
+            kept = func.decoded
+            try:
+                origins = self._line_origins(index, code)
+            except Exception:  # noqa: BLE001 - diagnostics must never fail
+                origins = None
+            finally:
+                if not kept:
+                    func.release()
+            cache[code] = origins
+        if origins is None or not 0 < lineno <= len(origins):
+            return None
+        at = origins[lineno - 1]
+        return at if at >= 0 else None
+
+    def _line_origins(self, index: int, code: Any) -> Optional[List[int]]:
+        module = self.module
+        for (i, loop_at), entry in list(self.osr_codes.items()):
+            if i == index and entry is not _FALLBACK and entry[0] is code:
+                # an on-stack replacement function: its body maps back by identity
+                import copy
+
+                from ...wasm.module import Function
+                from ...wasm.validation import validate_function
+                from .tier import osr_function
+
+                func = module.funcs[index]
+                if func.info is None:
+                    validate_function(module, index)
+                made = osr_function(module, index, loop_at)
+                if made is None:
+                    return None
+                ftype, body = made
+                m = copy.copy(module)
+                m.types = module.types + [ftype]
+                m.funcs = module.funcs + [Function(len(module.types), [], body)]
+                validate_function(m, len(module.funcs))
+                nparams = len(module.types[func.type_index].params)
+                defaults = [codegen.local_init(t) for t in ftype.params[nparams:-1]] + ["1"]
+                lines = self._origins_of(m, len(module.funcs), self.func_types + [len(module.types)],
+                                         self.nimp + index, defaults, code)
+                if lines is None:
+                    return None
+                back = _aligned(body, func.body)
+                return [back[x] if 0 <= x < len(back) else x for x in lines]
+        return self._origins_of(module, index, self.func_types, self.nimp + index, (), code)
+
+    def _origins_of(self, module: Any, index: int, func_types: List[int], fidx: int,
+                    param_defaults: Any, code: Any) -> Optional[List[int]]:
+        """Line origins (codegen.generate's ``origins``) of the variant of defined
+        function ``index`` of ``module`` (inlined or not) that compiles to ``code``,
+        as indices in the body before inlining."""
+        inlined = self._inlined(module, index)
+        for m in (inlined, module) if inlined is not module else (module,):
+            lines: List[int] = []
+            try:
+                src = codegen.generate(
+                    m, index, func_types, self.engine.shallow_depth, self.engine.back_edge_hook,
+                    fuel=self._fuel, interrupt=self._intr, tail_funcs=self.tail_funcs,
+                    param_defaults=param_defaults, listen=self.listen is not None,
+                    origins=lines)[0]
+                made = _function_code(compile(src, "<wasm:%d>" % fidx, "exec"))
+            except Exception:  # noqa: BLE001 - this variant cannot be what ran
+                continue
+            if made.co_code != code.co_code or made.co_names != code.co_names:
+                continue
+            if m is not module and self.inliner is not None:
+                func = module.funcs[index]
+                back: List[int] = []
+                self.inliner.rewrite(func, len(module.types[func.type_index].params), origins=back)
+                lines = [back[x] if 0 <= x < len(back) else x for x in lines]
+            return lines
+        return None
 
     def _inlined(self, module: Any, index: int) -> Any:
         """``module``, or a copy of it whose defined function ``index`` has its small
@@ -747,10 +835,14 @@ class _OsrHook:
             # the trap's wasm frames: those of the compiled code, but this frame's
             # own name comes from the interpreter (execute) as for any of its frames
             x = _failure(cw.engine, e)
-            t = e if x is None else x
-            names = t.wasm_stack  # type: ignore[attr-defined]  # (a Trap, from _failure or e)
+            t: Any = e if x is None else x   # (a Trap, from _failure or e)
+            names = t.wasm_stack
             if names and names[-1] == fi.name:
                 names.pop()
+                if len(t._sites) > len(names):
+                    # the interpreter adds this frame's name; its position is the
+                    # compiled code's (the interpreter's pc is at the loop header)
+                    t._osr_site = t._sites.pop()
             raise t.with_traceback(None) from None
         return _result_list(r, len(fi.type.results))
 
@@ -1028,9 +1120,58 @@ def _make_call_indirect(inst: Any) -> Any:
     return call_indirect, call_ref, make_cache, _CalleeCache(call_ref)
 
 
-def _wasm_stack(tb: Any) -> List[str]:
+def _function_code(module_code: Any) -> Any:
+    """The function's code object in the code of a generated module."""
+    for c in module_code.co_consts:
+        if isinstance(c, _types.CodeType):
+            if c.co_name == "_limits":  # the wrapper binding the limits' cells
+                c = next(k for k in c.co_consts if isinstance(k, _types.CodeType))
+            return c
+    raise AssertionError("no function in generated code")  # pragma: no cover
+
+
+def _aligned(new: List[Any], old: List[Any]) -> List[int]:
+    """For each instruction of ``new`` (a body rewritten from ``old`` keeping the
+    order of the instruction objects it reuses), the index in ``old`` of the last
+    one reused at or before it (-1 before any)."""
+    where: Dict[int, List[int]] = {}
+    for j, ins in enumerate(old):
+        where.setdefault(id(ins), []).append(j)
+    out: List[int] = []
+    at = -1
+    for ins in new:
+        for j in where.get(id(ins), ()):
+            if j > at:
+                at = j
+                break
+        out.append(at)
+    return out
+
+
+class _Site:
+    """A generated frame's position: line ``lineno`` of code object ``code`` of
+    defined function ``index`` of ``cw`` (resolved when a trap's frames are read)."""
+
+    __slots__ = ("cw", "fi", "code", "lineno")
+
+    def __init__(self, cw: Any, fi: Any, code: Any, lineno: int) -> None:
+        self.cw = cw
+        self.fi = fi
+        self.code = code
+        self.lineno = lineno
+
+    def frame(self) -> Any:
+        index = None
+        cw = self.cw
+        if cw is not None:
+            index = cw.body_index(self.fi.index - cw.nimp, self.code, self.lineno)
+        return wasm_frame(self.fi, index)
+
+
+def _wasm_stack(tb: Any, sites: Optional[List[Any]] = None) -> List[str]:
     """Names of the generated frames in traceback ``tb`` (which starts at an
-    ``invoke``), innermost first, up to a nested ``invoke``."""
+    ``invoke``), innermost first, up to a nested ``invoke``; their positions
+    (_Site) go to ``sites``, in step."""
     names: List[str] = []
     first = True
     while tb is not None:
@@ -1048,11 +1189,18 @@ def _wasm_stack(tb: Any) -> List[str]:
                 tb = tb.tb_next
                 continue
             try:
-                names.append(inst.funcs[int(fn[6:-1])].name)
+                fi = inst.funcs[int(fn[6:-1])]
+                names.append(fi.name)
+                if sites is not None:
+                    sites.append(_Site(fr.f_globals.get("_CW"), fi, co, tb.tb_lineno))
             except Exception:  # pragma: no cover - defensive
                 names.append(co.co_name)
+                if sites is not None:
+                    sites.append(None)
         tb = tb.tb_next
     names.reverse()
+    if sites is not None:
+        sites.reverse()
     return names
 
 
@@ -1232,17 +1380,19 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
     """What an entry into generated code (``invoke``, an ``entry``) raises for
     exception ``e`` (one of ``_CAUGHT``) caught around its call: None to re-raise
     ``e`` (a Trap, with the wasm frames' names added)."""
+    sites: List[Any] = []
     if isinstance(e, Trap):
-        names = _wasm_stack(e.__traceback__)
+        names = _wasm_stack(e.__traceback__, sites)
         if getattr(e, "_not_entered", False):
             del e._not_entered  # type: ignore[attr-defined]  # (set by the caller, see getattr)
             names = names[1:]
-        e.wasm_stack.extend(names)
+            sites = sites[1:]
+        e.add_frames(names, sites)
         return None
-    if isinstance(e, _MEM_ERRORS):
-        return Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
-    if isinstance(e, RecursionError):
-        return Trap("call stack exhausted", _wasm_stack(e.__traceback__))
+    if isinstance(e, (RecursionError,) + _MEM_ERRORS):
+        t = Trap("call stack exhausted" if isinstance(e, RecursionError) else "out of bounds memory access")
+        t.add_frames(_wasm_stack(e.__traceback__, sites), sites)
+        return t
     return e.exc  # type: ignore[attr-defined,no-any-return]  # _Passthrough: the host's exception
 
 

@@ -613,7 +613,9 @@ class FunctionGenerator:
         self.max_depth = max_depth
         self.back_edge_hook = back_edge_hook
         # annotate: line index -> wasm instructions translated before that line
-        self.notes: Optional[Dict[int, List[str]]] = None
+        self.notes: Optional[Dict[int, List[Any]]] = None
+        # notes hold body indices instead (line_origins)
+        self.record = False
         self.lines: List[str] = []
         self.ind = 1
         self.stack: List[_E] = []
@@ -991,6 +993,8 @@ class FunctionGenerator:
         if self.uses_br:
             self.lines.insert(br_line, " _br = 0")
             self.plain_tail_lines = [k + (k >= br_line) for k in self.plain_tail_lines]
+            if self.notes is not None:
+                self.notes = {k + (k >= br_line): v for k, v in self.notes.items()}
         return self.lines
 
     def translate(self, i: int, stop: int) -> int:
@@ -1024,7 +1028,7 @@ class FunctionGenerator:
                     self.emit("%s -= %d" % (self.fv, k) if k > 0 else "%s += %d" % (self.fv, -k))
             i += 1
             if self.notes is not None:
-                self.note(op, imm)
+                self.note(op, imm, i - 1)
             if fplan is not None and i - 1 in fplan.dynamic:
                 e = st[-1]
                 self.simple(e)
@@ -1530,10 +1534,13 @@ class FunctionGenerator:
         if self.notes is not None:
             body = self.module.funcs[self.index].body
             for k in range(i, stop):
-                self.note(*body[k])
+                self.note(*body[k], k)
         return stop
 
-    def note(self, op: int, imm: Any) -> None:
+    def note(self, op: int, imm: Any, at: int) -> None:
+        if self.record:   # (line_origins: the instruction's index, not its text)
+            self.notes.setdefault(len(self.lines), []).append(at)  # type: ignore[union-attr]
+            return
         text = ops.op_name(op) if imm is None else "%s %r" % (ops.op_name(op), imm)
         if not self.reachable:
             text += "  (unreachable)"
@@ -2274,6 +2281,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
              annotate: bool = False, fuel: bool = False,
              interrupt: bool = False, tail_funcs: Optional[Callable[[int], bool]] = None,
              param_defaults: Sequence[str] = (), listen: bool = False,
+             origins: Optional[List[int]] = None,
              ) -> Tuple[str, Dict[str, Any], List[int], Optional[List[int]]]:
     """``(source, constants, callees, tail)`` for defined function ``index``: the
     source defines ``f<function index>``; ``constants`` are extra globals it needs and
@@ -2285,11 +2293,16 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     ``tail_funcs(k)``: whether defined function ``k`` has tail calls (default: scan
     its body).  ``param_defaults``: Python literals, the default values of the last
     parameters, which then come after the depth (the engine's on-stack replacement
-    functions: their locals are parameters)."""
+    functions: their locals are parameters).
+
+    ``origins`` (a trap's diagnostics: the same source is generated, with a
+    record) is filled with, for each line of the source (0-based), the body index
+    of the wasm instruction that line's code comes from (-1 before the first)."""
     g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                           tail_funcs, listen)
-    if annotate:
+    if annotate or origins is not None:
         g.notes = {}
+        g.record = not annotate
     try:
         lines = g.generate()
     except TooComplex:
@@ -2300,8 +2313,9 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                               tail_funcs, listen)
         g.nesting = False
-        if annotate:
+        if annotate or origins is not None:
             g.notes = {}
+            g.record = not annotate
         lines = g.generate()
     tail = sorted(g.tail) if g.tail is not None else None
     limits = fuel or interrupt
@@ -2323,6 +2337,17 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
     params = ["l%d" % k for k in range(np)] + ["_d"] + [
         "l%d=%s" % (np + k, v) for k, v in enumerate(param_defaults)]
     head = "def f%d(%s):" % (g.fidx, ", ".join(params))
+    if origins is not None:
+        # source lines before the body: the def line, and the limits wrapper's
+        first = 1 + (3 + fuel if limits else 0)
+        origins.extend([-1] * first)
+        at = -1
+        notes = g.notes or {}
+        for k in range(len(lines)):
+            noted = notes.get(k)
+            if noted:
+                at = noted[-1]
+            origins.append(at)
     if fuel or interrupt:
         # the limits' cells are free variables (bound by CompiledWasm.materialize):
         # reading and updating them costs what a local does

@@ -275,11 +275,15 @@ class Inliner:
         return written
 
     # -- the rewrite --------------------------------------------------------------------
-    def rewrite(self, func: Any, nparams: int) -> Optional[Tuple[List[Tuple[int, int]], List[Tuple[int, Any]]]]:
+    def rewrite(self, func: Any, nparams: int, origins: Optional[List[int]] = None,
+                ) -> Optional[Tuple[List[Tuple[int, int]], List[Tuple[int, Any]]]]:
         """``(locals, body)`` of ``func`` (a function with ``nparams`` parameters:
         this module's, or one made from it) with its inlinable calls inlined and its
-        static ``call_indirect``s guarded, or None when nothing changes."""
-        return _Rewrite(self, func, nparams).run()
+        static ``call_indirect``s guarded, or None when nothing changes.
+        ``origins`` (a trap's diagnostics) is filled with the index in ``func``'s
+        body each instruction of the new body comes from (an inlined body: the
+        call's)."""
+        return _Rewrite(self, func, nparams).run(origins=origins)
 
 
 class _Rewrite:
@@ -306,14 +310,16 @@ class _Rewrite:
         return (self.nlocals + len(self.new_locals) + locals_needed <= COMPILER_MAX_LOCALS
                 and self.growth + instrs <= MAX_GROWTH)
 
-    def run(self, body: Optional[List[Tuple[int, Any]]] = None
+    def run(self, body: Optional[List[Tuple[int, Any]]] = None, origins: Optional[List[int]] = None,
             ) -> Optional[Tuple[List[Tuple[int, int]], List[Tuple[int, Any]]]]:
         inl = self.inl
         if body is None:
             body = self.func.body
         speculate = self.speculate
         out: List[Tuple[int, Any]] = []
-        for ins in body:
+        for j, ins in enumerate(body):
+            if origins is not None:
+                origins.extend([j - 1] * (len(out) - len(origins)))
             op = ins[0]
             if op == _CALL:
                 leaf = inl.leaf(ins[1])
@@ -322,6 +328,8 @@ class _Rewrite:
             elif op == _CALL_INDIRECT and speculate and self._speculate(out, ins[1]):
                 continue
             out.append(ins)
+        if origins is not None:
+            origins.extend([len(body) - 1] * (len(out) - len(origins)))
         if not self.changed:
             return None
         return list(self.func.locals) + [(1, t) for t in self.new_locals], out

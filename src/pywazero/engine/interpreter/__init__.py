@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
+from ...wasm.diagnostics import wasm_frame
 from ...wasm.instance import HostFunctionInstance, WasmFunctionInstance
 from ...wasm.subtyping import func_subtype
 from .. import CompiledCode, Engine, _counted_invoke, call_depth
@@ -578,15 +579,15 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
             # unpack_from/pack_into and the byte accesses of LOAD8U/STORE8 (addresses are
             # never negative).  Host functions' exceptions come wrapped in _Passthrough.
             trap = Trap("out of bounds memory access")
-            trap.wasm_stack.extend(_stack(fi, frames))
+            _stack(trap, fi, code, pc, frames)
             raise trap from None
         except Trap as trap:
-            trap.wasm_stack.extend(_stack(fi, frames))
+            _stack(trap, fi, code, pc, frames)
             raise
         except RecursionError:
             # (rebinding the name the Trap clause used, as the first clause does)
             trap = Trap("call stack exhausted")  # type: ignore[misc]
-            trap.wasm_stack.extend(_stack(fi, frames))  # type: ignore[misc]
+            _stack(trap, fi, code, pc, frames)  # type: ignore[misc]
             raise trap from None  # type: ignore[misc]
         except _Passthrough as p:
             host_exc = p.exc
@@ -654,11 +655,36 @@ def _catch(regions: Any, p: int, exc: WasmException, S: List[Any], L: List[Any],
     return -1
 
 
-def _stack(fi: Any, frames: List[Any]) -> List[str]:
+def _stack(trap: Trap, fi: Any, code: Any, pc: int, frames: List[Any]) -> None:
+    """Add the frames of a trap at ``pc`` (one past the trapping instruction) of
+    ``fi`` running ``code``, over the suspended ``frames``: their names now, their
+    positions as sites resolved when the trap's frames are read."""
     names = [fi.name]
+    # (a trap in compiled code this frame moved to by on-stack replacement: that
+    # code's position)
+    sites = [trap.__dict__.pop("_osr_site", None) or _Site(fi, code, pc - 1)]
     for fr in reversed(frames):
         names.append(fr[4].name)
-    return names
+        sites.append(_Site(fr[4], fr[0], fr[1] - 1))   # (fr[1]: the return pc)
+    trap.add_frames(names, sites)
+
+
+class _Site:
+    """An interpreter frame's position: internal instruction ``pc`` of ``code``."""
+
+    __slots__ = ("fi", "code", "pc")
+
+    def __init__(self, fi: Any, code: Any, pc: int) -> None:
+        self.fi = fi
+        self.code = code
+        self.pc = pc
+
+    def frame(self) -> Any:
+        fc = self.fi.code
+        index = None
+        if fc.__class__ is FuncCode and fc.code is self.code:
+            index = fc.body_index(self.pc)
+        return wasm_frame(self.fi, index)
 
 
 _SOURCES: Dict[Any, Tuple[List[str], int, str]] = {}

@@ -52,7 +52,8 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 class FuncCode:
     """The interpreter's code for one defined function (shared by all instances)."""
 
-    __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index", "handlers")
+    __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index", "handlers", "src",
+                 "_origins")
 
     def __init__(self, code: List[Any], nparams: int, nresults: int, local_init: List[Any],
                  ftype: FuncType, index: int, handlers: Optional[List[Any]] = None) -> None:
@@ -70,6 +71,32 @@ class FuncCode:
         self.local_init = local_init
         self.type = ftype
         self.index = index
+        # how it was made: compile_function's arguments (body_index translates again)
+        self.src: Any = None
+        self._origins: Optional[List[int]] = None
+
+    def body_index(self, pc: int) -> Optional[int]:
+        """The index in the wasm body of the instruction internal instruction ``pc``
+        comes from (None if unknown).  Worked out by translating the function again
+        with a record of origins, once, when a trap's frames are first read: the
+        translation is deterministic, and the normal path keeps no table."""
+        origins = self._origins
+        if origins is None:
+            if self.src is None:
+                return None
+            module, index, func_types, limits, entry_check, osr = self.src
+            func = module.funcs[index]
+            kept = func.decoded
+            origins = []
+            try:
+                compile_function(module, index, func_types, limits, entry_check, osr, record=origins)
+            finally:
+                if not kept:
+                    func.release()
+            self._origins = origins
+        if 0 <= pc < len(origins):
+            return origins[pc]
+        return None
 
     def dump(self) -> str:
         """The internal code as text, for debugging."""
@@ -361,7 +388,8 @@ _BR_ON_CAST_FAIL = ops.fb(25)
 
 
 def compile_function(module: Module, index: int, func_types: List[int],
-                     limits: Any = None, entry_check: bool = True, osr: Any = None) -> FuncCode:
+                     limits: Any = None, entry_check: bool = True, osr: Any = None,
+                     record: Optional[List[int]] = None) -> FuncCode:
     """Translate defined function ``index`` (in ``module.funcs``), using the control-flow
     facts of its ``info`` (validating the body first when it has none).
 
@@ -380,7 +408,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
     the flag: ``calls_check_interrupts``) functions get no entry check.
 
     ``osr`` (the compiler engine's tier-up hook, only without limits): every loop
-    header starts with a ``K_OSR`` calling it (see kinds.py)."""
+    header starts with a ``K_OSR`` calling it (see kinds.py).
+
+    ``record`` (a trap's diagnostics, never the normal path: see
+    :meth:`FuncCode.body_index`) is filled with the body index of the wasm
+    instruction each internal instruction comes from."""
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
@@ -469,7 +501,13 @@ def compile_function(module: Module, index: int, func_types: List[int],
             c.fixups.append(len(out) - 1)
 
     i = 0
+    cur = -1   # (record) the wasm instruction being translated, out's length and last entry before it
+    before = 0
+    last: Any = None
     while i < n:
+        if record is not None:
+            _record(record, out, cur, before, last, body)
+            cur, before, last = i, len(out), ((out[-1], list(out[-1])) if out else None)
         op, imm = body[i]
         i += 1
         if fuel_on and op not in FREE_OPS:
@@ -825,6 +863,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 run = None   # (a check point follows the operator)
             emit(K_RARE, fn, a, b)
 
+    if record is not None:
+        _record(record, out, cur, before, last, body)
     if tramps or elses:
         # what a run charges beyond a point, from the amounts accumulated above,
         # before any of them is adjusted
@@ -854,5 +894,30 @@ def compile_function(module: Module, index: int, func_types: List[int],
     handlers = None
     if regions:
         handlers = [(s, e, nx, k, tuple(tuple(d) for d in data)) for s, e, nx, k, data in regions]
-    return FuncCode(code, len(ftype.params), len(ftype.results), local_init, ftype, nimp + index,
-                    handlers)
+    fc = FuncCode(code, len(ftype.params), len(ftype.results), local_init, ftype, nimp + index,
+                  handlers)
+    fc.src = (module, index, func_types, limits, entry_check, osr)
+    return fc
+
+
+# what a fusion into these keeps pointing at the fused operator (the part that can
+# trap): local.set/tee, br_if, if
+_FUSED_KEEP = frozenset((0x21, 0x22, 0x0D, 0x04))
+
+
+def _record(record: List[int], out: List[List[Any]], cur: int, before: int, last: Any,
+            body: List[Any]) -> None:
+    """Note in ``record`` that the internal instructions wasm instruction ``cur``
+    added to ``out`` (which held ``before`` entries, the last one ``last``: (entry,
+    copy)) come from it; one it fused into an earlier entry too, unless it is a
+    local.set-like consumer (the earlier operator is what can trap)."""
+    if cur < 0:
+        return
+    m = len(out)
+    del record[m:]
+    changed = m < before or (m and m - 1 < before and last is not None
+                             and (out[m - 1] is not last[0] or out[m - 1] != last[1]))
+    while len(record) < m:
+        record.append(cur)
+    if changed and body[cur][0] not in _FUSED_KEEP:
+        record[m - 1] = cur
