@@ -49,6 +49,7 @@ Use :func:`dump` to see the Python generated for a function.
 """
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import types as _types
@@ -1490,6 +1491,7 @@ class _BigStackWorker:
         import queue
         import threading
 
+        self.pid = os.getpid()
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
         old = threading.stack_size()
@@ -1540,7 +1542,9 @@ class _BigStackWorker:
 def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     """``fn(*args)`` on this thread's big-stack worker (created on first use)."""
     w = getattr(call_depth, "worker", None)
-    if w is None:
+    # a forked child inherits the thread-local but not the worker's thread: calls
+    # handed to it would wait forever (multiprocessing's fork start method)
+    if w is None or w.pid != os.getpid():
         w = _BigStackWorker(stack_bytes)
         call_depth.worker = w
     return w.call(fn, *args)
