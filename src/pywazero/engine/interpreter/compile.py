@@ -17,9 +17,9 @@ superinstructions into kinds with the addition inline, and byte loads/stores get
 their own kinds.
 
 The control-flow facts come from the validator's ``Function.info``
-(:class:`~pywazero.wasm.module.FunctionInfo`; a function without one, e.g. of a
-module given to the engine unvalidated, is validated first with
-:func:`~pywazero.wasm.validation.validate_function`): each opener's resolved block
+(:class:`~pywazero.wasm.module.FunctionInfo`; for a function without one,
+:func:`~pywazero.wasm.facts.function_info` computes it: from stack heights alone for
+a body of a validated module, else by validating the body): each opener's resolved block
 type (label arity), its matching ``else``/``end`` (``else_of``/``partner``: after an
 unconditional branch the translator resumes there, skipping the dead code), the
 operand height at block entry (``heights``, what a branch unwinds to) and at each
@@ -39,7 +39,7 @@ from ...wasm import opcodes as ops
 from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
 from ...wasm.types import F32, F64, I32, I64, V128, FuncType
-from ...wasm.validation import validate_function
+from ...wasm.facts import function_info
 from ..limits import FREE_OPS, GROW_OPS, calls_out, length_charges
 from . import rare as R
 from .kinds import *  # noqa: F401,F403
@@ -381,7 +381,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
-        info = validate_function(module, index)
+        info = function_info(module, index)
     partner = info.partner
     else_of = info.else_of
     block_types = info.block_types
