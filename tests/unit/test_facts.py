@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import pywazero.wasm.facts as facts
-from pywazero.binary.decoder import decode_module
 from pywazero import wat2wasm
+from pywazero.binary.decoder import decode_module
 from pywazero.errors import ValidationError
+from pywazero.wasm import facts
 from pywazero.wasm.validation import _body_context, validate_module
 
 ROOT = Path(__file__).resolve().parents[2]
