@@ -289,6 +289,17 @@ _ADD_MASK = {i32_add: _M32, i64_add: _M64}
 # the instruction kinds _specialise_add may rewrite
 _ADD_KINDS = frozenset((K_LC_BIN, K_LC_BIN_LSET, K_C_BIN, K_LL_BIN, K_LL_BIN_LSET, K_BIN))
 _SUB_MASK = {i32_sub: _M32, i64_sub: _M64}
+# the kinds the end of the translation rewrites (_finish)
+_FINISH_KINDS = _ADD_KINDS | {K_BR_TABLE}
+
+
+def _finish(ins: list) -> tuple:
+    """The final tuple of an instruction of a kind in _FINISH_KINDS."""
+    if ins[0] == K_BR_TABLE:
+        ins[1] = [tuple(e) for e in ins[1]]
+    else:
+        _specialise_add(ins)
+    return tuple(ins)
 
 
 def _specialise_add(ins: list) -> None:
@@ -504,13 +515,13 @@ def compile_function(module: Module, index: int, func_types: List[int],
             out.append([K_LTEE, imm, 0, 0])
         elif op in _LOADS:
             if imm[2] == 0 and (op == 0x2D or op == 0x31):   # i32/i64.load8_u
-                emit(K_LOAD8U, imm[1], 0, 0)
+                out.append([K_LOAD8U, imm[1], 0, 0])
             else:
                 st, conv = _LOADS[op]
-                emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
-                     _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2]))
+                out.append([K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
+                            _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2])])
         elif op in _NUMERIC_ARITY:
-            f = numeric_impl(op)
+            f = _IMPL_CACHE.get(op) or numeric_impl(op)
             if _NUMERIC_ARITY[op] == 2:
                 prev = out[-1] if len(out) > barrier else None
                 prev2 = out[-2] if len(out) - 1 > barrier else None
@@ -633,11 +644,11 @@ def compile_function(module: Module, index: int, func_types: List[int],
             emit(K_CALL, imm, len(ft.params), len(ft.results))
             run = None   # the callee's entry check sees everything so far charged
         elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
-            emit(K_STORE8, imm[1], 0, 0)
+            out.append([K_STORE8, imm[1], 0, 0])
         elif op in _STORES:
             st, conv = _STORES[op]
-            emit(K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
-                 _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2]))
+            out.append([K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
+                        _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2])])
         elif op == 0x0C:  # br
             emit_branch(imm, False, branch_heights[i - 1])
             run = None
@@ -837,13 +848,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
     for clause, arity in returns:
         clause[2] = len(out)
         out.append([K_RETURN, arity, 0, 0])
-    for ins in out:
-        k = ins[0]
-        if k == K_BR_TABLE:
-            ins[1] = [tuple(e) for e in ins[1]]
-        elif k in _ADD_KINDS:
-            _specialise_add(ins)
-    code = [tuple(ins) for ins in out]
+    # (one pass: most instructions need only their tuple)
+    code = [tuple(ins) if ins[0] not in _FINISH_KINDS else _finish(ins) for ins in out]
     local_init = [default_value(t) for t in local_types[len(ftype.params):]]
     if nslots:
         local_init += [None] * nslots
