@@ -63,6 +63,21 @@ def test_validated_module_is_not_validated_again(monkeypatch):
     assert info.heights == {0: 0} and info.max_stack == 2
 
 
+@pytest.mark.parametrize("engine", ["compiler", "interpreter"])
+def test_runtime_compiled_module_is_not_validated_again(monkeypatch, engine):
+    # (Runtime.compile validates under the runtime's features, function references
+    # included by default: the pass must serve those modules too)
+    import pywazero
+
+    def boom(*a, **k):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(facts, "validate_function", boom)
+    rt = pywazero.Runtime(pywazero.RuntimeConfig(engine=engine))
+    f = rt.instantiate(rt.compile(VALID)).exports["f"]
+    assert f(1) == 7 and f(0) == 27
+
+
 def test_unvalidated_module_is_validated():
     m = decode_module(INVALID)          # decoded only
     with pytest.raises(ValidationError, match="type mismatch"):

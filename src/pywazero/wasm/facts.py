@@ -114,12 +114,10 @@ def function_info(module: Module, index: int) -> FunctionInfo:
     if info is not None:
         return info
     if "_features" in module.__dict__ and func.from_source:
-        ctx = _body_context(module)
-        if not ctx.func_refs:
-            info = _heights_pass(ctx, func.type_index, func.body)
-            if info is not None:
-                func.info = info
-                return info
+        info = _heights_pass(_body_context(module), func.type_index, func.body)
+        if info is not None:
+            func.info = info
+            return info
     return validate_function(module, index)
 
 
