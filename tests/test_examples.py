@@ -131,3 +131,48 @@ def test_inspect_example():
     code, out, err = run(["-m", "pywazero", "inspect", "examples/strings.wat"])
     assert code == 0, err
     assert "module name: strings" in out and "  greet: func [i32 i32] -> []" in out
+
+
+def _console_commands(path):
+    """(command, expected output, exit status) for each ``$ pywazero ...`` line of the
+    ```console blocks of a Markdown file; ``[exit status N]`` after the output gives N."""
+    import re
+    import shlex
+
+    text = open(path, encoding="utf-8").read()
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, _, output = chunk.partition("\n")
+            status = 0
+            m = re.search(r"^\[exit status (\d+)\]\n\Z", output, re.M)
+            if m:
+                status, output = int(m.group(1)), output[:m.start()]
+            found.append((shlex.split(command), output, status))
+    return found
+
+
+CLI_MD = _console_commands(os.path.join(EXAMPLES, "cli.md"))
+
+
+def test_cli_md_has_the_promised_commands():
+    words = {w for argv, _, _ in CLI_MD for w in argv}
+    assert {"--invoke", "--preload", "wast", "--engine"} <= words and len(CLI_MD) >= 7
+
+
+@pytest.mark.parametrize("argv, output, status", CLI_MD, ids=[" ".join(a[1:4]) for a, _, _ in CLI_MD])
+def test_cli_md(argv, output, status):
+    assert argv[0] == "pywazero"
+    code, out, err = run(["-m", "pywazero"] + argv[1:])
+    assert (out + err, code) == (output, status)
+
+
+def test_cli_md_inspect_json():
+    import json
+
+    code, out, err = run(["-m", "pywazero", "inspect", "--json", "examples/cli_lib.wat"])
+    assert code == 0, err
+    assert json.loads(out)["globals"] == [{"index": 0, "type": "i32", "mutable": True, "imported": False,
+                                           "init": "i32.const 0", "value": 0}]
+    with open(os.path.join(EXAMPLES, "cli.md"), encoding="utf-8") as f:
+        assert '"init": "i32.const 0", "value": 0}]' in f.read()

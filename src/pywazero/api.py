@@ -24,7 +24,8 @@ u64, v128 as u128), so NaN payloads survive exactly.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Protocol, Sequence, Tuple,
+                    Type, TypeVar, Union, overload)
 
 from .errors import WasmError, WasmException
 from .wasm.instance import (
@@ -63,7 +64,21 @@ from .wasm.types import (
     valtype_name,
 )
 from .wasm.gcref import HostAny, set_value_converter
-from .wasm.subtyping import RefType, canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
+from .wasm.subtyping import canonical_type, func_subtype, describe_functype, describe_valtype, top_heap
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer   # (bytes-like; a type checker's own stubs)
+
+    from .runtime import CompiledModule, Runtime
+
+    class _Numerics(Protocol):
+        """What the API uses of :mod:`pywazero.wasm.numerics` (imported lazily)."""
+
+        def f32_from_bits(self, b: int) -> float: ...
+        def f32_to_bits(self, x: float) -> int: ...
+        def f64_from_bits(self, b: int) -> float: ...
+        def f64_to_bits(self, x: float) -> int: ...
+        def round_f32(self, x: float) -> float: ...
 
 __all__ = ["Module", "Function", "Memory", "Table", "Global", "Tag", "ExnRef", "Caller", "to_raw",
            "from_raw"]
@@ -73,7 +88,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 _M128 = (1 << 128) - 1
 
 
-def _numerics() -> Any:
+def _numerics() -> _Numerics:
     from .wasm import numerics
 
     return numerics
@@ -277,7 +292,8 @@ def _int_in(bits: int) -> Callable[[Any, str], int]:
 def _f64_in(v: Any, what: str) -> float:
     if v.__class__ is float:
         return v
-    return to_raw(F64, v, what)
+    f: float = to_raw(F64, v, what)
+    return f
 
 
 _FAST_IN: Dict[int, Callable[[Any, str], Any]] = {I32: _int_in(32), I64: _int_in(64), F64: _f64_in}
@@ -307,7 +323,7 @@ def _store_entry(fn: FunctionInstance) -> Callable[..., Any]:
     a host function, or any other FunctionInstance."""
     nres = len(fn.type.results)
     if fn.__class__ is HostFunctionInstance:
-        raw = fn.raw  # type: ignore[attr-defined]
+        raw = fn.raw
 
         def call(args: List[Any]) -> List[Any]:
             return raw(None, args)
@@ -331,7 +347,7 @@ def _store_entry(fn: FunctionInstance) -> Callable[..., Any]:
 def _entry_of(fn: FunctionInstance) -> Tuple[Callable[..., Any], Any]:
     """(entry, the module instance whose ``closed`` a call checks first)."""
     if fn.__class__ is WasmFunctionInstance:
-        engine = fn.engine  # type: ignore[attr-defined]
+        engine = fn.engine
         make = getattr(engine, "entry", None)
         if make is not None:
             entry = make(fn)
@@ -339,7 +355,7 @@ def _entry_of(fn: FunctionInstance) -> Tuple[Callable[..., Any], Any]:
             from .engine import _invoke_entry
 
             entry = _invoke_entry(engine.invoke, fn)
-        mod = fn.module  # type: ignore[attr-defined]
+        mod = fn.module
         return entry, (_NEVER_CLOSED if mod is None else mod)
     return _store_entry(fn), _NEVER_CLOSED
 
@@ -382,9 +398,10 @@ class Function:
         if mod is not None and mod.closed:
             raise _closed_error(mod)
         if fn.__class__ is WasmFunctionInstance:
-            return fn.engine.invoke(fn, raw)  # type: ignore[attr-defined]
+            res: List[Any] = fn.engine.invoke(fn, raw)
+            return res
         if fn.__class__ is HostFunctionInstance:
-            return fn.raw(None, raw)  # type: ignore[attr-defined]
+            return fn.raw(None, raw)
         return fn.call(raw)
 
     def _arity_error(self, n: int) -> TypeError:
@@ -614,7 +631,7 @@ class Memory:
         self._check(offset, n)
         return bytes(self._mem.data[offset:offset + n])
 
-    def write(self, offset: int, data: Any) -> None:
+    def write(self, offset: int, data: Buffer) -> None:
         """Copy ``data`` (bytes, bytearray, memoryview or another bytes-like object)
         into memory at ``offset``."""
         if data.__class__ is not bytes and data.__class__ is not bytearray \
@@ -624,6 +641,12 @@ class Memory:
         data = bytes(data)
         self._check(offset, len(data))
         self._mem.data[offset:offset + len(data)] = data
+
+    # (what each format reads, for the type checker)
+    @overload
+    def _read(self, fmt: Literal["f64"], offset: int) -> float: ...
+    @overload
+    def _read(self, fmt: Literal["u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"], offset: int) -> int: ...
 
     def _read(self, fmt: str, offset: int) -> Any:
         st = _STRUCTS[fmt]
@@ -804,7 +827,7 @@ class Global:
         return f"<Global {self._global.type} = {self.value!r}>"
 
 
-def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
+def wrap_extern(value: Any, module: Optional["Module"] = None) -> Extern:
     if isinstance(value, FunctionInstance):
         return Function(value, module)
     if isinstance(value, MemoryInstance):
@@ -818,7 +841,7 @@ def wrap_extern(value: Any, module: Optional["Module"] = None) -> Any:
     raise TypeError(f"not an extern: {value!r}")
 
 
-def unwrap_extern(value: Any) -> Any:
+def unwrap_extern(value: object) -> object:
     """The store object behind a facade (or the store object itself)."""
     if isinstance(value, Function):
         return value._fn
@@ -863,7 +886,7 @@ class Tag:
     @classmethod
     def _of(cls, tag: TagInstance) -> "Tag":
         """The one facade of store tag ``tag``."""
-        t = tag.api
+        t: Optional[Tag] = tag.api
         if t is None:
             t = cls.__new__(cls)
             t._tag = tag
@@ -904,10 +927,11 @@ class ExnRef:
 
     @property
     def tag(self) -> "Tag":
-        return self._exn.tag
+        t: Tag = self._exn.tag
+        return t
 
     @property
-    def payload(self) -> tuple:
+    def payload(self) -> Tuple[Any, ...]:
         return self._exn.payload
 
     @property
@@ -924,7 +948,7 @@ class ExnRef:
         return f"<ExnRef {self._exn._tag.name} {self.payload!r}>"
 
 
-def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, tuple]:
+def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, Tuple[Any, ...]]:
     """``WasmException(tag, payload)``'s arguments as the store tag and the payload's
     internal values (TypeError/ValueError when they do not fit the tag's type)."""
     if isinstance(tag, Tag):
@@ -943,6 +967,11 @@ def exception_values(tag: Any, payload: Sequence[Any]) -> Tuple[TagInstance, tup
 
 # -- modules -----------------------------------------------------------------------
 
+_E = TypeVar("_E", "Function", "Memory", "Table", "Global")
+
+#: What a module exports, and what an import is satisfied with: a facade.
+Extern = Union["Function", "Memory", "Table", "Global", "Tag"]
+
 class Module:
     """An instantiated module.
 
@@ -951,11 +980,11 @@ class Module:
     the runtime; calling its functions afterwards raises.
     """
 
-    def __init__(self, instance: ModuleInstance, runtime: Any = None) -> None:
+    def __init__(self, instance: ModuleInstance, runtime: Optional[Runtime] = None) -> None:
         self._inst = instance
         self._runtime = runtime
-        self._exports: Optional[Dict[str, Any]] = None
-        self._facades: Dict[str, Any] = {}
+        self._exports: Optional[Dict[str, Extern]] = None
+        self._facades: Dict[str, Extern] = {}
 
     @property
     def name(self) -> Optional[str]:
@@ -967,14 +996,14 @@ class Module:
         return self._inst
 
     @property
-    def exports(self) -> Dict[str, Any]:
+    def exports(self) -> Dict[str, Extern]:
         if self._exports is None:
             made = self._facades
             self._exports = {name: made[name] if name in made else wrap_extern(v, self)
                              for name, v in self._inst.exports.items()}
         return self._exports
 
-    def _get(self, name: str, cls: type, what: str) -> Any:
+    def _get(self, name: str, cls: Type[_E], what: str) -> _E:
         # one facade per export, made on demand (not all of them for one lookup)
         if self._exports is not None:
             v = self._exports.get(name)
@@ -1015,7 +1044,7 @@ class Module:
     def closed(self) -> bool:
         return self._inst.closed
 
-    def snapshot(self, *, remove_exports: Sequence[str] = ()) -> Any:
+    def snapshot(self, *, remove_exports: Sequence[str] = ()) -> CompiledModule:
         """A new :class:`~pywazero.CompiledModule` whose instances start with this
         instance's memories, globals and tables as they are now (what Wizer does):
         run an expensive initialisation once, snapshot, and instantiate the

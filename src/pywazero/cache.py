@@ -26,7 +26,15 @@ import struct
 import sys
 import threading
 import weakref
-from typing import Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    from .runtime import CompiledModule, Runtime
+
+# an entry file's identity: (inode, size, mtime in ns)
+_Stamp = Tuple[int, int, int]
+# a cached module's slot: [cache, key, functions translated when last stored, stamp]
+_Slot = List[Any]
 
 __all__ = ["CompilationCache", "CacheError"]
 
@@ -145,7 +153,7 @@ class CompilationCache:
 
     # -- keys and entries -----------------------------------------------------------
     @staticmethod
-    def key(data: bytes, runtime: Any) -> str:
+    def key(data: bytes, runtime: Runtime) -> str:
         """The entry name of module ``data`` compiled by ``runtime``: a SHA-256 over
         the module's bytes, :func:`build_fingerprint` and the runtime settings that
         change generated code (engine, core features, fuel, interruption, call
@@ -164,7 +172,7 @@ class CompilationCache:
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, key + _SUFFIX)
 
-    def entries(self) -> list:
+    def entries(self) -> List[str]:
         """The paths of the entries in the directory."""
         try:
             names = os.listdir(self.directory)
@@ -187,7 +195,7 @@ class CompilationCache:
         regular file of this user writable only by it."""
         return self._read(key)[0]
 
-    def _read(self, key: str) -> Any:
+    def _read(self, key: str) -> Tuple[Optional[bytes], Optional[_Stamp]]:
         """(payload or None, the entry's stamp or None): see read."""
         path = self._path(key)
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
@@ -210,7 +218,7 @@ class CompilationCache:
                 return None, None
         return _unwrap(blob), _stamp(st)
 
-    def _stamp_of(self, key: str) -> Any:
+    def _stamp_of(self, key: str) -> Optional[_Stamp]:
         try:
             return _stamp(os.stat(self._path(key)))
         except OSError:
@@ -221,7 +229,7 @@ class CompilationCache:
         directory, renamed over the entry); False when it could not be written."""
         return self._write(key, payload) is not None
 
-    def _write(self, key: str, payload: bytes) -> Any:
+    def _write(self, key: str, payload: bytes) -> Optional[_Stamp]:
         """write; the new entry's stamp, None when it could not be written."""
         import hashlib
         import tempfile
@@ -250,7 +258,8 @@ class CompilationCache:
             return None
 
     # -- what Runtime.compile and close use -------------------------------------------
-    def _compile(self, runtime: Any, data: bytes, compile_fresh: Any) -> Any:
+    def _compile(self, runtime: Runtime, data: bytes,
+                 compile_fresh: Callable[[bytes], CompiledModule]) -> CompiledModule:
         """``runtime``'s CompiledModule of binary module ``data``: from the entry if
         there is a usable one, else ``compile_fresh(data)``, stored."""
         key = self.key(data, runtime)
@@ -264,11 +273,12 @@ class CompilationCache:
         _track(compiled, self, key, self._store(compiled, key))
         return compiled
 
-    def _store(self, compiled: Any, key: str) -> Any:
+    def _store(self, compiled: CompiledModule, key: str) -> Optional[_Stamp]:
         payload = _dump(compiled)
         return None if payload is None else self._write(key, payload)
 
-    def _flush(self, compiled: Any, key: str, known: int, stamp: Any) -> Any:
+    def _flush(self, compiled: CompiledModule, key: str, known: int,
+               stamp: Optional[_Stamp]) -> Tuple[int, Optional[_Stamp]]:
         """Rewrite ``compiled``'s entry if it holds more translated functions than
         ``known`` (what the entry had when loaded or last written), merged with what
         another process wrote meanwhile (if the entry is no longer ``stamp``, the
@@ -295,19 +305,19 @@ class CompilationCache:
         return _translated(compiled), new
 
 
-def _stamp(st: os.stat_result) -> Any:
+def _stamp(st: os.stat_result) -> _Stamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 # -- the serialized form (CompiledModule.serialize / Runtime.deserialize) ----------------
-def _dump(compiled: Any) -> Optional[bytes]:
+def _dump(compiled: CompiledModule) -> Optional[bytes]:
     try:
         return compiled.serialize()
     except Exception:  # noqa: BLE001 - a module that cannot be stored is still compiled
         return None
 
 
-def _load(runtime: Any, payload: bytes) -> Any:
+def _load(runtime: Runtime, payload: bytes) -> Optional[CompiledModule]:
     """The module of a stored payload, or None if it cannot be loaded (from another
     build, or corrupt past the envelope's check): the entry is then rebuilt."""
     try:
@@ -316,14 +326,14 @@ def _load(runtime: Any, payload: bytes) -> Any:
         return None
 
 
-def _translated(compiled: Any) -> int:
+def _translated(compiled: CompiledModule) -> int:
     """How many functions the engine has translated for ``compiled`` (what an entry
     gains by being written again; the interpreter's code is not stored)."""
     translated = getattr(compiled._code, "translated", None)
     return 0 if translated is None else len(translated())
 
 
-def _merge(compiled: Any, payload: bytes) -> None:
+def _merge(compiled: CompiledModule, payload: bytes) -> None:
     """Add to ``compiled`` the translated functions of ``payload`` (an entry written
     by another process) that it lacks, so the entry written next is a superset."""
     from .serialize import read_header
@@ -358,24 +368,24 @@ def _unwrap(blob: bytes) -> Optional[bytes]:
 # by its user, e.g. ``rt.instantiate(rt.compile(data))``, is still flushed: its
 # instances use its code) until the module or the runtime is closed; the runtimes
 # are held weakly, for the flush at exit.
-_runtimes: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
 _lock = threading.Lock()
 
 
-def _slots(runtime: Any) -> dict:
-    slots = runtime.__dict__.get("_cache_slots")
+def _slots(runtime: Runtime) -> Dict[CompiledModule, _Slot]:
+    slots: Optional[Dict[CompiledModule, _Slot]] = runtime.__dict__.get("_cache_slots")
     if slots is None:
         slots = runtime._cache_slots = {}
         _runtimes.add(runtime)
     return slots
 
 
-def _track(compiled: Any, cache: CompilationCache, key: str, stamp: Any) -> None:
+def _track(compiled: CompiledModule, cache: CompilationCache, key: str, stamp: Optional[_Stamp]) -> None:
     with _lock:
         _slots(compiled._runtime)[compiled] = [cache, key, _translated(compiled), stamp]
 
 
-def flush(compiled: Any) -> None:
+def flush(compiled: CompiledModule) -> None:
     """Write what ``compiled`` translated since its entry was loaded or written (no-op
     for a module not from a cache)."""
     with _lock:
@@ -389,14 +399,14 @@ def flush(compiled: Any) -> None:
         pass
 
 
-def release(compiled: Any) -> None:
+def release(compiled: CompiledModule) -> None:
     """Flush ``compiled`` and forget it (CompiledModule.close)."""
     flush(compiled)
     with _lock:
         _slots(compiled._runtime).pop(compiled, None)
 
 
-def release_runtime(runtime: Any) -> None:
+def release_runtime(runtime: Runtime) -> None:
     """Flush every cached module of ``runtime`` and forget them (Runtime.close)."""
     with _lock:
         modules = list(_slots(runtime))

@@ -5,9 +5,39 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from .wasm.features import CoreFeatures, check_features
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from .cache import CompilationCache
+    from .listener import FunctionListenerFactory
+
+    class Readable(Protocol):
+        """A file object ``ModuleConfig.stdin`` reads from."""
+
+        def read(self, size: int = ..., /) -> Union[bytes, str]: ...
+
+    class Writable(Protocol):
+        """A file object ``ModuleConfig.stdout``/``stderr`` write to."""
+
+        def write(self, data: Any, /) -> object: ...
+
+    class Clock(Protocol):
+        """What ``ModuleConfig.clock`` provides (e.g. :class:`pywazero.wasi.FakeClock`)."""
+
+        def time_ns(self, clock_id: int) -> int: ...
+
+        def resolution_ns(self, clock_id: int) -> int: ...
+
+        def sleep_ns(self, ns: int) -> None: ...
+
+    class RandomSource(Protocol):
+        """A ``ModuleConfig.random`` object such as ``random.Random(seed)``."""
+
+        def randbytes(self, n: int, /) -> bytes: ...
 
 ENGINES = ("compiler", "interpreter")
 #: the largest ``RuntimeConfig.max_call_depth`` accepted (wasm frames)
@@ -75,10 +105,10 @@ class RuntimeConfig:
     max_tables: Optional[int] = None
     max_memories: Optional[int] = None
     # the on-disk compilation cache (pywazero.cache.CompilationCache), or None
-    cache: Any = None
+    cache: Union[CompilationCache, str, "os.PathLike[str]", None] = None
     # function listeners (pywazero.listener): factory(FunctionDefinition) ->
     # FunctionListener or None; None: no listener, nothing is added to any call
-    function_listener: Any = None
+    function_listener: Optional[FunctionListenerFactory] = None
 
     def __post_init__(self) -> None:
         if self.cache is not None:
@@ -194,13 +224,13 @@ class ModuleConfig:
     start_functions: Tuple[str, ...] = ("_start",)
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    stdin: Any = None
-    stdout: Any = None
-    stderr: Any = None
+    stdin: Union[bytes, bytearray, memoryview, str, Readable, None] = None
+    stdout: Optional[Writable] = None
+    stderr: Optional[Writable] = None
     mounts: Sequence[Mount] = ()
-    clock: Any = None
-    random: Any = None
-    sockets: Sequence[Any] = ()
+    clock: Optional[Clock] = None
+    random: Union[Callable[[int], bytes], RandomSource, None] = None
+    sockets: Sequence[socket.socket] = ()
     inherit_stdio: bool = False
     inherit_env: bool = False
     max_open_files: int = DEFAULT_MAX_OPEN_FILES

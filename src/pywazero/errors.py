@@ -5,7 +5,7 @@ is enough to reject bad modules and ``except pywazero.Trap`` to survive a guest 
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 __all__ = [
     "WasmError",
@@ -218,7 +218,7 @@ class WasmException(WasmError):
     # handlers compare), ``_values`` the payload as internal values.  An exnref
     # value inside wasm is this object itself.
     _tag: Any
-    _values: tuple
+    _values: Tuple[Any, ...]
 
     # How tags and values look to users is the public API's business; errors sit
     # below every layer and import none, so pywazero.api installs these three when
@@ -232,7 +232,7 @@ class WasmException(WasmError):
         super().__init__()
 
     @classmethod
-    def _raw(cls, tag: Any, values: tuple) -> "WasmException":
+    def _raw(cls, tag: Any, values: Tuple[Any, ...]) -> "WasmException":
         """An exception of store tag ``tag`` with internal ``values`` (engines)."""
         e = cls.__new__(cls)
         e._tag = tag
@@ -244,7 +244,7 @@ class WasmException(WasmError):
         return WasmException._api_tag(self._tag)
 
     @property
-    def payload(self) -> tuple:
+    def payload(self) -> Tuple[Any, ...]:
         convert = WasmException._api_value
         return tuple(convert(t, v) for t, v in zip(self._tag.type.params, self._values))
 

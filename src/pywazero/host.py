@@ -26,9 +26,9 @@ a host function raises propagate unchanged to whoever called into WebAssembly.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .api import Caller, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
+from .api import Caller, Extern, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
 from .wasm.subtyping import RefType, top_heap
 from .wasm.instance import (
     GlobalInstance,
@@ -44,7 +44,6 @@ from .wasm.types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERN_TAG,
-    EXNREF,
     EXTERNREF,
     F32,
     F64,
@@ -62,13 +61,18 @@ from .wasm.types import (
     Limits,
     MemoryType,
     TableType,
-    valtype_name,
 )
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 __all__ = ["HostModuleBuilder", "make_host_function"]
 
+# what the store calls: ``raw(caller instance, raw args) -> raw results``
+_RawCall = Callable[[Optional[ModuleInstance], List[Any]], List[Any]]
 
-def _wants_caller(fn: Callable, nparams: int) -> bool:
+
+def _wants_caller(fn: Callable[..., Any], nparams: int) -> bool:
     """Whether ``fn`` takes a :class:`Caller` first: its first parameter is named
     ``caller`` or annotated ``Caller``, or it requires exactly one positional argument
     more than the wasm signature has."""
@@ -89,7 +93,7 @@ def _wants_caller(fn: Callable, nparams: int) -> bool:
     return required == nparams + 1
 
 
-def _check_types(types: Sequence[int], what: str) -> tuple:
+def _check_types(types: Sequence[int], what: str) -> Tuple[int, ...]:
     """Value types given at the API, in the store's form: ints (``pywazero.I32``,
     ``FUNCREF``, ...) or :class:`~pywazero.RefType` (any reference type, e.g.
     ``RefType.of(FuncType((I32,), ()), nullable=False)`` for ``(ref $t)``)."""
@@ -105,7 +109,7 @@ def _check_types(types: Sequence[int], what: str) -> tuple:
     return tuple(out)
 
 
-def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[int], *,
+def make_host_function(fn: Callable[..., Any], params: Sequence[int], results: Sequence[int], *,
                        name: str = "host", with_caller: Optional[bool] = None,
                        raw: bool = False) -> HostFunctionInstance:
     """Wrap a Python callable as a :class:`HostFunctionInstance`."""
@@ -156,8 +160,8 @@ def make_host_function(fn: Callable, params: Sequence[int], results: Sequence[in
 _MAX_SPECIALISED = 16
 
 
-def _specialised_call(fn: Callable, ptypes: Sequence[int], rtypes: Sequence[int], with_caller: bool,
-                      plain_in: bool, extern_result: bool, name: str) -> Callable:
+def _specialised_call(fn: Callable[..., Any], ptypes: Sequence[int], rtypes: Sequence[int], with_caller: bool,
+                      plain_in: bool, extern_result: bool, name: str) -> _RawCall:
     """The raw ``call(caller_inst, args)`` of :func:`make_host_function`, written out
     for one signature (as ``api.Function`` is): i32/i64 arguments converted inline,
     floats passed as they are, an int or float result checked inline; everything
@@ -195,21 +199,22 @@ def _specialised_call(fn: Callable, ptypes: Sequence[int], rtypes: Sequence[int]
     ns: Dict[str, Any] = {"fn": fn, "_Caller": Caller, "_from_raw": from_raw, "_to_raw": to_raw,
                           "_what": f"result of host function {name}"}
     exec(compile("\n".join(lines) + "\n", "<pywazero host function %s>" % name, "exec"), ns)
-    return ns["call"]
+    made: _RawCall = ns["call"]
+    return made
 
 
 class HostModuleBuilder:
     """Collects host exports, then :meth:`instantiate` makes them a module named
     ``name`` in the runtime, importable by WebAssembly modules."""
 
-    def __init__(self, runtime: Any, name: str) -> None:
+    def __init__(self, runtime: Runtime, name: str) -> None:
         if not isinstance(name, str):
             raise TypeError("host module name must be a str")
         self._runtime = runtime
         self._name = name
-        self._exports: Dict[str, Any] = {}
+        self._exports: Dict[str, object] = {}
 
-    def _add(self, name: str, value: Any) -> "HostModuleBuilder":
+    def _add(self, name: str, value: object) -> "HostModuleBuilder":
         if not isinstance(name, str):
             raise TypeError("export name must be a str")
         if name in self._exports:
@@ -217,7 +222,7 @@ class HostModuleBuilder:
         self._exports[name] = value
         return self
 
-    def function(self, name: str, fn: Callable, params: Sequence[int] = (),
+    def function(self, name: str, fn: Callable[..., Any], params: Sequence[int] = (),
                  results: Sequence[int] = (), *, with_caller: Optional[bool] = None,
                  raw: bool = False) -> "HostModuleBuilder":
         """Export Python callable ``fn`` as a function of type ``params -> results``."""
@@ -287,7 +292,7 @@ class HostModuleBuilder:
         t = Tag(params, f"{self._name}.{name}")
         return self._add(name, t._tag)
 
-    def export(self, name: str, value: Any) -> "HostModuleBuilder":
+    def export(self, name: str, value: Extern) -> "HostModuleBuilder":
         """Re-export an existing Function, Memory, Table, Global or Tag (from any module)."""
         from .api import unwrap_extern
 

@@ -29,13 +29,20 @@ Rules:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .config import ModuleConfig
 from .errors import Trap
 from .wasm.instance import (FunctionInstance, GlobalInstance, HostFunctionInstance, MemoryInstance,
                             TableInstance, TagInstance)
 from .wasm.types import EXTERN_FUNC, FuncType
+
+if TYPE_CHECKING:
+    from .api import Extern
+    from .api import Module as ModuleFacade
+    from .host import HostModuleBuilder
+    from .runtime import CompiledModule, CompileSource, Runtime
+    from .wasi.hostlog import LogSink
 
 __all__ = ["Linker"]
 
@@ -59,7 +66,7 @@ class Linker:
     42
     """
 
-    def __init__(self, runtime: Any, *, allow_shadowing: bool = False,
+    def __init__(self, runtime: Runtime, *, allow_shadowing: bool = False,
                  use_runtime_registry: bool = True) -> None:
         from .runtime import Runtime
 
@@ -68,10 +75,10 @@ class Linker:
         self._runtime = runtime
         self.allow_shadowing = bool(allow_shadowing)
         self.use_runtime_registry = bool(use_runtime_registry)
-        self._defs: Dict[Tuple[str, str], Any] = {}
+        self._defs: Dict[Tuple[str, str], object] = {}
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> Runtime:
         """The runtime whose modules this linker instantiates."""
         return self._runtime
 
@@ -84,7 +91,7 @@ class Linker:
                 raise ValueError(f"{module!r}.{name!r} is already defined in this linker "
                                  f"(Linker(..., allow_shadowing=True) lets a definition replace it)")
 
-    def define(self, module: str, name: str, extern: Any) -> "Linker":
+    def define(self, module: str, name: str, extern: Extern) -> "Linker":
         """Define ``module``.``name`` as ``extern``: a :class:`~pywazero.Function`,
         :class:`~pywazero.Memory`, :class:`~pywazero.Table`,
         :class:`~pywazero.Global` or :class:`~pywazero.Tag` (from any module of this
@@ -128,7 +135,7 @@ class Linker:
         self._defs[(module, name)] = f
         return self
 
-    def define_instance(self, name: str, module: Any) -> "Linker":
+    def define_instance(self, name: str, module: ModuleFacade) -> "Linker":
         """Define every export of ``module`` (a :class:`~pywazero.Module`, e.g. an
         instance or a host module's :meth:`~pywazero.HostModuleBuilder.build`) under
         the module name ``name``.  With shadowing off, nothing is defined if any
@@ -146,7 +153,7 @@ class Linker:
             self._defs[(name, k)] = v
         return self
 
-    def define_host_module(self, builder: Any) -> "Linker":
+    def define_host_module(self, builder: HostModuleBuilder) -> "Linker":
         """Define the exports of a :class:`~pywazero.HostModuleBuilder` under its
         name, without registering it in the runtime (its :meth:`build
         <pywazero.HostModuleBuilder.build>`).
@@ -159,7 +166,7 @@ class Linker:
         """
         return self.define_instance(builder.name, builder.build())
 
-    def define_wasi(self, *, unstable: bool = True, log: Any = None) -> "Linker":
+    def define_wasi(self, *, unstable: bool = True, log: Optional[LogSink] = None) -> "Linker":
         """Define the WASI functions: ``wasi_snapshot_preview1`` (and
         ``wasi_unstable`` unless ``unstable=False``).  Each guest's WASI state
         (arguments, environment, stdio, mounts) comes, as with
@@ -187,7 +194,7 @@ class Linker:
                 self._defs[(mod, f)] = fn
         return self
 
-    def define_unknown_imports_as_traps(self, compiled: Any) -> "Linker":
+    def define_unknown_imports_as_traps(self, compiled: CompiledModule) -> "Linker":
         """Define every function import of ``compiled`` that nothing satisfies
         (neither this linker nor, if it uses it, the runtime's registry) as a
         function of the imported type that traps when called, naming the import.
@@ -217,13 +224,13 @@ class Linker:
         return self
 
     # -- reading ------------------------------------------------------------------------
-    def _lookup(self, module: str, name: str) -> Any:
+    def _lookup(self, module: str, name: str) -> object:
         v = self._defs.get((module, name))
         if v is None and self.use_runtime_registry:
             v = self._runtime._resolve(module, name)
         return v
 
-    def get(self, module: str, name: str) -> Any:
+    def get(self, module: str, name: str) -> Optional[Extern]:
         """The extern ``module``.``name`` resolves to (the linker's definition, else
         the runtime's registry if used) as a Function/Memory/Table/Global/Tag, or
         None."""
@@ -243,7 +250,8 @@ class Linker:
         return len(self._defs)
 
     # -- instantiating ------------------------------------------------------------------
-    def instantiate(self, compiled: Union[Any, bytes, str], config: Optional[ModuleConfig] = None) -> Any:
+    def instantiate(self, compiled: Union[CompiledModule, CompileSource],
+                    config: Optional[ModuleConfig] = None) -> ModuleFacade:
         """Instantiate ``compiled`` (a CompiledModule of this linker's runtime, or
         source to compile) as :meth:`Runtime.instantiate
         <pywazero.Runtime.instantiate>` does, with its imports resolved by this
@@ -253,11 +261,11 @@ class Linker:
         return self._runtime._instantiate(compiled, config, self._lookup)
 
 
-def _trap_stub(module: str, name: str, ftype: Any) -> HostFunctionInstance:
+def _trap_stub(module: str, name: str, ftype: FuncType) -> HostFunctionInstance:
     message = (f"unknown import called: {module!r}.{name!r} was defined as a trap "
                f"(Linker.define_unknown_imports_as_traps)")
 
-    def raw(caller: Any, args: Any) -> Any:
+    def raw(caller: object, args: List[Any]) -> List[Any]:
         raise Trap(message)
 
     return HostFunctionInstance(ftype, raw, f"{module}.{name}")

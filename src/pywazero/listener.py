@@ -52,7 +52,7 @@ import fnmatch
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple
 
 from .wasm.types import FuncType
 
@@ -121,6 +121,13 @@ def name_filter(patterns: "str | Sequence[str]") -> Callable[[FunctionDefinition
     return select
 
 
+class TextSink(Protocol):
+    """Where text goes (:func:`tracer`, WASI host logging): anything with
+    ``write(str)``, such as ``sys.stderr`` or ``io.StringIO()``."""
+
+    def write(self, s: str, /) -> object: ...
+
+
 def _fmt(values: Sequence[Any]) -> str:
     return ", ".join(repr(v) for v in values)
 
@@ -129,7 +136,7 @@ class _Tracer(FunctionListener):
     """Writes ``--> name(args)`` / ``<-- name = results`` lines, indented by call
     depth (per thread)."""
 
-    def __init__(self, stream: TextIO, depth: threading.local) -> None:
+    def __init__(self, stream: TextSink, depth: threading.local) -> None:
         self.stream = stream
         self.depth = depth
 
@@ -149,7 +156,8 @@ class _Tracer(FunctionListener):
                                                  ": " + what if what else ""))
 
 
-def tracer(stream: Optional[TextIO] = None, filter: "str | Sequence[str] | Callable[[FunctionDefinition], bool] | None" = None
+def tracer(stream: Optional[TextSink] = None,
+           filter: "str | Sequence[str] | Callable[[FunctionDefinition], bool] | None" = None
            ) -> FunctionListenerFactory:
     """A listener factory printing every call of the selected functions to
     ``stream`` (default ``sys.stderr``, looked up when printing), indented by depth:
@@ -181,7 +189,7 @@ def tracer(stream: Optional[TextIO] = None, filter: "str | Sequence[str] | Calla
         def write(self, s: str) -> None:
             sys.stderr.write(s)
 
-    listener = _Tracer(stream if stream is not None else _Stderr(), depth)  # type: ignore[arg-type]
+    listener = _Tracer(stream if stream is not None else _Stderr(), depth)
 
     def factory(d: FunctionDefinition) -> Optional[FunctionListener]:
         return listener if select is None or select(d) else None

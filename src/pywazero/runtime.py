@@ -5,15 +5,22 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Optional, Tuple, Type, Union
 
 from .config import ModuleConfig, RuntimeConfig
 from .engine.pause import collector_paused
 from .errors import CompileError, ExitError, LinkError
 from .wasm import types as T
-from .wasm.instance import WasmFunctionInstance
+from .wasm.instance import ModuleInstance, WasmFunctionInstance
 from .wasm.instantiate import InstantiationPlan, instantiate, resolve_imports
 from .wasm.module import Module
+
+if TYPE_CHECKING:
+    from .api import Module as ModuleFacade
+    from .cache import CompilationCache
+    from .engine import CompiledCode
+    from .host import HostModuleBuilder
+    from .wasm.features import CoreFeatures
 
 Source = Union[bytes, bytearray, memoryview, str]
 #: what Runtime.compile/validate take: a module's bytes (binary or text), its text as
@@ -21,7 +28,7 @@ Source = Union[bytes, bytearray, memoryview, str]
 CompileSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 
-def _read_source(source: Any) -> Any:
+def _read_source(source: CompileSource) -> Source:
     """``source``, or the bytes of the file when it is a path (``os.PathLike``: a
     ``str`` is module text, never a path)."""
     if isinstance(source, os.PathLike):
@@ -30,16 +37,17 @@ def _read_source(source: Any) -> Any:
     return source
 
 
-def _module_facade() -> Any:
+# (annotated before the function that rebinds it: PyPy refuses the other order)
+_module_facade_class: Optional[Type[ModuleFacade]] = None
+
+
+def _module_facade() -> Type[ModuleFacade]:
     global _module_facade_class
     if _module_facade_class is None:
         from .api import Module as ModuleFacade
 
         _module_facade_class = ModuleFacade
     return _module_facade_class
-
-
-_module_facade_class = None
 
 _WASM_MAGIC = b"\0asm"
 
@@ -65,7 +73,7 @@ class ExportType:
     type: object
 
 
-def _decode(source: Source, features: Any = None, validate: bool = False) -> Module:
+def _decode(source: Source, features: Optional[CoreFeatures] = None, validate: bool = False) -> Module:
     """Decode (or parse) ``source``; with ``validate``, validate it too (a binary
     module while it is decoded, body by body: see ``decode_module``)."""
     if isinstance(source, str):
@@ -109,13 +117,13 @@ class CompiledModule:
     def __init__(self, module: Module, runtime: "Runtime") -> None:
         self._module: Optional[Module] = module
         self._runtime = runtime
-        self._code: Any = None
-        self._plan: Any = None
+        self._code: Optional[CompiledCode] = None
+        self._plan: Optional[InstantiationPlan] = None
         # the module's binary, when known (compiled from bytes, or deserialized):
         # what serialize() carries
         self._wasm: Optional[bytes] = None
         # (the last serialize(): (translated function count, bytes))
-        self._serialized: Any = None
+        self._serialized: Optional[Tuple[int, bytes]] = None
 
     @property
     def runtime(self) -> "Runtime":
@@ -168,7 +176,7 @@ class CompiledModule:
         state.pop("function_listener", None)   # (Python callables of this process)
         return (_unpickle, (self.serialize(), state))
 
-    def _engine_code(self) -> Any:
+    def _engine_code(self) -> CompiledCode:
         """The engine's per-module code, compiled on first use and then reused by
         every instantiation."""
         code = self._code
@@ -177,7 +185,7 @@ class CompiledModule:
             self._code = code
         return code
 
-    def _instantiation_plan(self) -> Any:
+    def _instantiation_plan(self) -> InstantiationPlan:
         """The module's per-module instantiation facts (computed on first use)."""
         plan = self._plan
         if plan is None:
@@ -195,7 +203,7 @@ class CompiledModule:
         """The module name from the name section, if any."""
         return self.module.names.module
 
-    def _describe(self, t: Any) -> Any:
+    def _describe(self, t: object) -> object:
         """A module type for the API: reference types as RefTypes."""
         from .wasm.subtyping import describe_functype, describe_valtype
 
@@ -316,6 +324,10 @@ class Runtime:
     other modules import from them by that name.
     """
 
+    # (set on first use by pywazero.cache and the _bulk_memory property)
+    _cache_slots: Dict[CompiledModule, List[Any]]
+    _bulk_memory_of: Tuple[CoreFeatures, bool]
+
     def __init__(self, config: Optional[RuntimeConfig] = None) -> None:
         if config is None:
             config = RuntimeConfig()
@@ -335,10 +347,10 @@ class Runtime:
         # resource budgets (None when the config sets none: nothing is counted)
         self._budget = ResourceBudget.from_config(config)
         # name -> ModuleInstance (instances and aliases importable by name)
-        self._modules: Dict[str, Any] = {}
+        self._modules: Dict[str, ModuleInstance] = {}
         # every live instance (weakly: an anonymous instance lives as long as the user
         # holds it), so close() can close them all
-        self._instances: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._instances: "weakref.WeakSet[ModuleInstance]" = weakref.WeakSet()
 
     @property
     def _bulk_memory(self) -> bool:
@@ -347,7 +359,8 @@ class Runtime:
         features = self.config.core_features
         cached = self.__dict__.get("_bulk_memory_of")
         if cached is not None and cached[0] is features:
-            return cached[1]
+            known: bool = cached[1]
+            return known
         from .wasm.features import CoreFeatures
 
         bulk = CoreFeatures.BULK_MEMORY in features
@@ -424,7 +437,8 @@ class Runtime:
                 )
 
     def _compile(self, source: Source) -> CompiledModule:
-        cache = self.config.cache
+        # (RuntimeConfig.__post_init__ made a directory path a CompilationCache)
+        cache: Optional[CompilationCache] = self.config.cache  # type: ignore[assignment]
         if cache is not None and isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
             if data.startswith(_WASM_MAGIC):
@@ -519,14 +533,14 @@ class Runtime:
                 rt = _DEFAULTS[config] = cls(config)
             return rt
 
-    def _resolve(self, module: str, name: str) -> Any:
+    def _resolve(self, module: str, name: str) -> object:
         inst = self._modules.get(module)
         if inst is None:
             return None
         return inst.exports.get(name)
 
     def instantiate(self, compiled: Union[CompiledModule, CompileSource],
-                    config: Optional[ModuleConfig] = None) -> Any:
+                    config: Optional[ModuleConfig] = None) -> ModuleFacade:
         """Instantiate a compiled module (or compile ``source``, instantiate it and
         release the compiled form) and return its :class:`~pywazero.api.Module`.
 
@@ -541,7 +555,7 @@ class Runtime:
         return self._instantiate(compiled, config, self._resolve)
 
     def _instantiate(self, compiled: Union[CompiledModule, CompileSource],
-                     config: Optional[ModuleConfig], resolve: Any) -> Any:
+                     config: Optional[ModuleConfig], resolve: Callable[[str, str], object]) -> ModuleFacade:
         self._check_open()
         if config is None:
             config = ModuleConfig()
@@ -576,9 +590,9 @@ class Runtime:
                 raise ResourceLimitError("host memory", len(module.funcs), None,
                                          "the host ran out of memory instantiating the module")
             # attached before any code runs: host functions (WASI) find it from the caller
-            inst.config = config  # type: ignore[attr-defined]
+            inst.config = config
             # (a snapshot of the instance takes over the functions translated so far)
-            inst.engine_code = compiled._engine_code()  # type: ignore[attr-defined]
+            inst.engine_code = compiled._engine_code()
             if module.start is not None:
                 if self._engine.limits.consume_fuel:
                     self._engine.limits.charge_start()
@@ -602,7 +616,7 @@ class Runtime:
             if owned:
                 compiled.close()
 
-    def _add_instance(self, inst: Any) -> Any:
+    def _add_instance(self, inst: ModuleInstance) -> ModuleFacade:
         """Register a ready instance (host modules) and return its facade."""
         from .api import Module as ModuleFacade
 
@@ -614,19 +628,19 @@ class Runtime:
         self._instances.add(inst)
         return ModuleFacade(inst, self)
 
-    def _forget(self, inst: Any) -> None:
+    def _forget(self, inst: ModuleInstance) -> None:
         for k in [k for k, v in self._modules.items() if v is inst]:
             del self._modules[k]
         self._instances.discard(inst)
 
-    def module(self, name: str) -> Any:
+    def module(self, name: str) -> Optional[ModuleFacade]:
         """The module registered under ``name``, or None."""
         from .api import Module as ModuleFacade
 
         inst = self._modules.get(name)
         return None if inst is None else ModuleFacade(inst, self)
 
-    def register(self, alias: str, module: Any) -> None:
+    def register(self, alias: str, module: Union[ModuleFacade, ModuleInstance]) -> None:
         """Make ``module`` importable under the module name ``alias`` too (the spec
         script's ``register``)."""
         self._check_open()
@@ -651,7 +665,7 @@ class Runtime:
         """The fuel left (needs ``RuntimeConfig(consume_fuel=True)``)."""
         return self._engine.limits.get_fuel()
 
-    def deadline(self, seconds: float) -> Any:
+    def deadline(self, seconds: float) -> ContextManager[None]:
         """A context manager: wasm of this runtime still running ``seconds`` after the
         ``with`` statement (calls, instantiations and their start functions, in any
         thread) traps "interrupted: deadline exceeded", and calls started inside the
@@ -676,7 +690,7 @@ class Runtime:
         ``RuntimeConfig(interruptible=True)``."""
         self._engine.limits.interrupt()
 
-    def host_module(self, name: str) -> Any:
+    def host_module(self, name: str) -> HostModuleBuilder:
         """Start building a host module importable as ``name``; see
         :class:`~pywazero.host.HostModuleBuilder`."""
         self._check_open()

@@ -36,7 +36,10 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from typing import Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
+
+if TYPE_CHECKING:
+    from .runtime import CompiledModule, Runtime
 
 from .errors import SerializationError
 
@@ -48,14 +51,15 @@ _DIGEST = 32
 _MAX_HEADER = 1 << 16
 
 
-def dumps(cm: Any, translate_used: bool = False) -> bytes:
+def dumps(cm: CompiledModule, translate_used: bool = False) -> bytes:
     """The serialized form of compiled module ``cm`` (see the module docstring);
     ``translate_used``: see ``CompiledModule.serialize``."""
     from . import __version__
     from .engine.compiler.persist import python_tag
 
     module = cm.module   # (ValueError when closed)
-    code_obj = cm._engine_code()
+    # (export_codes, translate_used, translated: the compiler's code only)
+    code_obj: Any = cm._engine_code()
     export = getattr(code_obj, "export_codes", None)
     if translate_used and export is not None:
         code_obj.translate_used()
@@ -82,7 +86,7 @@ def dumps(cm: Any, translate_used: bool = False) -> bytes:
     return blob
 
 
-def read_header(data: Any) -> Tuple[Dict[str, Any], memoryview, memoryview]:
+def read_header(data: object) -> Tuple[Dict[str, Any], memoryview, memoryview]:
     """Check blob ``data`` (format, integrity, pywazero and Python versions) and
     return its header with views of its module bytes and code; raises
     :class:`~pywazero.SerializationError` with the reason otherwise."""
@@ -131,7 +135,7 @@ def read_header(data: Any) -> Tuple[Dict[str, Any], memoryview, memoryview]:
     return header, body[pos:pos + mlen], body[pos + mlen:]
 
 
-def loads(runtime: Any, data: Any) -> Any:
+def loads(runtime: Runtime, data: Union[bytes, bytearray, memoryview]) -> CompiledModule:
     """The CompiledModule of ``runtime`` serialized in ``data`` (see the module
     docstring for what is refused and what is rebuilt)."""
     from .binary.decoder import decode_module

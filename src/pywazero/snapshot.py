@@ -9,7 +9,7 @@ same).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .engine import call_depth
 from .wasm.features import CoreFeatures
@@ -17,10 +17,14 @@ from .wasm.module import MODE_DECLARATIVE, ElementSegment
 from .wasm.snapshot import capture_module
 from .wasm.types import EXTERN_FUNC, FUNCREF
 
+if TYPE_CHECKING:
+    from .api import Module
+    from .runtime import CompiledModule
+
 __all__ = ["snapshot"]
 
 
-def snapshot(module: Any, remove_exports: Sequence[str] = ()) -> Any:
+def snapshot(module: Module, remove_exports: Sequence[str] = ()) -> CompiledModule:
     """The snapshot of ``module`` (a :class:`pywazero.api.Module`); see
     :meth:`pywazero.api.Module.snapshot`."""
     from .runtime import CompiledModule

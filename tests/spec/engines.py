@@ -1,110 +1,13 @@
 """Execution engines for the spec runner: pywazero's own engines behind the runner's
-:class:`~tests.spec.runner.Engine` interface.
-
-Every script gets a fresh :class:`pywazero.Runtime` with the ``spectest`` host module
-the spec scripts import (print functions, globals, a table and a memory).
+:class:`~pywazero.script.runner.Engine` interface, which live in the package
+(:mod:`pywazero.wast_engine`, also behind ``pywazero wast``).
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from pywazero.script.runner import Engine
+from pywazero.wast_engine import PywazeroEngine, register_spectest
 
-import pywazero as wz
-from pywazero.wasm import numerics as num
-from pywazero.runtime import CompiledModule
-from pywazero.script import wast
-from pywazero.wasm.instance import GlobalInstance
-from pywazero.wasm.subtyping import top_heap
-from pywazero.wasm.gcref import Array, HostAny, I31, Struct, internalize
-from pywazero.wasm.types import (ANYREF, ARRAYREF, EXTERNREF, F32, F64, FUNCREF, HT_ANY, HT_FUNC, I31REF, I32,
-                                 I64, STRUCTREF, V128, is_ref, ref_heap)
-
-from .runner import Engine
-
-
-def _to_raw(v: "wast.Value") -> Any:
-    t, bits = v.type, v.bits
-    if t == ANYREF and bits is not None:
-        # (ref.host N): host reference N internalised (any.convert_extern)
-        return internalize(bits)
-    if t == F32:
-        return num.f32_from_bits(bits)
-    if t == F64:
-        return num.f64_from_bits(bits)
-    if t in (FUNCREF, EXTERNREF):
-        # an externref (ref.extern N) is represented by the int N itself
-        return bits
-    return bits
-
-
-def _from_raw(t: int, v: Any) -> "wast.Value":
-    if t == F32:
-        return wast.Value(t, num.f32_to_bits(v))
-    if t == F64:
-        return wast.Value(t, num.f64_to_bits(v))
-    if t == FUNCREF or (is_ref(t) and top_heap(ref_heap(t)) == HT_FUNC):
-        return wast.Value(t, None if v is None else getattr(v, "index", 0))
-    if is_ref(t) and top_heap(ref_heap(t)) == HT_ANY and v is not None:
-        # a GC value: its dynamic kind ((ref.struct), (ref.i31), (ref.host N), ...)
-        if isinstance(v, HostAny):
-            return wast.Value(ANYREF, v.obj)
-        kind = STRUCTREF if isinstance(v, Struct) else ARRAYREF if isinstance(v, Array) else \
-            I31REF if isinstance(v, I31) else ANYREF
-        return wast.Value(kind, v)
-    return wast.Value(t, v)
-
-
-class PywazeroEngine(Engine):
-    """Runs scripts on a pywazero engine (``"interpreter"`` or ``"compiler"``)."""
-
-    def __init__(self, engine: str = "interpreter") -> None:
-        self.name = engine
-        self.engine = engine
-        self.rt: Any = None
-
-    def start_script(self) -> None:
-        if self.rt is not None:
-            self.rt.close()
-        # self.features: the script's core features, set by the runner's configure()
-        self.rt = wz.Runtime(wz.RuntimeConfig(engine=self.engine, core_features=self.features))
-        # (without bulk memory, as in the 1.0 scripts, the runtime initialises
-        # segments all-or-nothing, as 1.0 did)
-        noop = lambda *args: None  # noqa: E731
-        (self.rt.host_module("spectest")
-         .function("print", noop)
-         .function("print_i32", noop, params=[I32])
-         .function("print_i64", noop, params=[I64])
-         .function("print_f32", noop, params=[F32])
-         .function("print_f64", noop, params=[F64])
-         .function("print_i32_f32", noop, params=[I32, F32])
-         .function("print_f64_f64", noop, params=[F64, F64])
-         .global_("global_i32", I32, 666)
-         .global_("global_i64", I64, 666)
-         .global_("global_f32", F32, 666.6)
-         .global_("global_f64", F64, 666.6)
-         .table("table", FUNCREF, min=10, max=20)
-         .table("table64", FUNCREF, min=10, max=20, address_type=I64)
-         .memory("memory", min_pages=1, max_pages=2)
-         .instantiate())
-
-    def instantiate(self, module: Any, command: "wast.ModuleCommand") -> Any:
-        compiled = CompiledModule(module, self.rt)
-        return self.rt.instantiate(compiled, wz.ModuleConfig(start_functions=()))
-
-    def register(self, name: str, instance: Any) -> None:
-        self.rt.register(name, instance)
-
-    def invoke(self, instance: Any, name: str, args: Sequence["wast.Value"]) -> List["wast.Value"]:
-        fn = instance.instance.exports.get(name)
-        if fn is None or not hasattr(fn, "call"):
-            raise LookupError(f"no exported function {name!r}")
-        results = fn.call([_to_raw(a) for a in args])
-        return [_from_raw(t, v) for t, v in zip(fn.type.results, results)]
-
-    def get(self, instance: Any, name: str) -> "wast.Value":
-        g = instance.instance.exports.get(name)
-        if not isinstance(g, GlobalInstance):
-            raise LookupError(f"no exported global {name!r}")
-        return _from_raw(g.type.valtype, g.value)
+__all__ = ["PywazeroEngine", "register_spectest", "interpreter"]
 
 
 def interpreter() -> Engine:

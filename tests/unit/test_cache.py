@@ -419,7 +419,8 @@ def test_cli_run_with_cache_dir(cache_dir, engine):
 
 def test_cli_compile_warms_the_cache_for_run(cache_dir, monkeypatch, tmp_path):
     module = os.path.join(WASI_BIN, "args_env.wasm")
-    assert run_cli(["compile", "--cache-dir", cache_dir, module]) == (0, "", "")
+    code, out, err = run_cli(["compile", "--cache-dir", cache_dir, module])
+    assert (code, err) == (0, "") and out.endswith(f"; stored in the cache {cache_dir}\n")
     assert len(CompilationCache(cache_dir).entries()) == 1
     spy = Spy(monkeypatch)
     code, out, err = run_cli(["run", "--cache-dir", cache_dir, module])
@@ -437,7 +438,8 @@ def test_cli_compile_all_translates_every_function(cache_dir):
 def test_cli_compile_without_cache_checks_only(tmp_path):
     good = tmp_path / "m.wasm"
     good.write_bytes(WASM)
-    assert run_cli(["compile", str(good)]) == (0, "", "")
+    code, out, err = run_cli(["compile", str(good)])
+    assert (code, err) == (0, "") and out.startswith(f"{good}: valid: ") and "stored in the cache" not in out
     bad = tmp_path / "bad.wasm"
     bad.write_bytes(WASM[:-3])
     code, out, err = run_cli(["compile", str(bad)])

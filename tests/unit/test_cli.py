@@ -58,7 +58,8 @@ def test_version():
     assert code == 0 and out.startswith(f"pywazero {pywazero.__version__} (")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["inspect", "--help"], ["version", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["inspect", "--help"], ["version", "--help"],
+                                  ["compile", "--help"], ["wast", "--help"]])
 def test_help(argv):
     code, out, err = run_cli(argv)
     assert code == 0 and out.startswith("usage: pywazero") and not err
@@ -67,7 +68,7 @@ def test_help(argv):
             assert opt in out
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "--env", "NOEQUALS", "m.wasm"],
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "--env", "=VALUE", "m.wasm"],
                                   ["run", "--timeout", "soon", "m.wasm"], ["run", "--timeout", "-1", "m.wasm"],
                                   ["run", "--fuel", "-1", "m.wasm"], ["run", "--fuel", "1e6", "m.wasm"],
                                   ["run", "--mount", ":/x", "m.wasm"], ["inspect"]])
@@ -320,9 +321,11 @@ def test_inspect_text(tmp_path):
     assert "  tab: table funcref min 2, max 10\n" in out
     assert "memories (1):\n  0: min 1, max 2 pages (imported)" in out
     assert "tables (1):\n  0: funcref min 2, max 10\n" in out
-    assert "globals (2):\n  0: i64 (imported)\n  1: (mut i32)\n" in out
+    assert "globals (2):\n  0: i64 (imported from env.g)\n  1: (mut i32) = 0\n" in out
     assert "functions: 3 defined, 1 imported" in out
-    assert "start function: 3" in out
+    assert "function names (4):\n  0: log\n  1: add\n  2: pair\n  3: init\n" in out
+    assert "start function: 3 (init)" in out
+    assert "data segments: 0\nelement segments: 0\n" in out
     assert "custom sections: none" in out
 
 

@@ -572,3 +572,27 @@ def test_pypy_jit_parameters_are_set_one_by_one(monkeypatch):
     monkeypatch.setenv("PYWAZERO_PYPY_JIT_PARAMS", "")
     C._tune_pypy_jit()
     assert len(seen) == 4
+
+
+def test_too_complex_with_nesting_is_generated_again_without(monkeypatch):
+    # a function too deep with inlined switch cases / blocks lowered to ifs is
+    # generated a second time with that nesting off (the flag the translation reads)
+    from pywazero.text.parser import parse_module_text
+    from pywazero.wasm.validation import validate_module
+
+    mod = parse_module_text('(module (func (param i32) (result i32) local.get 0))')
+    validate_module(mod)
+    seen = []
+    real = codegen.FunctionGenerator.generate
+
+    def generate(self):
+        seen.append(self.nesting)
+        if self.nesting:
+            self.used_nesting = True
+            raise codegen.TooComplex("too deep with nesting")
+        return real(self)
+
+    monkeypatch.setattr(codegen.FunctionGenerator, "generate", generate)
+    source = codegen.generate(mod, 0, mod.func_types(), 100)[0]
+    assert seen == [True, False]
+    assert "def " in source

@@ -31,7 +31,7 @@ Implementation notes
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from ..errors import DecodeError
 from ..wasm import opcodes as _opc
@@ -45,6 +45,7 @@ from ..wasm.module import (
     DataSegment,
     ElementSegment,
     Export,
+    Expr,
     Function,
     Global,
     Import,
@@ -57,7 +58,6 @@ from ..wasm.types import (
     EXTERN_MEMORY,
     EXTERN_TABLE,
     EXTERN_TAG,
-    EXNREF,
     EXTERNREF,
     ABSTRACT_HEAP_TYPES,
     FUNCREF,
@@ -427,7 +427,7 @@ _OP_ARRAY_INIT_DATA = _opc.fb(18)
 _OP_REF_FUNC = 0xD2
 
 
-def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, object, int]:
+def _prefixed(buf: bytes, pos: int, prefix: int, mf: int = 0) -> Tuple[int, Any, int]:
     """Decode the sub-opcode and immediates of a 0xFC/0xFD instruction.
 
     ``pos`` is just after the prefix byte; ``mf`` the memory-immediate format
@@ -535,7 +535,7 @@ def _blocktype(buf: bytes, pos: int) -> Tuple[int, int]:
     return bt, pos2
 
 
-def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object, int]:
+def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[Any, int]:
     """Immediates of the less common one-byte instructions. Returns ``(imm, pos)``."""
     if k == _K_MEMARG_X:
         return _memarg_x(buf, pos, mf)
@@ -584,7 +584,7 @@ def _rare(buf: bytes, pos: int, k: int, total: int, mf: int = 0) -> Tuple[object
         n, pos = _u32(buf, pos)
         if n > total - start:
             raise _Err("length out of bounds", start)
-        labels = []
+        labels: List[int] = []
         append = labels.append
         u32 = _u32
         for _ in range(n):
@@ -633,7 +633,7 @@ _TABLE_SET, _TABLE_INIT, _TABLE_COPY = 0x26, _opc.fc(12), _opc.fc(14)
 _TABLE_GROW, _TABLE_FILL = _opc.fc(15), _opc.fc(17)
 
 
-def _table_writes(body: List[Tuple[int, Any]], written: set) -> None:
+def _table_writes(body: List[Tuple[int, Any]], written: Set[int]) -> None:
     """Add the tables instructions of ``body`` write to ``written``."""
     for op, imm in body:
         if op == _TABLE_SET or op == _TABLE_GROW or op == _TABLE_FILL:
@@ -645,7 +645,7 @@ def _table_writes(body: List[Tuple[int, Any]], written: set) -> None:
 
 
 def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
-                   kinds: List[int] = _KIND) -> Tuple[List[tuple], List[int], int]:
+                   kinds: List[int] = _KIND) -> Tuple[Expr, List[int], int]:
     """Decode instructions from ``buf[pos]`` up to and including the ``end`` that
     closes the expression. Returns ``(instrs, offsets, pos after the end)``.
 
@@ -654,7 +654,7 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
     ``memory.init``/``data.drop`` are malformed. ``kinds`` is ``_KIND``, or
     ``_KIND_NO_REFS`` without the reference-types feature.
     """
-    instrs: List[tuple] = []
+    instrs: Expr = []
     offsets: List[int] = []
     append = instrs.append
     oappend = offsets.append
@@ -672,7 +672,7 @@ def _decode_instrs(buf: bytes, pos: int, total: int, need_data_count: bool,
             pos += 1
             k = kinds[op]
             if k == 1:  # _K_PLAIN
-                append(plain[op])
+                append(plain[op])  # type: ignore[arg-type]  # (set for every plain opcode)
             elif k == 2:  # _K_U32
                 b = buf[pos]
                 if b < 0x80:
@@ -784,7 +784,7 @@ class _BodySource:
         self.need_data_count = need_data_count
         self.kinds = kinds
 
-    def decode(self, pos: int) -> Tuple[List[tuple], List[int]]:
+    def decode(self, pos: int) -> Tuple[Expr, List[int]]:
         data = self.data
         body, offsets, _ = _decode_instrs(data, pos, len(data), self.need_data_count, self.kinds)
         return body, offsets
@@ -930,7 +930,7 @@ class _Reader:
             raise _Err("malformed tag attribute", pos)
         return self.u32()
 
-    def expr(self) -> List[tuple]:
+    def expr(self) -> Expr:
         instrs, _offsets, self.pos = _decode_instrs(self.buf, self.pos, self.total, False, self.kinds)
         return instrs
 
@@ -973,7 +973,7 @@ class _Decoder:
         handlers = self._handlers
         kinds = self.kinds
         pos = 8
-        last_rank = 0
+        last_rank: float = 0
         while pos < n:
             sid = data[pos]
             if sid > 12 or (sid == 12 and not self.bulk_memory):
@@ -1013,7 +1013,7 @@ class _Decoder:
             if end == n:
                 buf = data
             elif sid == 0 or sid == 11:
-                buf = memoryview(data)[:end]
+                buf = memoryview(data)[:end]  # type: ignore[assignment]  # (read as bytes are)
             else:
                 buf = data[:end]
             r = _Reader(buf, start, n, kinds)
@@ -1262,7 +1262,7 @@ class _Decoder:
         max_size = _limits.MAX_FUNCTION_SIZE
         # the tables the bodies write (the fast check takes no table instruction:
         # only bodies of the full path below can; trusted bodies are not read)
-        written: set = set()
+        written: Set[int] = set()
         trusted = self.trusted
         for i in range(n):
             self.func_index = first + i
@@ -1346,7 +1346,7 @@ class _Decoder:
                     check(i, f, body, offsets)
         r.pos = pos
         self.func_index = None
-        m.tables_written = None if trusted else written
+        m.tables_written = None if trusted else written  # type: ignore[attr-defined]  # (not a field)
 
     def _data(self, r: _Reader) -> None:
         datas = self.module.datas

@@ -24,7 +24,7 @@ both formats, in :mod:`pywazero.convert`.
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ..wasm import opcodes as _ops
 from ..wasm.module import (
@@ -33,7 +33,10 @@ from ..wasm.module import (
     MODE_PASSIVE,
     DataSegment,
     ElementSegment,
+    Export,
     Expr,
+    Global,
+    Import,
     Module,
     NameSection,
 )
@@ -49,13 +52,13 @@ from ..wasm.types import (
     I64,
     PACKED_TYPES,
     ArrayType,
+    FieldType,
     FuncType,
     StructType,
     GlobalType,
     Limits,
     MemoryType,
     TableType,
-    blocktype_of_valtype,
     is_ref,
     ref_heap,
     ref_nullable,
@@ -64,6 +67,7 @@ from ..wasm.types import (
 )
 
 _REF_FUNC = ref_type(HT_FUNC, False)
+_T = TypeVar("_T")
 
 __all__ = [
     "encode_module",
@@ -167,7 +171,7 @@ def _w_s64(out: bytearray, v: int) -> None:
     _w_sleb(out, v)
 
 
-def _leb_public(writer, v: int) -> bytes:
+def _leb_public(writer: Callable[[bytearray, int], None], v: int) -> bytes:
     if not isinstance(v, int) or isinstance(v, bool):
         raise TypeError(f"expected int, got {type(v).__name__}")
     out = bytearray()
@@ -219,13 +223,13 @@ _U32_IMMS = frozenset((
 ))
 
 
-def _build_table():
+def _build_table() -> Dict[int, Tuple[bytes, int, int]]:
     table = {}
     for op, info in _ops.BY_OP.items():
         if op > 0xFF:
-            code = bytearray((op >> 16,))
-            _w_u32(code, op & 0xFFFF)
-            code = bytes(code)
+            prefixed = bytearray((op >> 16,))
+            _w_u32(prefixed, op & 0xFFFF)
+            code = bytes(prefixed)
         else:
             code = bytes((op,))
         imm = info.imm
@@ -270,7 +274,7 @@ def _w_lane(out: bytearray, lane: int) -> None:
     out.append(lane)
 
 
-def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
+def _write_rare(out: bytearray, imm_kind: int, imm: Any) -> None:
     """Immediates of the less common kinds."""
     if imm_kind == _ops.IMM_I64:
         _w_s64(out, imm)
@@ -354,7 +358,7 @@ def _write_rare(out: bytearray, imm_kind: int, imm) -> None:
         raise ValueError(f"unsupported immediate kind {imm_kind}")
 
 
-def _write_expr(out: bytearray, expr: Iterable) -> bool:
+def _write_expr(out: bytearray, expr: Iterable[Tuple[int, Any]]) -> bool:
     """Append the instructions of ``expr`` to ``out``.
 
     Returns True when the code uses ``memory.init`` or ``data.drop`` (so the module
@@ -366,7 +370,7 @@ def _write_expr(out: bytearray, expr: Iterable) -> bool:
     i = -1
     op = None
     try:
-        for i, (op, imm) in enumerate(expr):
+        for i, (op, imm) in enumerate(expr):  # noqa: B007 - i names the instruction in errors
             code, k, imm_kind = table[op]
             out += code
             if k == _K_NONE:
@@ -502,7 +506,8 @@ def _plain_ref_func(expr: Expr) -> Optional[int]:
     if len(expr) == 2:
         (op0, x), (op1, _) = expr
         if op0 == 0xD2 and op1 == 0x0B:
-            return x
+            index: int = x
+            return index
     return None
 
 
@@ -577,7 +582,7 @@ def _names_have_content(names: Optional[NameSection]) -> bool:
         names.module is not None or bool(names.functions) or bool(names.locals))
 
 
-def _w_namemap(out: bytearray, mapping) -> None:
+def _w_namemap(out: bytearray, mapping: Dict[int, str]) -> None:
     _w_u32(out, len(mapping))
     for idx in sorted(mapping):
         _w_u32(out, idx)
@@ -620,7 +625,8 @@ _MODEL_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError,
                  OverflowError, struct.error)
 
 
-def _vec_section(out: bytearray, sec_id: int, items, write) -> None:
+def _vec_section(out: bytearray, sec_id: int, items: Sequence[_T],
+                 write: Callable[[bytearray, _T, int], object]) -> None:
     if not items:
         return
     buf = bytearray()
@@ -633,7 +639,7 @@ def _vec_section(out: bytearray, sec_id: int, items, write) -> None:
     _w_section(out, sec_id, buf)
 
 
-def _w_functype(out: bytearray, ft, i: int) -> None:
+def _w_functype(out: bytearray, ft: FuncType, i: int) -> None:
     out.append(0x60)
     _w_u32(out, len(ft.params))
     for t in ft.params:
@@ -643,7 +649,7 @@ def _w_functype(out: bytearray, ft, i: int) -> None:
         _w_valtype(out, t)
 
 
-def _w_comptype(out: bytearray, ct) -> None:
+def _w_comptype(out: bytearray, ct: object) -> None:
     if isinstance(ct, StructType):
         out.append(0x5F)
         _w_u32(out, len(ct.fields))
@@ -653,10 +659,10 @@ def _w_comptype(out: bytearray, ct) -> None:
         out.append(0x5E)
         _w_fieldtype(out, ct.field)
     else:
-        _w_functype(out, ct, 0)
+        _w_functype(out, ct, 0)  # type: ignore[arg-type]  # (the third kind of composite type)
 
 
-def _w_fieldtype(out: bytearray, f) -> None:
+def _w_fieldtype(out: bytearray, f: FieldType) -> None:
     if f.storage in PACKED_TYPES:
         out.append(f.storage)
     else:
@@ -682,7 +688,7 @@ def _w_type_section(out: bytearray, module: Module) -> None:
     if not module.rec_groups and not module.subtypes and all(type(t) is FuncType for t in module.types):
         _vec_section(out, SEC_TYPE, module.types, _w_functype)
         return
-    starts: dict = {}
+    starts: Dict[int, List[int]] = {}
     for s, c in module.rec_groups:
         starts.setdefault(s, []).append(c)
     entries = []
@@ -713,7 +719,7 @@ def _w_type_section(out: bytearray, module: Module) -> None:
     _w_section(out, SEC_TYPE, buf)
 
 
-def _w_import(out: bytearray, imp, i: int) -> None:
+def _w_import(out: bytearray, imp: Import, i: int) -> None:
     _w_name(out, imp.module)
     _w_name(out, imp.name)
     kind = imp.kind
@@ -733,7 +739,7 @@ def _w_import(out: bytearray, imp, i: int) -> None:
         raise ValueError(f"unknown import kind {kind!r}")
 
 
-def _w_export(out: bytearray, exp, i: int) -> None:
+def _w_export(out: bytearray, exp: Export, i: int) -> None:
     _w_name(out, exp.name)
     if not 0 <= exp.kind <= 4:
         raise ValueError(f"unknown export kind {exp.kind!r}")
@@ -741,7 +747,7 @@ def _w_export(out: bytearray, exp, i: int) -> None:
     _w_u32(out, exp.index)
 
 
-def _w_global(out: bytearray, g, i: int) -> None:
+def _w_global(out: bytearray, g: Global, i: int) -> None:
     _w_globaltype(out, g.type)
     _w_const_expr(out, g.init, "initializer")
 
@@ -780,7 +786,7 @@ def encode_module(module: Module) -> bytes:
                  lambda b, f, i: _w_u32(b, f.type_index))
     _vec_section(out, SEC_TABLE, module.tables, lambda b, t, i: _w_table(b, t, module.table_init(i)))
     _vec_section(out, SEC_MEMORY, module.mems, lambda b, m, i: _w_memtype(b, m))
-    _vec_section(out, SEC_TAG, module.tags, lambda b, t, i: (b.append(0), _w_u32(b, t)))
+    _vec_section(out, SEC_TAG, module.tags, lambda b, t, i: (b.append(0), _w_u32(b, t)))  # type: ignore[func-returns-value]
     _vec_section(out, SEC_GLOBAL, module.globals, _w_global)
     _vec_section(out, SEC_EXPORT, module.exports, _w_export)
     if module.start is not None:
@@ -813,10 +819,10 @@ def encode_module(module: Module) -> bytes:
     customs = module.customs
     if _names_have_content(module.names) and not any(c.name == "name" for c in customs):
         try:
-            buf = _encode_name_section(module.names)
+            names = _encode_name_section(module.names)
         except _MODEL_ERRORS as exc:
             raise ValueError(f"names: {exc}") from exc
-        _w_section(out, SEC_CUSTOM, buf)
+        _w_section(out, SEC_CUSTOM, names)
     for i, c in enumerate(customs):
         buf = bytearray()
         try:

@@ -41,7 +41,7 @@ polymorphic stack's rule, restricted to known types).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..wasm import impl_limits as _L
 from ..wasm import opcodes as _opc
@@ -133,8 +133,8 @@ class FastBodyChecker:
         self.fc_un, self.fc_mem, self.mem_ok = fc_un, fc_mem, mem_ok
         # Block types by their first byte: the validator's own resolution (None:
         # the full path decides, e.g. v128, references, multi-byte type indices).
-        blocks: List[Optional[Tuple[list, list]]] = [None] * 256
-        cache: dict = {}
+        blocks: List[Optional[Tuple[List[int], List[int]]]] = [None] * 256
+        cache: Dict[Any, Any] = {}
         for b in range(256):
             if b == 0x40:
                 bt = -0x40
@@ -152,7 +152,7 @@ class FastBodyChecker:
                 blocks[b] = (list(bp), list(br))
         self.blocks = blocks
         # Function types as (params, results) lists, None when not followed here.
-        sigs: List[Optional[Tuple[list, list]]] = []
+        sigs: List[Optional[Tuple[List[int], List[int]]]] = []
         for t in ctx.types:
             if isinstance(t, tuple) and all(x in fast for x in t[0]) and all(x in fast for x in t[1]):
                 sigs.append((t[0], t[1]))
@@ -166,8 +166,8 @@ class FastBodyChecker:
         # (without reference types the table index is one zero byte, never a LEB)
         self.ci_leb = kinds[0x11] == _d._K_CALL_INDIRECT
         # each tag's payload types (its type's parameters), None when not followed
-        self.tag_params = [sigs[ti][0] if isinstance(ti, int) and 0 <= ti < ntypes and sigs[ti] is not None
-                           and not sigs[ti][1] else None for ti in ctx.tags]
+        self.tag_params = [sigs[ti][0] if isinstance(ti, int) and 0 <= ti < ntypes and sigs[ti] is not None  # type: ignore[index]
+                           and not sigs[ti][1] else None for ti in ctx.tags]  # type: ignore[index]
         self.gget = [t if t in fast else 0 for t, _m in ctx.globals]
         self.gset = [t if (t in fast and m) else 0 for t, m in ctx.globals]
         self.check = self._check
@@ -198,7 +198,7 @@ class FastBodyChecker:
         except (_GiveUp, StopIteration, IndexError, TypeError, KeyError):
             return False
 
-    def _run(self, it: Iterator[int], lt: List[int], results: list) -> bool:
+    def _run(self, it: Iterator[int], lt: List[int], results: List[int]) -> bool:
         # (iterating over the bytes is cheaper than indexing them; immediates are
         # read with next(it), the LEB128 helpers' rare bytes with nxt(); running out
         # of bytes raises StopIteration)
@@ -216,7 +216,7 @@ class FastBodyChecker:
         pop = st.pop
         # control frames: (marker index, label types, end types, opener kind,
         # params, the enclosing frame's unreachable flag)
-        ctrl: List[tuple] = [(0, results, results, 9, [], False)]
+        ctrl: List[Tuple[int, List[int], List[int], int, List[int], bool]] = [(0, results, results, 9, [], False)]
         h = 0            # the current frame's marker index
         unr = False      # the current frame is unreachable (after br, return, ...)
         for op in it:
@@ -481,10 +481,10 @@ class FastBodyChecker:
             elif k == 28:  # PREFIX_FC
                 sub = next(it)
                 if sub < 8:
-                    sig = self.fc_un[sub]
-                    if sig is None or st[-1] != sig[0]:
+                    un = self.fc_un[sub]
+                    if un is None or st[-1] != un[0]:
                         return False
-                    st[-1] = sig[1]
+                    st[-1] = un[1]
                 elif (sub == 10 or sub == 11) and self.fc_mem[sub]:
                     if next(it) != 0 or (sub == 10 and next(it) != 0):
                         return False

@@ -116,7 +116,8 @@ def _counted_invoke(invoke: Callable[[Any, List[Any]], List[Any]], limits: Any) 
         finally:
             pop()
 
-    return bind_cells(counted, {"flag": limits.flag})
+    bound: Callable[..., Any] = bind_cells(counted, {"flag": limits.flag})
+    return bound
 
 
 def _invoke_entry(invoke: Callable[[Any, List[Any]], List[Any]], fn: Any) -> Callable[..., Any]:
@@ -154,7 +155,7 @@ def create_engine(config: Any) -> Engine:
         return InterpreterEngine(config)
     if name == "compiler":
         try:
-            from .compiler import CompilerEngine  # type: ignore[import-not-found]
+            from .compiler import CompilerEngine
         except ImportError:
             # The compiler engine is not available yet: fall back to the interpreter,
             # which has identical semantics.

@@ -91,8 +91,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ..errors import Trap
 
-__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL", "INTERRUPTED", "DEADLINE", "WINDOW",
-           "fuel_cost", "new_cell"]
+__all__ = ["ExecutionLimits", "CALL_OPS", "FREE_OPS", "bind_cells", "calls_out", "needs_count", "OUT_OF_FUEL",
+           "INTERRUPTED", "DEADLINE", "WINDOW", "fuel_cost", "new_cell"]
 
 OUT_OF_FUEL = "all fuel consumed by WebAssembly"
 INTERRUPTED = "interrupted"
@@ -243,7 +243,8 @@ class ExecutionLimits:
     @property
     def reserve(self) -> int:
         """The remaining fuel beyond what the fuel cell holds."""
-        return self._reserve.cell_contents
+        reserve: int = self._reserve.cell_contents
+        return reserve
 
     def _put(self, total: int) -> int:
         """Make ``total`` the remaining fuel, the cell holding at most :data:`WINDOW`
@@ -268,7 +269,8 @@ class ExecutionLimits:
     def get_fuel(self) -> int:
         """The remaining fuel (never negative)."""
         self._need_fuel()
-        return max(0, self.fuel.cell_contents + self._reserve.cell_contents)
+        left: int = self.fuel.cell_contents + self._reserve.cell_contents
+        return max(0, left)
 
     def out_of_fuel(self) -> None:
         """Raise the out-of-fuel trap."""
@@ -585,7 +587,7 @@ def length_charges(module: Any, index: int) -> Dict[int, Optional[int]]:
                 raise AssertionError("length_charges: no signature for %s" % info_.name)
             if info_.params:
                 del st[len(st) - len(info_.params):]
-            st.extend([None] * len(info_.results))
+            st.extend([None] * len(info_.results))  # type: ignore[arg-type]  # (params is set: so is results)
         if dead:
             skip = 0
     return out

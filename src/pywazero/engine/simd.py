@@ -54,6 +54,7 @@ from __future__ import annotations
 import operator
 import re
 import struct
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from ..wasm import opcodes
 from ..wasm.opcodes import BY_NAME
@@ -66,6 +67,14 @@ from ..wasm.numerics import (
 )
 
 __all__ = ["FUNCTIONS", "INLINE", "NEEDS_TEMP", "NAMESPACE"]
+
+# v128 operations on the 128-bit int form: one, two or three operands
+_V1 = Callable[[int], int]
+_V2 = Callable[[int, int], int]
+_V3 = Callable[[int, int, int], int]
+# struct unpackers/packers of lanes
+_Unpack = Callable[[bytes], Tuple[Any, ...]]
+_Pack = Callable[..., bytes]
 
 _fb = int.from_bytes
 _MASK = (1 << 128) - 1
@@ -93,7 +102,7 @@ _uF4, _pF4 = _F4.unpack, _F4.pack
 _uD2, _pD2 = _D2.unpack, _D2.pack
 
 
-def _lane_consts(w):
+def _lane_consts(w: int) -> Tuple[int, int]:
     """(lowest bit of every lane, every bit but the lane's top bit)"""
     lo = 0
     for k in range(0, 128, w):
@@ -111,74 +120,74 @@ _TRUE = (0, -1)          # bool -> signed lane value of a comparison
 
 # --- v128 ------------------------------------------------------------------------------
 
-def v128_not(a):
+def v128_not(a: int) -> int:
     return a ^ _MASK
 
 
-def v128_and(a, b):
+def v128_and(a: int, b: int) -> int:
     return a & b
 
 
-def v128_andnot(a, b):
+def v128_andnot(a: int, b: int) -> int:
     return a & (b ^ _MASK)
 
 
-def v128_or(a, b):
+def v128_or(a: int, b: int) -> int:
     return a | b
 
 
-def v128_xor(a, b):
+def v128_xor(a: int, b: int) -> int:
     return a ^ b
 
 
-def v128_bitselect(a, b, c):
+def v128_bitselect(a: int, b: int, c: int) -> int:
     return (a & c) | (b & (c ^ _MASK))
 
 
-def v128_any_true(a):
+def v128_any_true(a: int) -> int:
     return 1 if a else 0
 
 
 # --- SWAR building blocks ----------------------------------------------------------------
 
-def _make_add(n):
-    def add(a, b):
+def _make_add(n: int) -> _V2:
+    def add(a: int, b: int) -> int:
         return ((a & n) + (b & n)) ^ ((a ^ b) & (n ^ _MASK))
     return add
 
 
-def _make_sub(n):
+def _make_sub(n: int) -> _V2:
     h = n ^ _MASK
 
-    def sub(a, b):
+    def sub(a: int, b: int) -> int:
         return ((a | h) - (b & n)) ^ ((a ^ b ^ h) & h)
     return sub
 
 
-def _make_shifts(w, lo):
+def _make_shifts(w: int, lo: int) -> Tuple[_V2, _V2, _V2]:
     ones = (1 << w) - 1
     hi = lo << (w - 1)
     m = w - 1
 
-    def shl(a, s):
+    def shl(a: int, s: int) -> int:
         s &= m
         return (a << s) & (((ones << s) & ones) * lo)
 
-    def shr_u(a, s):
+    def shr_u(a: int, s: int) -> int:
         s &= m
         return (a >> s) & ((ones >> s) * lo)
 
-    def shr_s(a, s):
+    def shr_s(a: int, s: int) -> int:
         s &= m
         return ((a >> s) & ((ones >> s) * lo)) | (((a & hi) >> m) * (((1 << s) - 1) << (w - s)))
 
     return shl, shr_s, shr_u
 
 
-def _make_all_true(lo, n):
+def _make_all_true(lo: int, n: int) -> _V1:
     h = n ^ _MASK
 
-    def all_true(a):
+    def all_true(a: int) -> int:
         # The high bit of a lane is set iff the lane is nonzero.
         return 1 if ((((a & n) + n) | a) & h) == h else 0
     return all_true
@@ -202,111 +211,111 @@ i32x4_all_true = _make_all_true(_L32, _N32)
 i64x2_all_true = _make_all_true(_L64, _N64)
 
 
-def i8x16_neg(a):
+def i8x16_neg(a: int) -> int:
     return i8x16_sub(0, a)
 
 
-def i16x8_neg(a):
+def i16x8_neg(a: int) -> int:
     return i16x8_sub(0, a)
 
 
-def i32x4_neg(a):
+def i32x4_neg(a: int) -> int:
     return i32x4_sub(0, a)
 
 
-def i64x2_neg(a):
+def i64x2_neg(a: int) -> int:
     return i64x2_sub(0, a)
 
 
 # --- splat / lanes -----------------------------------------------------------------------
 
-def i8x16_splat(x):
+def i8x16_splat(x: int) -> int:
     return (x & 0xFF) * _L8
 
 
-def i16x8_splat(x):
+def i16x8_splat(x: int) -> int:
     return (x & 0xFFFF) * _L16
 
 
-def i32x4_splat(x):
+def i32x4_splat(x: int) -> int:
     return x * _L32
 
 
-def i64x2_splat(x):
+def i64x2_splat(x: int) -> int:
     return x * _L64
 
 
-def f32x4_splat(x):
+def f32x4_splat(x: float) -> int:
     return f32_to_bits(x) * _L32
 
 
-def f64x2_splat(x):
+def f64x2_splat(x: float) -> int:
     return f64_to_bits(x) * _L64
 
 
-def i8x16_extract_lane_s(v, lane):
+def i8x16_extract_lane_s(v: int, lane: int) -> int:
     return ((((v >> (lane << 3)) & 0xFF) ^ 0x80) - 0x80) & 0xFFFFFFFF
 
 
-def i8x16_extract_lane_u(v, lane):
+def i8x16_extract_lane_u(v: int, lane: int) -> int:
     return (v >> (lane << 3)) & 0xFF
 
 
-def i16x8_extract_lane_s(v, lane):
+def i16x8_extract_lane_s(v: int, lane: int) -> int:
     return ((((v >> (lane << 4)) & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFF
 
 
-def i16x8_extract_lane_u(v, lane):
+def i16x8_extract_lane_u(v: int, lane: int) -> int:
     return (v >> (lane << 4)) & 0xFFFF
 
 
-def i32x4_extract_lane(v, lane):
+def i32x4_extract_lane(v: int, lane: int) -> int:
     return (v >> (lane << 5)) & 0xFFFFFFFF
 
 
-def i64x2_extract_lane(v, lane):
+def i64x2_extract_lane(v: int, lane: int) -> int:
     return (v >> (lane << 6)) & 0xFFFFFFFFFFFFFFFF
 
 
-def f32x4_extract_lane(v, lane):
+def f32x4_extract_lane(v: int, lane: int) -> float:
     return f32_from_bits((v >> (lane << 5)) & 0xFFFFFFFF)
 
 
-def f64x2_extract_lane(v, lane):
+def f64x2_extract_lane(v: int, lane: int) -> float:
     return f64_from_bits((v >> (lane << 6)) & 0xFFFFFFFFFFFFFFFF)
 
 
-def i8x16_replace_lane(v, lane, x):
+def i8x16_replace_lane(v: int, lane: int, x: int) -> int:
     s = lane << 3
     return (v & (_MASK ^ (0xFF << s))) | ((x & 0xFF) << s)
 
 
-def i16x8_replace_lane(v, lane, x):
+def i16x8_replace_lane(v: int, lane: int, x: int) -> int:
     s = lane << 4
     return (v & (_MASK ^ (0xFFFF << s))) | ((x & 0xFFFF) << s)
 
 
-def i32x4_replace_lane(v, lane, x):
+def i32x4_replace_lane(v: int, lane: int, x: int) -> int:
     s = lane << 5
     return (v & (_MASK ^ (0xFFFFFFFF << s))) | (x << s)
 
 
-def i64x2_replace_lane(v, lane, x):
+def i64x2_replace_lane(v: int, lane: int, x: int) -> int:
     s = lane << 6
     return (v & (_MASK ^ (0xFFFFFFFFFFFFFFFF << s))) | (x << s)
 
 
-def f32x4_replace_lane(v, lane, x):
+def f32x4_replace_lane(v: int, lane: int, x: float) -> int:
     s = lane << 5
     return (v & (_MASK ^ (0xFFFFFFFF << s))) | (f32_to_bits(x) << s)
 
 
-def f64x2_replace_lane(v, lane, x):
+def f64x2_replace_lane(v: int, lane: int, x: float) -> int:
     s = lane << 6
     return (v & (_MASK ^ (0xFFFFFFFFFFFFFFFF << s))) | (f64_to_bits(x) << s)
 
 
-def i8x16_shuffle(a, b, lanes):
+def i8x16_shuffle(a: int, b: int, lanes: bytes) -> int:
     ab = a.to_bytes(16, "little") + b.to_bytes(16, "little")
     return _fb(bytes(map(ab.__getitem__, lanes)), "little")
 
@@ -314,21 +323,21 @@ def i8x16_shuffle(a, b, lanes):
 _ZEROS240 = bytes(240)
 
 
-def i8x16_swizzle(a, b):
+def i8x16_swizzle(a: int, b: int) -> int:
     # Translate the index bytes through a 256-entry table: a's bytes, then zeros.
     return _fb(b.to_bytes(16, "little").translate(a.to_bytes(16, "little") + _ZEROS240), "little")
 
 
 # --- integer lane-wise ------------------------------------------------------------------
 
-def _bin(unpack, pack, f):
-    def op(a, b):
+def _bin(unpack: _Unpack, pack: _Pack, f: Callable[..., Any]) -> _V2:
+    def op(a: int, b: int) -> int:
         return _fb(pack(*map(f, unpack(a.to_bytes(16, "little")), unpack(b.to_bytes(16, "little")))),
                    "little")
     return op
 
 
-def _make_int_lanes(shape, w, lo):
+def _make_int_lanes(shape: str, w: int, lo: int) -> None:
     """SWAR comparisons, min/max, saturating arithmetic and rounding average for one
     integer shape, working on the whole 128-bit int at once."""
     h = lo << (w - 1)          # top bit of every lane
@@ -338,80 +347,80 @@ def _make_int_lanes(shape, w, lo):
     add = _make_add(n)
     sub = _make_sub(n)
 
-    def ne(a, b):
+    def ne(a: int, b: int) -> int:
         x = a ^ b
         # The top bit of ((x & n) + n) | x is set iff the lane of x is nonzero.
         return (((((x & n) + n) | x) & h) >> m) * ones
 
-    def eq(a, b):
+    def eq(a: int, b: int) -> int:
         x = a ^ b
         return ((((((x & n) + n) | x) & h) >> m) * ones) ^ _MASK
 
-    def lt_u(a, b):
+    def lt_u(a: int, b: int) -> int:
         # Lane-wise borrow of a - b (Hacker's Delight 2-12): set iff a < b.
         return (((((a ^ _MASK) & b) | ((a ^ b ^ _MASK) & sub(a, b))) & h) >> m) * ones
 
-    def lt_s(a, b):
+    def lt_s(a: int, b: int) -> int:
         return lt_u(a ^ h, b ^ h)
 
-    def gt_u(a, b):
+    def gt_u(a: int, b: int) -> int:
         return lt_u(b, a)
 
-    def gt_s(a, b):
+    def gt_s(a: int, b: int) -> int:
         return lt_u(b ^ h, a ^ h)
 
-    def le_u(a, b):
+    def le_u(a: int, b: int) -> int:
         return lt_u(b, a) ^ _MASK
 
-    def le_s(a, b):
+    def le_s(a: int, b: int) -> int:
         return lt_u(b ^ h, a ^ h) ^ _MASK
 
-    def ge_u(a, b):
+    def ge_u(a: int, b: int) -> int:
         return lt_u(a, b) ^ _MASK
 
-    def ge_s(a, b):
+    def ge_s(a: int, b: int) -> int:
         return lt_u(a ^ h, b ^ h) ^ _MASK
 
-    def min_u(a, b):
+    def min_u(a: int, b: int) -> int:
         c = lt_u(a, b)
         return (a & c) | (b & (c ^ _MASK))
 
-    def min_s(a, b):
+    def min_s(a: int, b: int) -> int:
         c = lt_u(a ^ h, b ^ h)
         return (a & c) | (b & (c ^ _MASK))
 
-    def max_u(a, b):
+    def max_u(a: int, b: int) -> int:
         c = lt_u(b, a)
         return (a & c) | (b & (c ^ _MASK))
 
-    def max_s(a, b):
+    def max_s(a: int, b: int) -> int:
         c = lt_u(b ^ h, a ^ h)
         return (a & c) | (b & (c ^ _MASK))
 
-    def add_sat_u(a, b):
+    def add_sat_u(a: int, b: int) -> int:
         r = add(a, b)
         return r | lt_u(r, a)  # wrapped around: saturate to all ones
 
-    def sub_sat_u(a, b):
+    def sub_sat_u(a: int, b: int) -> int:
         return sub(a, b) & (lt_u(a, b) ^ _MASK)
 
-    def add_sat_s(a, b):
+    def add_sat_s(a: int, b: int) -> int:
         r = add(a, b)
         over = ((((r ^ a) & (r ^ b)) & h) >> m) * ones
         sat = n ^ (((a & h) >> m) * ones)  # 0x7F.. for a >= 0, 0x80.. for a < 0
         return r ^ ((r ^ sat) & over)
 
-    def sub_sat_s(a, b):
+    def sub_sat_s(a: int, b: int) -> int:
         r = sub(a, b)
         over = ((((a ^ b) & (a ^ r)) & h) >> m) * ones
         sat = n ^ (((a & h) >> m) * ones)
         return r ^ ((r ^ sat) & over)
 
-    def avgr_u(a, b):
+    def avgr_u(a: int, b: int) -> int:
         # (a + b + 1) >> 1 == (a | b) - ((a ^ b) >> 1); no lane borrows.
         return (a | b) - (((a ^ b) >> 1) & n)
 
-    def abs_(a):
+    def abs_(a: int) -> int:
         neg = (a & h) >> m  # 1 in the low bit of each negative lane
         return add(a ^ (neg * ones), neg)
 
@@ -438,25 +447,25 @@ _u_H16 = _H16.unpack
 _mul = operator.mul
 
 
-def i16x8_mul(a, b):
+def i16x8_mul(a: int, b: int) -> int:
     # Full products as u32 lanes; their low halves are the wrapped results.
     p = _u_H16(_p_I8(*map(_mul, _uH8(a.to_bytes(16, "little")), _uH8(b.to_bytes(16, "little")))))
     return _fb(_pH8(*p[0::2]), "little")
 
 
-def i32x4_mul(a, b):
+def i32x4_mul(a: int, b: int) -> int:
     return ((((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF)) & 0xFFFFFFFF)
             | (((((a >> 32) & 0xFFFFFFFF) * ((b >> 32) & 0xFFFFFFFF)) & 0xFFFFFFFF) << 32)
             | (((((a >> 64) & 0xFFFFFFFF) * ((b >> 64) & 0xFFFFFFFF)) & 0xFFFFFFFF) << 64)
             | ((((a >> 96) * (b >> 96)) & 0xFFFFFFFF) << 96))
 
 
-def i64x2_mul(a, b):
+def i64x2_mul(a: int, b: int) -> int:
     return ((((a & 0xFFFFFFFFFFFFFFFF) * (b & 0xFFFFFFFFFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF)
             | ((((a >> 64) * (b >> 64)) & 0xFFFFFFFFFFFFFFFF) << 64))
 
 
-def _q15(p, q):
+def _q15(p: int, q: int) -> int:
     r = (p * q + 0x4000) >> 15
     return 32767 if r > 32767 else r  # only -32768 * -32768 overflows
 
@@ -468,11 +477,11 @@ _ABS8 = bytes(b if b < 128 else (256 - b) & 0xFF for b in range(256))
 _POPCNT8 = bytes(bin(b).count("1") for b in range(256))
 
 
-def i8x16_abs(a):
+def i8x16_abs(a: int) -> int:
     return _fb(a.to_bytes(16, "little").translate(_ABS8), "little")
 
 
-def i8x16_popcnt(a):
+def i8x16_popcnt(a: int) -> int:
     return _fb(a.to_bytes(16, "little").translate(_POPCNT8), "little")
 
 
@@ -481,27 +490,27 @@ def i8x16_popcnt(a):
 _BIT_DIGIT = bytes(0x31 if b & 0x80 else 0x30 for b in range(256))
 
 
-def i8x16_bitmask(a):
+def i8x16_bitmask(a: int) -> int:
     return int(a.to_bytes(16, "big").translate(_BIT_DIGIT), 2)
 
 
-def i16x8_bitmask(a):
+def i16x8_bitmask(a: int) -> int:
     return int(a.to_bytes(16, "big")[0::2].translate(_BIT_DIGIT), 2)
 
 
-def i32x4_bitmask(a):
+def i32x4_bitmask(a: int) -> int:
     return int(a.to_bytes(16, "big")[0::4].translate(_BIT_DIGIT), 2)
 
 
-def i64x2_bitmask(a):
+def i64x2_bitmask(a: int) -> int:
     return int(a.to_bytes(16, "big")[0::8].translate(_BIT_DIGIT), 2)
 
 
-def _narrow(unpack, pack, lo, hi):
-    def clamp(x):
+def _narrow(unpack: _Unpack, pack: _Pack, lo: int, hi: int) -> _V2:
+    def clamp(x: int) -> int:
         return lo if x < lo else (hi if x > hi else x)
 
-    def op(a, b):
+    def op(a: int, b: int) -> int:
         return _fb(pack(*map(clamp, unpack(a.to_bytes(16, "little")) + unpack(b.to_bytes(16, "little")))),
                    "little")
     return op
@@ -513,10 +522,10 @@ i16x8_narrow_i32x4_s = _narrow(_ui4, _ph8, -32768, 32767)
 i16x8_narrow_i32x4_u = _narrow(_ui4, _pH8, 0, 65535)
 
 
-def _extend(unpack, pack, start, n):
+def _extend(unpack: _Unpack, pack: _Pack, start: int, n: int) -> _V1:
     end = start + n
 
-    def op(a):
+    def op(a: int) -> int:
         return _fb(pack(*unpack(a.to_bytes(16, "little"))[start:end]), "little")
     return op
 
@@ -536,10 +545,10 @@ i64x2_extend_low_i32x4_u = _extend(_uI4, _pQ2, 0, 2)
 i64x2_extend_high_i32x4_u = _extend(_uI4, _pQ2, 2, 2)
 
 
-def _extmul(unpack, pack, start, n, mask):
+def _extmul(unpack: _Unpack, pack: _Pack, start: int, n: int, mask: int) -> _V2:
     end = start + n
 
-    def op(a, b):
+    def op(a: int, b: int) -> int:
         x = unpack(a.to_bytes(16, "little"))[start:end]
         y = unpack(b.to_bytes(16, "little"))[start:end]
         return _fb(pack(*[(p * q) & mask for p, q in zip(x, y)]), "little")
@@ -560,8 +569,8 @@ i64x2_extmul_low_i32x4_u = _extmul(_uI4, _pQ2, 0, 2, 0xFFFFFFFFFFFFFFFF)
 i64x2_extmul_high_i32x4_u = _extmul(_uI4, _pQ2, 2, 2, 0xFFFFFFFFFFFFFFFF)
 
 
-def _extadd(unpack, pack):
-    def op(a):
+def _extadd(unpack: _Unpack, pack: _Pack) -> _V1:
+    def op(a: int) -> int:
         x = unpack(a.to_bytes(16, "little"))
         return _fb(pack(*map(operator.add, x[0::2], x[1::2])), "little")
     return op
@@ -574,7 +583,7 @@ i32x4_extadd_pairwise_i16x8_s = _extadd(_uh8, _pi4)
 i32x4_extadd_pairwise_i16x8_u = _extadd(_uH8, _pI4)
 
 
-def i32x4_dot_i16x8_s(a, b):
+def i32x4_dot_i16x8_s(a: int, b: int) -> int:
     x = _uh8(a.to_bytes(16, "little"))
     y = _uh8(b.to_bytes(16, "little"))
     p = list(map(operator.mul, x, y))
@@ -589,23 +598,23 @@ _ABS64 = 0x7FFFFFFFFFFFFFFF * _L64
 _SIGN64 = 0x8000000000000000 * _L64
 
 
-def f32x4_abs(a):
+def f32x4_abs(a: int) -> int:
     return a & _ABS32
 
 
-def f32x4_neg(a):
+def f32x4_neg(a: int) -> int:
     return a ^ _SIGN32
 
 
-def f64x2_abs(a):
+def f64x2_abs(a: int) -> int:
     return a & _ABS64
 
 
-def f64x2_neg(a):
+def f64x2_neg(a: int) -> int:
     return a ^ _SIGN64
 
 
-def _f32x4_out(r):
+def _f32x4_out(r: Sequence[float]) -> int:
     """Four doubles (f32 values, or doubles still to be rounded) as a v128."""
     try:
         return _fb(_pF4(*r), "little")
@@ -614,26 +623,26 @@ def _f32x4_out(r):
                 | f32_to_bits(round_f32(r[2])) << 64 | f32_to_bits(round_f32(r[3])) << 96)
 
 
-def _f32_bin(f):
-    def op(a, b):
+def _f32_bin(f: Callable[..., Any]) -> _V2:
+    def op(a: int, b: int) -> int:
         return _f32x4_out(list(map(f, _uF4(a.to_bytes(16, "little")), _uF4(b.to_bytes(16, "little")))))
     return op
 
 
-def _f32_un(f):
-    def op(a):
+def _f32_un(f: Callable[..., Any]) -> _V1:
+    def op(a: int) -> int:
         return _f32x4_out(list(map(f, _uF4(a.to_bytes(16, "little")))))
     return op
 
 
-def _f64_bin(f):
-    def op(a, b):
+def _f64_bin(f: Callable[..., Any]) -> _V2:
+    def op(a: int, b: int) -> int:
         return _fb(_pD2(*map(f, _uD2(a.to_bytes(16, "little")), _uD2(b.to_bytes(16, "little")))), "little")
     return op
 
 
-def _f64_un(f):
-    def op(a):
+def _f64_un(f: Callable[..., Any]) -> _V1:
+    def op(a: int) -> int:
         return _fb(_pD2(*map(f, _uD2(a.to_bytes(16, "little")))), "little")
     return op
 
@@ -663,8 +672,8 @@ f64x2_trunc = _f64_un(f64_trunc)
 f64x2_nearest = _f64_un(f64_nearest)
 
 
-def _fcmp(unpack, pack, f):
-    def op(a, b):
+def _fcmp(unpack: _Unpack, pack: _Pack, f: Callable[..., Any]) -> _V2:
+    def op(a: int, b: int) -> int:
         return _fb(pack(*map(_TRUE.__getitem__, map(
             f, unpack(a.to_bytes(16, "little")), unpack(b.to_bytes(16, "little"))))), "little")
     return op
@@ -677,9 +686,9 @@ for _name, _f in (("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt),
 del _name, _f
 
 
-def _pminmax(unpack_f, unpack_bits, pack_bits, pick_b):
+def _pminmax(unpack_f: _Unpack, unpack_bits: _Unpack, pack_bits: _Pack, pick_b: Callable[[float, float], bool]) -> _V2:
     # pmin: b < a ? b : a;  pmax: a < b ? b : a.  The chosen lane's bits are kept.
-    def op(a, b):
+    def op(a: int, b: int) -> int:
         ab = a.to_bytes(16, "little")
         bb = b.to_bytes(16, "little")
         return _fb(pack_bits(*[q if c else p for p, q, c in zip(
@@ -693,48 +702,48 @@ f64x2_pmin = _pminmax(_uD2, _uQ2, _pQ2, operator.gt)
 f64x2_pmax = _pminmax(_uD2, _uQ2, _pQ2, operator.lt)
 
 
-def f32x4_convert_i32x4_s(a):
+def f32x4_convert_i32x4_s(a: int) -> int:
     # i32 values are exact doubles; packing rounds them once to single precision.
     return _fb(_pF4(*_ui4(a.to_bytes(16, "little"))), "little")
 
 
-def f32x4_convert_i32x4_u(a):
+def f32x4_convert_i32x4_u(a: int) -> int:
     return _fb(_pF4(*_uI4(a.to_bytes(16, "little"))), "little")
 
 
-def f64x2_convert_low_i32x4_s(a):
+def f64x2_convert_low_i32x4_s(a: int) -> int:
     x = _ui4(a.to_bytes(16, "little"))
     return _fb(_pD2(x[0], x[1]), "little")
 
 
-def f64x2_convert_low_i32x4_u(a):
+def f64x2_convert_low_i32x4_u(a: int) -> int:
     return _fb(_pD2(a & 0xFFFFFFFF, (a >> 32) & 0xFFFFFFFF), "little")
 
 
-def i32x4_trunc_sat_f32x4_s(a):
+def i32x4_trunc_sat_f32x4_s(a: int) -> int:
     return _fb(_pI4(*map(i32_trunc_sat_f32_s, _uF4(a.to_bytes(16, "little")))), "little")
 
 
-def i32x4_trunc_sat_f32x4_u(a):
+def i32x4_trunc_sat_f32x4_u(a: int) -> int:
     return _fb(_pI4(*map(i32_trunc_sat_f32_u, _uF4(a.to_bytes(16, "little")))), "little")
 
 
-def i32x4_trunc_sat_f64x2_s_zero(a):
+def i32x4_trunc_sat_f64x2_s_zero(a: int) -> int:
     x = _uD2(a.to_bytes(16, "little"))
     return i32_trunc_sat_f64_s(x[0]) | (i32_trunc_sat_f64_s(x[1]) << 32)
 
 
-def i32x4_trunc_sat_f64x2_u_zero(a):
+def i32x4_trunc_sat_f64x2_u_zero(a: int) -> int:
     x = _uD2(a.to_bytes(16, "little"))
     return i32_trunc_sat_f64_u(x[0]) | (i32_trunc_sat_f64_u(x[1]) << 32)
 
 
-def f32x4_demote_f64x2_zero(a):
+def f32x4_demote_f64x2_zero(a: int) -> int:
     x = _uD2(a.to_bytes(16, "little"))
     return f32_to_bits(f32_demote_f64(x[0])) | (f32_to_bits(f32_demote_f64(x[1])) << 32)
 
 
-def f64x2_promote_low_f32x4(a):
+def f64x2_promote_low_f32x4(a: int) -> int:
     return _fb(_pD2(f64_promote_f32(f32_from_bits(a & 0xFFFFFFFF)),
                     f64_promote_f32(f32_from_bits((a >> 32) & 0xFFFFFFFF))), "little")
 
@@ -758,7 +767,7 @@ f64x2_relaxed_max = f64x2_max
 i16x8_relaxed_q15mulr_s = i16x8_q15mulr_sat_s              # -1 * -1 (Q15) saturates
 
 
-def i8x16_relaxed_laneselect(a, b, c):
+def i8x16_relaxed_laneselect(a: int, b: int, c: int) -> int:
     """Bitwise select (every bit of the mask counts, not only each lane's top bit)."""
     return (a & c) | (b & (c ^ _MASK))
 
@@ -768,34 +777,34 @@ i32x4_relaxed_laneselect = i8x16_relaxed_laneselect
 i64x2_relaxed_laneselect = i8x16_relaxed_laneselect
 
 
-def _madd32(x, y, z):
+def _madd32(x: float, y: float, z: float) -> float:
     # Unfused: the product is rounded to single precision before the addition.  (A
     # double holds the exact product of two singles, and the double sum of two
     # singles rounded once more to single is the correctly rounded single sum.)
     return round_f32(x * y) + z
 
 
-def _nmadd32(x, y, z):
+def _nmadd32(x: float, y: float, z: float) -> float:
     return round_f32(-x * y) + z
 
 
-def _madd64(x, y, z):
+def _madd64(x: float, y: float, z: float) -> float:
     return x * y + z
 
 
-def _nmadd64(x, y, z):
+def _nmadd64(x: float, y: float, z: float) -> float:
     return -x * y + z
 
 
-def _f32_tern(f):
-    def op(a, b, c):
+def _f32_tern(f: Callable[..., Any]) -> _V3:
+    def op(a: int, b: int, c: int) -> int:
         return _f32x4_out(list(map(f, _uF4(a.to_bytes(16, "little")), _uF4(b.to_bytes(16, "little")),
                                    _uF4(c.to_bytes(16, "little")))))
     return op
 
 
-def _f64_tern(f):
-    def op(a, b, c):
+def _f64_tern(f: Callable[..., Any]) -> _V3:
+    def op(a: int, b: int, c: int) -> int:
         return _fb(_pD2(*map(f, _uD2(a.to_bytes(16, "little")), _uD2(b.to_bytes(16, "little")),
                              _uD2(c.to_bytes(16, "little")))), "little")
     return op
@@ -807,7 +816,7 @@ f64x2_relaxed_madd = _f64_tern(_madd64)
 f64x2_relaxed_nmadd = _f64_tern(_nmadd64)
 
 
-def _dot_i8_lanes(a, b):
+def _dot_i8_lanes(a: int, b: int) -> List[int]:
     """The eight i16 lanes of i16x8.relaxed_dot_i8x16_i7x16_s, as signed ints: both
     operands signed, each pair of products added with signed saturation."""
     p = list(map(operator.mul, _ub16(a.to_bytes(16, "little")), _ub16(b.to_bytes(16, "little"))))
@@ -818,11 +827,11 @@ def _dot_i8_lanes(a, b):
     return out
 
 
-def i16x8_relaxed_dot_i8x16_i7x16_s(a, b):
+def i16x8_relaxed_dot_i8x16_i7x16_s(a: int, b: int) -> int:
     return _fb(_ph8(*_dot_i8_lanes(a, b)), "little")
 
 
-def i32x4_relaxed_dot_i8x16_i7x16_add_s(a, b, c):
+def i32x4_relaxed_dot_i8x16_i7x16_add_s(a: int, b: int, c: int) -> int:
     d = _dot_i8_lanes(a, b)
     acc = _ui4(c.to_bytes(16, "little"))
     return _fb(_pI4(*[(d[2 * k] + d[2 * k + 1] + acc[k]) & 0xFFFFFFFF for k in range(4)]), "little")
@@ -830,7 +839,7 @@ def i32x4_relaxed_dot_i8x16_i7x16_add_s(a, b, c):
 
 # --- tables for the engines ----------------------------------------------------------------
 
-def _collect():
+def _collect() -> Dict[str, Callable[..., Any]]:
     out = {}
     g = globals()
     skip = (opcodes.IMM_MEMARG, opcodes.IMM_MEMARG_LANE, opcodes.IMM_V128)
@@ -847,14 +856,14 @@ FUNCTIONS = _collect()
 #: operands in order; lane instructions use ``{lane}`` (an int literal) and
 #: ``i8x16.shuffle`` uses ``{lanes}`` (a bytes literal), so format them with
 #: ``tpl.format(*operands, lane=repr(lane))`` / ``lanes=repr(lanes)``.
-INLINE = {}
+INLINE: Dict[str, str] = {}
 
 
-def _templates():
+def _templates() -> None:
     for name in FUNCTIONS:
         info = opcodes.BY_NAME[name]
         fn = name.replace(".", "_")
-        ops = ["{%d}" % k for k in range(len(info.params))]
+        ops = ["{%d}" % k for k in range(len(info.params))]  # type: ignore[arg-type]  # (an instruction's)
         if info.imm == opcodes.IMM_LANE:
             args = [ops[0], "{lane}"] + ops[1:]
         elif info.imm == opcodes.IMM_SHUFFLE:

@@ -37,9 +37,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import ClassVar, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, ClassVar, Dict, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
+
+if TYPE_CHECKING:
+    from ..wasm.features import CoreFeatures
+    from ..wasm.module import Module
 from ..wasm.types import (
     ANYREF, EXTERNREF, F32, F64, FUNCREF, HEAP_TYPE_BY_NAME, HT_ANY, HT_ARRAY, HT_EQ, HT_EXN, HT_EXTERN,
     HT_FUNC, HT_I31, HT_NOEXN, HT_NOEXTERN, HT_NOFUNC, HT_NONE, HT_STRUCT, I32, I64, NULLREF, V128,
@@ -115,7 +119,7 @@ def _format_bits(t: int, bits: Optional[int]) -> str:
             return f"(ref.extern {bits})"
         return f"(ref.{'func' if t == FUNCREF else 'extern'} {bits!r})"
     if t == V128:
-        lanes = " ".join(f"0x{(bits >> (32 * i)) & 0xFFFFFFFF:08x}" for i in range(4))
+        lanes = " ".join(f"0x{(bits >> (32 * i)) & 0xFFFFFFFF:08x}" for i in range(4))  # type: ignore[operator]
         return f"(v128.const i32x4 {lanes})"
     if not isinstance(bits, int):
         return f"({valtype_name(t)}.const {bits!r})"
@@ -307,7 +311,7 @@ class ModuleCommand(Command):
     data: Optional[bytes] = None
     kind: ClassVar[str] = "module"
 
-    def parse(self, features=None):
+    def parse(self, features: Optional[CoreFeatures] = None) -> Module:
         """Decode or parse this module (without validating it) into a Module.
 
         ``features`` (a :class:`~pywazero.wasm.features.CoreFeatures`, default all of
@@ -316,14 +320,15 @@ class ModuleCommand(Command):
         if self.form == "binary":
             from ..binary.decoder import decode_module
 
+            # (a binary module has its data; a text one its node and source)
             if features is None:
-                return decode_module(self.data)
-            return decode_module(self.data, features)
+                return decode_module(self.data)  # type: ignore[arg-type]
+            return decode_module(self.data, features)  # type: ignore[arg-type]
         from ..text import parser
 
         if self.form == "quote":
-            return parser.parse_module_text(self.data, features)
-        return parser.parse_module(self.source, self.node, features)
+            return parser.parse_module_text(self.data, features)  # type: ignore[arg-type]
+        return parser.parse_module(self.source, self.node, features)  # type: ignore[arg-type]
 
     @property
     def text(self) -> str:
@@ -469,7 +474,7 @@ class AssertUninstantiable(_ModuleAssertion):
 class _Reader:
     def __init__(self, src: Source) -> None:
         self.src = src
-        self.memo: dict = {}
+        self.memo: Dict[Tuple[str, int, int], int] = {}
 
     # helpers
     def error(self, reason: str, pos: int) -> DecodeError:
@@ -491,14 +496,14 @@ class _Reader:
         if not isinstance(node, Token) or node.kind != STRING:
             pos = node.pos if node is not None else self.end_pos(parent)
             raise self.error(f"expected {what} (a string)", pos)
-        return node.value
+        return node.value  # type: ignore[return-value]  # (a STRING has its bytes)
 
     def name(self, node: Optional[Node], what: str, parent: SList) -> str:
         raw = self.string(node, what, parent)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise self.error("malformed UTF-8 encoding", node.pos) from None
+            raise self.error("malformed UTF-8 encoding", node.pos) from None  # type: ignore[union-attr]
 
     def no_more(self, lst: SList, i: int) -> None:
         if i < len(lst.items):
@@ -585,7 +590,7 @@ class _Reader:
             self.no_more(lst, i)
             return Get(line, module=module, name=name)
         args = tuple(self.const(item, lst, pattern=False) for item in items[i:])
-        return Invoke(line, module=module, name=name, args=args)
+        return Invoke(line, module=module, name=name, args=args)  # type: ignore[arg-type]  # (no patterns)
 
     def action_command(self, node: SList) -> Action:
         return self.action(node, node)
@@ -629,7 +634,7 @@ class _Reader:
         return AssertException(self.line(node), action=action)
 
     def module_assertion(self, node: SList) -> Command:
-        cls = _MODULE_ASSERTIONS[node.head]
+        cls = _MODULE_ASSERTIONS[node.head]  # type: ignore[index]  # (the caller dispatched on it)
         items = node.items
         module = self.module(items[1] if len(items) > 1 else None, node)
         return cls(self.line(node), module=module, message=self.message(node, 2))
@@ -658,7 +663,7 @@ class _Reader:
                 raise self.error("expected an expected result", self.end_pos(lst))
             return Either(tuple(self.const(item, lst, pattern=True) for item in items[1:]))
         if head == "ref.null":
-            tok = items[1] if len(items) > 1 else None
+            tok = items[1] if len(items) > 1 else None  # type: ignore[assignment]
             if tok is None and pattern:
                 return NullPattern()
             self.no_more(lst, 2)
@@ -740,7 +745,7 @@ class _Reader:
             return V128Pattern(shape, tuple(lanes))
         bits = 0
         for k, lane in enumerate(lanes):
-            bits |= lane << (k * width)
+            bits |= lane << (k * width)  # type: ignore[operator]  # (no patterns: ints)
         return Value(V128, bits)
 
 

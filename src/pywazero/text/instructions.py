@@ -12,14 +12,25 @@ provides ``error``, ``index``, ``u32``, ``blocktype`` and ``call_indirect_type``
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..wasm import opcodes as _ops
 from ..wasm.types import EXTERNREF, FUNCREF, ref_nullable, ref_type
 from .lexer import ID, KEYWORD, NUM, RESERVED, SList, Token
 from .numbers import parse_f32_bits, parse_f64_bits, parse_int, parse_uint
 
+if TYPE_CHECKING:
+    from .parser import _ModuleParser as _MP
+
 __all__ = ["parse_instrs", "InstrContext", "STRUCTURAL_KEYWORDS"]
+
+_Node = Union[Token, SList]
+_Items = List[_Node]
+_Instr = Tuple[int, Any]
+_OptTok = Optional[Token]
+# an immediate parser: (mp, ctx, op, items, i, n, optok) -> (instruction, new i)
+_Parsed = Tuple[_Instr, int]
+_ImmParser = Callable[["_MP", "InstrContext", int, _Items, int, int, Optional[Token]], _Parsed]
 
 END = (_ops.OP_END, None)
 ELSE = (_ops.OP_ELSE, None)
@@ -72,7 +83,7 @@ def _is_literal(tok: Token) -> bool:
 # Each takes (mp, ctx, op, items, i, n, optok) where items[i:n] follow the opcode
 # keyword, and returns (instruction, new i).
 
-def _need_token(mp, items, i, n, anchor) -> Token:
+def _need_token(mp: _MP, items: _Items, i: int, n: int, anchor: Optional[_Node]) -> Token:
     if i >= n:
         raise mp.error("unexpected token", anchor.pos if anchor is not None else 0, "(missing immediate)")
     node = items[i]
@@ -81,12 +92,12 @@ def _need_token(mp, items, i, n, anchor) -> Token:
     return node
 
 
-def _imm_label(mp, ctx, op, items, i, n, optok):
+def _imm_label(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, ctx.label(tok)), i + 1
 
 
-def _imm_br_table(mp, ctx, op, items, i, n, optok):
+def _imm_br_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     labels = []
     while i < n:
         node = items[i]
@@ -100,27 +111,27 @@ def _imm_br_table(mp, ctx, op, items, i, n, optok):
     return (op, (tuple(labels[:-1]), labels[-1])), i
 
 
-def _imm_func(mp, ctx, op, items, i, n, optok):
+def _imm_func(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "func")), i + 1
 
 
-def _imm_local(mp, ctx, op, items, i, n, optok):
+def _imm_local(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, ctx.local(tok)), i + 1
 
 
-def _imm_tag(mp, ctx, op, items, i, n, optok):
+def _imm_tag(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "tag")), i + 1
 
 
-def _imm_global(mp, ctx, op, items, i, n, optok):
+def _imm_global(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "global")), i + 1
 
 
-def _opt_index(mp, items, i, n, space):
+def _opt_index(mp: _MP, items: _Items, i: int, n: int, space: str) -> Tuple[Optional[int], int]:
     if i < n:
         node = items[i]
         if type(node) is Token and (node.kind == NUM or node.kind == ID):
@@ -128,18 +139,18 @@ def _opt_index(mp, items, i, n, space):
     return None, i
 
 
-def _imm_table(mp, ctx, op, items, i, n, optok):
+def _imm_table(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "table")
     return (op, 0 if x is None else x), i
 
 
-def _imm_call_indirect(mp, ctx, op, items, i, n, optok):
+def _imm_call_indirect(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "table")
     ty, i = mp.call_indirect_type(items, i, n, optok)
     return (op, (ty, 0 if x is None else x)), i
 
 
-def _imm_select(mp, ctx, op, items, i, n, optok):
+def _imm_select(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     types: List[int] = []
     seen = False
     while i < n:
@@ -156,13 +167,14 @@ def _imm_select(mp, ctx, op, items, i, n, optok):
     return (OP_SELECT_T, tuple(types)), i
 
 
-def _memarg(mp, op, items, i, n, lane=False):
+def _memarg(mp: _MP, op: int, items: _Items, i: int, n: int,
+            lane: bool = False) -> Tuple[Tuple[int, int, int], int]:
     """``memidx? offset=? align=?`` (the memory index: multiple memories).  With
     ``lane`` a lane index follows: a lone number is that, not a memory index."""
     info = _ops.BY_OP[op]
     offset = 0
-    align = info.natural_align
-    if lane and i + 1 < n and type(items[i]) is Token and items[i].kind == NUM:
+    align: int = info.natural_align  # type: ignore[assignment]  # (a memory instruction has one)
+    if lane and i + 1 < n and type(items[i]) is Token and items[i].kind == NUM:  # type: ignore[union-attr]
         nxt = items[i + 1]
         if not (type(nxt) is Token and (nxt.kind == NUM or (nxt.kind == KEYWORD and (
                 nxt.text.startswith("offset=") or nxt.text.startswith("align="))))):
@@ -186,12 +198,12 @@ def _memarg(mp, op, items, i, n, lane=False):
     return (align, offset, mem or 0), i
 
 
-def _imm_memarg(mp, ctx, op, items, i, n, optok):
+def _imm_memarg(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     m, i = _memarg(mp, op, items, i, n)
     return (op, m), i
 
 
-def _lane_index(mp, items, i, n, optok) -> Tuple[int, int]:
+def _lane_index(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token]) -> Tuple[int, int]:
     tok = _need_token(mp, items, i, n, optok)
     text = tok.text
     if tok.kind != NUM or text[0] == "+" or text[0] == "-":
@@ -204,18 +216,18 @@ def _lane_index(mp, items, i, n, optok) -> Tuple[int, int]:
         raise mp.error("unexpected token", tok.pos, text) from None
 
 
-def _imm_memarg_lane(mp, ctx, op, items, i, n, optok):
+def _imm_memarg_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     m, i = _memarg(mp, op, items, i, n, True)
     lane, i = _lane_index(mp, items, i, n, optok)
     return (op, m + (lane,)), i
 
 
-def _imm_lane(mp, ctx, op, items, i, n, optok):
+def _imm_lane(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     lane, i = _lane_index(mp, items, i, n, optok)
     return (op, lane), i
 
 
-def _imm_shuffle(mp, ctx, op, items, i, n, optok):
+def _imm_shuffle(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     lanes = []
     while i < n:
         node = items[i]
@@ -224,7 +236,7 @@ def _imm_shuffle(mp, ctx, op, items, i, n, optok):
         lanes.append(node)
         i += 1
     if len(lanes) != 16:
-        raise mp.error("invalid lane length", optok.pos)
+        raise mp.error("invalid lane length", optok.pos)  # type: ignore[union-attr]  # (given for immediates)
     out = bytearray()
     for tok in lanes:
         try:
@@ -234,12 +246,12 @@ def _imm_shuffle(mp, ctx, op, items, i, n, optok):
     return (op, bytes(out)), i
 
 
-def _imm_memory(mp, ctx, op, items, i, n, optok):
+def _imm_memory(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x, i = _opt_index(mp, items, i, n, "memory")
     return (op, x or 0), i
 
 
-def _imm_memory_init(mp, ctx, op, items, i, n, optok):
+def _imm_memory_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # memory.init memidx? dataidx
     toks, i = _idx_tokens(items, i, n, 2)
     if not toks:
@@ -251,16 +263,16 @@ def _imm_memory_init(mp, ctx, op, items, i, n, optok):
     return (op, (mp.index(toks[0], "data"), 0)), i
 
 
-def _imm_data(mp, ctx, op, items, i, n, optok):
+def _imm_data(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     mp.uses_data_count = True
     return (op, mp.index(tok, "data")), i + 1
 
 
-def _index_pair(space):
+def _index_pair(space: str) -> _ImmParser:
     """The immediate of ``memory.copy``/``table.copy``: ``(idx idx)?`` in ``space``,
     both 0 when absent; one alone is an error."""
-    def imm(mp, ctx, op, items, i, n, optok):
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         toks, i = _idx_tokens(items, i, n, 2)
         if not toks:
             return (op, (0, 0)), i
@@ -274,13 +286,13 @@ def _index_pair(space):
 _imm_memory_copy = _index_pair("memory")
 
 
-def _imm_elem(mp, ctx, op, items, i, n, optok):
+def _imm_elem(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "elem")), i + 1
 
 
-def _idx_tokens(items, i, n, limit):
-    toks = []
+def _idx_tokens(items: _Items, i: int, n: int, limit: int) -> Tuple[List[Token], int]:
+    toks: List[Token] = []
     while i < n and len(toks) < limit:
         node = items[i]
         if type(node) is Token and (node.kind == NUM or node.kind == ID):
@@ -291,7 +303,7 @@ def _idx_tokens(items, i, n, limit):
     return toks, i
 
 
-def _imm_table_init(mp, ctx, op, items, i, n, optok):
+def _imm_table_init(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     toks, i = _idx_tokens(items, i, n, 2)
     if not toks:
         _need_token(mp, items, i, n, optok)
@@ -304,7 +316,7 @@ def _imm_table_init(mp, ctx, op, items, i, n, optok):
 _imm_table_copy = _index_pair("table")
 
 
-def _imm_reftype(mp, ctx, op, items, i, n, optok):
+def _imm_reftype(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # ref.null heaptype, kept as the nullable reference type
     tok = _need_token(mp, items, i, n, optok)
     if tok.kind == KEYWORD:
@@ -315,12 +327,12 @@ def _imm_reftype(mp, ctx, op, items, i, n, optok):
     return (op, ref_type(mp.heaptype(tok))), i + 1
 
 
-def _imm_type(mp, ctx, op, items, i, n, optok):
+def _imm_type(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     return (op, mp.index(tok, "type")), i + 1
 
 
-def _imm_field(mp, ctx, op, items, i, n, optok):
+def _imm_field(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # struct.get $t $field: the field by index or by its id in type $t
     x = mp.index(_need_token(mp, items, i, n, optok), "type")
     tok = _need_token(mp, items, i + 1, n, optok)
@@ -333,13 +345,13 @@ def _imm_field(mp, ctx, op, items, i, n, optok):
     return (op, (x, y)), i + 2
 
 
-def _imm_type_n(mp, ctx, op, items, i, n, optok):
+def _imm_type_n(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     x = mp.index(_need_token(mp, items, i, n, optok), "type")
     return (op, (x, mp.u32(_need_token(mp, items, i + 1, n, optok)))), i + 2
 
 
-def _imm_type_space(space):
-    def imm(mp, ctx, op, items, i, n, optok):
+def _imm_type_space(space: str) -> _ImmParser:
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         x = mp.index(_need_token(mp, items, i, n, optok), "type")
         if space == "data":
             mp.uses_data_count = True
@@ -347,13 +359,13 @@ def _imm_type_space(space):
     return imm
 
 
-def _reftype_imm(mp, items, i, n, optok) -> int:
+def _reftype_imm(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token]) -> int:
     if i >= n:
         _need_token(mp, items, i, n, optok)
     return mp.reftype(items[i])
 
 
-def _imm_cast(mp, ctx, op, items, i, n, optok):
+def _imm_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     # ref.test/ref.cast reftype: a nullable target is the other opcode
     t = _reftype_imm(mp, items, i, n, optok)
     if ref_nullable(t):
@@ -361,14 +373,14 @@ def _imm_cast(mp, ctx, op, items, i, n, optok):
     return (op, t), i + 1
 
 
-def _imm_br_on_cast(mp, ctx, op, items, i, n, optok):
+def _imm_br_on_cast(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     label = ctx.label(_need_token(mp, items, i, n, optok))
     t1 = _reftype_imm(mp, items, i + 1, n, optok)
     t2 = _reftype_imm(mp, items, i + 2, n, optok)
     return (op, (label, t1, t2)), i + 3
 
 
-def _const_token(mp, items, i, n, optok) -> Token:
+def _const_token(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token]) -> Token:
     tok = _need_token(mp, items, i, n, optok)
     k = tok.kind
     if k == KEYWORD:
@@ -383,19 +395,19 @@ def _const_token(mp, items, i, n, optok) -> Token:
     raise mp.error("unexpected token", tok.pos, tok.text)
 
 
-def _int_token(mp, items, i, n, optok) -> Token:
+def _int_token(mp: _MP, items: _Items, i: int, n: int, optok: Optional[Token]) -> Token:
     tok = _need_token(mp, items, i, n, optok)
     if tok.kind != NUM and tok.kind != RESERVED:
         raise mp.error("unexpected token", tok.pos, tok.text)
     return tok
 
 
-def _imm_signed(bits):
+def _imm_signed(bits: int) -> _ImmParser:
     """The reader of an ``iN.const`` immediate: kept as a signed value, as the
     binary decoder keeps it."""
     sign = 1 << (bits - 1)
 
-    def imm(mp, ctx, op, items, i, n, optok):
+    def imm(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
         tok = _int_token(mp, items, i, n, optok)
         try:
             v = parse_int(tok.text, bits)
@@ -412,7 +424,7 @@ _imm_i32 = _imm_signed(32)
 _imm_i64 = _imm_signed(64)
 
 
-def _imm_f32(mp, ctx, op, items, i, n, optok):
+def _imm_f32(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _const_token(mp, items, i, n, optok)
     try:
         return (op, parse_f32_bits(tok.text)), i + 1
@@ -420,7 +432,7 @@ def _imm_f32(mp, ctx, op, items, i, n, optok):
         raise mp.error(str(e), tok.pos) from None
 
 
-def _imm_f64(mp, ctx, op, items, i, n, optok):
+def _imm_f64(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _const_token(mp, items, i, n, optok)
     try:
         return (op, parse_f64_bits(tok.text)), i + 1
@@ -428,7 +440,7 @@ def _imm_f64(mp, ctx, op, items, i, n, optok):
         raise mp.error(str(e), tok.pos) from None
 
 
-def _imm_v128(mp, ctx, op, items, i, n, optok):
+def _imm_v128(mp: _MP, ctx: InstrContext, op: int, items: _Items, i: int, n: int, optok: _OptTok) -> _Parsed:
     tok = _need_token(mp, items, i, n, optok)
     shape = _V128_SHAPES.get(tok.text) if tok.kind == KEYWORD else None
     if shape is None:
@@ -464,7 +476,7 @@ def _imm_v128(mp, ctx, op, items, i, n, optok):
     return (op, value), i
 
 
-_IMM_HANDLERS: Dict[int, Optional[Callable]] = {
+_IMM_HANDLERS: Dict[int, Optional[_ImmParser]] = {
     _ops.IMM_NONE: None,
     _ops.IMM_LABEL: _imm_label,
     _ops.IMM_BR_TABLE: _imm_br_table,
@@ -505,7 +517,7 @@ _IMM_HANDLERS: Dict[int, Optional[Callable]] = {
 
 # Text name -> (opcode, immediate parser or None).  Structured instructions
 # (block, loop, if, else, end) are handled by the sequence parser itself.
-_PLAIN: Dict[str, Tuple[int, Optional[Callable]]] = {}
+_PLAIN: Dict[str, Tuple[int, Optional[_ImmParser]]] = {}
 for _info in _ops.BY_OP.values():
     if _info.name in ("block", "loop", "if", "else", "end", "select_t", "try_table", "try", "catch",
                       "catch_all", "delegate", "ref.test_null", "ref.cast_null"):
@@ -524,7 +536,7 @@ class InstrContext:
 
     __slots__ = ("mp", "locals", "labels")
 
-    def __init__(self, mp, locals_map: Optional[Dict[str, int]] = None) -> None:
+    def __init__(self, mp: _MP, locals_map: Optional[Dict[str, int]] = None) -> None:
         self.mp = mp
         self.locals = locals_map if locals_map is not None else {}
         self.labels: List[Optional[str]] = []
@@ -550,16 +562,16 @@ class InstrContext:
         return self.mp.u32_index(tok)
 
 
-def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[int] = None,
-                 anchor: Any = None) -> list:
+def parse_instrs(mp: _MP, ctx: InstrContext, items: _Items, start: int, end: Optional[int] = None,
+                 anchor: Optional[_Node] = None) -> List[_Instr]:
     """Parse ``items[start:end]`` as an instruction sequence; return it with ``end``."""
-    out: List[tuple] = []
+    out: List[_Instr] = []
     labels = ctx.labels
     plain = _PLAIN
     # Open flat (unfolded) blocks: [keyword, label, token, saw_else].
-    flat: List[list] = []
+    flat: List[List[Any]] = []
     # Frames: [items, i, n, kind, data, flat depth at entry]
-    frames: List[list] = [[items, start, len(items) if end is None else end, _F_SEQ, None, 0]]
+    frames: List[List[Any]] = [[items, start, len(items) if end is None else end, _F_SEQ, None, 0]]
     while frames:
         fr = frames[-1]
         its = fr[0]
@@ -763,7 +775,8 @@ def parse_instrs(mp, ctx: InstrContext, items: list, start: int, end: Optional[i
     return out
 
 
-def _label_blocktype(mp, items, i, n, optok):
+def _label_blocktype(mp: _MP, items: _Items, i: int, n: int,
+                     optok: Optional[Token]) -> Tuple[Optional[str], Any, int]:
     label = None
     if i < n:
         node = items[i]
@@ -774,7 +787,8 @@ def _label_blocktype(mp, items, i, n, optok):
     return label, bt, i
 
 
-def _catch_clauses(mp, ctx, items, i, n):
+def _catch_clauses(mp: _MP, ctx: InstrContext, items: _Items, i: int,
+                   n: int) -> Tuple[Tuple[Tuple[int, Optional[int], int], ...], int]:
     """try_table's ``(catch x l)``/``(catch_ref x l)``/``(catch_all l)``/
     ``(catch_all_ref l)`` clauses at ``items[i:]`` (labels of the enclosing context)."""
     out = []
@@ -800,13 +814,15 @@ def _catch_clauses(mp, ctx, items, i, n):
     return tuple(out), i
 
 
-def _try_part(mp, ctx, fr, node, out, frames, depth) -> None:
+def _try_part(mp: _MP, ctx: InstrContext, fr: List[Any], node: _Node, out: List[_Instr],
+              frames: List[List[Any]], depth: int) -> None:
     """One part of a folded legacy try: ``(do ...)``, ``(catch x ...)``,
     ``(catch_all ...)`` or ``(delegate l)``."""
     fr[1] += 1
     head = node.head if type(node) is SList else None
     st = fr[4]
-    sub = node.items if head is not None else None
+    # (None only for the last branch, which raises)
+    sub: Any = node.items if head is not None else None  # type: ignore[union-attr]
     if head == "do" and st == 0:
         fr[4] = 1
         frames.append([sub, 1, len(sub), _F_SEQ, None, depth])
@@ -821,7 +837,7 @@ def _try_part(mp, ctx, fr, node, out, frames, depth) -> None:
         frames.append([sub, 1, len(sub), _F_SEQ, None, depth])
     elif head == "delegate" and st == 1:
         if len(sub) != 2:
-            raise mp.error("unexpected token", sub[2].pos if len(sub) > 2 else node.end)
+            raise mp.error("unexpected token", sub[2].pos if len(sub) > 2 else node.end)  # type: ignore[union-attr]
         ctx.labels.pop()
         tok = _need_token(mp, sub, 1, 2, sub[0])
         out.append((_ops.OP_DELEGATE, ctx.label(tok)))

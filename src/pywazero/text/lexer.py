@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from ..errors import DecodeError
 
@@ -48,6 +48,7 @@ class Source:
     """Source text plus what is needed to turn offsets into line and column."""
 
     __slots__ = ("text", "_line_starts")
+    _line_starts: Optional[List[int]]
 
     def __init__(self, text: Union[str, bytes, bytearray]) -> None:
         if isinstance(text, (bytes, bytearray)):
@@ -58,7 +59,7 @@ class Source:
                 self._line_starts = [0]
                 raise DecodeError("malformed UTF-8 encoding", offset=e.start) from None
         self.text = text
-        self._line_starts: Optional[List[int]] = None
+        self._line_starts = None
         if not isinstance(text, str):
             raise TypeError(f"WebAssembly text must be str or bytes, not {type(text).__name__}")
         # a str can hold lone surrogates, which no UTF-8 source can: refuse them here,
@@ -68,7 +69,7 @@ class Source:
             raise self.error("malformed UTF-8 encoding (a lone surrogate "
                              f"U+{ord(m.group()):04X})", m.start())
 
-    def line_col(self, pos: int) -> tuple:
+    def line_col(self, pos: int) -> Tuple[int, int]:
         if self._line_starts is None:
             starts = [0]
             for m in re.finditer(r"\r\n|\n|\r", self.text):
@@ -100,7 +101,7 @@ class SList:
 
     __slots__ = ("items", "pos", "end")
 
-    def __init__(self, items: list, pos: int, end: int = -1) -> None:
+    def __init__(self, items: List[Any], pos: int, end: int = -1) -> None:
         self.items = items
         self.pos = pos
         self.end = end
@@ -233,7 +234,7 @@ def read_sexprs(src: Union[Source, str, bytes]) -> List[Node]:
     while i < n:
         c = text[i]
         if c in " \t\n\r":
-            i = space_match(text, i).end()
+            i = space_match(text, i).end()  # type: ignore[union-attr]  # (c is a space: it matches)
             continue
         if c == "(":
             if text.startswith("(;", i):

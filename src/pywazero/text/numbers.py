@@ -286,7 +286,8 @@ def _float_bits(text: str, fmt: _Format) -> int:
         d = float(body.replace("_", "") if "_" in body else body)
         if d == float("inf"):
             raise ValueError(_RANGE)
-        return sign | struct.unpack("<Q", struct.pack("<d", d))[0]
+        bits: int = struct.unpack("<Q", struct.pack("<d", d))[0]
+        return sign | bits
     # f32: round the (correctly rounded) double, unless that double lies exactly
     # halfway between two f32 values, where double rounding could go wrong.
     d = float(body.replace("_", "") if "_" in body else body)

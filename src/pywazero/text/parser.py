@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..errors import DecodeError
 from ..wasm.features import CoreFeatures
 from ..wasm.module import (
+    Expr,
     MODE_ACTIVE,
     MODE_DECLARATIVE,
     MODE_PASSIVE,
@@ -103,7 +104,7 @@ def parse_module_text(source: Union[str, bytes], features: Any = None) -> Module
     for node in nodes:
         if type(node) is not SList or node.head == "module":
             raise parser.unexpected(node)
-    return parser.parse(nodes, None)
+    return parser.parse(nodes, None)  # type: ignore[arg-type]  # (each one checked above)
 
 
 def parse_module(src: Source, node: SList, features: Any = None) -> Module:
@@ -121,6 +122,10 @@ def parse_module(src: Source, node: SList, features: Any = None) -> Module:
         if type(f) is not SList:
             raise parser.unexpected(f)
     return parser.parse(fields, module_id)
+
+
+# parameter ids of a signature being read (None for an unnamed one), when wanted
+_Names = Optional[List[Optional[Token]]]
 
 
 class _ModuleParser:
@@ -161,7 +166,7 @@ class _ModuleParser:
                 raise self.error("i64 constant out of range", tok.pos) from None
             raise self.error(str(e), tok.pos, tok.text) from None
 
-    def address_type(self, items: list, i: int, n: int) -> Tuple[int, int]:
+    def address_type(self, items: List[Any], i: int, n: int) -> Tuple[int, int]:
         """An optional address type keyword (``i32``/``i64``) of a memory or table."""
         if i < n:
             node = items[i]
@@ -245,7 +250,7 @@ class _ModuleParser:
             return self.error("unexpected token", node.pos, node.text)
         return self.error("unexpected token", node.pos)
 
-    def expect_end(self, items: list, i: int, node: SList) -> None:
+    def expect_end(self, items: List[Any], i: int, node: SList) -> None:
         if i < len(items):
             raise self.unexpected(items[i])
 
@@ -253,7 +258,7 @@ class _ModuleParser:
         if type(node) is not Token or node.kind != STRING:
             raise self.unexpected(node)
         try:
-            return node.value.decode("utf-8")
+            return node.value.decode("utf-8")  # type: ignore[union-attr]  # (a STRING has its bytes)
         except UnicodeDecodeError:
             raise self.error("malformed UTF-8 encoding", node.pos) from None
 
@@ -266,7 +271,7 @@ class _ModuleParser:
         table[tok.text] = index
 
     # -- types -------------------------------------------------------------------
-    def param_list(self, node: SList, names: Optional[list], out: list) -> None:
+    def param_list(self, node: SList, names: _Names, out: List[int]) -> None:
         """``(param $x? t*)``: append types to ``out`` and ids (or None) to ``names``."""
         items = node.items
         n = len(items)
@@ -283,10 +288,10 @@ class _ModuleParser:
             if names is not None:
                 names.append(None)
 
-    def sig(self, items: list, i: int, n: int, names: Optional[list]) -> Tuple[list, list, int, bool]:
+    def sig(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[List[int], List[int], int, bool]:
         """``(param ...)* (result ...)*`` from ``items[i:n]``."""
-        params: list = []
-        results: list = []
+        params: List[int] = []
+        results: List[int] = []
         seen = False
         while i < n:
             node = items[i]
@@ -366,7 +371,7 @@ class _ModuleParser:
             return ArrayType(self.fieldtype(items[1]))
         if node.head != "struct":
             raise self.error("unexpected token", node.pos)
-        fields = []
+        fields: List[FieldType] = []
         names: Dict[str, int] = {}
         for fd in items[1:]:
             if type(fd) is not SList or fd.head != "field":
@@ -411,7 +416,7 @@ class _ModuleParser:
             self.type_lookup[ft] = x
         return x
 
-    def typeuse(self, items: list, i: int, n: int, names: Optional[list]) -> Tuple[int, int, Optional[FuncType]]:
+    def typeuse(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[int, int, Optional[FuncType]]:
         """A type use; returns ``(type index, next i, function type if known)``.
 
         ``names`` receives the parameter ids (None for anonymous ones); pass None where
@@ -425,7 +430,7 @@ class _ModuleParser:
             names.extend([None] * len(known.params))
         return x, i, known
 
-    def _typeuse_parts(self, items: list, i: int, n: int, names: Optional[list]) -> tuple:
+    def _typeuse_parts(self, items: List[Any], i: int, n: int, names: _Names) -> Tuple[Any, ...]:
         """Read ``(type x)? (param ...)* (result ...)*`` and check an inline signature
         against type ``x``; returns ``(x or None, type x if it exists, params, results,
         next i)``."""
@@ -457,7 +462,7 @@ class _ModuleParser:
                     raise self.error("inline function type", items[start].pos)
         return x, known, params, results, i
 
-    def blocktype(self, items: list, i: int, n: int, anchor: Token) -> Tuple[int, int]:
+    def blocktype(self, items: List[Any], i: int, n: int, anchor: Optional[Token]) -> Tuple[int, int]:
         if i >= n or type(items[i]) is not SList:
             return BLOCK_EMPTY, i
         head = items[i].head
@@ -482,12 +487,12 @@ class _ModuleParser:
             return (blocktype_of_valtype(results[0]) if results else BLOCK_EMPTY), i
         return self.implicit_type(FuncType(tuple(params), tuple(results))), i
 
-    def call_indirect_type(self, items: list, i: int, n: int, anchor: Token) -> Tuple[int, int]:
+    def call_indirect_type(self, items: List[Any], i: int, n: int, anchor: Optional[Token]) -> Tuple[int, int]:
         x, i, _ = self.typeuse(items, i, n, None)
         return x, i
 
     # -- limits and types of tables, memories, globals --------------------------------
-    def limits(self, items: list, i: int, n: int, anchor: SList) -> Tuple[Limits, int]:
+    def limits(self, items: List[Any], i: int, n: int, anchor: SList) -> Tuple[Limits, int]:
         if i >= n or type(items[i]) is not Token or items[i].kind != NUM:
             raise self.error("unexpected token", _pos(items[i]) if i < n else anchor.end)
         lo = self.uint(items[i])
@@ -498,7 +503,7 @@ class _ModuleParser:
             i += 1
         return Limits(lo, hi), i
 
-    def tabletype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[TableType, int]:
+    def tabletype(self, items: List[Any], i: int, n: int, anchor: SList) -> Tuple[TableType, int]:
         at, i = self.address_type(items, i, n)
         lim, i = self.limits(items, i, n, anchor)
         if i >= n:
@@ -506,12 +511,12 @@ class _ModuleParser:
         t = self.reftype(items[i])
         return TableType(t, lim, at), i + 1
 
-    def memtype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[MemoryType, int]:
+    def memtype(self, items: List[Any], i: int, n: int, anchor: SList) -> Tuple[MemoryType, int]:
         at, i = self.address_type(items, i, n)
         lim, i = self.limits(items, i, n, anchor)
         return MemoryType(lim, at), i
 
-    def globaltype(self, items: list, i: int, n: int, anchor: SList) -> Tuple[GlobalType, int]:
+    def globaltype(self, items: List[Any], i: int, n: int, anchor: SList) -> Tuple[GlobalType, int]:
         if i >= n:
             raise self.error("unexpected token", anchor.end)
         node = items[i]
@@ -535,7 +540,7 @@ class _ModuleParser:
         self.n_tag = 0
         for f in fields:
             handler = _FIELD_HANDLERS.get(f.head or "")
-            handler(self, f)
+            handler(self, f)  # type: ignore[misc]  # (every field's head was checked by the caller)
         if self.uses_data_count:
             m.data_count = len(m.datas)
         for imp_index, name in self.import_func_names.items():
@@ -545,8 +550,8 @@ class _ModuleParser:
             functions=dict(sorted(self.func_names.items())),
             locals=dict(sorted(self.local_names.items())),
         )
-        for f in m.funcs:
-            f.offsets = []
+        for fn in m.funcs:
+            fn.offsets = []
         return m
 
     def bind_type_ids(self, fields: List[SList]) -> None:
@@ -601,7 +606,7 @@ class _ModuleParser:
                 if last_def is not None:
                     raise self.error(f"import after {_IMPORT_AFTER[last_def]}", f.pos)
                 desc = items[3]
-                space = "func" if desc.head == "func" else desc.head
+                space: str = "func" if desc.head == "func" else desc.head  # type: ignore[assignment]  # (checked)
                 tok = _opt_id(desc.items, 1)
                 x = counts[space]
                 self.bind(space, tok, x)
@@ -666,7 +671,7 @@ class _ModuleParser:
             and h != "ref.null"
 
     # -- fields ---------------------------------------------------------------------
-    def inline_exports(self, items: list, i: int, kind: int, index: int) -> int:
+    def inline_exports(self, items: List[Any], i: int, kind: int, index: int) -> int:
         while i < len(items) and type(items[i]) is SList and items[i].head == "export":
             sub = items[i].items
             if len(sub) != 2:
@@ -675,7 +680,7 @@ class _ModuleParser:
             i += 1
         return i
 
-    def inline_import(self, items: list, i: int) -> Tuple[Optional[Tuple[str, str]], int]:
+    def inline_import(self, items: List[Any], i: int) -> Tuple[Optional[Tuple[str, str]], int]:
         if i < len(items) and type(items[i]) is SList and items[i].head == "import":
             sub = items[i].items
             if len(sub) != 3:
@@ -699,7 +704,7 @@ class _ModuleParser:
         if kind == EXTERN_FUNC:
             x, i, _ = self.typeuse(d, i, n, [])
             self.n_func += 1
-            value = x
+            value: object = x
         elif kind == EXTERN_TABLE:
             value, i = self.tabletype(d, i, n, desc)
             self.n_table += 1
@@ -890,13 +895,13 @@ class _ModuleParser:
             raise self.error("multiple start sections", f.pos)
         self.module.start = self.index(items[1], "func")
 
-    def offset_expr(self, node: SList) -> list:
+    def offset_expr(self, node: SList) -> Expr:
         if node.head == "offset":
             return parse_instrs(self, InstrContext(self), node.items, 1, None, node)
         # A single folded instruction abbreviates (offset instr).
         return parse_instrs(self, InstrContext(self), [node], 0, None, node)
 
-    def elem_exprs(self, items: list, i: int, n: int) -> list:
+    def elem_exprs(self, items: List[Any], i: int, n: int) -> List[Expr]:
         """Element expressions, ``(item instr*)`` or one folded instruction each."""
         exprs = []
         while i < n:
@@ -910,7 +915,7 @@ class _ModuleParser:
             i += 1
         return exprs
 
-    def elem_funcs(self, items: list, i: int, n: int) -> list:
+    def elem_funcs(self, items: List[Any], i: int, n: int) -> List[Expr]:
         """Function indices, each becoming ``ref.func x``."""
         exprs = []
         while i < n:
@@ -997,12 +1002,12 @@ class _ModuleParser:
             i += 1
         self.module.customs.append(CustomSection(name, self.datastring(items, i)))
 
-    def datastring(self, items: list, i: int) -> bytes:
-        parts = []
+    def datastring(self, items: List[Any], i: int) -> bytes:
+        parts: List[bytes] = []
         for node in items[i:]:
             if type(node) is not Token or node.kind != STRING:
                 raise self.unexpected(node)
-            parts.append(node.value)
+            parts.append(node.value)  # type: ignore[arg-type]  # (a STRING has its bytes)
         return b"".join(parts)
 
     def field_data(self, f: SList) -> None:
@@ -1043,7 +1048,7 @@ def _pos(node: Node) -> int:
     return node.pos
 
 
-def _opt_id(items: list, i: int) -> Optional[Token]:
+def _opt_id(items: List[Any], i: int) -> Optional[Token]:
     if i < len(items):
         node = items[i]
         if type(node) is Token and node.kind == ID:
@@ -1051,7 +1056,7 @@ def _opt_id(items: list, i: int) -> Optional[Token]:
     return None
 
 
-def _has_inline(items: list, i: int, head: str) -> bool:
+def _has_inline(items: List[Any], i: int, head: str) -> bool:
     """Whether a table/memory field (exports skipped up to ``i``) has inline ``head``."""
     n = len(items)
     if i < n and ((type(items[i]) is Token and items[i].kind == KEYWORD)
@@ -1060,7 +1065,7 @@ def _has_inline(items: list, i: int, head: str) -> bool:
     return i < n and type(items[i]) is SList and items[i].head == head
 
 
-def _defines_inline(items: list, head: str) -> bool:
+def _defines_inline(items: List[Any], head: str) -> bool:
     i = 2 if _opt_id(items, 1) is not None else 1
     while i < len(items) and type(items[i]) is SList and items[i].head == "export":
         i += 1

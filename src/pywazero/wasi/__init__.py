@@ -67,12 +67,19 @@ Behaviour worth knowing (matching wasmtime where it can be checked):
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Dict, Optional, Union, cast
+
+from ..wasm.instance import HostFunctionInstance, ModuleInstance
 
 from .clock import FakeClock, SystemClock
 from .errno import WasiError
 from .fs import WasiState
 from .preview1 import FUNCTIONS, NOT_IN_UNSTABLE, host_function
+
+if TYPE_CHECKING:
+    from ..api import Module
+    from ..runtime import Runtime
+    from .hostlog import LogSink
 
 __all__ = ["instantiate", "close", "state", "FakeClock", "SystemClock", "WasiError",
            "SNAPSHOT_PREVIEW1", "UNSTABLE"]
@@ -81,7 +88,7 @@ SNAPSHOT_PREVIEW1 = "wasi_snapshot_preview1"
 UNSTABLE = "wasi_unstable"
 
 
-def host_functions(unstable: bool, log: Any = None) -> Dict[str, Any]:
+def host_functions(unstable: bool, log: Optional[LogSink] = None) -> Dict[str, HostFunctionInstance]:
     """The functions of ``wasi_snapshot_preview1`` (``unstable``: of
     ``wasi_unstable``) by name, logging their calls to ``log`` if given (see
     :mod:`.hostlog`)."""
@@ -99,7 +106,7 @@ def host_functions(unstable: bool, log: Any = None) -> Dict[str, Any]:
     return out
 
 
-def _host_module(runtime: Any, name: str, unstable: bool, log: Any = None) -> Any:
+def _host_module(runtime: Runtime, name: str, unstable: bool, log: Optional[LogSink] = None) -> Module:
     from ..wasm.instance import ModuleInstance
     from ..wasm.types import EXTERN_FUNC
 
@@ -112,7 +119,7 @@ def _host_module(runtime: Any, name: str, unstable: bool, log: Any = None) -> An
     return runtime._add_instance(inst)
 
 
-def instantiate(runtime: Any, *, unstable: bool = True, log: Any = None) -> Any:
+def instantiate(runtime: Runtime, *, unstable: bool = True, log: Optional[LogSink] = None) -> Module:
     """Register the ``wasi_snapshot_preview1`` host module in ``runtime`` (and
     ``wasi_unstable`` too unless ``unstable=False``) and return the preview1 module.
     Calling it again returns the already registered module.  ``log``: a text
@@ -128,7 +135,7 @@ def instantiate(runtime: Any, *, unstable: bool = True, log: Any = None) -> Any:
     return mod
 
 
-def state(module: Any) -> WasiState:
+def state(module: Union[Module, ModuleInstance]) -> WasiState:
     """The WASI state of a guest module (a :class:`pywazero.Module` or instance),
     created if the guest has not made a WASI call yet."""
     from .preview1 import state_of
@@ -136,10 +143,10 @@ def state(module: Any) -> WasiState:
     return state_of(getattr(module, "instance", module))
 
 
-def close(module: Any) -> None:
+def close(module: Union[Module, ModuleInstance]) -> None:
     """Close the files and sockets a guest module opened through WASI (the
     pre-opened listening sockets and the host's stdio are left open)."""
-    inst = getattr(module, "instance", module)
+    inst = cast(ModuleInstance, getattr(module, "instance", module))
     st = getattr(inst, "wasi_state", None)
     if st is not None:
         st.close_all()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Dict
+from typing import Callable, Dict, Literal, Optional
 
 REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME = 0, 1, 2, 3
 
@@ -39,8 +39,8 @@ class SystemClock:
         PROCESS_CPUTIME: time.process_time_ns,
         THREAD_CPUTIME: _thread_ns,
     }
-    _INFO = {REALTIME: "time", MONOTONIC: "monotonic", PROCESS_CPUTIME: "process_time",
-             THREAD_CPUTIME: "thread_time"}
+    _INFO: Dict[int, Literal["monotonic", "process_time", "time", "thread_time"]] = {
+        REALTIME: "time", MONOTONIC: "monotonic", PROCESS_CPUTIME: "process_time", THREAD_CPUTIME: "thread_time"}
 
     def time_ns(self, clock_id: int) -> int:
         return self._READERS[clock_id]()
@@ -88,10 +88,10 @@ class FakeClock:
             self._now += ns
 
 
-def random_source(src: Any) -> Callable[[int], bytes]:
+def random_source(src: object) -> Callable[[int], bytes]:
     if src is None:
         return os.urandom
-    randbytes = getattr(src, "randbytes", None)
+    randbytes: Optional[Callable[[int], bytes]] = getattr(src, "randbytes", None)
     if randbytes is not None:
         return randbytes
     if callable(src):

@@ -175,6 +175,10 @@ class _Null:
 class WasiState:
     """Everything WASI keeps per guest instance."""
 
+    # the runtime's execution limits (pywazero.engine.limits), set by preview1's
+    # state_of: waits (poll_oneoff) end early on a deadline
+    limits: Any
+
     def __init__(self, config: Any) -> None:
         self.args = [str(a) for a in (config.args if config is not None else ())]
         env: Dict[str, str] = {}

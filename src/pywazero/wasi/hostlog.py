@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    from ..listener import TextSink
 
 from ..wasm.instance import HostFunctionInstance
 from .errno import NAMES
@@ -198,7 +201,11 @@ def _describe_out(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any,
     return " ".join(out)
 
 
-def logged(f: HostFunctionInstance, name: str, unstable: bool, stream: Any,
+#: where WASI calls are logged: a text stream, or a callable taking each line
+LogSink = Union["TextSink", Callable[[str], object]]
+
+
+def logged(f: HostFunctionInstance, name: str, unstable: bool, stream: LogSink,
            memory_of: Callable[[Any], Any]) -> HostFunctionInstance:
     """WASI host function ``f`` (named ``name``) logging its calls to ``stream`` (a
     text stream, or a callable taking each line)."""

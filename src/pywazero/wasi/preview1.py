@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import ExitError, Trap
-from ..wasm.instance import HostFunctionInstance, MemoryInstance
+from ..wasm.instance import HostFunctionInstance, MemoryInstance, ModuleInstance
 from ..wasm.types import I32, I64, FuncType
 from . import fs as F
 from .errno import (
@@ -81,11 +81,13 @@ class Mem:
 
     def u32(self, p: int) -> int:
         self.check(p, 4)
-        return _U32.unpack_from(self.data, p)[0]
+        v: int = _U32.unpack_from(self.data, p)[0]
+        return v
 
     def u64(self, p: int) -> int:
         self.check(p, 8)
-        return _U64.unpack_from(self.data, p)[0]
+        v: int = _U64.unpack_from(self.data, p)[0]
+        return v
 
     def w8(self, p: int, v: int) -> None:
         self.check(p, 1)
@@ -169,8 +171,8 @@ def state_of(inst: Any) -> WasiState:
     return st
 
 
-def _memory(inst: Any) -> bytearray:
-    m = inst.exports.get("memory")
+def _memory(inst: ModuleInstance) -> bytearray:
+    m: object = inst.exports.get("memory")
     if not isinstance(m, MemoryInstance):
         m = inst.mems[0] if inst.mems else None
     if m is None:  # functions without pointers still work; any pointer is out of bounds
@@ -216,7 +218,8 @@ def _stat_desc(d: FileDesc) -> Optional[os.stat_result]:
     if d.kind == "file":
         return os.fstat(d.osfd)  # type: ignore[arg-type]
     if d.kind == "dir":
-        return d.dir.stat()
+        st: os.stat_result = d.dir.stat()
+        return st
     if d.kind == "stdio":
         target = d.stream.target() if isinstance(d.stream, _Inherit) else d.stream
         try:
@@ -315,7 +318,7 @@ def _read_stream(d: FileDesc, n: int) -> bytes:
             return os.read(fileno, n) if n else b""
         t = getattr(t, "buffer", t)
     elif isinstance(t, io.TextIOBase) and getattr(t, "buffer", None) is not None:
-        t = t.buffer  # e.g. stdin=sys.stdin: read1 returns what is there, read(n) would wait for n
+        t = t.buffer  # type: ignore[attr-defined]  # (checked just above)  # e.g. stdin=sys.stdin: read1 returns what is there, read(n) would wait for n
     reader = getattr(t, "read1", None) or t.read
     data = reader(n) if n else b""
     if data is None:
@@ -385,23 +388,24 @@ def _ready_for_read(d: FileDesc) -> bool:
 def _pread(d: FileDesc, n: int, offset: int) -> bytes:
     if _HAS_PREAD:
         return os.pread(d.osfd, n, offset)  # type: ignore[arg-type]
-    cur = os.lseek(d.osfd, 0, os.SEEK_CUR)  # pragma: no cover - Windows
+    # (a "file" descriptor always has its osfd)
+    cur = os.lseek(d.osfd, 0, os.SEEK_CUR)  # type: ignore[arg-type]  # pragma: no cover - Windows
     try:  # pragma: no cover
-        os.lseek(d.osfd, offset, os.SEEK_SET)
-        return os.read(d.osfd, n)
+        os.lseek(d.osfd, offset, os.SEEK_SET)  # type: ignore[arg-type]
+        return os.read(d.osfd, n)  # type: ignore[arg-type]
     finally:  # pragma: no cover
-        os.lseek(d.osfd, cur, os.SEEK_SET)
+        os.lseek(d.osfd, cur, os.SEEK_SET)  # type: ignore[arg-type]
 
 
 def _pwrite(d: FileDesc, data: bytes, offset: int) -> int:
     if hasattr(os, "pwrite"):
         return os.pwrite(d.osfd, data, offset)  # type: ignore[arg-type]
-    cur = os.lseek(d.osfd, 0, os.SEEK_CUR)  # pragma: no cover - Windows
+    cur = os.lseek(d.osfd, 0, os.SEEK_CUR)  # type: ignore[arg-type]  # pragma: no cover - Windows
     try:  # pragma: no cover
-        os.lseek(d.osfd, offset, os.SEEK_SET)
-        return os.write(d.osfd, data)
+        os.lseek(d.osfd, offset, os.SEEK_SET)  # type: ignore[arg-type]
+        return os.write(d.osfd, data)  # type: ignore[arg-type]
     finally:  # pragma: no cover
-        os.lseek(d.osfd, cur, os.SEEK_SET)
+        os.lseek(d.osfd, cur, os.SEEK_SET)  # type: ignore[arg-type]
 
 
 def _sync_after_write(d: FileDesc) -> None:
@@ -486,7 +490,7 @@ def fd_advise(st: WasiState, mem: Mem, fd: int, offset: int, length: int, advice
         return EBADF
     d.require(F.R_FD_ADVISE)
     if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(d.osfd, _s64(offset), _s64(length), advice)  # WASI and POSIX agree on 0..5
+        os.posix_fadvise(d.osfd, _s64(offset), _s64(length), advice)  # type: ignore[arg-type]  # WASI and POSIX agree on 0..5
     return SUCCESS
 
 

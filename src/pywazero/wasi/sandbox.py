@@ -81,7 +81,7 @@ HAVE_DIR_FD: bool = (
     and bool(_O_DIRECTORY) and bool(_O_NOFOLLOW))
 
 
-def _link_nofollow(src: str, dst: str, **dir_fds: int) -> None:
+def _link_nofollow(src: str, dst: str, **dir_fds: Any) -> None:
     """``os.link(src, dst, follow_symlinks=False, **dir_fds)``: a symlink ``src`` is
     linked itself, never its target."""
     try:
@@ -106,6 +106,7 @@ class Dir:
     mount's root."""
 
     __slots__ = ("root_id",)
+    root_id: Tuple[int, int]
 
     def lstat(self, name: str) -> Optional[os.stat_result]:
         """The entry's ``lstat``, or None when it does not exist."""

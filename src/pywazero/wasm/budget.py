@@ -122,7 +122,7 @@ class ResourceBudget:
             if not collect or attempt:
                 break
             gc.collect()
-        name, total = over
+        name, total = over  # type: ignore[misc]  # (the loop ends with a refusal)
         raise ResourceLimitError(name, total, self.limits[name], what)
 
     def refund(self, want: List[Tuple[str, int]]) -> None:

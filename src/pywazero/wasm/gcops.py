@@ -14,7 +14,7 @@ operand stack, ``inst`` the module instance).
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from ..errors import Trap
 from . import opcodes as ops
@@ -27,6 +27,9 @@ from .types import (
     I32, I64, V128, ref_heap, ref_nullable,
 )
 from . import numerics as num
+
+if TYPE_CHECKING:
+    from .types import FieldType
 
 __all__ = ["lookup", "make_test", "const_op", "default_of"]
 
@@ -103,7 +106,7 @@ def make_test(t: int) -> Callable[[Any], bool]:
 
 # --- handlers -------------------------------------------------------------------------
 
-def _masks(fields) -> Optional[Tuple[int, ...]]:
+def _masks(fields: Sequence[FieldType]) -> Optional[Tuple[int, ...]]:
     """Per field, the packing mask (0: not packed); None when nothing is packed."""
     m = tuple(_MASK.get(f.storage, 0) for f in fields)
     return m if any(m) else None
@@ -350,7 +353,7 @@ def i31_get(S: List[Any], inst: Any, signed: bool, b: Any) -> None:
     S[-1] = v.value & _M32 if signed else v.value & 0x7FFFFFFF
 
 
-def lookup(op: int, imm: Any, module: Any) -> Tuple[Callable, Any, Any]:
+def lookup(op: int, imm: Any, module: Any) -> Tuple[Callable[..., Any], Any, Any]:
     """``(handler, a, b)`` for GC instruction ``(op, imm)`` of ``module`` (valid)."""
     canon = module.canonical_ids()
     types = module.types

@@ -22,7 +22,10 @@ nothing reaches them.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Tuple, cast
+
+if TYPE_CHECKING:
+    from .types import ArrayType, StructType
 
 __all__ = ["GcRef", "Struct", "Array", "I31", "HostAny", "internalize", "externalize"]
 
@@ -75,12 +78,12 @@ class Struct(GcRef):
         self.f = f
 
     @property
-    def fields(self) -> tuple:
+    def fields(self) -> Tuple[Any, ...]:
         """The field values (i32/i64 signed, references as the API gives them; an
         i8/i16 field as its unsigned bits)."""
         from .subtyping import canonical_type
 
-        ft = canonical_type(self.t).fields
+        ft = cast("StructType", canonical_type(self.t)).fields
         return tuple(_to_python(ft[i].storage, v) for i, v in enumerate(self.f))
 
     def __repr__(self) -> str:
@@ -101,7 +104,8 @@ class Array(GcRef):
     def _storage(self) -> int:
         from .subtyping import canonical_type
 
-        return canonical_type(self.t).field.storage
+        storage: int = cast("ArrayType", canonical_type(self.t)).field.storage
+        return storage
 
     def __len__(self) -> int:
         return len(self.a)
@@ -109,7 +113,7 @@ class Array(GcRef):
     def __getitem__(self, i: int) -> Any:
         return _to_python(self._storage(), self.a[i])
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         st = self._storage()
         return (_to_python(st, v) for v in list(self.a))
 
@@ -145,7 +149,7 @@ class I31:
         return obj
 
     def __eq__(self, other: object) -> bool:
-        return other.__class__ is I31 and other.value == self.value  # type: ignore[attr-defined]
+        return other.__class__ is I31 and other.value == self.value
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
@@ -166,7 +170,7 @@ class HostAny:
         self.obj = obj
 
     def __eq__(self, other: object) -> bool:
-        return other.__class__ is HostAny and other.obj is self.obj  # type: ignore[attr-defined]
+        return other.__class__ is HostAny and other.obj is self.obj
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import sys
 from itertools import repeat
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import ResourceLimitError
 from .budget import DEFAULT_TABLE_ELEMENTS_LIMIT, MEMORIES, MEMORY_BYTES, TABLE_ELEMENTS, TABLES
@@ -178,7 +178,7 @@ if sys.implementation.name == "pypy":
         byte does not."""
         return bytearray(b"\0") * n
 else:
-    _zeroed = bytearray
+    _zeroed = bytearray  # type: ignore[assignment]  # (called as bytearray(n): the same signature)
 
 
 def _make_views(data: bytearray, fmt: str) -> List[Any]:
@@ -187,7 +187,7 @@ def _make_views(data: bytearray, fmt: str) -> List[Any]:
     base = memoryview(data)
     n = struct.calcsize(fmt)
     size = len(data)
-    out = [base[k:k + (size - k) // n * n].cast(fmt) for k in range(n)]
+    out = [base[k:k + (size - k) // n * n].cast(fmt) for k in range(n)]  # type: ignore[call-overload]
     base.release()
     return out
 
@@ -294,7 +294,10 @@ class FunctionInstance:
     __slots__ = ("type", "__weakref__")
 
     type: FuncType
-    name: str
+
+    if TYPE_CHECKING:
+        @property
+        def name(self) -> str: ...   # (an attribute or a property in subclasses)
 
     def call(self, args: Sequence[Any]) -> List[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -325,7 +328,8 @@ class WasmFunctionInstance(FunctionInstance):
         return self._name
 
     def call(self, args: Sequence[Any]) -> List[Any]:
-        return self.engine.invoke(self, list(args))
+        res: List[Any] = self.engine.invoke(self, list(args))
+        return res
 
     @classmethod
     def create_many(cls, ftypes: Sequence[FuncType], module: "ModuleInstance", first_index: int,
@@ -358,6 +362,7 @@ class HostFunctionInstance(FunctionInstance):
     """
 
     __slots__ = ("raw", "module", "name")
+    name: str  # (a writable attribute where the base has a property)
 
     def __init__(self, ftype: FuncType, raw: Callable[[Optional["ModuleInstance"], List[Any]], List[Any]],
                  name: str = "host") -> None:
@@ -383,6 +388,14 @@ class ModuleInstance:
     module, a read-only mapping shared by the module's instances); such an
     instance's ``exports`` dict is built on first access.
     """
+
+    # set by the layers above on the instances they make (the API's ModuleConfig,
+    # the compiled code a snapshot takes over, the WASI state of a guest)
+    config: Any
+    engine_code: Any
+    wasi_state: Any
+    # (builds ``exports`` on first use, see __getattr__)
+    _make_exports: Optional[Callable[[], Dict[str, Any]]]
 
     def __init__(self, module: Any = None, name: Optional[str] = None,
                  types: Optional[List[FuncType]] = None) -> None:

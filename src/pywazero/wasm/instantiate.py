@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import numerics as num
 from .bulk import memory_init, table_init
@@ -122,7 +122,8 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         want = module.types[imp.desc]
         if not has_concrete(want) and not has_concrete(value.type) and not module.rec_groups \
                 and imp.desc not in module.subtypes:
-            return value.type == want
+            same: bool = value.type == want
+            return same
         # the function's type must be the wanted one or declare it as a supertype
         want = canonical_type(module.canonical_ids()[imp.desc])
         return value.type == want or func_subtype(value.type, want)
@@ -162,7 +163,8 @@ def _matches(module: Module, imp: Any, value: Any, closed: Any = None) -> bool:
         want = module.types[imp.desc]
         if not has_concrete(want) and not has_concrete(value.type) and not module.rec_groups \
                 and imp.desc not in module.subtypes:
-            return value.type == want
+            same_tag: bool = value.type == want
+            return same_tag
         # (the canonical type: a member of a recursion group is a CanonFuncType)
         return value.type == canonical_type(module.canonical_ids()[imp.desc])
     return False
@@ -260,7 +262,8 @@ def _const_value(expr: Expr) -> Any:
 
 def _ref_func_index(expr: Expr) -> Optional[int]:
     if len(expr) == 2 and expr[0][0] == 0xD2 and expr[1] == _END:
-        return expr[0][1]
+        index: int = expr[0][1]
+        return index
     return None
 
 
@@ -280,7 +283,7 @@ class InstantiationPlan:
             nimp[imp.kind] += 1
         self.nimp_funcs = nimp[EXTERN_FUNC]
         # globals: (type, True, value) when constant, else (type, False, init expression)
-        self.globals = []
+        self.globals: List[Tuple[GlobalType, bool, Any]] = []
         # canonical ids, for globals and tables of concrete reference types
         canon = module.canonical_ids() if (
             any(g.type.valtype >= 0x200 for g in module.globals)
@@ -308,17 +311,20 @@ class InstantiationPlan:
         self.datas = [d.init for d in module.datas]
         # active and declarative element segments, in order: (index, active, offset
         # value or None when it must be evaluated per instance, offset expr, table)
-        self.elem_actions = []
+        # (an active segment has an offset expression: mypy cannot see it, hence the
+        # ignores on the offsets below; the expressions in these tuples are None only
+        # where no offset is evaluated)
+        self.elem_actions: List[Tuple[int, bool, Any, Any, int]] = []
         for i, seg in enumerate(module.elems):
             if seg.mode == MODE_ACTIVE:
-                off = _const_value(seg.offset)
+                off = _const_value(seg.offset)  # type: ignore[arg-type]
                 self.elem_actions.append((i, True, None if off is _NO_VALUE else off, seg.offset, seg.table))
             elif seg.mode == MODE_DECLARATIVE:
                 self.elem_actions.append((i, False, None, None, 0))
-        self.active_datas = []
+        self.active_datas: List[Tuple[int, Any, Any, int, bytes]] = []
         for i, d in enumerate(module.datas):
             if d.mode == MODE_ACTIVE:
-                off = _const_value(d.offset)
+                off = _const_value(d.offset)  # type: ignore[arg-type]
                 self.active_datas.append((i, None if off is _NO_VALUE else off, d.offset, d.memory, d.init))
         # exports: positions in funcs + tables + mems + globals of the instance
         nfuncs = nimp[EXTERN_FUNC] + len(module.funcs)
@@ -339,18 +345,18 @@ class InstantiationPlan:
         elif positions:
             self.export_getter = itemgetter(*positions)
         self.only_func_exports = all(e.kind == EXTERN_FUNC for e in module.exports)
-        kinds = {}
+        kinds: Dict[str, int] = {}
         for e in module.exports:
             kinds[e.name] = e.kind
-        self.export_kinds = MappingProxyType(kinds)
+        self.export_kinds: Mapping[str, int] = MappingProxyType(kinds)
         self.mem_types = list(module.mems)
-        self.table_types = []
+        self.table_types: List[TableType] = []
         for tt in module.tables:
             if canon is not None and tt.elem_type >= 0x200:
                 tt = TableType(closed_valtype(tt.elem_type, canon), tt.limits, tt.address_type)
             self.table_types.append(tt)
         # tables' initial values: (True, value) when constant, else (False, expr)
-        self.table_inits = []
+        self.table_inits: List[Tuple[bool, Any]] = []
         for i in range(len(module.tables)):
             init = module.table_init(i)
             if init is None:
@@ -434,8 +440,8 @@ def instantiate(
 
     if plan.tag_types:
         tags = inst.tags
-        for tt in plan.tag_types:
-            tags.append(TagInstance(tt, f"{name or 'module'}.tag{len(tags)}"))
+        for tag_type in plan.tag_types:
+            tags.append(TagInstance(tag_type, f"{name or 'module'}.tag{len(tags)}"))
     for gt, is_const, v in plan.globals:
         globals_.append(GlobalInstance(gt, v if is_const else eval_const(v, inst)))
     for tt, (is_const, v) in zip(plan.table_types, plan.table_inits):
@@ -464,7 +470,7 @@ def instantiate(
         # built on first use (ModuleInstance.__getattr__)
         del inst.exports
         inst._make_exports = make_exports
-        inst.export_kinds = plan.export_kinds  # read-only, shared by the module's instances
+        inst.export_kinds = plan.export_kinds  # type: ignore[assignment]  # read-only, shared by the module's instances
 
     compiled.bind(inst)
 
@@ -515,11 +521,11 @@ def _check_budget(plan: InstantiationPlan, budget: Any) -> None:
 def _check_segments_fit(module: Module, inst: ModuleInstance) -> None:
     for i, seg in enumerate(module.elems):
         if seg.mode == MODE_ACTIVE:
-            offset = eval_const(seg.offset, inst)
+            offset = eval_const(seg.offset, inst)  # type: ignore[arg-type]  # (active: has one)
             if offset + len(inst.elems[i]) > len(inst.tables[seg.table].elements):
                 raise LinkError("elements segment does not fit")
     for d in module.datas:
         if d.mode == MODE_ACTIVE:
-            offset = eval_const(d.offset, inst)
+            offset = eval_const(d.offset, inst)  # type: ignore[arg-type]  # (active: has one)
             if offset + len(d.init) > len(inst.mems[d.memory].data):
                 raise LinkError("data segment does not fit")

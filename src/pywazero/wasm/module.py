@@ -10,9 +10,9 @@ a constant expression is a list of them, ending with ``end`` (op 0x0B).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .types import FuncType, GlobalType, MemoryType, TableType
+from .types import GlobalType, MemoryType, TableType
 
 Instr = Tuple[int, Any]
 Expr = List[Instr]
@@ -63,15 +63,16 @@ class FunctionInfo:
     function's own label).
     """
 
-    partner: Dict[int, int] = field(default_factory=dict)
-    else_of: Dict[int, int] = field(default_factory=dict)
+    # (read-only mappings: the validator may share one empty mapping between bodies)
+    partner: Mapping[int, int] = field(default_factory=dict)
+    else_of: Mapping[int, int] = field(default_factory=dict)
     max_stack: int = 0
-    block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
-    heights: Dict[int, int] = field(default_factory=dict)
-    branch_heights: Dict[int, int] = field(default_factory=dict)
+    block_types: Mapping[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
+    heights: Mapping[int, int] = field(default_factory=dict)
+    branch_heights: Mapping[int, int] = field(default_factory=dict)
     # Legacy exceptions: a ``try`` opener's ``catch``/``catch_all`` indices, in order
     # (its ``partner`` is its ``end``, or its ``delegate``, which closes it too).
-    catches: Dict[int, List[int]] = field(default_factory=dict)
+    catches: Mapping[int, List[int]] = field(default_factory=dict)
 
 
 class Function:
@@ -132,7 +133,7 @@ class Function:
         if body is None:
             self._load()
             body = self._body
-        return body
+        return body  # type: ignore[return-value]  # (_load set it)
 
     @body.setter
     def body(self, body: Expr) -> None:
@@ -148,7 +149,7 @@ class Function:
         if offsets is None:
             self._load()
             offsets = self._offsets
-        return offsets
+        return offsets  # type: ignore[return-value]  # (_load set it)
 
     @offsets.setter
     def offsets(self, offsets: List[int]) -> None:
@@ -186,8 +187,9 @@ class Function:
         """``(body, offsets)`` without keeping them when they are not held yet."""
         body = self._body
         if body is None:
-            return self._source.decode(self._pos)
-        return body, self._offsets
+            decoded: Tuple[Expr, List[int]] = self._source.decode(self._pos)
+            return decoded
+        return body, self._offsets  # type: ignore[return-value]  # (set with the body)
 
     def release(self) -> None:
         """Drop the decoded body and its info when it can be decoded again."""
@@ -214,10 +216,10 @@ class Function:
         return (f"Function(type_index={self.type_index!r}, locals={self.locals!r}, "
                 f"body={self.body!r}, offsets={self.offsets!r}, info={self.info!r})")
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> Dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
 

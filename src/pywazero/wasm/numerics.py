@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from typing import Any, Callable, Dict, Tuple
 
 from ..errors import Trap
 
@@ -64,14 +65,15 @@ _S_F32 = struct.Struct("<f")
 _S_U32 = struct.Struct("<I")
 _S_F64 = struct.Struct("<d")
 _S_U64 = struct.Struct("<Q")
-_pack_f32 = _S_F32.pack
-_unpack_f32 = _S_F32.unpack
-_pack_u32 = _S_U32.pack
-_unpack_u32 = _S_U32.unpack
-_pack_f64 = _S_F64.pack
-_unpack_f64 = _S_F64.unpack
-_pack_u64 = _S_U64.pack
-_unpack_u64 = _S_U64.unpack
+# (typed: what each format unpacks to)
+_pack_f32: Callable[[float], bytes] = _S_F32.pack
+_unpack_f32: Callable[[bytes], Tuple[float]] = _S_F32.unpack
+_pack_u32: Callable[[int], bytes] = _S_U32.pack
+_unpack_u32: Callable[[bytes], Tuple[int]] = _S_U32.unpack
+_pack_f64: Callable[[float], bytes] = _S_F64.pack
+_unpack_f64: Callable[[bytes], Tuple[float]] = _S_F64.unpack
+_pack_u64: Callable[[int], bytes] = _S_U64.pack
+_unpack_u64: Callable[[bytes], Tuple[int]] = _S_U64.unpack
 
 _copysign = math.copysign
 _fabs = math.fabs
@@ -145,80 +147,80 @@ def quiet_nan(x: float) -> float:
 
 # --- i32 -----------------------------------------------------------------------------
 
-def i32_eqz(a):
+def i32_eqz(a: int) -> int:
     return 0 if a else 1
 
 
-def i32_eq(a, b):
+def i32_eq(a: int, b: int) -> int:
     return 1 if a == b else 0
 
 
-def i32_ne(a, b):
+def i32_ne(a: int, b: int) -> int:
     return 1 if a != b else 0
 
 
-def i32_lt_s(a, b):
+def i32_lt_s(a: int, b: int) -> int:
     return 1 if (a ^ 0x80000000) < (b ^ 0x80000000) else 0
 
 
-def i32_lt_u(a, b):
+def i32_lt_u(a: int, b: int) -> int:
     return 1 if a < b else 0
 
 
-def i32_gt_s(a, b):
+def i32_gt_s(a: int, b: int) -> int:
     return 1 if (a ^ 0x80000000) > (b ^ 0x80000000) else 0
 
 
-def i32_gt_u(a, b):
+def i32_gt_u(a: int, b: int) -> int:
     return 1 if a > b else 0
 
 
-def i32_le_s(a, b):
+def i32_le_s(a: int, b: int) -> int:
     return 1 if (a ^ 0x80000000) <= (b ^ 0x80000000) else 0
 
 
-def i32_le_u(a, b):
+def i32_le_u(a: int, b: int) -> int:
     return 1 if a <= b else 0
 
 
-def i32_ge_s(a, b):
+def i32_ge_s(a: int, b: int) -> int:
     return 1 if (a ^ 0x80000000) >= (b ^ 0x80000000) else 0
 
 
-def i32_ge_u(a, b):
+def i32_ge_u(a: int, b: int) -> int:
     return 1 if a >= b else 0
 
 
-def i32_clz(a):
+def i32_clz(a: int) -> int:
     return 32 - a.bit_length()
 
 
-def i32_ctz(a):
+def i32_ctz(a: int) -> int:
     a |= 0x100000000
     return (a & -a).bit_length() - 1
 
 
 if hasattr(int, "bit_count"):  # Python 3.10+
-    def i32_popcnt(a):
+    def i32_popcnt(a: int) -> int:
         return a.bit_count()
 else:  # pragma: no cover - Python 3.9
-    def i32_popcnt(a):
+    def i32_popcnt(a: int) -> int:
         return bin(a).count("1")
 
 
-def i32_add(a, b):
+def i32_add(a: int, b: int) -> int:
     return (a + b) & 0xFFFFFFFF
 
 
-def i32_sub(a, b):
+def i32_sub(a: int, b: int) -> int:
     return (a - b) & 0xFFFFFFFF
 
 
-def i32_mul(a, b):
+def i32_mul(a: int, b: int) -> int:
     return (a * b) & 0xFFFFFFFF
 
 
-def i32_div_s(a, b):
+def i32_div_s(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     if a & 0x80000000:
@@ -232,13 +234,13 @@ def i32_div_s(a, b):
     return a // b
 
 
-def i32_div_u(a, b):
+def i32_div_u(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     return a // b
 
 
-def i32_rem_s(a, b):
+def i32_rem_s(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     if b & 0x80000000:
@@ -248,55 +250,55 @@ def i32_rem_s(a, b):
     return a % b
 
 
-def i32_rem_u(a, b):
+def i32_rem_u(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     return a % b
 
 
-def i32_and(a, b):
+def i32_and(a: int, b: int) -> int:
     return a & b
 
 
-def i32_or(a, b):
+def i32_or(a: int, b: int) -> int:
     return a | b
 
 
-def i32_xor(a, b):
+def i32_xor(a: int, b: int) -> int:
     return a ^ b
 
 
-def i32_shl(a, b):
+def i32_shl(a: int, b: int) -> int:
     return (a << (b & 31)) & 0xFFFFFFFF
 
 
-def i32_shr_s(a, b):
+def i32_shr_s(a: int, b: int) -> int:
     return (((a ^ 0x80000000) - 0x80000000) >> (b & 31)) & 0xFFFFFFFF
 
 
-def i32_shr_u(a, b):
+def i32_shr_u(a: int, b: int) -> int:
     return a >> (b & 31)
 
 
-def i32_rotl(a, b):
+def i32_rotl(a: int, b: int) -> int:
     b &= 31
     return ((a << b) | (a >> (32 - b))) & 0xFFFFFFFF
 
 
-def i32_rotr(a, b):
+def i32_rotr(a: int, b: int) -> int:
     b &= 31
     return ((a >> b) | (a << (32 - b))) & 0xFFFFFFFF
 
 
-def i32_extend8_s(a):
+def i32_extend8_s(a: int) -> int:
     return (((a & 0xFF) ^ 0x80) - 0x80) & 0xFFFFFFFF
 
 
-def i32_extend16_s(a):
+def i32_extend16_s(a: int) -> int:
     return (((a & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFF
 
 
-def i32_wrap_i64(a):
+def i32_wrap_i64(a: int) -> int:
     return a & 0xFFFFFFFF
 
 
@@ -306,55 +308,55 @@ _B63 = 0x8000000000000000
 _B64 = 0x10000000000000000
 
 
-def i64_eqz(a):
+def i64_eqz(a: int) -> int:
     return 0 if a else 1
 
 
-def i64_eq(a, b):
+def i64_eq(a: int, b: int) -> int:
     return 1 if a == b else 0
 
 
-def i64_ne(a, b):
+def i64_ne(a: int, b: int) -> int:
     return 1 if a != b else 0
 
 
-def i64_lt_s(a, b):
+def i64_lt_s(a: int, b: int) -> int:
     return 1 if (a ^ _B63) < (b ^ _B63) else 0
 
 
-def i64_lt_u(a, b):
+def i64_lt_u(a: int, b: int) -> int:
     return 1 if a < b else 0
 
 
-def i64_gt_s(a, b):
+def i64_gt_s(a: int, b: int) -> int:
     return 1 if (a ^ _B63) > (b ^ _B63) else 0
 
 
-def i64_gt_u(a, b):
+def i64_gt_u(a: int, b: int) -> int:
     return 1 if a > b else 0
 
 
-def i64_le_s(a, b):
+def i64_le_s(a: int, b: int) -> int:
     return 1 if (a ^ _B63) <= (b ^ _B63) else 0
 
 
-def i64_le_u(a, b):
+def i64_le_u(a: int, b: int) -> int:
     return 1 if a <= b else 0
 
 
-def i64_ge_s(a, b):
+def i64_ge_s(a: int, b: int) -> int:
     return 1 if (a ^ _B63) >= (b ^ _B63) else 0
 
 
-def i64_ge_u(a, b):
+def i64_ge_u(a: int, b: int) -> int:
     return 1 if a >= b else 0
 
 
-def i64_clz(a):
+def i64_clz(a: int) -> int:
     return 64 - a.bit_length()
 
 
-def i64_ctz(a):
+def i64_ctz(a: int) -> int:
     a |= _B64
     return (a & -a).bit_length() - 1
 
@@ -362,19 +364,19 @@ def i64_ctz(a):
 i64_popcnt = i32_popcnt
 
 
-def i64_add(a, b):
+def i64_add(a: int, b: int) -> int:
     return (a + b) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_sub(a, b):
+def i64_sub(a: int, b: int) -> int:
     return (a - b) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_mul(a, b):
+def i64_mul(a: int, b: int) -> int:
     return (a * b) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_div_s(a, b):
+def i64_div_s(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     if a & _B63:
@@ -388,13 +390,13 @@ def i64_div_s(a, b):
     return a // b
 
 
-def i64_div_u(a, b):
+def i64_div_u(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     return a // b
 
 
-def i64_rem_s(a, b):
+def i64_rem_s(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     if b & _B63:
@@ -404,63 +406,63 @@ def i64_rem_s(a, b):
     return a % b
 
 
-def i64_rem_u(a, b):
+def i64_rem_u(a: int, b: int) -> int:
     if not b:
         raise Trap(_DIV_ZERO)
     return a % b
 
 
-def i64_and(a, b):
+def i64_and(a: int, b: int) -> int:
     return a & b
 
 
-def i64_or(a, b):
+def i64_or(a: int, b: int) -> int:
     return a | b
 
 
-def i64_xor(a, b):
+def i64_xor(a: int, b: int) -> int:
     return a ^ b
 
 
-def i64_shl(a, b):
+def i64_shl(a: int, b: int) -> int:
     return (a << (b & 63)) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_shr_s(a, b):
+def i64_shr_s(a: int, b: int) -> int:
     return (((a ^ _B63) - _B63) >> (b & 63)) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_shr_u(a, b):
+def i64_shr_u(a: int, b: int) -> int:
     return a >> (b & 63)
 
 
-def i64_rotl(a, b):
+def i64_rotl(a: int, b: int) -> int:
     b &= 63
     return ((a << b) | (a >> (64 - b))) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_rotr(a, b):
+def i64_rotr(a: int, b: int) -> int:
     b &= 63
     return ((a >> b) | (a << (64 - b))) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_extend8_s(a):
+def i64_extend8_s(a: int) -> int:
     return (((a & 0xFF) ^ 0x80) - 0x80) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_extend16_s(a):
+def i64_extend16_s(a: int) -> int:
     return (((a & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_extend32_s(a):
+def i64_extend32_s(a: int) -> int:
     return (((a & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_extend_i32_s(a):
+def i64_extend_i32_s(a: int) -> int:
     return ((a ^ 0x80000000) - 0x80000000) & 0xFFFFFFFFFFFFFFFF
 
 
-def i64_extend_i32_u(a):
+def i64_extend_i32_u(a: int) -> int:
     return a
 
 
@@ -468,27 +470,27 @@ def i64_extend_i32_u(a):
 # Functions whose result is one of the inputs, or an integral value of an input, keep
 # single-precision values single-precision, so f32 and f64 share them.
 
-def f64_eq(a, b):
+def f64_eq(a: float, b: float) -> int:
     return 1 if a == b else 0
 
 
-def f64_ne(a, b):
+def f64_ne(a: float, b: float) -> int:
     return 1 if a != b else 0
 
 
-def f64_lt(a, b):
+def f64_lt(a: float, b: float) -> int:
     return 1 if a < b else 0
 
 
-def f64_gt(a, b):
+def f64_gt(a: float, b: float) -> int:
     return 1 if a > b else 0
 
 
-def f64_le(a, b):
+def f64_le(a: float, b: float) -> int:
     return 1 if a <= b else 0
 
 
-def f64_ge(a, b):
+def f64_ge(a: float, b: float) -> int:
     return 1 if a >= b else 0
 
 
@@ -496,11 +498,11 @@ f64_abs = _fabs
 f64_copysign = _copysign
 
 
-def f64_neg(x):
+def f64_neg(x: float) -> float:
     return -x
 
 
-def f64_min(a, b):
+def f64_min(a: float, b: float) -> float:
     if a < b:
         return a
     if b < a:
@@ -511,7 +513,7 @@ def f64_min(a, b):
     return a + b  # a NaN: the host propagates it quietly
 
 
-def f64_max(a, b):
+def f64_max(a: float, b: float) -> float:
     if a > b:
         return a
     if b > a:
@@ -521,32 +523,32 @@ def f64_max(a, b):
     return a + b
 
 
-def f64_ceil(x):
+def f64_ceil(x: float) -> float:
     if -_TWO52 < x < _TWO52:
         return _copysign(float(_ceil(x)), x)
     return x if x == x else quiet_nan(x)
 
 
-def f64_floor(x):
+def f64_floor(x: float) -> float:
     if -_TWO52 < x < _TWO52:
         return _copysign(float(_floor(x)), x)
     return x if x == x else quiet_nan(x)
 
 
-def f64_trunc(x):
+def f64_trunc(x: float) -> float:
     if -_TWO52 < x < _TWO52:
         return _copysign(float(int(x)), x)
     return x if x == x else quiet_nan(x)
 
 
-def f64_nearest(x):
+def f64_nearest(x: float) -> float:
     if -_TWO52 < x < _TWO52:
         # round() of a float rounds half to even.
         return _copysign(float(round(x)), x)
     return x if x == x else quiet_nan(x)
 
 
-def f64_sqrt(x):
+def f64_sqrt(x: float) -> float:
     if x >= 0.0:  # includes -0.0 (whose root is -0.0) and +inf
         return _sqrt(x)
     if x == x:
@@ -554,19 +556,19 @@ def f64_sqrt(x):
     return quiet_nan(x)
 
 
-def f64_add(a, b):
+def f64_add(a: float, b: float) -> float:
     return a + b
 
 
-def f64_sub(a, b):
+def f64_sub(a: float, b: float) -> float:
     return a - b
 
 
-def f64_mul(a, b):
+def f64_mul(a: float, b: float) -> float:
     return a * b
 
 
-def f64_div(a, b):
+def f64_div(a: float, b: float) -> float:
     if b:
         return a / b
     # Division by a zero: +-inf, or a NaN for 0/0 and NaN/0 (the host's
@@ -593,28 +595,28 @@ f32_nearest = f64_nearest
 
 # --- f32 arithmetic (rounded to single precision) --------------------------------------
 
-def f32_add(a, b):
+def f32_add(a: float, b: float) -> float:
     r = a + b
     if -_F32_LIMIT < r < _F32_LIMIT:
         return _unpack_f32(_pack_f32(r))[0]
     return r * 1e300  # +-inf stays, too large becomes +-inf, a NaN propagates
 
 
-def f32_sub(a, b):
+def f32_sub(a: float, b: float) -> float:
     r = a - b
     if -_F32_LIMIT < r < _F32_LIMIT:
         return _unpack_f32(_pack_f32(r))[0]
     return r * 1e300
 
 
-def f32_mul(a, b):
+def f32_mul(a: float, b: float) -> float:
     r = a * b
     if -_F32_LIMIT < r < _F32_LIMIT:
         return _unpack_f32(_pack_f32(r))[0]
     return r * 1e300
 
 
-def f32_div(a, b):
+def f32_div(a: float, b: float) -> float:
     if not b:
         return a * _copysign(_INF, b)
     r = a / b
@@ -623,7 +625,7 @@ def f32_div(a, b):
     return r * 1e300
 
 
-def f32_sqrt(x):
+def f32_sqrt(x: float) -> float:
     if x >= 0.0:
         return _unpack_f32(_pack_f32(_sqrt(x)))[0]
     if x == x:
@@ -633,31 +635,31 @@ def f32_sqrt(x):
 
 # --- conversions -------------------------------------------------------------------
 
-def i32_trunc_f64_s(x):
+def i32_trunc_f64_s(x: float) -> int:
     if -2147483649.0 < x < 2147483648.0:
         return int(x) & 0xFFFFFFFF
     raise Trap(_OVERFLOW if x == x else _INVALID)
 
 
-def i32_trunc_f64_u(x):
+def i32_trunc_f64_u(x: float) -> int:
     if -1.0 < x < 4294967296.0:
         return int(x)
     raise Trap(_OVERFLOW if x == x else _INVALID)
 
 
-def i64_trunc_f64_s(x):
+def i64_trunc_f64_s(x: float) -> int:
     if -9223372036854775808.0 <= x < 9223372036854775808.0:
         return int(x) & 0xFFFFFFFFFFFFFFFF
     raise Trap(_OVERFLOW if x == x else _INVALID)
 
 
-def i64_trunc_f64_u(x):
+def i64_trunc_f64_u(x: float) -> int:
     if -1.0 < x < 18446744073709551616.0:
         return int(x)
     raise Trap(_OVERFLOW if x == x else _INVALID)
 
 
-def i32_trunc_sat_f64_s(x):
+def i32_trunc_sat_f64_s(x: float) -> int:
     if -2147483649.0 < x < 2147483648.0:
         return int(x) & 0xFFFFFFFF
     if x != x:
@@ -665,7 +667,7 @@ def i32_trunc_sat_f64_s(x):
     return 0x7FFFFFFF if x > 0.0 else 0x80000000
 
 
-def i32_trunc_sat_f64_u(x):
+def i32_trunc_sat_f64_u(x: float) -> int:
     if -1.0 < x < 4294967296.0:
         return int(x)
     if x > 0.0:
@@ -673,7 +675,7 @@ def i32_trunc_sat_f64_u(x):
     return 0
 
 
-def i64_trunc_sat_f64_s(x):
+def i64_trunc_sat_f64_s(x: float) -> int:
     if -9223372036854775808.0 <= x < 9223372036854775808.0:
         return int(x) & 0xFFFFFFFFFFFFFFFF
     if x != x:
@@ -681,7 +683,7 @@ def i64_trunc_sat_f64_s(x):
     return 0x7FFFFFFFFFFFFFFF if x > 0.0 else 0x8000000000000000
 
 
-def i64_trunc_sat_f64_u(x):
+def i64_trunc_sat_f64_u(x: float) -> int:
     if -1.0 < x < 18446744073709551616.0:
         return int(x)
     if x > 0.0:
@@ -712,22 +714,22 @@ def _round_int(n: int, bits: int) -> float:
     return float(q << s)  # at most 54 bits of which the low ones are zero: exact
 
 
-def f32_convert_i32_s(a):
+def f32_convert_i32_s(a: int) -> float:
     # An i32 is exact as a double, so a single rounding to f32 happens here.
     return _unpack_f32(_pack_f32(float((a ^ 0x80000000) - 0x80000000)))[0]
 
 
-def f32_convert_i32_u(a):
+def f32_convert_i32_u(a: int) -> float:
     return _unpack_f32(_pack_f32(float(a)))[0]
 
 
-def f32_convert_i64_u(a):
+def f32_convert_i64_u(a: int) -> float:
     if a < 0x20000000000000:  # exact as a double: round once, from there
         return _unpack_f32(_pack_f32(float(a)))[0]
     return _round_int(a, 24)
 
 
-def f32_convert_i64_s(a):
+def f32_convert_i64_s(a: int) -> float:
     if a < 0x20000000000000:
         return _unpack_f32(_pack_f32(float(a)))[0]
     if a & _B63:
@@ -738,21 +740,21 @@ def f32_convert_i64_s(a):
     return _round_int(a, 24)
 
 
-def f64_convert_i32_s(a):
+def f64_convert_i32_s(a: int) -> float:
     return float((a ^ 0x80000000) - 0x80000000)
 
 
-def f64_convert_i32_u(a):
+def f64_convert_i32_u(a: int) -> float:
     return float(a)
 
 
-def f64_convert_i64_u(a):
+def f64_convert_i64_u(a: int) -> float:
     if a < 0x20000000000000:
         return float(a)
     return _round_int(a, 53)
 
 
-def f64_convert_i64_s(a):
+def f64_convert_i64_s(a: int) -> float:
     if a < 0x20000000000000:
         return float(a)
     if a & _B63:
@@ -763,7 +765,7 @@ def f64_convert_i64_s(a):
     return _round_int(a, 53)
 
 
-def f32_demote_f64(x):
+def f32_demote_f64(x: float) -> float:
     if -_F32_LIMIT < x < _F32_LIMIT:
         return _unpack_f32(_pack_f32(x))[0]
     if x == x:
@@ -773,7 +775,7 @@ def f32_demote_f64(x):
         (_unpack_u64(_pack_f64(x))[0] | 0x0008000000000000) & 0xFFFFFFFFE0000000))[0]
 
 
-def f64_promote_f32(x):
+def f64_promote_f32(x: float) -> float:
     return x if x == x else quiet_nan(x)
 
 
@@ -785,7 +787,7 @@ f64_reinterpret_i64 = f64_from_bits
 
 # --- tables for the engines ----------------------------------------------------------
 
-def _collect():
+def _collect() -> Dict[str, Callable[..., Any]]:
     from . import opcodes
 
     out = {}
@@ -807,7 +809,7 @@ _M32 = "0xFFFFFFFF"
 _M64 = "0xFFFFFFFFFFFFFFFF"
 _POPCNT = "({0}).bit_count()" if hasattr(int, "bit_count") else 'bin({0}).count("1")'
 
-INLINE = {}
+INLINE: Dict[str, str] = {}
 
 
 def _inline_int(t: str, mask: str, bits: int, sign: str) -> None:
@@ -927,12 +929,12 @@ for _t in ("i32", "i64"):
                              % (_sign, _sign, _t))
 
 
-def _calls():
+def _calls() -> None:
     from .opcodes import BY_NAME
 
     for name in FUNCTIONS:
         if name not in INLINE:
-            args = ", ".join("{%d}" % k for k in range(len(BY_NAME[name].params)))
+            args = ", ".join("{%d}" % k for k in range(len(BY_NAME[name].params)))  # type: ignore[arg-type]
             INLINE[name] = "%s(%s)" % (name.replace(".", "_"), args)
 
 
@@ -946,7 +948,7 @@ for _name in INLINE:
 NEEDS_TEMP = frozenset(n for n, tpl in INLINE.items() if any(tpl.count("{%d}" % k) > 1 for k in range(3)))
 
 #: the globals the INLINE templates need (also every instruction function by name)
-NAMESPACE = {
+NAMESPACE: Dict[str, Callable[..., Any]] = {
     "_fabs": _fabs, "_copysign": _copysign, "_sqrt": _sqrt, "_ceil": _ceil, "_floor": _floor,
     "_pack_u32": _pack_u32, "_unpack_u32": _unpack_u32,
     "_pack_f32": _pack_f32, "_unpack_f32": _unpack_f32,
@@ -956,5 +958,5 @@ NAMESPACE = {
     "f32_from_bits": f32_from_bits, "f32_to_bits": f32_to_bits,
     "f64_from_bits": f64_from_bits, "f64_to_bits": f64_to_bits,
 }
-for _name, _fn in FUNCTIONS.items():
-    NAMESPACE[_name.replace(".", "_")] = _fn
+for _fname, _func in FUNCTIONS.items():
+    NAMESPACE[_fname.replace(".", "_")] = _func

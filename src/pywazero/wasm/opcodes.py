@@ -101,7 +101,7 @@ class OpInfo(NamedTuple):
 _LETTER = {"i": I32, "I": I64, "f": F32, "F": F64, "v": V128}
 
 
-def _sig(s: Optional[str]):
+def _sig(s: Optional[str]) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]:
     if s is None:
         return None, None
     p, r = s.split(":")
@@ -378,8 +378,8 @@ _SIMD_PLAIN = [
     (254, "f64x2", "convert_low_i32x4_s convert_low_i32x4_u", "v:v"),
 ]
 for _start, _shape, _names, _sg in _SIMD_PLAIN:
-    for _k, _n in enumerate(_names.split()):
-        _add(fd(_start + _k), f"{_shape}.{_n}", IMM_NONE, _sg)
+    for _k, _nm in enumerate(_names.split()):
+        _add(fd(_start + _k), f"{_shape}.{_nm}", IMM_NONE, _sg)
 
 # Relaxed SIMD (WebAssembly 3.0), 0xFD 0x100-0x113; see engine/simd.py for the
 # deterministic semantics pywazero gives them.

@@ -34,7 +34,7 @@ False
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from .types import (
     HT_ANY,
@@ -91,6 +91,7 @@ class CanonFuncType(FuncType):
     supertype): equal only to the closed type of the same canonical id ``cid``."""
 
     __slots__ = ("cid",)
+    cid: int
 
     def __init__(self, params: Tuple[int, ...], results: Tuple[int, ...], cid: int) -> None:
         object.__setattr__(self, "params", params)
@@ -183,8 +184,8 @@ def canonical_ids(types: Sequence[Any], rec_groups: Sequence[Tuple[int, int]] = 
             if t < _CONCRETE:
                 return t
             h = ref_heap(t)
-            if s <= h < end:
-                return ("r", h - s, ref_nullable(t))
+            if s <= h < end:  # noqa: B023 - called within this iteration only
+                return ("r", h - s, ref_nullable(t))  # noqa: B023
             return ref_type(canon[h], ref_nullable(t))
 
         members = []
@@ -208,9 +209,9 @@ def canonical_ids(types: Sequence[Any], rec_groups: Sequence[Tuple[int, int]] = 
                     base = len(_TYPES)
 
                     def close(e: Any) -> int:
-                        return ref_type(base + e[1], e[2]) if isinstance(e, tuple) else e
+                        return ref_type(base + e[1], e[2]) if isinstance(e, tuple) else e  # noqa: B023 - (idem)
 
-                    for k, (kind, final, sup, mapped) in enumerate(members):
+                    for k, (_kind, final, sup, mapped) in enumerate(members):
                         ct = types[s + k]
                         if plain:
                             closed = key
@@ -267,7 +268,9 @@ def is_final(cid: int) -> bool:
 
 def canonical_type(cid: int) -> FuncType:
     """The closed function type of canonical id ``cid``."""
-    return _TYPES[cid]
+    # (a GC type id gives its StructType/ArrayType: callers know which they hold)
+    t: FuncType = _TYPES[cid]
+    return t
 
 
 def closed_valtype(t: int, canon: Sequence[int]) -> int:
@@ -531,7 +534,7 @@ def _vt_text(t: int, depth: int) -> str:
     from .types import valtype_name
 
     if is_ref(t) and t > 0:
-        return describe_valtype(t)._text(depth)
+        return cast(RefType, describe_valtype(t))._text(depth)
     return valtype_name(t)
 
 

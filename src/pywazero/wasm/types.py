@@ -10,7 +10,7 @@ reference types of typed function references and GC are ints too (see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, cast
 
 I32 = 0x7F
 I64 = 0x7E
@@ -171,6 +171,10 @@ class FuncType:
     params: Tuple[int, ...] = ()
     results: Tuple[int, ...] = ()
 
+    if TYPE_CHECKING:
+        # (the dataclass's __init__, as callers may spell it: any sequences)
+        def __init__(self, params: Sequence[int] = (), results: Sequence[int] = ()) -> None: ...
+
     def __post_init__(self) -> None:
         # Users also write FuncType([I32], [I32]): store tuples, so that equal
         # signatures compare equal (and hash) however they were spelled.
@@ -233,7 +237,7 @@ def comp_storage_types(ct: object) -> Tuple[int, ...]:
         return ct.params + ct.results
     if isinstance(ct, StructType):
         return tuple(f.storage for f in ct.fields)
-    return (ct.field.storage,)
+    return (cast(ArrayType, ct).field.storage,)
 
 
 def unpacked(storage: int) -> int:

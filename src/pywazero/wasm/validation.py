@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from types import MappingProxyType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Container, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import ValidationError
 from . import impl_limits as L
@@ -50,6 +50,7 @@ from .types import (
     MAX_PAGES64,
     V128,
     VALUE_TYPES,
+    FieldType,
     FuncType,
     GlobalType,
     Limits,
@@ -79,7 +80,7 @@ from .types import (
     StructType,
     comp_storage_types,
 )
-from .subtyping import val_subtype, vals_subtype, canonical_ids, types_equivalent, top_heap
+from .subtyping import val_subtype, vals_subtype, types_equivalent, top_heap
 
 __all__ = ["validate_module", "validate_function"]
 
@@ -154,13 +155,13 @@ _SPECIAL = {
 _SPECIAL.update((op, K_GC) for op in _ops.BY_OP if op >> 16 == _ops.PREFIX_FB)
 
 
-def _build_table() -> Dict[int, tuple]:
-    table: Dict[int, tuple] = {}
+def _build_table() -> Dict[int, Tuple[Any, ...]]:
+    table: Dict[int, Tuple[Any, ...]] = {}
     for op, info in _ops.BY_OP.items():
         p = list(info.params) if info.params is not None else None
-        r = list(info.results) if info.results is not None else None
+        r: Any = list(info.results) if info.results is not None else None
         kind = _SPECIAL.get(op)
-        extra = None
+        extra: Any = None
         if kind is None:
             if p is None or r is None:  # pragma: no cover - table consistency
                 raise AssertionError(f"no typing rule for {info.name}")
@@ -227,10 +228,10 @@ del _op, _sub
 
 # Instruction tables of reduced feature sets, built on first use.
 # (_TABLE itself has every instruction: even V2's table disables the 3.0 ones.)
-_TABLES: Dict[int, Dict[int, tuple]] = {}
+_TABLES: Dict[int, Dict[int, Tuple[Any, ...]]] = {}
 
 
-def _table_for(features: CoreFeatures) -> Dict[int, tuple]:
+def _table_for(features: CoreFeatures) -> Dict[int, Tuple[Any, ...]]:
     """_TABLE with the instructions of disabled features mapped to K_DISABLED entries
     (whose ``extra`` is the error message), so the body loop pays nothing for them."""
     table = _TABLES.get(int(features))
@@ -266,12 +267,12 @@ _CONST_PUSH = {0x41: I32, 0x42: I64, 0x43: F32, 0x44: F64, _ops.fd(12): V128}
 _BODY = threading.local()
 
 
-def _mismatch(actual: int, expect: int, vals: list) -> bool:
+def _mismatch(actual: int, expect: int, vals: List[int]) -> bool:
     """Whether ``actual`` does not match ``expect`` (they differ: subtyping)."""
     return actual != _UNK and expect != _UNK and not val_subtype(actual, expect, _BODY.canon)
 
 
-def _pop1(vals: list, height: int, unreach: bool, expect: int) -> int:
+def _pop1(vals: List[int], height: int, unreach: bool, expect: int) -> int:
     if len(vals) > height:
         actual = vals.pop()
         if actual != expect and _mismatch(actual, expect, vals):
@@ -282,7 +283,7 @@ def _pop1(vals: list, height: int, unreach: bool, expect: int) -> int:
     raise _Fail("type mismatch")
 
 
-def _pop_any(vals: list, height: int, unreach: bool) -> int:
+def _pop_any(vals: List[int], height: int, unreach: bool) -> int:
     if len(vals) > height:
         return vals.pop()
     if unreach:
@@ -290,7 +291,7 @@ def _pop_any(vals: list, height: int, unreach: bool) -> int:
     raise _Fail("type mismatch")
 
 
-def _pop_vals(vals: list, height: int, unreach: bool, types) -> list:
+def _pop_vals(vals: List[int], height: int, unreach: bool, types: Sequence[int]) -> List[int]:
     """pop_vals of the algorithm; returns the actual types popped (bottom first)."""
     n = len(types)
     size = len(vals)
@@ -314,7 +315,7 @@ def _pop_vals(vals: list, height: int, unreach: bool, types) -> list:
     return [_UNK] * (n - avail) + got
 
 
-def _apply(vals: list, height: int, unreach: bool, params, results) -> None:
+def _apply(vals: List[int], height: int, unreach: bool, params: Sequence[int], results: Sequence[int]) -> None:
     """Pop ``params`` then push ``results``."""
     n = len(params)
     if n:
@@ -329,7 +330,7 @@ def _apply(vals: list, height: int, unreach: bool, params, results) -> None:
 class _LocalTypes:
     """Local types of a function with very many locals, looked up by bisection."""
 
-    def __init__(self, params, decls) -> None:
+    def __init__(self, params: Sequence[int], decls: Sequence[Tuple[int, int]]) -> None:
         from bisect import bisect_right
 
         self._bisect = bisect_right
@@ -356,20 +357,22 @@ class _LocalTypes:
         return self._types[self._bisect(self._ends, i)]
 
 
-def _tail_results_match(callee: list, caller: list, canon=None) -> bool:
+def _tail_results_match(callee: Sequence[int], caller: Sequence[int],
+                        canon: Optional[Sequence[int]] = None) -> bool:
     """A tail call's rule: the callee's result types must match (be subtypes of)
     the calling function's result types."""
     return callee == caller or vals_subtype(callee, caller, canon)
 
 
-def _local_types(params: list, decls, allowed=VALUE_TYPES):
+def _local_types(params: Sequence[int], decls: Sequence[Tuple[int, int]],
+                 allowed: Container[int] = VALUE_TYPES) -> Union[List[int], "_LocalTypes"]:
     total = len(params)
     for count, t in decls:
         if not isinstance(count, int) or count < 0:
             raise _Fail("invalid local declaration")
         if t not in allowed:
             if isinstance(allowed, _ValTypes):
-                raise _Fail(allowed.reason(t))
+                raise _Fail(allowed.reason(t))  # type: ignore[arg-type]  # (refused: it has a reason)
             raise _Fail(_valtype_reason(t) if t in VALUE_TYPES or (isinstance(t, int) and t > 0 and is_ref(t))
                         else "invalid local type")
         total += count
@@ -400,13 +403,13 @@ class _ValTypes:
 
     __slots__ = ("base", "features", "ntypes", "_ok")
 
-    def __init__(self, base, features: CoreFeatures, ntypes: int) -> None:
+    def __init__(self, base: Iterable[int], features: CoreFeatures, ntypes: int) -> None:
         self.base = frozenset(base)
         self.features = features
         self.ntypes = ntypes
-        self._ok = set(self.base)
+        self._ok: Set[object] = set(self.base)
 
-    def __contains__(self, t) -> bool:
+    def __contains__(self, t: object) -> bool:
         if t in self._ok:
             return True
         if self.reason(t) is None:
@@ -414,7 +417,7 @@ class _ValTypes:
             return True
         return False
 
-    def reason(self, t) -> "str | None":
+    def reason(self, t: object) -> "str | None":
         if t in self.base:
             return None
         if not isinstance(t, int) or t <= 0 or not is_ref(t):
@@ -447,12 +450,15 @@ class _NotFunc:
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         raise _Fail(f"type mismatch: type {self.index} is not a function type")
 
 
 class _Context:
     """The validation context C of the specification, in flat lists."""
+
+    # (set by the element segments' check for the data segments')
+    seg_globals: Optional[int]
 
     def __init__(self, module: Module, features: CoreFeatures = _V2) -> None:
         self.features = features
@@ -467,7 +473,7 @@ class _Context:
         self.tail_call = bool(features & CoreFeatures.TAIL_CALL)
         self.valtypes = _ValTypes(vts, features, len(module.types)) if features & _REF_3 else frozenset(vts)
         # canonical type ids (after the type section is checked: see _validate_module)
-        self.canon = None
+        self.canon: Optional[List[int]] = None
         self.exceptions = bool(features & (CoreFeatures.EXCEPTIONS | CoreFeatures.LEGACY_EXCEPTIONS))
         # (IntFlag operations are slow: the per-body flags are plain bools)
         self.multi_value = bool(features & CoreFeatures.MULTI_VALUE)
@@ -475,19 +481,20 @@ class _Context:
         # types: (params list, results list)
         # (a struct or array type (GC) is a _NotFunc: using it as a signature fails)
         self.comp_types = module.types
-        self.types: List[Tuple[list, list]] = []
+        self.types: List[Union[Tuple[List[int], List[int]], _NotFunc]] = []
         for i, ft in enumerate(module.types):
             if isinstance(ft, FuncType):
                 self.types.append((list(ft.params), list(ft.results)))
             else:
                 self.types.append(_NotFunc(i))
         self.func_type_idx: List[int] = []
-        self.tables: List[int] = []  # element types
+        self.tables: List[Any] = []  # element types (None for a malformed import)
         self.table_types: List[TableType] = []
         self.nmems = 0
         # address types (I32, or I64 with memory64) of the memories and tables
         self.mem_at: List[int] = []
-        self.globals: List[Tuple[int, bool]] = []
+        # (a malformed import's entries are None: reported where used)
+        self.globals: List[Tuple[Any, Any]] = []
         self.nimported_globals = 0
         # tags: the type index of each (its parameters are the payload)
         self.tags: List[int] = module.tag_types()
@@ -520,7 +527,7 @@ class _Context:
         # binary format's forward declaration of the same number; the decoder checks
         # that the two agree.)
         self.ndatas = len(module.datas)
-        self.refs = set()
+        self.refs: Set[int] = set()
 
 
 # ---------------------------------------------------------------------------------
@@ -530,14 +537,14 @@ def _err(reason: str, where: str) -> ValidationError:
     return ValidationError(reason, where=where)
 
 
-def _check_valtype(t, where: str, allowed=VALUE_TYPES) -> None:
+def _check_valtype(t: object, where: str, allowed: Container[Any] = VALUE_TYPES) -> None:
     if t not in allowed:
         if isinstance(allowed, _ValTypes):
             raise _err(allowed.reason(t) or "invalid value type", where)
         raise _err(_valtype_reason(t), where)
 
 
-def _valtype_reason(t) -> str:
+def _valtype_reason(t: Any) -> str:
     """Why value type ``t`` is not allowed: unknown, or its feature is disabled."""
     if t == V128:
         return _needs("v128", CoreFeatures.SIMD)
@@ -559,7 +566,7 @@ def _check_limits(limits: Limits, bound: int, size_msg: str, where: str) -> None
         raise _err("size minimum must not be greater than maximum", where)
 
 
-def _check_address_type(at, what: str, where: str, features: CoreFeatures) -> bool:
+def _check_address_type(at: object, what: str, where: str, features: CoreFeatures) -> bool:
     """Whether address type ``at`` is i64 (checking that it is allowed)."""
     if at == I32:
         return False
@@ -570,7 +577,8 @@ def _check_address_type(at, what: str, where: str, features: CoreFeatures) -> bo
     return True
 
 
-def _check_table_type(tt, where: str, features: CoreFeatures = _V2, allowed=None) -> None:
+def _check_table_type(tt: Any, where: str, features: CoreFeatures = _V2,
+                      allowed: Optional[Container[Any]] = None) -> None:
     if not isinstance(tt, TableType):
         raise _err("invalid table type", where)
     if tt.elem_type not in _REF_TYPES:
@@ -585,14 +593,14 @@ def _check_table_type(tt, where: str, features: CoreFeatures = _V2, allowed=None
         _check_limits(tt.limits, _TABLE_MAX, "table size must be at most 2^32-1", where)
 
 
-def _check_tag_type(ctx: "_Context", ti, where: str) -> None:
+def _check_tag_type(ctx: "_Context", ti: object, where: str) -> None:
     if not (isinstance(ti, int) and 0 <= ti < len(ctx.types)):
         raise _err(f"unknown type {ti}", where)
-    if ctx.types[ti][1]:
+    if ctx.types[ti][1]:  # type: ignore[index]  # (a _NotFunc fails as a structural error)
         raise _err("non-empty tag result type", where)
 
 
-def _check_memory_type(mt, where: str, features: CoreFeatures = _V2) -> None:
+def _check_memory_type(mt: Any, where: str, features: CoreFeatures = _V2) -> None:
     if not isinstance(mt, MemoryType):
         raise _err("invalid memory type", where)
     if _check_address_type(getattr(mt, "address_type", I32), "memory", where, features):
@@ -601,13 +609,13 @@ def _check_memory_type(mt, where: str, features: CoreFeatures = _V2) -> None:
         _check_limits(mt.limits, MAX_PAGES, "memory size must be at most 65536 pages (4GiB)", where)
 
 
-def _check_global_type(gt, where: str, allowed=VALUE_TYPES) -> None:
+def _check_global_type(gt: Any, where: str, allowed: Container[Any] = VALUE_TYPES) -> None:
     if not isinstance(gt, GlobalType):
         raise _err("invalid global type", where)
     _check_valtype(gt.valtype, where, allowed)
 
 
-def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False,
+def _const_expr_type(ctx: _Context, expr: Any, where: str, elem_item: bool = False,
                      nglobals: Optional[int] = None) -> List[int]:
     """Check that ``expr`` is constant and return the types it leaves on the stack.
     ``global.get`` sees the globals below ``nglobals``: 2.0's C' (only imported
@@ -674,17 +682,17 @@ def _const_expr_type(ctx: _Context, expr, where: str, elem_item: bool = False,
 _EXTENDED_CONST_OPS = {0x6A: I32, 0x6B: I32, 0x6C: I32, 0x7C: I64, 0x7D: I64, 0x7E: I64}
 
 
-def _collect_refs(module: Module) -> set:
+def _collect_refs(module: Module) -> Set[int]:
     """C.refs: function indices occurring outside function bodies and start."""
-    refs = set()
+    refs: Set[int] = set()
     exprs = [g.init for g in module.globals]
     for seg in module.elems:
         exprs.extend(seg.init)
         if seg.offset is not None:
             exprs.append(seg.offset)
-    for seg in module.datas:
-        if seg.offset is not None:
-            exprs.append(seg.offset)
+    for dseg in module.datas:
+        if dseg.offset is not None:
+            exprs.append(dseg.offset)
     for expr in exprs:
         if isinstance(expr, (list, tuple)):
             for ins in expr:
@@ -768,7 +776,8 @@ def _check_impl_limits(module: Module) -> None:
                    f"is {L.MAX_FUNCTION_SIZE})", f"function {nimp[EXTERN_FUNC] + i}")
 
 
-def _check_types(module: Module, ctx: "_Context", features: CoreFeatures, allowed, multi_value: bool) -> None:
+def _check_types(module: Module, ctx: "_Context", features: CoreFeatures, allowed: Container[Any],
+                 multi_value: bool) -> None:
     """The type section: composite types, recursion groups (a type refers only to
     earlier groups and its own), ``sub`` declarations (GC); sets ``ctx.canon``."""
     gc = bool(features & CoreFeatures.GC)
@@ -819,7 +828,7 @@ def _check_types(module: Module, ctx: "_Context", features: CoreFeatures, allowe
                 raise _err(f"sub type: type {i} does not match its supertype {x}", f"type {i}")
 
 
-def comp_subtype(a, b, canon) -> bool:
+def comp_subtype(a: object, b: object, canon: Sequence[int]) -> bool:
     """Whether composite type ``a`` matches ``b`` structurally (a declared
     supertype): function types contravariant in parameters and covariant in
     results; a struct may add fields; immutable fields are covariant, mutable ones
@@ -831,10 +840,10 @@ def comp_subtype(a, b, canon) -> bool:
         if not isinstance(b, StructType) or len(a.fields) < len(b.fields):
             return False
         return all(_field_subtype(fa, fb, canon) for fa, fb in zip(a.fields, b.fields))
-    return isinstance(b, ArrayType) and _field_subtype(a.field, b.field, canon)
+    return isinstance(b, ArrayType) and _field_subtype(a.field, b.field, canon)  # type: ignore[attr-defined]
 
 
-def _field_subtype(a, b, canon) -> bool:
+def _field_subtype(a: FieldType, b: FieldType, canon: Sequence[int]) -> bool:
     if a.mutable != b.mutable:
         return False
     if a.storage in PACKED_TYPES or b.storage in PACKED_TYPES:
@@ -954,8 +963,8 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
             raise _err(_valtype_reason(et), where)
         mode = seg.mode
         if mode != MODE_ACTIVE and not features & (CoreFeatures.BULK_MEMORY | CoreFeatures.REFERENCE_TYPES):
-            kind = "passive" if mode == MODE_PASSIVE else "declarative"
-            raise _err(f"a {kind} element segment requires the bulk-memory or reference-types feature",
+            mode_name = "passive" if mode == MODE_PASSIVE else "declarative"
+            raise _err(f"a {mode_name} element segment requires the bulk-memory or reference-types feature",
                        where)
         for expr in seg.init:
             got = _const_expr_type(ctx, expr, where, True, seg_globals)
@@ -1073,7 +1082,7 @@ class StreamingValidator:
         # implementation limits in finish, which rank before any body's error)
         self.too_large = False
 
-    def begin(self, module: Module):
+    def begin(self, module: Module) -> Optional[Callable[[int, Function, List[Any], List[int]], None]]:
         """Check what precedes the code section; return the per-body check, or None
         when that check fails (then :meth:`finish` validates everything)."""
         try:
@@ -1087,7 +1096,7 @@ class StreamingValidator:
         self.nimp = ctx.nimported_funcs
         return self.check
 
-    def check(self, i: int, func: Function, body: list, offsets: List[int]) -> None:
+    def check(self, i: int, func: Function, body: List[Any], offsets: List[int]) -> None:
         """Validate defined function ``i``'s freshly decoded body; the first error
         is kept for :meth:`finish`."""
         if len(body) > L.MAX_FUNCTION_SIZE:
@@ -1095,7 +1104,7 @@ class StreamingValidator:
         if self.error is not None:
             return
         try:
-            info = _validate_body(self.ctx, func, self.nimp + i, body, offsets)
+            info = _validate_body(self.ctx, func, self.nimp + i, body, offsets)  # type: ignore[arg-type]  # (begun)
         except ValidationError as e:
             self.error = e
             return
@@ -1170,7 +1179,7 @@ _F_OP, _F_START, _F_END, _F_HEIGHT, _F_UNREACH, _F_OPENER, _F_LABEL, _F_INIT = r
 _OP_FUNC = -1
 
 
-def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[list] = None,
+def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List[Any]] = None,
                    offsets: Optional[List[int]] = None) -> FunctionInfo:
     if body is None:
         body = func.body
@@ -1201,12 +1210,18 @@ def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[list
     raise ValidationError(reason, func_index=fidx, offset=offset, instruction=name, where=where) from None
 
 
-def _resolve_blocktype(ctx: _Context, bt, cache: dict):
+# a block type's (params, results, (params, results) as tuples)
+_BlockSig = Tuple[List[int], List[int], Tuple[Tuple[int, ...], Tuple[int, ...]]]
+
+
+def _resolve_blocktype(ctx: _Context, bt: object, cache: Dict[Any, _BlockSig]) -> _BlockSig:
     sig = cache.get(bt)
     if sig is not None:
         return sig
     if not isinstance(bt, int):
         raise _Fail("invalid block type")
+    p: List[int]
+    r: List[int]
     if bt == -0x40:
         p, r = [], []
     elif bt < 0:
@@ -1230,13 +1245,13 @@ def _resolve_blocktype(ctx: _Context, bt, cache: dict):
     return sig
 
 
-def _reset_inits(init_log: List[int], mark: int, unset: set) -> None:
+def _reset_inits(init_log: List[int], mark: int, unset: Set[int]) -> None:
     """Leaving a block: the non-defaultable locals set inside it are unset again."""
     unset.update(init_log[mark:])
     del init_log[mark:]
 
 
-def _pop_ref(vals: list, height: int, unreach: bool) -> int:
+def _pop_ref(vals: List[int], height: int, unreach: bool) -> int:
     """Pop a reference type (the unknown type stands for any)."""
     t = _pop_any(vals, height, unreach)
     if t != _UNK and not (t > 0 and is_ref(t)):
@@ -1244,8 +1259,8 @@ def _pop_ref(vals: list, height: int, unreach: bool) -> int:
     return t
 
 
-def _typed_ref_instr(ctx: _Context, k: int, imm, vals: list, height: int, unreach: bool,
-                     ctrls: list, max_stack: int, branch_heights: dict, pc: int) -> int:
+def _typed_ref_instr(ctx: _Context, k: int, imm: Any, vals: List[int], height: int, unreach: bool,
+                     ctrls: List[Any], max_stack: int, branch_heights: Dict[Any, Any], pc: int) -> int:
     """call_ref, return_call_ref, ref.as_non_null, br_on_null, br_on_non_null;
     returns the new maximum stack depth.  A branch's height (``branch_heights``)
     is taken with the label's values on top: for br_on_null once the null is
@@ -1297,7 +1312,7 @@ def _defaultable(t: int) -> bool:
     return not (t > 0 and is_ref(t)) or ref_nullable(t)
 
 
-def _gc_type(ctx: _Context, x, cls, what: str):
+def _gc_type(ctx: _Context, x: object, cls: type, what: str) -> Any:
     """Type ``x`` of the module, which must be a struct (``cls`` StructType) or
     array type."""
     types = ctx.comp_types
@@ -1309,12 +1324,12 @@ def _gc_type(ctx: _Context, x, cls, what: str):
     return ct
 
 
-def _check_ref_imm(ctx: _Context, t) -> None:
+def _check_ref_imm(ctx: _Context, t: object) -> None:
     if not (isinstance(t, int) and t > 0 and is_ref(t)):
         raise _Fail("malformed reference type")
     if t not in ctx.valtypes:
         vt = ctx.valtypes
-        raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else "invalid value type")
+        raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else "invalid value type")  # type: ignore[arg-type]  # (refused: it has a reason)
 
 
 def _diff_ref(t1: int, t2: int) -> int:
@@ -1322,8 +1337,8 @@ def _diff_ref(t1: int, t2: int) -> int:
     return ref_type(ref_heap(t1), ref_nullable(t1) and not ref_nullable(t2))
 
 
-def _gc_instr(ctx: _Context, op: int, imm, vals: list, height: int, unreach: bool,
-              ctrls: list, max_stack: int, branch_heights: dict, pc: int) -> int:
+def _gc_instr(ctx: _Context, op: int, imm: Any, vals: List[int], height: int, unreach: bool,
+              ctrls: List[Any], max_stack: int, branch_heights: Dict[Any, Any], pc: int) -> int:
     """The typing rules of GC's instructions (and ref.eq); returns the new maximum
     stack depth."""
     sub = op & 0xFFFF if op != 0xD3 else -1
@@ -1463,7 +1478,7 @@ def _gc_instr(ctx: _Context, op: int, imm, vals: list, height: int, unreach: boo
     return max(max_stack, len(vals))
 
 
-def _check_elem_into(ctx: _Context, y, t: int, canon) -> None:
+def _check_elem_into(ctx: _Context, y: object, t: int, canon: Optional[Sequence[int]]) -> None:
     """array.new_elem/init_elem: element segment ``y``'s type must match ``t``."""
     if not (isinstance(y, int) and 0 <= y < len(ctx.elem_types)):
         raise _Fail(f"unknown elem segment {y}")
@@ -1472,13 +1487,13 @@ def _check_elem_into(ctx: _Context, y, t: int, canon) -> None:
         raise _Fail("type mismatch: element segment type does not match the array's")
 
 
-def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
+def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
     params, results = ctx.types[func.type_index]
     pc = -1
     try:
         ltypes = _local_types(params, func.locals, ctx.valtypes)
     except _Fail as e:
-        raise _Fail(e.reason, -1)
+        raise _Fail(e.reason, -1)  # noqa: B904 - the same failure, placed
     nloc = len(ltypes)
     globals_ = ctx.globals
     nglobals = len(globals_)
@@ -1501,7 +1516,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     table_get = ctx.op_table.get
     # 1.0's br_table rule (before reference types): every label has the default's type.
     br_table_v1 = not ctx.ref_types
-    bt_cache: dict = {}
+    bt_cache: Dict[Any, Any] = {}
 
     partner: Dict[int, int] = {}
     else_of: Dict[int, int] = {}
@@ -1515,7 +1530,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     # local.set records the index in init_log; leaving a block (end, else) unsets
     # the locals set since its entry (the frame's _F_INIT mark).  Both stay empty
     # for ordinary functions.
-    unset = set()
+    unset: Set[int] = set()
     init_log: List[int] = []
     if ctx.func_refs:
         k0 = len(params)
@@ -1526,8 +1541,10 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 else:
                     unset.update(range(k0, k0 + count))
             k0 += count
-    top = [_OP_FUNC, [], results, 0, False, -1, results, 0]
-    ctrls = [top]
+    # control frames: [opener op, start types, end types, height, unreachable,
+    # opener pc, label types, init log mark] (see _F_*)
+    top: List[Any] = [_OP_FUNC, [], results, 0, False, -1, results, 0]
+    ctrls: List[List[Any]] = [top]
     height = 0
     unreach = False
     max_stack = 0
@@ -1761,7 +1778,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                 t = imm[0]
                 if t not in VALUE_TYPES and t not in ctx.valtypes:
                     vt = ctx.valtypes
-                    raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else _valtype_reason(t))
+                    raise _Fail(vt.reason(t) if isinstance(vt, _ValTypes) else _valtype_reason(t))  # type: ignore[arg-type]  # (refused: it has a reason)
                 _pop1(vals, height, unreach, I32_)
                 _pop1(vals, height, unreach, t)
                 _pop1(vals, height, unreach, t)
@@ -1944,7 +1961,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
                     if not (isinstance(imm, int) and imm > 0 and is_ref(imm) and ref_nullable(imm)):
                         raise _Fail("malformed reference type")
                     if imm not in ctx.valtypes:
-                        raise _Fail(ctx.valtypes.reason(imm) if isinstance(ctx.valtypes, _ValTypes)
+                        raise _Fail(ctx.valtypes.reason(imm) if isinstance(ctx.valtypes, _ValTypes)  # type: ignore[arg-type]  # (refused: it has a reason)
                                     else _valtype_reason(imm))
                 vals.append(imm)
                 if len(vals) > max_stack:
@@ -2106,7 +2123,7 @@ def _check_body(ctx: _Context, func: Function, body) -> FunctionInfo:
     except _Fail as e:
         raise _Fail(e.reason, pc) from None
     except _STRUCTURAL_ERRORS as e:
-        e._pc = pc  # type: ignore[attr-defined]
+        e._pc = pc  # type: ignore[union-attr]
         raise
 
     if ctrls:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import struct
 import sys
 import types as _types
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...errors import Trap
 from ...wasm.impl_limits import COMPILER_MAX_DEPTH, COMPILER_MAX_INSTRUCTIONS, COMPILER_MAX_LOCALS
@@ -97,7 +97,8 @@ class CompiledWasm(CompiledCode):
         self.codes: List[Any] = [None] * n
         self.names = ["f%d" % k for k in range(self.nimp + n)]
         self.lazy = _Lazy(self)
-        self.interp_codes: Dict[int, Any] = {}
+        # (by function index; a tiered function's interpreted code by ("tier", index))
+        self.interp_codes: Dict[Union[int, Tuple[str, int]], Any] = {}
         self.fallback_reasons: Dict[int, str] = {}
         self._tail_funcs: Dict[int, bool] = {}
         # the per-module part of every instance's namespace; the helpers of
@@ -633,7 +634,8 @@ class CompiledWasm(CompiledCode):
                 continue
             callee = funcs[k]
             c = callee.code
-            g[tname] = getattr(c, "_t", c) if c.__class__ is not _Lazy else _make_tail_stub(self, k - self.nimp, g, callee)
+            g[tname] = (getattr(c, "_t", c) if c.__class__ is not _Lazy
+                        else _make_tail_stub(self, k - self.nimp, g, callee))
         return f
 
     def _fallback(self, index: int, fi: Any) -> Any:
@@ -691,7 +693,8 @@ def _code_bytes(module: Any) -> int:
         return 0
     first, last = funcs[0], funcs[-1]
     if getattr(first, "_source", None) is not None and getattr(last, "_source", None) is not None:
-        return last._pos - first._pos + 2 * max(last._size, 1)
+        size: int = last._pos - first._pos + 2 * max(last._size, 1)
+        return size
     return 2 * sum(len(f.body) for f in funcs)
 
 
@@ -745,7 +748,7 @@ class _OsrHook:
             # own name comes from the interpreter (execute) as for any of its frames
             x = _failure(cw.engine, e)
             t = e if x is None else x
-            names = t.wasm_stack
+            names = t.wasm_stack  # type: ignore[attr-defined]  # (a Trap, from _failure or e)
             if names and names[-1] == fi.name:
                 names.pop()
             raise t.with_traceback(None) from None
@@ -951,7 +954,7 @@ def _callable_for(f: Any, inst: Any) -> Any:
 _CACHE_MAX = 1 << 14
 
 
-class _CalleeCache(dict):
+class _CalleeCache(dict):  # type: ignore[type-arg]  # (function instance -> callable)
     """Function instance -> its callable, for the functions that passed one check:
     the type check of one call_indirect type through one table, in one instance
     (``_CI<table>_<type>``: generated code calls ``_CI<table>_<type>[T<table>[i]](...)``),
@@ -985,7 +988,7 @@ def _make_call_indirect(inst: Any) -> Any:
     ``_CR``, call_ref's cache."""
     shims: Dict[int, Any] = {}
 
-    def call_indirect(elems: List[Any], ft: Any, i: int) -> Any:
+    def call_indirect(elems: Sequence[Any], ft: Any, i: int) -> Any:
         if i >= len(elems):
             raise Trap("undefined element")
         f = elems[i]
@@ -1082,7 +1085,7 @@ def _tune_pypy_jit() -> None:
     import os
     params = os.environ.get("PYWAZERO_PYPY_JIT_PARAMS", PYPY_JIT_PARAMS)
     try:
-        import pypyjit
+        import pypyjit  # type: ignore[import-not-found]  # (PyPy's)
     except ImportError:  # a PyPy without the JIT
         return
     for param in params.split(","):
@@ -1187,7 +1190,8 @@ class CompilerEngine(Engine):
         if _REENTRY[0] or self._big_stack:
             base = getattr(call_depth, "depth", 0)
             if self._big_stack and base == 0 and not getattr(call_depth, "big_stack", False):
-                return _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+                results: List[Any] = _big_stack_call(self._stack_bytes, self.invoke, fn, args)
+                return results
         code = fn.code
         if code.__class__ is _Lazy:
             code = _resolve(fn)
@@ -1231,7 +1235,7 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
     if isinstance(e, Trap):
         names = _wasm_stack(e.__traceback__)
         if getattr(e, "_not_entered", False):
-            del e._not_entered
+            del e._not_entered  # type: ignore[attr-defined]  # (set by the caller, see getattr)
             names = names[1:]
         e.wasm_stack.extend(names)
         return None
@@ -1239,7 +1243,7 @@ def _failure(engine: CompilerEngine, e: BaseException) -> Optional[BaseException
         return Trap("out of bounds memory access", _wasm_stack(e.__traceback__))
     if isinstance(e, RecursionError):
         return Trap("call stack exhausted", _wasm_stack(e.__traceback__))
-    return e.exc  # type: ignore[attr-defined]  # _Passthrough: the host's exception
+    return e.exc  # type: ignore[attr-defined,no-any-return]  # _Passthrough: the host's exception
 
 
 # Entries per arity: like invoke, without its list handling and generic call.

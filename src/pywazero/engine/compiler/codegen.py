@@ -53,11 +53,11 @@ from __future__ import annotations
 import math
 import struct
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
-from ...wasm.types import F32, F64, I32, I64, V128
+from ...wasm.types import F32, F64, I32, I64
 from ...wasm.facts import function_info
 from ...wasm import numerics as num
 from ..limits import FREE_OPS as _FREE_OPS
@@ -98,7 +98,7 @@ K_LOCAL = 1   # a wasm local l<i>
 K_VAR = 2     # a temporary or slot variable (never reassigned while pending)
 K_EXPR = 3    # a pure compound expression
 
-_EMPTY: frozenset = frozenset()
+_EMPTY: FrozenSet[int] = frozenset()
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -131,7 +131,7 @@ class _E:
 
     __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap", "width")
 
-    def __init__(self, expr: str, kind: int, locs: frozenset = _EMPTY, cond: Optional[str] = None) -> None:
+    def __init__(self, expr: str, kind: int, locs: FrozenSet[int] = _EMPTY, cond: Optional[str] = None) -> None:
         self.expr = expr
         self.kind = kind
         self.locs = locs
@@ -158,7 +158,7 @@ class _Ctl:
         self.pyloop = False         # emitted as a Python ``while True``
         self.cid = 0
         # (pyloop construct, "break"/"continue") jumps out of this loop to outer ones
-        self.escapes: set = set()
+        self.escapes: Set[Any] = set()
         # A block whose body is exactly one construct C emitted as a Python loop is
         # not a loop itself: a branch to it is a break out of C.
         self.alias: Optional[_Ctl] = None
@@ -260,7 +260,7 @@ class _Switch:
     __slots__ = ("bt", "inline", "guarded", "loops")
 
     def __init__(self, bt: int, inline: Dict[int, Tuple[int, int]], guarded: bool,
-                 loops: set) -> None:
+                 loops: Set[int]) -> None:
         self.bt = bt
         self.inline = inline
         self.guarded = guarded
@@ -407,7 +407,7 @@ MEMORY_VIEWS = (sys.implementation.name == "cpython" and sys.byteorder == "littl
                 and all(struct.calcsize(f) == n for f, n in _VIEW_SIZES.items()))
 
 
-def _branch_facts(body: List[Tuple[int, Any]], block_types: Any) -> Tuple[set, set]:
+def _branch_facts(body: List[Tuple[int, Any]], block_types: Any) -> Tuple[Set[int], Set[int]]:
     """``(targeted, nestable)``: the indices of the block/loop/if instructions some
     branch targets (a branch in unreachable code counts too); and those of the
     targeted blocks without results that only ``br`` and at most MAX_NEST ``br_if``
@@ -492,9 +492,9 @@ class _FuelPlan:
         self.dynamic = {i for i, v in lengths.items() if v is None}
         run_cost: Dict[int, int] = {}
         run_end: Dict[int, int] = {}
-        merge: set = set()            # ops whose following run joins the trace
+        merge: Set[int] = set()            # ops whose following run joins the trace
         else_if: Dict[int, int] = {}  # else index -> its if's index
-        loops: set = set()
+        loops: Set[int] = set()
         ends: List[int] = []          # boundaries whose next op starts a charged trace
         ctl: List[Tuple[int, int]] = [(3, -1)]   # (kind: 0 block, 1 loop, 2 if, 3 func, opener)
         else_of = info.else_of
@@ -568,7 +568,7 @@ _NOT_STRAIGHT = _BRANCHING | {0x00, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x
                                0x18, 0x19}
 
 
-def _set_first(body: List[Tuple[int, Any]], first: int, stop: int) -> set:
+def _set_first(body: List[Tuple[int, Any]], first: int, stop: int) -> Set[int]:
     """The locals ``first <= i < stop`` first mentioned by a ``local.set``/``local.tee``
     in the straight-line start of ``body`` (before any branch or conditional): every
     read of them comes after that assignment on every path, so they need no
@@ -623,8 +623,8 @@ class FunctionGenerator:
         self.ntemp = 0
         self.ncid = 0
         self.uses_br = False
-        self.callees: set = set()
-        self.tail: Optional[set] = None
+        self.callees: Set[int] = set()
+        self.tail: Optional[Set[int]] = None
         # lines (indices in self.lines) of tail calls made as plain calls: a trap's
         # wasm stack leaves this frame out there, as the frame is gone in wasm
         self.plain_tail_lines: List[int] = []
@@ -710,7 +710,7 @@ class FunctionGenerator:
         head = pad + t + " = "
         line = lines[-1]
         if line.startswith(head):
-            heads = ((-1, head),)
+            heads: Tuple[Tuple[int, str], ...] = ((-1, head),)
         else:
             # (a guarded memory access: both of its statements)
             heads = ((-2, pad + "try: " + t + " = "), (-1, pad + "except IndexError: " + t + " = "))
@@ -728,7 +728,7 @@ class FunctionGenerator:
         if e.kind == K_EXPR:
             self.materialize(e)
 
-    def push_expr(self, expr: str, locs: frozenset, cond: Optional[str] = None, pure: bool = True) -> _E:
+    def push_expr(self, expr: str, locs: FrozenSet[int], cond: Optional[str] = None, pure: bool = True) -> _E:
         e = _E(expr, K_EXPR, locs, cond)
         if not pure or len(expr) > MAX_EXPR:
             self.materialize(e)
@@ -893,7 +893,7 @@ class FunctionGenerator:
             self.emit("return (%s)" % ", ".join(e.expr for e in st[len(st) - n:]))
 
     # -- main ---------------------------------------------------------------------------
-    def generate(self) -> str:
+    def generate(self) -> List[str]:
         module = self.module
         func = module.funcs[self.index]
         ftype = module.types[func.type_index]
@@ -1011,6 +1011,10 @@ class FunctionGenerator:
         dyn: Optional[str] = None
         st = self.stack
         n = len(body)
+        # (a, b, c: stack entries (_E) in some branches, control frames (_Ctl) in others)
+        a: Any
+        b: Any
+        c: Any
         INLINE = num.INLINE
         BY_OP = ops.BY_OP
         while i < stop:
@@ -1053,7 +1057,7 @@ class FunctionGenerator:
                 self.gen_store(op, imm)
             elif op == 0x0D:  # br_if
                 c = st.pop()
-                k = fplan.refund.get(i - 1) if fplan is not None else 0
+                k = fplan.refund.get(i - 1) if fplan is not None else 0  # type: ignore[assignment]  # (None: no refund; tested as a truth value)
                 t = self.ctl[-1 - imm]
                 if t.nest >= 0:
                     # (imm is 0) the rest of the block runs when the branch is not
@@ -1421,7 +1425,7 @@ class FunctionGenerator:
                     cond = "not %s" % e.expr if e.cond is None else "not (%s)" % e.cond
                     self.push_expr("(0 if %s else 1)" % self.cond_of(e), e.locs, cond).width = 1
                 elif name in INLINE and op >> 16 != 0xFD:
-                    self.gen_numeric(name, len(info.params))
+                    self.gen_numeric(name, len(info.params))  # type: ignore[arg-type]  # (a numeric instruction has a signature)
                 else:
                     self.gen_other(op, imm, info)
             if dyn is not None:
@@ -1504,7 +1508,7 @@ class FunctionGenerator:
                 return c
         return None
 
-    def skip_dead(self, i: int, partner: Dict[int, int], else_of: Dict[int, int]) -> int:
+    def skip_dead(self, i: int, partner: Mapping[int, int], else_of: Mapping[int, int]) -> int:
         """After an unconditional transfer of control (``body[i - 1]``): the code up to
         the innermost open construct's ``else`` (of an ``if`` whose else is not yet
         seen) or ``end`` is dead; return that instruction's index (FunctionInfo's
@@ -1518,7 +1522,7 @@ class FunctionGenerator:
             if c.kind == 2:
                 stop = else_of.get(c.opener, -1)
             elif c.kind == 6:   # the next catch of a legacy try, else its end
-                for k in self.module.funcs[self.index].info.catches[c.opener]:
+                for k in self.module.funcs[self.index].info.catches[c.opener]:  # type: ignore[union-attr]  # (validated: the function has its facts)
                     if k >= i:
                         stop = k
                         break
@@ -1534,7 +1538,7 @@ class FunctionGenerator:
         text = ops.op_name(op) if imm is None else "%s %r" % (ops.op_name(op), imm)
         if not self.reachable:
             text += "  (unreachable)"
-        self.notes.setdefault(len(self.lines), []).append(" " * self.ind + "# " + text)
+        self.notes.setdefault(len(self.lines), []).append(" " * self.ind + "# " + text)  # type: ignore[union-attr]  # (called only when annotating)
 
     def back_edge(self, c: _Ctl) -> None:
         """The loop header: runs once per iteration.  The single place where a fuel or
@@ -1581,7 +1585,7 @@ class FunctionGenerator:
         self.push_expr("(1 if %s else 0)" % cond, a.locs | b.locs, cond).width = 1
 
     @staticmethod
-    def signed_vs_const(a: _E, b: _E, o: str, sign: int) -> Tuple[str, frozenset, str]:
+    def signed_vs_const(a: _E, b: _E, o: str, sign: int) -> Tuple[str, FrozenSet[int], str]:
         """``push_expr``'s arguments for the signed comparison ``a o b`` (``o`` one of
         ``< <= > >=``, ``sign`` the sign bit) where exactly one of ``a``, ``b`` is a
         literal: a range test on the unsigned value (a chained comparison, no
@@ -1660,11 +1664,11 @@ class FunctionGenerator:
                 raw = "(%s * %s)" % (ra, rb)
                 bits = ba + bb
             elif op == "+" or op == "-":
-                if b.kind == K_CONST and rb.isdigit() and int(rb) >= 1 << (n - 1):
+                if b.kind == K_CONST and rb.isdigit() and int(rb) >= 1 << (n - 1):  # type: ignore[union-attr, arg-type]  # (rb: a constant's digits here)
                     # adding a constant of the top half subtracts a small one
                     # (CPython's fast path for one-digit ints; x + 0xFFFFFFFF makes
                     # a two-digit one)
-                    raw = "(%s %s %d)" % (ra, "-" if op == "+" else "+", (1 << n) - int(rb))
+                    raw = "(%s %s %d)" % (ra, "-" if op == "+" else "+", (1 << n) - int(rb))  # type: ignore[arg-type]  # (idem)
                     flipped = True
                     bits = max(ba, bb) + 1
                 else:
@@ -1777,9 +1781,9 @@ class FunctionGenerator:
             else:
                 self.stack.append(_E(t, K_VAR))
         elif post == "F32":
-            t = self.push_effect(raw)
+            te = self.push_effect(raw)
             self.stack.pop()
-            e = _E(t.expr, K_VAR)
+            e = _E(te.expr, K_VAR)
             self.push_effect(num.INLINE["f32.reinterpret_i32"].format(e.expr))
         else:
             self.push_effect(post.format(raw))
@@ -1910,7 +1914,7 @@ class FunctionGenerator:
         else:
             self.uses_br = True
             inner.escapes.add((c, "continue"))
-            self.emit("_br = %d" % (c.cid * 2 + 1))
+            self.emit("_br = %d" % (c.cid * 2 + 1))  # type: ignore[union-attr]  # (a self tail call has its loop)
             self.emit("break")
 
     def gen_br_table(self, imm: Any, at: int) -> None:
@@ -1943,11 +1947,11 @@ class FunctionGenerator:
         of a switch (:class:`_Switch`) in its place."""
         sw = self.switch
         c = self.ctl[-1 - depth]
-        if sw is None or c.chain is not sw or c.level not in sw.plan.inline:
+        if sw is None or c.chain is not sw or c.level not in sw.plan.inline:  # type: ignore[union-attr]  # (a switch chain has its plan)
             self.branch(depth)
             return
         self.switch = None
-        start, stop = sw.plan.inline[c.level]
+        start, stop = sw.plan.inline[c.level]  # type: ignore[union-attr]  # (idem)
         ctl = self.ctl
         st = self.stack
         saved_ctl = ctl[:]
@@ -2296,7 +2300,7 @@ def generate(module: Module, index: int, func_types: List[int], max_depth: int,
         # it may fit
         g = FunctionGenerator(module, index, func_types, max_depth, back_edge_hook, fuel, interrupt,
                               tail_funcs, listen)
-        g.switches = False
+        g.nesting = False
         if annotate:
             g.notes = {}
         lines = g.generate()

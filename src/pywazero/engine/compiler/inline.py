@@ -36,7 +36,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ...wasm.impl_limits import COMPILER_MAX_LOCALS
 from ...wasm.types import BLOCK_EMPTY, EXTERN_TABLE, F32, F64, I32, I64, blocktype_of_valtype
@@ -73,7 +73,7 @@ _TABLE_INIT, _TABLE_COPY = 0xFC000C, 0xFC000E
 # instructions that may transfer control elsewhere than to the next one (besides
 # traps, which end the call)
 _CONTROL = frozenset((0x00, 0x04, 0x05, 0x0C, 0x0D, 0x0E, 0x0F, 0xD5, 0xD6, 0xFB0018, 0xFB0019))
-_EVERYTHING: set = set()   # (identity: every table may be written)
+_EVERYTHING: Set[int] = set()   # (identity: every table may be written)
 
 
 class _Leaf:
@@ -91,7 +91,7 @@ class _Leaf:
         self.zero = zero
 
 
-def _set_before_read(body: List[Tuple[int, Any]], first: int) -> set:
+def _set_before_read(body: List[Tuple[int, Any]], first: int) -> Set[int]:
     """Locals ``>= first`` that ``body``'s straight-line start (up to its first
     branch or ``if``; entering and leaving blocks and loops is straight) sets before
     anything mentions them: every read finds them set."""
@@ -119,7 +119,7 @@ class Inliner:
         self.nimp = len(self.func_types) - len(module.funcs)
         self._leaves: Dict[int, Optional[_Leaf]] = {}
         self._tables: Dict[int, Optional[List[Optional[int]]]] = {}
-        self._written: Optional[set] = None
+        self._written: Optional[Set[int]] = None
 
     # -- leaves -------------------------------------------------------------------------
     def leaf(self, k: int) -> Optional[_Leaf]:
@@ -244,7 +244,7 @@ class Inliner:
             return None
         return slots
 
-    def _written_tables(self) -> set:
+    def _written_tables(self) -> Set[int]:
         """The tables some instruction of the module writes: as the decoder found
         them, else from reading every body (every table when the module is too large
         to read them all)."""
@@ -254,7 +254,7 @@ class Inliner:
             written = self._written = known if known is not None else self._scan()
         return written
 
-    def _scan(self) -> set:
+    def _scan(self) -> Set[int]:
         module = self.module
         funcs = module.funcs
         total = 0
@@ -289,7 +289,7 @@ class _Rewrite:
         self.inl = inl
         self.func = func
         self.speculate = speculate
-        self.nlocals = nparams + sum(c for c, _ in func.locals)
+        self.nlocals: int = nparams + sum(c for c, _ in func.locals)
         self.new_locals: List[int] = []          # types of the locals added
         self.leaf_base: Dict[int, int] = {}      # callee -> its first local
         self.spill: Dict[Tuple[int, int], int] = {}   # (type, argument position) -> local

@@ -38,7 +38,7 @@ import os
 import struct
 import sys
 import types as _types
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional, Tuple
 
 from ...errors import SerializationError
 
@@ -78,7 +78,7 @@ def source_fingerprint() -> str:
     h = hashlib.sha256(__version__.encode())
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        paths = []
+        paths: List[str] = []
         for d, dirs, files in os.walk(root):
             dirs.sort()
             paths.extend(os.path.join(d, f) for f in files if f.endswith(".py"))
@@ -127,7 +127,7 @@ def export_codes(cw: Any, indices: Optional[Iterable[int]] = None) -> bytes:
     codes = cw.codes
     if indices is None:
         indices = range(len(codes))
-    records = []
+    records: List[Tuple[Any, ...]] = []
     for i in sorted(set(indices)):
         if not 0 <= i < len(codes):
             raise ValueError("no defined function %r" % (i,))

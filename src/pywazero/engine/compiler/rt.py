@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 import sys
 import types
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from ...errors import Trap, WasmException
 from ...wasm import bulk
@@ -66,7 +66,7 @@ def _tset(elems: List[Any], i: int, v: Any) -> None:
 
 _S = struct.Struct
 _QQ = _S("<QQ")
-_uQQ = _QQ.unpack_from
+_uQQ: Callable[[bytearray, int], Tuple[int, int]] = _QQ.unpack_from
 _pQQ = _QQ.pack_into
 _M64 = 0xFFFFFFFFFFFFFFFF
 
@@ -99,10 +99,11 @@ def _throw_ref(exn: Any) -> BaseException:
     a fresh traceback each time, so re-throwing in a loop keeps none growing."""
     if exn is None:
         return Trap("null exception reference")
-    return exn.with_traceback(None)
+    fresh: BaseException = exn.with_traceback(None)
+    return fresh
 
 
-class TailCall(tuple):
+class TailCall(tuple):  # type: ignore[type-arg]  # (of any values)
     """What the body of a function containing tail calls returns for one:
     ``(callee, args)``, ``callee`` a *tail entry* (the body of a function that may
     itself tail-call, else any callable of the generated calling convention), run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ...errors import Trap, WasmException
 from ...wasm.impl_limits import INTERPRETER_MAX_STACK_SLOTS
@@ -64,7 +64,7 @@ class InterpretedModule(CompiledCode):
                 fi.engine = ListenedEngine(fi.engine, hooks)
 
     def translate(self, index: int) -> FuncCode:
-        code = self.codes[index]
+        code: Optional[FuncCode] = self.codes[index]
         if code is None:
             with collector_paused():
                 code = compile_function(self.module, index, self.func_types, self.limits,
@@ -190,7 +190,7 @@ def _call_other(f: Any, args: List[Any], inst: Any, depth: int) -> List[Any]:
     except (struct.error, OverflowError, IndexError, RecursionError) as e:
         if isinstance(e, RecursionError):
             raise
-        raise _Passthrough(e)
+        raise _Passthrough(e)  # noqa: B904 - the wrapper carries e itself
     finally:
         call_depth.depth = saved
         call_depth.hosts = hosts
@@ -217,11 +217,11 @@ def _too_many_slots(frames: List[Any], fc: FuncCode) -> bool:
 
 
 def _resolve(f: WasmFunctionInstance) -> FuncCode:
-    code = f.code
+    code: Union[FuncCode, _LazyCode] = f.code
     if code.__class__ is _LazyCode:
         code = code.resolve()
         f.code = code
-    return code
+    return code  # type: ignore[return-value]  # (a stub was resolved above)
 
 
 def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]) -> List[Any]:
@@ -398,11 +398,12 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     elif k == 31:  # LL_ADD_LSET
                         L[c[1]] = (L[a] + L[b]) & c[0]
                 elif k < 40:
+                    # (data: the memory, which validated code accessing it has)
                     if k == 32:  # LOAD8U
-                        S[-1] = data[S[-1] + a]
+                        S[-1] = data[S[-1] + a]  # type: ignore[index]
                     elif k == 33:  # STORE8
                         v = S.pop()
-                        data[S.pop() + a] = v & 0xFF
+                        data[S.pop() + a] = v & 0xFF  # type: ignore[index]
                     elif k == 34:  # C_BIN
                         S[-1] = b(S[-1], a)
                     elif k == 35:  # L_BIN
@@ -569,7 +570,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         if not frames and not S:
                             res = b(L, c, fi, base + 1)
                             if res is not None:
-                                return res
+                                return res  # type: ignore[no-any-return]  # (the hook's results list)
                     else:
                         raise AssertionError(f"bad internal instruction {k}")
         except (struct.error, OverflowError, IndexError):
@@ -583,9 +584,10 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
             trap.wasm_stack.extend(_stack(fi, frames))
             raise
         except RecursionError:
-            trap = Trap("call stack exhausted")
-            trap.wasm_stack.extend(_stack(fi, frames))
-            raise trap from None
+            # (rebinding the name the Trap clause used, as the first clause does)
+            trap = Trap("call stack exhausted")  # type: ignore[misc]
+            trap.wasm_stack.extend(_stack(fi, frames))  # type: ignore[misc]
+            raise trap from None  # type: ignore[misc]
         except _Passthrough as p:
             host_exc = p.exc
             break
@@ -627,6 +629,7 @@ def _catch(regions: Any, p: int, exc: WasmException, S: List[Any], L: List[Any],
             best_start = reg[0]
     tag = exc._tag
     r = best
+    pc: int   # (a handler's target pc, from the regions' tuples)
     while r >= 0:
         _start, _end, nxt, kind, data = regions[r]
         if kind == 0:
@@ -694,7 +697,8 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     lines, first, filename = src
     tree = ast.parse(textwrap.dedent("".join(lines)))
     ast.increment_lineno(tree, first - 1)
-    func = tree.body[0]
+    # (the nodes' kinds are known from the source they come from: Any below)
+    func: Any = tree.body[0]
 
     def is_cmp(node: Any, opclass: Any, value: int) -> bool:
         t = getattr(node, "test", None)
@@ -703,13 +707,13 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
                 and t.comparators[0].value == value)
 
     # the dispatch: the `if k < 8:` statement inside the inner `while True:` loop
-    loop = next(n for n in ast.walk(func) if isinstance(n, ast.While)
+    loop: Any = next(n for n in ast.walk(func) if isinstance(n, ast.While)
                 and any(is_cmp(x, ast.Lt, 8) for x in n.body))
     pos = next(i for i, n in enumerate(loop.body) if is_cmp(n, ast.Lt, 8))
     dispatch = loop.body[pos]
     group = dispatch
     while len(group.orelse) == 1 and isinstance(group.orelse[0], ast.If) \
-            and isinstance(group.orelse[0].test.ops[0], ast.Lt):
+            and isinstance(group.orelse[0].test.ops[0], ast.Lt):  # type: ignore[attr-defined]  # (a Compare)
         group = group.orelse[0]
     link = group.orelse[0]   # the last group's chain: k == 48, k == 49, ...
     while not is_cmp(link.orelse[0], ast.Eq, K_FUEL):
@@ -728,7 +732,8 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
 
         def tests_kind(t: Any, k: int) -> bool:   # `k == K` or `k == K or k == L`
             if isinstance(t.test, ast.BoolOp):
-                return any(is_cmp(ast.If(test=v), ast.Eq, k) for v in t.test.values)
+                return any(is_cmp(ast.If(test=v), ast.Eq, k)  # type: ignore[call-arg]  # (a test only)
+                           for v in t.test.values)
             return is_cmp(t, ast.Eq, k)
 
         tests.sort(key=lambda t: next((i for i, k in enumerate(front) if tests_kind(t, k)), len(front)))
@@ -778,7 +783,7 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     ast.fix_missing_locations(top)
     loop.body[pos] = top
     func.name = name
-    ns: dict = {}
+    ns: Dict[str, Any] = {}
     import __future__
     import builtins   # (this package's `compile` is the submodule)
 

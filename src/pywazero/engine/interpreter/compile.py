@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ...wasm import opcodes as ops
 from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
-from ...wasm.types import F32, F64, I32, I64, V128, FuncType
+from ...wasm.types import FuncType
 from ...wasm.facts import function_info
 from ..limits import FREE_OPS, GROW_OPS, calls_out, length_charges
 from . import rare as R
@@ -54,8 +54,8 @@ class FuncCode:
 
     __slots__ = ("code", "nparams", "nresults", "local_init", "type", "index", "handlers")
 
-    def __init__(self, code: list, nparams: int, nresults: int, local_init: list,
-                 ftype: FuncType, index: int, handlers: Optional[list] = None) -> None:
+    def __init__(self, code: List[Any], nparams: int, nresults: int, local_init: List[Any],
+                 ftype: FuncType, index: int, handlers: Optional[List[Any]] = None) -> None:
         self.code = code
         # exception handling: None, or the regions of code whose exceptions a
         # try_table / legacy try handles: (start, end, next, kind, data) with
@@ -100,48 +100,49 @@ _LSET_FUSION = {
     K_LGET: (K_LGET_LSET, 2, False),
 }
 
-def _numeric(name: str) -> Callable:
+def _numeric(name: str) -> Callable[..., Any]:
     from ...wasm import numerics
 
-    return getattr(numerics, name.replace(".", "_"))
+    f: Callable[..., Any] = getattr(numerics, name.replace(".", "_"))
+    return f
 
 
 # Integer operators inlined here rather than taken from numerics: they are the hot
 # ones, and these definitions are the cheapest correct expressions.
-def i32_add(a, b): return (a + b) & 0xFFFFFFFF
-def i32_sub(a, b): return (a - b) & 0xFFFFFFFF
-def i32_mul(a, b): return (a * b) & 0xFFFFFFFF
-def i32_shl(a, b): return (a << (b & 31)) & 0xFFFFFFFF
-def i32_shr_u(a, b): return a >> (b & 31)
-def i32_shr_s(a, b): return (((a ^ 0x80000000) - 0x80000000) >> (b & 31)) & 0xFFFFFFFF
-def i32_eq(a, b): return 1 if a == b else 0
-def i32_ne(a, b): return 1 if a != b else 0
-def i32_lt_u(a, b): return 1 if a < b else 0
-def i32_gt_u(a, b): return 1 if a > b else 0
-def i32_le_u(a, b): return 1 if a <= b else 0
-def i32_ge_u(a, b): return 1 if a >= b else 0
-def i32_lt_s(a, b): return 1 if (a ^ 0x80000000) < (b ^ 0x80000000) else 0
-def i32_gt_s(a, b): return 1 if (a ^ 0x80000000) > (b ^ 0x80000000) else 0
-def i32_le_s(a, b): return 1 if (a ^ 0x80000000) <= (b ^ 0x80000000) else 0
-def i32_ge_s(a, b): return 1 if (a ^ 0x80000000) >= (b ^ 0x80000000) else 0
-def i32_eqz(a): return 1 if a == 0 else 0
-def i64_add(a, b): return (a + b) & 0xFFFFFFFFFFFFFFFF
-def i64_sub(a, b): return (a - b) & 0xFFFFFFFFFFFFFFFF
-def i64_mul(a, b): return (a * b) & 0xFFFFFFFFFFFFFFFF
-def i64_shl(a, b): return (a << (b & 63)) & 0xFFFFFFFFFFFFFFFF
-def i64_shr_u(a, b): return a >> (b & 63)
-def i64_shr_s(a, b):
+def i32_add(a: int, b: int) -> int: return (a + b) & 0xFFFFFFFF
+def i32_sub(a: int, b: int) -> int: return (a - b) & 0xFFFFFFFF
+def i32_mul(a: int, b: int) -> int: return (a * b) & 0xFFFFFFFF
+def i32_shl(a: int, b: int) -> int: return (a << (b & 31)) & 0xFFFFFFFF
+def i32_shr_u(a: int, b: int) -> int: return a >> (b & 31)
+def i32_shr_s(a: int, b: int) -> int: return (((a ^ 0x80000000) - 0x80000000) >> (b & 31)) & 0xFFFFFFFF
+def i32_eq(a: int, b: int) -> int: return 1 if a == b else 0
+def i32_ne(a: int, b: int) -> int: return 1 if a != b else 0
+def i32_lt_u(a: int, b: int) -> int: return 1 if a < b else 0
+def i32_gt_u(a: int, b: int) -> int: return 1 if a > b else 0
+def i32_le_u(a: int, b: int) -> int: return 1 if a <= b else 0
+def i32_ge_u(a: int, b: int) -> int: return 1 if a >= b else 0
+def i32_lt_s(a: int, b: int) -> int: return 1 if (a ^ 0x80000000) < (b ^ 0x80000000) else 0
+def i32_gt_s(a: int, b: int) -> int: return 1 if (a ^ 0x80000000) > (b ^ 0x80000000) else 0
+def i32_le_s(a: int, b: int) -> int: return 1 if (a ^ 0x80000000) <= (b ^ 0x80000000) else 0
+def i32_ge_s(a: int, b: int) -> int: return 1 if (a ^ 0x80000000) >= (b ^ 0x80000000) else 0
+def i32_eqz(a: int) -> int: return 1 if a == 0 else 0
+def i64_add(a: int, b: int) -> int: return (a + b) & 0xFFFFFFFFFFFFFFFF
+def i64_sub(a: int, b: int) -> int: return (a - b) & 0xFFFFFFFFFFFFFFFF
+def i64_mul(a: int, b: int) -> int: return (a * b) & 0xFFFFFFFFFFFFFFFF
+def i64_shl(a: int, b: int) -> int: return (a << (b & 63)) & 0xFFFFFFFFFFFFFFFF
+def i64_shr_u(a: int, b: int) -> int: return a >> (b & 63)
+def i64_shr_s(a: int, b: int) -> int:
     return (((a ^ 0x8000000000000000) - 0x8000000000000000) >> (b & 63)) & 0xFFFFFFFFFFFFFFFF
-def i64_lt_s(a, b): return 1 if (a ^ 0x8000000000000000) < (b ^ 0x8000000000000000) else 0
-def i64_gt_s(a, b): return 1 if (a ^ 0x8000000000000000) > (b ^ 0x8000000000000000) else 0
-def i64_le_s(a, b): return 1 if (a ^ 0x8000000000000000) <= (b ^ 0x8000000000000000) else 0
-def i64_ge_s(a, b): return 1 if (a ^ 0x8000000000000000) >= (b ^ 0x8000000000000000) else 0
-def i64_extend_i32_u(a): return a
-def i64_extend_i32_s(a): return ((a ^ 0x80000000) - 0x80000000) & 0xFFFFFFFFFFFFFFFF
-def i32_wrap_i64(a): return a & 0xFFFFFFFF
+def i64_lt_s(a: int, b: int) -> int: return 1 if (a ^ 0x8000000000000000) < (b ^ 0x8000000000000000) else 0
+def i64_gt_s(a: int, b: int) -> int: return 1 if (a ^ 0x8000000000000000) > (b ^ 0x8000000000000000) else 0
+def i64_le_s(a: int, b: int) -> int: return 1 if (a ^ 0x8000000000000000) <= (b ^ 0x8000000000000000) else 0
+def i64_ge_s(a: int, b: int) -> int: return 1 if (a ^ 0x8000000000000000) >= (b ^ 0x8000000000000000) else 0
+def i64_extend_i32_u(a: int) -> int: return a
+def i64_extend_i32_s(a: int) -> int: return ((a ^ 0x80000000) - 0x80000000) & 0xFFFFFFFFFFFFFFFF
+def i32_wrap_i64(a: int) -> int: return a & 0xFFFFFFFF
 
 
-_LOCAL_IMPL: Dict[str, Callable] = {
+_LOCAL_IMPL: Dict[str, Callable[..., Any]] = {
     # and/or/xor of unsigned ints need no masking: the C builtins are exact
     "i32.add": i32_add, "i32.sub": i32_sub, "i32.mul": i32_mul, "i32.and": operator.and_,
     "i32.or": operator.or_, "i32.xor": operator.xor, "i32.shl": i32_shl, "i32.shr_u": i32_shr_u,
@@ -159,12 +160,12 @@ _LOCAL_IMPL: Dict[str, Callable] = {
     "i32.wrap_i64": i32_wrap_i64,
 }
 
-_IMPL_CACHE: Dict[int, Callable] = {}
+_IMPL_CACHE: Dict[int, Callable[..., Any]] = {}
 
 # Where only the truth of a result matters (a condition fused into br_if / if), the
 # comparisons of unsigned patterns are the C builtins (they return bools, which must
 # never reach the operand stack, hence only there).
-_AS_CONDITION: Dict[Callable, Callable] = {
+_AS_CONDITION: Dict[Callable[..., Any], Callable[..., Any]] = {
     i32_eq: operator.eq, i32_ne: operator.ne, i32_lt_u: operator.lt, i32_gt_u: operator.gt,
     i32_le_u: operator.le, i32_ge_u: operator.ge, i32_eqz: operator.not_,
 }
@@ -173,7 +174,7 @@ _AS_CONDITION: Dict[Callable, Callable] = {
 _FLOAT_CONDITIONS_ADDED = False
 
 
-def _cond(f: Callable) -> Callable:
+def _cond(f: Callable[..., Any]) -> Callable[..., Any]:
     global _FLOAT_CONDITIONS_ADDED
     if not _FLOAT_CONDITIONS_ADDED:
         # float comparisons: IEEE semantics (false on NaN, except ne) are Python's
@@ -185,7 +186,7 @@ def _cond(f: Callable) -> Callable:
     return _AS_CONDITION.get(f, f)
 
 
-def numeric_impl(op: int) -> Callable:
+def numeric_impl(op: int) -> Callable[..., Any]:
     f = _IMPL_CACHE.get(op)
     if f is None:
         name = ops.BY_OP[op].name
@@ -216,11 +217,11 @@ _STORES: Dict[int, Tuple[Any, Any]] = {
 }
 
 
-def _s32(v): return v & 0xFFFFFFFF
-def _s64(v): return v & 0xFFFFFFFFFFFFFFFF
+def _s32(v: int) -> int: return v & 0xFFFFFFFF
+def _s64(v: int) -> int: return v & 0xFFFFFFFFFFFFFFFF
 
 
-def _load_convert(kind: Optional[str]) -> Optional[Callable]:
+def _load_convert(kind: Optional[str]) -> Optional[Callable[..., Any]]:
     if kind is None:
         return None
     if kind == "s32":
@@ -230,7 +231,7 @@ def _load_convert(kind: Optional[str]) -> Optional[Callable]:
     return _numeric("f32.from_bits")
 
 
-def _store_convert(kind: Any) -> Optional[Callable]:
+def _store_convert(kind: Any) -> Optional[Callable[..., Any]]:
     if kind is None:
         return None
     if kind == "f32":
@@ -252,7 +253,8 @@ class _Ctl:
         self.opener = opener      # body index of the block/loop/if (-1: the function)
         self.height = height      # FunctionInfo.heights[opener]
         self.arity = arity        # label arity: the loop's params, else the results
-        self.fixups: List[int] = []   # indices of emitted branches to patch with the end pc
+        # (ints; a br_table's are (index, entry) pairs, a try_table's its clauses)
+        self.fixups: List[Any] = []   # indices of emitted branches to patch with the end pc
         self.loop_pc = loop_pc
         self.if_fixup = -1        # the IF_FALSE to patch with the else pc
         # body index where code after an unconditional branch is live again: the
@@ -260,8 +262,8 @@ class _Ctl:
         self.stop = stop
         # fuel: (run, its amount at the if) when the then-arm's first run was charged
         # with the run before the if (the else arm gives that part back)
-        self.then_run: Optional[Tuple[list, int]] = None
-        self.check: Optional[list] = None   # a loop's header check (limits on)
+        self.then_run: Optional[Tuple[List[Any], int]] = None
+        self.check: Optional[List[Any]] = None   # a loop's header check (limits on)
         # exception handling: the handler region a try_table / try opened (-1:
         # none), the innermost region open around this construct, the local slot
         # holding a legacy try's caught exception (for rethrow)
@@ -281,7 +283,8 @@ def _is_numeric(op: int) -> bool:
 
 
 # the numeric ops and their operand counts (the translation's per-instruction test)
-_NUMERIC_ARITY: Dict[int, int] = {op: len(info.params) for op, info in ops.BY_OP.items() if _is_numeric(op)}
+_NUMERIC_ARITY: Dict[int, int] = {op: len(info.params)  # type: ignore[arg-type]  # (numeric ops have them)
+                                  for op, info in ops.BY_OP.items() if _is_numeric(op)}
 _V128_CONST = ops.fd(12)
 
 
@@ -302,7 +305,7 @@ def _finish(ins: list) -> tuple:
     return tuple(ins)
 
 
-def _specialise_add(ins: list) -> None:
+def _specialise_add(ins: List[Any]) -> None:
     """Rewrite (in place, one for one) integer add/sub superinstructions into kinds
     whose addition is inline: ``x - k`` becomes ``x + (-k mod 2**n)``."""
     k = ins[0]
@@ -344,7 +347,7 @@ def _specialise_add(ins: list) -> None:
             ins[:] = [K_ADD, mask, 0, 0]
 
 
-def _charge_length(fn: Callable, limits: Any, grow: bool) -> Callable:
+def _charge_length(fn: Callable[..., Any], limits: Any, grow: bool) -> Callable[..., Any]:
     """A rare handler running ``fn`` then charging its length operand (the topmost)
     as fuel, and checking: the cost of a bulk operator whose length is not a
     constant (engine/limits.py, ``length_charges``, as the compiler engine charges
@@ -404,7 +407,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
     local_types = list(ftype.params) + func.local_types()
     body = func.body
     n = len(body)
-    out: List[list] = []
+    out: List[List[Any]] = []
     barrier = 0   # no fusion may look at out[:barrier] (a branch target follows)
     ctl: List[_Ctl] = [_Ctl(3, -1, 0, len(ftype.results), 0, n - 1)]
     reachable = True
@@ -415,15 +418,15 @@ def compile_function(module: Module, index: int, func_types: List[int],
     FL = limits.flag if intr_on else None
     lengths = length_charges(module, index) if fuel_on else {}
     # the instruction charging the current straight-line run (None: none yet)
-    run: Optional[list] = None
-    tramps: List[Tuple[list, list, int]] = []   # (forward br_if, its run, run amount there)
-    elses: List[Tuple[list, Tuple[list, int]]] = []   # (else arm's charge, then_run)
-    backs: List[Tuple[list, list]] = []   # (JMP_CHECK_F, the loop's header check)
+    run: Optional[List[Any]] = None
+    tramps: List[Tuple[List[Any], List[Any], int]] = []   # (forward br_if, its run, run amount there)
+    elses: List[Tuple[List[Any], Tuple[List[Any], int]]] = []   # (else arm's charge, then_run)
+    backs: List[Tuple[List[Any], List[Any]]] = []   # (JMP_CHECK_F, the loop's header check)
     # exception handling: regions (see FuncCode.handlers), the open ones, catch
     # clauses branching to the function's label (their pc: a RETURN added at the end)
-    regions: List[list] = []
+    regions: List[List[Any]] = []
     open_regions: List[int] = []
-    returns: List[Tuple[list, int]] = []
+    returns: List[Tuple[List[Any], int]] = []
     tag_types: Optional[List[int]] = None
     nslots = 0
     # (a function that calls none needs no interruption check at its entry: it runs
@@ -461,7 +464,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
             kind = K_BR_IF_A if adjust else K_BR_IF
         else:
             kind = K_BR_A if adjust else K_JMP
-        ins = [kind, -1, c.height, arity]
+        ins: List[Any] = [kind, -1, c.height, arity]
         out.append(ins)
         if c.kind == 1:
             ins[1] = c.loop_pc
@@ -507,8 +510,9 @@ def compile_function(module: Module, index: int, func_types: List[int],
             fused = _LSET_FUSION.get(prev[0]) if prev is not None else None
             if fused is not None:
                 kind, slot, paired = fused
-                prev[0] = kind
-                prev[slot] = (prev[slot], imm) if paired else imm
+                # (fused is set only when prev is)
+                prev[0] = kind  # type: ignore[index]
+                prev[slot] = (prev[slot], imm) if paired else imm  # type: ignore[index]
             else:
                 out.append([K_LSET, imm, 0, 0])
         elif op == 0x22:  # local.tee
@@ -735,7 +739,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     fix.append((c, len(entries) - 1))
             emit(K_BR_TABLE, entries, len(entries) - 1, 0)
             for c, j in fix:
-                c.fixups.append((len(out) - 1, j))  # type: ignore[arg-type]
+                c.fixups.append((len(out) - 1, j))
             run = None
             reachable = False
             i = ctl[-1].stop
@@ -761,7 +765,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 stop = partner[opener]
             c = _Ctl(4 if op == 0x1F else 5, opener, heights[opener], len(r), len(out), stop)
             c.outer_region = open_regions[-1] if open_regions else -1
-            data: list = []
+            data: List[Any] = []
             if op == 0x1F:
                 for ckind, tag, lab in imm[1]:
                     t = ctl[-1 - lab]
@@ -772,7 +776,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     elif t.kind == 1:
                         clause[2] = t.loop_pc
                     else:
-                        t.fixups.append(clause)   # type: ignore[arg-type]
+                        t.fixups.append(clause)
                     data.append(clause)
             elif cs:
                 c.slot = len(local_types) + nslots

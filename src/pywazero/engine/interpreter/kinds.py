@@ -3,6 +3,7 @@
 The numbering is the dispatch order: machine code in __init__.py tests ``k < 8``,
 ``k < 16``... and then compares against these numbers as literals, so the hottest
 kinds come first.  Keep both files in sync."""
+from typing import TYPE_CHECKING
 
 K_LGET = 0
 K_LC_ADD = 1
@@ -79,4 +80,6 @@ K_JMP_CHECK_I = 62   # a loop's back-edge `br` doing its header's CHECK_I, to a
 K_OSR = 63
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
-__all__ = [k for k in list(globals()) if k.startswith('K_')]
+if not TYPE_CHECKING:
+    # (computed; a type checker, which cannot compute it, sees every public name)
+    __all__ = [k for k in list(globals()) if k.startswith('K_')]

@@ -5,7 +5,7 @@ Keeping them out of the dispatch loop keeps that loop short.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from ...errors import Trap, WasmException
 from ...wasm import opcodes as ops
@@ -144,7 +144,7 @@ def elem_drop(S: List[Any], inst: Any, a: int, b: Any) -> None:
     inst.elems[a] = []
 
 
-def _unsupported(name: str) -> Callable:
+def _unsupported(name: str) -> Callable[..., Any]:
     def handler(S: List[Any], inst: Any, a: Any, b: Any) -> None:
         raise Trap(f"{name} is not supported by the interpreter")
 
@@ -177,20 +177,21 @@ _TABLE = {
 }
 
 
-def _simd_handler(op: int, imm: Any) -> Tuple[Callable, Any, Any]:
+def _simd_handler(op: int, imm: Any) -> Tuple[Callable[..., Any], Any, Any]:
     """SIMD instructions come from engine/simd.py when it exists."""
     info = ops.BY_OP[op]
     try:
-        from .. import simd  # type: ignore[attr-defined]
+        from .. import simd
     except ImportError:
         return _unsupported(info.name), None, None
     make = getattr(simd, "interpreter_handler", None)
     if make is None:
         return _unsupported(info.name), None, None
-    return make(op, imm)
+    made: Tuple[Callable[..., Any], Any, Any] = make(op, imm)
+    return made
 
 
-def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
+def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable[..., Any], Any, Any]:
     """``(handler, a, b)`` for instruction ``(op, imm)``."""
     fn = _TABLE.get(op)
     if fn is memory_grow and module.mem_types()[imm].address_type == I64:
@@ -217,7 +218,7 @@ def lookup(op: int, imm: Any, module: Module) -> Tuple[Callable, Any, Any]:
 
 # -- SIMD memory access (the lane arithmetic itself lives in engine/simd.py) ---------
 
-def _simd_mem_handlers() -> dict:
+def _simd_mem_handlers() -> Dict[int, Any]:
     from .. import simd
 
     def rd(inst: Any, mem: int, ea: int, n: int) -> int:
@@ -232,7 +233,7 @@ def _simd_mem_handlers() -> dict:
             raise _oob_mem()
         data[ea:ea + n] = v.to_bytes(n, "little")
 
-    def load(n: int, post: Any) -> Callable:
+    def load(n: int, post: Any) -> Callable[..., Any]:
         def h(S: List[Any], inst: Any, off: int, mem: int) -> None:
             v = rd(inst, mem, S[-1] + off, n)
             S[-1] = v if post is None else post(v)
@@ -242,7 +243,7 @@ def _simd_mem_handlers() -> dict:
         v = S.pop()
         wr(inst, mem, S.pop() + off, 16, v)
 
-    def load_lane(n: int) -> Callable:
+    def load_lane(n: int) -> Callable[..., Any]:
         bits = n * 8
         mask = (1 << bits) - 1
 
@@ -254,7 +255,7 @@ def _simd_mem_handlers() -> dict:
             S[-1] = (v & ~(mask << shift) & ((1 << 128) - 1)) | (x << shift)
         return h
 
-    def store_lane(n: int) -> Callable:
+    def store_lane(n: int) -> Callable[..., Any]:
         bits = n * 8
         mask = (1 << bits) - 1
 
@@ -279,10 +280,10 @@ def _simd_mem_handlers() -> dict:
     }
 
 
-_SIMD_MEM: dict = {}
+_SIMD_MEM: Dict[int, Any] = {}
 
 
-def _ternary(f: Callable) -> Callable:
+def _ternary(f: Callable[..., Any]) -> Callable[..., Any]:
     def h(S: List[Any], inst: Any, a: Any, b: Any) -> None:
         z = S.pop()
         y = S.pop()
@@ -307,7 +308,7 @@ def simd_translate(op: int, imm: Any) -> Tuple[str, Any, Any, Any]:
             return ("rare", h, imm[1], imm[2])
         return ("rare", h, imm[1], (imm[2], imm[3]))
     f = simd.FUNCTIONS[info.name]
-    n = len(info.params)
+    n = len(info.params)  # type: ignore[arg-type]  # (a SIMD instruction has them)
     if info.imm == ops.IMM_LANE:
         lane = imm
         if n == 1:
