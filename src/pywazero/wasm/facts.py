@@ -24,7 +24,7 @@ tail-call instructions), goes through
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .module import FunctionInfo, Module
 from .validation import (
@@ -121,12 +121,13 @@ def function_info(module: Module, index: int) -> FunctionInfo:
     return validate_function(module, index)
 
 
-def _heights_pass(ctx: _Context, type_index: int, body: list) -> Optional[FunctionInfo]:
+def _heights_pass(ctx: _Context, type_index: int, body: List[Any]) -> Optional[FunctionInfo]:
     """The facts of a valid ``body`` (None: it has an instruction the pass does not
     know)."""
     effects = _effects(ctx)
     get = effects.get
-    types = ctx.types
+    # (validated: every type a call, call_indirect or the function names is a func type)
+    types: List[Any] = ctx.types
     func_type_idx = ctx.func_type_idx
     results = types[type_index][1]
     partner: Dict[int, int] = {}
@@ -134,10 +135,10 @@ def _heights_pass(ctx: _Context, type_index: int, body: list) -> Optional[Functi
     block_types: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {}
     heights: Dict[int, int] = {}
     branch_heights: Dict[int, int] = {}
-    bt_cache: dict = {}
+    bt_cache: Dict[Any, Any] = {}
     # a frame: [opener pc, base height, label arity, result arity, param arity]
     nres = len(results)
-    frames: List[list] = [[-1, 0, nres, nres, 0]]
+    frames: List[List[int]] = [[-1, 0, nres, nres, 0]]
     base = 0
     h = 0
     mx = 0

@@ -1142,7 +1142,8 @@ def _body_context(module: Module, features: Optional[CoreFeatures] = None) -> "_
     cached = module.__dict__.get("_body_ctx")
     if (cached is not None and cached[0] == features and cached[1] == len(module.funcs)
             and cached[2] == len(module.types)):
-        return cached[3]
+        kept: _Context = cached[3]
+        return kept
     ctx = _Context(module, features)
     ctx.refs = _collect_refs(module)
     if ctx.func_refs:

@@ -296,7 +296,7 @@ _SUB_MASK = {i32_sub: _M32, i64_sub: _M64}
 _FINISH_KINDS = _ADD_KINDS | {K_BR_TABLE}
 
 
-def _finish(ins: list) -> tuple:
+def _finish(ins: List[Any]) -> Tuple[Any, ...]:
     """The final tuple of an instruction of a kind in _FINISH_KINDS."""
     if ins[0] == K_BR_TABLE:
         ins[1] = [tuple(e) for e in ins[1]]
