@@ -674,13 +674,14 @@ class CompiledWasm(CompiledCode):
         import copy
 
         from ...wasm.module import Function
+        from ...wasm.facts import function_info
         from ...wasm.validation import validate_function
         from .tier import osr_function
 
         module = self.module
         func = module.funcs[index]
         if func.info is None:
-            validate_function(module, index)
+            function_info(module, index)
         made = osr_function(module, index, loop_at)
         if made is None:
             return _FALLBACK
