@@ -390,6 +390,8 @@ class Function:
 
     @property
     def name(self) -> str:
+        """The function's name: its export or debug name (``"fib"``), or
+        ``module.name`` for a host function; used in trap stack traces."""
         return self._fn.name
 
     def _invoke(self, raw: List[Any]) -> List[Any]:
@@ -595,14 +597,18 @@ class Memory:
 
     @property
     def pages(self) -> int:
+        """Current size in 64 KiB pages."""
         return len(self._mem.data) // PAGE_SIZE
 
     @property
     def type(self) -> MemoryType:
+        """The memory's type: limits in pages and address type."""
         return self._mem.type
 
     @property
     def max_pages(self) -> Optional[int]:
+        """The declared maximum in pages, or None when the module declares none
+        (``RuntimeConfig.memory_limit_pages`` still caps growth)."""
         return self._mem.declared_max
 
     @property
@@ -628,6 +634,13 @@ class Memory:
             )
 
     def read(self, offset: int, n: int) -> bytes:
+        """``n`` bytes starting at ``offset``, copied out of memory.
+
+        >>> import pywazero as wz
+        >>> mem = wz.Runtime().instantiate('(module (memory (export "m") 1))').memory()
+        >>> mem.write(16, b"wasm"); mem.read(16, 4)
+        b'wasm'
+        """
         self._check(offset, n)
         return bytes(self._mem.data[offset:offset + n])
 
@@ -661,35 +674,109 @@ class Memory:
         except struct.error as e:
             raise ValueError(f"cannot store {value!r} as {fmt}: {e}") from None
 
-    def read_u8(self, offset: int) -> int: return self._read("u8", offset)
-    def read_i8(self, offset: int) -> int: return self._read("i8", offset)
-    def read_u16(self, offset: int) -> int: return self._read("u16", offset)
-    def read_i16(self, offset: int) -> int: return self._read("i16", offset)
-    def read_u32(self, offset: int) -> int: return self._read("u32", offset)
-    def read_i32(self, offset: int) -> int: return self._read("i32", offset)
-    def read_u64(self, offset: int) -> int: return self._read("u64", offset)
-    def read_i64(self, offset: int) -> int: return self._read("i64", offset)
-    def read_f64(self, offset: int) -> float: return self._read("f64", offset)
+    def read_u8(self, offset: int) -> int:
+        """Read an unsigned 8-bit integer (little-endian) at ``offset``."""
+        return self._read("u8", offset)
+
+    def read_i8(self, offset: int) -> int:
+        """Read a signed 8-bit integer (little-endian) at ``offset``."""
+        return self._read("i8", offset)
+
+    def read_u16(self, offset: int) -> int:
+        """Read an unsigned 16-bit integer (little-endian) at ``offset``."""
+        return self._read("u16", offset)
+
+    def read_i16(self, offset: int) -> int:
+        """Read a signed 16-bit integer (little-endian) at ``offset``."""
+        return self._read("i16", offset)
+
+    def read_u32(self, offset: int) -> int:
+        """Read an unsigned 32-bit integer (little-endian) at ``offset``."""
+        return self._read("u32", offset)
+
+    def read_i32(self, offset: int) -> int:
+        """Read a signed 32-bit integer (little-endian) at ``offset``."""
+        return self._read("i32", offset)
+
+    def read_u64(self, offset: int) -> int:
+        """Read an unsigned 64-bit integer (little-endian) at ``offset``."""
+        return self._read("u64", offset)
+
+    def read_i64(self, offset: int) -> int:
+        """Read a signed 64-bit integer (little-endian) at ``offset``."""
+        return self._read("i64", offset)
+
+    def read_f64(self, offset: int) -> float:
+        """Read a 64-bit IEEE float (little-endian) at ``offset``."""
+        return self._read("f64", offset)
 
     def read_f32(self, offset: int) -> float:
+        """Read a 32-bit IEEE float (little-endian) at ``offset``, as a Python float."""
         return _numerics().f32_from_bits(self._read("u32", offset))
 
-    def write_u8(self, offset: int, v: int) -> None: self._write("u8", offset, v)
-    def write_i8(self, offset: int, v: int) -> None: self._write("i8", offset, v)
-    def write_u16(self, offset: int, v: int) -> None: self._write("u16", offset, v)
-    def write_i16(self, offset: int, v: int) -> None: self._write("i16", offset, v)
-    def write_u32(self, offset: int, v: int) -> None: self._write("u32", offset, v)
-    def write_i32(self, offset: int, v: int) -> None: self._write("i32", offset, v)
-    def write_u64(self, offset: int, v: int) -> None: self._write("u64", offset, v)
-    def write_i64(self, offset: int, v: int) -> None: self._write("i64", offset, v)
+    def write_u8(self, offset: int, v: int) -> None:
+        """Store ``v`` as an unsigned 8-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("u8", offset, v)
+
+    def write_i8(self, offset: int, v: int) -> None:
+        """Store ``v`` as a signed 8-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("i8", offset, v)
+
+    def write_u16(self, offset: int, v: int) -> None:
+        """Store ``v`` as an unsigned 16-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("u16", offset, v)
+
+    def write_i16(self, offset: int, v: int) -> None:
+        """Store ``v`` as a signed 16-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("i16", offset, v)
+
+    def write_u32(self, offset: int, v: int) -> None:
+        """Store ``v`` as an unsigned 32-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("u32", offset, v)
+
+    def write_i32(self, offset: int, v: int) -> None:
+        """Store ``v`` as a signed 32-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("i32", offset, v)
+
+    def write_u64(self, offset: int, v: int) -> None:
+        """Store ``v`` as an unsigned 64-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("u64", offset, v)
+
+    def write_i64(self, offset: int, v: int) -> None:
+        """Store ``v`` as a signed 64-bit integer (little-endian) at ``offset``; ValueError
+        when it is out of range."""
+        self._write("i64", offset, v)
+
     def write_f64(self, offset: int, v: float) -> None:
+        """Store ``v`` as a 64-bit IEEE float (little-endian) at ``offset``."""
         self._write("f64", offset, _to_float(v, "value"))
 
     def write_f32(self, offset: int, v: float) -> None:
+        """Store ``v`` rounded to a 32-bit IEEE float (little-endian) at ``offset``.
+
+        >>> import pywazero as wz
+        >>> mem = wz.Runtime().instantiate('(module (memory (export "m") 1))').memory()
+        >>> mem.write_f32(0, 0.1); mem.read_f32(0) == 0.10000000149011612
+        True
+        """
         n = _numerics()
         self._write("u32", offset, n.f32_to_bits(n.round_f32(_to_float(v, "value"))))
 
     def read_string(self, offset: int, n: int, encoding: str = "utf-8") -> str:
+        """``n`` bytes at ``offset`` decoded with ``encoding`` (UTF-8 by default).
+
+        >>> import pywazero as wz
+        >>> mem = wz.Runtime().instantiate('(module (memory (export "m") 1))').memory()
+        >>> mem.write(0, "héllo".encode()); mem.read_string(0, 6)
+        'héllo'
+        """
         return self.read(offset, n).decode(encoding)
 
     def read_cstring(self, offset: int, encoding: str = "utf-8") -> str:
@@ -728,10 +815,12 @@ class Table:
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return len(self._table.elements)
 
     @property
     def type(self) -> TableType:
+        """The table's type: element type, limits and address type."""
         t = self._table.type
         return TableType(describe_valtype(t.elem_type), t.limits, t.address_type)
 
@@ -753,9 +842,22 @@ class Table:
         return i
 
     def get(self, i: int) -> Any:
+        """Element ``i``: a :class:`Function` or None in a funcref table, the Python
+        object (or None) in an externref table; IndexError when out of range.
+
+        >>> import pywazero as wz
+        >>> m = wz.Runtime().instantiate('''(module (table (export "t") 2 funcref)
+        ...   (func $f (export "f")) (elem (i32.const 0) $f))''')
+        >>> t = m.table("t")
+        >>> t.get(0) == m.function("f"), t.get(1)
+        (True, None)
+        """
         return from_raw(self._table.elem_type, self._table.elements[self._index(i)])
 
     def set(self, i: int, value: Any) -> None:
+        """Set element ``i`` to ``value`` (a :class:`Function` or None for funcref,
+        any object for externref); IndexError when out of range, TypeError when the
+        value does not fit the element type."""
         self._table.elements[self._index(i)] = to_raw(self._table.elem_type, value)
 
     def grow(self, n: int, init: Any = None) -> int:
@@ -795,15 +897,29 @@ class Global:
 
     @property
     def global_type(self) -> GlobalType:
+        """The global's type: value type and mutability."""
         gt = self._global.type
         return GlobalType(describe_valtype(gt.valtype), gt.mutable)
 
     @property
     def mutable(self) -> bool:
+        """Whether ``value`` may be assigned (a ``(mut ...)`` global)."""
         return self._global.type.mutable
 
     @property
     def value(self) -> Any:
+        """The current value (ints signed, floats as Python floats, references as
+        :class:`Function`/objects/None).  Assigning to it sets a mutable global and
+        raises AttributeError for an immutable one.
+
+        >>> import pywazero as wz
+        >>> g = wz.Runtime().instantiate(
+        ...     '(module (global (export "g") (mut i32) (i32.const -1)))').global_("g")
+        >>> g.value
+        -1
+        >>> g.value = 7; g.value
+        7
+        """
         return from_raw(self._global.type.valtype, self._global.value)
 
     @value.setter
@@ -900,6 +1016,7 @@ class Tag:
 
     @property
     def params(self) -> Tuple[int, ...]:
+        """The types of the values an exception with this tag carries."""
         return self._tag.type.params
 
     def __eq__(self, other: object) -> bool:
@@ -927,15 +1044,18 @@ class ExnRef:
 
     @property
     def tag(self) -> "Tag":
+        """The :class:`Tag` the exception was thrown with."""
         t: Tag = self._exn.tag
         return t
 
     @property
     def payload(self) -> Tuple[Any, ...]:
+        """The values the exception carries, converted as function results are."""
         return self._exn.payload
 
     @property
     def exception(self) -> WasmException:
+        """The :class:`~pywazero.WasmException` itself (raise it to throw it again)."""
         return self._exn
 
     def __eq__(self, other: object) -> bool:
@@ -988,6 +1108,8 @@ class Module:
 
     @property
     def name(self) -> Optional[str]:
+        """The name given by ``ModuleConfig(name=...)`` (or the module's own name
+        section), None for an anonymous instance."""
         return self._inst.name
 
     @property
@@ -997,6 +1119,14 @@ class Module:
 
     @property
     def exports(self) -> Dict[str, Extern]:
+        """Every export by name: :class:`Function`, :class:`Memory`, :class:`Table`,
+        :class:`Global` or :class:`Tag`.
+
+        >>> import pywazero as wz
+        >>> m = wz.Runtime().instantiate('(module (memory (export "m") 1) (func (export "f")))')
+        >>> sorted(m.exports), type(m.exports["m"]).__name__
+        (['f', 'm'], 'Memory')
+        """
         if self._exports is None:
             made = self._facades
             self._exports = {name: made[name] if name in made else wrap_extern(v, self)
@@ -1020,6 +1150,15 @@ class Module:
         return v
 
     def function(self, name: str) -> Function:
+        """The function exported as ``name`` (KeyError when there is none, TypeError
+        when that export is not a function).
+
+        >>> import pywazero as wz
+        >>> m = wz.Runtime().instantiate('''(module (func (export "add")
+        ...   (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))''')
+        >>> m.function("add")(2, 3)
+        5
+        """
         return self._get(name, Function, "function")
 
     def memory(self, name: Optional[str] = None) -> Memory:
@@ -1035,13 +1174,16 @@ class Module:
         raise KeyError(f"module {self.name or '<anonymous>'} has no memory")
 
     def table(self, name: str) -> Table:
+        """The table exported as ``name`` (KeyError / TypeError as :meth:`function`)."""
         return self._get(name, Table, "table")
 
     def global_(self, name: str) -> Global:
+        """The global exported as ``name`` (KeyError / TypeError as :meth:`function`)."""
         return self._get(name, Global, "global")
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._inst.closed
 
     def snapshot(self, *, remove_exports: Sequence[str] = ()) -> CompiledModule:
@@ -1080,6 +1222,9 @@ class Module:
         return snapshot(self, remove_exports)
 
     def close(self) -> None:
+        """Unregister the module's name from its runtime and close the files and
+        sockets it opened through WASI; calling its functions afterwards raises.
+        Closing twice does nothing.  ``with`` closes it too."""
         if self._inst.closed:
             return
         self._inst.closed = True
@@ -1113,6 +1258,7 @@ class Caller:
 
     @property
     def module(self) -> Optional[Module]:
+        """The calling module, or None when the host function was called from Python."""
         return None if self._inst is None else Module(self._inst)
 
     def memory(self, name: Optional[str] = None) -> Memory:
@@ -1130,6 +1276,7 @@ class Caller:
         return Memory(inst.mems[0])
 
     def function(self, name: str) -> Function:
+        """The calling module's function exported as ``name`` (KeyError if none)."""
         inst = self._inst
         v = None if inst is None else inst.exports.get(name)
         if not isinstance(v, FunctionInstance):
@@ -1137,6 +1284,7 @@ class Caller:
         return Function(v)
 
     def global_(self, name: str) -> Global:
+        """The calling module's global exported as ``name`` (KeyError if none)."""
         inst = self._inst
         v = None if inst is None else inst.exports.get(name)
         if not isinstance(v, GlobalInstance):

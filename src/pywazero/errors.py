@@ -484,10 +484,12 @@ class WasmException(WasmError):
 
     @property
     def tag(self) -> Any:
+        """The :class:`~pywazero.Tag` the exception was thrown with."""
         return WasmException._api_tag(self._tag)
 
     @property
     def payload(self) -> Tuple[Any, ...]:
+        """The values the exception carries (converted as function results are)."""
         convert = WasmException._api_value
         return tuple(convert(t, v) for t, v in zip(self._tag.type.params, self._values))
 

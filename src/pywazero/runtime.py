@@ -194,6 +194,8 @@ class CompiledModule:
 
     @property
     def module(self) -> Module:
+        """The decoded and validated module (the model ``pywazero.wasm`` works on);
+        ValueError once the compiled module is closed."""
         if self._module is None:
             raise ValueError("compiled module is closed")
         return self._module
@@ -261,6 +263,7 @@ class CompiledModule:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._module is None
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ module must do none of either.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Dict, List, Tuple
 
@@ -23,6 +24,9 @@ def _counting(cls: Any, name: str, key: str) -> None:
     if getattr(original, "_counted", False):
         return
 
+    # wraps: the patched class stays documented for tests sharing this process
+    # (test_docstrings reads Runtime.compile.__doc__)
+    @functools.wraps(original)
     def counted(*args: Any, **kwargs: Any) -> Any:
         COUNTS[key] += 1
         return original(*args, **kwargs)

@@ -24,9 +24,11 @@ import pytest
 
 import pywazero
 
+from ..suites import in_ci, wasi_testsuite_dir
+
 HERE = Path(__file__).resolve().parent
-SUITE = Path(os.environ.get("PYWAZERO_WTS_SUITE",
-                            HERE.parents[2] / "shared" / "wasi-testsuite"))
+SUITE = wasi_testsuite_dir()  # PYWAZERO_WTS_SUITE, else ../shared/wasi-testsuite
+pytestmark = pytest.mark.wasi_testsuite  # skipped without the suite, required in CI (tests/conftest.py)
 EXPECTED_TESTS = 72
 #: the whole run of one engine (it takes about 40 s with the compiler, 2 min with
 #: the interpreter on a small machine)
@@ -34,7 +36,7 @@ RUN_TIMEOUT = 1800
 
 
 def _missing(what: str) -> None:
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"CI needs {what}")
     pytest.skip(f"needs {what}")
 

@@ -465,9 +465,9 @@ def length_charges(module: Any, index: int) -> Dict[int, Optional[int]]:
     locs: List[Optional[int]] = [None] * nparams + [0] * (len(ftype.params) + len(func.local_types()) - nparams)
     info = func.info
     if info is None:
-        from ..wasm.validation import validate_function
+        from ..wasm.facts import function_info
 
-        info = validate_function(module, index)
+        info = function_info(module, index)
     block_types = info.block_types
     out: Dict[int, Optional[int]] = {}
     st: List[Optional[int]] = []

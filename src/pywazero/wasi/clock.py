@@ -43,9 +43,11 @@ class SystemClock:
         REALTIME: "time", MONOTONIC: "monotonic", PROCESS_CPUTIME: "process_time", THREAD_CPUTIME: "thread_time"}
 
     def time_ns(self, clock_id: int) -> int:
+        """The current time of WASI clock ``clock_id`` in nanoseconds."""
         return self._READERS[clock_id]()
 
     def resolution_ns(self, clock_id: int) -> int:
+        """The resolution of WASI clock ``clock_id`` in nanoseconds (at least 1)."""
         try:
             res = time.get_clock_info(self._INFO[clock_id]).resolution
         except (ValueError, OSError):  # pragma: no cover
@@ -53,6 +55,7 @@ class SystemClock:
         return max(1, int(round(res * 1e9)))
 
     def sleep_ns(self, ns: int) -> None:
+        """Sleep ``ns`` nanoseconds (``poll_oneoff`` waits with it)."""
         if ns > 0:
             time.sleep(ns / 1e9)
 
@@ -76,14 +79,17 @@ class FakeClock:
         self.resolution = resolution
 
     def time_ns(self, clock_id: int) -> int:
+        """The fake time of clock ``clock_id``; advances the clock by ``step_ns``."""
         t = self._now + self._offset.get(clock_id, 0)
         self._now += self.step_ns
         return t
 
     def resolution_ns(self, clock_id: int) -> int:
+        """The ``resolution`` given to the constructor, for every clock."""
         return self.resolution
 
     def sleep_ns(self, ns: int) -> None:
+        """Advance every clock by ``ns`` without sleeping."""
         if ns > 0:
             self._now += ns
 

@@ -67,8 +67,12 @@ class Struct(GcRef):
     """A wasm struct (``pywazero.StructRef``): canonical type id ``t``, field
     values ``f`` (engine form).  ``fields`` reads them as Python values.
 
-    >>> Struct(0, []).fields if False else ()
-    ()
+    >>> import pywazero as wz
+    >>> m = wz.Runtime().instantiate('''(module (type $p (struct (field i32) (field f64)))
+    ...   (func (export "make") (result (ref $p)) (struct.new $p (i32.const -1) (f64.const 2.5))))''')
+    >>> s = m.function("make")()
+    >>> isinstance(s, wz.StructRef), s.fields
+    (True, (-1, 2.5))
     """
 
     __slots__ = ("t", "f", "__weakref__")
@@ -93,7 +97,15 @@ class Struct(GcRef):
 class Array(GcRef):
     """A wasm array (``pywazero.ArrayRef``): canonical type id ``t``, elements
     ``a`` (engine form).  ``len(arr)``, ``arr[i]`` and iteration read it as
-    Python values."""
+    Python values.
+
+    >>> import pywazero as wz
+    >>> m = wz.Runtime().instantiate('''(module (type $a (array i64))
+    ...   (func (export "make") (result (ref $a)) (array.new $a (i64.const 9) (i32.const 3))))''')
+    >>> arr = m.function("make")()
+    >>> len(arr), arr[0], list(arr)
+    (3, 9, [9, 9, 9])
+    """
 
     __slots__ = ("t", "a", "__weakref__")
 

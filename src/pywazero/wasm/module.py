@@ -169,6 +169,16 @@ class Function:
         return self._size
 
     @property
+    def from_source(self) -> bool:
+        """Whether the body is the one in the module's bytes (decoded lazily from
+        them, never replaced): what validating the module covered.
+
+        >>> Function(0, [], [(0x0B, None)]).from_source
+        False
+        """
+        return self._source is not None
+
+    @property
     def decoded(self) -> bool:
         """Whether the body is held in memory (not only as bytes)."""
         return self._body is not None

@@ -285,6 +285,9 @@ class MemoryType:
 
 @dataclass(frozen=True)
 class GlobalType:
+    """A global's type: value type and mutability.  ``GlobalType(I32, True)`` is
+    ``(mut i32)``."""
+
     valtype: int
     mutable: bool = False
 

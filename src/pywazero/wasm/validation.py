@@ -1152,6 +1152,27 @@ class StreamingValidator:
             raise self.error
 
 
+def _body_context(module: Module, features: Optional[CoreFeatures] = None) -> "_Context":
+    """The context bodies of ``module`` are checked in, built once per module and
+    feature set (kept in the module; ``features`` default to those the module was
+    validated with, else 2.0's)."""
+    if features is None:
+        features = module.__dict__.get("_features", _V2)
+    if features is not _V2:
+        features = check_features(features)
+    cached = module.__dict__.get("_body_ctx")
+    if (cached is not None and cached[0] == features and cached[1] == len(module.funcs)
+            and cached[2] == len(module.types)):
+        kept: _Context = cached[3]
+        return kept
+    ctx = _Context(module, features)
+    ctx.refs = _collect_refs(module)
+    if ctx.func_refs:
+        ctx.canon = module.canonical_ids()
+    module.__dict__["_body_ctx"] = (features, len(module.funcs), len(module.types), ctx)
+    return ctx
+
+
 def validate_function(module: Module, index: int,
                       features: Optional[CoreFeatures] = None) -> FunctionInfo:
     """Validate only the body of ``module.funcs[index]`` (the rest of the module is
@@ -1160,21 +1181,8 @@ def validate_function(module: Module, index: int,
     ``features`` default to those the module was validated with
     (:func:`validate_module`), else 2.0's.  The context is built once per module
     and feature set (engines call this on each function's first use)."""
-    if features is None:
-        features = module.__dict__.get("_features", _V2)
-    if features is not _V2:
-        features = check_features(features)
     try:
-        cached = module.__dict__.get("_body_ctx")
-        if (cached is not None and cached[0] == features and cached[1] == len(module.funcs)
-                and cached[2] == len(module.types)):
-            ctx = cached[3]
-        else:
-            ctx = _Context(module, features)
-            ctx.refs = _collect_refs(module)
-            if ctx.func_refs:
-                ctx.canon = module.canonical_ids()
-            module.__dict__["_body_ctx"] = (features, len(module.funcs), len(module.types), ctx)
+        ctx = _body_context(module, features)
         f = module.funcs[index]
         fidx = ctx.nimported_funcs + index
         if not (isinstance(f.type_index, int) and 0 <= f.type_index < len(ctx.types)):

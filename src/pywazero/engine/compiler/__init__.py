@@ -674,13 +674,14 @@ class CompiledWasm(CompiledCode):
         import copy
 
         from ...wasm.module import Function
+        from ...wasm.facts import function_info
         from ...wasm.validation import validate_function
         from .tier import osr_function
 
         module = self.module
         func = module.funcs[index]
         if func.info is None:
-            validate_function(module, index)
+            function_info(module, index)
         made = osr_function(module, index, loop_at)
         if made is None:
             return _FALLBACK
@@ -1491,6 +1492,7 @@ class _BigStackWorker:
         import queue
         import threading
 
+        self.pid = os.getpid()
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
         #: the stack asked for (a later caller needing more gets a new worker)
@@ -1546,12 +1548,14 @@ class _BigStackWorker:
 def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     """``fn(*args)`` on this thread's big-stack worker (created on first use)."""
     w = getattr(call_depth, "worker", None)
-    if w is None or w.asked < stack_bytes:
-        # (a runtime with a deeper max_call_depth than the worker was made for would
-        # otherwise get its depth capped to the smaller stack)
+    # a forked child inherits the thread-local but not the worker's thread: calls
+    # handed to it would wait forever (multiprocessing's fork start method); a
+    # runtime with a deeper max_call_depth than the worker was made for would get
+    # its depth capped to the smaller stack
+    if w is None or w.pid != os.getpid() or w.asked < stack_bytes:
         # (the new worker first: if it cannot start, the old one keeps serving)
         new = _BigStackWorker(stack_bytes)
-        if w is not None:
+        if w is not None and w.pid == os.getpid():
             w.requests.put(None)
         w = call_depth.worker = new
     return w.call(fn, *args)

@@ -34,8 +34,9 @@ without results left only by ``br``/``br_if`` at its own top level is no loop ei
 each ``br_if`` nests the rest of the block in ``if not cond:`` (``_branch_facts``).
 
 The control-flow facts come from the validator's ``Function.info``
-(:class:`~pywazero.wasm.module.FunctionInfo`; a function without one is validated
-first with :func:`~pywazero.wasm.validation.validate_function`): each opener's
+(:class:`~pywazero.wasm.module.FunctionInfo`; for a function without one,
+:func:`~pywazero.wasm.facts.function_info` computes it, validating the body unless
+the module was validated): each opener's
 resolved block type (``block_types``: how many params move into slots and how many
 results come out), the height below its params (``heights``: where its slots start),
 its matching ``end`` (``partner``, also telling when a block's body is exactly one
@@ -57,7 +58,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequ
 from ...wasm import opcodes as ops
 from ...wasm.module import Module
 from ...wasm.types import F32, F64, I32, I64
-from ...wasm.validation import validate_function
+from ...wasm.facts import function_info
 from ...wasm import numerics as num
 from ..limits import FREE_OPS as _FREE_OPS
 from ..limits import GROW_OPS as _GROW_OPS
@@ -904,7 +905,7 @@ class FunctionGenerator:
         body = func.body
         info = func.info
         if info is None:
-            info = validate_function(module, self.index)
+            info = function_info(module, self.index)
         partner = info.partner
         catches_of = info.catches
         else_of = info.else_of

@@ -17,9 +17,9 @@ superinstructions into kinds with the addition inline, and byte loads/stores get
 their own kinds.
 
 The control-flow facts come from the validator's ``Function.info``
-(:class:`~pywazero.wasm.module.FunctionInfo`; a function without one, e.g. of a
-module given to the engine unvalidated, is validated first with
-:func:`~pywazero.wasm.validation.validate_function`): each opener's resolved block
+(:class:`~pywazero.wasm.module.FunctionInfo`; for a function without one,
+:func:`~pywazero.wasm.facts.function_info` computes it: from stack heights alone for
+a body of a validated module, else by validating the body): each opener's resolved block
 type (label arity), its matching ``else``/``end`` (``else_of``/``partner``: after an
 unconditional branch the translator resumes there, skipping the dead code), the
 operand height at block entry (``heights``, what a branch unwinds to) and at each
@@ -39,7 +39,7 @@ from ...wasm import opcodes as ops
 from ...wasm.instance import default_value
 from ...wasm.module import Function, Module
 from ...wasm.types import FuncType
-from ...wasm.validation import validate_function
+from ...wasm.facts import function_info
 from ..limits import FREE_OPS, GROW_OPS, calls_out, length_charges
 from . import rare as R
 from .kinds import *  # noqa: F401,F403
@@ -319,6 +319,17 @@ _ADD_MASK = {i32_add: _M32, i64_add: _M64}
 # the instruction kinds _specialise_add may rewrite
 _ADD_KINDS = frozenset((K_LC_BIN, K_LC_BIN_LSET, K_C_BIN, K_LL_BIN, K_LL_BIN_LSET, K_BIN))
 _SUB_MASK = {i32_sub: _M32, i64_sub: _M64}
+# the kinds the end of the translation rewrites (_finish)
+_FINISH_KINDS = _ADD_KINDS | {K_BR_TABLE}
+
+
+def _finish(ins: List[Any]) -> Tuple[Any, ...]:
+    """The final tuple of an instruction of a kind in _FINISH_KINDS."""
+    if ins[0] == K_BR_TABLE:
+        ins[1] = [tuple(e) for e in ins[1]]
+    else:
+        _specialise_add(ins)
+    return tuple(ins)
 
 
 def _specialise_add(ins: List[Any]) -> None:
@@ -416,7 +427,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
     func: Function = module.funcs[index]
     info = func.info
     if info is None:
-        info = validate_function(module, index)
+        info = function_info(module, index)
     partner = info.partner
     else_of = info.else_of
     block_types = info.block_types
@@ -520,6 +531,18 @@ def compile_function(module: Module, index: int, func_types: List[int],
 
         if op == 0x20:  # local.get
             out.append([K_LGET, imm, 0, 0])   # (the hot ones skip emit's call)
+        elif op in (0x41, 0x42, 0x43, 0x44) or op == _V128_CONST:
+            if op == 0x41:
+                v: Any = imm & _M32
+            elif op == 0x42:
+                v = imm & _M64
+            elif op == 0x43:
+                v = _numeric("f32.from_bits")(imm)
+            elif op == 0x44:
+                v = _numeric("f64.from_bits")(imm)
+            else:
+                v = imm & ((1 << 128) - 1)
+            out.append([K_CONST, v, 0, 0])
         elif op == 0x21:  # local.set
             prev = out[-1] if len(out) > barrier else None
             fused = _LSET_FUSION.get(prev[0]) if prev is not None else None
@@ -534,33 +557,13 @@ def compile_function(module: Module, index: int, func_types: List[int],
             out.append([K_LTEE, imm, 0, 0])
         elif op in _LOADS:
             if imm[2] == 0 and (op == 0x2D or op == 0x31):   # i32/i64.load8_u
-                emit(K_LOAD8U, imm[1], 0, 0)
+                out.append([K_LOAD8U, imm[1], 0, 0])
             else:
                 st, conv = _LOADS[op]
-                emit(K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
-                     _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2]))
-        elif op in (0x41, 0x42, 0x43, 0x44) or op == _V128_CONST:
-            if op == 0x41:
-                v: Any = imm & _M32
-            elif op == 0x42:
-                v = imm & _M64
-            elif op == 0x43:
-                v = _numeric("f32.from_bits")(imm)
-            elif op == 0x44:
-                v = _numeric("f64.from_bits")(imm)
-            else:
-                v = imm & ((1 << 128) - 1)
-            out.append([K_CONST, v, 0, 0])
-        elif op >> 16 == 0xFD:  # SIMD (v128.const is handled above)
-            how, f, a, b = R.simd_translate(op, imm)
-            if how == "un":
-                emit(K_UN, f, 0, 0)
-            elif how == "bin":
-                emit(K_BIN, f, 0, 0)
-            else:
-                emit(K_RARE, f, a, b)
+                out.append([K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
+                            _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2])])
         elif op in _NUMERIC_ARITY:
-            f = numeric_impl(op)
+            f = _IMPL_CACHE.get(op) or numeric_impl(op)
             if _NUMERIC_ARITY[op] == 2:
                 prev = out[-1] if len(out) > barrier else None
                 prev2 = out[-2] if len(out) - 1 > barrier else None
@@ -629,11 +632,39 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 tramps.append((out[-1], run, run[1]))
             else:
                 run = None
-        elif op == 0x0C:  # br
-            emit_branch(imm, False, branch_heights[i - 1])
-            run = None
-            reachable = False
-            i = ctl[-1].stop
+        elif op == 0x0B or op == 0x18:  # end, or a legacy try's delegate
+            c = ctl.pop()
+            end_pc = len(out)
+            if c.region >= 0 and regions[c.region][1] < 0:
+                regions[c.region][1] = end_pc
+                open_regions.pop()
+                if op == 0x18:
+                    # the target's handler: its own if it is a try_table / try still
+                    # in its body, else the innermost region open around it
+                    reg = regions[c.region]
+                    reg[3] = 2
+                    reg[2] = -1
+                    for j in range(len(ctl) - 1 - imm, -1, -1):
+                        cj = ctl[j]
+                        if cj.region >= 0 and regions[cj.region][1] < 0:
+                            reg[2] = cj.region
+                            break
+            for k in c.fixups:
+                if isinstance(k, tuple):
+                    out[k[0]][1][k[1]][0] = end_pc
+                elif isinstance(k, list):   # a catch clause's target
+                    k[2] = end_pc
+                else:
+                    out[k][1] = end_pc
+            if c.if_fixup >= 0:
+                out[c.if_fixup][1] = end_pc
+            if c.fixups or c.if_fixup >= 0:
+                barrier = end_pc
+                run = None   # a join: each path has charged its own runs
+            if c.kind == 3:
+                emit(K_RETURN, c.arity, 0, 0)
+                break
+            reachable = True
         elif op == 0x02 or op == 0x03:  # block / loop
             opener = i - 1
             p, r = block_types[opener]
@@ -650,6 +681,21 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     out.append([K_OSR, 0, osr, opener])
                 barrier = len(out)
             ctl.append(c)
+        elif op == 0x10:  # call
+            ft = types[func_types[imm]]
+            emit(K_CALL, imm, len(ft.params), len(ft.results))
+            run = None   # the callee's entry check sees everything so far charged
+        elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
+            out.append([K_STORE8, imm[1], 0, 0])
+        elif op in _STORES:
+            st, conv = _STORES[op]
+            out.append([K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
+                        _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2])])
+        elif op == 0x0C:  # br
+            emit_branch(imm, False, branch_heights[i - 1])
+            run = None
+            reachable = False
+            i = ctl[-1].stop
         elif op == 0x04:  # if
             opener = i - 1
             stop = else_of.get(opener)
@@ -693,39 +739,27 @@ def compile_function(module: Module, index: int, func_types: List[int],
                 out.append(run)
                 elses.append((run, c.then_run))
             reachable = True
-        elif op == 0x0B or op == 0x18:  # end, or a legacy try's delegate
-            c = ctl.pop()
-            end_pc = len(out)
-            if c.region >= 0 and regions[c.region][1] < 0:
-                regions[c.region][1] = end_pc
-                open_regions.pop()
-                if op == 0x18:
-                    # the target's handler: its own if it is a try_table / try still
-                    # in its body, else the innermost region open around it
-                    reg = regions[c.region]
-                    reg[3] = 2
-                    reg[2] = -1
-                    for j in range(len(ctl) - 1 - imm, -1, -1):
-                        cj = ctl[j]
-                        if cj.region >= 0 and regions[cj.region][1] < 0:
-                            reg[2] = cj.region
-                            break
-            for k in c.fixups:
-                if isinstance(k, tuple):
-                    out[k[0]][1][k[1]][0] = end_pc
-                elif isinstance(k, list):   # a catch clause's target
-                    k[2] = end_pc
-                else:
-                    out[k][1] = end_pc
-            if c.if_fixup >= 0:
-                out[c.if_fixup][1] = end_pc
-            if c.fixups or c.if_fixup >= 0:
-                barrier = end_pc
-                run = None   # a join: each path has charged its own runs
-            if c.kind == 3:
-                emit(K_RETURN, c.arity, 0, 0)
-                break
-            reachable = True
+        elif op == 0x1A:  # drop
+            emit(K_DROP, 0, 0, 0)
+        elif op == 0x1B or op == 0x1C:  # select
+            emit(K_SELECT, 0, 0, 0)
+        elif op == 0x23:
+            emit(K_GGET, imm, 0, 0)
+        elif op == 0x24:
+            emit(K_GSET, imm, 0, 0)
+        elif op == 0x11:  # call_indirect
+            tidx, tab = imm
+            ft = types[tidx]
+            emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
+            run = None
+        elif op >> 16 == 0xFD:  # SIMD (v128.const is handled above)
+            how, f, a, b = R.simd_translate(op, imm)
+            if how == "un":
+                emit(K_UN, f, 0, 0)
+            elif how == "bin":
+                emit(K_BIN, f, 0, 0)
+            else:
+                emit(K_RARE, f, a, b)
         elif op == 0x0E:  # br_table
             height = branch_heights[i - 1]
             labels, default = imm
@@ -817,15 +851,6 @@ def compile_function(module: Module, index: int, func_types: List[int],
             run = None
             reachable = False
             i = ctl[-1].stop
-        elif op == 0x10:  # call
-            ft = types[func_types[imm]]
-            emit(K_CALL, imm, len(ft.params), len(ft.results))
-            run = None   # the callee's entry check sees everything so far charged
-        elif op == 0x11:  # call_indirect
-            tidx, tab = imm
-            ft = types[tidx]
-            emit(K_CALL_INDIRECT, tidx, tab, (len(ft.params), len(ft.results)))
-            run = None
         elif op == 0x14:  # call_ref
             # call_indirect's kind with table -1: the callee is the popped reference
             ft = types[imm]
@@ -841,20 +866,6 @@ def compile_function(module: Module, index: int, func_types: List[int],
             run = None
             reachable = False
             i = ctl[-1].stop
-        elif op == 0x1A:  # drop
-            emit(K_DROP, 0, 0, 0)
-        elif op == 0x1B or op == 0x1C:  # select
-            emit(K_SELECT, 0, 0, 0)
-        elif op == 0x23:
-            emit(K_GGET, imm, 0, 0)
-        elif op == 0x24:
-            emit(K_GSET, imm, 0, 0)
-        elif (op == 0x3A or op == 0x3C) and imm[2] == 0:  # i32/i64.store8
-            emit(K_STORE8, imm[1], 0, 0)
-        elif op in _STORES:
-            st, conv = _STORES[op]
-            emit(K_STORE if imm[2] == 0 else K_STOREM, st.pack_into, imm[1],
-                 _store_convert(conv) if imm[2] == 0 else (_store_convert(conv), imm[2]))
         else:
             # everything else runs as a "rare" handler: fn(S, inst, a, b)
             fn, a, b = R.lookup(op, imm, module)
@@ -881,13 +892,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
     for clause, arity in returns:
         clause[2] = len(out)
         out.append([K_RETURN, arity, 0, 0])
-    for ins in out:
-        k = ins[0]
-        if k == K_BR_TABLE:
-            ins[1] = [tuple(e) for e in ins[1]]
-        elif k in _ADD_KINDS:
-            _specialise_add(ins)
-    code = [tuple(ins) for ins in out]
+    # (one pass: most instructions need only their tuple)
+    code = [tuple(ins) if ins[0] not in _FINISH_KINDS else _finish(ins) for ins in out]
     local_init = [default_value(t) for t in local_types[len(ftype.params):]]
     if nslots:
         local_init += [None] * nslots
