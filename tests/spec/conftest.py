@@ -1,11 +1,41 @@
 """Prints the spec totals at the end of a pytest run, and the per-file table with -v
 (works with xdist: the counts travel in each test report's user_properties, which also
-land in --junitxml output)."""
+land in --junitxml output).  With PYWAZERO_SPEC_SLICE=<subset file> the spec-file
+tests here run only on the scripts that file lists (see slice.py)."""
 from __future__ import annotations
 
 import collections
+from pathlib import Path
+
+import pytest
+
+from . import runner
+from .slice import SliceError, selected
 
 _REPORTS = []
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    # PYWAZERO_SPEC_SLICE: run the spec-file tests of this folder on a slice only.
+    root = runner.spec_dir()
+    if not root.is_dir():
+        return
+    try:
+        keys = selected(runner.discover(root))
+    except SliceError as e:
+        raise pytest.UsageError(str(e)) from None
+    if keys is None:
+        return
+    chosen = set(keys)
+    kept, dropped = [], []
+    for item in items:
+        key = getattr(getattr(item, "callspec", None), "params", {}).get("key")
+        inside = _HERE in Path(str(item.fspath)).resolve().parents
+        (dropped if inside and isinstance(key, str) and key not in chosen else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_runtest_logreport(report):

@@ -31,6 +31,13 @@ def _primes_below(n):
     return sieve
 
 
+# Debian's PyPy 3.9 (7.3.11) ships a concurrent.futures whose ProcessPoolExecutor
+# calls a method it renamed (_adjust_process_count): any spawn-context pool fails.
+_BROKEN_POOL = pytest.mark.xfail(
+    not hasattr(ProcessPoolExecutor, "_adjust_process_count"), strict=True, raises=AttributeError,
+    reason="known PyPy limitation: this PyPy's ProcessPoolExecutor calls a missing "
+           "_adjust_process_count (a stdlib bug, not pywazero's)")
+
 SIEVE = _primes_below(12000)
 EXPECTED = [sum(SIEVE[lo:hi]) for lo, hi in RANGES]
 
@@ -66,6 +73,7 @@ def test_pickled_module_runs_in_this_process_too():
     assert cm2.runtime.instantiate(cm2).function("count_primes")(0, 12000) == sum(EXPECTED)
 
 
+@_BROKEN_POOL
 @pytest.mark.parametrize("engine", ["compiler", "interpreter"])
 def test_process_pool_executor_ships_the_module_once_per_worker(engine):
     cm = _compiled(engine)
@@ -87,6 +95,7 @@ def test_multiprocessing_pool_with_the_module_in_each_task(method):
     _check_workers(results)
 
 
+@_BROKEN_POOL
 def test_snapshot_in_a_worker_process():
     rt = wz.Runtime()
     m = rt.instantiate(rt.compile('''(module (memory (export "mem") 1)

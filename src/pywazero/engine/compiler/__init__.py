@@ -1495,6 +1495,8 @@ class _BigStackWorker:
         self.pid = os.getpid()
         self.requests: Any = queue.SimpleQueue()
         self.replies: Any = queue.SimpleQueue()
+        #: the stack asked for (a later caller needing more gets a new worker)
+        self.asked = stack_bytes
         old = threading.stack_size()
         try:
             while True:
@@ -1519,7 +1521,10 @@ class _BigStackWorker:
         call_depth.big_stack = True
         call_depth.stack_bytes = self.stack_bytes
         while True:
-            token, fn, args = self.requests.get()
+            request = self.requests.get()
+            if request is None:   # replaced by a worker with a bigger stack
+                return
+            token, fn, args = request
             try:
                 self.replies.put((token, True, fn(*args)))
             except BaseException as e:  # noqa: BLE001 - handed back to the caller
@@ -1544,11 +1549,26 @@ def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     """``fn(*args)`` on this thread's big-stack worker (created on first use)."""
     w = getattr(call_depth, "worker", None)
     # a forked child inherits the thread-local but not the worker's thread: calls
-    # handed to it would wait forever (multiprocessing's fork start method)
-    if w is None or w.pid != os.getpid():
-        w = _BigStackWorker(stack_bytes)
-        call_depth.worker = w
+    # handed to it would wait forever (multiprocessing's fork start method); a
+    # runtime with a deeper max_call_depth than the worker was made for would get
+    # its depth capped to the smaller stack
+    if w is None or w.pid != os.getpid() or w.asked < stack_bytes:
+        # (the new worker first: if it cannot start, the old one keeps serving)
+        new = _BigStackWorker(stack_bytes)
+        if w is not None and w.pid == os.getpid():
+            w.requests.put(None)
+        w = call_depth.worker = new
     return w.call(fn, *args)
+
+
+def _forget_worker_after_fork() -> None:
+    # A forked child keeps the forking thread's handle on its big-stack worker, but
+    # not the worker thread itself: a call handed to it would wait forever.
+    call_depth.__dict__.pop("worker", None)
+
+
+if hasattr(os, "register_at_fork"):   # (POSIX only; nothing forks elsewhere)
+    os.register_at_fork(after_in_child=_forget_worker_after_fork)
 
 
 def dump(compiled: Any, func_index: int, annotate: bool = False) -> str:
