@@ -36,3 +36,43 @@ def test_deep_runtime_after_a_default_one_reaches_its_max_call_depth():
         deep = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=30000))
         assert deep.instantiate(REC).function("rec")(29999) == 29999
     _on_fresh_thread(body)
+
+
+class _InterruptedWait:
+    """The worker's reply queue as a caller whose wait a signal handler interrupts
+    (e.g. a SIGALRM timeout raising in the waiting thread) sees it."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def get(self):
+        raise KeyboardInterrupt
+
+    def put(self, item):
+        self.queue.put(item)
+
+
+def test_a_call_abandoned_by_its_caller_does_not_block_later_calls():
+    # (seen on CPython 3.9/3.10: after a timed-out call the worker still ran it, and
+    # the thread's next deep call queued behind it forever)
+    import threading
+
+    import pytest
+
+    def body():
+        release = threading.Event()
+        _big_stack_call(16 << 20, int)
+        worker = call_depth.worker
+        real = worker.replies
+        worker.replies = _InterruptedWait(real)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _big_stack_call(16 << 20, release.wait)   # the worker now blocks here
+        finally:
+            worker.replies = real
+        try:
+            assert _big_stack_call(16 << 20, lambda: 5) == 5
+            assert call_depth.worker is not worker
+        finally:
+            release.set()
+    _on_fresh_thread(body)

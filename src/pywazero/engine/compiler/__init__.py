@@ -1497,6 +1497,8 @@ class _BigStackWorker:
         self.replies: Any = queue.SimpleQueue()
         #: the stack asked for (a later caller needing more gets a new worker)
         self.asked = stack_bytes
+        #: a caller stopped waiting for a call it handed over (see call)
+        self.abandoned = False
         old = threading.stack_size()
         try:
             while True:
@@ -1534,12 +1536,21 @@ class _BigStackWorker:
     def call(self, fn: Any, *args: Any) -> Any:
         token = object()
         self.requests.put((token, fn, args))
-        while True:
-            # a reply to a call whose caller was interrupted (KeyboardInterrupt...)
-            # while waiting is dropped
-            got, ok, value = self.replies.get()
-            if got is token:
-                break
+        try:
+            while True:
+                # a reply to a call whose caller was interrupted (KeyboardInterrupt...)
+                # while waiting is dropped
+                got, ok, value = self.replies.get()
+                if got is token:
+                    break
+        except BaseException:
+            # The caller gave up waiting (a signal handler raised, e.g. a SIGALRM
+            # timeout) while the worker still runs the call, maybe forever: later
+            # calls must not queue behind it.  Retire this worker (it exits when the
+            # call returns); the thread's next deep call makes a new one.
+            self.abandoned = True
+            self.requests.put(None)
+            raise
         if ok:
             return value
         raise value
@@ -1552,10 +1563,10 @@ def _big_stack_call(stack_bytes: int, fn: Any, *args: Any) -> Any:
     # handed to it would wait forever (multiprocessing's fork start method); a
     # runtime with a deeper max_call_depth than the worker was made for would get
     # its depth capped to the smaller stack
-    if w is None or w.pid != os.getpid() or w.asked < stack_bytes:
+    if w is None or w.pid != os.getpid() or w.asked < stack_bytes or w.abandoned:
         # (the new worker first: if it cannot start, the old one keeps serving)
         new = _BigStackWorker(stack_bytes)
-        if w is not None and w.pid == os.getpid():
+        if w is not None and w.pid == os.getpid() and not w.abandoned:
             w.requests.put(None)
         w = call_depth.worker = new
     return w.call(fn, *args)
