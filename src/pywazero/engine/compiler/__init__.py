@@ -421,25 +421,11 @@ class CompiledWasm(CompiledCode):
         for (i, loop_at), entry in list(self.osr_codes.items()):
             if i == index and entry is not _FALLBACK and entry[0] is code:
                 # an on-stack replacement function: its body maps back by identity
-                import copy
-
-                from ...wasm.module import Function
-                from ...wasm.validation import validate_function
-                from .tier import osr_function
-
-                func = module.funcs[index]
-                if func.info is None:
-                    validate_function(module, index)
-                made = osr_function(module, index, loop_at)
-                if made is None:
+                variant = _osr_variant(module, index, loop_at)
+                if variant is None:
                     return None
-                ftype, body = made
-                m = copy.copy(module)
-                m.types = module.types + [ftype]
-                m.funcs = module.funcs + [Function(len(module.types), [], body)]
-                validate_function(m, len(module.funcs))
-                nparams = len(module.types[func.type_index].params)
-                defaults = [codegen.local_init(t) for t in ftype.params[nparams:-1]] + ["1"]
+                m, defaults = variant
+                func, body = module.funcs[index], m.funcs[-1].body
                 lines = self._origins_of(m, len(module.funcs), self.func_types + [len(module.types)],
                                          self.nimp + index, defaults, code)
                 if lines is None:
@@ -671,30 +657,11 @@ class CompiledWasm(CompiledCode):
         return entry
 
     def _osr_translate(self, index: int, loop_at: int) -> Any:
-        import copy
-
-        from ...wasm.module import Function
-        from ...wasm.facts import function_info
-        from ...wasm.validation import validate_function
-        from .tier import osr_function
-
         module = self.module
-        func = module.funcs[index]
-        if func.info is None:
-            function_info(module, index)
-        made = osr_function(module, index, loop_at)
-        if made is None:
+        variant = _osr_variant(module, index, loop_at)
+        if variant is None:
             return _FALLBACK
-        ftype, body = made
-        # a copy of the module holding the new function (and its type) at the end
-        m = copy.copy(module)
-        m.types = module.types + [ftype]
-        m.funcs = module.funcs + [Function(len(module.types), [], body)]
-        validate_function(m, len(module.funcs))
-        # the parameters that were locals default to their initial values, and `o`
-        # to 1: called as the original, it is the original (tier.py)
-        nparams = len(module.types[func.type_index].params)
-        defaults = [codegen.local_init(t) for t in ftype.params[nparams:-1]] + ["1"]
+        m, defaults = variant
         entry = self._translate(m, len(module.funcs), self.func_types + [len(module.types)],
                                 self.nimp + index, defaults)
         if entry is not _FALLBACK and entry[4] is not None:
@@ -1483,6 +1450,34 @@ _PYPY_SAFE_LIMIT = 10000
 # wasm depth a call may reach without raising the recursion limit (2 Python frames
 # each at most: well within the default limit of 1000)
 _SHALLOW_DEPTH = 100
+
+
+def _osr_variant(module: Any, index: int, loop_at: int) -> Optional[Tuple[Any, List[str]]]:
+    """Function ``index``'s on-stack replacement form entering at loop ``loop_at``
+    (tier.py), as a copy of ``module`` holding it (and its type) at the end, with the
+    defaults of its extra parameters; None when the function has no such form."""
+    import copy
+
+    from ...wasm.facts import function_info
+    from ...wasm.module import Function
+    from ...wasm.validation import validate_function
+    from .tier import osr_function
+
+    func = module.funcs[index]
+    if func.info is None:
+        function_info(module, index)
+    made = osr_function(module, index, loop_at)
+    if made is None:
+        return None
+    ftype, body = made
+    m = copy.copy(module)
+    m.types = module.types + [ftype]
+    m.funcs = module.funcs + [Function(len(module.types), [], body)]
+    validate_function(m, len(module.funcs))
+    # the parameters that were locals default to their initial values, and `o` to 1:
+    # called as the original, it is the original (tier.py)
+    nparams = len(module.types[func.type_index].params)
+    return m, [codegen.local_init(t) for t in ftype.params[nparams:-1]] + ["1"]
 
 
 class _BigStackWorker:
