@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from ..errors import Frame
+from .module import text_position
 from .types import EXTERN_FUNC
 
 __all__ = ["wasm_frame", "source_of"]
@@ -53,15 +54,9 @@ def wasm_frame(fi: Any, body_index: Optional[int]) -> Frame:
 
 def text_source_of(module: Any, index: int, body_index: int) -> Optional[Tuple[str, int]]:
     """``("<wat>", line)`` of instruction ``body_index`` of defined function
-    ``index`` of a module compiled from text (the parser's ``text_positions``)."""
-    positions = module.__dict__.get("text_positions")
-    src = module.__dict__.get("text_source")
-    if not positions or src is None:
-        return None
-    at = positions.get(index)
-    if at is None or not 0 <= body_index < len(at):
-        return None
-    return "<wat>", src.line_col(at[body_index])[0]
+    ``index`` of a module compiled from text."""
+    at = text_position(module, index, body_index)
+    return None if at is None else ("<wat>", at[0])
 
 
 def source_of(module: Any, offset: int) -> Optional[Tuple[str, int]]:

@@ -52,19 +52,12 @@ class _Reader:
         return v - 256 if v >= 128 else v
 
     def uleb(self) -> int:
-        result = shift = 0
-        data = self.data
-        while True:
-            if self.pos >= len(data):
-                raise DwarfError("unexpected end of .debug_line")
-            b = data[self.pos]
-            self.pos += 1
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return result
+        return self._leb(False)
 
     def sleb(self) -> int:
+        return self._leb(True)
+
+    def _leb(self, signed: bool) -> int:
         result = shift = 0
         data = self.data
         while True:
@@ -75,7 +68,7 @@ class _Reader:
             result |= (b & 0x7F) << shift
             shift += 7
             if b < 0x80:
-                if b & 0x40:
+                if signed and b & 0x40:
                     result -= 1 << shift
                 return result
 

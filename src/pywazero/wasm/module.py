@@ -370,3 +370,18 @@ class Module:
         from .subtyping import rec_group_spans
 
         return rec_group_spans(len(self.types), self.rec_groups)
+
+
+def text_position(module: Module, index: int, body_index: int) -> Optional[Tuple[int, int]]:
+    """(line, column) of instruction ``body_index`` of defined function ``index`` of
+    a module parsed from text (the parser's ``text_positions`` and ``text_source``,
+    plain attributes only such modules have), else None."""
+    positions = module.__dict__.get("text_positions")
+    source = module.__dict__.get("text_source")
+    if not positions or source is None:
+        return None
+    at = positions.get(index)
+    if at is None or not 0 <= body_index < len(at):
+        return None
+    line, column = source.line_col(at[body_index])
+    return line, column

@@ -32,6 +32,7 @@ from .module import (
     Function,
     FunctionInfo,
     Module,
+    text_position,
 )
 from .types import (
     EXTERN_FUNC,
@@ -1240,18 +1241,8 @@ def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List
 
 def _text_position(module: Optional[Module], index: int, pc: int) -> Optional[Tuple[int, int]]:
     """(line, column) of instruction ``pc`` of defined function ``index`` of a
-    module parsed from text (the parser's ``text_positions``), else None."""
-    if module is None:
-        return None
-    positions = module.__dict__.get("text_positions")
-    source = module.__dict__.get("text_source")
-    if not positions or source is None:
-        return None
-    at = positions.get(index)
-    if at is None or not 0 <= pc < len(at):
-        return None
-    line, column = source.line_col(at[pc])
-    return line, column
+    module parsed from text, else None."""
+    return None if module is None else text_position(module, index, pc)
 
 
 # a block type's (params, results, (params, results) as tuples)
