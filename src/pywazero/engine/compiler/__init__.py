@@ -1526,7 +1526,9 @@ class _BigStackWorker:
                 self.replies.put((token, True, fn(*args)))
             except BaseException as e:  # noqa: BLE001 - handed back to the caller
                 self.replies.put((token, False, e))
-            del fn, args
+            # (an idle worker must not keep the last call's function and arguments,
+            # and through them its instance, alive)
+            del fn, args, request
 
     def call(self, fn: Any, *args: Any) -> Any:
         token = object()
