@@ -1230,19 +1230,13 @@ def _validate_body(ctx: _Context, func: Function, fidx: int, body: Optional[List
         if offsets and pc < len(offsets):
             offset = offsets[pc]
         else:
-            at = _text_position(module, fidx - ctx.nimported_funcs, pc)
+            at = None if module is None else text_position(module, fidx - ctx.nimported_funcs, pc)
             if at is not None:
                 line, column = at
             else:
                 where = f"instruction #{pc}"
     raise ValidationError(reason, func_index=fidx, offset=offset, instruction=name, where=where,
                           line=line, column=column) from None
-
-
-def _text_position(module: Optional[Module], index: int, pc: int) -> Optional[Tuple[int, int]]:
-    """(line, column) of instruction ``pc`` of defined function ``index`` of a
-    module parsed from text, else None."""
-    return None if module is None else text_position(module, index, pc)
 
 
 # a block type's (params, results, (params, results) as tuples)
