@@ -26,7 +26,7 @@ a host function raises propagate unchanged to whoever called into WebAssembly.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from .api import Caller, Extern, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
 from .wasm.subtyping import RefType, top_heap
@@ -67,6 +67,9 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = ["HostModuleBuilder", "make_host_function"]
+
+# the store objects a host module makes (each has an ``owner``)
+_T = TypeVar("_T", MemoryInstance, TableInstance, GlobalInstance, TagInstance)
 
 # what the store calls: ``raw(caller instance, raw args) -> raw results``
 _RawCall = Callable[[Optional[ModuleInstance], List[Any]], List[Any]]
@@ -238,7 +241,7 @@ class HostModuleBuilder:
         if value is None and not is_ref(valtype):
             value = 0
         raw = to_raw(valtype, value, f"global {name!r} value")
-        return self._add(name, GlobalInstance(GlobalType(valtype, bool(mutable)), raw))
+        return self._add(name, self._owned(GlobalInstance(GlobalType(valtype, bool(mutable)), raw)))
 
     def table(self, name: str, elem_type: int = FUNCREF, min: int = 0, max: Optional[int] = None,
               init: Any = None, *, address_type: int = I32) -> "HostModuleBuilder":
@@ -258,7 +261,7 @@ class HostModuleBuilder:
             raise ValueError("invalid table limits")
         t = TableInstance(TableType(elem_type, Limits(min, max), address_type), to_raw(elem_type, init),
                           self._runtime._budget)
-        return self._add(name, t)
+        return self._add(name, self._owned(t))
 
     def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None, *,
                address_type: int = I32) -> "HostModuleBuilder":
@@ -281,7 +284,7 @@ class HostModuleBuilder:
             )
         m = MemoryInstance(MemoryType(Limits(min_pages, max_pages), address_type), limit,
                            self._runtime._budget)
-        return self._add(name, m)
+        return self._add(name, self._owned(m))
 
     def tag(self, name: str, params: Sequence[int] = ()) -> "HostModuleBuilder":
         """Export a new tag (exception handling) whose exceptions carry values of
@@ -290,13 +293,21 @@ class HostModuleBuilder:
         from .api import Tag
 
         t = Tag(params, f"{self._name}.{name}")
-        return self._add(name, t._tag)
+        return self._add(name, self._owned(t._tag))
 
     def export(self, name: str, value: Extern) -> "HostModuleBuilder":
-        """Re-export an existing Function, Memory, Table, Global or Tag (from any module)."""
+        """Re-export an existing Function, Memory, Table, Global or Tag (from any module
+        of this runtime, a host function, or a tag made with :class:`~pywazero.Tag`);
+        one of another runtime raises ``ValueError``."""
         from .api import unwrap_extern
 
-        return self._add(name, unwrap_extern(value))
+        obj = unwrap_extern(value)
+        self._runtime._check_owned(obj, f"cannot export {value!r} as {name!r}: it")
+        return self._add(name, obj)
+
+    def _owned(self, obj: _T) -> _T:
+        obj.owner = self._runtime._owner
+        return obj
 
     @property
     def name(self) -> str:
@@ -322,6 +333,7 @@ class HostModuleBuilder:
 
         self._runtime._check_open()
         inst = self._instance()
+        self._runtime._own(inst)
         self._runtime._instances.add(inst)
         return ModuleFacade(inst, self._runtime)
 

@@ -95,7 +95,8 @@ class Linker:
         """Define ``module``.``name`` as ``extern``: a :class:`~pywazero.Function`,
         :class:`~pywazero.Memory`, :class:`~pywazero.Table`,
         :class:`~pywazero.Global` or :class:`~pywazero.Tag` (from any module of this
-        runtime, or made by a host module).  Returns the linker.
+        runtime, or made by a host module; one of another runtime raises
+        ``ValueError``).  Returns the linker.
 
         >>> import pywazero as wz
         >>> rt = wz.Runtime()
@@ -110,6 +111,7 @@ class Linker:
         if not isinstance(value, _STORE_TYPES):
             raise TypeError(f"cannot define {module!r}.{name!r} as {extern!r}: not a Function, "
                             f"Memory, Table, Global or Tag")
+        self._runtime._check_owned(value, f"cannot define {module!r}.{name!r} as {extern!r}: it")
         self._check_names([(module, name)])
         self._defs[(module, name)] = value
         return self
@@ -145,6 +147,7 @@ class Linker:
         if not isinstance(module, ModuleFacade):
             raise TypeError("define_instance takes a pywazero.Module")
         inst = module.instance
+        self._runtime._check_owned(inst, f"cannot define module {name!r}: {module!r}")
         if getattr(inst, "closed", False):
             raise ValueError("cannot define a closed module")
         exports = dict(inst.exports)

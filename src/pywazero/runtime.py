@@ -354,6 +354,10 @@ class Runtime:
         # every live instance (weakly: an anonymous instance lives as long as the user
         # holds it), so close() can close them all
         self._instances: "weakref.WeakSet[ModuleInstance]" = weakref.WeakSet()
+        # what this runtime's instances and host objects carry as their owner
+        # (ModuleInstance.owner): a token, not the runtime, so that a memory the user
+        # keeps does not keep the whole runtime alive
+        self._owner = object()
 
     @property
     def _bulk_memory(self) -> bool:
@@ -594,6 +598,7 @@ class Runtime:
                                          "the host ran out of memory instantiating the module")
             # attached before any code runs: host functions (WASI) find it from the caller
             inst.config = config
+            self._own(inst)
             # (a snapshot of the instance takes over the functions translated so far)
             inst.engine_code = compiled._engine_code()
             if module.start is not None:
@@ -619,6 +624,36 @@ class Runtime:
             if owned:
                 compiled.close()
 
+    def _own(self, inst: ModuleInstance) -> None:
+        """Mark ``inst`` and the memories, tables, globals and tags it defines (not
+        those it imports) as this runtime's."""
+        from .wasm.types import EXTERN_GLOBAL, EXTERN_MEMORY, EXTERN_TABLE, EXTERN_TAG
+
+        inst.owner = owner = self._owner
+        if inst.module is None:   # a host module's (its builder marks what it makes)
+            return
+        imported = {EXTERN_MEMORY: 0, EXTERN_TABLE: 0, EXTERN_GLOBAL: 0, EXTERN_TAG: 0}
+        for imp in inst.module.imports:
+            if imp.kind in imported:
+                imported[imp.kind] += 1
+        for objs, kind in ((inst.mems, EXTERN_MEMORY), (inst.tables, EXTERN_TABLE),
+                           (inst.globals, EXTERN_GLOBAL), (inst.tags, EXTERN_TAG)):
+            for obj in objs[imported[kind]:]:
+                obj.owner = owner
+
+    def _check_owned(self, value: object, what: str) -> None:
+        """``ValueError`` if store object ``value`` was made by another runtime:
+        its code would run under that runtime's engine and limits, and its growth
+        be charged to that runtime's budgets."""
+        from .wasm.instance import WasmFunctionInstance
+
+        owner = (getattr(value.module, "owner", None) if isinstance(value, WasmFunctionInstance)
+                 else getattr(value, "owner", None))
+        if owner is not None and owner is not self._owner:
+            raise ValueError(f"{what} belongs to another runtime: a runtime links only its own "
+                             f"modules' functions, memories, tables, globals and tags (and host "
+                             f"functions)")
+
     def _add_instance(self, inst: ModuleInstance) -> ModuleFacade:
         """Register a ready instance (host modules) and return its facade."""
         from .api import Module as ModuleFacade
@@ -628,6 +663,7 @@ class Runtime:
             if inst.name in self._modules:
                 raise ValueError(f"a module named {inst.name!r} is already instantiated in this runtime")
             self._modules[inst.name] = inst
+        self._own(inst)
         self._instances.add(inst)
         return ModuleFacade(inst, self)
 

@@ -267,3 +267,58 @@ def test_custom_sections(rt):
     assert cm.custom_sections("none") == []
     with pytest.raises(TypeError):
         cm.custom_sections(1)
+
+
+LIB = '''(module (table (export "t") 2 funcref) (memory (export "m") 1)
+  (global (export "g") (mut i32) (i32.const 7)) (tag (export "e") (param i32))
+  (func (export "id") (param i32) (result i32) local.get 0))'''
+
+
+def test_externs_of_another_runtime_are_refused(rt):
+    """A runtime links only its own objects: another runtime's memory would grow on
+    that runtime's budget, its functions run under that runtime's engine and limits."""
+    engine = "compiler" if rt.config.engine != "compiler" else "interpreter"
+    with wz.Runtime(wz.RuntimeConfig(engine=engine)) as other:
+        lib = other.instantiate(LIB)
+        host = other.host_module("h").memory("hm", 1).global_("hg", wz.I32, 1).table("ht").tag("he")
+        hosted = host.build()
+        linker = wz.Linker(rt)
+        for name in ("t", "m", "g", "e", "id"):
+            with pytest.raises(ValueError, match="belongs to another runtime"):
+                linker.define("env", name, lib.exports[name])
+        for name in ("hm", "hg", "ht", "he"):
+            with pytest.raises(ValueError, match="belongs to another runtime"):
+                linker.define("env", name, hosted.exports[name])
+        with pytest.raises(ValueError, match="belongs to another runtime"):
+            linker.define_instance("lib", lib)
+        with pytest.raises(ValueError, match="belongs to another runtime"):
+            linker.define_instance("h", hosted)
+        with pytest.raises(ValueError, match="belongs to another runtime"):
+            rt.host_module("mine").export("m", lib.memory("m"))
+        assert len(linker) == 0   # nothing was defined by the refused calls
+        # re-exported by a module of the same runtime, it is still that runtime's
+        reexp = wz.Linker(other).define_instance("h", hosted).instantiate(
+            '(module (import "h" "hm" (memory 1)) (export "m" (memory 0)))')
+        with pytest.raises(ValueError, match="belongs to another runtime"):
+            linker.define("env", "m", reexp.memory("m"))
+
+
+def test_own_and_unowned_externs_link(rt):
+    lib = rt.instantiate(LIB)
+    linker = wz.Linker(rt)
+    for name in ("t", "m", "g", "e", "id"):
+        linker.define("env", name, lib.exports[name])
+    linker.define_instance("lib", lib)
+    # a tag made with Tag() and a host function belong to no runtime: any may link them
+    free_tag = wz.Tag([wz.I32])
+    with wz.Runtime() as other:
+        wz.Linker(other).define("env", "tag", free_tag)
+    linker.define("env", "tag", free_tag)
+    # a module importing another's memory re-exports the same (own) memory
+    reexp = linker.instantiate('(module (import "env" "m" (memory 1)) (export "m2" (memory 0)))')
+    linker.define("env", "m2", reexp.memory("m2"))
+    m = linker.instantiate('''(module (import "env" "m2" (memory 1)) (import "env" "g" (global $g (mut i32)))
+      (func (export "f") (result i32) (i32.store (i32.const 0) (i32.const 5))
+        (i32.add (global.get $g) (i32.load (i32.const 0)))))''')
+    assert m.function("f")() == 12
+    assert lib.memory("m").read(0, 1) == b"\x05"

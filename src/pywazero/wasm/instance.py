@@ -80,7 +80,7 @@ class MemoryInstance:
     """
 
     __slots__ = ("data", "declared_max", "limit_pages", "budget", "_charge", "address_type",
-                 "_views", "__weakref__")
+                 "_views", "owner", "__weakref__")
 
     def __init__(self, mem_type: MemoryType, limit_pages: int = MAX_PAGES, budget: Any = None) -> None:
         self._views: Optional[Dict[str, List[Any]]] = None
@@ -97,6 +97,7 @@ class MemoryInstance:
             cap = MAX_PAGES64 if self.address_type == I64 else MAX_PAGES
         self.limit_pages = min(cap, limit_pages)
         self.budget = budget
+        self.owner: Any = None   # (see ModuleInstance.owner)
         self._charge: Optional[List[int]] = None
         nbytes = lim.min * PAGE_SIZE
         if budget is not None:
@@ -204,7 +205,7 @@ class TableInstance:
     """
 
     __slots__ = ("elements", "elem_type", "max", "limit", "budget", "_charge", "address_type",
-                 "__weakref__")
+                 "owner", "__weakref__")
 
     def __init__(self, table_type: TableType, init: Any = None, budget: Any = None) -> None:
         self.elem_type = table_type.elem_type
@@ -214,6 +215,7 @@ class TableInstance:
         per_table = TABLE_GROW_LIMIT if budget is None else budget.table_cap
         self.limit = min(MAX_TABLE_SIZE if self.max is None else self.max, per_table)
         self.budget = budget
+        self.owner: Any = None   # (see ModuleInstance.owner)
         self._charge: Optional[List[int]] = None
         if n > per_table:
             raise ResourceLimitError(TABLE_ELEMENTS, n, per_table,
@@ -260,11 +262,12 @@ class TableInstance:
 class GlobalInstance:
     """A global variable; ``value`` uses the internal representation."""
 
-    __slots__ = ("type", "value", "__weakref__")
+    __slots__ = ("type", "value", "owner", "__weakref__")
 
     def __init__(self, global_type: GlobalType, value: Any) -> None:
         self.type = global_type
         self.value = value
+        self.owner: Any = None   # (see ModuleInstance.owner)
 
 
 class TagInstance:
@@ -273,12 +276,13 @@ class TagInstance:
     instantiation of a module defining a tag makes a new one; an imported (or
     re-exported) tag is the same object."""
 
-    __slots__ = ("type", "name", "api", "__weakref__")
+    __slots__ = ("type", "name", "api", "owner", "__weakref__")
 
     def __init__(self, tag_type: FuncType, name: str = "tag") -> None:
         self.type = tag_type
         self.name = name
         self.api: Any = None   # the pywazero.Tag facade, made on first use
+        self.owner: Any = None   # (see ModuleInstance.owner)
 
     def __repr__(self) -> str:
         return f"<TagInstance {self.name} {self.type}>"
@@ -394,6 +398,11 @@ class ModuleInstance:
     config: Any
     engine_code: Any
     wasi_state: Any
+    #: an opaque token of the runtime that made this instance (None: not set), also
+    #: put on the memories, tables, globals and tags it defines: the API refuses to
+    #: link one runtime's objects into another's modules (each runtime has its own
+    #: engine, limits and resource budgets)
+    owner: Any = None
     # (builds ``exports`` on first use, see __getattr__)
     _make_exports: Optional[Callable[[], Dict[str, Any]]]
 
