@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 if TYPE_CHECKING:
     from ..listener import TextSink
@@ -122,17 +122,27 @@ def _u(mem: Any, ptr: int, fmt: str) -> Any:
     return None if b is None else struct.unpack(fmt, b)[0]
 
 
-def _describe_in(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any, unstable: bool) -> str:
-    out = []
+def _fields(sig: Sequence[Tuple[str, str]], args: Sequence[Any]) -> Iterator[Tuple[str, str, Any, Any]]:
+    """``(name, kind, value, length)`` for each parameter of ``sig`` the call has:
+    kinds in ``_TWO`` take two arguments (a pointer and its length), the others one
+    (length 0)."""
     i = 0
     for name, kind in sig:
         if i >= len(args):
-            break
+            return
         v = args[i]
         i += 1
+        n = 0
         if kind in _TWO:
             n = args[i] if i < len(args) else 0
             i += 1
+        yield name, kind, v, n
+
+
+def _describe_in(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any, unstable: bool) -> str:
+    out = []
+    for name, kind, v, n in _fields(sig, args):
+        if kind in _TWO:
             if kind == "str":
                 out.append("%s=%s" % (name, _string(_read(mem, v, n))))
             elif kind == "iovs":
@@ -170,15 +180,8 @@ def _strings(mem: Any, ptr: int, count: int) -> str:
 def _describe_out(sig: Sequence[Tuple[str, str]], args: Sequence[Any], mem: Any, unstable: bool,
                   inst: Any = None) -> str:
     out = []
-    i = 0
-    for name, kind in sig:
-        if i >= len(args):
-            break
-        v = args[i]
-        i += 1
+    for name, kind, v, n in _fields(sig, args):
         if kind in _TWO:
-            n = args[i] if i < len(args) else 0
-            i += 1
             if kind == "outstr":
                 out.append("%s=%s" % (name, _string(_read(mem, v, n))))
         elif kind == "out32":
