@@ -70,3 +70,29 @@ def test_binary_errors_give_the_offset():
     assert e.reason == "type mismatch: expected i32, found i64"
     assert e.line is None and e.instruction == "i32.eqz"
     assert e.offset == module.index(bytes([0x45, 0x1A]))
+
+
+# The specialised checks (branch tables, tables, tail calls, constant expressions)
+# name what they expected and found too.
+SPECIAL = [
+    ("(func (block (result i32) (block (br_table 0 1 (i32.const 0) (i32.const 0))) (i32.const 1)))",
+     "type mismatch: expected a label of 1 value(s), as the default [i32], found label 0 of []"),
+    ("(table 1 externref) (type $t (func)) (func (call_indirect 0 (type $t) (i32.const 0)))",
+     "type mismatch: expected a table of funcref, found table 0 of externref"),
+    ("(table 1 funcref) (table 1 externref) (func (table.copy 0 1 (i32.const 0) (i32.const 0) (i32.const 0)))",
+     "type mismatch: expected a source of funcref (table 0), found table 1 of externref"),
+    ("(func $f (result i64) (i64.const 0)) (func (result i32) (return_call $f))",
+     "type mismatch: expected the caller's results [i32], found the callee's [i64]"),
+    ("(global i32 (i64.const 0))",
+     "type mismatch: expected i32, found i64"),
+    ("(memory 1) (data (i64.const 0) \"x\")",
+     "type mismatch: expected an offset of i32, found i64"),
+    ("(func (ref.is_null (i32.const 0)) drop)",
+     "type mismatch: expected a reference, found i32"),
+]
+
+
+@pytest.mark.parametrize("fields,reason", SPECIAL)
+def test_specialised_checks_name_types(fields, reason):
+    e = _error("(module " + fields + ")")
+    assert e.reason == reason

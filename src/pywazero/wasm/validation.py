@@ -283,7 +283,7 @@ def _tlist(types: Any) -> str:
     return "[" + " ".join(_tname(t) for t in types) + "]"
 
 
-def _type_mismatch(expect: Any, found: Any) -> _Fail:
+def _mismatch_reason(expect: Any, found: Any) -> str:
     """expected/found: a type, a list of types, or a description."""
     def show(x: Any) -> str:
         if isinstance(x, str):
@@ -291,7 +291,11 @@ def _type_mismatch(expect: Any, found: Any) -> _Fail:
         if isinstance(x, (list, tuple)):
             return _tlist(x) if len(x) != 1 else _tname(x[0])
         return _tname(x)
-    return _Fail(f"type mismatch: expected {show(expect)}, found {show(found)}")
+    return f"type mismatch: expected {show(expect)}, found {show(found)}"
+
+
+def _type_mismatch(expect: Any, found: Any) -> _Fail:
+    return _Fail(_mismatch_reason(expect, found))
 
 
 def _pop1(vals: List[int], height: int, unreach: bool, expect: int) -> int:
@@ -686,7 +690,7 @@ def _const_expr_type(ctx: _Context, expr: Any, where: str, elem_item: bool = Fal
                            where)
             t = _EXTENDED_CONST_OPS[op]
             if len(stack) < 2 or stack[-1] != t or stack[-2] != t:
-                raise _err("type mismatch", where)
+                raise _err(_mismatch_reason([t, t], stack[-2:]), where)
             stack.pop()
         elif op in _ops.GC_CONST_OPS:
             # (disabled without GC: rejected above)
@@ -951,7 +955,7 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
         _check_global_type(g.type, where, allowed)
         got = _const_expr_type(ctx, g.init, where, nglobals=ngimp + i if later else None)
         if got != [g.type.valtype] and not vals_subtype(got, [g.type.valtype], canon):
-            raise _err("type mismatch", where)
+            raise _err(_mismatch_reason(g.type.valtype, got), where)
 
     # Table initialisers (3.0); a table of a non-nullable type needs one.
     inits = getattr(module, "table_inits", None) or []
@@ -960,14 +964,15 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
         init = inits[i] if i < len(inits) else None
         if init is None:
             if not ref_nullable(tt.elem_type):
-                raise _err("type mismatch", where)
+                raise _err(_mismatch_reason(f"an initialiser (a table of {_tname(tt.elem_type)} "
+                                            f"has no null default)", "none"), where)
             continue
         if not ctx.func_refs:
             raise _err(_needs("a table initialiser", CoreFeatures.FUNCTION_REFERENCES), where)
         # (the table section comes before the globals: only imported ones are visible)
         got = _const_expr_type(ctx, init, where)
         if not vals_subtype(got, [tt.elem_type], canon):
-            raise _err("type mismatch", where)
+            raise _err(_mismatch_reason(tt.elem_type, got), where)
     seg_globals = len(ctx.globals) if later else None
 
     # Element segments.
@@ -991,15 +996,17 @@ def _validate_module(module: Module, features: CoreFeatures = _V2, bodies: bool 
         for expr in seg.init:
             got = _const_expr_type(ctx, expr, where, True, seg_globals)
             if got != [et] and not vals_subtype(got, [et], canon):
-                raise _err("type mismatch", where)
+                raise _err(_mismatch_reason(et, got), where)
         if mode == MODE_ACTIVE:
             x = seg.table
             if not (isinstance(x, int) and 0 <= x < ntables):
                 raise _err(f"unknown table {x}", where)
             if ctx.tables[x] != et and not val_subtype(et, ctx.tables[x], canon):
-                raise _err("type mismatch", where)
-            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.table_at[x]]:
-                raise _err("type mismatch", where)
+                raise _err(_mismatch_reason(f"elements of table {x}'s type {_tname(ctx.tables[x])}",
+                                            _tname(et)), where)
+            got = _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals)
+            if got != [ctx.table_at[x]]:
+                raise _err(_mismatch_reason(f"an offset of {_tname(ctx.table_at[x])}", got), where)
         elif mode not in (MODE_PASSIVE, MODE_DECLARATIVE):
             raise _err("invalid element segment mode", where)
 
@@ -1077,8 +1084,9 @@ def _check_data_segments(ctx: "_Context", module: Module) -> None:
             x = seg.memory
             if not (isinstance(x, int) and 0 <= x < ctx.nmems):
                 raise _err(f"unknown memory {x}", where)
-            if _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals) != [ctx.mem_at[x]]:
-                raise _err("type mismatch", where)
+            got = _const_expr_type(ctx, seg.offset, where, nglobals=seg_globals)
+            if got != [ctx.mem_at[x]]:
+                raise _err(_mismatch_reason(f"an offset of {_tname(ctx.mem_at[x])}", got), where)
         elif mode != MODE_PASSIVE:
             raise _err("invalid data segment mode", where)
         elif not features & CoreFeatures.BULK_MEMORY:
@@ -1305,7 +1313,8 @@ def _typed_ref_instr(ctx: _Context, k: int, imm: Any, vals: List[int], height: i
         if k == K_RETURN_CALL_REF:
             # the callee's results must match the caller's
             if not _tail_results_match(r, ctrls[0][_F_END], canon):
-                raise _Fail("type mismatch")
+                raise _type_mismatch(f"the caller's results {_tlist(ctrls[0][_F_END])}",
+                                     f"the callee's {_tlist(r)}")
             _pop_vals(vals, height, unreach, p)
             return max_stack
         _apply(vals, height, unreach, p, r)
@@ -1324,7 +1333,7 @@ def _typed_ref_instr(ctx: _Context, k: int, imm: Any, vals: List[int], height: i
             vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
         else:
             if not lt or not (lt[-1] > 0 and is_ref(lt[-1])):
-                raise _Fail("type mismatch")
+                raise _type_mismatch("a label ending in a reference", f"a label of {_tlist(lt)}")
             vals.append(t if t == _UNK else ref_type(ref_heap(t), False))
             branch_heights[pc] = len(vals)
             _pop_vals(vals, height, unreach, lt)
@@ -1486,7 +1495,7 @@ def _gc_instr(ctx: _Context, op: int, imm: Any, vals: List[int], height: int, un
         _pop1(vals, height, unreach, t1)
         branch_t, fall_t = (t2, _diff_ref(t1, t2)) if sub == 24 else (_diff_ref(t1, t2), t2)
         if not lt or not val_subtype(branch_t, lt[-1], canon):
-            raise _Fail("type mismatch")
+            raise _type_mismatch(f"a label of {_tlist(lt)}", f"a branch of {_tname(branch_t)}")
         vals.append(branch_t)
         branch_heights[pc] = len(vals)
         _pop_vals(vals, height, unreach, lt)
@@ -1844,9 +1853,11 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                     if lt is dt:
                         continue
                     if len(lt) != arity:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(f"a label of {arity} value(s), as the default {_tlist(dt)}",
+                                             f"label {lab} of {_tlist(lt)}")
                     if br_table_v1 and lt != dt:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(f"label {lab} of the default's {_tlist(dt)} (1.0 br_table)",
+                                             _tlist(lt))
                     if lt == dt and not unreach:
                         continue
                     vals.extend(_pop_vals(vals, height, unreach, lt))
@@ -1862,7 +1873,8 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if not 0 <= tab < ntables:
                     raise _Fail(f"unknown table {tab}")
                 if tables[tab] != FUNCREF and not val_subtype(tables[tab], FUNCREF, canon):
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch(f"a table of {_tname(FUNCREF)}",
+                                         f"table {tab} of {_tname(tables[tab])}")
                 if not 0 <= ti < ntypes:
                     raise _Fail(f"unknown type {ti}")
                 _pop1(vals, height, unreach, table_at[tab])
@@ -1970,7 +1982,8 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if not 0 <= src < ntables:
                     raise _Fail(f"unknown table {src}")
                 if tables[dst] != tables[src] and not val_subtype(tables[src], tables[dst], canon):
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch(f"a source of {_tname(tables[dst])} (table {dst})",
+                                         f"table {src} of {_tname(tables[src])}")
                 ad, as_ = table_at[dst], table_at[src]
                 _apply(vals, height, unreach, [ad, as_, I32_ if I32_ in (ad, as_) else ad], ent[2])
                 if len(vals) > max_stack:
@@ -1982,7 +1995,8 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                 if not 0 <= elem < nelems:
                     raise _Fail(f"unknown elem segment {elem}")
                 if tables[tab] != elem_types[elem] and not val_subtype(elem_types[elem], tables[tab], canon):
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch(f"elements of {_tname(tables[tab])} (table {tab})",
+                                         f"elem segment {elem} of {_tname(elem_types[elem])}")
                 _apply(vals, height, unreach, [table_at[tab], I32_, I32_], ent[2])
                 if len(vals) > max_stack:
                     max_stack = len(vals)
@@ -2002,7 +2016,7 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
             elif k == K_REF_IS_NULL:
                 t = _pop_any(vals, height, unreach)
                 if t not in _REF_OR_UNK and not (t > 0 and is_ref(t)):
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch("a reference", t)
                 vals.append(I32_)
                 if len(vals) > max_stack:
                     max_stack = len(vals)
@@ -2037,12 +2051,14 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                     if not 0 <= tab < ntables:
                         raise _Fail(f"unknown table {tab}")
                     if tables[tab] != FUNCREF and not val_subtype(tables[tab], FUNCREF, canon):
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(f"a table of {_tname(FUNCREF)}",
+                                             f"table {tab} of {_tname(tables[tab])}")
                 if not 0 <= ti < ntypes:
                     raise _Fail(f"unknown type {ti}")
                 p, r = types[ti]
                 if not _tail_results_match(r, ctrls[0][_F_END], canon):
-                    raise _Fail("type mismatch")
+                    raise _type_mismatch(f"the caller's results {_tlist(ctrls[0][_F_END])}",
+                                         f"the callee's {_tlist(r)}")
                 if k == K_RETURN_CALL_INDIRECT:  # the element index: the table's address type
                     _pop1(vals, height, unreach, table_at[tab])
                 _pop_vals(vals, height, unreach, p)
@@ -2081,7 +2097,8 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                                 passed.append(_EXN_NONNULL)
                             lt = ctrls[-1 - lab][_F_LABEL]
                             if len(passed) != len(lt) or not vals_subtype(passed, lt, canon):
-                                raise _Fail("type mismatch")
+                                raise _type_mismatch(f"label {lab} of {_tlist(lt)}",
+                                                     f"a catch passing {_tlist(passed)}")
                     n = len(bp)
                     if n == 0:
                         h = len(vals)
@@ -2128,7 +2145,7 @@ def _check_body(ctx: _Context, func: Function, body: Any) -> FunctionInfo:
                     et = top[_F_END]
                     _pop_vals(vals, height, unreach, et)
                     if len(vals) != height:
-                        raise _Fail("type mismatch")
+                        raise _type_mismatch(et, vals[height:] + list(et))
                     vals.extend(et)
                     if len(init_log) > top[_F_INIT]:
                         _reset_inits(init_log, top[_F_INIT], unset)
