@@ -6,6 +6,11 @@ Markdown would mangle into Markdown before mkdocstrings renders them.
   (otherwise Markdown joins them into one paragraph).
 * A Sphinx role (:class:`~pywazero.Trap`, :meth:`compile`) becomes a cross-reference
   when it names a public ``pywazero.`` object, else inline code.
+
+It also drops the constructor of a public class whose ``__init__`` takes objects of
+the internal layers (``pywazero.wasm``, ``.engine``, ``.binary``, ``.text``): such
+classes (``Memory``, ``Function``, ``Module``...) are made by the runtime, and the
+signature would only show users internals they cannot pass.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import griffe
 _ROLE = re.compile(r":(class|meth|func|mod|attr|data|exc|obj):`(~?)([^`]+)`")
 # objects the reference pages render (a cross-reference to anything else would not resolve)
 _PUBLIC_PREFIXES = ("pywazero.",)
+# the layers below the public API (see docs/ARCHITECTURE.md, "Layers")
+_INTERNAL_PREFIXES = ("pywazero.wasm.", "pywazero.engine.", "pywazero.binary.", "pywazero.text.")
 
 
 def _role(match: "re.Match[str]") -> str:
@@ -65,3 +72,22 @@ class DocstringMarkup(griffe.Extension):
     def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = convert(obj.docstring.value)
+
+    def on_class_members(self, *, cls: Any, **kwargs: Any) -> None:
+        init = cls.members.get("__init__")
+        if init is not None and getattr(init, "is_function", False) and _takes_internals(init):
+            del cls.members["__init__"]
+
+
+def _takes_internals(func: Any) -> bool:
+    """Whether a parameter of ``func`` (a griffe function) is annotated with a type of
+    the internal layers."""
+    for param in func.parameters:
+        ann = param.annotation
+        if ann is None or isinstance(ann, str):
+            continue
+        for part in ann.iterate(flat=True):
+            path = getattr(part, "canonical_path", None)
+            if isinstance(path, str) and path.startswith(_INTERNAL_PREFIXES):
+                return True
+    return False

@@ -97,3 +97,9 @@ def test_site_builds_strict(tmp_path):
     assert (tmp_path / "site" / "reference" / "runtime" / "index.html").is_file()
     html = (tmp_path / "site" / "reference" / "runtime" / "index.html").read_text(encoding="utf-8")
     assert 'id="pywazero.Runtime.compile"' in html
+    # classes the runtime makes show no constructor of internal objects; real
+    # constructors keep theirs
+    for internal in ("MemoryInstance", "TableInstance", "GlobalInstance", "FunctionInstance"):
+        assert internal not in html, internal
+    host = (tmp_path / "site" / "reference" / "host" / "index.html").read_text(encoding="utf-8")
+    assert "allow_shadowing" in host
