@@ -599,18 +599,31 @@ class CompiledWasm(CompiledCode):
         calls = self.calls
         limit = self.engine.tier_calls
         cw = self
+        tls = call_depth
 
         def tiered(*args: Any) -> Any:
             n = calls[index] + 1
             calls[index] = n
-            if n > limit or args[-1] > _TIER_DEPTH:
+            if n > limit or tls.hosts > _TIER_HOSTS:
                 f = fi.code
                 if f is tiered:
                     f = cw._promote(index, g, fi)
                 return f(*args)
             return run(*args)
 
+        def tier_enter(f: Any) -> Any:
+            # the interpreter's question, calling ``f`` (fi) from one of its frames:
+            # may it run this call as a frame of its own (no Python recursion, no
+            # shim), and as which function instance?  Counted as a call.
+            n = calls[index] + 1
+            if n > limit:
+                return None
+            calls[index] = n
+            return proxy
+
         tiered.__name__ = "tiered_f%d" % fi.index
+        entry: Any = tiered
+        entry.tier_enter = tier_enter
         g[self.names[self.nimp + index]] = tiered
         fi.code = tiered
         return tiered
@@ -754,11 +767,15 @@ def _code_bytes(module: Any) -> int:
     return 2 * sum(len(f.body) for f in funcs)
 
 
-# Interpreted calls go through Python recursion (several frames each, and a host
-# call level for the depth and C stack accounting): past this wasm depth a function
-# is compiled instead, whose frames raise the recursion limit as needed (see
-# CompilerEngine._exhausted) and count no host level.
-_TIER_DEPTH = 64
+# A call from compiled code into the interpreter and one from the interpreter into
+# compiled code each go through Python recursion (a few frames, and a host call
+# level for the depth and C stack accounting); calls between interpreted functions
+# are frames of the interpreter's own loop (``tier_enter``).  Past this many host
+# levels in progress a tiered function is compiled instead, so that recursion
+# alternating between the two tiers adds a bounded number of levels, far below
+# MAX_HOST_NESTING (compiled frames count none, and raise the recursion limit as
+# needed: CompilerEngine._exhausted).
+_TIER_HOSTS = 32
 
 # the values of codegen.local_init's literals (and of o's 1)
 _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
@@ -860,6 +877,14 @@ class _Lazy:
 
     def __init__(self, owner: CompiledWasm) -> None:
         self.owner = owner
+
+    def tier_enter(self, fi: Any) -> Any:
+        """For the interpreter calling ``fi`` (see the ``tier_enter`` of
+        CompiledWasm._tiered): creates its callable, then answers as that does
+        (None: call it as usual)."""
+        f = _resolve(fi)
+        enter = getattr(f, "tier_enter", None)
+        return None if enter is None else enter(fi)
 
 
 def _resolve(fi: Any) -> Any:

@@ -330,6 +330,14 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                                 raise Trap("indirect call type mismatch")
                             b = c[0]
                         n = len(S) - b
+                        if f.__class__ is WFI and f.engine is not engine:
+                            # (another engine's function that runs on this loop
+                            # for now: the compiler's cheap tier, see tier_enter)
+                            enter = getattr(f.code, "tier_enter", None)
+                            if enter is not None:
+                                p = enter(f)
+                                if p is not None:
+                                    f = p
                         if f.__class__ is WFI and f.engine is engine:
                             if len(frames) >= limit:
                                 raise Trap("call stack exhausted")
@@ -568,10 +576,19 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         b.cell_contents += c
                         pc = a
                     elif k == 63:  # OSR: a loop header on the compiler's cheap tier
-                        if not frames and not S:
-                            res = b(L, c, fi, base + 1)
+                        if not S:
+                            res = b(L, c, fi, base + len(frames) + 1)
                             if res is not None:
-                                return res  # type: ignore[no-any-return]  # (the hook's results list)
+                                # the rest of the call ran compiled: return its results
+                                if not frames:
+                                    return res  # type: ignore[no-any-return]  # (the hook's results list)
+                                code, pc, L, S, fi = frames.pop()
+                                S += res
+                                if fi.module is not inst:
+                                    inst = fi.module
+                                    G = inst.globals
+                                    F = inst.funcs
+                                    data = inst.mems[0].data if inst.mems else None
                     else:
                         raise AssertionError(f"bad internal instruction {k}")
         except (struct.error, OverflowError, IndexError):

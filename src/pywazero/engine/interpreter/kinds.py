@@ -75,8 +75,8 @@ K_JMP_CHECK_F = 61   # a loop's back-edge `br` doing its header's CHECK_F (charg
 K_JMP_CHECK_I = 62   # a loop's back-edge `br` doing its header's CHECK_I, to a
 # a loop header of a function the compiler engine runs here on its cheap tier
 # (emitted only then, never with limits on): b the compiler's hook, called as
-# ``b(L, c, fi, depth)`` with c the loop's body index when the frame is the only one
-# and its operand stack is empty; a result list returns it as the frame's results
+# ``b(L, c, fi, depth)`` with c the loop's body index when the frame's operand stack
+# is empty; a result list returns it as the frame's results
 K_OSR = 63
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
