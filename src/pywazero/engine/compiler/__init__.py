@@ -783,22 +783,21 @@ _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
 
 class _OsrHook:
     """The ``K_OSR`` hook of a function on the cheap tier (CompiledWasm._tiered):
-    counts its loops' iterations; at ``limit`` (CompiledWasm._loop_threshold) runs the rest of the call as
-    compiled code from that loop's header and returns its results (and the function
-    is compiled for its next call)."""
+    its loops' iterations count down ``left`` (in the interpreter's loop: no call
+    per iteration); at ``limit`` (CompiledWasm._loop_threshold) it is called, and
+    runs the rest of the call as compiled code from that loop's header and returns
+    its results (and the function is compiled for its next call)."""
 
-    __slots__ = ("cw", "index", "count", "declined", "limit")
+    __slots__ = ("cw", "index", "left", "declined")
 
     def __init__(self, cw: CompiledWasm, index: int, limit: int) -> None:
         self.cw = cw
         self.index = index
-        self.count = 0
+        self.left = [limit]
         self.declined: Any = ()
-        self.limit = limit
 
     def __call__(self, L: List[Any], loop_at: int, fi: Any, depth: int) -> Optional[List[Any]]:
-        self.count += 1
-        if self.count < self.limit or loop_at in self.declined:
+        if loop_at in self.declined:
             return None
         cw = self.cw
         index = self.index

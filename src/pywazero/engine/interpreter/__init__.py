@@ -577,7 +577,9 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         pc = a
                     elif k == 63:  # OSR: a loop header on the compiler's cheap tier
                         if not S:
-                            res = b(L, c, fi, base + len(frames) + 1)
+                            v = a[0] - 1
+                            a[0] = v
+                            res = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
                             if res is not None:
                                 # the rest of the call ran compiled: return its results
                                 if not frames:
