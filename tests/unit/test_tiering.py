@@ -23,6 +23,7 @@ def tiered(monkeypatch):
     function, a loop replaced at its 3rd iteration."""
     monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     monkeypatch.setattr(CompilerEngine, "tier_calls", 2)
+    monkeypatch.setattr(CompilerEngine, "tier_calls_scale", 0)
     monkeypatch.setattr(CompilerEngine, "tier_loop", 3)
     monkeypatch.setattr(CompilerEngine, "tier_loop_scale", 0)
     return wz.Runtime(wz.RuntimeConfig(engine="compiler"))
@@ -323,6 +324,28 @@ def test_loop_threshold_grows_with_the_function(tiered, monkeypatch):
     # the counter runs over calls: one more iteration reaches the threshold
     assert count(2) == 3
     assert osr_made(cm) == 1
+
+
+def test_call_threshold_grows_with_the_function(tiered, monkeypatch):
+    """With ``tier_calls_scale`` a function stays interpreted for as many calls as
+    the scale times its instruction count (at least ``tier_calls``), whether it is
+    called from Python, from compiled code or from interpreted code."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls_scale", 0.3)
+    monkeypatch.setattr(CompilerEngine, "tier_loop", 10 ** 6)
+    monkeypatch.setattr(CompilerEngine, "inline", False)   # (compiled $top would inline both)
+    cm = tiered.compile(CALLERS)
+    cw = cm._engine_code()
+    m = tiered.instantiate(cm)
+    top = m.function("top")
+    limits = [max(2, int(len(f.body) * 0.3)) for f in cw.module.funcs[:3]]
+    assert limits[1] == limits[2] == 2 < limits[0]   # ($mid, $top: tier_calls; $sum: scaled)
+    for k in range(limits[0]):
+        assert top(2 * k) == 11
+        # $top and $mid compiled on their 3rd call; $sum (then called from
+        # compiled $mid) after its scaled count
+        assert [c is not None for c in cw.codes[:3]] == [False, k >= 2, k >= 2]
+    assert top(4) == 11
+    assert cw.codes[0] is not None
 
 
 # -- calls between interpreted functions: frames of the interpreter's own loop ------------

@@ -135,6 +135,7 @@ class CompiledWasm(CompiledCode):
         self.tier = (engine.tier_min_size is not None and not (self._fuel or self._intr)
                      and self.listen is None and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
+        self._call_thresholds: Dict[int, int] = {}
         self.osr_codes: Dict[Any, Any] = {}
         # (like the tier, only without execution limits: fuel counts and check
         # points follow the original instructions)
@@ -501,7 +502,8 @@ class CompiledWasm(CompiledCode):
 
     def materialize(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Create instance ``g``'s function object for defined function ``index``."""
-        if self.tier and self.codes[index] is None and self.calls[index] <= self.engine.tier_calls:
+        if self.tier and self.codes[index] is None and (
+                self.calls[index] <= self.engine.tier_calls or self.calls[index] <= self._call_threshold(index)):
             f = self._tiered(index, g, fi)
             if f is not None:
                 return f
@@ -597,7 +599,7 @@ class CompiledWasm(CompiledCode):
         execute = ie.execute
         run = _raw_call_shim(lambda args: execute(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         calls = self.calls
-        limit = self.engine.tier_calls
+        limit = self._call_threshold(index)
         cw = self
         tls = call_depth
 
@@ -628,6 +630,20 @@ class CompiledWasm(CompiledCode):
         fi.code = tiered
         return tiered
 
+    def _call_threshold(self, index: int) -> int:
+        """The calls of defined function ``index`` that run on the interpreter
+        (the next one compiles it): ``tier_calls``, or more for a large function
+        (``tier_calls_scale`` per instruction), whose translation costs in
+        proportion to its size while a call mostly runs a small part of it."""
+        e = self.engine
+        if not e.tier_calls_scale:
+            return e.tier_calls
+        known = self._call_thresholds
+        r = known.get(index)
+        if r is None:
+            r = known[index] = max(e.tier_calls, int(self.module.funcs[index].size * e.tier_calls_scale))
+        return r
+
     def _loop_threshold(self, index: int) -> int:
         """The loop iterations (all loops of all its calls) after which an
         interpreted call of defined function ``index`` moves to compiled code.  It
@@ -641,7 +657,7 @@ class CompiledWasm(CompiledCode):
     def _promote(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Replace instance ``g``'s interpreted callable of ``index`` by the compiled
         one."""
-        self.calls[index] = self.engine.tier_calls + 1
+        self.calls[index] = self._call_threshold(index) + 1
         self.interp_codes.pop(("tier", index), None)   # (instances keep their own)
         f = self.materialize(index, g, fi)
         # indirect-call caches may hold the interpreted callable (it would still
@@ -801,8 +817,9 @@ class _OsrHook:
             return None
         cw = self.cw
         index = self.index
-        if cw.calls[index] <= cw.engine.tier_calls:
-            cw.calls[index] = cw.engine.tier_calls   # (compiled from its next call)
+        limit = cw._call_threshold(index)
+        if cw.calls[index] <= limit:
+            cw.calls[index] = limit   # (compiled from its next call)
         entry = cw.osr_code(index, loop_at)
         if entry is _FALLBACK:
             self.declined = frozenset(self.declined) | {loop_at}
@@ -1254,6 +1271,9 @@ class CompilerEngine(Engine):
     #: with fuel or interruption on.
     tier_min_size: Optional[int] = 16000
     tier_calls = 20
+    #: ... or, in a function of N instructions, ``tier_calls_scale * N`` calls when
+    #: that is more (CompiledWasm._call_threshold)
+    tier_calls_scale = 0.03
     tier_loop = 200
     #: ... or, in a function of N instructions, after ``tier_loop_scale * N``
     #: iterations when that is more (CompiledWasm._loop_threshold)
