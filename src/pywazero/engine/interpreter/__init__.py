@@ -579,13 +579,13 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         if not S:
                             v = a[0] - 1
                             a[0] = v
-                            res = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
-                            if res is not None:
+                            ran = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
+                            if ran is not None:
                                 # the rest of the call ran compiled: return its results
                                 if not frames:
-                                    return res  # type: ignore[no-any-return]  # (the hook's results list)
+                                    return ran  # type: ignore[no-any-return]  # (the hook's results list)
                                 code, pc, L, S, fi = frames.pop()
-                                S += res
+                                S += ran
                                 if fi.module is not inst:
                                     inst = fi.module
                                     G = inst.globals
