@@ -230,9 +230,9 @@ def test_limits_off_code_is_unchanged():
     on = wz.Runtime(wz.RuntimeConfig(engine="interpreter", interruptible=True))
     assert on._engine.execute is execute_interruptible()
     fuel = wz.Runtime(wz.RuntimeConfig(engine="interpreter", consume_fuel=True, interruptible=True))
-    assert fuel._engine.execute is execute_limited
+    assert fuel._engine.execute is execute_limited()
     # (made from execute's source: keep its dispatch recognisable, see _limits_first)
-    assert execute_limited is not execute and execute_limited.__name__ == "execute_limited"
+    assert execute_limited() is not execute and execute_limited().__name__ == "execute_limited"
     assert execute_interruptible().__name__ == "execute_interruptible"
     kinds = _kinds(on, LOOP)
     assert kinds & LIMIT_KINDS and not {k for k in kinds if "FUEL" in KIND_NAMES[k] or "_F" in KIND_NAMES[k]}

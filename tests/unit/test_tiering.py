@@ -23,6 +23,7 @@ def tiered(monkeypatch):
     function, a loop replaced at its 3rd iteration."""
     monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
     monkeypatch.setattr(CompilerEngine, "tier_calls", 2)
+    monkeypatch.setattr(CompilerEngine, "tier_calls_scale", 0)
     monkeypatch.setattr(CompilerEngine, "tier_loop", 3)
     monkeypatch.setattr(CompilerEngine, "tier_loop_scale", 0)
     return wz.Runtime(wz.RuntimeConfig(engine="compiler"))
@@ -323,3 +324,128 @@ def test_loop_threshold_grows_with_the_function(tiered, monkeypatch):
     # the counter runs over calls: one more iteration reaches the threshold
     assert count(2) == 3
     assert osr_made(cm) == 1
+
+
+def test_call_threshold_grows_with_the_function(tiered, monkeypatch):
+    """With ``tier_calls_scale`` a function stays interpreted for as many calls as
+    the scale times its instruction count (at least ``tier_calls``), whether it is
+    called from Python, from compiled code or from interpreted code."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls_scale", 0.3)
+    monkeypatch.setattr(CompilerEngine, "tier_loop", 10 ** 6)
+    monkeypatch.setattr(CompilerEngine, "inline", False)   # (compiled $top would inline both)
+    cm = tiered.compile(CALLERS)
+    cw = cm._engine_code()
+    m = tiered.instantiate(cm)
+    top = m.function("top")
+    limits = [max(2, int(len(f.body) * 0.3)) for f in cw.module.funcs[:3]]
+    assert limits[1] == limits[2] == 2 < limits[0]   # ($mid, $top: tier_calls; $sum: scaled)
+    for k in range(limits[0]):
+        assert top(2 * k) == 11
+        # $top and $mid compiled on their 3rd call; $sum (then called from
+        # compiled $mid) after its scaled count
+        assert [c is not None for c in cw.codes[:3]] == [False, k >= 2, k >= 2]
+    assert top(4) == 11
+    assert cw.codes[0] is not None
+
+
+# -- calls between interpreted functions: frames of the interpreter's own loop ------------
+def test_cold_recursion_stays_interpreted(tiered, monkeypatch):
+    """Calls between functions on the tier are frames of one interpreter loop: deep
+    recursion through cold functions needs no compilation (no Python recursion)."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 1000)
+    cm = tiered.compile(ring(60))
+    m = tiered.instantiate(cm)
+    assert m.function("f0")(3000) == 3000   # each function called 50 times
+    assert cm._engine_code().translated() == []
+
+
+def test_cold_call_depth_is_exact(monkeypatch):
+    monkeypatch.setattr(CompilerEngine, "tier_min_size", 0)
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 10 ** 6)
+    rt = wz.Runtime(wz.RuntimeConfig(engine="compiler", max_call_depth=300))
+    cm = rt.compile(ring(60))
+    f0 = rt.instantiate(cm).function("f0")
+    assert f0(298) == 298
+    with pytest.raises(wz.Trap) as e:
+        f0(300)
+    assert e.value.reason == "call stack exhausted"
+    assert cm._engine_code().translated() == []
+
+
+CALLERS = """(module
+  (memory 1)
+  (tag $boom (param i32))
+  (func $sum (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.load (i32.mul (local.get $s) (i32.eqz (i32.eqz (i32.and (local.get $n) (i32.const 1)))))))
+  (func $mid (param $n i32) (result i32)
+    (i32.add (i32.const 1) (call $sum (local.get $n))))
+  (func (export "top") (param $n i32) (result i32)
+    (i32.add (i32.const 10) (call $mid (local.get $n))))
+  (func $thrower (param $n i32) (result i32)
+    (if (local.get $n) (then (throw $boom (local.get $n))))
+    (i32.const 7))
+  (func (export "catcher") (param $n i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $boom $h)
+        (return (i32.add (i32.const 100) (call $thrower (local.get $n)))))
+      (unreachable))))"""
+
+
+def test_loop_replaced_in_a_called_frame(tiered, monkeypatch):
+    """A hot loop of a frame called by an interpreted one moves to compiled code;
+    its results return to the caller's frame; a trap there shows every frame."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 1000)
+    monkeypatch.setattr(CompilerEngine, "inline", False)
+    cm = tiered.compile(CALLERS)
+    top = tiered.instantiate(cm).function("top")
+    assert top(50) == 11   # (an even n loads address 0)
+    assert osr_made(cm) == 1
+    assert top(10) == 11
+    # the trap in the replaced loop's code itself (a fresh module), then in the
+    # compiled function a later call runs
+    cm2 = tiered.compile(CALLERS)
+    fresh = tiered.instantiate(cm2).function("top")
+    plain = untiered_runtime(monkeypatch).instantiate(CALLERS).function("top")
+    with pytest.raises(wz.Trap) as want:
+        plain(1001)
+    for f, made in ((fresh, cm2), (top, cm)):
+        with pytest.raises(wz.Trap) as got:
+            f(1001)
+        assert osr_made(made) == 1
+        assert got.value.reason == want.value.reason == "out of bounds memory access"
+        assert got.value.wasm_stack == want.value.wasm_stack
+        assert [(f.func_index, f.source) for f in got.value.frames] == \
+            [(f.func_index, f.source) for f in want.value.frames]
+        assert len(got.value.frames) == 3
+
+
+def test_trap_frames_of_interpreted_callees(tiered, monkeypatch):
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 1000)
+    monkeypatch.setattr(CompilerEngine, "tier_loop", 10 ** 6)
+    monkeypatch.setattr(CompilerEngine, "inline", False)
+    cm = tiered.compile(CALLERS)
+    top = tiered.instantiate(cm).function("top")
+    plain = untiered_runtime(monkeypatch).instantiate(CALLERS).function("top")
+    with pytest.raises(wz.Trap) as got:
+        top(1001)
+    with pytest.raises(wz.Trap) as want:
+        plain(1001)
+    assert cm._engine_code().translated() == []
+    assert got.value.wasm_stack == want.value.wasm_stack
+    assert [(f.func_index, f.source) for f in got.value.frames] == \
+        [(f.func_index, f.source) for f in want.value.frames]
+    assert len(got.value.frames) == 3
+
+
+def test_exception_crosses_interpreted_frames(tiered, monkeypatch):
+    monkeypatch.setattr(CompilerEngine, "tier_calls", 1000)
+    m = tiered.instantiate(CALLERS)
+    catcher = m.function("catcher")
+    assert catcher(0) == 107
+    assert catcher(5) == 5
+    assert catcher(0) == 107

@@ -135,6 +135,7 @@ class CompiledWasm(CompiledCode):
         self.tier = (engine.tier_min_size is not None and not (self._fuel or self._intr)
                      and self.listen is None and _code_bytes(module) >= engine.tier_min_size)
         self.calls: List[int] = [0] * n if self.tier else []
+        self._call_thresholds: Dict[int, int] = {}
         self.osr_codes: Dict[Any, Any] = {}
         # (like the tier, only without execution limits: fuel counts and check
         # points follow the original instructions)
@@ -501,7 +502,8 @@ class CompiledWasm(CompiledCode):
 
     def materialize(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Create instance ``g``'s function object for defined function ``index``."""
-        if self.tier and self.codes[index] is None and self.calls[index] <= self.engine.tier_calls:
+        if self.tier and self.codes[index] is None and (
+                self.calls[index] <= self.engine.tier_calls or self.calls[index] <= self._call_threshold(index)):
             f = self._tiered(index, g, fi)
             if f is not None:
                 return f
@@ -597,23 +599,50 @@ class CompiledWasm(CompiledCode):
         execute = ie.execute
         run = _raw_call_shim(lambda args: execute(ie, proxy, args), len(fi.type.results), len(fi.type.params))
         calls = self.calls
-        limit = self.engine.tier_calls
+        limit = self._call_threshold(index)
         cw = self
+        tls = call_depth
 
         def tiered(*args: Any) -> Any:
             n = calls[index] + 1
             calls[index] = n
-            if n > limit or args[-1] > _TIER_DEPTH:
+            if n > limit or tls.hosts > _TIER_HOSTS:
                 f = fi.code
                 if f is tiered:
                     f = cw._promote(index, g, fi)
                 return f(*args)
             return run(*args)
 
+        def tier_enter(f: Any) -> Any:
+            # the interpreter's question, calling ``f`` (fi) from one of its frames:
+            # may it run this call as a frame of its own (no Python recursion, no
+            # shim), and as which function instance?  Counted as a call.
+            n = calls[index] + 1
+            if n > limit:
+                return None
+            calls[index] = n
+            return proxy
+
         tiered.__name__ = "tiered_f%d" % fi.index
+        entry: Any = tiered
+        entry.tier_enter = tier_enter
         g[self.names[self.nimp + index]] = tiered
         fi.code = tiered
         return tiered
+
+    def _call_threshold(self, index: int) -> int:
+        """The calls of defined function ``index`` that run on the interpreter
+        (the next one compiles it): ``tier_calls``, or more for a large function
+        (``tier_calls_scale`` per instruction), whose translation costs in
+        proportion to its size while a call mostly runs a small part of it."""
+        e = self.engine
+        if not e.tier_calls_scale:
+            return e.tier_calls
+        known = self._call_thresholds
+        r = known.get(index)
+        if r is None:
+            r = known[index] = max(e.tier_calls, int(self.module.funcs[index].size * e.tier_calls_scale))
+        return r
 
     def _loop_threshold(self, index: int) -> int:
         """The loop iterations (all loops of all its calls) after which an
@@ -628,7 +657,7 @@ class CompiledWasm(CompiledCode):
     def _promote(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Replace instance ``g``'s interpreted callable of ``index`` by the compiled
         one."""
-        self.calls[index] = self.engine.tier_calls + 1
+        self.calls[index] = self._call_threshold(index) + 1
         self.interp_codes.pop(("tier", index), None)   # (instances keep their own)
         f = self.materialize(index, g, fi)
         # indirect-call caches may hold the interpreted callable (it would still
@@ -754,11 +783,15 @@ def _code_bytes(module: Any) -> int:
     return 2 * sum(len(f.body) for f in funcs)
 
 
-# Interpreted calls go through Python recursion (several frames each, and a host
-# call level for the depth and C stack accounting): past this wasm depth a function
-# is compiled instead, whose frames raise the recursion limit as needed (see
-# CompilerEngine._exhausted) and count no host level.
-_TIER_DEPTH = 64
+# A call from compiled code into the interpreter and one from the interpreter into
+# compiled code each go through Python recursion (a few frames, and a host call
+# level for the depth and C stack accounting); calls between interpreted functions
+# are frames of the interpreter's own loop (``tier_enter``).  Past this many host
+# levels in progress a tiered function is compiled instead, so that recursion
+# alternating between the two tiers adds a bounded number of levels, far below
+# MAX_HOST_NESTING (compiled frames count none, and raise the recursion limit as
+# needed: CompilerEngine._exhausted).
+_TIER_HOSTS = 32
 
 # the values of codegen.local_init's literals (and of o's 1)
 _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
@@ -766,27 +799,27 @@ _LITERALS = {"0": 0, "0.0": 0.0, "None": None, "1": 1}
 
 class _OsrHook:
     """The ``K_OSR`` hook of a function on the cheap tier (CompiledWasm._tiered):
-    counts its loops' iterations; at ``limit`` (CompiledWasm._loop_threshold) runs the rest of the call as
-    compiled code from that loop's header and returns its results (and the function
-    is compiled for its next call)."""
+    its loops' iterations count down ``left`` (in the interpreter's loop: no call
+    per iteration); at ``limit`` (CompiledWasm._loop_threshold) it is called, and
+    runs the rest of the call as compiled code from that loop's header and returns
+    its results (and the function is compiled for its next call)."""
 
-    __slots__ = ("cw", "index", "count", "declined", "limit")
+    __slots__ = ("cw", "index", "left", "declined")
 
     def __init__(self, cw: CompiledWasm, index: int, limit: int) -> None:
         self.cw = cw
         self.index = index
-        self.count = 0
+        self.left = [limit]
         self.declined: Any = ()
-        self.limit = limit
 
     def __call__(self, L: List[Any], loop_at: int, fi: Any, depth: int) -> Optional[List[Any]]:
-        self.count += 1
-        if self.count < self.limit or loop_at in self.declined:
+        if loop_at in self.declined:
             return None
         cw = self.cw
         index = self.index
-        if cw.calls[index] <= cw.engine.tier_calls:
-            cw.calls[index] = cw.engine.tier_calls   # (compiled from its next call)
+        limit = cw._call_threshold(index)
+        if cw.calls[index] <= limit:
+            cw.calls[index] = limit   # (compiled from its next call)
         entry = cw.osr_code(index, loop_at)
         if entry is _FALLBACK:
             self.declined = frozenset(self.declined) | {loop_at}
@@ -860,6 +893,14 @@ class _Lazy:
 
     def __init__(self, owner: CompiledWasm) -> None:
         self.owner = owner
+
+    def tier_enter(self, fi: Any) -> Any:
+        """For the interpreter calling ``fi`` (see the ``tier_enter`` of
+        CompiledWasm._tiered): creates its callable, then answers as that does
+        (None: call it as usual)."""
+        f = _resolve(fi)
+        enter = getattr(f, "tier_enter", None)
+        return None if enter is None else enter(fi)
 
 
 def _resolve(fi: Any) -> Any:
@@ -1230,6 +1271,9 @@ class CompilerEngine(Engine):
     #: with fuel or interruption on.
     tier_min_size: Optional[int] = 16000
     tier_calls = 20
+    #: ... or, in a function of N instructions, ``tier_calls_scale * N`` calls when
+    #: that is more (CompiledWasm._call_threshold)
+    tier_calls_scale = 0.03
     tier_loop = 200
     #: ... or, in a function of N instructions, after ``tier_loop_scale * N``
     #: iterations when that is more (CompiledWasm._loop_threshold)

@@ -115,7 +115,7 @@ class InterpreterEngine(Engine):
         lim = self.limits
         #: the loop that runs this engine's code (execute_limited when the code has
         #: check points)
-        self.execute = (execute_limited if lim.consume_fuel else
+        self.execute = (execute_limited() if lim.consume_fuel else
                         execute_interruptible() if lim.interruptible else execute)
         # ``engine.invoke(fn, args)`` without an extra Python frame
         self.invoke = functools.partial(self.execute, self)  # type: ignore[method-assign]
@@ -330,6 +330,14 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                                 raise Trap("indirect call type mismatch")
                             b = c[0]
                         n = len(S) - b
+                        if f.__class__ is WFI and f.engine is not engine:
+                            # (another engine's function that runs on this loop
+                            # for now: the compiler's cheap tier, see tier_enter)
+                            enter = getattr(f.code, "tier_enter", None)
+                            if enter is not None:
+                                p = enter(f)
+                                if p is not None:
+                                    f = p
                         if f.__class__ is WFI and f.engine is engine:
                             if len(frames) >= limit:
                                 raise Trap("call stack exhausted")
@@ -568,10 +576,21 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         b.cell_contents += c
                         pc = a
                     elif k == 63:  # OSR: a loop header on the compiler's cheap tier
-                        if not frames and not S:
-                            res = b(L, c, fi, base + 1)
-                            if res is not None:
-                                return res  # type: ignore[no-any-return]  # (the hook's results list)
+                        if not S:
+                            v = a[0] - 1
+                            a[0] = v
+                            ran = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
+                            if ran is not None:
+                                # the rest of the call ran compiled: return its results
+                                if not frames:
+                                    return ran  # type: ignore[no-any-return]  # (the hook's results list)
+                                code, pc, L, S, fi = frames.pop()
+                                S += ran
+                                if fi.module is not inst:
+                                    inst = fi.module
+                                    G = inst.globals
+                                    F = inst.funcs
+                                    data = inst.mems[0].data if inst.mems else None
                     else:
                         raise AssertionError(f"bad internal instruction {k}")
         except (struct.error, OverflowError, IndexError):
@@ -821,18 +840,28 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     return out
 
 
-try:
-    #: :func:`execute` for code translated with execution limits on
-    execute_limited = _limits_first(execute, (K_FUEL, K_JMP_CHECK_F, K_ENTRY_F, K_CHECK_F, K_FUEL_JMP))
-except Exception:  # pragma: no cover - execute's shape changed: correct, if slower
-    execute_limited = execute
+_LIMITED: List[Any] = []
+
+
+def execute_limited() -> Any:
+    """:func:`execute` for code translated with execution limits on (fuel, or fuel
+    and interruption): the limit kinds tested first (:func:`_limits_first`).  Made
+    on first use: building it (``ast``, ``compile()``) costs ~20-40 ms, which every
+    process importing the interpreter without limits would otherwise pay."""
+    if not _LIMITED:
+        try:
+            _LIMITED.append(_limits_first(execute, (K_FUEL, K_JMP_CHECK_F, K_ENTRY_F, K_CHECK_F, K_FUEL_JMP)))
+        except Exception:  # pragma: no cover - execute's shape changed: correct, if slower
+            _LIMITED.append(execute)
+    return _LIMITED[0]
+
 
 _INTERRUPTIBLE: List[Any] = []
 
 
 def execute_interruptible() -> Any:
     """:func:`execute` for code translated with interruption on and fuel off: as
-    :data:`execute_limited`, with the only limit kinds such code has
+    :func:`execute_limited`, with the only limit kinds such code has
     (``JMP_CHECK_I``, ``CHECK_I``) tested first, and the interruption check made by
     calls rather than by a ``CHECK_I`` at each function's entry (see
     :func:`calls_check_interrupts`).  Made on first use."""
@@ -841,7 +870,7 @@ def execute_interruptible() -> Any:
             _INTERRUPTIBLE.append(_limits_first(execute, (K_JMP_CHECK_I, K_CHECK_I), "execute_interruptible",
                                                 call_checks=True))
         except Exception:  # pragma: no cover - execute's shape changed
-            _INTERRUPTIBLE.append(execute_limited)
+            _INTERRUPTIBLE.append(execute_limited())
     return _INTERRUPTIBLE[0]
 
 

@@ -419,7 +419,8 @@ def compile_function(module: Module, index: int, func_types: List[int],
     the flag: ``calls_check_interrupts``) functions get no entry check.
 
     ``osr`` (the compiler engine's tier-up hook, only without limits): every loop
-    header starts with a ``K_OSR`` calling it (see kinds.py).
+    header starts with a ``K_OSR`` counting down ``osr.left`` (a one-item list)
+    and calling it from zero on (see kinds.py).
 
     ``record`` (a trap's diagnostics, never the normal path: see
     :meth:`FuncCode.body_index`) is filled with the body index of the wasm
@@ -678,7 +679,7 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     c.check = [K_CHECK_I, 0, FL, 0]
                     out.append(c.check)
                 elif osr is not None:
-                    out.append([K_OSR, 0, osr, opener])
+                    out.append([K_OSR, osr.left, osr, opener])
                 barrier = len(out)
             ctl.append(c)
         elif op == 0x10:  # call

@@ -74,9 +74,10 @@ K_FUEL_JMP = 60      # give back c (to fuel cell b) and jump to a: a taken forwa
 K_JMP_CHECK_F = 61   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
 K_JMP_CHECK_I = 62   # a loop's back-edge `br` doing its header's CHECK_I, to a
 # a loop header of a function the compiler engine runs here on its cheap tier
-# (emitted only then, never with limits on): b the compiler's hook, called as
-# ``b(L, c, fi, depth)`` with c the loop's body index when the frame is the only one
-# and its operand stack is empty; a result list returns it as the frame's results
+# (emitted only then, never with limits on): when the frame's operand stack is
+# empty, counts down a[0] (shared by the function's loops) and from zero on calls b,
+# the compiler's hook, as ``b(L, c, fi, depth)`` with c the loop's body index; a
+# result list returns it as the frame's results
 K_OSR = 63
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
