@@ -227,8 +227,14 @@ class FastBodyChecker:
                 push(lt[x])
                 continue
             if op == 0x41:  # i32.const
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_s32(nxt, 2)
+                # (inline up to the fifth byte: linkers pad relocated addresses to
+                # five bytes, and a helper call per such constant cost ~8% of a
+                # module's check)
+                if next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80:
+                    b = next(it)
+                    # the fifth byte: no continuation, its unused bits equal to the sign bit
+                    if b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78):
+                        return False
                 push(I32_)
                 continue
             k = kind[op]
@@ -328,11 +334,20 @@ class FastBodyChecker:
             elif k == 14:  # CALL
                 x = next(it)
                 if x >= 0x80:
+                    # (inline: linkers pad function indices to five bytes)
                     b = next(it)
-                    if b < 0x80:   # (two bytes: most function indices)
-                        x = (x & 0x7F) | (b << 7)
-                    else:
-                        x = u32(x, nxt, b)
+                    x = (x & 0x7F) | ((b & 0x7F) << 7)
+                    if b >= 0x80:
+                        b = next(it)
+                        x |= (b & 0x7F) << 14
+                        if b >= 0x80:
+                            b = next(it)
+                            x |= (b & 0x7F) << 21
+                            if b >= 0x80:
+                                b = next(it)
+                                if b & 0xF0:   # a value bit past 32, or a sixth byte
+                                    return False
+                                x |= b << 28
                 sig = calls[x]
                 if sig is None:
                     return False
