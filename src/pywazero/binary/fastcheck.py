@@ -56,13 +56,27 @@ __all__ = ["FastBodyChecker"]
 _FAST_TYPES = frozenset((I32, I64, F32, F64))
 _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 
-# Fast kinds of the one-byte opcodes (0: don't know).  _run compares against
-# these numbers literally (a constant is cheaper than a global in its loop).
-(_GIVE_UP, _BIN, _UN, _LOAD, _STORE, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _BLOCK, _LOOP, _IF,
- _ELSE, _BR, _CALL, _I64_CONST, _F32_CONST, _F64_CONST, _DROP, _SELECT, _RETURN, _BR_TABLE,
- _UNREACHABLE, _CALL_INDIRECT, _GLOBAL_GET, _GLOBAL_SET, _MEM_SIZE, _MEM_GROW, _PREFIX_FC,
- _NOP, _RETURN_CALL, _RETURN_CALL_INDIRECT, _TRY_TABLE, _THROW, _THROW_REF) = range(35)
+# Fast kinds of the one-byte opcodes (_GIVE_UP: don't know).  _run compares
+# against these numbers literally (a constant is cheaper than a global in its
+# loop), in a tree of comparisons: the numbers follow how often compiled C uses
+# each kind (1-4 most, then 5-10), so a frequent kind costs 3-4 comparisons.
+(_BIN, _LOAD, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _STORE, _BLOCK, _LOOP, _IF, _CALL, _UN, _BR,
+ _I64_CONST, _DROP, _SELECT, _GLOBAL_GET, _GLOBAL_SET, _ELSE, _RETURN, _CALL_INDIRECT, _BR_TABLE,
+ _UNREACHABLE, _F32_CONST, _F64_CONST, _MEM_SIZE, _MEM_GROW, _PREFIX_FC, _NOP, _RETURN_CALL,
+ _RETURN_CALL_INDIRECT, _TRY_TABLE, _THROW, _THROW_REF, _GIVE_UP) = range(1, 36)
+# A control frame's kind beyond its opener's: an ``if`` whose parameters are not
+# its results (it needs an ``else``), and an ``if`` after its ``else``.
+_IF_NEEDS_ELSE = 36
+_AFTER_ELSE = 37
 
+# A call's signature as _run uses it: (last parameter or 0, the other parameters
+# from the last to the first, last result or 0, the other results, all results).
+_CallSig = Tuple[int, Tuple[int, ...], int, List[int], List[int]]
+
+
+def _call_sig(params: List[int], results: List[int]) -> _CallSig:
+    return (params[-1] if params else 0, tuple(reversed(params[:-1])),
+            results[-1] if results else 0, list(results[:-1]), results)
 
 
 class FastBodyChecker:
@@ -73,7 +87,7 @@ class FastBodyChecker:
     module's features.  :meth:`check` is the per-body entry point."""
 
     __slots__ = ("kind", "p1", "res", "nat", "fc_un", "fc_mem", "blocks", "sigs", "calls",
-                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "check")
+                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "check")
 
     def __init__(self, ctx: Any, kinds: List[int]) -> None:
         table = ctx.op_table
@@ -160,7 +174,9 @@ class FastBodyChecker:
                 sigs.append(None)
         self.sigs = sigs
         ntypes = len(sigs)
-        self.calls = [sigs[ti] if isinstance(ti, int) and 0 <= ti < ntypes else None
+        csigs = [None if sig is None else _call_sig(*sig) for sig in sigs]
+        self.csigs = csigs
+        self.calls = [csigs[ti] if isinstance(ti, int) and 0 <= ti < ntypes else None
                       for ti in ctx.func_type_idx]
         self.ci_ok = (len(ctx.tables) >= 1 and ctx.tables[0] == FUNCREF and ctx.table_at[0] == I32)
         # (without reference types the table index is one zero byte, never a LEB)
@@ -202,6 +218,11 @@ class FastBodyChecker:
         # (iterating over the bytes is cheaper than indexing them; immediates are
         # read with next(it), the LEB128 helpers' rare bytes with nxt(); running out
         # of bytes raises StopIteration)
+        #
+        # The operand stack is ``st + [top]``: its top entry lives in a local
+        # variable (most instructions read or replace only the top, and a local
+        # costs a fraction of ``st[-1]``, which CPython does not specialize), the
+        # rest in ``st``.  It always holds at least the function's marker.
         nxt = it.__next__
         kind = self.kind
         p1 = self.p1
@@ -211,127 +232,139 @@ class FastBodyChecker:
         calls = self.calls
         u32 = _u32_rest
         I32_ = I32
-        st: List[int] = [_MARK]
+        st: List[int] = []
         push = st.append
         pop = st.pop
-        # control frames: (marker index, label types, end types, opener kind,
-        # params, the enclosing frame's unreachable flag)
-        ctrl: List[Tuple[int, List[int], List[int], int, List[int], bool]] = [(0, results, results, 9, [], False)]
-        h = 0            # the current frame's marker index
+        top = _MARK
+        # control frames: (the enclosing frame's marker index, label types, end
+        # types, frame kind, params, the enclosing frame's unreachable flag)
+        ctrl: List[Tuple[int, List[int], List[int], int, List[int], bool]] = [
+            (0, results, results, _BLOCK, [], False)]
+        h = 0            # the current frame's marker index in st + [top]
         unr = False      # the current frame is unreachable (after br, return, ...)
         for op in it:
             if op == 0x20:  # local.get
                 x = next(it)
                 if x >= 0x80:
                     x = u32(x, nxt)
-                push(lt[x])
+                push(top)
+                top = lt[x]
                 continue
             if op == 0x41:  # i32.const
                 # (inline up to the fifth byte: linkers pad relocated addresses to
-                # five bytes, and a helper call per such constant cost ~8% of a
+                # five bytes, and a helper call per such constant cost ~5% of a
                 # module's check)
                 if next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80:
                     b = next(it)
                     # the fifth byte: no continuation, its unused bits equal to the sign bit
                     if b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78):
                         return False
-                push(I32_)
+                push(top)
+                top = I32_
                 continue
             k = kind[op]
-            if k == 1:  # BIN
-                t = p1[op]
-                if st[-1] != t or st[-2] != t:
-                    return False
-                pop()
-                st[-1] = res[op]
-            elif k == 3:  # LOAD
-                if next(it) > nat[op]:
-                    return False
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_u32(nxt, 2)
-                if st[-1] != I32_:
-                    return False
-                st[-1] = res[op]
-            elif k == 5 or k == 6:  # LOCAL_SET, LOCAL_TEE
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if st[-1] != lt[x]:
-                    return False
-                if k == 5:
-                    pop()
-            elif k == 8:  # BR_IF
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if st[-1] != I32_:
-                    return False
-                pop()
-                lab = ctrl[-1 - x][1]
-                if lab:
-                    if st[-len(lab):] != lab:
-                        return False
-            elif k == 7:  # END
-                fr = ctrl.pop()
-                et = fr[2]
-                ne = len(et)
-                if unr:
-                    have = len(st) - h - 1
-                    if have > ne or (have and st[h + 1:] != et[ne - have:]):
-                        return False
-                elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
-                    return False
-                if fr[3] == 11 and fr[4] != et:  # an if without else
-                    return False
-                if not ctrl:
-                    # the body's declared size must end with this end
-                    return next(it, None) is None
-                del st[h:]
-                st.extend(et)
-                unr = fr[5]
-                h = ctrl[-1][0]
-            elif k == 4:  # STORE
-                if next(it) > nat[op]:
-                    return False
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_u32(nxt, 2)
-                if st[-1] != p1[op] or st[-2] != I32_:
-                    return False
-                del st[-2:]
-            elif k == 9 or k == 10 or k == 11:  # BLOCK, LOOP, IF
-                sig = blocks[next(it)]
-                if sig is None:
-                    return False
-                if k == 11:
-                    if st[-1] != I32_:
-                        return False
-                    pop()
-                bp, br = sig
-                np_ = len(bp)
-                if np_:
-                    if st[-np_:] != bp:
-                        return False
-                    del st[-np_:]
-                h = len(st)
-                ctrl.append((h, bp if k == 10 else br, br, k, bp, unr))
-                push(_MARK)
-                if np_:
-                    st.extend(bp)
-                unr = False
-            elif k == 13 or k == 20:  # BR, RETURN
-                if k == 13:
+            if k < 5:
+                if k < 3:
+                    if k == 1:  # BIN
+                        t = p1[op]
+                        if top != t or pop() != t:
+                            return False
+                        top = res[op]
+                    else:  # LOAD
+                        if next(it) > nat[op]:
+                            return False
+                        if next(it) >= 0x80 and next(it) >= 0x80:
+                            _skip_u32(nxt, 2)
+                        if top != I32_:
+                            return False
+                        top = res[op]
+                elif k == 3:  # LOCAL_SET
                     x = next(it)
                     if x >= 0x80:
                         x = u32(x, nxt)
-                    lab = ctrl[-1 - x][1]
-                else:
-                    lab = results
-                if lab:
-                    if st[-len(lab):] != lab:
+                    if top != lt[x]:
                         return False
-                del st[h + 1:]
-                unr = True
-            elif k == 14:  # CALL
+                    top = pop()
+                else:  # LOCAL_TEE
+                    x = next(it)
+                    if x >= 0x80:
+                        x = u32(x, nxt)
+                    if top != lt[x]:
+                        return False
+            elif k < 11:
+                if k < 7:
+                    if k == 5:  # END
+                        fr = ctrl.pop()
+                        et = fr[2]
+                        if et:
+                            if top == _MARK:   # (nothing above the frame's marker)
+                                if not unr:
+                                    return False
+                            else:
+                                vals = st[h + 1:]
+                                vals.append(top)
+                                if unr:
+                                    nv = len(vals)
+                                    if nv > len(et) or vals != et[len(et) - nv:]:
+                                        return False
+                                elif vals != et:
+                                    return False
+                        elif top != _MARK:
+                            return False
+                        if fr[3] == 36:   # an if without else, its params not its results
+                            return False
+                        if not ctrl:
+                            # the body's declared size must end with this end
+                            return next(it, None) is None
+                        if et:
+                            st[h:] = et
+                        top = pop()
+                        unr = fr[5]
+                        h = fr[0]
+                    else:  # BR_IF
+                        x = next(it)
+                        if x >= 0x80:
+                            x = u32(x, nxt)
+                        if top != I32_:
+                            return False
+                        top = pop()
+                        lab = ctrl[-1 - x][1]
+                        if lab:
+                            n = len(lab)
+                            if top != lab[-1] or (n > 1 and st[1 - n:] != lab[:-1]):
+                                return False
+                elif k == 7:  # STORE
+                    if next(it) > nat[op]:
+                        return False
+                    if next(it) >= 0x80 and next(it) >= 0x80:
+                        _skip_u32(nxt, 2)
+                    if top != p1[op] or pop() != I32_:
+                        return False
+                    top = pop()
+                else:  # BLOCK, LOOP, IF
+                    sig = blocks[next(it)]
+                    if sig is None:
+                        return False
+                    if k == 10:
+                        if top != I32_:
+                            return False
+                        top = pop()
+                    bp, br = sig
+                    if bp:
+                        n = len(bp)
+                        if top != bp[-1] or (n > 1 and st[1 - n:] != bp[:-1]):
+                            return False
+                        ctrl.append((h, bp if k == 9 else br, br, 36 if k == 10 and bp != br else k, bp, unr))
+                        # the parameters move above the new marker
+                        h = len(st) - n + 1
+                        st.insert(h, _MARK)
+                    else:
+                        ctrl.append((h, bp if k == 9 else br, br, 36 if k == 10 and br else k, bp, unr))
+                        push(top)
+                        top = _MARK
+                        h = len(st)
+                    unr = False
+            elif k == 11:  # CALL
                 x = next(it)
                 if x >= 0x80:
                     # (inline: linkers pad function indices to five bytes)
@@ -351,48 +384,144 @@ class FastBodyChecker:
                 sig = calls[x]
                 if sig is None:
                     return False
-                cp, cr = sig
-                if cp:
-                    np_ = len(cp)
-                    if st[-np_:] != cp:
+                cl, ci, rl, ri, _cr = sig
+                if cl:
+                    if top != cl:
                         return False
-                    del st[-np_:]
-                if cr:
-                    st.extend(cr)
-            elif k == 2:  # UN
-                if st[-1] != p1[op]:
+                    if ci:
+                        for t in ci:
+                            if pop() != t:
+                                return False
+                    top = pop()
+                if rl:
+                    push(top)
+                    if ri:
+                        st.extend(ri)
+                    top = rl
+            elif k == 12:  # UN
+                if top != p1[op]:
                     return False
-                st[-1] = res[op]
-            elif k == 15:  # I64_CONST
+                top = res[op]
+            elif k == 13:  # BR
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                lab = ctrl[-1 - x][1]
+                if lab:
+                    n = len(lab)
+                    if top != lab[-1] or (n > 1 and st[1 - n:] != lab[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 14:  # I64_CONST
                 if next(it) >= 0x80 and next(it) >= 0x80:
                     _skip_s64(nxt, 2)
-                push(I64)
-            elif k == 18:  # DROP
-                if st[-1] == _MARK:
+                push(top)
+                top = I64
+            elif k == 15:  # DROP
+                if top == _MARK:
                     return False
-                pop()
-            elif k == 19:  # SELECT (untyped: numeric operands only, 0x7C..0x7F)
-                t = st[-2]
-                if st[-1] != I32_ or t < 0x7C or st[-3] != t:
+                top = pop()
+            elif k == 16:  # SELECT (untyped: numeric operands only, 0x7C..0x7F)
+                if top != I32_:
                     return False
-                del st[-2:]
-            elif k == 12:  # ELSE
+                t = pop()
+                if t < 0x7C or pop() != t:
+                    return False
+                top = t
+            elif k == 17:  # GLOBAL_GET
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = self.gget[x]
+                if not t:
+                    return False
+                push(top)
+                top = t
+            elif k == 18:  # GLOBAL_SET
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = self.gset[x]
+                if not t or top != t:
+                    return False
+                top = pop()
+            elif k == 19:  # ELSE
                 fr = ctrl[-1]
-                if fr[3] != 11:
+                if fr[3] != 10 and fr[3] != 36:
                     return False
                 et = fr[2]
-                ne = len(et)
-                if unr:
-                    have = len(st) - h - 1
-                    if have > ne or (have and st[h + 1:] != et[ne - have:]):
-                        return False
-                elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
+                if et:
+                    if top == _MARK:
+                        if not unr:
+                            return False
+                    else:
+                        vals = st[h + 1:]
+                        vals.append(top)
+                        if unr:
+                            nv = len(vals)
+                            if nv > len(et) or vals != et[len(et) - nv:]:
+                                return False
+                        elif vals != et:
+                            return False
+                elif top != _MARK:
                     return False
-                ctrl[-1] = (h, fr[1], et, 12, fr[4], fr[5])
-                del st[h + 1:]
-                st.extend(fr[4])
+                bp = fr[4]
+                ctrl[-1] = (fr[0], fr[1], et, _AFTER_ELSE, bp, fr[5])
+                del st[h:]
+                if bp:
+                    push(_MARK)
+                    st.extend(bp)
+                    top = pop()
+                else:
+                    top = _MARK
                 unr = False
-            elif k == 21:  # BR_TABLE
+            elif k == 20:  # RETURN
+                if results:
+                    n = len(results)
+                    if top != results[-1] or (n > 1 and st[1 - n:] != results[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 21 or k == 31:  # CALL_INDIRECT, RETURN_CALL_INDIRECT
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                tab = next(it)
+                # (toolchains may pad the table index to 5 bytes; without reference
+                # types it is one zero byte)
+                if tab >= 0x80:
+                    if not self.ci_leb:
+                        return False
+                    tab = u32(tab, nxt)
+                if tab != 0 or not self.ci_ok or top != I32_:
+                    return False
+                top = pop()
+                sig = self.csigs[x]
+                if sig is None:
+                    return False
+                cl, ci, rl, ri, cr = sig
+                if k == 31 and cr != results:
+                    return False
+                if cl:
+                    if top != cl:
+                        return False
+                    for t in ci:
+                        if pop() != t:
+                            return False
+                    top = pop()
+                if k == 31:
+                    del st[h:]
+                    top = _MARK
+                    unr = True
+                elif rl:
+                    push(top)
+                    if ri:
+                        st.extend(ri)
+                    top = rl
+            elif k == 22:  # BR_TABLE
                 cnt = next(it)
                 if cnt >= 0x80:
                     cnt = u32(cnt, nxt)
@@ -412,104 +541,70 @@ class FastBodyChecker:
                     lab = ctrl[-1 - x][1]
                     if lab is not dt and lab != dt:
                         return False
-                if st[-1] != I32_:
+                if top != I32_:
                     return False
-                pop()
+                top = pop()
                 if dt:
-                    if st[-len(dt):] != dt:
+                    n = len(dt)
+                    if top != dt[-1] or (n > 1 and st[1 - n:] != dt[:-1]):
                         return False
-                del st[h + 1:]
+                del st[h:]
+                top = _MARK
                 unr = True
-            elif k == 22:  # UNREACHABLE
-                del st[h + 1:]
+            elif k == 23:  # UNREACHABLE
+                del st[h:]
+                top = _MARK
                 unr = True
-            elif k == 16:  # F32_CONST
+            elif k == 24:  # F32_CONST
                 next(it), next(it), next(it), next(it)
-                push(F32)
-            elif k == 17:  # F64_CONST
+                push(top)
+                top = F32
+            elif k == 25:  # F64_CONST
                 next(it), next(it), next(it), next(it), next(it), next(it), next(it), next(it)
-                push(F64)
-            elif k == 24 or k == 25:  # GLOBAL_GET, GLOBAL_SET
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if k == 24:
-                    t = self.gget[x]
-                    if not t:
-                        return False
-                    push(t)
-                else:
-                    t = self.gset[x]
-                    if not t or st[-1] != t:
-                        return False
-                    pop()
-            elif k == 23 or k == 31:  # CALL_INDIRECT, RETURN_CALL_INDIRECT
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                tab = next(it)
-                # (toolchains may pad the table index to 5 bytes; without reference
-                # types it is one zero byte)
-                if tab >= 0x80:
-                    if not self.ci_leb:
-                        return False
-                    tab = u32(tab, nxt)
-                if tab != 0 or not self.ci_ok or st[-1] != I32_:
-                    return False
-                pop()
-                sig = self.sigs[x]
-                if sig is None:
-                    return False
-                cp, cr = sig
-                if k == 31 and cr != results:
-                    return False
-                if cp:
-                    np_ = len(cp)
-                    if st[-np_:] != cp:
-                        return False
-                    del st[-np_:]
-                if k == 31:
-                    del st[h + 1:]
-                    unr = True
-                elif cr:
-                    st.extend(cr)
-            elif k == 30:  # RETURN_CALL: the callee's results must be the function's
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                sig = calls[x]
-                if sig is None or sig[1] != results:
-                    return False
-                cp = sig[0]
-                if cp:
-                    if st[-len(cp):] != cp:
-                        return False
-                del st[h + 1:]
-                unr = True
-            elif k == 26 or k == 27:  # MEM_SIZE, MEM_GROW
+                push(top)
+                top = F64
+            elif k == 26:  # MEM_SIZE
                 if next(it) != 0:
                     return False
-                if k == 26:
-                    push(I32_)
-                elif st[-1] != I32_:
+                push(top)
+                top = I32_
+            elif k == 27:  # MEM_GROW
+                if next(it) != 0 or top != I32_:
                     return False
             elif k == 28:  # PREFIX_FC
                 sub = next(it)
                 if sub < 8:
                     un = self.fc_un[sub]
-                    if un is None or st[-1] != un[0]:
+                    if un is None or top != un[0]:
                         return False
-                    st[-1] = un[1]
+                    top = un[1]
                 elif (sub == 10 or sub == 11) and self.fc_mem[sub]:
                     if next(it) != 0 or (sub == 10 and next(it) != 0):
                         return False
-                    if st[-1] != I32_ or st[-2] != I32_ or st[-3] != I32_:
+                    if top != I32_ or pop() != I32_ or pop() != I32_:
                         return False
-                    del st[-3:]
+                    top = pop()
                 else:
                     return False
             elif k == 29:  # NOP
                 pass
+            elif k == 30:  # RETURN_CALL: the callee's results must be the function's
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                sig = calls[x]
+                if sig is None or sig[4] != results:
+                    return False
+                cl, ci = sig[0], sig[1]
+                if cl:
+                    if top != cl:
+                        return False
+                    for t in ci:
+                        if pop() != t:
+                            return False
+                del st[h:]
+                top = _MARK
+                unr = True
             elif k == 32:  # TRY_TABLE: a block whose catch clauses branch out
                 sig = blocks[next(it)]
                 if sig is None:
@@ -540,31 +635,37 @@ class FastBodyChecker:
                     elif lab != passed:
                         return False
                 bp, br = sig
-                np_ = len(bp)
-                if np_:
-                    if st[-np_:] != bp:
+                ctrl.append((h, br, br, _BLOCK, bp, unr))
+                if bp:
+                    n = len(bp)
+                    if top != bp[-1] or (n > 1 and st[1 - n:] != bp[:-1]):
                         return False
-                    del st[-np_:]
-                h = len(st)
-                ctrl.append((h, br, br, 9, bp, unr))
-                push(_MARK)
-                if np_:
-                    st.extend(bp)
+                    h = len(st) - n + 1
+                    st.insert(h, _MARK)
+                else:
+                    push(top)
+                    top = _MARK
+                    h = len(st)
                 unr = False
-            elif k == 33 or k == 34:  # THROW, THROW_REF
-                if k == 33:
-                    x = next(it)
-                    if x >= 0x80:
-                        x = u32(x, nxt)
-                    tp = self.tag_params[x]
-                    if tp is None:
-                        return False
-                    if tp:
-                        if st[-len(tp):] != tp:
-                            return False
-                elif st[-1] != EXNREF:
+            elif k == 33:  # THROW
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                tp = self.tag_params[x]
+                if tp is None:
                     return False
-                del st[h + 1:]
+                if tp:
+                    n = len(tp)
+                    if top != tp[-1] or (n > 1 and st[1 - n:] != tp[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 34:  # THROW_REF
+                if top != EXNREF:
+                    return False
+                del st[h:]
+                top = _MARK
                 unr = True
             else:
                 return False
