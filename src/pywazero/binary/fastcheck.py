@@ -69,6 +69,10 @@ _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 _IF_NEEDS_ELSE = 36
 _AFTER_ELSE = 37
 
+# A control frame's part fixed by its opener: (label types, end types, frame
+# kind, params).
+_Frame = Tuple[List[int], List[int], int, List[int]]
+
 # A call's signature as _run uses it: (last parameter or 0, the other parameters
 # from the last to the first, last result or 0, the other results, all results).
 _CallSig = Tuple[int, Tuple[int, ...], int, List[int], List[int]]
@@ -87,7 +91,7 @@ class FastBodyChecker:
     module's features.  :meth:`check` is the per-body entry point."""
 
     __slots__ = ("kind", "p1", "res", "nat", "fc_un", "fc_mem", "blocks", "sigs", "calls",
-                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "check")
+                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "frames", "check")
 
     def __init__(self, ctx: Any, kinds: List[int]) -> None:
         table = ctx.op_table
@@ -165,6 +169,21 @@ class FastBodyChecker:
             if all(t in fast for t in bp) and all(t in fast for t in br):
                 blocks[b] = (list(bp), list(br))
         self.blocks = blocks
+        # What a block, loop or if opens, by kind and block type byte: (label
+        # types, end types, frame kind, params); an if whose params are not its
+        # results ends in an else: its end types are a list no stack matches.
+        frames: List[List[Optional[_Frame]]] = [[] for _ in range(_IF + 1)]
+        for k in (_BLOCK, _LOOP, _IF):
+            for sig in blocks:
+                if sig is None:
+                    frames[k].append(None)
+                    continue
+                bp, br = sig
+                if k == _IF and bp != br:
+                    frames[k].append((br, [-1], _IF_NEEDS_ELSE, bp))
+                else:
+                    frames[k].append((bp if k == _LOOP else br, br, k, bp))
+        self.frames = frames
         # Function types as (params, results) lists, None when not followed here.
         sigs: List[Optional[Tuple[List[int], List[int]]]] = []
         for t in ctx.types:
@@ -229,6 +248,7 @@ class FastBodyChecker:
         res = self.res
         nat = self.nat
         blocks = self.blocks
+        frames = self.frames
         calls = self.calls
         u32 = _u32_rest
         I32_ = I32
@@ -297,7 +317,9 @@ class FastBodyChecker:
                         fr = ctrl.pop()
                         et = fr[2]
                         if et:
-                            if top == _MARK:   # (nothing above the frame's marker)
+                            if fr[3] == 36:   # an if without else, its params not its results
+                                return False
+                            if top == 0:   # (nothing above the frame's marker)
                                 if not unr:
                                     return False
                             else:
@@ -309,15 +331,14 @@ class FastBodyChecker:
                                         return False
                                 elif vals != et:
                                     return False
-                        elif top != _MARK:
-                            return False
-                        if fr[3] == 36:   # an if without else, its params not its results
-                            return False
-                        if not ctrl:
-                            # the body's declared size must end with this end
-                            return next(it, None) is None
-                        if et:
+                            if not ctrl:
+                                # the body's declared size must end with this end
+                                return next(it, None) is None
                             st[h:] = et
+                        elif top != 0:
+                            return False
+                        elif not ctrl:
+                            return next(it, None) is None
                         top = pop()
                         unr = fr[5]
                         h = fr[0]
@@ -342,45 +363,49 @@ class FastBodyChecker:
                         return False
                     top = pop()
                 else:  # BLOCK, LOOP, IF
-                    sig = blocks[next(it)]
-                    if sig is None:
+                    fs = frames[k][next(it)]
+                    if fs is None:
                         return False
                     if k == 10:
                         if top != I32_:
                             return False
                         top = pop()
-                    bp, br = sig
+                    lab, et, fk, bp = fs
                     if bp:
                         n = len(bp)
                         if top != bp[-1] or (n > 1 and st[1 - n:] != bp[:-1]):
                             return False
-                        ctrl.append((h, bp if k == 9 else br, br, 36 if k == 10 and bp != br else k, bp, unr))
+                        ctrl.append((h, lab, et, fk, bp, unr))
                         # the parameters move above the new marker
                         h = len(st) - n + 1
-                        st.insert(h, _MARK)
+                        st.insert(h, 0)
                     else:
-                        ctrl.append((h, bp if k == 9 else br, br, 36 if k == 10 and br else k, bp, unr))
+                        ctrl.append((h, lab, et, fk, bp, unr))
                         push(top)
-                        top = _MARK
+                        top = 0
                         h = len(st)
                     unr = False
             elif k == 11:  # CALL
                 x = next(it)
                 if x >= 0x80:
-                    # (inline: linkers pad function indices to five bytes)
+                    # (inline: linkers pad function indices to five bytes; + and *
+                    # take the continuation bits off, CPython specializes them)
                     b = next(it)
-                    x = (x & 0x7F) | ((b & 0x7F) << 7)
-                    if b >= 0x80:
-                        b = next(it)
-                        x |= (b & 0x7F) << 14
-                        if b >= 0x80:
-                            b = next(it)
-                            x |= (b & 0x7F) << 21
-                            if b >= 0x80:
-                                b = next(it)
-                                if b & 0xF0:   # a value bit past 32, or a sixth byte
+                    if b < 0x80:
+                        x += b * 0x80 - 0x80
+                    else:
+                        c = next(it)
+                        if c < 0x80:
+                            x += b * 0x80 + c * 0x4000 - 0x4080
+                        else:
+                            d = next(it)
+                            if d < 0x80:
+                                x += b * 0x80 + c * 0x4000 + d * 0x200000 - 0x204080
+                            else:
+                                e = next(it)
+                                if e > 0x0F:   # a value bit past 32, or a sixth byte
                                     return False
-                                x |= b << 28
+                                x += b * 0x80 + c * 0x4000 + d * 0x200000 + e * 0x10000000 - 0x10204080
                 sig = calls[x]
                 if sig is None:
                     return False
@@ -451,7 +476,7 @@ class FastBodyChecker:
                 fr = ctrl[-1]
                 if fr[3] != 10 and fr[3] != 36:
                     return False
-                et = fr[2]
+                et = fr[1]   # (an if's label types are its results)
                 if et:
                     if top == _MARK:
                         if not unr:
@@ -468,7 +493,7 @@ class FastBodyChecker:
                 elif top != _MARK:
                     return False
                 bp = fr[4]
-                ctrl[-1] = (fr[0], fr[1], et, _AFTER_ELSE, bp, fr[5])
+                ctrl[-1] = (fr[0], et, et, _AFTER_ELSE, bp, fr[5])
                 del st[h:]
                 if bp:
                     push(_MARK)
