@@ -591,3 +591,55 @@ def test_invalid_block_and_call_shapes_are_handed_over(text):
     with pytest.raises(ValidationError) as e2:
         decode_module(data, DEFAULT, validate=True)
     assert str(e2.value) == str(e.value)
+
+
+MANY = "(local i32 i32) (local f64) " + "(local i64) " * 400
+
+
+@pytest.mark.parametrize("text, fast", [
+    # more than 128 locals: indices of two bytes, read in full
+    (f"(func (result i64) {MANY} (local.set 150 (i64.const 1)) (local.tee 202 (i64.const 2)) drop"
+     " (local.get 150))", True),
+    (f"(func (result f64) {MANY} (local.get 2))", True),
+    (f"(func (result i64) {MANY} (local.get 300))", True),   # (0xAC 0x02: a block if misread)
+    (f"(func (param i32) (result i32) {MANY} (local.get 0) (local.set 1) (local.get 1))", True),
+    # at most 128 locals: a padded index (0x80 0x00 for local 0) is handed over
+    ("(func (param i32) (result i32) (local.get 0))", True),
+], ids=["set-tee", "get", "params", "two-bytes", "few"])
+def test_local_indices_by_function_size(text, fast):
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is fast
+    decode_module(data, DEFAULT, validate=True)
+
+
+def test_padded_local_index_is_handed_over():
+    """A function of at most 128 locals reads a local index as one byte: a padded
+    one (valid) is left to the full path, which accepts it."""
+    from tests.unit._wasm_bytes import HEADER, section
+
+    body = b"\x00" + b"\x20\x80\x00" + b"\x0b"
+    data = (HEADER + section(1, b"\x01\x60\x01\x7f\x01\x7f") + section(3, b"\x01\x00")
+            + section(10, b"\x01" + bytes([len(body)]) + body))
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    decode_module(data, DEFAULT, validate=True)
+
+
+@pytest.mark.parametrize("text", [
+    f"(func (result i32) {MANY} (local.get 150))",
+    f"(func {MANY} (local.set 202 (i32.const 1)))",
+    f"(func {MANY} (local.tee 130 (f64.const 1)) drop)",
+    f"(func {MANY} (local.get 404) drop)",
+], ids=["get", "set", "tee", "unknown"])
+def test_invalid_local_indices_of_large_functions_are_handed_over(text):
+    from pywazero.wasm.validation import validate_module
+
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    with pytest.raises(ValidationError) as e:
+        validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    with pytest.raises(ValidationError) as e2:
+        decode_module(data, DEFAULT, validate=True)
+    assert str(e2.value) == str(e.value)

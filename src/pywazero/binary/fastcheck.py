@@ -72,6 +72,8 @@ _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 # its results (it needs an ``else``), and an ``if`` after its ``else``.
 _IF_NEEDS_ELSE = 36
 _AFTER_ELSE = 37
+# The local instructions' kinds in a function of more than 128 locals.
+_MANY_LOCAL_GET, _MANY_LOCAL_SET, _MANY_LOCAL_TEE = 38, 39, 40
 
 # A control frame's part fixed by its opener: (label types, end types, frame
 # kind, params).
@@ -95,7 +97,8 @@ class FastBodyChecker:
     module's features.  :meth:`check` is the per-body entry point."""
 
     __slots__ = ("kind", "p1", "res", "nat", "fc_un", "fc_mem", "blocks", "sigs", "calls",
-                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "frames", "check")
+                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "frames", "kind_many",
+                 "check")
 
     def __init__(self, ctx: Any, kinds: List[int]) -> None:
         table = ctx.op_table
@@ -151,6 +154,9 @@ class FastBodyChecker:
             elif (sub == 10 and ent[0] == _v.K_MEMORY_COPY) or (sub == 11 and ent[0] == _v.K_MEMIDX):
                 fc_mem[sub] = mem_ok
         kind[0xFC] = _PREFIX_FC
+        kind_many = list(kind)
+        kind_many[0x20], kind_many[0x21], kind_many[0x22] = _MANY_LOCAL_GET, _MANY_LOCAL_SET, _MANY_LOCAL_TEE
+        self.kind_many = kind_many
         self.kind, self.p1, self.res, self.nat = kind, p1, res, nat
         self.fc_un, self.fc_mem, self.mem_ok = fc_un, fc_mem, mem_ok
         # Block types by their first byte: the validator's own resolution (None:
@@ -233,11 +239,11 @@ class FastBodyChecker:
                     return False
                 lt.extend([t] * c)
         try:
-            return self._run(iter(code), lt, results)
+            return self._run(iter(code), lt, results, len(lt) <= 0x80)
         except (_GiveUp, StopIteration, IndexError, TypeError, KeyError):
             return False
 
-    def _run(self, it: Iterator[int], lt: List[int], results: List[int]) -> bool:
+    def _run(self, it: Iterator[int], lt: List[int], results: List[int], few: bool) -> bool:
         # (iterating over the bytes is cheaper than indexing them; immediates are
         # read with next(it), the LEB128 helpers' rare bytes with nxt(); running out
         # of bytes raises StopIteration)
@@ -247,7 +253,11 @@ class FastBodyChecker:
         # costs a fraction of ``st[-1]``, which CPython does not specialize), the
         # rest in ``st``.  It always holds at least the function's marker.
         nxt = it.__next__
-        kind = self.kind
+        # With at most 128 locals a local index is one byte: a longer one
+        # (x >= 0x80) indexes past lt, IndexError, don't know.  With more, the
+        # local instructions take kinds that read a full LEB128.
+        kind = self.kind if few else self.kind_many
+        lget = 0x20 if few else -1
         p1 = self.p1
         res = self.res
         nat = self.nat
@@ -267,12 +277,9 @@ class FastBodyChecker:
         h = 0            # the current frame's marker index in st + [top]
         unr = False      # the current frame is unreachable (after br, return, ...)
         for op in it:
-            if op == 0x20:  # local.get
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
+            if op == lget:  # local.get
                 push(top)
-                top = lt[x]
+                top = lt[next(it)]
                 continue
             if op == 0x41:  # i32.const
                 # (inline up to the fifth byte: linkers pad relocated addresses to
@@ -303,17 +310,11 @@ class FastBodyChecker:
                             return False
                         top = res[op]
                 elif k == 3:  # LOCAL_SET
-                    x = next(it)
-                    if x >= 0x80:
-                        x = u32(x, nxt)
-                    if top != lt[x]:
+                    if top != lt[next(it)]:
                         return False
                     top = pop()
                 else:  # LOCAL_TEE
-                    x = next(it)
-                    if x >= 0x80:
-                        x = u32(x, nxt)
-                    if top != lt[x]:
+                    if top != lt[next(it)]:
                         return False
             elif k < 11:
                 if k < 7:
@@ -696,6 +697,18 @@ class FastBodyChecker:
                 del st[h:]
                 top = _MARK
                 unr = True
+            elif k == 38 or k == 39 or k == 40:  # local.get/set/tee, more than 128 locals
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = lt[x]
+                if k == 38:
+                    push(top)
+                    top = t
+                elif top != t:
+                    return False
+                elif k == 39:
+                    top = pop()
             else:
                 return False
         return False   # (out of bytes before the final end)
