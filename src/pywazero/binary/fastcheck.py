@@ -32,10 +32,11 @@ would cross into the enclosing frame fails an ordinary type comparison and no
 height is compared per instruction; its top entry is a local variable (most
 instructions only read or replace the top, and CPython specializes neither
 ``st[-1]`` nor ``st[-2]``); the opcode's kind is found by a tree of
-comparisons ordered by how often compiled C uses each kind; instructions are
-not counted (``Function.size`` counts on first read).  Running out of bytes
-(StopIteration), an index out of range (IndexError) and an immediate the decoder
-would refuse all just mean *don't know*.
+comparisons ordered by how often compiled C uses each kind; a local index is
+one byte in a function of at most 128 locals; instructions are not counted
+(``Function.size`` counts on first read).  Running out of bytes (StopIteration),
+an index out of range (IndexError) and an immediate the decoder would refuse all
+just mean *don't know*.
 
 Unreachable code: after ``br``/``return``/``unreachable``/``br_table`` the
 frame's operands are dropped down to its marker; instructions that only push
