@@ -479,3 +479,167 @@ def test_exception_bodies_on_the_fast_path():
     decode_module(data, DEFAULT, validate=True)
     # without the exception feature the module is refused, fast path or not
     assert _loadable(data, CoreFeatures.V2) is None
+
+
+def _padded(n: int, length: int) -> bytes:
+    """``n`` as an unsigned LEB128 of exactly ``length`` bytes (continuation bits
+    on all but the last, as linkers pad relocated indices)."""
+    out = bytearray()
+    for _ in range(length - 1):
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def test_call_indices_of_every_length():
+    """Direct calls read their function index inline: every length from one to
+    five bytes decides fast and names the right function (function 299 returns
+    i64, the others nothing, so a wrong index fails the check); malformed and
+    out-of-range indices are handed over and fail as on the full path."""
+    from tests.unit._wasm_bytes import HEADER, section, uleb
+
+    types = section(1, b"\x02\x60\x00\x00\x60\x00\x01\x7e")
+    nfuncs = 300
+    funcs = section(3, uleb(nfuncs) + b"\x00" * (nfuncs - 1) + b"\x01")
+    cases = []
+    for idx, drop in ((1, b""), (129, b""), (299, b"\x1a")):
+        for length in range(len(uleb(idx)), 6):
+            cases.append((b"\x10" + _padded(idx, length) + drop, True))
+    cases += [
+        (b"\x10" + _padded(299, 5), False),                   # its i64 left on the stack
+        (b"\x10" + _padded(1, 3) + b"\x1a", False),           # nothing to drop
+        (b"\x10\x80\x80\x80\x80\x80\x00", False),             # six bytes
+        (b"\x10\x81\x80\x80\x80\x10", False),                 # a value bit past 32
+        (b"\x10" + _padded(2**14 + 1, 3), False),             # unknown function
+        (b"\x10" + _padded(2**21 + 1, 4), False),
+    ]
+    for code, ok in cases:
+        body = b"\x00" + code + b"\x0b"
+        other = b"\x00\x0b"
+        last = b"\x00\x42\x00\x0b"
+        codes = section(10, uleb(nfuncs) + uleb(len(body)) + body
+                        + (uleb(len(other)) + other) * (nfuncs - 2) + uleb(len(last)) + last)
+        data = HEADER + types + funcs + codes
+        full = _outcome(lambda: decode_module(data, DEFAULT, validate=True))
+        b = _loadable(data, DEFAULT)
+        fast = b is not None and b.check(data, 0)
+        assert fast == ok == (full is None), (code.hex(), full)
+
+
+SHAPES_VALID = [
+    # block and loop parameters, multi-value results, if with and without else
+    "(func (result i32 i64) (i32.const 1) (i64.const 2) (block (param i32 i64) (result i32 i64)))",
+    "(func (result i32) (i32.const 1) (loop (param i32) (result i32) (br_if 0 (i32.const 0))))",
+    "(func (param i32) (result i32) (i32.const 5) (local.get 0)"
+    " (if (param i32) (result i32) (then (i32.const 1) (i32.add))))",
+    "(func (param i32) (result f64) (local.get 0)"
+    " (if (result f64) (then (f64.const 1)) (else (f64.const 2))))",
+    "(func (param i32) (result i32 i32) (i32.const 1) (i32.const 2) (local.get 0)"
+    " (if (param i32 i32) (result i32 i32) (then) (else (i32.add) (i32.const 3))))",
+    "(func (param i32) (result i32) (local.get 0) (if (result i32) (then unreachable) (else (i32.const 2))))",
+    # calls of several parameters and results
+    "(func $p (param i32 i64 f32) (result i64 i32) (i64.const 1) (i32.const 2))"
+    " (func (result i32) (call $p (i32.const 1) (i64.const 2) (f32.const 3)) (drop) (drop) (i32.const 0))",
+    "(func $q (param i32 i32)) (func (call $q (i32.const 1) (i32.const 2)))",
+    "(func (result i64 i32) (i32.const 1) (i64.const 2) (i32.const 3) (br 0))",
+    "(func (result i32) (block (result i32) (i32.const 1) (i32.const 0) (br_table 0 0)))",
+    "(func (param i32) (result i32) (block (result i32) (i32.const 1) (local.get 0) (br_if 0)))",
+]
+SHAPES_INVALID = [
+    "(func (param i32) (result i32) (i32.const 5) (local.get 0) (if (param i32) (result i64) (then drop (i64.const 1))))",
+    "(func (param i32) (i32.const 5) (local.get 0) (if (param i32) (then unreachable)))",
+    # (what such an if leaves behind must not reach a later drop)
+    "(func (param i32) (i32.const 5) (local.get 0) (if (param i32) (then unreachable)) drop)",
+    "(func (result i32 i64) (i64.const 2) (i32.const 1) (block (param i32 i64) (result i32 i64)))",
+    "(func (result i32 i64) (i32.const 1) (i64.const 2) (block (param i32 i64) (result i64 i32)))",
+    "(func (result i32 i64) (i32.const 1) (block (param i32 i64) (result i32 i64)))",
+    "(func (param i32) (result i32) (local.get 0) (if (result i32) (then (i64.const 1)) (else (i32.const 2))))",
+    "(func (param i32) (result i32) (local.get 0) (if (result i32) (then (i32.const 1)) (else (f32.const 2))))",
+    "(func (param i32) (result i32) (local.get 0) (if (result i32) (then unreachable (i64.const 1)) (else (i32.const 2))))",
+    "(func (param i32) (result i32) (local.get 0) (if (result i32) (then (i32.const 1) (i32.const 1)) (else (i32.const 2))))",
+    "(func $p (param i32 i64 f32) (result i64 i32) (i64.const 1) (i32.const 2))"
+    " (func (result i32) (call $p (i64.const 2) (i32.const 1) (f32.const 3)) (drop) (drop) (i32.const 0))",
+    "(func $p (param i32 i64 f32) (result i64 i32) (i64.const 1) (i32.const 2))"
+    " (func (result i32) (call $p (i32.const 1) (i64.const 2) (f32.const 3)) (drop))",
+    "(func $q (param i32 i32)) (func (i32.const 1) (block (call $q (i32.const 2))) drop)",
+    "(func (result i64 i32) (i64.const 2) (i32.const 3) (i32.const 1) (br 0))",
+    "(func (result i32) (block (result i32) (i64.const 1) (i32.const 0) (br_table 0 0)))",
+    "(func (param i32) (result i32) (block (result i32) (i64.const 1) (local.get 0) (br_if 0) drop (i32.const 0)))",
+    "(func (result i32) (block (result i32) unreachable (i32.const 1) (i32.const 1)))",
+]
+
+
+@pytest.mark.parametrize("text", SHAPES_VALID)
+def test_block_and_call_shapes_on_the_fast_path(text):
+    """Parameters and several results of blocks, ifs and calls: decided fast."""
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, len(b.module.funcs) - 1) is True
+    decode_module(data, DEFAULT, validate=True)
+
+
+@pytest.mark.parametrize("text", SHAPES_INVALID)
+def test_invalid_block_and_call_shapes_are_handed_over(text):
+    from pywazero.wasm.validation import validate_module
+
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    with pytest.raises(ValidationError) as e:
+        validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, len(b.module.funcs) - 1) is False
+    with pytest.raises(ValidationError) as e2:
+        decode_module(data, DEFAULT, validate=True)
+    assert str(e2.value) == str(e.value)
+
+
+MANY = "(local i32 i32) (local f64) " + "(local i64) " * 400
+
+
+@pytest.mark.parametrize("text, fast", [
+    # more than 128 locals: indices of two bytes, read in full
+    (f"(func (result i64) {MANY} (local.set 150 (i64.const 1)) (local.tee 202 (i64.const 2)) drop"
+     " (local.get 150))", True),
+    (f"(func (result f64) {MANY} (local.get 2))", True),
+    (f"(func (result i64) {MANY} (local.get 300))", True),   # (0xAC 0x02: a block if misread)
+    (f"(func (param i32) (result i32) {MANY} (local.get 0) (local.set 1) (local.get 1))", True),
+    # at most 128 locals: a padded index (0x80 0x00 for local 0) is handed over
+    ("(func (param i32) (result i32) (local.get 0))", True),
+], ids=["set-tee", "get", "params", "two-bytes", "few"])
+def test_local_indices_by_function_size(text, fast):
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is fast
+    decode_module(data, DEFAULT, validate=True)
+
+
+def test_padded_local_index_is_handed_over():
+    """A function of at most 128 locals reads a local index as one byte: a padded
+    one (valid) is left to the full path, which accepts it."""
+    from tests.unit._wasm_bytes import HEADER, section
+
+    body = b"\x00" + b"\x20\x80\x00" + b"\x0b"
+    data = (HEADER + section(1, b"\x01\x60\x01\x7f\x01\x7f") + section(3, b"\x01\x00")
+            + section(10, b"\x01" + bytes([len(body)]) + body))
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    decode_module(data, DEFAULT, validate=True)
+
+
+@pytest.mark.parametrize("text", [
+    f"(func (result i32) {MANY} (local.get 150))",
+    f"(func {MANY} (local.set 202 (i32.const 1)))",
+    f"(func {MANY} (local.tee 130 (f64.const 1)) drop)",
+    f"(func {MANY} (local.get 404) drop)",
+], ids=["get", "set", "tee", "unknown"])
+def test_invalid_local_indices_of_large_functions_are_handed_over(text):
+    from pywazero.wasm.validation import validate_module
+
+    data = encode_module(parse_module_text("(module " + text + ")"))
+    with pytest.raises(ValidationError) as e:
+        validate_module(decode_module(data, DEFAULT, lazy=False), DEFAULT)
+    b = Bodies(data, DEFAULT)
+    assert b.check(data, 0) is False
+    with pytest.raises(ValidationError) as e2:
+        decode_module(data, DEFAULT, validate=True)
+    assert str(e2.value) == str(e.value)

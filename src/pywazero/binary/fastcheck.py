@@ -22,16 +22,21 @@ from :mod:`pywazero.wasm.opcodes`' signatures and the feature gates), and block
 types, function types, globals, memories and tables come from the validator's
 context for the module.
 
-How it stays cheap (~250-300 ns per instruction on CPython 3.11, against ~800
+How it stays cheap (~120-150 ns per instruction on CPython 3.11, against ~800
 for decoding into tuples and validating those): the body's bytes are iterated
 over (opcodes from a ``for`` loop, immediates with ``next``; one- and two-byte
-LEB128 immediates inline); the operand stack is a list of value-type bytes with
+LEB128 immediates inline, and the five-byte ones linkers pad relocated call
+indices and addresses to); the operand stack is a list of value-type bytes with
 a marker (0, never a type) under each control frame's operands, so a pop that
 would cross into the enclosing frame fails an ordinary type comparison and no
-height is compared per instruction; instructions are not counted
-(``Function.size`` counts on first read).  Running out of bytes
-(StopIteration), an index out of range (IndexError) and an immediate the decoder
-would refuse all just mean *don't know*.
+height is compared per instruction; its top entry is a local variable (most
+instructions only read or replace the top, and CPython specializes neither
+``st[-1]`` nor ``st[-2]``); the opcode's kind is found by a tree of
+comparisons ordered by how often compiled C uses each kind; a local index is
+one byte in a function of at most 128 locals; instructions are not counted
+(``Function.size`` counts on first read).  Running out of bytes (StopIteration),
+an index out of range (IndexError) and an immediate the decoder would refuse all
+just mean *don't know*.
 
 Unreachable code: after ``br``/``return``/``unreachable``/``br_table`` the
 frame's operands are dropped down to its marker; instructions that only push
@@ -56,13 +61,33 @@ __all__ = ["FastBodyChecker"]
 _FAST_TYPES = frozenset((I32, I64, F32, F64))
 _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 
-# Fast kinds of the one-byte opcodes (0: don't know).  _run compares against
-# these numbers literally (a constant is cheaper than a global in its loop).
-(_GIVE_UP, _BIN, _UN, _LOAD, _STORE, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _BLOCK, _LOOP, _IF,
- _ELSE, _BR, _CALL, _I64_CONST, _F32_CONST, _F64_CONST, _DROP, _SELECT, _RETURN, _BR_TABLE,
- _UNREACHABLE, _CALL_INDIRECT, _GLOBAL_GET, _GLOBAL_SET, _MEM_SIZE, _MEM_GROW, _PREFIX_FC,
- _NOP, _RETURN_CALL, _RETURN_CALL_INDIRECT, _TRY_TABLE, _THROW, _THROW_REF) = range(35)
+# Fast kinds of the one-byte opcodes (_GIVE_UP: don't know).  _run compares
+# against these numbers literally (a constant is cheaper than a global in its
+# loop), in a tree of comparisons: the numbers follow how often compiled C uses
+# each kind (1-4 most, then 5-10), so a frequent kind costs 3-4 comparisons.
+(_BIN, _LOAD, _LOCAL_SET, _LOCAL_TEE, _END, _BR_IF, _STORE, _BLOCK, _LOOP, _IF, _CALL, _UN, _BR,
+ _I64_CONST, _DROP, _SELECT, _GLOBAL_GET, _GLOBAL_SET, _ELSE, _RETURN, _CALL_INDIRECT, _BR_TABLE,
+ _UNREACHABLE, _F32_CONST, _F64_CONST, _MEM_SIZE, _MEM_GROW, _PREFIX_FC, _NOP, _RETURN_CALL,
+ _RETURN_CALL_INDIRECT, _TRY_TABLE, _THROW, _THROW_REF, _GIVE_UP) = range(1, 36)
+# A control frame's kind beyond its opener's: an ``if`` whose parameters are not
+# its results (it needs an ``else``), and an ``if`` after its ``else``.
+_IF_NEEDS_ELSE = 36
+_AFTER_ELSE = 37
+# The local instructions' kinds in a function of more than 128 locals.
+_MANY_LOCAL_GET, _MANY_LOCAL_SET, _MANY_LOCAL_TEE = 38, 39, 40
 
+# A control frame's part fixed by its opener: (label types, end types, frame
+# kind, params).
+_Frame = Tuple[List[int], List[int], int, List[int]]
+
+# A call's signature as _run uses it: (last parameter or 0, the other parameters
+# from the last to the first, last result or 0, the other results, all results).
+_CallSig = Tuple[int, Tuple[int, ...], int, List[int], List[int]]
+
+
+def _call_sig(params: List[int], results: List[int]) -> _CallSig:
+    return (params[-1] if params else 0, tuple(reversed(params[:-1])),
+            results[-1] if results else 0, list(results[:-1]), results)
 
 
 class FastBodyChecker:
@@ -73,7 +98,8 @@ class FastBodyChecker:
     module's features.  :meth:`check` is the per-body entry point."""
 
     __slots__ = ("kind", "p1", "res", "nat", "fc_un", "fc_mem", "blocks", "sigs", "calls",
-                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "check")
+                 "ci_ok", "ci_leb", "gget", "gset", "mem_ok", "fast", "tag_params", "csigs", "frames", "kind_many",
+                 "check")
 
     def __init__(self, ctx: Any, kinds: List[int]) -> None:
         table = ctx.op_table
@@ -129,6 +155,9 @@ class FastBodyChecker:
             elif (sub == 10 and ent[0] == _v.K_MEMORY_COPY) or (sub == 11 and ent[0] == _v.K_MEMIDX):
                 fc_mem[sub] = mem_ok
         kind[0xFC] = _PREFIX_FC
+        kind_many = list(kind)
+        kind_many[0x20], kind_many[0x21], kind_many[0x22] = _MANY_LOCAL_GET, _MANY_LOCAL_SET, _MANY_LOCAL_TEE
+        self.kind_many = kind_many
         self.kind, self.p1, self.res, self.nat = kind, p1, res, nat
         self.fc_un, self.fc_mem, self.mem_ok = fc_un, fc_mem, mem_ok
         # Block types by their first byte: the validator's own resolution (None:
@@ -151,6 +180,21 @@ class FastBodyChecker:
             if all(t in fast for t in bp) and all(t in fast for t in br):
                 blocks[b] = (list(bp), list(br))
         self.blocks = blocks
+        # What a block, loop or if opens, by kind and block type byte: (label
+        # types, end types, frame kind, params); an if whose params are not its
+        # results ends in an else: its end types are a list no stack matches.
+        frames: List[List[Optional[_Frame]]] = [[] for _ in range(_IF + 1)]
+        for k in (_BLOCK, _LOOP, _IF):
+            for sig in blocks:
+                if sig is None:
+                    frames[k].append(None)
+                    continue
+                bp, br = sig
+                if k == _IF and bp != br:
+                    frames[k].append((br, [-1], _IF_NEEDS_ELSE, bp))
+                else:
+                    frames[k].append((bp if k == _LOOP else br, br, k, bp))
+        self.frames = frames
         # Function types as (params, results) lists, None when not followed here.
         sigs: List[Optional[Tuple[List[int], List[int]]]] = []
         for t in ctx.types:
@@ -160,7 +204,9 @@ class FastBodyChecker:
                 sigs.append(None)
         self.sigs = sigs
         ntypes = len(sigs)
-        self.calls = [sigs[ti] if isinstance(ti, int) and 0 <= ti < ntypes else None
+        csigs = [None if sig is None else _call_sig(*sig) for sig in sigs]
+        self.csigs = csigs
+        self.calls = [csigs[ti] if isinstance(ti, int) and 0 <= ti < ntypes else None
                       for ti in ctx.func_type_idx]
         self.ci_ok = (len(ctx.tables) >= 1 and ctx.tables[0] == FUNCREF and ctx.table_at[0] == I32)
         # (without reference types the table index is one zero byte, never a LEB)
@@ -194,190 +240,319 @@ class FastBodyChecker:
                     return False
                 lt.extend([t] * c)
         try:
-            return self._run(iter(code), lt, results)
+            return self._run(iter(code), lt, results, len(lt) <= 0x80)
         except (_GiveUp, StopIteration, IndexError, TypeError, KeyError):
             return False
 
-    def _run(self, it: Iterator[int], lt: List[int], results: List[int]) -> bool:
+    def _run(self, it: Iterator[int], lt: List[int], results: List[int], few: bool) -> bool:
         # (iterating over the bytes is cheaper than indexing them; immediates are
         # read with next(it), the LEB128 helpers' rare bytes with nxt(); running out
         # of bytes raises StopIteration)
+        #
+        # The operand stack is ``st + [top]``: its top entry lives in a local
+        # variable (most instructions read or replace only the top, and a local
+        # costs a fraction of ``st[-1]``, which CPython does not specialize), the
+        # rest in ``st``.  It always holds at least the function's marker.
         nxt = it.__next__
-        kind = self.kind
+        # With at most 128 locals a local index is one byte: a longer one
+        # (x >= 0x80) indexes past lt, IndexError, don't know.  With more, the
+        # local instructions take kinds that read a full LEB128.
+        kind = self.kind if few else self.kind_many
+        lget = 0x20 if few else -1
         p1 = self.p1
         res = self.res
         nat = self.nat
         blocks = self.blocks
+        frames = self.frames
         calls = self.calls
         u32 = _u32_rest
         I32_ = I32
-        st: List[int] = [_MARK]
+        st: List[int] = []
         push = st.append
         pop = st.pop
-        # control frames: (marker index, label types, end types, opener kind,
-        # params, the enclosing frame's unreachable flag)
-        ctrl: List[Tuple[int, List[int], List[int], int, List[int], bool]] = [(0, results, results, 9, [], False)]
-        h = 0            # the current frame's marker index
+        top = _MARK
+        # control frames: (the enclosing frame's marker index, label types, end
+        # types, frame kind, params, the enclosing frame's unreachable flag)
+        ctrl: List[Tuple[int, List[int], List[int], int, List[int], bool]] = [
+            (0, results, results, _BLOCK, [], False)]
+        h = 0            # the current frame's marker index in st + [top]
         unr = False      # the current frame is unreachable (after br, return, ...)
         for op in it:
-            if op == 0x20:  # local.get
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                push(lt[x])
+            if op == lget:  # local.get
+                push(top)
+                top = lt[next(it)]
                 continue
             if op == 0x41:  # i32.const
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_s32(nxt, 2)
-                push(I32_)
+                # (inline up to the fifth byte: linkers pad relocated addresses to
+                # five bytes, and a helper call per such constant cost ~5% of a
+                # module's check)
+                if next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80 and next(it) >= 0x80:
+                    b = next(it)
+                    # the fifth byte: no continuation, its unused bits equal to the sign bit
+                    if b & 0x80 or (b & 0x78 != 0 and b & 0x78 != 0x78):
+                        return False
+                push(top)
+                top = I32_
                 continue
             k = kind[op]
-            if k == 1:  # BIN
-                t = p1[op]
-                if st[-1] != t or st[-2] != t:
-                    return False
-                pop()
-                st[-1] = res[op]
-            elif k == 3:  # LOAD
-                if next(it) > nat[op]:
-                    return False
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_u32(nxt, 2)
-                if st[-1] != I32_:
-                    return False
-                st[-1] = res[op]
-            elif k == 5 or k == 6:  # LOCAL_SET, LOCAL_TEE
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if st[-1] != lt[x]:
-                    return False
-                if k == 5:
-                    pop()
-            elif k == 8:  # BR_IF
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if st[-1] != I32_:
-                    return False
-                pop()
-                lab = ctrl[-1 - x][1]
-                if lab:
-                    if st[-len(lab):] != lab:
+            if k < 5:
+                if k < 3:
+                    if k == 1:  # BIN
+                        t = p1[op]
+                        if top != t or pop() != t:
+                            return False
+                        top = res[op]
+                    else:  # LOAD
+                        if next(it) > nat[op]:
+                            return False
+                        if next(it) >= 0x80 and next(it) >= 0x80:
+                            _skip_u32(nxt, 2)
+                        if top != I32_:
+                            return False
+                        top = res[op]
+                elif k == 3:  # LOCAL_SET
+                    if top != lt[next(it)]:
                         return False
-            elif k == 7:  # END
-                fr = ctrl.pop()
-                et = fr[2]
-                ne = len(et)
-                if unr:
-                    have = len(st) - h - 1
-                    if have > ne or (have and st[h + 1:] != et[ne - have:]):
+                    top = pop()
+                else:  # LOCAL_TEE
+                    if top != lt[next(it)]:
                         return False
-                elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
-                    return False
-                if fr[3] == 11 and fr[4] != et:  # an if without else
-                    return False
-                if not ctrl:
-                    # the body's declared size must end with this end
-                    return next(it, None) is None
-                del st[h:]
-                st.extend(et)
-                unr = fr[5]
-                h = ctrl[-1][0]
-            elif k == 4:  # STORE
-                if next(it) > nat[op]:
-                    return False
-                if next(it) >= 0x80 and next(it) >= 0x80:
-                    _skip_u32(nxt, 2)
-                if st[-1] != p1[op] or st[-2] != I32_:
-                    return False
-                del st[-2:]
-            elif k == 9 or k == 10 or k == 11:  # BLOCK, LOOP, IF
-                sig = blocks[next(it)]
-                if sig is None:
-                    return False
-                if k == 11:
-                    if st[-1] != I32_:
+            elif k < 11:
+                if k < 7:
+                    if k == 5:  # END
+                        fr = ctrl.pop()
+                        et = fr[2]
+                        if et:
+                            if fr[3] == 36:   # an if without else, its params not its results
+                                return False
+                            if top == 0:   # (nothing above the frame's marker)
+                                if not unr:
+                                    return False
+                            else:
+                                vals = st[h + 1:]
+                                vals.append(top)
+                                if unr:
+                                    nv = len(vals)
+                                    if nv > len(et) or vals != et[len(et) - nv:]:
+                                        return False
+                                elif vals != et:
+                                    return False
+                            if not ctrl:
+                                # the body's declared size must end with this end
+                                return next(it, None) is None
+                            st[h:] = et
+                        elif top != 0:
+                            return False
+                        elif not ctrl:
+                            return next(it, None) is None
+                        top = pop()
+                        unr = fr[5]
+                        h = fr[0]
+                    else:  # BR_IF
+                        x = next(it)
+                        if x >= 0x80:
+                            x = u32(x, nxt)
+                        if top != I32_:
+                            return False
+                        top = pop()
+                        lab = ctrl[-1 - x][1]
+                        if lab:
+                            n = len(lab)
+                            if top != lab[-1] or (n > 1 and st[1 - n:] != lab[:-1]):
+                                return False
+                elif k == 7:  # STORE
+                    if next(it) > nat[op]:
                         return False
-                    pop()
-                bp, br = sig
-                np_ = len(bp)
-                if np_:
-                    if st[-np_:] != bp:
+                    if next(it) >= 0x80 and next(it) >= 0x80:
+                        _skip_u32(nxt, 2)
+                    if top != p1[op] or pop() != I32_:
                         return False
-                    del st[-np_:]
-                h = len(st)
-                ctrl.append((h, bp if k == 10 else br, br, k, bp, unr))
-                push(_MARK)
-                if np_:
-                    st.extend(bp)
-                unr = False
-            elif k == 13 or k == 20:  # BR, RETURN
-                if k == 13:
-                    x = next(it)
-                    if x >= 0x80:
-                        x = u32(x, nxt)
-                    lab = ctrl[-1 - x][1]
-                else:
-                    lab = results
-                if lab:
-                    if st[-len(lab):] != lab:
+                    top = pop()
+                else:  # BLOCK, LOOP, IF
+                    fs = frames[k][next(it)]
+                    if fs is None:
                         return False
-                del st[h + 1:]
-                unr = True
-            elif k == 14:  # CALL
-                x = next(it)
-                if x >= 0x80:
-                    b = next(it)
-                    if b < 0x80:   # (two bytes: most function indices)
-                        x = (x & 0x7F) | (b << 7)
+                    if k == 10:
+                        if top != I32_:
+                            return False
+                        top = pop()
+                    lab, et, fk, bp = fs
+                    if bp:
+                        n = len(bp)
+                        if top != bp[-1] or (n > 1 and st[1 - n:] != bp[:-1]):
+                            return False
+                        ctrl.append((h, lab, et, fk, bp, unr))
+                        # the parameters move above the new marker
+                        h = len(st) - n + 1
+                        st.insert(h, 0)
                     else:
-                        x = u32(x, nxt, b)
+                        ctrl.append((h, lab, et, fk, bp, unr))
+                        push(top)
+                        top = 0
+                        h = len(st)
+                    unr = False
+            elif k == 11:  # CALL
+                x = next(it)
+                if x >= 0x80:
+                    # (inline: linkers pad function indices to five bytes; + and *
+                    # take the continuation bits off, CPython specializes them)
+                    b = next(it)
+                    if b < 0x80:
+                        x += b * 0x80 - 0x80
+                    else:
+                        c = next(it)
+                        if c < 0x80:
+                            x += b * 0x80 + c * 0x4000 - 0x4080
+                        else:
+                            d = next(it)
+                            if d < 0x80:
+                                x += b * 0x80 + c * 0x4000 + d * 0x200000 - 0x204080
+                            else:
+                                e = next(it)
+                                if e > 0x0F:   # a value bit past 32, or a sixth byte
+                                    return False
+                                x += b * 0x80 + c * 0x4000 + d * 0x200000 + e * 0x10000000 - 0x10204080
                 sig = calls[x]
                 if sig is None:
                     return False
-                cp, cr = sig
-                if cp:
-                    np_ = len(cp)
-                    if st[-np_:] != cp:
+                cl, ci, rl, ri, _cr = sig
+                if cl:
+                    if top != cl:
                         return False
-                    del st[-np_:]
-                if cr:
-                    st.extend(cr)
-            elif k == 2:  # UN
-                if st[-1] != p1[op]:
+                    if ci:
+                        for t in ci:
+                            if pop() != t:
+                                return False
+                    top = pop()
+                if rl:
+                    push(top)
+                    if ri:
+                        st.extend(ri)
+                    top = rl
+            elif k == 12:  # UN
+                if top != p1[op]:
                     return False
-                st[-1] = res[op]
-            elif k == 15:  # I64_CONST
+                top = res[op]
+            elif k == 13:  # BR
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                lab = ctrl[-1 - x][1]
+                if lab:
+                    n = len(lab)
+                    if top != lab[-1] or (n > 1 and st[1 - n:] != lab[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 14:  # I64_CONST
                 if next(it) >= 0x80 and next(it) >= 0x80:
                     _skip_s64(nxt, 2)
-                push(I64)
-            elif k == 18:  # DROP
-                if st[-1] == _MARK:
+                push(top)
+                top = I64
+            elif k == 15:  # DROP
+                if top == _MARK:
                     return False
-                pop()
-            elif k == 19:  # SELECT (untyped: numeric operands only, 0x7C..0x7F)
-                t = st[-2]
-                if st[-1] != I32_ or t < 0x7C or st[-3] != t:
+                top = pop()
+            elif k == 16:  # SELECT (untyped: numeric operands only, 0x7C..0x7F)
+                if top != I32_:
                     return False
-                del st[-2:]
-            elif k == 12:  # ELSE
+                t = pop()
+                if t < 0x7C or pop() != t:
+                    return False
+                top = t
+            elif k == 17:  # GLOBAL_GET
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = self.gget[x]
+                if not t:
+                    return False
+                push(top)
+                top = t
+            elif k == 18:  # GLOBAL_SET
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = self.gset[x]
+                if not t or top != t:
+                    return False
+                top = pop()
+            elif k == 19:  # ELSE
                 fr = ctrl[-1]
-                if fr[3] != 11:
+                if fr[3] != 10 and fr[3] != 36:
                     return False
-                et = fr[2]
-                ne = len(et)
-                if unr:
-                    have = len(st) - h - 1
-                    if have > ne or (have and st[h + 1:] != et[ne - have:]):
-                        return False
-                elif len(st) != h + 1 + ne or (ne and st[-ne:] != et):
+                et = fr[1]   # (an if's label types are its results)
+                if et:
+                    if top == _MARK:
+                        if not unr:
+                            return False
+                    else:
+                        vals = st[h + 1:]
+                        vals.append(top)
+                        if unr:
+                            nv = len(vals)
+                            if nv > len(et) or vals != et[len(et) - nv:]:
+                                return False
+                        elif vals != et:
+                            return False
+                elif top != _MARK:
                     return False
-                ctrl[-1] = (h, fr[1], et, 12, fr[4], fr[5])
-                del st[h + 1:]
-                st.extend(fr[4])
+                bp = fr[4]
+                ctrl[-1] = (fr[0], et, et, _AFTER_ELSE, bp, fr[5])
+                del st[h:]
+                if bp:
+                    push(_MARK)
+                    st.extend(bp)
+                    top = pop()
+                else:
+                    top = _MARK
                 unr = False
-            elif k == 21:  # BR_TABLE
+            elif k == 20:  # RETURN
+                if results:
+                    n = len(results)
+                    if top != results[-1] or (n > 1 and st[1 - n:] != results[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 21 or k == 31:  # CALL_INDIRECT, RETURN_CALL_INDIRECT
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                tab = next(it)
+                # (toolchains may pad the table index to 5 bytes; without reference
+                # types it is one zero byte)
+                if tab >= 0x80:
+                    if not self.ci_leb:
+                        return False
+                    tab = u32(tab, nxt)
+                if tab != 0 or not self.ci_ok or top != I32_:
+                    return False
+                top = pop()
+                sig = self.csigs[x]
+                if sig is None:
+                    return False
+                cl, ci, rl, ri, cr = sig
+                if k == 31 and cr != results:
+                    return False
+                if cl:
+                    if top != cl:
+                        return False
+                    for t in ci:
+                        if pop() != t:
+                            return False
+                    top = pop()
+                if k == 31:
+                    del st[h:]
+                    top = _MARK
+                    unr = True
+                elif rl:
+                    push(top)
+                    if ri:
+                        st.extend(ri)
+                    top = rl
+            elif k == 22:  # BR_TABLE
                 cnt = next(it)
                 if cnt >= 0x80:
                     cnt = u32(cnt, nxt)
@@ -397,107 +572,73 @@ class FastBodyChecker:
                     lab = ctrl[-1 - x][1]
                     if lab is not dt and lab != dt:
                         return False
-                if st[-1] != I32_:
+                if top != I32_:
                     return False
-                pop()
+                top = pop()
                 if dt:
-                    if st[-len(dt):] != dt:
+                    n = len(dt)
+                    if top != dt[-1] or (n > 1 and st[1 - n:] != dt[:-1]):
                         return False
-                del st[h + 1:]
+                del st[h:]
+                top = _MARK
                 unr = True
-            elif k == 22:  # UNREACHABLE
-                del st[h + 1:]
+            elif k == 23:  # UNREACHABLE
+                del st[h:]
+                top = _MARK
                 unr = True
-            elif k == 16:  # F32_CONST
+            elif k == 24:  # F32_CONST
                 next(it), next(it), next(it), next(it)
-                push(F32)
-            elif k == 17:  # F64_CONST
+                push(top)
+                top = F32
+            elif k == 25:  # F64_CONST
                 next(it), next(it), next(it), next(it), next(it), next(it), next(it), next(it)
-                push(F64)
-            elif k == 24 or k == 25:  # GLOBAL_GET, GLOBAL_SET
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                if k == 24:
-                    t = self.gget[x]
-                    if not t:
-                        return False
-                    push(t)
-                else:
-                    t = self.gset[x]
-                    if not t or st[-1] != t:
-                        return False
-                    pop()
-            elif k == 23 or k == 31:  # CALL_INDIRECT, RETURN_CALL_INDIRECT
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                tab = next(it)
-                # (toolchains may pad the table index to 5 bytes; without reference
-                # types it is one zero byte)
-                if tab >= 0x80:
-                    if not self.ci_leb:
-                        return False
-                    tab = u32(tab, nxt)
-                if tab != 0 or not self.ci_ok or st[-1] != I32_:
-                    return False
-                pop()
-                sig = self.sigs[x]
-                if sig is None:
-                    return False
-                cp, cr = sig
-                if k == 31 and cr != results:
-                    return False
-                if cp:
-                    np_ = len(cp)
-                    if st[-np_:] != cp:
-                        return False
-                    del st[-np_:]
-                if k == 31:
-                    del st[h + 1:]
-                    unr = True
-                elif cr:
-                    st.extend(cr)
-            elif k == 30:  # RETURN_CALL: the callee's results must be the function's
-                x = next(it)
-                if x >= 0x80:
-                    x = u32(x, nxt)
-                sig = calls[x]
-                if sig is None or sig[1] != results:
-                    return False
-                cp = sig[0]
-                if cp:
-                    if st[-len(cp):] != cp:
-                        return False
-                del st[h + 1:]
-                unr = True
-            elif k == 26 or k == 27:  # MEM_SIZE, MEM_GROW
+                push(top)
+                top = F64
+            elif k == 26:  # MEM_SIZE
                 if next(it) != 0:
                     return False
-                if k == 26:
-                    push(I32_)
-                elif st[-1] != I32_:
+                push(top)
+                top = I32_
+            elif k == 27:  # MEM_GROW
+                if next(it) != 0 or top != I32_:
                     return False
             elif k == 28:  # PREFIX_FC
                 sub = next(it)
                 if sub < 8:
                     un = self.fc_un[sub]
-                    if un is None or st[-1] != un[0]:
+                    if un is None or top != un[0]:
                         return False
-                    st[-1] = un[1]
+                    top = un[1]
                 elif (sub == 10 or sub == 11) and self.fc_mem[sub]:
                     if next(it) != 0 or (sub == 10 and next(it) != 0):
                         return False
-                    if st[-1] != I32_ or st[-2] != I32_ or st[-3] != I32_:
+                    if top != I32_ or pop() != I32_ or pop() != I32_:
                         return False
-                    del st[-3:]
+                    top = pop()
                 else:
                     return False
             elif k == 29:  # NOP
                 pass
+            elif k == 30:  # RETURN_CALL: the callee's results must be the function's
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                sig = calls[x]
+                if sig is None or sig[4] != results:
+                    return False
+                cl, ci = sig[0], sig[1]
+                if cl:
+                    if top != cl:
+                        return False
+                    for t in ci:
+                        if pop() != t:
+                            return False
+                del st[h:]
+                top = _MARK
+                unr = True
             elif k == 32:  # TRY_TABLE: a block whose catch clauses branch out
-                sig = blocks[next(it)]
-                if sig is None:
+                bsig = blocks[next(it)]
+                if bsig is None:
                     return False
                 cnt = next(it)
                 if cnt >= 0x80:
@@ -524,33 +665,51 @@ class FastBodyChecker:
                             return False
                     elif lab != passed:
                         return False
-                bp, br = sig
-                np_ = len(bp)
-                if np_:
-                    if st[-np_:] != bp:
+                bp, br = bsig
+                ctrl.append((h, br, br, _BLOCK, bp, unr))
+                if bp:
+                    n = len(bp)
+                    if top != bp[-1] or (n > 1 and st[1 - n:] != bp[:-1]):
                         return False
-                    del st[-np_:]
-                h = len(st)
-                ctrl.append((h, br, br, 9, bp, unr))
-                push(_MARK)
-                if np_:
-                    st.extend(bp)
+                    h = len(st) - n + 1
+                    st.insert(h, _MARK)
+                else:
+                    push(top)
+                    top = _MARK
+                    h = len(st)
                 unr = False
-            elif k == 33 or k == 34:  # THROW, THROW_REF
-                if k == 33:
-                    x = next(it)
-                    if x >= 0x80:
-                        x = u32(x, nxt)
-                    tp = self.tag_params[x]
-                    if tp is None:
-                        return False
-                    if tp:
-                        if st[-len(tp):] != tp:
-                            return False
-                elif st[-1] != EXNREF:
+            elif k == 33:  # THROW
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                tp = self.tag_params[x]
+                if tp is None:
                     return False
-                del st[h + 1:]
+                if tp:
+                    n = len(tp)
+                    if top != tp[-1] or (n > 1 and st[1 - n:] != tp[:-1]):
+                        return False
+                del st[h:]
+                top = _MARK
                 unr = True
+            elif k == 34:  # THROW_REF
+                if top != EXNREF:
+                    return False
+                del st[h:]
+                top = _MARK
+                unr = True
+            elif k == 38 or k == 39 or k == 40:  # local.get/set/tee, more than 128 locals
+                x = next(it)
+                if x >= 0x80:
+                    x = u32(x, nxt)
+                t = lt[x]
+                if k == 38:
+                    push(top)
+                    top = t
+                elif top != t:
+                    return False
+                elif k == 39:
+                    top = pop()
             else:
                 return False
         return False   # (out of bytes before the final end)
