@@ -18,7 +18,9 @@ ever committed.  The modules:
 * ``yosys``: the Yosys synthesis suite (69 MB), elaborating a 4-bit counter
   (not in the default set: ``--only yosys``).
 
-Every measurement runs in a fresh subprocess, so peaks do not mix:
+Every measurement runs in a fresh subprocess, so peaks do not mix; with
+``--baseline`` the trees take turns in each of the ``--repeat`` rounds (interleaved),
+and times are given as wall and CPU time (CPU time is steadier on a shared machine):
 
 * **compile**: ``Runtime.compile`` (decode, validate, the engine's per-module work)
   in seconds and MB/s of module size;
@@ -185,12 +187,13 @@ if what == "compile":
     import gc
     gc.collect()
     before = status("VmRSS")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cm = rt.compile(data)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     peak = status("VmHWM")
     gc.collect()
-    out = {"compile": t1 - t0, "peak": peak - before, "kept": status("VmRSS") - before}
+    out = {"compile": t1 - t0, "compile_cpu": c1 - c0, "peak": peak - before,
+           "kept": status("VmRSS") - before}
 else:
     spec = json.loads(spec)
     first = []
@@ -199,7 +202,7 @@ else:
             self.parts = []
         def write(self, b):
             if not first and b:
-                first.append(time.perf_counter())
+                first.append((time.perf_counter(), time.process_time()))
             self.parts.append(bytes(b))
             return len(b)
         def flush(self):
@@ -209,7 +212,7 @@ else:
     mounts = [pywazero.Mount(spec["dir"], "/")] if spec["dir"] else []
     cfg = pywazero.ModuleConfig(args=[spec["name"]] + spec["args"], stdin=bytes.fromhex(spec["stdin"]),
                                 stdout=so, stderr=se, mounts=mounts)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     code = 0
     cm = rt.compile(data)
     t1 = time.perf_counter()
@@ -218,8 +221,9 @@ else:
         rt.instantiate(cm, cfg)
     except pywazero.ExitError as e:
         code = e.exit_code
-    t2 = time.perf_counter()
-    out = {"compile": t1 - t0, "first": (first[0] if first else t2) - t0, "total": t2 - t0,
+    t2, c2 = time.perf_counter(), time.process_time()
+    f_wall, f_cpu = first[0] if first else (t2, c2)
+    out = {"compile": t1 - t0, "first": f_wall - t0, "first_cpu": f_cpu - c0, "total": t2 - t0,
            "exit": code, "stdout": b"".join(so.parts).decode("utf-8", "replace"),
            "stderr": b"".join(se.parts).decode("utf-8", "replace")[-2000:]}
 print(json.dumps(out))
@@ -280,14 +284,26 @@ def median(xs: List[float]) -> float:
     return statistics.median(xs)
 
 
-def measure(src: Path, mod: LargeModule, wasm: Path, engine: str, workdir: Optional[str],
-            repeat: int) -> dict:
+def measure(trees: List[Tuple[str, Path]], mod: LargeModule, wasm: Path, engine: str,
+            workdir: Optional[str], repeat: int) -> Dict[str, dict]:
+    """Each tree's medians over ``repeat`` rounds; a round runs every tree in turn
+    (interleaved, so a shared machine's load changes weigh on all trees alike)."""
     spec = {"name": mod.name, "args": mod.args, "stdin": mod.stdin.hex(), "dir": workdir or ""}
-    comp = [child(src, "compile", wasm, engine, spec) for _ in range(repeat)]
-    runs = [child(src, "run", wasm, engine, spec) for _ in range(repeat)]
+    comps: Dict[str, List[dict]] = {label: [] for label, _ in trees}
+    runs: Dict[str, List[dict]] = {label: [] for label, _ in trees}
+    for _ in range(repeat):
+        for label, src in trees:
+            comps[label].append(child(src, "compile", wasm, engine, spec))
+            runs[label].append(child(src, "run", wasm, engine, spec))
+    return {label: _summary(mod, comps[label], runs[label]) for label, _ in trees}
+
+
+def _summary(mod: LargeModule, comp: List[dict], runs: List[dict]) -> dict:
     bad = [r for r in runs if r["stdout"] != mod.expected or r["exit"] != mod.exit_code]
     return {
         "compile": median([c["compile"] for c in comp]),
+        "compile_cpu": median([c["compile_cpu"] for c in comp]),
+        "first_cpu": median([r["first_cpu"] for r in runs]),
         "peak": median([c["peak"] for c in comp]),
         "kept": median([c["kept"] for c in comp]),
         "first": median([r["first"] for r in runs]),
@@ -336,16 +352,18 @@ def main() -> int:
                     status = 1
             size = wasm.stat().st_size
             for engine in engines:
-                for label, src in trees:
-                    r = measure(src, mod, wasm, engine, workdir, args.repeat)
+                measured = measure(trees, mod, wasm, engine, workdir, args.repeat)
+                for label, _ in trees:
+                    r = measured[label]
                     r.update(module=mod.name, size=size, engine=engine, tree=label)
                     results.append(r)
                     if not r["ok"]:
                         print(f"{mod.name} on {engine} ({label}): output differs from wasmtime's: {r['mismatch']}")
                         status = 1
-                    print(f"  {mod.name:<10} {engine:<11} {label:<8} compile {r['compile']:.2f} s, "
-                          f"peak +{r['peak'] / 1e6:.0f} MB, first output {r['first']:.2f} s, "
-                          f"total {r['total']:.2f} s", file=sys.stderr)
+                    print(f"  {mod.name:<10} {engine:<11} {label:<8} compile {r['compile']:.3f} s "
+                          f"(CPU {r['compile_cpu']:.3f}), peak +{r['peak'] / 1e6:.0f} MB, first output "
+                          f"{r['first']:.2f} s (CPU {r['first_cpu']:.2f}), total {r['total']:.2f} s",
+                          file=sys.stderr)
     print(table(results, bool(args.baseline)))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -353,19 +371,21 @@ def main() -> int:
 
 
 def table(results: List[dict], baseline: bool) -> str:
-    head = ("| module | size MB | engine | tree | compile s | MB/s | peak growth MB | x size "
-            "| kept MB | first output s | total s | output |")
+    head = ("| module | size MB | engine | tree | compile s | MB/s | MB/s of CPU | peak growth MB | x size "
+            "| kept MB | first output s | first output CPU s | total s | output |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         mb = r["size"] / 1e6
         lines.append(
-            f"| {r['module']} | {mb:.1f} | {r['engine']} | {r['tree']} | {r['compile']:.2f} "
-            f"| {mb / r['compile']:.1f} | {r['peak'] / 1e6:.0f} | {r['peak'] / r['size']:.1f} "
-            f"| {r['kept'] / 1e6:.0f} | {r['first']:.2f} | {r['total']:.2f} | {'ok' if r['ok'] else 'DIFFERS'} |")
+            f"| {r['module']} | {mb:.1f} | {r['engine']} | {r['tree']} | {r['compile']:.3f} "
+            f"| {mb / r['compile']:.1f} | {mb / r['compile_cpu']:.1f} | {r['peak'] / 1e6:.0f} "
+            f"| {r['peak'] / r['size']:.1f} | {r['kept'] / 1e6:.0f} | {r['first']:.2f} | {r['first_cpu']:.2f} "
+            f"| {r['total']:.2f} | {'ok' if r['ok'] else 'DIFFERS'} |")
     if baseline:
         lines.append("")
-        lines.append("| module | engine | compile before/after | peak before/after | first output before/after |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| module | engine | compile before/after | peak before/after | first output before/after "
+                     "| first output now / before, CPU |")
+        lines.append("|---|---|---|---|---|---|")
         by = {(r["module"], r["engine"], r["tree"] == "now"): r for r in results}
         for (name, engine, now), r in by.items():
             if not now:
@@ -373,7 +393,8 @@ def table(results: List[dict], baseline: bool) -> str:
             b = by.get((name, engine, False))
             if b:
                 lines.append(f"| {name} | {engine} | {b['compile'] / r['compile']:.2f}x "
-                             f"| {b['peak'] / max(r['peak'], 1):.2f}x | {b['first'] / r['first']:.2f}x |")
+                             f"| {b['peak'] / max(r['peak'], 1):.2f}x | {b['first'] / r['first']:.2f}x "
+                             f"| {r['first_cpu'] / b['first_cpu']:.2f}x |")
     return "\n".join(lines)
 
 
