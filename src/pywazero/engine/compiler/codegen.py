@@ -1644,21 +1644,6 @@ class FunctionGenerator:
             for a in args:
                 self.simple(a)
         expr = num.INLINE[name].format(*[a.expr for a in args])
-        if (name in _TRAPPING and args[1].kind == K_CONST and args[1].expr.isdigit()
-                and 0 < int(args[1].expr) < (1 << (31 if name[1] == "3" else 63))):
-            # a divisor literal that is neither 0 nor negative: no trap, and only a
-            # negative dividend of a signed division needs the helper
-            c = args[1].expr
-            x = args[0].expr
-            o = "//" if name.endswith("div_s") or name.endswith("div_u") else "%"
-            if name.endswith("_u"):
-                expr = "(%s %s %s)" % (x, o, c)
-            else:
-                expr = "(%s %s %s if %s < %s else %s(%s, %s))" % (
-                    x, o, c, x, "0x80000000" if name[1] == "3" else "0x8000000000000000",
-                    name.replace(".", "_"), x, c)
-            self.push_expr(expr, args[0].locs)
-            return
         locs = _EMPTY
         for a in args:
             locs = locs | a.locs
