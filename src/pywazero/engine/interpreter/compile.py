@@ -579,8 +579,16 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     prev2[2] = prev[1]
                     prev2[3] = f
                 elif prev is not None and prev[0] == K_CONST:
-                    prev[0] = K_C_BIN
-                    prev[2] = f
+                    if prev2 is not None and prev2[0] == K_LTEE and f not in _ADD_MASK and f not in _SUB_MASK:
+                        # (a tee'd value's operator, one dispatch less; an add/sub
+                        # stays a C_BIN, made a C_ADD by _specialise_add)
+                        out.pop()
+                        prev2[0] = K_LTEE_C_BIN
+                        prev2[2] = prev[1]
+                        prev2[3] = f
+                    else:
+                        prev[0] = K_C_BIN
+                        prev[2] = f
                 elif prev is not None and prev[0] == K_LGET:
                     prev[0] = K_L_BIN
                     prev[2] = f

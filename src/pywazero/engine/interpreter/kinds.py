@@ -16,72 +16,76 @@ K_LC_ADD = 4
 K_LC_ADD_LSET = 5
 K_C_ADD = 6
 K_LC_BIN = 7
-K_STORE = 8
-K_BR_IF = 9
-K_BIN = 10
-K_LOAD8U = 11
-K_LGET_LSET = 12
-K_JMP = 13
-K_ADD = 14
-K_CONST_LSET = 15
-K_BR_IF_LCBIN = 16
-K_BR_TABLE = 17
+
+# local.tee a, then a binary operator (c) with constant b on the tee'd value, not an
+# integer add/sub (those become C_ADD): a C program's `x = ...; x & 0xff`
+K_LTEE_C_BIN = 8
+K_STORE = 9
+K_BR_IF = 10
+K_BIN = 11
+K_LOAD8U = 12
+K_LGET_LSET = 13
+K_JMP = 14
+K_ADD = 15
+K_CONST_LSET = 16
+K_BR_IF_LCBIN = 17
+K_BR_TABLE = 18
 # a loop header of a function the compiler engine runs here on its cheap tier
 # (emitted only then, never with limits on): when the frame's operand stack is
 # empty, counts down a[0] (shared by the function's loops) and from zero on calls b,
 # the compiler's hook, as ``b(L, c, fi, depth)`` with c the loop's body index; a
 # result list returns it as the frame's results
-K_OSR = 18
-K_L_BIN = 19
-K_LL_BIN = 20
-K_CONST = 21
-K_BR_IF_BIN = 22
-K_BR_IF_UN = 23
-K_LSET = 24
-K_LL_ADD = 25
-K_CALL = 26
-K_CALL_INDIRECT = 27
-K_RETURN = 28
-K_L_UN = 29
-K_STORE8 = 30
-K_SELECT = 31
-K_UN = 32
-K_LL_ADD_LSET = 33
-K_BIN_LSET = 34
-K_BR_IF_LUN = 35
-K_BR_IF_LLBIN = 36
-K_LC_BIN_LSET = 37
-K_GSET = 38
-K_DROP = 39
-K_GGET = 40
-K_LL_BIN_LSET = 41
-K_IF_FALSE = 42
-K_IF_LCBIN = 43
-K_IF_LLBIN = 44
-K_IF_BIN = 45
-K_IF_UN = 46
-K_IF_LUN = 47
-K_BR_A = 48
-K_BR_IF_A = 49
-K_RARE = 50
-K_LOADM = 51
-K_STOREM = 52
-K_UNREACHABLE = 53
+K_OSR = 19
+K_L_BIN = 20
+K_LL_BIN = 21
+K_CONST = 22
+K_BR_IF_BIN = 23
+K_BR_IF_UN = 24
+K_LSET = 25
+K_LL_ADD = 26
+K_CALL = 27
+K_CALL_INDIRECT = 28
+K_RETURN = 29
+K_L_UN = 30
+K_STORE8 = 31
+K_SELECT = 32
+K_UN = 33
+K_LL_ADD_LSET = 34
+K_BIN_LSET = 35
+K_BR_IF_LUN = 36
+K_BR_IF_LLBIN = 37
+K_LC_BIN_LSET = 38
+K_GSET = 39
+K_DROP = 40
+K_GGET = 41
+K_LL_BIN_LSET = 42
+K_IF_FALSE = 43
+K_IF_LCBIN = 44
+K_IF_LLBIN = 45
+K_IF_BIN = 46
+K_IF_UN = 47
+K_IF_LUN = 48
+K_BR_A = 49
+K_BR_IF_A = 50
+K_RARE = 51
+K_LOADM = 52
+K_STOREM = 53
+K_UNREACHABLE = 54
 # a tail call (return_call / return_call_indirect / return_call_ref): a is the
 # mode (0 direct: b the function index; 1 through a table: b (type index, table
 # index); 2 through a reference on the stack: b the type index), c the callee's
 # parameter count.  The last of the kinds of the dispatch's last group.
-K_TAIL_CALL = 54
+K_TAIL_CALL = 55
 # execution limits (emitted only when the runtime has fuel or interruption on)
-K_FUEL = 55          # charge a (fuel cell b): the start of a straight-line run
-K_CHECK_F = 56       # loop header: trap if fuel <= 0, then charge a
-K_CHECK_I = 57       # loop header or function entry: trap if the flag (cell b) is set
-K_CHECK_FI = 58      # loop header: both (flag cell c)
-K_ENTRY_F = 59       # function entry: charge 1, trap if fuel <= 0, charge a
-K_ENTRY_FI = 60      # function entry: both (flag cell c)
-K_FUEL_JMP = 61      # give back c (to fuel cell b) and jump to a: a taken forward br_if
-K_JMP_CHECK_F = 62   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
-K_JMP_CHECK_I = 63   # a loop's back-edge `br` doing its header's CHECK_I, to a
+K_FUEL = 56          # charge a (fuel cell b): the start of a straight-line run
+K_CHECK_F = 57       # loop header: trap if fuel <= 0, then charge a
+K_CHECK_I = 58       # loop header or function entry: trap if the flag (cell b) is set
+K_CHECK_FI = 59      # loop header: both (flag cell c)
+K_ENTRY_F = 60       # function entry: charge 1, trap if fuel <= 0, charge a
+K_ENTRY_FI = 61      # function entry: both (flag cell c)
+K_FUEL_JMP = 62      # give back c (to fuel cell b) and jump to a: a taken forward br_if
+K_JMP_CHECK_F = 63   # a loop's back-edge `br` doing its header's CHECK_F (charge c), to a
+K_JMP_CHECK_I = 64   # a loop's back-edge `br` doing its header's CHECK_I, to a
 
 KIND_NAMES = {v: k[2:] for k, v in list(globals().items()) if k.startswith('K_')}
 if not TYPE_CHECKING:
