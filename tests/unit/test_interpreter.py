@@ -344,3 +344,28 @@ def test_tee_then_constant_operator_fused(rt):
     # the offset of i32.div_s: the last instruction before the body's `end`
     code_start = binary.index(b"\x6d\x0b")   # i32.div_s, end (only in "d")
     assert [f.offset for f in info.value.frames] == [code_start]
+
+
+def test_load_from_a_local_fused(rt):
+    """local.get then a load of memory 0 is one L_LOAD (L_LOAD8U for load8_u),
+    with the load's conversion; out of bounds it traps at the load's offset."""
+    wat = '''(module (memory 1)
+      (data (i32.const 8) "\\01\\02\\03\\84\\05\\06\\07\\08")
+      (func (export "w") (param i32) (result i32) (i32.load offset=2 (local.get 0)))
+      (func (export "s") (param i32) (result i64) (i64.load8_s (local.get 0)))
+      (func (export "u") (param i32) (result i32) (i32.load8_u offset=1 (local.get 0)))
+      (func (export "f") (param i32) (result f64) (f64.load (local.get 0))))'''
+    binary = wz.wat2wasm(wat)
+    cm = rt.compile(binary)
+    m = rt.instantiate(cm)
+    assert m.function("w")(8) == 0x06058403
+    assert m.function("s")(11) == -124
+    assert m.function("u")(10) == 0x84
+    assert m.function("f")(100) == 0.0
+    dumps = [cm._engine_code().translate(i).dump() for i in range(4)]
+    assert "L_LOAD " in dumps[0] and "L_LOAD " in dumps[1] and "L_LOAD8U" in dumps[2]
+    assert all("LGET" not in d for d in dumps)
+    with pytest.raises(wz.Trap) as info:
+        m.function("u")(65535)
+    assert info.value.code is wz.TrapCode.OUT_OF_BOUNDS_MEMORY_ACCESS
+    assert [f.offset for f in info.value.frames] == [binary.index(b"\x2d\x00\x01\x0b")]
