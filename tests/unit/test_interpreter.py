@@ -315,3 +315,57 @@ def test_translation_of_an_unvalidated_module_validates_the_body():
     broken = parse_module_text("(module (func (result i32) (i64.const 1)))")
     with pytest.raises(ValidationError):
         InterpretedModule(broken).translate(0)
+
+
+def test_tee_then_constant_operator_fused(rt):
+    """local.tee followed by a binary operator with a constant on the tee'd value is
+    one LTEE_C_BIN (an add stays a C_ADD); the local gets the value before the
+    operator, and a trap in the operator is reported at the operator's offset."""
+    wat = '''(module
+      (func (export "f") (param i32) (result i32 i32) (local i32)
+        (i32.and (local.tee 1 (i32.mul (local.get 0) (i32.const 3))) (i32.const 0xff))
+        (local.get 1))
+      (func (export "g") (param i32) (result i32) (local i32)
+        (i32.add (local.tee 1 (local.get 0)) (i32.const 1)))
+      (func (export "d") (param i32) (result i32) (local i32)
+        (i32.div_s (local.tee 1 (local.get 0)) (i32.const -1))))'''
+    binary = wz.wat2wasm(wat)
+    cm = rt.compile(binary)
+    m = rt.instantiate(cm)
+    assert m.function("f")(0x1234) == (0x369C & 0xFF, 0x369C)
+    assert m.function("g")(0xFFFFFFFF) == 0
+    assert m.function("d")(7) == -7
+    text = cm._engine_code().translate(0).dump()
+    assert "LTEE_C_BIN" in text and "LTEE " not in text
+    assert "LTEE_C_BIN" not in cm._engine_code().translate(1).dump()
+    with pytest.raises(wz.Trap) as info:
+        m.function("d")(-0x80000000)
+    assert info.value.code is wz.TrapCode.INTEGER_OVERFLOW
+    # the offset of i32.div_s: the last instruction before the body's `end`
+    code_start = binary.index(b"\x6d\x0b")   # i32.div_s, end (only in "d")
+    assert [f.offset for f in info.value.frames] == [code_start]
+
+
+def test_load_from_a_local_fused(rt):
+    """local.get then a load of memory 0 is one L_LOAD (L_LOAD8U for load8_u),
+    with the load's conversion; out of bounds it traps at the load's offset."""
+    wat = '''(module (memory 1)
+      (data (i32.const 8) "\\01\\02\\03\\84\\05\\06\\07\\08")
+      (func (export "w") (param i32) (result i32) (i32.load offset=2 (local.get 0)))
+      (func (export "s") (param i32) (result i64) (i64.load8_s (local.get 0)))
+      (func (export "u") (param i32) (result i32) (i32.load8_u offset=1 (local.get 0)))
+      (func (export "f") (param i32) (result f64) (f64.load (local.get 0))))'''
+    binary = wz.wat2wasm(wat)
+    cm = rt.compile(binary)
+    m = rt.instantiate(cm)
+    assert m.function("w")(8) == 0x06058403
+    assert m.function("s")(11) == -124
+    assert m.function("u")(10) == 0x84
+    assert m.function("f")(100) == 0.0
+    dumps = [cm._engine_code().translate(i).dump() for i in range(4)]
+    assert "L_LOAD " in dumps[0] and "L_LOAD " in dumps[1] and "L_LOAD8U" in dumps[2]
+    assert all("LGET" not in d for d in dumps)
+    with pytest.raises(wz.Trap) as info:
+        m.function("u")(65535)
+    assert info.value.code is wz.TrapCode.OUT_OF_BOUNDS_MEMORY_ACCESS
+    assert [f.offset for f in info.value.frames] == [binary.index(b"\x2d\x00\x01\x0b")]

@@ -449,3 +449,39 @@ def test_exception_crosses_interpreted_frames(tiered, monkeypatch):
     assert catcher(0) == 107
     assert catcher(5) == 5
     assert catcher(0) == 107
+
+
+def test_tier_translation_pauses_the_collector(tiered, monkeypatch):
+    """The body's decoding runs with the cyclic collector paused, as its
+    translation does (its collections cost QuickJS's first output a full
+    collection); a function with tail calls, which skips the tier from inside the
+    pause, leaves the collector on; one the program turned off stays off."""
+    import gc
+
+    import pywazero.engine.compiler as ce
+
+    seen = []
+    tail_funcs = ce.CompiledWasm.tail_funcs
+
+    def watched(self, index):
+        seen.append(gc.isenabled())
+        return tail_funcs(self, index)
+
+    monkeypatch.setattr(ce.CompiledWasm, "tail_funcs", watched)
+    src = """(module
+      (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+      (func (export "t") (param i32) (result i32) (return_call $g (local.get 0)))
+      (func (export "f") (param i32) (result i32) (call $g (local.get 0))))"""
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        m = tiered.instantiate(src)
+        assert m.function("f")(1) == 2 and m.function("t")(5) == 6
+        assert gc.isenabled()
+        assert seen and not any(seen)
+        gc.disable()
+        m = tiered.instantiate(src)
+        assert m.function("f")(1) == 2 and m.function("t")(5) == 6
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -578,15 +578,18 @@ class CompiledWasm(CompiledCode):
     def _tiered(self, index: int, g: Dict[str, Any], fi: Any) -> Any:
         """Install instance ``g``'s interpreted callable of defined function
         ``index`` (None: the function goes straight to the compiler)."""
-        if self.tail_funcs(index):
-            # (a trampoline needs the tail entry of the compiled body)
-            return None
         fc = self.interp_codes.get(("tier", index))
         if fc is None:
             from ..interpreter.compile import compile_function
 
             try:
+                # (the body's decoding, here in tail_funcs, paused too: it allocates
+                # as much as the translation; outside the pause its collections were
+                # half of QuickJS's first output's, one full collection among them)
                 with collector_paused():
+                    if self.tail_funcs(index):
+                        # (a trampoline needs the tail entry of the compiled body)
+                        return None
                     fc = compile_function(self.module, index, self.func_types, None,
                                           osr=_OsrHook(self, index, self._loop_threshold(index)))
             except Exception:  # noqa: BLE001 - compiled then, as without the tier

@@ -253,64 +253,104 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                 if k < 8:
                     if k == 0:  # LGET
                         S.append(L[a])
-                    elif k == 1:  # LC_ADD
-                        S.append((L[a] + b) & c)
-                    elif k == 2:  # LL_BIN
-                        S.append(c(L[a], L[b]))
-                    elif k == 3:  # LC_BIN
-                        S.append(c(L[a], b))
-                    elif k == 4:  # LSET
-                        L[a] = S.pop()
-                    elif k == 5:  # CONST
-                        S.append(a)
-                    elif k == 6:  # BR_IF_LLBIN
-                        if c(L[b[0]], L[b[1]]):
-                            pc = a
-                    elif k == 7:  # BR_IF_LCBIN
-                        if c(L[b[0]], b[1]):
-                            pc = a
-                elif k < 16:
-                    if k == 8:  # LC_ADD_LSET
-                        L[c[1]] = (L[a] + b) & c[0]
-                    elif k == 9:  # BIN
-                        y = S.pop()
-                        S[-1] = a(S[-1], y)
-                    elif k == 10:  # BIN_LSET
-                        y = S.pop()
-                        L[b] = a(S.pop(), y)
-                    elif k == 11:  # LL_BIN_LSET
-                        L[c[1]] = c[0](L[a], L[b])
-                    elif k == 12:  # LC_BIN_LSET
-                        L[c[1]] = c[0](L[a], b)
-                    elif k == 13:  # ADD
-                        y = S.pop()
-                        S[-1] = (S[-1] + y) & a
-                    elif k == 14:  # C_ADD
-                        S[-1] = (S[-1] + a) & b
-                    elif k == 15:  # JMP
-                        pc = a
-                elif k < 24:
-                    if k == 16:  # LL_ADD
-                        S.append((L[a] + L[b]) & c)
-                    elif k == 17:  # BR_IF
-                        if S.pop():
-                            pc = a
-                    elif k == 18:  # BR_IF_BIN
-                        y = S.pop()
-                        if b(S.pop(), y):
-                            pc = a
-                    elif k == 19:  # LOAD
+                    elif k == 1:  # LTEE
+                        L[a] = S[-1]
+                    elif k == 2:  # LOAD
                         v = a(data, S[-1] + b)[0]
                         S[-1] = v if c is None else c(v)
-                    elif k == 20:  # STORE
+                    elif k == 3:  # C_BIN
+                        S[-1] = b(S[-1], a)
+                    elif k == 4:  # LC_ADD
+                        S.append((L[a] + b) & c)
+                    elif k == 5:  # LC_ADD_LSET
+                        L[c[1]] = (L[a] + b) & c[0]
+                    elif k == 6:  # C_ADD
+                        S[-1] = (S[-1] + a) & b
+                    elif k == 7:  # LC_BIN
+                        S.append(c(L[a], b))
+                elif k < 16:
+                    if k == 8:  # LTEE_C_BIN
+                        v = S[-1]
+                        L[a] = v
+                        S[-1] = c(v, b)
+                    elif k == 9:  # L_LOAD
+                        v = a(data, L[c[1]] + b)[0]
+                        S.append(v if c[0] is None else c[0](v))
+                    elif k == 10:  # STORE
                         v = S.pop()
                         if c is not None:
                             v = c(v)
                         a(data, S.pop() + b, v)
-                    elif k == 21:  # LTEE
-                        L[a] = S[-1]
-                    elif k == 22 or k == 23:  # CALL / CALL_INDIRECT
-                        if k == 22:
+                    elif k == 11:  # BR_IF
+                        if S.pop():
+                            pc = a
+                    elif k == 12:  # BIN
+                        y = S.pop()
+                        S[-1] = a(S[-1], y)
+                    elif k == 13:  # L_LOAD8U
+                        S.append(data[L[a] + b])  # type: ignore[index]
+                    elif k == 14:  # LGET_LSET
+                        L[b] = L[a]
+                    elif k == 15:  # JMP
+                        pc = a
+                elif k < 24:
+                    if k == 16:  # ADD
+                        y = S.pop()
+                        S[-1] = (S[-1] + y) & a
+                    # (data: the memory, which validated code accessing it has)
+                    elif k == 17:  # LOAD8U
+                        S[-1] = data[S[-1] + a]  # type: ignore[index]
+                    elif k == 18:  # CONST_LSET
+                        L[b] = a
+                    elif k == 19:  # BR_IF_LCBIN
+                        if c(L[b[0]], b[1]):
+                            pc = a
+                    elif k == 20:  # BR_TABLE
+                        i = S.pop()
+                        if i >= b:
+                            i = b
+                        pc, h, n = a[i]
+                        if h >= 0:
+                            if n == 0:
+                                del S[h:]
+                            else:
+                                S[h:] = S[len(S) - n:]
+                    elif k == 21:  # OSR: a loop header on the compiler's cheap tier
+                        if not S:
+                            v = a[0] - 1
+                            a[0] = v
+                            ran = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
+                            if ran is not None:
+                                # the rest of the call ran compiled: return its results
+                                if not frames:
+                                    return ran  # type: ignore[no-any-return]  # (the hook's results list)
+                                code, pc, L, S, fi = frames.pop()
+                                S += ran
+                                if fi.module is not inst:
+                                    inst = fi.module
+                                    G = inst.globals
+                                    F = inst.funcs
+                                    data = inst.mems[0].data if inst.mems else None
+                    elif k == 22:  # L_BIN
+                        S[-1] = b(S[-1], L[a])
+                    elif k == 23:  # LL_BIN
+                        S.append(c(L[a], L[b]))
+                elif k < 32:
+                    if k == 24:  # CONST
+                        S.append(a)
+                    elif k == 25:  # BR_IF_BIN
+                        y = S.pop()
+                        if b(S.pop(), y):
+                            pc = a
+                    elif k == 26:  # BR_IF_UN
+                        if b(S.pop()):
+                            pc = a
+                    elif k == 27:  # LSET
+                        L[a] = S.pop()
+                    elif k == 28:  # LL_ADD
+                        S.append((L[a] + L[b]) & c)
+                    elif k == 29 or k == 30:  # CALL / CALL_INDIRECT
+                        if k == 29:
                             f = F[a]
                         elif b < 0:   # call_ref
                             f = S.pop()
@@ -368,8 +408,7 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             args = S[n:]
                             del S[n:]
                             S += _call_other(f, args, inst, base + len(frames) + 1)
-                elif k < 32:
-                    if k == 24:  # RETURN
+                    elif k == 31:  # RETURN
                         if not frames:
                             return S[len(S) - a:] if a else []
                         if a == 1:
@@ -387,66 +426,63 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                             G = inst.globals
                             F = inst.funcs
                             data = inst.mems[0].data if inst.mems else None
-                    elif k == 25:  # GGET
-                        S.append(G[a].value)
-                    elif k == 26:  # GSET
-                        G[a].value = S.pop()
-                    elif k == 27:  # IF_LCBIN
-                        if not c(L[b[0]], b[1]):
-                            pc = a
-                    elif k == 28:  # IF_LLBIN
-                        if not c(L[b[0]], L[b[1]]):
-                            pc = a
-                    elif k == 29:  # IF_BIN
-                        y = S.pop()
-                        if not b(S.pop(), y):
-                            pc = a
-                    elif k == 30:  # IF_FALSE
-                        if not S.pop():
-                            pc = a
-                    elif k == 31:  # LL_ADD_LSET
-                        L[c[1]] = (L[a] + L[b]) & c[0]
                 elif k < 40:
-                    # (data: the memory, which validated code accessing it has)
-                    if k == 32:  # LOAD8U
-                        S[-1] = data[S[-1] + a]  # type: ignore[index]
+                    if k == 32:  # L_UN
+                        S.append(b(L[a]))
                     elif k == 33:  # STORE8
                         v = S.pop()
                         data[S.pop() + a] = v & 0xFF  # type: ignore[index]
-                    elif k == 34:  # C_BIN
-                        S[-1] = b(S[-1], a)
-                    elif k == 35:  # L_BIN
-                        S[-1] = b(S[-1], L[a])
-                    elif k == 36:  # UN
-                        S[-1] = a(S[-1])
-                    elif k == 37:  # L_UN
-                        S.append(b(L[a]))
-                    elif k == 38:  # CONST_LSET
-                        L[b] = a
-                    elif k == 39:  # LGET_LSET
-                        L[b] = L[a]
-                elif k < 48:
-                    if k == 40:  # DROP
-                        S.pop()
-                    elif k == 41:  # SELECT
+                    elif k == 34:  # SELECT
                         cond = S.pop()
                         y = S.pop()
                         if not cond:
                             S[-1] = y
-                    elif k == 42:  # BR_IF_UN
-                        if b(S.pop()):
-                            pc = a
-                    elif k == 43:  # BR_IF_LUN
+                    elif k == 35:  # UN
+                        S[-1] = a(S[-1])
+                    elif k == 36:  # LL_ADD_LSET
+                        L[c[1]] = (L[a] + L[b]) & c[0]
+                    elif k == 37:  # BIN_LSET
+                        y = S.pop()
+                        L[b] = a(S.pop(), y)
+                    elif k == 38:  # BR_IF_LUN
                         if c(L[b]):
                             pc = a
-                    elif k == 44:  # IF_UN
+                    elif k == 39:  # BR_IF_LLBIN
+                        if c(L[b[0]], L[b[1]]):
+                            pc = a
+                elif k < 48:
+                    if k == 40:  # LC_BIN_LSET
+                        L[c[1]] = c[0](L[a], b)
+                    elif k == 41:  # GSET
+                        G[a].value = S.pop()
+                    elif k == 42:  # DROP
+                        S.pop()
+                    elif k == 43:  # GGET
+                        S.append(G[a].value)
+                    elif k == 44:  # LL_BIN_LSET
+                        L[c[1]] = c[0](L[a], L[b])
+                    elif k == 45:  # IF_FALSE
+                        if not S.pop():
+                            pc = a
+                    elif k == 46:  # IF_LCBIN
+                        if not c(L[b[0]], b[1]):
+                            pc = a
+                    elif k == 47:  # IF_LLBIN
+                        if not c(L[b[0]], L[b[1]]):
+                            pc = a
+                else:
+                    if k == 48:  # IF_BIN
+                        y = S.pop()
+                        if not b(S.pop(), y):
+                            pc = a
+                    elif k == 49:  # IF_UN
                         if not b(S.pop()):
                             pc = a
-                    elif k == 45:  # IF_LUN
+                    elif k == 50:  # IF_LUN
                         if not c(L[b]):
                             pc = a
-                    elif k == 46 or k == 47:  # BR_A / BR_IF_A (with stack adjustment)
-                        if k == 47 and not S.pop():
+                    elif k == 51 or k == 52:  # BR_A / BR_IF_A (with stack adjustment)
+                        if k == 52 and not S.pop():
                             continue
                         if c == 0:
                             del S[b:]
@@ -457,30 +493,19 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                         else:
                             S[b:] = S[len(S) - c:]
                         pc = a
-                else:
-                    if k == 48:  # BR_TABLE
-                        i = S.pop()
-                        if i >= b:
-                            i = b
-                        pc, h, n = a[i]
-                        if h >= 0:
-                            if n == 0:
-                                del S[h:]
-                            else:
-                                S[h:] = S[len(S) - n:]
-                    elif k == 49:  # RARE
+                    elif k == 53:  # RARE
                         a(S, inst, b, c)
-                    elif k == 50:  # LOADM
+                    elif k == 54:  # LOADM
                         v = a(inst.mems[c[1]].data, S[-1] + b)[0]
                         S[-1] = v if c[0] is None else c[0](v)
-                    elif k == 51:  # STOREM
+                    elif k == 55:  # STOREM
                         v = S.pop()
                         if c[0] is not None:
                             v = c[0](v)
                         a(inst.mems[c[1]].data, S.pop() + b, v)
-                    elif k == 52:  # UNREACHABLE
+                    elif k == 56:  # UNREACHABLE
                         raise Trap("unreachable")
-                    elif k == 53:  # TAIL_CALL: the callee replaces this frame
+                    elif k == 57:  # TAIL_CALL: the callee replaces this frame
                         # (THE tail call of this engine: return_call (a == 0),
                         # return_call_indirect (1) and return_call_ref (2) only differ
                         # in how the FunctionInstance is found)
@@ -538,59 +563,43 @@ def execute(engine: InterpreterEngine, fi: WasmFunctionInstance, args: List[Any]
                     # execution limits (only in code translated with them on).  Keep this
                     # chain last, starting with K_FUEL: execute_limited (_limits_first)
                     # is this function with the chain moved to the front.
-                    elif k == 54:  # FUEL: charge a straight-line run
+                    elif k == 58:  # FUEL: charge a straight-line run
                         b.cell_contents -= a
-                    elif k == 61:  # JMP_CHECK_F: a loop's back-edge, with its header's check
+                    elif k == 65:  # JMP_CHECK_F: a loop's back-edge, with its header's check
                         v = b.cell_contents
                         if v <= 0:   # (nothing left, or the reserve refills the cell)
                             v = engine.limits.refill()
                         b.cell_contents = v - c
                         pc = a
-                    elif k == 62:  # JMP_CHECK_I: the same for interruption
+                    elif k == 66:  # JMP_CHECK_I: the same for interruption
                         if b.cell_contents:
                             engine.limits.interrupted()
                         pc = a
-                    elif k == 55:  # CHECK_F: loop header
+                    elif k == 59:  # CHECK_F: loop header
                         v = b.cell_contents
                         if v <= 0:
                             v = engine.limits.refill()
                         b.cell_contents = v - a
-                    elif k == 56:  # CHECK_I: loop header or function entry
+                    elif k == 60:  # CHECK_I: loop header or function entry
                         if b.cell_contents:
                             engine.limits.interrupted()
-                    elif k == 57:  # CHECK_FI: loop header (flag first, as the compiler)
+                    elif k == 61:  # CHECK_FI: loop header (flag first, as the compiler)
                         if c.cell_contents:
                             engine.limits.interrupted()
                         v = b.cell_contents
                         if v <= 0:
                             v = engine.limits.refill()
                         b.cell_contents = v - a
-                    elif k == 58 or k == 59:  # ENTRY_F / ENTRY_FI: function entry
+                    elif k == 62 or k == 63:  # ENTRY_F / ENTRY_FI: function entry
                         v = b.cell_contents - 1
                         b.cell_contents = v - a
                         if v <= 0:
                             engine.limits.refill(a)
-                        if k == 59 and c.cell_contents:
+                        if k == 63 and c.cell_contents:
                             engine.limits.interrupted()
-                    elif k == 60:  # FUEL_JMP: a taken forward branch's trampoline
+                    elif k == 64:  # FUEL_JMP: a taken forward branch's trampoline
                         b.cell_contents += c
                         pc = a
-                    elif k == 63:  # OSR: a loop header on the compiler's cheap tier
-                        if not S:
-                            v = a[0] - 1
-                            a[0] = v
-                            ran = b(L, c, fi, base + len(frames) + 1) if v <= 0 else None
-                            if ran is not None:
-                                # the rest of the call ran compiled: return its results
-                                if not frames:
-                                    return ran  # type: ignore[no-any-return]  # (the hook's results list)
-                                code, pc, L, S, fi = frames.pop()
-                                S += ran
-                                if fi.module is not inst:
-                                    inst = fi.module
-                                    G = inst.globals
-                                    F = inst.funcs
-                                    data = inst.mems[0].data if inst.mems else None
                     else:
                         raise AssertionError(f"bad internal instruction {k}")
         except (struct.error, OverflowError, IndexError):
@@ -757,10 +766,12 @@ def _limits_first(fn: Any, front: Tuple[int, ...] = (), name: str = "execute_lim
     pos = next(i for i, n in enumerate(loop.body) if is_cmp(n, ast.Lt, 8))
     dispatch = loop.body[pos]
     group = dispatch
+    # (the last group's chain may start with a test of two kinds, `k == 48 or k == 49`)
     while len(group.orelse) == 1 and isinstance(group.orelse[0], ast.If) \
-            and isinstance(group.orelse[0].test.ops[0], ast.Lt):  # type: ignore[attr-defined]  # (a Compare)
+            and isinstance(group.orelse[0].test, ast.Compare) \
+            and isinstance(group.orelse[0].test.ops[0], ast.Lt):
         group = group.orelse[0]
-    link = group.orelse[0]   # the last group's chain: k == 48, k == 49, ...
+    link = group.orelse[0]   # the last group's chain: k == 48 or k == 49, k == 50, ...
     while not is_cmp(link.orelse[0], ast.Eq, K_FUEL):
         link = link.orelse[0]
     limits_chain = link.orelse[0]

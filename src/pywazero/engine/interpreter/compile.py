@@ -557,12 +557,21 @@ def compile_function(module: Module, index: int, func_types: List[int],
         elif op == 0x22:  # local.tee
             out.append([K_LTEE, imm, 0, 0])
         elif op in _LOADS:
+            # (a local's address: fused into the local.get, one dispatch less)
+            prev = out[-1] if len(out) > barrier and imm[2] == 0 else None
             if imm[2] == 0 and (op == 0x2D or op == 0x31):   # i32/i64.load8_u
-                out.append([K_LOAD8U, imm[1], 0, 0])
+                if prev is not None and prev[0] == K_LGET:
+                    prev[0] = K_L_LOAD8U
+                    prev[2] = imm[1]
+                else:
+                    out.append([K_LOAD8U, imm[1], 0, 0])
             else:
                 st, conv = _LOADS[op]
-                out.append([K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
-                            _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2])])
+                if prev is not None and prev[0] == K_LGET:
+                    prev[:] = [K_L_LOAD, st.unpack_from, imm[1], (_load_convert(conv), prev[1])]
+                else:
+                    out.append([K_LOAD if imm[2] == 0 else K_LOADM, st.unpack_from, imm[1],
+                                _load_convert(conv) if imm[2] == 0 else (_load_convert(conv), imm[2])])
         elif op in _NUMERIC_ARITY:
             f = _IMPL_CACHE.get(op) or numeric_impl(op)
             if _NUMERIC_ARITY[op] == 2:
@@ -579,8 +588,16 @@ def compile_function(module: Module, index: int, func_types: List[int],
                     prev2[2] = prev[1]
                     prev2[3] = f
                 elif prev is not None and prev[0] == K_CONST:
-                    prev[0] = K_C_BIN
-                    prev[2] = f
+                    if prev2 is not None and prev2[0] == K_LTEE and f not in _ADD_MASK and f not in _SUB_MASK:
+                        # (a tee'd value's operator, one dispatch less; an add/sub
+                        # stays a C_BIN, made a C_ADD by _specialise_add)
+                        out.pop()
+                        prev2[0] = K_LTEE_C_BIN
+                        prev2[2] = prev[1]
+                        prev2[3] = f
+                    else:
+                        prev[0] = K_C_BIN
+                        prev[2] = f
                 elif prev is not None and prev[0] == K_LGET:
                     prev[0] = K_L_BIN
                     prev[2] = f
