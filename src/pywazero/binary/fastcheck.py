@@ -61,6 +61,20 @@ __all__ = ["FastBodyChecker"]
 _FAST_TYPES = frozenset((I32, I64, F32, F64))
 _MARK = 0  # frame marker on the operand stack (validation's _UNK: never a type)
 
+
+def _leaves(st: List[int], h: int, top: int, et: List[int], unr: bool) -> bool:
+    """Whether a block's values (``st`` above its marker at ``h``, then ``top``) are
+    its end types ``et`` (non-empty), at an ``end`` or ``else``: after an
+    unconditional branch (``unr``) only a suffix of them need be there."""
+    if top == _MARK:   # (nothing above the frame's marker)
+        return unr
+    vals = st[h + 1:]
+    vals.append(top)
+    if unr:
+        nv = len(vals)
+        return nv <= len(et) and vals == et[len(et) - nv:]
+    return vals == et
+
 # Fast kinds of the one-byte opcodes (_GIVE_UP: don't know).  _run compares
 # against these numbers literally (a constant is cheaper than a global in its
 # loop), in a tree of comparisons: the numbers follow how often compiled C uses
@@ -325,18 +339,8 @@ class FastBodyChecker:
                         if et:
                             if fr[3] == 36:   # an if without else, its params not its results
                                 return False
-                            if top == 0:   # (nothing above the frame's marker)
-                                if not unr:
-                                    return False
-                            else:
-                                vals = st[h + 1:]
-                                vals.append(top)
-                                if unr:
-                                    nv = len(vals)
-                                    if nv > len(et) or vals != et[len(et) - nv:]:
-                                        return False
-                                elif vals != et:
-                                    return False
+                            if not _leaves(st, h, top, et, unr):
+                                return False
                             if not ctrl:
                                 # the body's declared size must end with this end
                                 return next(it, None) is None
@@ -484,18 +488,8 @@ class FastBodyChecker:
                     return False
                 et = fr[1]   # (an if's label types are its results)
                 if et:
-                    if top == _MARK:
-                        if not unr:
-                            return False
-                    else:
-                        vals = st[h + 1:]
-                        vals.append(top)
-                        if unr:
-                            nv = len(vals)
-                            if nv > len(et) or vals != et[len(et) - nv:]:
-                                return False
-                        elif vals != et:
-                            return False
+                    if not _leaves(st, h, top, et, unr):
+                        return False
                 elif top != _MARK:
                     return False
                 bp = fr[4]
