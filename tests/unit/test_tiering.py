@@ -418,10 +418,7 @@ def test_loop_replaced_in_a_called_frame(tiered, monkeypatch):
             f(1001)
         assert osr_made(made) == 1
         assert got.value.reason == want.value.reason == "out of bounds memory access"
-        assert got.value.wasm_stack == want.value.wasm_stack
-        assert [(f.func_index, f.source) for f in got.value.frames] == \
-            [(f.func_index, f.source) for f in want.value.frames]
-        assert len(got.value.frames) == 3
+        _assert_same_frames(got.value, want.value)
 
 
 def test_trap_frames_of_interpreted_callees(tiered, monkeypatch):
@@ -436,10 +433,15 @@ def test_trap_frames_of_interpreted_callees(tiered, monkeypatch):
     with pytest.raises(wz.Trap) as want:
         plain(1001)
     assert cm._engine_code().translated() == []
-    assert got.value.wasm_stack == want.value.wasm_stack
-    assert [(f.func_index, f.source) for f in got.value.frames] == \
-        [(f.func_index, f.source) for f in want.value.frames]
-    assert len(got.value.frames) == 3
+    _assert_same_frames(got.value, want.value)
+
+
+def _assert_same_frames(got, want):
+    """A trap through tiered code has the untiered engine's stack: three frames."""
+    assert got.wasm_stack == want.wasm_stack
+    assert [(f.func_index, f.source) for f in got.frames] == \
+        [(f.func_index, f.source) for f in want.frames]
+    assert len(got.frames) == 3
 
 
 def test_exception_crosses_interpreted_frames(tiered, monkeypatch):
