@@ -559,3 +559,42 @@ def test_body_without_final_end():
     m = Module(types=[FuncType()], funcs=[Function(0, [], [])])
     with pytest.raises(ValidationError):
         validate_module(m)
+
+
+def test_validate_function_in_a_grown_copy_reuses_the_context(monkeypatch):
+    """The compiler validates on-stack-replacement variants in copies of a module with
+    a type and a function appended: their context extends the module's (no pass over
+    the whole module), and checks the new function as a fresh one would."""
+    import copy
+
+    from pywazero.wasm import validation
+
+    m = make([i32(1)], results=(I32,))
+    validate_function(m, 0)
+    built = []
+    real = validation._Context.__init__
+    monkeypatch.setattr(validation._Context, "__init__",
+                        lambda self, *a, **k: (built.append(1), real(self, *a, **k))[1])
+
+    def grown(body, params, results):
+        g = copy.copy(m)
+        g.types = m.types + [FuncType(tuple(params), tuple(results))]
+        g.funcs = m.funcs + [Function(len(m.types), [], list(body) + [END])]
+        return g
+
+    g = grown([lget(1), lget(0), I32_SUB], (I32, I32), (I32,))
+    info = validate_function(g, 1)
+    assert info.max_stack == 2 and built == []
+    # the appended type is the one the body is checked against
+    g = grown([lget(1)], (I32, I64), (I32,))
+    with pytest.raises(ValidationError) as ei:
+        validate_function(g, 1)
+    assert built == []
+    monkeypatch.setattr(validation._Context, "__init__", real)
+    fresh = grown([lget(1)], (I32, I64), (I32,))
+    fresh.__dict__.pop("_body_ctx")
+    with pytest.raises(ValidationError) as fe:
+        validate_function(fresh, 1)
+    assert ei.value.reason == fe.value.reason and "type mismatch" in ei.value.reason
+    # the module's own context is left as it was
+    assert validate_function(m, 0).max_stack == 1

@@ -364,6 +364,15 @@ class Module:
         state.pop("_body_ctx", None)
         return state
 
+    def __copy__(self) -> "Module":
+        # A shallow copy keeps the validator's body context (pickling drops it): the
+        # compiler validates rewritten bodies in copies of a module whose context,
+        # keyed by the number of types and functions, still serves them; building
+        # it anew costs a pass over the whole module per copy.
+        new = self.__class__.__new__(self.__class__)
+        new.__dict__.update(self.__dict__)
+        return new
+
     def type_groups(self) -> List[Tuple[int, int]]:
         """Every recursion group as ``(first, count)``, covering all types in order
         (types outside an explicit ``rec`` are groups of one; empty groups left out)."""

@@ -17,6 +17,7 @@ interpreter prints one, so the spec's expected text is always a prefix.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from types import MappingProxyType
 from typing import Any, Callable, Container, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
@@ -1170,15 +1171,36 @@ def _body_context(module: Module, features: Optional[CoreFeatures] = None) -> "_
     if features is not _V2:
         features = check_features(features)
     cached = module.__dict__.get("_body_ctx")
-    if (cached is not None and cached[0] == features and cached[1] == len(module.funcs)
-            and cached[2] == len(module.types)):
+    nfuncs, ntypes = len(module.funcs), len(module.types)
+    if cached is not None and cached[0] == features:
         kept: _Context = cached[3]
-        return kept
+        if cached[1] == nfuncs and cached[2] == ntypes:
+            return kept
+        if cached[1] <= nfuncs and cached[2] <= ntypes:
+            ctx = _grown_context(kept, module, cached[1], cached[2])
+            module.__dict__["_body_ctx"] = (features, nfuncs, ntypes, ctx)
+            return ctx
     ctx = _Context(module, features)
     ctx.refs = _collect_refs(module)
     if ctx.func_refs:
         ctx.canon = module.canonical_ids()
     module.__dict__["_body_ctx"] = (features, len(module.funcs), len(module.types), ctx)
+    return ctx
+
+
+def _grown_context(old: "_Context", module: Module, nfuncs: int, ntypes: int) -> "_Context":
+    """``old``, the body context of a module with ``nfuncs`` functions and ``ntypes``
+    types, for ``module``: a copy of that module with types and functions appended
+    (the compiler's on-stack-replacement variants), without a pass over all of it."""
+    ctx = copy.copy(old)
+    ctx.comp_types = module.types
+    ctx.types = old.types + [(list(ft.params), list(ft.results)) if isinstance(ft, FuncType)
+                             else _NotFunc(i) for i, ft in enumerate(module.types[ntypes:], ntypes)]
+    ctx.func_type_idx = old.func_type_idx + [f.type_index for f in module.funcs[nfuncs:]]
+    if isinstance(old.valtypes, _ValTypes):
+        ctx.valtypes = _ValTypes(old.valtypes.base, old.features, len(module.types))
+    if ctx.func_refs:
+        ctx.canon = module.canonical_ids()
     return ctx
 
 
