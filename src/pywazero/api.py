@@ -155,6 +155,36 @@ def to_raw(t: int, v: Any, what: str = "value") -> Any:
     raise TypeError(f"unsupported value type {valtype_name(t)}")
 
 
+def owner_of(obj: Any) -> Any:
+    """The token of the runtime that made store object ``obj`` (a function, memory,
+    table, global, tag or module instance); None for one no runtime claims (a host
+    function made outside a host module)."""
+    if obj.__class__ is WasmFunctionInstance:
+        return getattr(obj.module, "owner", None)
+    return getattr(obj, "owner", None)
+
+
+def same_runtime(dest: Any, raw: Any, what: str) -> Any:
+    """``raw`` (a value in the store's form) on its way into store object ``dest`` (a
+    table, a global, the function it is passed to, the instance a host function
+    returns it to); ValueError when it is a function of another runtime than
+    ``dest``'s: called from there, it would run under that runtime's engine and
+    limits, and keep running after that runtime is closed."""
+    if isinstance(raw, FunctionInstance) and dest is not None:
+        owned_by(owner_of(dest), raw, what)
+    return raw
+
+
+def owned_by(owner: Any, raw: Any, what: str) -> Any:
+    """``raw``, checked as :func:`same_runtime` does against runtime token ``owner``."""
+    if isinstance(raw, FunctionInstance):
+        mine = owner_of(raw)
+        if mine is not None and mine is not owner:
+            raise ValueError(f"{what} is a function of another runtime: references to a "
+                             f"runtime's functions stay in that runtime")
+    return raw
+
+
 # value type -> whether it is a reference to a function (any function type)
 _FUNC_REF: Dict[int, bool] = {}
 
@@ -417,6 +447,8 @@ class Function:
         if len(args) != len(params):
             raise self._arity_error(len(args))
         raw = [_converter_in(t)(v, f"argument {i}") for i, (t, v) in enumerate(zip(params, args))]
+        for i, v in enumerate(raw):
+            same_runtime(self._fn, v, f"argument {i}")
         inst = self._inst
         if inst.closed:
             raise _closed_error(inst)
@@ -436,6 +468,8 @@ class Function:
         if len(args) != len(params):
             raise self._arity_error(len(args))
         raw = [raw_bits_in(t, v, f"argument {i}") for i, (t, v) in enumerate(zip(params, args))]
+        for i, v in enumerate(raw):
+            same_runtime(self._fn, v, f"argument {i}")
         res = self._invoke(raw)
         results = ft.results
         if not results:
@@ -517,6 +551,9 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
             passed.append(a)
         else:
             lines.append("    %s = _to_raw(%d, %s, %s)" % (a, int(t), a, what))
+            if t == FUNCREF or _is_func_ref(t):
+                lines.append("    if %s is not None:" % a)
+                lines.append("        _same_runtime(self._fn, %s, %s)" % (a, what))
             passed.append(a)
     lines.append("    inst = self._inst")
     lines.append("    if inst.closed:")
@@ -549,6 +586,7 @@ def _make_signature_class(params: Tuple[int, ...], results: Tuple[int, ...]) -> 
     ns: Dict[str, Any] = {
         "_check_int": _check_int, "_to_raw": to_raw, "_round_f32": _numerics().round_f32,
         "_closed_error": _closed_error, "_Function": Function, "_ExnRef": ExnRef, "_HostAny": HostAny,
+        "_same_runtime": same_runtime,
     }
     exec(compile("\n".join(lines) + "\n", "<pywazero Function %s -> %s>" % (
         " ".join(valtype_name(t) for t in params), " ".join(valtype_name(t) for t in results)), "exec"), ns)
@@ -857,14 +895,16 @@ class Table:
     def set(self, i: int, value: Any) -> None:
         """Set element ``i`` to ``value`` (a :class:`Function` or None for funcref,
         any object for externref); IndexError when out of range, TypeError when the
-        value does not fit the element type."""
-        self._table.elements[self._index(i)] = to_raw(self._table.elem_type, value)
+        value does not fit the element type, ValueError for a function of another
+        runtime."""
+        raw = same_runtime(self._table, to_raw(self._table.elem_type, value), "the value")
+        self._table.elements[self._index(i)] = raw
 
     def grow(self, n: int, init: Any = None) -> int:
         """Grow by ``n`` entries set to ``init``; the old size, or -1."""
         if not isinstance(n, int) or n < 0:
             raise ValueError("n must be a non-negative int")
-        return self._table.grow(n, to_raw(self._table.elem_type, init))
+        return self._table.grow(n, same_runtime(self._table, to_raw(self._table.elem_type, init), "init"))
 
     def __len__(self) -> int:
         return len(self._table.elements)
@@ -926,7 +966,7 @@ class Global:
     def value(self, v: Any) -> None:
         if not self._global.type.mutable:
             raise AttributeError("global is immutable")
-        self._global.value = to_raw(self._global.type.valtype, v)
+        self._global.value = same_runtime(self._global, to_raw(self._global.type.valtype, v), "the value")
 
     @property
     def raw(self) -> Any:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from .api import Caller, Extern, Module, from_raw, raw_bits_in, raw_bits_out, to_raw
+from .api import Caller, Extern, Module, from_raw, raw_bits_in, raw_bits_out, owned_by, same_runtime, to_raw
 from .wasm.subtyping import RefType, top_heap
 from .wasm.instance import (
     GlobalInstance,
@@ -53,6 +53,7 @@ from .wasm.types import (
     MAX_PAGES,
     MAX_PAGES64,
     HT_EXTERN,
+    HT_FUNC,
     VALUE_TYPES,
     is_ref,
     ref_heap,
@@ -149,10 +150,12 @@ def make_host_function(fn: Callable[..., Any], params: Sequence[int], results: S
         if nres == 1:
             if isinstance(r, (tuple, list)) and len(r) == 1 and not extern_result:
                 r = r[0]
-            return [conv_out(rtypes[0], r, f"result of host function {name}")]
+            what = f"result of host function {name}"
+            return [same_runtime(caller_inst, conv_out(rtypes[0], r, what), what)]
         if not isinstance(r, (tuple, list)) or len(r) != nres:
             raise TypeError(f"host function {name} must return a sequence of {nres} values")
-        return [conv_out(t, v, f"result {i} of host function {name}")
+        return [same_runtime(caller_inst, conv_out(t, v, f"result {i} of host function {name}"),
+                             f"result {i} of host function {name}")
                 for i, (t, v) in enumerate(zip(rtypes, r))]
 
     return HostFunctionInstance(ftype, call, name)
@@ -198,9 +201,12 @@ def _specialised_call(fn: Callable[..., Any], ptypes: Sequence[int], rtypes: Seq
             lines += ["    if r.__class__ is float:", "        return [r]"]
         if not extern_result:   # (a sequence of one value is that value)
             lines += ["    if isinstance(r, (tuple, list)) and len(r) == 1:", "        r = r[0]"]
-        lines.append("    return [_to_raw(%d, r, _what)]" % t)
+        if is_ref(t) and top_heap(ref_heap(t)) == HT_FUNC:
+            lines.append("    return [_same_runtime(caller_inst, _to_raw(%d, r, _what), _what)]" % t)
+        else:
+            lines.append("    return [_to_raw(%d, r, _what)]" % t)
     ns: Dict[str, Any] = {"fn": fn, "_Caller": Caller, "_from_raw": from_raw, "_to_raw": to_raw,
-                          "_what": f"result of host function {name}"}
+                          "_same_runtime": same_runtime, "_what": f"result of host function {name}"}
     exec(compile("\n".join(lines) + "\n", "<pywazero host function %s>" % name, "exec"), ns)
     made: _RawCall = ns["call"]
     return made
@@ -241,6 +247,7 @@ class HostModuleBuilder:
         if value is None and not is_ref(valtype):
             value = 0
         raw = to_raw(valtype, value, f"global {name!r} value")
+        owned_by(self._runtime._owner, raw, f"global {name!r} value")
         return self._add(name, self._owned(GlobalInstance(GlobalType(valtype, bool(mutable)), raw)))
 
     def table(self, name: str, elem_type: int = FUNCREF, min: int = 0, max: Optional[int] = None,
@@ -259,8 +266,8 @@ class HostModuleBuilder:
         if not (isinstance(min, int) and 0 <= min <= bound) or (
                 max is not None and not (isinstance(max, int) and min <= max <= bound)):
             raise ValueError("invalid table limits")
-        t = TableInstance(TableType(elem_type, Limits(min, max), address_type), to_raw(elem_type, init),
-                          self._runtime._budget)
+        raw = owned_by(self._runtime._owner, to_raw(elem_type, init), f"table {name!r} init")
+        t = TableInstance(TableType(elem_type, Limits(min, max), address_type), raw, self._runtime._budget)
         return self._add(name, self._owned(t))
 
     def memory(self, name: str, min_pages: int = 1, max_pages: Optional[int] = None, *,

@@ -645,10 +645,9 @@ class Runtime:
         """``ValueError`` if store object ``value`` was made by another runtime:
         its code would run under that runtime's engine and limits, and its growth
         be charged to that runtime's budgets."""
-        from .wasm.instance import WasmFunctionInstance
+        from .api import owner_of
 
-        owner = (getattr(value.module, "owner", None) if isinstance(value, WasmFunctionInstance)
-                 else getattr(value, "owner", None))
+        owner = owner_of(value)
         if owner is not None and owner is not self._owner:
             raise ValueError(f"{what} belongs to another runtime: a runtime links only its own "
                              f"modules' functions, memories, tables, globals and tags (and host "

@@ -322,3 +322,75 @@ def test_own_and_unowned_externs_link(rt):
         (i32.add (global.get $g) (i32.load (i32.const 0)))))''')
     assert m.function("f")() == 12
     assert lib.memory("m").read(0, 1) == b"\x05"
+
+
+REFS = '''(module
+  (type $v (func (result i32)))
+  (table (export "t") 2 funcref)
+  (global (export "g") (mut funcref) (ref.null func))
+  (func $seven (export "seven") (result i32) (i32.const 7))
+  (func (export "call0") (result i32) (call_indirect (type $v) (i32.const 0)))
+  (func (export "call_ref") (param funcref) (result i32)
+    (table.set (i32.const 1) (local.get 0))
+    (call_indirect (type $v) (i32.const 1)))
+  (func (export "call_ref2") (param funcref i32) (result i32)
+    (table.set (i32.const 1) (local.get 0))
+    (call_indirect (type $v) (i32.const 1))))'''
+
+
+def test_function_references_do_not_cross_runtimes(rt):
+    """A function of runtime A stored in B's table or global, or passed to or
+    returned into B's code, would run under A's engine and limits (and after A is
+    closed): every path into B's store refuses it, with ValueError; B's own
+    functions and host functions of no runtime pass."""
+    mine = rt.instantiate(REFS)
+    with wz.Runtime() as other:
+        theirs = other.instantiate(REFS).function("seven")
+        table, glob = mine.table("t"), mine.global_("g")
+        with pytest.raises(ValueError, match="another runtime"):
+            table.set(0, theirs)
+        with pytest.raises(ValueError, match="another runtime"):
+            table.grow(1, theirs)
+        with pytest.raises(ValueError, match="another runtime"):
+            glob.value = theirs
+        with pytest.raises(ValueError, match="another runtime"):
+            mine.function("call_ref")(theirs)        # specialised __call__
+        with pytest.raises(ValueError, match="another runtime"):
+            mine.function("call_ref2").call_raw(theirs, 0)
+        with pytest.raises(ValueError, match="another runtime"):
+            wz.Function.__call__(mine.function("call_ref2"), theirs, 0)   # generic path
+        assert table.size == 2 and table.get(0) is None and glob.value is None
+        builder = wz.HostModuleBuilder(rt, "hg")
+        with pytest.raises(ValueError, match="another runtime"):
+            builder.global_("g", wz.FUNCREF, theirs)
+        with pytest.raises(ValueError, match="another runtime"):
+            builder.table("t", wz.FUNCREF, 1, init=theirs)
+        # a host function returning the other runtime's function into this one's code
+        for results in ([wz.FUNCREF], [wz.FUNCREF, wz.I32]):
+            host = (wz.HostModuleBuilder(rt, "h%d" % len(results))
+                    .function("f", lambda: theirs if len(results) == 1 else (theirs, 1), [], results)
+                    .instantiate())
+            user = rt.instantiate('''(module (import "h%d" "f" (func $f (result %s)))
+              (func (export "run") %s))''' % (
+                len(results), " ".join(["funcref", "i32"][:len(results)]),
+                "(drop (call $f))" if len(results) == 1 else "(drop (call $f)) (drop)"))
+            with pytest.raises(ValueError, match="another runtime"):
+                user.function("run")()
+            del host
+    # its own functions and unowned host functions still go everywhere
+    seven = mine.function("seven")
+    mine.table("t").set(0, seven)
+    assert mine.function("call0")() == 7
+    mine.global_("g").value = seven
+    assert mine.global_("g").value == seven
+    assert mine.function("call_ref")(seven) == 7
+    assert mine.function("call_ref2")(seven, 1) == 7
+    mine.table("t").grow(1, seven)
+    free = wz.Function(make_free_host())
+    assert mine.function("call_ref")(free) == 9
+
+
+def make_free_host():
+    from pywazero.host import make_host_function
+
+    return make_host_function(lambda: 9, [], [wz.I32], name="free")
