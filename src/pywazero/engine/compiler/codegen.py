@@ -591,6 +591,37 @@ def _set_first(body: List[Tuple[int, Any]], first: int, stop: int) -> Set[int]:
     return out
 
 
+def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
+    """The locals worth keeping split into ``l // n`` and ``l & (n-1)`` beside their
+    value (FunctionGenerator.split_access), each with the view sizes ``n`` of the
+    accesses through it: at least two loads or stores of one size take the local as
+    their address, at an offset that is a multiple of the size (C's ``p->field``
+    through a pointer or the frame pointer), and at least twice as many as there
+    are assignments to it (each assignment computes the parts again)."""
+    writes: Dict[int, int] = {}
+    uses: Dict[Tuple[int, int], int] = {}
+    n = len(body)
+    for j, (op, imm) in enumerate(body):
+        if op == 0x21 or op == 0x22:
+            writes[imm] = writes.get(imm, 0) + 1
+        elif op == 0x20 and j + 1 < n:
+            o, im = body[j + 1]
+            if o in _VIEW_LOADS:
+                size = _VIEW_SIZES[_VIEW_LOADS[o][0]]
+            elif j + 2 < n and (o == 0x20 or 0x41 <= o <= 0x44) and body[j + 2][0] in _VIEW_STORES:
+                o, im = body[j + 2]
+                size = _VIEW_SIZES[_VIEW_STORES[o]]
+            else:
+                continue
+            if im[1] % size == 0:
+                uses[(imm, size)] = uses.get((imm, size), 0) + 1
+    bases: Dict[int, Set[int]] = {}
+    for (local, size), count in uses.items():
+        if count >= 2 and count >= 2 * writes.get(local, 0):
+            bases.setdefault(local, set()).add(size)
+    return bases
+
+
 class FunctionGenerator:
     """Generates the Python source of one defined function."""
 
@@ -643,6 +674,8 @@ class FunctionGenerator:
         # (local, view format, memory, offset, load index, end, view name, index
         # name) of the last load whose view and index a store may reuse (rmw_end)
         self.rmw: Optional[Tuple[int, str, int, int, int, int, str, str]] = None
+        # locals kept split for addressing (_address_bases): local -> view sizes
+        self.bases: Dict[int, Set[int]] = {}
         self.reachable = True
         gtypes = module.global_types()
         self.global_mut = [g.mutable for g in gtypes]
@@ -974,6 +1007,12 @@ class FunctionGenerator:
         for init, names in groups.items():
             for k in range(0, len(names), 32):
                 self.emit(" = ".join(names[k:k + 32]) + " = " + init)
+        if self.views:
+            # (a local first assigned in the straight-line start is split there)
+            self.bases = _address_bases(body)
+            for local in sorted(self.bases):
+                if local not in assigned:
+                    self.split_local(local)
 
         self.body = body
         self.partner = partner
@@ -1053,6 +1092,8 @@ class FunctionGenerator:
                 name = "l%d" % imm
                 if e.expr != name and not self.retarget(e, name + " = "):
                     self.emit("%s = %s" % (name, e.expr))
+                if imm in self.bases:
+                    self.split_local(imm)
                 if op == 0x22:
                     st.append(_E(name, K_LOCAL, frozenset((imm,))))
             elif op == 0x41:
@@ -1783,6 +1824,31 @@ class FunctionGenerator:
             return "%s[%s & %d][%s // %d]" % (v, where, n - 1, where, n)
         return "%s[(_a := %s) & %d][_a // %d]" % (v, where, n - 1, n)
 
+    def split_local(self, local: int) -> None:
+        """After each assignment to local ``local`` (and on entry), compute the parts
+        of its value that its accesses of each view size ``n`` share: ``_q<n>_<local>
+        = l // n`` and ``_r<n>_<local> = l & (n-1)`` (see split_access)."""
+        for n in sorted(self.bases[local]):
+            self.emit("_r%d_%d = l%d & %d" % (n, local, local, n - 1))
+            self.emit("_q%d_%d = l%d // %d" % (n, local, local, n))
+
+    def split_access(self, fmt: str, mem: int, a: _E, offset: int) -> Optional[str]:
+        """``_V<fmt><mem>[_r<n>_<l>][_q<n>_<l> + offset // n]``: an access at local
+        ``l`` plus ``offset`` (a multiple of the view size n) when ``l`` is kept
+        split (split_local): the same element as ``view_access`` of ``l + offset``
+        (the address is never negative, so adding a multiple of n to it keeps ``&
+        (n-1)`` and adds to ``// n``), and it traps the same (an index past the
+        view's end is one past memory's end), for one addition instead of an
+        addition, a mask and a division."""
+        if a.kind != K_LOCAL or not self.bases:
+            return None
+        (local,) = a.locs
+        n = _VIEW_SIZES[fmt]
+        if offset % n or n not in self.bases.get(local, ()):
+            return None
+        k = offset // n
+        return "_V%s%d[_r%d_%d][_q%d_%d%s]" % (fmt, mem, n, local, n, local, " + %d" % k if k else "")
+
     def fast_addr(self, a: _E, offset: int) -> Optional[str]:
         """The address expression of an access through an unmasked address (``a``'s
         ``raw`` form), or None when ``a`` has none fit for it.  Memory is at most
@@ -1837,8 +1903,12 @@ class FunctionGenerator:
         _, offset, mem = imm
         a = self.stack.pop()
         raw, post = self.load_expr(op, mem, self.addr(a, offset))
+        split = (self.split_access(_VIEW_LOADS[op][0], mem, a, offset)
+                 if self.views and op in _VIEW_LOADS else None)
+        if split is not None:
+            raw = split
         fast = self.fast_addr(a, offset)
-        if (fast is None and self.views and op in _VIEW_LOADS and a.kind == K_LOCAL
+        if (fast is None and split is None and self.views and op in _VIEW_LOADS and a.kind == K_LOCAL
                 and at >= 0 and post != "F32"):
             fmt = _VIEW_LOADS[op][0]
             (local,) = a.locs
@@ -1907,6 +1977,10 @@ class FunctionGenerator:
             val = str(int(v.expr) & int(pre.split("& ")[1].rstrip(")"), 16))
         else:
             val = pre.format(v.expr)
+        split = self.split_access(_VIEW_STORES[op], mem, a, offset) if self.views and op in _VIEW_STORES else None
+        if split is not None:
+            self.emit("%s = %s" % (split, val))
+            return
         slow = self.store_stmt(op, mem, self.addr(a, offset), val)
         fast = self.fast_addr(a, offset)
         if fast is not None:
