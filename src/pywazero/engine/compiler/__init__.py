@@ -644,7 +644,8 @@ class CompiledWasm(CompiledCode):
         known = self._call_thresholds
         r = known.get(index)
         if r is None:
-            r = known[index] = max(e.tier_calls, int(self.module.funcs[index].size * e.tier_calls_scale))
+            r = known[index] = max(e.tier_calls, min(e.tier_calls_max,
+                                                     int(self.module.funcs[index].size * e.tier_calls_scale)))
         return r
 
     def _loop_threshold(self, index: int) -> int:
@@ -1277,6 +1278,11 @@ class CompilerEngine(Engine):
     #: ... or, in a function of N instructions, ``tier_calls_scale * N`` calls when
     #: that is more (CompiledWasm._call_threshold)
     tier_calls_scale = 0.03
+    #: ... but at most this many: a very large function called often is most
+    #: likely an interpreter's dispatch loop (CPython-WASI's eval loop, ~42k
+    #: instructions, was called ~1200 times interpreted: 3 of its 21 s to first
+    #: output)
+    tier_calls_max = 100
     tier_loop = 200
     #: ... or, in a function of N instructions, after ``tier_loop_scale * N``
     #: iterations when that is more (CompiledWasm._loop_threshold)
