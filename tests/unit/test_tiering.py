@@ -348,6 +348,24 @@ def test_call_threshold_grows_with_the_function(tiered, monkeypatch):
     assert cw.codes[0] is not None
 
 
+def test_call_threshold_stops_at_tier_calls_max(tiered, monkeypatch):
+    """The scaled threshold is capped: a huge function called often (an
+    interpreter's dispatch loop) is compiled after ``tier_calls_max`` calls."""
+    monkeypatch.setattr(CompilerEngine, "tier_calls_scale", 0.3)
+    monkeypatch.setattr(CompilerEngine, "tier_loop", 10 ** 6)
+    monkeypatch.setattr(CompilerEngine, "inline", False)
+    cm = tiered.compile(CALLERS)
+    cw = cm._engine_code()
+    scaled = int(len(cw.module.funcs[0].body) * 0.3)
+    assert scaled > 4
+    monkeypatch.setattr(CompilerEngine, "tier_calls_max", scaled - 2)
+    top = tiered.instantiate(cm).function("top")
+    for k in range(scaled - 2):
+        assert top(2 * k) == 11
+        assert cw.codes[0] is None
+    assert top(4) == 11 and cw.codes[0] is not None
+
+
 # -- calls between interpreted functions: frames of the interpreter's own loop ------------
 def test_cold_recursion_stays_interpreted(tiered, monkeypatch):
     """Calls between functions on the tier are frames of one interpreter loop: deep
