@@ -110,20 +110,23 @@ LEAVES = """(module
     (f64.add (local.get $t) (f64.promote_f32 (local.get $c))))
   (func $store (param $a i32) (param $v i32)
     (i32.store (local.get $a) (local.get $v)))
-  (func (export "pick") (param i32) (result i32) (call $pick (local.get 0)))
+  ;; (calls are inlined inside loops only: each call here is in a loop run once)
+  (func (export "pick") (param i32) (result i32) (loop (result i32) (call $pick (local.get 0))))
   (func (export "fresh3") (param i32) (result i32)
-    (i32.add (call $fresh (local.get 0))
-      (i32.add (call $fresh (local.get 0)) (call $fresh (local.get 0)))))
+    (loop (result i32) (i32.add (call $fresh (local.get 0))
+      (i32.add (call $fresh (local.get 0)) (call $fresh (local.get 0))))))
   (func (export "div") (param i32 i32) (result i32)
-    (i32.add (call $div (local.get 0) (local.get 1)) (i32.const 1)))
-  (func (export "load") (param i32) (result i64) (call $load (local.get 0)))
-  (func (export "twice") (param i32) (result i32) (call $twice (local.get 0)))
-  (func (export "fact") (param i64) (result i64) (call $fact (local.get 0)))
+    (loop (result i32) (i32.add (call $div (local.get 0) (local.get 1)) (i32.const 1))))
+  (func (export "load") (param i32) (result i64) (loop (result i64) (call $load (local.get 0))))
+  (func (export "twice") (param i32) (result i32) (loop (result i32) (call $twice (local.get 0))))
+  (func (export "fact") (param i64) (result i64) (loop (result i64) (call $fact (local.get 0))))
   (func (export "fma") (param f64 f64 f32) (result f64)
-    (call $fma (local.get 0) (local.get 1) (local.get 2)))
+    (loop (result f64) (call $fma (local.get 0) (local.get 1) (local.get 2))))
   (func (export "store_load") (param i32 i32) (result i32)
-    (call $store (local.get 0) (local.get 1))
+    (loop (call $store (local.get 0) (local.get 1)))
     (i32.load (local.get 0)))
+  ;; the same call outside any loop stays a call
+  (func (export "pick_once") (param i32) (result i32) (call $pick (local.get 0)))
 )"""
 
 
@@ -147,6 +150,7 @@ def test_callers_hold_the_leaves_bodies(monkeypatch):
     cm, inst = instance(rt, LEAVES)
     src = source_of(cm, 8)        # the export calling $pick
     assert "f0(" not in src and "while True" in src
+    assert "f0(" in source_of(cm, "pick_once") and inst.exports["pick_once"](7) == inst.exports["pick"](7) == 7
     assert "f1(" not in source_of(cm, 9)
     # a leaf whose callees are leaves is a leaf itself
     assert "f4(" not in source_of(cm, 12) and "f1(" not in source_of(cm, 12)
