@@ -121,6 +121,9 @@ class Inliner:
         self.nimp = len(self.func_types) - len(module.funcs)
         self._leaves: Dict[int, Optional[_Leaf]] = {}
         self._tables: Dict[int, Optional[List[Optional[int]]]] = {}
+        # (table, type index) -> the (slot, function) pairs of a static table whose
+        # function has that type (a table may have thousands of slots)
+        self._typed_slots: Dict[Tuple[int, int], List[Tuple[int, int]]] = {}
         self._written: Optional[Set[int]] = None
 
     # -- leaves -------------------------------------------------------------------------
@@ -193,6 +196,19 @@ class Inliner:
         return _Leaf(list(body[:-1]), nparams, ltypes, bt, zero)
 
     # -- static tables ------------------------------------------------------------------
+    def typed_slots(self, t: int, ti: int) -> Optional[List[Tuple[int, int]]]:
+        """The ``(slot, function index)`` pairs of static table ``t`` whose function
+        has type ``ti`` (None: the table is not static)."""
+        slots = self.static_table(t)
+        if slots is None:
+            return None
+        got = self._typed_slots.get((t, ti))
+        if got is None:
+            ftypes = self.func_types
+            got = self._typed_slots[(t, ti)] = [(s, k) for s, k in enumerate(slots)
+                                                 if k is not None and ftypes[k] == ti]
+        return got
+
     def static_table(self, t: int) -> Optional[List[Optional[int]]]:
         """The function index in each slot of table ``t`` (None: null) when its
         contents are the same in every instance from instantiation on, else None."""
@@ -400,15 +416,10 @@ class _Rewrite:
         False (nothing appended) when it does not apply."""
         ti, t = imm
         inl = self.inl
-        slots = inl.static_table(t)
-        if slots is None:
-            return False
-        module = inl.module
-        ftypes = inl.func_types
-        cands = [(s, k) for s, k in enumerate(slots) if k is not None and ftypes[k] == ti]
+        cands = inl.typed_slots(t, ti)
         if not cands or len(cands) > MAX_CANDIDATES:
             return False
-        ftype = module.types[ti]
+        ftype = inl.module.types[ti]
         if len(ftype.results) > 1 or not hasattr(ftype, "params"):
             return False
         params = list(ftype.params)
