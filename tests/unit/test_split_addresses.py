@@ -193,3 +193,117 @@ def test_the_cheap_tier_enters_a_loop_over_split_bases(monkeypatch):
                                mem.read(0, PAGE))
     assert results["interpreter"] == results["compiler"]
     assert results["compiler"][0][-1] == "trap: out of bounds memory access"
+
+
+# -- array elements: base + (i << k) and literal + (i << k) ---------------------------------
+
+ARRAYS = """
+(module
+  (memory (export "mem") 1)
+  ;; a[i] and a[i + 1] through a pointer parameter also used directly
+  (func (export "elems") (param $a i32) (param $i i32) (result i64)
+    (i32.store (local.get $a) (i32.const 5))
+    (i32.store offset=4 (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 1)))
+    (i32.store offset=4 (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2)))
+      (i32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2)))))
+    (i64.add (i64.load offset=8 (i32.add (i32.add (local.get $a) (i32.const 8)) (i32.shl (local.get $i) (i32.const 3))))
+      (i64.extend_i32_u (i32.load16_u (i32.add (local.get $a) (i32.mul (local.get $i) (i32.const 2)))))))
+  ;; a table at a literal address (1024), as C's static arrays
+  (func (export "table") (param $i i32) (result i32)
+    (i32.add (i32.load (i32.add (i32.shl (local.get $i) (i32.const 2)) (i32.const 1024)))
+      (i32.load offset=4 (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2))))))
+  (func (export "table_store") (param $i i32) (param $v f64)
+    (f64.store (i32.add (i32.shl (local.get $i) (i32.const 3)) (i32.const 2048)) (local.get $v)))
+  ;; the index changes between computing the address and the load
+  (func (export "moved") (param $a i32) (param $i i32) (result i32)
+    local.get $a
+    local.get $i
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.const 1
+    local.set $i
+    i32.load
+    local.get $a
+    local.get $i
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.load
+    i32.add
+    ;; (two direct uses make $a a split base)
+    (i32.add (i32.load offset=4 (local.get $a)) (i32.load offset=4 (local.get $a)))
+    i32.add)
+)
+"""
+
+
+def s32(v):
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+@pytest.mark.parametrize("a,i", [(0, 0), (16, 3), (17, 2), (64, 100), (PAGE - 16, 0), (PAGE - 16, 1),
+                                 (16, 0x3FFFFFFC), (64, 0x3FFFFFF0), (PAGE - 8, 0x40000000), (3, 0xFFFFFFFF)])
+def test_array_elements_wrap_and_trap_exactly(rt, a, i):  # noqa: F811
+    inst = rt.instantiate(ARRAYS)
+    mem = inst.memory("mem")
+    data = fill(mem, 11)
+    M = 0xFFFFFFFF
+
+    def ld(fmt, addr, off=0):
+        addr = (addr & M) + off
+        if addr + struct.calcsize(fmt) > PAGE:
+            raise IndexError
+        return struct.unpack_from(fmt, data, addr)[0]
+
+    def st(fmt, addr, v, off=0):
+        addr = (addr & M) + off
+        if addr + struct.calcsize(fmt) > PAGE:
+            raise IndexError
+        struct.pack_into(fmt, data, addr, v)
+
+    try:
+        st("<I", a, 5)
+        st("<I", a, (ld("<I", a) + 1) & M, 4)
+        st("<I", a + (i << 2), ld("<I", a + (i << 2)), 4)
+        want = (ld("<Q", a + 8 + (i << 3), 8) + ld("<H", a + i * 2)) & (2**64 - 1)
+        want = want - (1 << 64) if want >= 1 << 63 else want
+    except IndexError:
+        want = "trap: out of bounds memory access"
+    assert outcome(inst.function("elems"), a, s32(i)) == want
+    assert mem.read(0, PAGE) == bytes(data)
+    try:
+        want = s32(ld("<I", (i << 2) + 1024) + ld("<I", (i << 2) + 1024, 4))
+    except IndexError:
+        want = "trap: out of bounds memory access"
+    assert outcome(inst.function("table"), s32(i)) == want
+    try:
+        st("<d", (i << 3) + 2048, 2.5)
+        want = None
+    except IndexError:
+        want = "trap: out of bounds memory access"
+    assert outcome(inst.function("table_store"), s32(i), 2.5) == want
+    assert mem.read(0, PAGE) == bytes(data)
+    try:
+        want = s32(ld("<I", a + (i << 2)) + ld("<I", a + 4) + 2 * ld("<I", a, 4))
+    except IndexError:
+        want = "trap: out of bounds memory access"
+    assert outcome(inst.function("moved"), a, s32(i)) == want
+
+
+def test_the_compiler_indexes_array_elements_from_the_split_base():
+    with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as r:
+        cm = r.compile(ARRAYS)
+        src = dump(cm, 0)
+        assert "_VI0[_r4_0][_q4_0 + l1]" in src            # a[i]
+        assert "_VI0[_r4_0][_q4_0 + 1 + l1]" in src        # a[i + 1]
+        # (a is split for the 4-byte accesses only: two of them take it directly)
+        assert "_VQ0[_r8_0]" not in src and "_VH0[_r2_0]" not in src
+        # an index assigned after the address was computed: the address is kept
+        moved = dump(cm, 3)
+        assert "_q4_0 = l0 // 4" in moved
+        assert "t1 = ((l0 + (l1 << 2)) & 0xFFFFFFFF)\n l1 = 1\n t2 = _VI0[t1 & 3][t1 // 4]" in moved
+        table = dump(cm, 1)
+        assert "_VI0[0][256 + l0]" in table and "_VI0[0][257 + l0]" in table
+        assert "_Vd0[0][256 + l0]" in dump(cm, 2)

@@ -129,7 +129,7 @@ class _E:
     be negative (a subtraction) or is likely to reach 2**N (it adds or multiplies a
     constant of the top half, i.e. a negative one): then it is no memory address."""
 
-    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap", "width")
+    __slots__ = ("expr", "kind", "locs", "cond", "raw", "bits", "wrap", "width", "aff")
 
     def __init__(self, expr: str, kind: int, locs: FrozenSet[int] = _EMPTY, cond: Optional[str] = None) -> None:
         self.expr = expr
@@ -140,6 +140,9 @@ class _E:
         self.bits = 0
         self.wrap = False
         self.width = 0   # known: the value is below 2**width (0: unknown)
+        # an i32 address as ``base local + C + (X << k)`` (FunctionGenerator.affine):
+        # (base local or None, C, X's expression or None, k, the locals it reads)
+        self.aff: Optional[Tuple[Optional[int], int, Optional[str], int, FrozenSet[int]]] = None
 
 
 class _Ctl:
@@ -1089,6 +1092,8 @@ class FunctionGenerator:
                 for o in st:
                     if imm in o.locs:
                         self.materialize(o)
+                    if o.aff is not None and imm in o.aff[4]:
+                        o.aff = None
                 name = "l%d" % imm
                 if e.expr != name and not self.retarget(e, name + " = "):
                     self.emit("%s = %s" % (name, e.expr))
@@ -1752,9 +1757,11 @@ class FunctionGenerator:
             canonical = ca and cb
         else:
             canonical = not negative and bits <= n
+        aff = self.affine(op, a, b) if n == 32 else None
         if canonical:
             e = self.push_expr(raw, locs)
             e.width = min(bits, n)
+            e.aff = aff
             return
         if op == "-":
             wrap = True
@@ -1780,6 +1787,54 @@ class FunctionGenerator:
             e.raw = raw
             e.bits = bits
             e.wrap = wrap
+        e.aff = aff
+
+    @staticmethod
+    def _aff(e: _E) -> Optional[Tuple[Optional[int], int, Optional[str], int, FrozenSet[int]]]:
+        if e.aff is not None:
+            return e.aff
+        if e.kind == K_LOCAL:
+            (local,) = e.locs
+            return (local, 0, None, 0, e.locs)
+        if e.kind == K_CONST and e.expr.isdigit():
+            return (None, int(e.expr), None, 0, _EMPTY)
+        return None
+
+    def affine(self, op: str, a: _E, b: _E) -> Optional[Tuple[Optional[int], int, Optional[str], int, FrozenSet[int]]]:
+        """The result of i32 ``a op b`` as ``base + C + (X << k)`` (its ``aff``) when
+        it has that form with ``0 <= C < 2**31``: a local, plus a literal, plus a
+        local or temporary shifted by a literal (an array element's address).
+        ``split_access`` indexes memory with it; the sum without wrap-around is
+        congruent to the address and never negative."""
+        if not self.views:
+            return None
+        if op == "<<" or op == "*":
+            if not (b.kind == K_CONST and b.expr.isdigit()) or a.kind not in (K_LOCAL, K_VAR):
+                return None
+            c = int(b.expr)
+            if op == "*":
+                if c <= 0 or c & (c - 1):
+                    return None
+                k = c.bit_length() - 1
+            else:
+                k = c & 31
+            return (None, 0, a.expr, k, a.locs)
+        x, y = self._aff(a), self._aff(b)
+        if x is None or y is None:
+            return None
+        if op == "-":
+            if y[0] is not None or y[2] is not None:
+                return None
+            c = x[1] - y[1]
+            return (x[0], c, x[2], x[3], x[4]) if c >= 0 else None
+        if op != "+" or (x[0] is not None and y[0] is not None) or (x[2] is not None and y[2] is not None):
+            return None
+        c = x[1] + y[1]
+        if c >= 1 << 31:
+            return None
+        if x[2] is not None:
+            return (x[0] if x[0] is not None else y[0], c, x[2], x[3], x[4] | y[4])
+        return (x[0] if x[0] is not None else y[0], c, y[2], y[3], x[4] | y[4])
 
     def gen_rotate(self, name: str, a: _E, count: int) -> None:
         """A rotate by a literal: ``(x << k) | (x >> (N - k))`` is the rotated value
@@ -1848,6 +1903,38 @@ class FunctionGenerator:
             return None
         k = offset // n
         return "_V%s%d[_r%d_%d][_q%d_%d%s]" % (fmt, mem, n, local, n, local, " + %d" % k if k else "")
+
+    def affine_access(self, fmt: str, mem: int, a: _E, offset: int) -> Optional[str]:
+        """The access through view ``fmt`` at ``a`` + ``offset`` written from ``a``'s
+        affine form (``affine``) ``l + C + (X << k)``, k >= log2 n: the view of
+        ``(l + C + offset) & (n-1)`` (a literal without a base local, else the split
+        local's ``_r``, C + offset then a multiple of n) at index ``l // n + (C +
+        offset) // n + (X << (k - log2 n))``, or None.  It is the unmasked sum:
+        used as ``fast_addr``'s is, under ``except IndexError`` with the exact
+        access as fallback."""
+        aff = a.aff
+        if (aff is None or a.kind == K_LOCAL or a.wrap
+                or len(self.pyloops) + self.ntry >= MAX_PY_LOOPS):
+            return None
+        local, c, x, k, _ = aff
+        n = _VIEW_SIZES[fmt]
+        total = c + offset
+        terms = []
+        if x is not None:
+            shift = k - (n.bit_length() - 1)
+            if shift < 0:
+                return None
+            terms.append("(%s << %d)" % (x, shift) if shift else x)
+        if local is None:
+            if not terms:
+                return None   # (a literal address: view_access)
+            q = total // n
+            return "_V%s%d[%d][%s]" % (fmt, mem, total % n, " + ".join(([str(q)] if q else []) + terms))
+        if total % n or n not in self.bases.get(local, ()):
+            return None
+        q = total // n
+        return "_V%s%d[_r%d_%d][%s]" % (fmt, mem, n, local, " + ".join(
+            ["_q%d_%d" % (n, local)] + ([str(q)] if q else []) + terms))
 
     def fast_addr(self, a: _E, offset: int) -> Optional[str]:
         """The address expression of an access through an unmasked address (``a``'s
@@ -1930,9 +2017,11 @@ class FunctionGenerator:
                 if op in _NARROW_LOADS:
                     self.stack[-1].width = _NARROW_LOADS[op]
                 return
-        if fast is not None:
+        afast = (self.affine_access(_VIEW_LOADS[op][0], mem, a, offset)
+                 if split is None and self.views and op in _VIEW_LOADS else None)
+        if afast is not None or fast is not None:
             t = self.temp()
-            fraw, _ = self.load_expr(op, mem, fast)
+            fraw = afast if afast is not None else self.load_expr(op, mem, fast)[0]  # type: ignore[arg-type]  # (fast is set when afast is not)
             val = "%s" if post == "F32" else post
             self.guarded("%s = %s" % (t, val.format(fraw)), "%s = %s" % (t, val.format(raw)))
             if post == "F32":
@@ -1982,8 +2071,11 @@ class FunctionGenerator:
             self.emit("%s = %s" % (split, val))
             return
         slow = self.store_stmt(op, mem, self.addr(a, offset), val)
+        afast = self.affine_access(_VIEW_STORES[op], mem, a, offset) if self.views and op in _VIEW_STORES else None
         fast = self.fast_addr(a, offset)
-        if fast is not None:
+        if afast is not None:
+            self.guarded("%s = %s" % (afast, val), slow)
+        elif fast is not None:
             self.guarded(self.store_stmt(op, mem, fast, val), slow)
         else:
             self.emit(slow)
