@@ -594,30 +594,81 @@ def _set_first(body: List[Tuple[int, Any]], first: int, stop: int) -> Set[int]:
     return out
 
 
+# numeric instructions taking two operands / one operand to one result (for the
+# operand stack _address_bases follows)
+_BINARY_NUMERIC = frozenset(list(range(0x46, 0x50)) + list(range(0x51, 0x67)) + list(range(0x6A, 0x79))
+                            + list(range(0x7C, 0x8B)) + list(range(0x92, 0x99)) + list(range(0xA0, 0xA7)))
+_UNARY_NUMERIC = frozenset([0x45, 0x50] + list(range(0x67, 0x6A)) + list(range(0x79, 0x7C))
+                           + list(range(0x8B, 0x92)) + list(range(0x99, 0xA0)) + list(range(0xA7, 0xC5)))
+_LOAD_OPS = frozenset(range(0x28, 0x36))
+_STORE_OPS = frozenset(range(0x36, 0x3F))
+
+
 def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
     """The locals worth keeping split into ``l // n`` and ``l & (n-1)`` beside their
     value (FunctionGenerator.split_access), each with the view sizes ``n`` of the
-    accesses through it: at least two loads or stores of one size take the local as
-    their address, at an offset that is a multiple of the size (C's ``p->field``
-    through a pointer or the frame pointer), and at least twice as many as there
-    are assignments to it (each assignment computes the parts again)."""
+    accesses through it: at least two loads or stores of one size take as their
+    address the local, or the local plus literals and a shifted index
+    (FunctionGenerator.affine: C's ``p->field`` and ``p[i]`` through a pointer or
+    the frame pointer), and at least twice as many as there are assignments to it
+    (each assignment computes the parts again).  The operand stack is followed
+    through straight-line numeric code only, which is where addresses are made."""
     writes: Dict[int, int] = {}
     uses: Dict[Tuple[int, int], int] = {}
-    n = len(body)
-    for j, (op, imm) in enumerate(body):
-        if op == 0x21 or op == 0x22:
-            writes[imm] = writes.get(imm, 0) + 1
-        elif op == 0x20 and j + 1 < n:
-            o, im = body[j + 1]
-            if o in _VIEW_LOADS:
-                size = _VIEW_SIZES[_VIEW_LOADS[o][0]]
-            elif j + 2 < n and (o == 0x20 or 0x41 <= o <= 0x44) and body[j + 2][0] in _VIEW_STORES:
-                o, im = body[j + 2]
-                size = _VIEW_SIZES[_VIEW_STORES[o]]
+    # per operand: the base local of an address form, -1 a literal, -2 a shifted
+    # index, None anything else
+    stack: List[Optional[int]] = []
+    pop = stack.pop
+    push = stack.append
+    for op, imm in body:
+        if op == 0x20:
+            push(imm)
+        elif op == 0x41:
+            push(-1)
+        elif op == 0x6A:
+            y = pop() if stack else None
+            x = pop() if stack else None
+            if x is None or y is None or (x >= 0 and y >= 0):
+                push(None)
             else:
-                continue
-            if im[1] % size == 0:
-                uses[(imm, size)] = uses.get((imm, size), 0) + 1
+                push(x if x >= 0 else y if y >= 0 else -2 if -2 in (x, y) else -1)
+        elif op == 0x74 or op == 0x6C:
+            y = pop() if stack else None
+            x = pop() if stack else None
+            push(-2 if y == -1 and x is not None else None)
+        elif op in _LOAD_OPS or op in _STORE_OPS:
+            if op in _STORE_OPS and stack:
+                pop()
+            a = pop() if stack else None
+            if a is not None and a >= 0:
+                fmt = _VIEW_LOADS[op][0] if op in _VIEW_LOADS else _VIEW_STORES.get(op)
+                if fmt is not None and imm[1] % _VIEW_SIZES[fmt] == 0:
+                    key = (a, _VIEW_SIZES[fmt])
+                    uses[key] = uses.get(key, 0) + 1
+            if op in _LOAD_OPS:
+                push(None)
+        elif op == 0x21 or op == 0x22:
+            writes[imm] = writes.get(imm, 0) + 1
+            if stack:
+                pop()
+            if op == 0x22:
+                push(None)
+        elif op in _BINARY_NUMERIC:
+            if stack:
+                pop()
+            if stack:
+                pop()
+            push(None)
+        elif op in _UNARY_NUMERIC:
+            if stack:
+                pop()
+            push(None)
+        elif 0x42 <= op <= 0x44 or op == 0x23:
+            push(None)
+        elif op == 0x1A and stack:
+            pop()
+        else:
+            stack.clear()
     bases: Dict[int, Set[int]] = {}
     for (local, size), count in uses.items():
         if count >= 2 and count >= 2 * writes.get(local, 0):
