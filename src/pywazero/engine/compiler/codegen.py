@@ -2046,7 +2046,7 @@ class FunctionGenerator:
         if split is not None:
             raw = split
         fast = self.fast_addr(a, offset)
-        if (fast is None and split is None and self.views and op in _VIEW_LOADS and a.kind == K_LOCAL
+        if (fast is None and self.views and op in _VIEW_LOADS and a.kind == K_LOCAL
                 and at >= 0 and post != "F32"):
             fmt = _VIEW_LOADS[op][0]
             (local,) = a.locs
@@ -2057,7 +2057,11 @@ class FunctionGenerator:
                 where = self.addr(a, offset)
                 k = self.temp()
                 vname, iname = "_v" + k, "_i" + k
-                if where.isidentifier():
+                if split is not None:
+                    q = offset // n
+                    acc = "(%s := _V%s%d[_r%d_%d])[(%s := _q%d_%d%s)]" % (
+                        vname, fmt, mem, n, local, iname, n, local, " + %d" % q if q else "")
+                elif where.isidentifier():
                     acc = "(%s := _V%s%d[%s & %d])[(%s := %s // %d)]" % (
                         vname, fmt, mem, where, n - 1, iname, where, n)
                 else:
