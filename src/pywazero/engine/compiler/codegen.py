@@ -652,7 +652,7 @@ def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
             if stack:
                 pop()
             if op == 0x22:
-                push(None)
+                push(imm)   # (the local's new value, as local.get would push it)
         elif op in _BINARY_NUMERIC:
             if stack:
                 pop()
