@@ -14,7 +14,7 @@ import struct
 import pytest
 
 import pywazero as wz
-from pywazero.engine.compiler import CompilerEngine, dump
+from pywazero.engine.compiler import CompilerEngine, codegen, dump
 
 from .test_calls_memory import rt  # noqa: F401  (a pytest fixture)
 
@@ -90,7 +90,8 @@ def u32(b, a):
     return struct.unpack_from("<I", b, a)[0]
 
 
-def test_the_compiler_keeps_struct_bases_split():
+def test_the_compiler_keeps_struct_bases_split(monkeypatch):
+    monkeypatch.setattr(codegen, "MEMORY_VIEWS", True)   # (PyPy's default is struct)
     with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as r:
         cm = r.compile(MODULE)
         src = dump(cm, 0)
@@ -292,7 +293,8 @@ def test_array_elements_wrap_and_trap_exactly(rt, a, i):  # noqa: F811
     assert outcome(inst.function("moved"), a, s32(i)) == want
 
 
-def test_the_compiler_indexes_array_elements_from_the_split_base():
+def test_the_compiler_indexes_array_elements_from_the_split_base(monkeypatch):
+    monkeypatch.setattr(codegen, "MEMORY_VIEWS", True)   # (PyPy's default is struct)
     with wz.Runtime(wz.RuntimeConfig(engine="compiler")) as r:
         cm = r.compile(ARRAYS)
         src = dump(cm, 0)
