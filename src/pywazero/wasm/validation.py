@@ -481,6 +481,12 @@ class _NotFunc:
         raise _Fail(f"type mismatch: type {self.index} is not a function type")
 
 
+def _signature(i: int, ft: Any) -> Union[Tuple[List[int], List[int]], _NotFunc]:
+    """Type ``i`` as the context keeps it: (params, results) of a function type, a
+    _NotFunc for a struct or array type."""
+    return (list(ft.params), list(ft.results)) if isinstance(ft, FuncType) else _NotFunc(i)
+
+
 class _Context:
     """The validation context C of the specification, in flat lists."""
 
@@ -508,12 +514,8 @@ class _Context:
         # types: (params list, results list)
         # (a struct or array type (GC) is a _NotFunc: using it as a signature fails)
         self.comp_types = module.types
-        self.types: List[Union[Tuple[List[int], List[int]], _NotFunc]] = []
-        for i, ft in enumerate(module.types):
-            if isinstance(ft, FuncType):
-                self.types.append((list(ft.params), list(ft.results)))
-            else:
-                self.types.append(_NotFunc(i))
+        self.types: List[Union[Tuple[List[int], List[int]], _NotFunc]] = [
+            _signature(i, ft) for i, ft in enumerate(module.types)]
         self.func_type_idx: List[int] = []
         self.tables: List[Any] = []  # element types (None for a malformed import)
         self.table_types: List[TableType] = []
@@ -1194,8 +1196,7 @@ def _grown_context(old: "_Context", module: Module, nfuncs: int, ntypes: int) ->
     (the compiler's on-stack-replacement variants), without a pass over all of it."""
     ctx = copy.copy(old)
     ctx.comp_types = module.types
-    ctx.types = old.types + [(list(ft.params), list(ft.results)) if isinstance(ft, FuncType)
-                             else _NotFunc(i) for i, ft in enumerate(module.types[ntypes:], ntypes)]
+    ctx.types = old.types + [_signature(i, ft) for i, ft in enumerate(module.types[ntypes:], ntypes)]
     ctx.func_type_idx = old.func_type_idx + [f.type_index for f in module.funcs[nfuncs:]]
     if isinstance(old.valtypes, _ValTypes):
         ctx.valtypes = _ValTypes(old.valtypes.base, old.features, len(module.types))

@@ -600,8 +600,6 @@ _BINARY_NUMERIC = frozenset(list(range(0x46, 0x50)) + list(range(0x51, 0x67)) + 
                             + list(range(0x7C, 0x8B)) + list(range(0x92, 0x99)) + list(range(0xA0, 0xA7)))
 _UNARY_NUMERIC = frozenset([0x45, 0x50] + list(range(0x67, 0x6A)) + list(range(0x79, 0x7C))
                            + list(range(0x8B, 0x92)) + list(range(0x99, 0xA0)) + list(range(0xA7, 0xC5)))
-_LOAD_OPS = frozenset(range(0x28, 0x36))
-_STORE_OPS = frozenset(range(0x36, 0x3F))
 
 
 def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
@@ -636,8 +634,8 @@ def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
             y = pop() if stack else None
             x = pop() if stack else None
             push(-2 if y == -1 and x is not None else None)
-        elif op in _LOAD_OPS or op in _STORE_OPS:
-            if op in _STORE_OPS and stack:
+        elif op in _LOADS or op in _STORES:
+            if op in _STORES and stack:
                 pop()
             a = pop() if stack else None
             if a is not None and a >= 0:
@@ -645,7 +643,7 @@ def _address_bases(body: List[Tuple[int, Any]]) -> Dict[int, Set[int]]:
                 if fmt is not None and imm[1] % _VIEW_SIZES[fmt] == 0:
                     key = (a, _VIEW_SIZES[fmt])
                     uses[key] = uses.get(key, 0) + 1
-            if op in _LOAD_OPS:
+            if op in _LOADS:
                 push(None)
         elif op == 0x21 or op == 0x22:
             writes[imm] = writes.get(imm, 0) + 1
